@@ -1,0 +1,27 @@
+# Two commands do everything: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(VENV): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit("guardpay needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(VENV)
+
+demo: $(VENV)
+	$(BIN)/guardpay demo
+
+test: $(VENV)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+bench: $(VENV)
+	$(BIN)/guardpay bench ledger --backend sqlite --json
+
+clean:
+	rm -rf $(VENV) guardpay-data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from guardpay.cli.main import main
+
+main()

@@ -1,0 +1,143 @@
+"""Read-only ledger endpoints. Ids are strings in JSON (they exceed 2^53); amounts are
+integers of minor units beside the currency of the account's ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from guardpay.domain.ledger.model import Account, Transfer
+from guardpay.domain.money import BY_LEDGER
+from guardpay.errors import NotFound
+from guardpay.storage.ledger_queries import BalanceRow
+from guardpay.storage.uow import UnitOfWork, read_only
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+
+T = TypeVar("T")
+
+
+def _uow(request: Request) -> Iterator[UnitOfWork]:
+    with read_only(request.app.state.db) as uow:
+        yield uow
+
+
+UoW = Annotated[UnitOfWork, Depends(_uow)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+class AccountOut(BaseModel):
+    id: str
+    ledger: int
+    currency: str | None
+    code: int
+    flags: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    timestamp: int
+
+    @classmethod
+    def of(cls, a: Account) -> AccountOut:
+        cur = BY_LEDGER.get(a.ledger)
+        return cls(id=str(a.id), ledger=a.ledger, currency=cur.code if cur else None, code=a.code,
+                   flags=a.flags, debits_pending=a.debits_pending, debits_posted=a.debits_posted,
+                   credits_pending=a.credits_pending, credits_posted=a.credits_posted,
+                   timestamp=a.timestamp)  # fmt: skip
+
+
+class TransferOut(BaseModel):
+    id: str
+    debit_account_id: str
+    credit_account_id: str
+    amount: int
+    pending_id: str
+    ledger: int
+    code: int
+    flags: int
+    timeout: int
+    user_data_64: int
+    user_data_32: int
+    timestamp: int
+
+    @classmethod
+    def of(cls, t: Transfer) -> TransferOut:
+        return cls(id=str(t.id), debit_account_id=str(t.debit_account_id),
+                   credit_account_id=str(t.credit_account_id), amount=t.amount,
+                   pending_id=str(t.pending_id), ledger=t.ledger, code=t.code, flags=t.flags,
+                   timeout=t.timeout, user_data_64=t.user_data_64, user_data_32=t.user_data_32,
+                   timestamp=t.timestamp)  # fmt: skip
+
+
+class ListOut(BaseModel, Generic[T]):
+    data: list[T]
+    has_more: bool
+    next_cursor: str | None
+
+
+def _page(items: list[T], cursor: int | None) -> ListOut[T]:
+    return ListOut[T](data=items, has_more=cursor is not None,
+                      next_cursor=None if cursor is None else str(cursor))  # fmt: skip
+
+
+def _account(uow: UnitOfWork, account_id: int) -> Account:
+    a = uow.ledger_queries.account(account_id)
+    if a is None:
+        raise NotFound(f"no account {account_id}", param="account_id")
+    return a
+
+
+@router.get("/accounts", response_model=ListOut[AccountOut])
+def list_accounts(uow: UoW, limit: Limit = 100, cursor: int = 0) -> ListOut[AccountOut]:
+    page = uow.ledger_queries.accounts(after=cursor, limit=limit)
+    return _page([AccountOut.of(a) for a in page.items], page.next_cursor)
+
+
+@router.get("/accounts/{account_id}", response_model=AccountOut)
+def get_account(uow: UoW, account_id: int) -> AccountOut:
+    return AccountOut.of(_account(uow, account_id))
+
+
+@router.get("/accounts/{account_id}/transfers", response_model=ListOut[TransferOut])
+def account_transfers(
+    uow: UoW, account_id: int, limit: Limit = 100, cursor: int | None = None
+) -> ListOut[TransferOut]:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    _account(uow, account_id)
+    page = uow.ledger_queries.account_transfers(account_id, cursor=cursor, limit=limit)
+    return _page([TransferOut.of(t) for t in page.items], page.next_cursor)
+
+
+class BalanceOut(BaseModel):
+    timestamp: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+
+@router.get("/accounts/{account_id}/balances", response_model=ListOut[BalanceOut])
+def balance_history(
+    uow: UoW, account_id: int, limit: Limit = 100, cursor: int = 0
+) -> ListOut[BalanceOut]:
+    """Balances after each change, oldest first (accounts with the history flag)."""
+    _account(uow, account_id)
+    page = uow.ledger_queries.balance_history(account_id, cursor=cursor, limit=limit)
+    return _page([_balance(b) for b in page.items], page.next_cursor)
+
+
+def _balance(b: BalanceRow) -> BalanceOut:
+    return BalanceOut(**b.__dict__)
+
+
+@router.get("/transfers/{transfer_id}", response_model=TransferOut)
+def get_transfer(uow: UoW, transfer_id: int) -> TransferOut:
+    t = uow.ledger_queries.transfer(transfer_id)
+    if t is None:
+        raise NotFound(f"no transfer {transfer_id}", param="transfer_id")
+    return TransferOut.of(t)

@@ -1,0 +1,38 @@
+"""`guardpay bench ...`: benchmarks with JSON output and an in-run baseline."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from guardpay.bench import ledger as ledger_bench
+from guardpay.cli.context import console, emit_json
+
+app = typer.Typer(no_args_is_help=True, help="Benchmarks (not part of the test suite).")
+
+
+@app.command("ledger")
+def ledger(
+    backend: str = typer.Option("sqlite", help="sqlite or postgres"),
+    database_url: str = typer.Option(
+        None, "--database-url", help="Use (and keep) this database instead of a throwaway one."
+    ),
+    transfers: int = typer.Option(200_000, help="Transfers to apply (timed)."),
+    accounts: int = typer.Option(10_000, help="Accounts to spread them over."),
+    history: bool = typer.Option(False, help="Accounts keep balance history (a row per change)."),
+    seed: int = typer.Option(7, help="Random seed for the transfer mix."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Apply N random transfers in full batches and report transfers per second."""
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("sqlite or postgres", param_hint="--backend")
+    result = ledger_bench.run(backend, database_url, transfers, accounts, history, seed)
+    if json_out:
+        emit_json(result)
+        return
+    table = Table("measure", "value", title=f"ledger benchmark ({result['backend']})")
+    for key in ("transfers", "seconds", "transfers_per_second", "median_batch_transfers_per_second",
+                "ratio_to_baseline", "failed"):  # fmt: skip
+        table.add_row(key, str(result[key]))
+    table.add_row("baseline transfers_per_second", str(result["baseline"]["transfers_per_second"]))
+    console.print(table)

@@ -1,0 +1,34 @@
+"""What every CLI command shares: the database URL and how to print results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from guardpay.storage.db import Database
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    database_url: str
+
+    def database(self) -> Database:
+        return Database(self.database_url)
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))

@@ -1,0 +1,26 @@
+"""`guardpay db upgrade`: create or migrate the schema."""
+
+from __future__ import annotations
+
+import typer
+
+from guardpay.cli.context import console, emit_json, state
+from guardpay.storage.migrate import upgrade as run_upgrade
+
+app = typer.Typer(no_args_is_help=True, help="Database schema.")
+
+
+@app.command()
+def upgrade(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Migrate the database to the newest schema (safe to run again)."""
+    db = state(ctx).database()
+    before, after = run_upgrade(db)
+    if json_out:
+        emit_json({"backend": db.backend, "from": before, "to": after})
+    elif before == after:
+        console.print(f"Database ({db.backend}) already at {after}.")
+    else:
+        console.print(f"Database ({db.backend}) migrated from {before or 'empty'} to {after}.")

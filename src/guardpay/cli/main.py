@@ -1,0 +1,42 @@
+"""`guardpay`: the command line. Each command is one unit of work at the edge."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from guardpay.cli import bench, db, demo, ledger, serve
+from guardpay.cli.context import CliState, err_console
+from guardpay.config import default_database_url
+from guardpay.errors import GuardpayError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(db.app, name="db")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(bench.app, name="bench")
+app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        envvar="GUARDPAY_DATABASE_URL",
+        help="SQLAlchemy URL (sqlite:///... or postgresql://...). "
+        "Default: GUARDPAY_DATABASE_URL, else ./guardpay-data/guardpay.db",
+        show_default=False,
+    ),
+) -> None:
+    ctx.obj = CliState(database_url or default_database_url())
+
+
+def main() -> None:
+    try:
+        app()
+    except GuardpayError as exc:
+        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        sys.exit(2)

@@ -1,0 +1,19 @@
+"""`guardpay serve`: run the HTTP API."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from guardpay.api.app import create_app
+from guardpay.cli.context import state
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port."),
+) -> None:
+    """Serve the REST API (refuses an un-migrated database)."""
+    app = create_app(state(ctx).database())
+    uvicorn.run(app, host=host, port=port, log_level="info")

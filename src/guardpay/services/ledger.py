@@ -1,0 +1,67 @@
+"""Ledger use cases: apply events inside a unit of work, and verify the invariants."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from guardpay.domain.ledger.engine import apply_batch
+from guardpay.domain.ledger.model import Event
+from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.verify import Problem, check_ledger
+from guardpay.domain.ledger.work import BatchOutcome
+from guardpay.storage.uow import UnitOfWork
+
+Clock = Callable[[], int]  # nanoseconds since the epoch
+MAX_BATCH = 8190
+
+
+def system_clock() -> int:
+    return time.time_ns()
+
+
+def apply_requests(uow: UnitOfWork, requests: Sequence[Sequence[Event]], now: int) -> BatchOutcome:
+    """Apply several callers' requests as one batch in the caller's transaction."""
+    repo = uow.ledger
+    view = repo.load_view(requests, now)
+    outcome = apply_batch(view, requests)
+    repo.write(outcome, now)
+    return outcome
+
+
+def execute(
+    uow: UnitOfWork, events: Sequence[Event], *, clock: Clock = system_clock
+) -> list[Result]:
+    """Apply one caller's events in the caller's unit of work (e.g. beside a payment row),
+    so the ledger change commits or rolls back with the rest of the use case."""
+    if len(events) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} events per request, got {len(events)}")
+    return apply_requests(uow, [events], clock()).results[0]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    accounts: int
+    transfers: int
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "accounts": self.accounts,
+            "transfers": self.transfers,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def verify(uow: UnitOfWork) -> VerifyReport:
+    """Every ledger invariant, read in one consistent snapshot."""
+    q = uow.ledger_queries
+    accounts, transfers = q.counts()
+    problems = check_ledger(q.all_accounts(), q.replay()) + q.structural_problems()
+    return VerifyReport(accounts, transfers, problems)

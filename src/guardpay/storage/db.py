@@ -1,0 +1,112 @@
+"""Database engines for both backends, with the settings money needs.
+
+SQLite (embedded default): WAL journal, `synchronous=FULL` (a committed batch survives
+power loss), foreign keys on, and write transactions opened with `BEGIN IMMEDIATE` so two
+writers queue on the lock instead of failing to upgrade a read lock mid-transaction.
+PostgreSQL (production): psycopg 3, READ COMMITTED, with the ledger serialised by a row
+lock (see `storage/ledger.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+
+from guardpay.errors import DatabaseNotMigrated, StorageError
+
+
+def normalize_url(url: str) -> URL:
+    """Accept the usual spellings (`postgresql://`, `postgres://`) and pick our drivers."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.drivername == "sqlite":
+        u = u.set(drivername="sqlite+pysqlite")
+    if not u.drivername.startswith(("postgresql+psycopg", "sqlite+pysqlite")):
+        raise StorageError(f"unsupported database {u.drivername!r}: use sqlite or postgresql")
+    return u
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "busy_timeout=60000",
+        "cache_size=-65536",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, schema: str | None = None, pool_size: int = 8) -> Engine:
+    """An engine for `url`. `schema` selects a PostgreSQL schema (tests isolate runs so)."""
+    u = normalize_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, pool_size=pool_size, max_overflow=32)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-c search_path={schema}"
+    return create_engine(
+        u, pool_size=pool_size, max_overflow=32, connect_args=connect_args, pool_pre_ping=True
+    )
+
+
+class Database:
+    """One database: an engine plus the knowledge of whether it is migrated."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        self.engine = make_engine(url, schema=schema)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction that never takes SQLite's write lock."""
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn = conn.execution_options(sqlite_begin="DEFERRED")
+            else:  # one snapshot for every statement of the read
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def require_migrated(self) -> None:
+        from guardpay.storage.migrate import current_revision, head_revision
+
+        current, head = current_revision(self), head_revision()
+        if current != head:
+            raise DatabaseNotMigrated(
+                f"the database is at migration {current or 'none'}, the code needs {head}: "
+                "run `guardpay db upgrade` first"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,170 @@
+"""Read-side ledger SQL: lookups, cursor-paginated history, and the replay for verify."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, text
+
+from guardpay.domain.ledger.model import Account, Transfer
+from guardpay.domain.ledger.verify import Counters, Problem
+from guardpay.storage.ledger import ACCOUNT_COLS, TRANSFER_COLS
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: int | None  # the timestamp to pass back for the next page
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    timestamp: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+
+class LedgerQueries:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _all(self, sql: str, **params: Any) -> list[Any]:
+        return list(self.conn.execute(text(sql), params).all())
+
+    def account(self, account_id: int) -> Account | None:
+        rows = self._all(
+            f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE id = :id", id=account_id
+        )
+        return Account(*rows[0]) if rows else None
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        rows = self._all(
+            f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE id = :id", id=transfer_id
+        )
+        return Transfer(*rows[0]) if rows else None
+
+    def accounts(self, *, after: int = 0, limit: int = 100) -> Page[Account]:
+        rows = self._all(
+            f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE timestamp > :after "
+            "ORDER BY timestamp LIMIT :limit",
+            after=after,
+            limit=limit + 1,
+        )
+        items = [Account(*r) for r in rows[:limit]]
+        return Page(items, items[-1].timestamp if len(rows) > limit else None)
+
+    def account_transfers(
+        self,
+        account_id: int,
+        *,
+        cursor: int | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> Page[Transfer]:
+        """Transfers debiting or crediting the account, by time; each side uses its index."""
+        op, order = ("<", "DESC") if newest_first else (">", "ASC")
+        bound = cursor if cursor is not None else (2**63 - 1 if newest_first else 0)
+        merged: list[Transfer] = []
+        for side in ("debit_account_id", "credit_account_id"):
+            rows = self._all(
+                f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE {side} = :a "
+                f"AND timestamp {op} :b ORDER BY timestamp {order} LIMIT :n",
+                a=account_id,
+                b=bound,
+                n=limit + 1,
+            )
+            merged.extend(Transfer(*r) for r in rows)
+        merged.sort(key=lambda t: t.timestamp, reverse=newest_first)
+        items = merged[:limit]
+        return Page(items, items[-1].timestamp if len(merged) > limit else None)
+
+    def balance_history(
+        self, account_id: int, *, cursor: int = 0, limit: int = 100
+    ) -> Page[BalanceRow]:
+        """Balances after each change, oldest first (accounts created with HISTORY)."""
+        rows = self._all(
+            "SELECT timestamp, debits_pending, debits_posted, credits_pending, credits_posted "
+            "FROM ledger_balances WHERE account_id = :a AND timestamp > :c "
+            "ORDER BY timestamp LIMIT :n",
+            a=account_id,
+            c=cursor,
+            n=limit + 1,
+        )
+        items = [BalanceRow(*r) for r in rows[:limit]]
+        return Page(items, items[-1].timestamp if len(rows) > limit else None)
+
+    # -- verification ------------------------------------------------------------------
+    def all_accounts(self) -> list[Account]:
+        return [Account(*r) for r in self._all(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts")]
+
+    def counts(self) -> tuple[int, int]:
+        accounts = self._all("SELECT COUNT(*) FROM ledger_accounts")[0][0]
+        transfers = self._all("SELECT COUNT(*) FROM ledger_transfers")[0][0]
+        return int(accounts), int(transfers)
+
+    def replay(self) -> dict[int, Counters]:
+        """Each account's counters recomputed from the transfers alone.
+
+        Posted: single-phase and post_pending transfers (flags without pending=2, void=8).
+        Pending: pending transfers whose hold is still open (status 1)."""
+        sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        posted = "FROM ledger_transfers WHERE (flags & 10) = 0"
+        held = (
+            "FROM ledger_transfers t JOIN ledger_pending p ON p.transfer_id = t.id "
+            "WHERE p.status = 1"
+        )
+        for slot, sql in (
+            (1, f"SELECT debit_account_id, SUM(amount) {posted} GROUP BY debit_account_id"),
+            (3, f"SELECT credit_account_id, SUM(amount) {posted} GROUP BY credit_account_id"),
+            (0, f"SELECT t.debit_account_id, SUM(t.amount) {held} GROUP BY t.debit_account_id"),
+            (2, f"SELECT t.credit_account_id, SUM(t.amount) {held} GROUP BY t.credit_account_id"),
+        ):
+            for account_id, total in self._all(sql):
+                sums[account_id][slot] = int(total)
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in sums.items()}
+
+    def structural_problems(self) -> list[Problem]:
+        """Holds and their resolutions agree, the clock is ahead, transfers are protected."""
+        out = []
+        orphan = self._all(
+            "SELECT COUNT(*) FROM ledger_transfers t WHERE (t.flags & 2) != 0 AND NOT EXISTS "
+            "(SELECT 1 FROM ledger_pending p WHERE p.transfer_id = t.id)"
+        )[0][0]
+        if orphan:
+            out.append(Problem("holds", f"{orphan} pending transfers have no hold status"))
+        bad = self._all(
+            "SELECT p.transfer_id, p.status, COUNT(r.id) FROM ledger_pending p "
+            "LEFT JOIN ledger_transfers r ON r.pending_id = p.transfer_id AND r.pending_id != 0 "
+            "GROUP BY p.transfer_id, p.status "
+            "HAVING COUNT(r.id) != CASE WHEN p.status IN (2, 3) THEN 1 ELSE 0 END"
+        )
+        for tid, status, n in bad[:20]:
+            out.append(Problem("holds", f"hold {tid} has status {status} but {n} resolutions"))
+        clock = self._all("SELECT last_timestamp FROM ledger_clock WHERE id = 1")[0][0]
+        newest = self._all("SELECT MAX(timestamp) FROM ledger_transfers")[0][0] or 0
+        if newest > clock:
+            out.append(Problem("clock", f"a transfer at {newest} is newer than the clock {clock}"))
+        if not self._immutability_guarded():
+            out.append(
+                Problem("immutable", "the triggers that forbid changing transfers are missing")
+            )
+        return out
+
+    def _immutability_guarded(self) -> bool:
+        if self.conn.dialect.name == "sqlite":
+            sql = (
+                "SELECT COUNT(*) FROM sqlite_master "
+                "WHERE type = 'trigger' AND tbl_name = 'ledger_transfers'"
+            )
+            return bool(self._all(sql)[0][0] >= 2)
+        sql = (
+            "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = 'ledger_transfers'::regclass "
+            "AND NOT tgisinternal"
+        )
+        return bool(self._all(sql)[0][0] >= 1)

@@ -1,0 +1,122 @@
+"""Table definitions, for typed queries and for checking migrations match the code.
+
+The tables are created by Alembic migrations (storage/migrations/versions), never by
+`create_all`; a test compares the migrated database with this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+
+metadata = MetaData()
+
+#: 64-bit ids; on SQLite an INTEGER PRIMARY KEY (the rowid itself, no second index).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _counter(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default="0")
+
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("ledger", Integer, nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("user_data_64", BigInteger, nullable=False),
+    Column("user_data_32", Integer, nullable=False),
+    _counter("debits_pending"),
+    _counter("debits_posted"),
+    _counter("credits_pending"),
+    _counter("credits_posted"),
+    Column("timestamp", BigInteger, nullable=False, unique=True),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("debit_account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("pending_id", BigInteger, nullable=False),
+    Column("user_data_64", BigInteger, nullable=False),
+    Column("user_data_32", Integer, nullable=False),
+    Column("timeout", Integer, nullable=False),
+    Column("ledger", Integer, nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False, unique=True),
+    Index("ix_ledger_transfers_debit", "debit_account_id", "timestamp"),
+    Index("ix_ledger_transfers_credit", "credit_account_id", "timestamp"),
+    Index(
+        "ix_ledger_transfers_pending",
+        "pending_id",
+        sqlite_where=text("pending_id != 0"),
+        postgresql_where=text("pending_id != 0"),
+    ),
+)
+
+ledger_pending = Table(
+    "ledger_pending",
+    metadata,
+    Column(
+        "transfer_id", Id, ForeignKey("ledger_transfers.id"), primary_key=True, autoincrement=False
+    ),
+    Column("status", SmallInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(
+        "ix_ledger_pending_expiry",
+        "expires_at",
+        sqlite_where=text("status = 1 AND expires_at > 0"),
+        postgresql_where=text("status = 1 AND expires_at > 0"),
+    ),
+)
+
+ledger_failed = Table(
+    "ledger_failed",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("result", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+ledger_balances = Table(
+    "ledger_balances",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), primary_key=True),
+    Column("timestamp", BigInteger, primary_key=True),
+    _counter("debits_pending"),
+    _counter("debits_posted"),
+    _counter("credits_pending"),
+    _counter("credits_posted"),
+)
+
+ledger_flag_changes = Table(
+    "ledger_flag_changes",
+    metadata,
+    Column("timestamp", Id, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("set_flags", Integer, nullable=False),
+    Column("clear_flags", Integer, nullable=False),
+)
+
+ledger_clock = Table(
+    "ledger_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+)

@@ -1,0 +1,44 @@
+"""The unit of work: one transaction per request, job or CLI command.
+
+Services receive a `UnitOfWork` and use its repositories; they never commit. The edge
+that opened it commits when the use case returns, or everything rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from guardpay.storage.db import Database
+from guardpay.storage.ledger import LedgerRepository
+from guardpay.storage.ledger_queries import LedgerQueries
+
+
+@dataclass
+class UnitOfWork:
+    conn: Connection
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self.conn)
+
+    @property
+    def ledger_queries(self) -> LedgerQueries:
+        return LedgerQueries(self.conn)
+
+
+@contextmanager
+def unit_of_work(db: Database) -> Iterator[UnitOfWork]:
+    """A write unit of work: commits when the block ends normally."""
+    with db.begin() as conn:
+        yield UnitOfWork(conn)
+
+
+@contextmanager
+def read_only(db: Database) -> Iterator[UnitOfWork]:
+    """A read unit of work that never blocks the ledger writer on SQLite."""
+    with db.read() as conn:
+        yield UnitOfWork(conn)
