@@ -10,7 +10,8 @@ from guardpay.domain.ledger.engine import apply_batch
 from guardpay.domain.ledger.model import Event
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.verify import Problem, check_ledger
-from guardpay.domain.ledger.work import BatchOutcome
+from guardpay.domain.ledger.work import BatchOutcome, LedgerView
+from guardpay.storage.ledger import AccountCache
 from guardpay.storage.uow import UnitOfWork
 
 Clock = Callable[[], int]  # nanoseconds since the epoch
@@ -21,13 +22,18 @@ def system_clock() -> int:
     return time.time_ns()
 
 
-def apply_requests(uow: UnitOfWork, requests: Sequence[Sequence[Event]], now: int) -> BatchOutcome:
+def apply_requests(
+    uow: UnitOfWork,
+    requests: Sequence[Sequence[Event]],
+    now: int,
+    cache: AccountCache | None = None,
+) -> tuple[LedgerView, BatchOutcome]:
     """Apply several callers' requests as one batch in the caller's transaction."""
     repo = uow.ledger
-    view = repo.load_view(requests, now)
+    view = repo.load_view(requests, now, cache)
     outcome = apply_batch(view, requests)
     repo.write(outcome, now)
-    return outcome
+    return view, outcome
 
 
 def execute(
@@ -37,7 +43,7 @@ def execute(
     so the ledger change commits or rolls back with the rest of the use case."""
     if len(events) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} events per request, got {len(events)}")
-    return apply_requests(uow, [events], clock()).results[0]
+    return apply_requests(uow, [events], clock())[1].results[0]
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,42 @@ TRANSFER_COLS = (
     "id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, "
     "user_data_32, timeout, ledger, code, flags, timestamp"
 )
-_RESOLVING = TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING
+_RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _COPY_THRESHOLD = 64
+
+
+class AccountCache:
+    """Committed account state the single writer keeps between its batches.
+
+    It is trusted only while nobody else has written: every batch that changes anything
+    advances the ledger clock, so if the clock (read under the lock) is not what this
+    writer last committed, another writer has been here and the cache is dropped.
+    """
+
+    def __init__(self, max_accounts: int = 1_000_000) -> None:
+        self.max_accounts = max_accounts
+        self.accounts: dict[int, Account] = {}
+        self.clock: int | None = None
+
+    def valid_at(self, clock: int) -> bool:
+        if self.clock != clock:
+            self.reset()
+        return self.clock is not None
+
+    def reset(self) -> None:
+        self.accounts.clear()
+        self.clock = None
+
+    def committed(self, view: LedgerView, out: BatchOutcome) -> None:
+        """Call only after the batch's transaction committed."""
+        if len(self.accounts) + len(view.accounts) > self.max_accounts:
+            self.accounts.clear()
+        self.accounts.update(view.accounts)
+        for a in out.accounts_created:
+            self.accounts[a.id] = a
+        for a in out.accounts_updated:
+            self.accounts[a.id] = a
+        self.clock = out.last_timestamp
 
 
 class LedgerRepository:
@@ -88,7 +122,9 @@ class LedgerRepository:
         lock = " FOR UPDATE" if self.pg else ""
         return int(self._rows(f"SELECT last_timestamp FROM ledger_clock WHERE id = 1{lock}")[0][0])
 
-    def load_view(self, requests: Sequence[Sequence[Event]], now: int) -> LedgerView:
+    def load_view(
+        self, requests: Sequence[Sequence[Event]], now: int, cache: AccountCache | None = None
+    ) -> LedgerView:
         """Everything the engine may read for these requests, after taking the lock."""
         last = self.lock_clock()
         expiring = self._expiring(now)
@@ -107,7 +143,7 @@ class LedgerRepository:
                 account_ids.update((hold.debit_account_id, hold.credit_account_id))
         holds = (pending_ids & transfers.keys()) | {p.id for p in expiring}
         return LedgerView(
-            accounts=self.accounts_by_id(account_ids),
+            accounts=self._accounts(account_ids, last, cache),
             transfers=transfers,
             pending=self.pending_by_id(holds),
             failed=self.failed_by_id(transfer_ids) if transfer_ids else {},
@@ -115,6 +151,18 @@ class LedgerRepository:
             last_timestamp=last,
             expiring=expiring,
         )
+
+    def _accounts(
+        self, ids: set[int], clock: int, cache: AccountCache | None
+    ) -> dict[int, Account]:
+        if cache is None or not cache.valid_at(clock):
+            return self.accounts_by_id(ids)
+        known = cache.accounts
+        found = {i: known[i] for i in ids if i in known}
+        missing = ids - found.keys()
+        if missing:
+            found.update(self.accounts_by_id(missing))
+        return found
 
     def _expiring(self, now: int) -> list[Transfer]:
         rows = self._rows(
@@ -128,12 +176,12 @@ class LedgerRepository:
     def accounts_by_id(self, ids: Iterable[int]) -> dict[int, Account]:
         where, params = self._in("id", ids)
         rows = self._rows(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE {where}", params)
-        return {r[0]: Account(*r) for r in rows}
+        return {r[0]: Account._make(r) for r in rows}
 
     def transfers_by_id(self, ids: Iterable[int]) -> dict[int, Transfer]:
         where, params = self._in("id", ids)
         rows = self._rows(f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE {where}", params)
-        return {r[0]: Transfer(*r) for r in rows}
+        return {r[0]: Transfer._make(r) for r in rows}
 
     def pending_by_id(self, ids: Iterable[int]) -> dict[int, PendingState]:
         where, params = self._in("transfer_id", ids)
@@ -151,7 +199,7 @@ class LedgerRepository:
         """Persist a batch outcome. The caller's transaction makes it all or nothing."""
         self._many(
             f"INSERT INTO ledger_accounts ({ACCOUNT_COLS}) VALUES ({_marks(11)})",
-            [_account_row(a) for a in out.accounts_created],
+            out.accounts_created,  # an Account is already a row in column order
         )
         self._update_accounts(out.accounts_updated)
         self._insert_transfers(out.transfers)
@@ -239,8 +287,3 @@ def _marks(n: int) -> str:
 
 def _prefixed(alias: str, cols: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
-
-
-def _account_row(a: Account) -> tuple[int, ...]:
-    return (a.id, a.ledger, a.code, a.flags, a.user_data_64, a.user_data_32, a.debits_pending,
-            a.debits_posted, a.credits_pending, a.credits_posted, a.timestamp)  # fmt: skip

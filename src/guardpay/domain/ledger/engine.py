@@ -40,7 +40,7 @@ from guardpay.domain.ledger.work import (
     to_account,
 )
 
-_RESOLVING = TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING
+_RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 
 
 def apply_event(w: Work, e: Event) -> Result:

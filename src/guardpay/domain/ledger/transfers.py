@@ -19,15 +19,15 @@ from guardpay.domain.ledger.model import (
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.work import CP, CPO, DP, DPO, FLAGS, LEDGER, Bal, Work
 
-_CLOSED = AccountFlags.CLOSED
-_DR_FROZEN = AccountFlags.DEBITS_FROZEN
-_CR_FROZEN = AccountFlags.CREDITS_FROZEN
-_DR_LIMIT = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-_CR_LIMIT = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
-_PENDING = TransferFlags.PENDING
-_POST = TransferFlags.POST_PENDING
-_BAL_DR = TransferFlags.BALANCING_DEBIT
-_BAL_CR = TransferFlags.BALANCING_CREDIT
+_CLOSED = int(AccountFlags.CLOSED)
+_DR_FROZEN = int(AccountFlags.DEBITS_FROZEN)
+_CR_FROZEN = int(AccountFlags.CREDITS_FROZEN)
+_DR_LIMIT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_CR_LIMIT = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+_PENDING = int(TransferFlags.PENDING)
+_POST = int(TransferFlags.POST_PENDING)
+_BAL_DR = int(TransferFlags.BALANCING_DEBIT)
+_BAL_CR = int(TransferFlags.BALANCING_CREDIT)
 
 
 def _account_state(dr: Bal, cr: Bal, t: Transfer) -> Result | None:
@@ -83,44 +83,70 @@ def _limits(dr: Bal, cr: Bal, amount: int, flags: int) -> Result | None:
     return None
 
 
+_DR_BLOCK = _CLOSED | _DR_FROZEN
+_CR_BLOCK = _CLOSED | _CR_FROZEN
+_HISTORY = int(AccountFlags.HISTORY)
+_new_transfer = tuple.__new__
+
+
 def single_phase(w: Work, t: Transfer) -> Result:
+    """The hot path: the common case passes a few inline checks; only a failing event
+    pays for the detailed checks that name the exact reason."""
     dr = w.account(t.debit_account_id)
     if dr is None:
         return Result.debit_account_not_found
     cr = w.account(t.credit_account_id)
     if cr is None:
         return Result.credit_account_not_found
-    flags = t.flags
-    amount = t.amount
+    flags, amount, ledger = t.flags, t.amount, t.ledger
     if flags & (_BAL_DR | _BAL_CR):
         amount = _balanced_amount(dr, cr, flags, amount)
     pending = flags & _PENDING
-    r = (
-        _account_state(dr, cr, t)
-        or _overflow(dr, cr, amount, pending)
-        or _limits(dr, cr, amount, flags)
-    )
-    if r is not None:
+    if (
+        dr[LEDGER] != ledger
+        or cr[LEDGER] != ledger
+        or dr[FLAGS] & _DR_BLOCK
+        or cr[FLAGS] & _CR_BLOCK
+        or dr[DP] + dr[DPO] + amount > INT64_MAX
+        or cr[CP] + cr[CPO] + amount > INT64_MAX
+        or (dr[FLAGS] & _DR_LIMIT and dr[DP] + dr[DPO] + amount > dr[CPO])
+        or (cr[FLAGS] & _CR_LIMIT and cr[CP] + cr[CPO] + amount > cr[DPO])
+        or amount == 0
+    ):
+        r = (
+            _account_state(dr, cr, t)
+            or _overflow(dr, cr, amount, pending)
+            or _limits(dr, cr, amount, flags)
+        )
+        assert r is not None, "the inline checks and the detailed ones agree"
         return r
     ts = w.ts + 1
-    expires = ts + t.timeout * NANOS_PER_SECOND if t.timeout else 0
-    if expires > INT64_MAX:
-        return Result.overflows_timeout
-    w.ts = ts
-    w.touch(t.debit_account_id, dr)
-    w.touch(t.credit_account_id, cr)
     if pending:
-        dr[DP] += amount
-        cr[CP] += amount
+        expires = ts + t.timeout * NANOS_PER_SECOND if t.timeout else 0
+        if expires > INT64_MAX:
+            return Result.overflows_timeout
         w.set_pending(PendingState(t.id, PendingStatus.PENDING, expires), False)
-    else:
-        dr[DPO] += amount
-        cr[CPO] += amount
-    w.add_history_undo()
-    w.record_history(t.debit_account_id, dr, ts)
-    w.record_history(t.credit_account_id, cr, ts)
-    w.add_transfer(t._replace(amount=amount, timestamp=ts))
+    w.ts = ts
+    _move(w, t.debit_account_id, dr, t.credit_account_id, cr, amount, DP if pending else DPO, ts)
+    w.add_transfer(_new_transfer(Transfer, (*t[:3], amount, *t[4:11], ts)))
     return Result.ok
+
+
+def _move(
+    w: Work, dr_id: int, dr: Bal, cr_id: int, cr: Bal, amount: int, slot: int, ts: int
+) -> None:
+    """Add `amount` to the debit side's `slot` and the matching credit-side counter."""
+    if w.undo is None:
+        w.dirty[dr_id] = w.dirty[cr_id] = None
+    else:
+        w.touch(dr_id, dr)
+        w.touch(cr_id, cr)
+    dr[slot] += amount
+    cr[slot + 2] += amount  # DP->CP, DPO->CPO
+    if (dr[FLAGS] | cr[FLAGS]) & _HISTORY:
+        w.add_history_undo()
+        w.record_history(dr_id, dr, ts)
+        w.record_history(cr_id, cr, ts)
 
 
 def _pending_target(w: Work, t: Transfer) -> tuple[Transfer, PendingState] | Result:

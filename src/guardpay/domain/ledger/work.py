@@ -17,6 +17,7 @@ from guardpay.domain.ledger.results import Result
 # Working-balance layout: one list per account touched by the batch.
 LEDGER, CODE, FLAGS, UD64, UD32, DP, DPO, CP, CPO, TS = range(10)
 Bal = list[int]
+_HISTORY = int(AccountFlags.HISTORY)
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,8 @@ class BatchOutcome:
 
 
 def to_bal(a: Account) -> Bal:
-    return [
-        a.ledger, a.code, a.flags, a.user_data_64, a.user_data_32,
-        a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.timestamp,
-    ]  # fmt: skip
+    """The account's fields after its id, in `Account` order (see the layout above)."""
+    return list(a[1:])
 
 
 def to_account(account_id: int, b: Bal) -> Account:
@@ -122,7 +121,7 @@ class Work:
         self.dirty[account_id] = None
 
     def record_history(self, account_id: int, b: Bal, ts: int) -> None:
-        if b[FLAGS] & AccountFlags.HISTORY:
+        if b[FLAGS] & _HISTORY:
             self.history.append((account_id, ts, b[DP], b[DPO], b[CP], b[CPO]))
 
     def add_account(self, a: Account, ts: int) -> None:
