@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,7 +18,17 @@ def error_body(type_: str, code: str, message: str, param: str | None = None) ->
     return {"error": {"type": type_, "code": code, "message": message, "param": param}}
 
 
+log = structlog.get_logger(__name__)
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The body says nothing about the cause; the log keeps the type, not the message,
+        # which might carry input values.
+        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+        return JSONResponse(error_body("api_error", "internal_error", "internal error"), 500)
+
     @app.exception_handler(GuardpayError)
     async def _guardpay(_: Request, exc: GuardpayError) -> JSONResponse:
         return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.http_status)

@@ -17,6 +17,7 @@ from typing import Any
 
 from guardpay.domain.ledger.model import Account, AccountFlags, Event, Transfer
 from guardpay.domain.ledger.results import Result
+from guardpay.errors import InvalidRequest
 from guardpay.services.ledger import MAX_BATCH
 from guardpay.services.ledger_writer import LedgerWriter
 from guardpay.storage.db import Database
@@ -100,5 +101,7 @@ def run(backend: str, database_url: str | None, transfers: int, accounts: int,
     ctx = nullcontext(Database(database_url)) if database_url else throwaway_database(backend)
     with ctx as db:
         if db.backend != ("postgresql" if backend == "postgres" else backend):
-            raise ValueError(f"--backend {backend} but the URL is a {db.backend} database")
+            raise InvalidRequest(
+                f"--backend {backend} but the URL is a {db.backend} database", param="backend"
+            )
         return _run(db, transfers, accounts, history, seed)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from guardpay.domain.ledger.model import Account, Transfer
+from guardpay.domain.ledger.model import INT64_MAX, Account, Transfer
 from guardpay.domain.money import BY_LEDGER
 from guardpay.errors import NotFound
 from guardpay.storage.ledger_queries import BalanceRow
@@ -28,6 +28,10 @@ def _uow(request: Request) -> Iterator[UnitOfWork]:
 
 UoW = Annotated[UnitOfWork, Depends(_uow)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+#: Ids and cursors are 64-bit: anything outside is a bad parameter, not a server error.
+AccountId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+TransferId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+Cursor = Annotated[int, Query(ge=0, le=INT64_MAX)]
 
 
 class AccountOut(BaseModel):
@@ -93,19 +97,19 @@ def _account(uow: UnitOfWork, account_id: int) -> Account:
 
 
 @router.get("/accounts", response_model=ListOut[AccountOut])
-def list_accounts(uow: UoW, limit: Limit = 100, cursor: int = 0) -> ListOut[AccountOut]:
+def list_accounts(uow: UoW, limit: Limit = 100, cursor: Cursor = 0) -> ListOut[AccountOut]:
     page = uow.ledger_queries.accounts(after=cursor, limit=limit)
     return _page([AccountOut.of(a) for a in page.items], page.next_cursor)
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
-def get_account(uow: UoW, account_id: int) -> AccountOut:
+def get_account(uow: UoW, account_id: AccountId) -> AccountOut:
     return AccountOut.of(_account(uow, account_id))
 
 
 @router.get("/accounts/{account_id}/transfers", response_model=ListOut[TransferOut])
 def account_transfers(
-    uow: UoW, account_id: int, limit: Limit = 100, cursor: int | None = None
+    uow: UoW, account_id: AccountId, limit: Limit = 100, cursor: Cursor | None = None
 ) -> ListOut[TransferOut]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     _account(uow, account_id)
@@ -123,7 +127,7 @@ class BalanceOut(BaseModel):
 
 @router.get("/accounts/{account_id}/balances", response_model=ListOut[BalanceOut])
 def balance_history(
-    uow: UoW, account_id: int, limit: Limit = 100, cursor: int = 0
+    uow: UoW, account_id: AccountId, limit: Limit = 100, cursor: Cursor = 0
 ) -> ListOut[BalanceOut]:
     """Balances after each change, oldest first (accounts with the history flag)."""
     _account(uow, account_id)
@@ -136,7 +140,7 @@ def _balance(b: BalanceRow) -> BalanceOut:
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
-def get_transfer(uow: UoW, transfer_id: int) -> TransferOut:
+def get_transfer(uow: UoW, transfer_id: TransferId) -> TransferOut:
     t = uow.ledger_queries.transfer(transfer_id)
     if t is None:
         raise NotFound(f"no transfer {transfer_id}", param="transfer_id")
