@@ -49,8 +49,9 @@ ledger_transfers = Table(
     "ledger_transfers",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=False),
-    Column("debit_account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
-    Column("credit_account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    # No foreign keys here on purpose: see the migration 0001 docstring.
+    Column("debit_account_id", BigInteger, nullable=False),
+    Column("credit_account_id", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("pending_id", BigInteger, nullable=False),
     Column("user_data_64", BigInteger, nullable=False),
