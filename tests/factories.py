@@ -47,7 +47,9 @@ def transfer(
 
 def post(id: int, pending_id: int, amount: int = 0, *, flags: int = 0) -> Transfer:
     """Post a hold; amount 0 posts all of it."""
-    return Transfer(id, amount=amount, pending_id=pending_id, flags=flags | TransferFlags.POST_PENDING)
+    return Transfer(
+        id, amount=amount, pending_id=pending_id, flags=flags | TransferFlags.POST_PENDING
+    )
 
 
 def void(id: int, pending_id: int, *, flags: int = 0) -> Transfer:

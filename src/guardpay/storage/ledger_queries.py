@@ -138,14 +138,26 @@ class LedgerQueries:
         )[0][0]
         if orphan:
             out.append(Problem("holds", f"{orphan} pending transfers have no hold status"))
+        # A hold resolved as posted (2) has exactly one post (flag 4), voided (3) exactly
+        # one void (flag 8); an open (1) or expired (4) hold has none.
         bad = self._all(
-            "SELECT p.transfer_id, p.status, COUNT(r.id) FROM ledger_pending p "
+            "SELECT p.transfer_id, p.status, "
+            "SUM(CASE WHEN (r.flags & 4) != 0 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN (r.flags & 8) != 0 THEN 1 ELSE 0 END) FROM ledger_pending p "
             "LEFT JOIN ledger_transfers r ON r.pending_id = p.transfer_id AND r.pending_id != 0 "
-            "GROUP BY p.transfer_id, p.status "
-            "HAVING COUNT(r.id) != CASE WHEN p.status IN (2, 3) THEN 1 ELSE 0 END"
+            "GROUP BY p.transfer_id, p.status HAVING "
+            "COALESCE(SUM(CASE WHEN (r.flags & 4) != 0 THEN 1 ELSE 0 END), 0) "
+            "!= CASE WHEN p.status = 2 THEN 1 ELSE 0 END OR "
+            "COALESCE(SUM(CASE WHEN (r.flags & 8) != 0 THEN 1 ELSE 0 END), 0) "
+            "!= CASE WHEN p.status = 3 THEN 1 ELSE 0 END"
         )
-        for tid, status, n in bad[:20]:
-            out.append(Problem("holds", f"hold {tid} has status {status} but {n} resolutions"))
+        for tid, status, posts, voids in bad[:20]:
+            out.append(
+                Problem(
+                    "holds",
+                    f"hold {tid} has status {status} but {posts or 0} posts and {voids or 0} voids",
+                )
+            )
         clock = self._all("SELECT last_timestamp FROM ledger_clock WHERE id = 1")[0][0]
         newest = self._all("SELECT MAX(timestamp) FROM ledger_transfers")[0][0] or 0
         if newest > clock:
@@ -157,14 +169,24 @@ class LedgerQueries:
         return out
 
     def _immutability_guarded(self) -> bool:
+        """The guards exist as created: they fire before every UPDATE and DELETE of a row
+        and raise. Counting triggers is not enough: one could be swapped for a no-op."""
         if self.conn.dialect.name == "sqlite":
-            sql = (
-                "SELECT COUNT(*) FROM sqlite_master "
-                "WHERE type = 'trigger' AND tbl_name = 'ledger_transfers'"
+            rows = self._all(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'ledger_transfers'"
             )
-            return bool(self._all(sql)[0][0] >= 2)
+            guards = {name: sql or "" for name, sql in rows}
+            return all(
+                f"BEFORE {action}" in guards.get(f"ledger_transfers_no_{action.lower()}", "")
+                and "RAISE(ABORT" in guards[f"ledger_transfers_no_{action.lower()}"]
+                for action in ("UPDATE", "DELETE")
+            )
+        # tgtype bits: 1 row, 2 before, 8 delete, 16 update (27 = all four).
         sql = (
-            "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = 'ledger_transfers'::regclass "
-            "AND NOT tgisinternal"
+            "SELECT COUNT(*) FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid "
+            "WHERE t.tgrelid = 'ledger_transfers'::regclass AND NOT t.tgisinternal "
+            "AND t.tgenabled != 'D' AND (t.tgtype & 27) = 27 "
+            "AND f.proname = 'ledger_transfers_immutable' AND f.prosrc LIKE '%RAISE EXCEPTION%'"
         )
         return bool(self._all(sql)[0][0] >= 1)
