@@ -35,7 +35,7 @@ CURRENCIES: dict[str, Currency] = {
     )
 }
 BY_LEDGER: dict[int, Currency] = {c.numeric: c for c in CURRENCIES.values()}
-_DECIMAL = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
+_DECIMAL = re.compile(r"^(-?)([0-9]+)(?:\.([0-9]+))?$")  # ASCII digits only
 
 
 def currency(code: str) -> Currency:
@@ -60,7 +60,7 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.amount) is not int:
             raise MoneyError("money amounts are integers of minor units")
-        currency(self.currency)
+        object.__setattr__(self, "currency", currency(self.currency).code)  # canonical code
 
     @classmethod
     def parse(cls, text: str, code: str) -> Money:

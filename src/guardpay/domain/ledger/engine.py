@@ -50,6 +50,9 @@ def apply_event(w: Work, e: Event) -> Result:
             return r
         existing = w.transfer(e.id)
         if existing is not None:
+            if e.flags & _RESOLVING:
+                hold = w.transfer(e.pending_id)
+                return check_transfer_exists(e, existing, hold.amount if hold else None)
             return check_transfer_exists(e, existing)
         if w.failure(e.id) is not None:
             return Result.id_already_failed

@@ -27,7 +27,10 @@ _BALANCING = int(TransferFlags.BALANCING_DEBIT | TransferFlags.BALANCING_CREDIT)
 _LIMITS = int(
     AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 )
+# `~` on an IntFlag inverts only the defined bits, so reserved bits must be masked as ints.
 _KNOWN = int(KNOWN_TRANSFER_FLAGS)
+_CREATION = int(CREATION_FLAGS)
+_CHANGEABLE = int(CHANGEABLE_FLAGS)
 _PENDING = int(TransferFlags.PENDING)
 
 
@@ -94,12 +97,14 @@ def _validate_new(t: Transfer, flags: int) -> Result | None:
     return None
 
 
-def check_transfer_exists(t: Transfer, e: Transfer) -> Result:
+def check_transfer_exists(t: Transfer, e: Transfer, hold_amount: int | None = None) -> Result:
     """Same id seen before: `exists` only if every field the caller set matches.
 
-    Post/void may leave accounts, ledger, code and amount at 0 ("take them from the
-    pending transfer"), so only the fields given are compared. A balancing transfer
-    stores the amount it could move, which may be less than the amount asked for.
+    Post/void may leave accounts, ledger and code at 0 ("take them from the pending
+    transfer"), so only the fields given are compared; an amount of 0 means the whole
+    hold (`hold_amount`), so a partial post sent again as a full one is a different
+    transfer. A balancing transfer stores the amount it could move, which may be less
+    than the amount asked for.
     """
     if t.flags != e.flags:
         return Result.exists_with_different_flags
@@ -110,7 +115,7 @@ def check_transfer_exists(t: Transfer, e: Transfer) -> Result:
         return Result.exists_with_different_debit_account_id
     if (t.credit_account_id or not resolving) and t.credit_account_id != e.credit_account_id:
         return Result.exists_with_different_credit_account_id
-    if _amount_differs(t, e, resolving):
+    if _amount_differs(t, e, resolving, hold_amount):
         return Result.exists_with_different_amount
     if t.user_data_64 != e.user_data_64:
         return Result.exists_with_different_user_data_64
@@ -125,9 +130,10 @@ def check_transfer_exists(t: Transfer, e: Transfer) -> Result:
     return Result.exists
 
 
-def _amount_differs(t: Transfer, e: Transfer, resolving: int) -> bool:
+def _amount_differs(t: Transfer, e: Transfer, resolving: int, hold_amount: int | None) -> bool:
     if resolving:
-        return t.amount != 0 and t.amount != e.amount
+        asked = t.amount or hold_amount
+        return asked is not None and asked != e.amount
     if t.flags & _BALANCING:
         return t.amount < e.amount
     return t.amount != e.amount
@@ -137,7 +143,7 @@ def validate_account(a: Account) -> Result | None:
     r = _check_id(a.id)
     if r is not None:
         return r
-    if a.flags & ~CREATION_FLAGS or a.flags < 0:
+    if a.flags & ~_CREATION or a.flags < 0:
         return Result.reserved_flag
     if a.flags & _LIMITS == _LIMITS:
         return Result.flags_are_mutually_exclusive
@@ -157,7 +163,7 @@ def validate_account(a: Account) -> Result | None:
 
 
 def check_account_exists(a: Account, e: Account) -> Result:
-    if (a.flags ^ e.flags) & ~(AccountFlags.LINKED | CHANGEABLE_FLAGS):
+    if (a.flags ^ e.flags) & ~int(AccountFlags.LINKED | CHANGEABLE_FLAGS):
         return Result.exists_with_different_flags
     if a.ledger != e.ledger:
         return Result.exists_with_different_ledger
@@ -173,7 +179,7 @@ def check_account_exists(a: Account, e: Account) -> Result:
 def validate_flags_change(c: AccountFlagsChange) -> Result | None:
     if not 0 < c.account_id < INT64_MAX:
         return Result.account_not_found
-    if (c.set_flags | c.clear_flags) & ~CHANGEABLE_FLAGS or min(c.set_flags, c.clear_flags) < 0:
+    if (c.set_flags | c.clear_flags) & ~_CHANGEABLE or min(c.set_flags, c.clear_flags) < 0:
         return Result.flag_not_changeable
     if c.clear_flags & AccountFlags.CLOSED:
         return Result.flag_not_changeable
