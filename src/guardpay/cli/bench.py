@@ -31,7 +31,7 @@ def ledger(
         emit_json(result)
         return
     table = Table("measure", "value", title=f"ledger benchmark ({result['backend']})")
-    for key in ("transfers", "seconds", "transfers_per_second", "median_batch_transfers_per_second",
+    for key in ("transfers", "seconds", "transfers_per_second", "median_batch_latency_seconds",
                 "ratio_to_baseline", "failed"):  # fmt: skip
         table.add_row(key, str(result[key]))
     table.add_row("baseline transfers_per_second", str(result["baseline"]["transfers_per_second"]))

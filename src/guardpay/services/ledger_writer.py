@@ -6,11 +6,18 @@ Each database has one writer per process. Callers (threads, or asyncio tasks thr
 while a commit is in flight, so batches grow and the cost of a commit is shared: the
 throughput rises with load instead of collapsing under lock contention.
 
+Pipelining. While batch N is written and committed on the I/O thread (SQLite releases the
+GIL while it works; PostgreSQL works in its own process), the writer already computes
+batch N+1 on a read connection, against the stored state with N's outcome laid over it
+(`storage.ledger.InFlight`) and the writer's account cache. That speculation is checked
+when N+1 is written: under the ledger lock the clock must still read what N+1 was
+computed against. If N failed, or another process wrote in between, N+1 is recomputed
+under the lock, the classic way. Nothing speculative ever reaches a caller: a caller's
+result is set only after its own batch has committed, so `ok` means durable. If a commit
+fails, every request in that batch gets the exception and none of it is applied.
+
 Across processes the writers are serialised by the ledger clock lock (storage/ledger.py);
 that module also describes how the ledger is partitioned beyond one database.
-
-A caller's result arrives only after its batch is committed, so `ok` means durable. If a
-commit fails, every request in that batch gets the exception and none of it is applied.
 """
 
 from __future__ import annotations
@@ -19,18 +26,21 @@ import asyncio
 import gc
 import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import OperationalError
 
+from guardpay.domain.ledger.engine import apply_batch
 from guardpay.domain.ledger.model import Event
 from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.work import BatchOutcome, LedgerView
 from guardpay.services.ledger import MAX_BATCH, Clock, apply_requests, system_clock
 from guardpay.storage.db import Database
-from guardpay.storage.ledger import AccountCache
-from guardpay.storage.uow import unit_of_work
+from guardpay.storage.ledger import AccountCache, InFlight
+from guardpay.storage.uow import read_only, unit_of_work
 
 _RETRIES = 3
 
@@ -52,6 +62,7 @@ class LedgerWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._carry: _Job | None = None
         self._cache = AccountCache()
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-io")
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -86,16 +97,77 @@ class LedgerWriter:
         self.close()
 
     def _run(self) -> None:
+        inflight: tuple[_Batch, Future[None]] | None = None
         while True:
-            jobs, stop = self._next_batch()
+            jobs, stop = self._next_batch(block=inflight is None)
             if jobs:
-                self._commit(jobs)
+                batch = self._try_speculate(jobs, inflight[0] if inflight else None)
+                if inflight is not None and not self._finish(*inflight):
+                    batch = self._try_speculate(jobs, None)  # N+1 was computed on sand
+                inflight = None
+                if batch is None:  # could not even read: do it the classic way
+                    with _collector_paused():
+                        self._commit_batch(jobs)
+                else:
+                    self._cache.committed(batch.view, batch.outcome)
+                    inflight = (batch, self._io.submit(self._persist, batch))
+            elif inflight is not None:
+                self._finish(*inflight)
+                inflight = None
             if stop:
+                if inflight is not None:
+                    self._finish(*inflight)
+                self._io.shutdown()
                 return
 
-    def _next_batch(self) -> tuple[list[_Job], bool]:
-        first = self._carry if self._carry is not None else self._queue.get()
+    def _try_speculate(self, jobs: list[_Job], prev: _Batch | None) -> _Batch | None:
+        try:
+            with _collector_paused():
+                return self._speculate(jobs, prev)
+        except Exception:
+            self._cache.reset()
+            return None
+
+    def _speculate(self, jobs: list[_Job], prev: _Batch | None) -> _Batch:
+        """Compute a batch without the lock, on top of `prev` if it is still in flight."""
+        requests = [j.events for j in jobs]
+        now = self.clock()
+        with read_only(self.db) as uow:
+            repo = uow.ledger
+            last = prev.outcome.last_timestamp if prev else repo.read_clock()
+            overlay = InFlight.of(prev.outcome) if prev else None
+            view = repo.read_view(requests, now, last, self._cache, overlay)
+        return _Batch(jobs, now, view, apply_batch(view, requests))
+
+    def _persist(self, batch: _Batch) -> None:
+        """On the I/O thread: write the batch if the ledger is still where it was computed."""
+        with unit_of_work(self.db) as uow:
+            if uow.ledger.lock_clock() != batch.view.last_timestamp:
+                raise _Stale("another writer moved the ledger on")
+            uow.ledger.write(batch.outcome, batch.now)
+
+    def _finish(self, batch: _Batch, written: Future[None]) -> bool:
+        """Wait for a batch's commit and answer its callers; on failure, redo it locked."""
+        try:
+            written.result()
+        except Exception:
+            self._cache.reset()
+            with _collector_paused():
+                self._commit_batch(batch.jobs)
+            return False
+        self.batches += 1
+        for job, results in zip(batch.jobs, batch.outcome.results, strict=True):
+            job.future.set_result(results)
+        return True
+
+    def _next_batch(self, block: bool) -> tuple[list[_Job], bool]:
+        first = self._carry
         self._carry = None
+        if first is None:
+            try:
+                first = self._queue.get(block=block)
+            except queue.Empty:
+                return [], False
         if first is None:
             return [], True
         jobs, size = [first], len(first.events)
@@ -112,18 +184,8 @@ class LedgerWriter:
             jobs.append(job)
             size += len(job.events)
 
-    def _commit(self, jobs: list[_Job]) -> None:
-        # A batch allocates tens of thousands of short-lived objects; letting the cyclic
-        # collector scan the heap mid-batch costs more than the batch. It runs after.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._commit_batch(jobs)
-        finally:
-            if collecting:
-                gc.enable()
-
     def _commit_batch(self, jobs: list[_Job]) -> None:
+        """The classic path: read, decide and write under the lock, in one transaction."""
         for attempt in range(_RETRIES):
             try:
                 with unit_of_work(self.db) as uow:
@@ -141,6 +203,31 @@ class LedgerWriter:
         self.batches += 1
         for job, results in zip(jobs, outcome.results, strict=True):
             job.future.set_result(results)
+
+
+@dataclass
+class _Batch:
+    jobs: list[_Job]
+    now: int
+    view: LedgerView
+    outcome: BatchOutcome
+
+
+class _Stale(Exception):
+    """The ledger clock moved after a batch was computed: someone else wrote."""
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A batch allocates tens of thousands of short-lived objects; letting the cyclic
+    collector scan the heap mid-batch costs more than the batch. It runs after."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:

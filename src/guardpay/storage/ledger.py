@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -46,6 +47,37 @@ TRANSFER_COLS = (
 )
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _COPY_THRESHOLD = 64
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A batch handed to the database but not yet committed: what the next batch, computed
+    meanwhile on another connection, must see of it."""
+
+    clock: int
+    transfers: dict[int, Transfer]
+    failed: dict[int, Result]
+    pending: dict[int, PendingState]
+
+    @classmethod
+    def empty(cls, clock: int) -> InFlight:
+        return cls(clock, {}, {}, {})
+
+    @classmethod
+    def of(cls, out: BatchOutcome) -> InFlight:
+        pending = {p.transfer_id: p for p in out.pending_created}
+        # Only the status of a resolved hold is read again (it is no longer pending).
+        pending.update({tid: PendingState(tid, status, 0) for tid, status in out.pending_resolved})
+        transfers = {t.id: t for t in out.transfers}
+        return cls(out.last_timestamp, transfers, dict(out.failed), pending)
+
+    @staticmethod
+    def over(stored: dict[int, V], flying: dict[int, V]) -> dict[int, V]:
+        """`stored` with what is in flight laid over it (the engine looks up by id, so
+        entries it does not ask for are harmless)."""
+        stored.update(flying)
+        return stored
 
 
 class AccountCache:
@@ -126,8 +158,25 @@ class LedgerRepository:
         self, requests: Sequence[Sequence[Event]], now: int, cache: AccountCache | None = None
     ) -> LedgerView:
         """Everything the engine may read for these requests, after taking the lock."""
-        last = self.lock_clock()
-        expiring = self._expiring(now)
+        return self.read_view(requests, now, self.lock_clock(), cache)
+
+    def read_clock(self) -> int:
+        return int(self._rows("SELECT last_timestamp FROM ledger_clock WHERE id = 1")[0][0])
+
+    def read_view(
+        self,
+        requests: Sequence[Sequence[Event]],
+        now: int,
+        last: int,
+        cache: AccountCache | None = None,
+        inflight: InFlight | None = None,
+    ) -> LedgerView:
+        """The view as of clock `last`: stored state, plus `inflight` (a batch being
+        committed on another connection) laid over it. Without the lock this is a
+        speculation, valid only if the clock still reads `last` when the batch is written
+        (see `services/ledger_writer.py`)."""
+        fly = inflight or InFlight.empty(last)
+        expiring = [p for p in self._expiring(now) if p.id not in fly.pending]
         transfer_ids: set[int] = set()
         pending_ids: set[int] = set()
         account_ids: set[int] = set()
@@ -136,17 +185,18 @@ class LedgerRepository:
                 _collect(e, transfer_ids, pending_ids, account_ids)
         for p in expiring:
             account_ids.update((p.debit_account_id, p.credit_account_id))
-        transfers = self.transfers_by_id(transfer_ids | pending_ids)
+        transfers = fly.over(self.transfers_by_id(transfer_ids | pending_ids), fly.transfers)
         for pid in pending_ids:
             hold = transfers.get(pid)
             if hold is not None:
                 account_ids.update((hold.debit_account_id, hold.credit_account_id))
         holds = (pending_ids & transfers.keys()) | {p.id for p in expiring}
+        failed = self.failed_by_id(transfer_ids) if transfer_ids else {}
         return LedgerView(
             accounts=self._accounts(account_ids, last, cache),
             transfers=transfers,
-            pending=self.pending_by_id(holds),
-            failed=self.failed_by_id(transfer_ids) if transfer_ids else {},
+            pending=fly.over(self.pending_by_id(holds), fly.pending),
+            failed=fly.over(failed, fly.failed),
             now=now,
             last_timestamp=last,
             expiring=expiring,
