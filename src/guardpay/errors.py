@@ -6,11 +6,20 @@ map them to output in one place each: HTTP in `api/errors.py`, exit codes in the
 Messages never contain secrets, card or ID numbers.
 
     GuardpayError
-    ├── InvalidRequest        (type "invalid_request_error": bad input, 400/404/409)
-    │   └── NotFound          (404)
+    ├── InvalidRequest        (type "invalid_request_error": bad input, 400)
+    │   ├── NotFound          (404)
+    │   └── Conflict          (409: e.g. card_already_bound, phone_taken)
+    ├── AuthenticationFailed  (type "authentication_error", 401: bad credentials, session)
+    │   └── StepUpRequired    (401 with the methods that would do)
+    ├── PermissionDenied      (type "permission_error", 403: role, four-eyes, locked)
+    ├── RateLimited           (type "rate_limit_error", 429)
     ├── StorageError          (type "api_error": the database cannot be used)
     │   └── DatabaseNotMigrated
-    └── LedgerRejected        (type "ledger_error": the ledger refused an event, 409/402)
+    ├── CryptoError           (type "api_error": a key is missing or was destroyed)
+    └── LedgerRejected        (type "ledger_error": the ledger refused an event, 409)
+
+Specific failures use these classes with their own `code`, e.g.
+`InvalidRequest("...", code="invalid_id_number", param="id_number")`.
 """
 
 from __future__ import annotations
@@ -38,6 +47,44 @@ class InvalidRequest(GuardpayError):
 class NotFound(InvalidRequest):
     code = "resource_missing"
     http_status = 404
+
+
+class Conflict(InvalidRequest):
+    code = "conflict"
+    http_status = 409
+
+
+class AuthenticationFailed(GuardpayError):
+    type = "authentication_error"
+    code = "authentication_failed"
+    http_status = 401
+
+
+class StepUpRequired(AuthenticationFailed):
+    """The action needs a second factor; `methods` says which would do."""
+
+    code = "step_up_required"
+
+    def __init__(self, message: str, *, methods: list[str], challenge_id: str | None = None):
+        super().__init__(message)
+        self.methods = methods
+        self.challenge_id = challenge_id
+
+
+class PermissionDenied(GuardpayError):
+    type = "permission_error"
+    code = "permission_denied"
+    http_status = 403
+
+
+class RateLimited(GuardpayError):
+    type = "rate_limit_error"
+    code = "rate_limited"
+    http_status = 429
+
+
+class CryptoError(GuardpayError):
+    code = "crypto_error"
 
 
 class StorageError(GuardpayError):

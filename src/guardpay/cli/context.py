@@ -9,6 +9,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from guardpay.config import DEFAULT_DATA_DIR
+from guardpay.security.keys import Keyring
 from guardpay.storage.db import Database
 
 console = Console()
@@ -21,6 +23,9 @@ class CliState:
 
     def database(self) -> Database:
         return Database(self.database_url)
+
+    def keyring(self) -> Keyring:
+        return Keyring.from_environment(DEFAULT_DATA_DIR)
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from guardpay.cli import bench, db, demo, ledger, serve
+from guardpay.cli import audit, bench, db, demo, keys, ledger, serve
 from guardpay.cli.context import CliState, err_console
 from guardpay.config import default_database_url
 from guardpay.errors import GuardpayError
@@ -15,6 +15,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(db.app, name="db")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(bench.app, name="bench")
+app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
+    Text,
     text,
 )
 
@@ -120,4 +123,39 @@ ledger_clock = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_timestamp", BigInteger, nullable=False),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("subject", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("master_version", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("action", String(80), nullable=False),
+    Column("subject", String(80), nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_subject", "subject", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
 from guardpay.storage.db import Database
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
+
+if TYPE_CHECKING:
+    from guardpay.storage.audit import AuditRepository
+    from guardpay.storage.auth import AuthRepository
+    from guardpay.storage.identity import IdentityRepository
+    from guardpay.storage.keys import KeyRepository
 
 
 @dataclass
@@ -28,6 +35,32 @@ class UnitOfWork:
     @property
     def ledger_queries(self) -> LedgerQueries:
         return LedgerQueries(self.conn)
+
+    # Repositories of later layers are imported here, not at module level, so the ledger
+    # never depends on them.
+    @property
+    def keys(self) -> KeyRepository:
+        from guardpay.storage.keys import KeyRepository
+
+        return KeyRepository(self.conn)
+
+    @property
+    def audit(self) -> AuditRepository:
+        from guardpay.storage.audit import AuditRepository
+
+        return AuditRepository(self.conn)
+
+    @property
+    def identity(self) -> IdentityRepository:
+        from guardpay.storage.identity import IdentityRepository
+
+        return IdentityRepository(self.conn)
+
+    @property
+    def auth(self) -> AuthRepository:
+        from guardpay.storage.auth import AuthRepository
+
+        return AuthRepository(self.conn)
 
 
 @contextmanager

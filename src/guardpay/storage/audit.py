@@ -1,0 +1,83 @@
+"""The append-only audit log and its head (newest seq and hash)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    ip: str | None
+    action: str
+    subject: str | None
+    outcome: str
+    details: str  # canonical JSON
+    prev_hash: str
+    hash: str
+
+
+_COLS = "seq, at, actor, ip, action, subject, outcome, details, prev_hash, hash"
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lock_head(self) -> tuple[int, str]:
+        """The chain's end, locked so concurrent appends queue rather than fork it."""
+        lock = " FOR UPDATE" if self.conn.dialect.name == "postgresql" else ""
+        row = self.conn.execute(text(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}")).one()
+        return int(row[0]), str(row[1])
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).one()
+        return int(row[0]), str(row[1])
+
+    def append(self, entry: AuditEntry) -> None:
+        self.conn.execute(
+            text(
+                f"INSERT INTO audit_log ({_COLS}) VALUES (:seq, :at, :actor, :ip, :action, "
+                ":subject, :outcome, :details, :prev_hash, :hash)"
+            ),
+            entry.__dict__,
+        )
+        self.conn.execute(
+            text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
+            {"seq": entry.seq, "hash": entry.hash},
+        )
+
+    def entries(self, *, chunk: int = 1000) -> Iterator[AuditEntry]:
+        """Every entry in seq order, read in chunks (keyset pagination)."""
+        after = -1
+        while True:
+            rows = self.conn.execute(
+                text(f"SELECT {_COLS} FROM audit_log WHERE seq > :a ORDER BY seq LIMIT :n"),
+                {"a": after, "n": chunk},
+            ).all()
+            for r in rows:
+                yield _entry(r)
+            if len(rows) < chunk:
+                return
+            after = rows[-1][0]
+
+    def for_subject(self, subject: str, limit: int = 1000) -> list[AuditEntry]:
+        rows = self.conn.execute(
+            text(f"SELECT {_COLS} FROM audit_log WHERE subject = :s ORDER BY seq LIMIT :n"),
+            {"s": subject, "n": limit},
+        ).all()
+        return [_entry(r) for r in rows]
+
+
+def _entry(row: Any) -> AuditEntry:
+    at = row[1]
+    if isinstance(at, str):  # SQLite keeps timestamps as ISO text
+        at = datetime.fromisoformat(at)
+    return AuditEntry(row[0], at, *row[2:])
