@@ -13,6 +13,7 @@ Messages never contain secrets, card or ID numbers.
     │   └── StepUpRequired    (401 with the methods that would do)
     ├── PermissionDenied      (type "permission_error", 403: role, four-eyes, locked)
     ├── RateLimited           (type "rate_limit_error", 429)
+    ├── ServiceUnavailable    (type "api_error", 503: an outside system did not answer)
     ├── StorageError          (type "api_error": the database cannot be used)
     │   └── DatabaseNotMigrated
     ├── CryptoError           (type "api_error": a key is missing or was destroyed)
@@ -81,6 +82,11 @@ class RateLimited(GuardpayError):
     type = "rate_limit_error"
     code = "rate_limited"
     http_status = 429
+
+
+class ServiceUnavailable(GuardpayError):
+    code = "service_unavailable"
+    http_status = 503
 
 
 class CryptoError(GuardpayError):

@@ -11,15 +11,29 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(
-    r"pass(word)?|secret|token|otp|pan|card|cvv|id_number|national_id|phone|key|authorization",
-    re.IGNORECASE,
-)
+# A field is secret if one of its `_`/`-`/`.`-separated words is (so `card_number` and
+# `new_password` are, `company` and `passed` are not), or it names an identity number.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pass", "pin", "secret", "token", "otp", "pan", "card", "cvv",
+     "cvv2", "phone", "key", "authorization", "cookie", "credential", "credentials"}
+)  # fmt: skip
+_SECRET_NAMES = ("id_number", "national_id", "document_number", "sms_code", "one_time_code")
+_WORD = re.compile(r"[_\-.]")
+
+
+def is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    if any(n in lowered for n in _SECRET_NAMES):
+        return True
+    return any(word in _SECRET_WORDS for word in _WORD.split(lowered))
+
+
 REDACTED = "[redacted]"
 _LONG_DIGITS = re.compile(r"\d{11,}")
 
@@ -44,7 +58,7 @@ def scrub_value(value: Any) -> Any:
 def scrub(fields: Mapping[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A copy with secret-named fields replaced and long digit runs masked."""
     return {
-        k: REDACTED if k not in keep and _SECRET_KEYS.search(k) else scrub_value(v)
+        k: REDACTED if k not in keep and is_secret_field(k) else scrub_value(v)
         for k, v in fields.items()
     }
 
@@ -67,5 +81,5 @@ def configure(level: int = logging.INFO, *, json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),  # stdout is for --json
     )

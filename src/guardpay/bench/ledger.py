@@ -66,13 +66,15 @@ def _collect(entry: tuple[float, Future[list[Result]]], latencies: list[float]) 
     return sum(r is not Result.ok for r in results)
 
 
-def _run(db: Database, transfers: int, accounts: int, history: bool, seed: int) -> dict[str, Any]:
+def _run(
+    db: Database, transfers: int, accounts: int, history: bool, seed: int, io: str
+) -> dict[str, Any]:
     if current_revision(db) != head_revision():
         upgrade(db)
     first_id = int(time.time() * 1000) * 1_000_000  # fresh ids if the database is reused
     batch_seconds: list[float] = []
     failed = 0
-    with LedgerWriter(db) as writer:
+    with LedgerWriter(db, io=io) as writer:
         _setup(writer, accounts, history)
         work = _transfers(transfers, accounts, first_id, seed)
         start = time.perf_counter()
@@ -94,6 +96,7 @@ def _run(db: Database, transfers: int, accounts: int, history: bool, seed: int) 
         "transfers": transfers,
         "accounts": accounts,
         "history": history,
+        "io": io,
         "seconds": round(seconds, 3),
         "transfers_per_second": round(tps),
         "batches": len(batch_seconds),
@@ -110,7 +113,7 @@ def _run(db: Database, transfers: int, accounts: int, history: bool, seed: int) 
 
 
 def run(backend: str, database_url: str | None, transfers: int, accounts: int,
-        history: bool = False, seed: int = 7) -> dict[str, Any]:  # fmt: skip
+        history: bool = False, seed: int = 7, io: str = "process") -> dict[str, Any]:  # fmt: skip
     """Given a URL, migrate it if needed and leave the data; else use a throwaway database."""
     ctx: AbstractContextManager[Database]
     ctx = nullcontext(Database(database_url)) if database_url else throwaway_database(backend)
@@ -119,4 +122,4 @@ def run(backend: str, database_url: str | None, transfers: int, accounts: int,
             raise InvalidRequest(
                 f"--backend {backend} but the URL is a {db.backend} database", param="backend"
             )
-        return _run(db, transfers, accounts, history, seed)
+        return _run(db, transfers, accounts, history, seed, io)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
 
+from guardpay import observability
 from guardpay.cli import audit, bench, db, demo, keys, ledger, serve
 from guardpay.cli.context import CliState, err_console
 from guardpay.config import default_database_url
@@ -33,6 +35,7 @@ def _root(
         show_default=False,
     ),
 ) -> None:
+    observability.configure(logging.WARNING)
     ctx.obj = CliState(database_url or default_database_url())
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from guardpay.observability import scrub
 from guardpay.storage.audit import AuditEntry
 from guardpay.storage.uow import UnitOfWork
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from guardpay.services.context import Context
 
 GENESIS = "0" * 64
+log = structlog.get_logger("guardpay.audit")
 
 
 def _timestamp(at: datetime) -> str:
@@ -57,6 +60,8 @@ def record(
     digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
     repo.append(entry)
+    # The same event, for operators' log pipelines; the log processor scrubs it again.
+    log.info(action, actor=actor, ip=ip, subject=subject, outcome=outcome, details=scrub(details))
     return entry
 
 

@@ -27,7 +27,7 @@ import gc
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -38,6 +38,7 @@ from guardpay.domain.ledger.model import Event
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.work import BatchOutcome, LedgerView
 from guardpay.services.ledger import MAX_BATCH, Clock, apply_requests, system_clock
+from guardpay.services.ledger_io import BatchSink, ProcessSink, ThreadSink
 from guardpay.storage.db import Database
 from guardpay.storage.ledger import AccountCache, InFlight
 from guardpay.storage.uow import read_only, unit_of_work
@@ -53,8 +54,15 @@ class _Job:
 
 class LedgerWriter:
     def __init__(
-        self, db: Database, *, clock: Clock = system_clock, max_batch: int = MAX_BATCH
+        self,
+        db: Database,
+        *,
+        clock: Clock = system_clock,
+        max_batch: int = MAX_BATCH,
+        io: str = "thread",
     ) -> None:
+        """`io="process"` writes batches from a worker process (two cores for one writer;
+        what `guardpay serve` uses); the default thread suits tests and small tools."""
         self.db = db
         self.clock = clock
         self.max_batch = max_batch
@@ -62,7 +70,7 @@ class LedgerWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._carry: _Job | None = None
         self._cache = AccountCache()
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-io")
+        self._io: BatchSink = ProcessSink(db) if io == "process" else ThreadSink(db)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -109,16 +117,27 @@ class LedgerWriter:
                     with _collector_paused():
                         self._commit_batch(jobs)
                 else:
-                    self._cache.committed(batch.view, batch.outcome)
-                    inflight = (batch, self._io.submit(self._persist, batch))
+                    inflight = self._hand_over(batch)
             elif inflight is not None:
                 self._finish(*inflight)
                 inflight = None
             if stop:
                 if inflight is not None:
                     self._finish(*inflight)
-                self._io.shutdown()
+                self._io.close()
                 return
+
+    def _hand_over(self, batch: _Batch) -> tuple[_Batch, Future[None]] | None:
+        """Send a computed batch to be written; if even that fails, write it here, locked."""
+        self._cache.committed(batch.view, batch.outcome)
+        try:
+            written = self._io.submit(batch.outcome, batch.now, batch.view.last_timestamp)
+        except Exception:
+            self._cache.reset()
+            with _collector_paused():
+                self._commit_batch(batch.jobs)
+            return None
+        return batch, written
 
     def _try_speculate(self, jobs: list[_Job], prev: _Batch | None) -> _Batch | None:
         try:
@@ -138,13 +157,6 @@ class LedgerWriter:
             overlay = InFlight.of(prev.outcome) if prev else None
             view = repo.read_view(requests, now, last, self._cache, overlay)
         return _Batch(jobs, now, view, apply_batch(view, requests))
-
-    def _persist(self, batch: _Batch) -> None:
-        """On the I/O thread: write the batch if the ledger is still where it was computed."""
-        with unit_of_work(self.db) as uow:
-            if uow.ledger.lock_clock() != batch.view.last_timestamp:
-                raise _Stale("another writer moved the ledger on")
-            uow.ledger.write(batch.outcome, batch.now)
 
     def _finish(self, batch: _Batch, written: Future[None]) -> bool:
         """Wait for a batch's commit and answer its callers; on failure, redo it locked."""
@@ -211,10 +223,6 @@ class _Batch:
     now: int
     view: LedgerView
     outcome: BatchOutcome
-
-
-class _Stale(Exception):
-    """The ledger clock moved after a batch was computed: someone else wrote."""
 
 
 @contextmanager

@@ -159,3 +159,7 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Identity and auth declare their tables beside their repositories, on this metadata;
+# importing them here makes `metadata` complete for the migration check.
+from guardpay.storage import auth, identity  # noqa: E402, F401

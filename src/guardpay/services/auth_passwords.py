@@ -1,0 +1,213 @@
+"""Login and payment passwords: set, change, verify — and the payment lockout.
+
+Both are argon2id hashes (security/passwords.py); a weak choice is refused with
+`weak_password` and a reason. Verifying the payment password enforces the lockout: 5
+wrong in 24 hours lock paying for 3 hours (`payment_locked`, even with the right password
+during the lock), and a right one resets the count. A wrong password is recorded and
+audited before the error is raised, so the edge must commit (see `services/auth.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC
+
+from guardpay.domain.auth import limits
+from guardpay.domain.auth.passwords import login_password_problem, payment_password_problem
+from guardpay.domain.auth.records import Credentials
+from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
+from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, PermissionDenied
+from guardpay.security.passwords import hasher
+from guardpay.services import auth_support as support
+from guardpay.services.auth_sessions import revoke_all_sessions
+from guardpay.services.context import Context
+
+
+def _credentials(ctx: Context, user_id: str) -> Credentials:
+    return ctx.uow.auth.credentials(user_id) or Credentials(user_id)
+
+
+def check_login_password(ctx: Context, user_id: str, password: str) -> None:
+    """`weak_password` (param "password") if the policy refuses it for this user."""
+    problem = login_password_problem(password, phone=support.phone_of(ctx, user_id))
+    if problem is not None:
+        raise support.weak_password(problem, "password")
+
+
+def set_login_password(ctx: Context, user_id: str, password: str) -> None:
+    """The first login password (at registration); changing one needs the old one."""
+    support.require_self(ctx, user_id)
+    support.require_user(ctx, user_id)
+    creds = _credentials(ctx, user_id)
+    if creds.login_hash is not None:
+        raise Conflict("a login password is already set", code="password_already_set")
+    check_login_password(ctx, user_id, password)
+    now = ctx.now()
+    ctx.uow.auth.save_credentials(
+        replace(creds, login_hash=hasher().hash(password), login_changed_at=now)
+    )
+    ctx.audit("auth.password_changed", subject=user_id, details={"kind": "login", "first": True})
+
+
+def verify_login_password(
+    ctx: Context, user_id: str, password: str, *, settings: AuthSettings = DEFAULT_SETTINGS
+) -> None:
+    """Re-check the password of a signed-in user (before a sensitive change), under the
+    same per-account and per-address limits as login."""
+    account = support.account_key(ctx, user_id)
+    support.check_login_limits(ctx, account, settings.login_limits)
+    creds = ctx.uow.auth.credentials(user_id)
+    if creds is None or creds.login_hash is None:
+        hasher().burn(password)
+        ok = False
+    else:
+        ok = hasher().verify(creds.login_hash, password)
+    if not ok:
+        support.record_login_failure(ctx, account, settings.login_limits)
+        ctx.audit(
+            "auth.login_failed",
+            subject=user_id,
+            outcome="failed",
+            details={"reason": "invalid_credentials", "during": "reauthentication"},
+        )
+        raise AuthenticationFailed("the password is wrong", code="invalid_credentials")
+
+
+def change_login_password(
+    ctx: Context,
+    user_id: str,
+    old_password: str,
+    new_password: str,
+    *,
+    current_session_id: str | None = None,
+    settings: AuthSettings = DEFAULT_SETTINGS,
+) -> list[str]:
+    """Replace the login password; every other session ends. Returns their ids."""
+    support.require_self(ctx, user_id)
+    verify_login_password(ctx, user_id, old_password, settings=settings)
+    if new_password == old_password:
+        raise support.weak_password("the new password must differ from the old one", "password")
+    check_login_password(ctx, user_id, new_password)
+    creds = _credentials(ctx, user_id)
+    ctx.uow.auth.save_credentials(
+        replace(creds, login_hash=hasher().hash(new_password), login_changed_at=ctx.now())
+    )
+    ctx.audit("auth.password_changed", subject=user_id, details={"kind": "login"})
+    return revoke_all_sessions(ctx, user_id, "password_changed", keep=current_session_id)
+
+
+def check_payment_password(ctx: Context, user_id: str, pin: str) -> None:
+    problem = payment_password_problem(pin, birth_date=support.birth_date_of(ctx, user_id))
+    if problem is not None:
+        raise support.weak_password(problem, "payment_password")
+
+
+def set_payment_password(ctx: Context, user_id: str, pin: str) -> None:
+    """The first payment password; changing it needs the old one."""
+    support.require_self(ctx, user_id)
+    support.require_user(ctx, user_id)
+    creds = _credentials(ctx, user_id)
+    if creds.pay_hash is not None:
+        raise Conflict("a payment password is already set", code="payment_password_already_set")
+    check_payment_password(ctx, user_id, pin)
+    _store_pin(ctx, creds, pin, first=True)
+
+
+def change_payment_password(
+    ctx: Context,
+    user_id: str,
+    old_pin: str,
+    new_pin: str,
+    *,
+    settings: AuthSettings = DEFAULT_SETTINGS,
+) -> None:
+    support.require_self(ctx, user_id)
+    verify_payment_password(ctx, user_id, old_pin, settings=settings)
+    if new_pin == old_pin:
+        raise support.weak_password(
+            "the new payment password must differ from the old one", "payment_password"
+        )
+    check_payment_password(ctx, user_id, new_pin)
+    _store_pin(ctx, _credentials(ctx, user_id), new_pin, first=False)
+
+
+def _store_pin(ctx: Context, creds: Credentials, pin: str, *, first: bool) -> None:
+    hashed = hasher().hash(pin)
+    ctx.uow.auth.save_credentials(replace(creds, pay_hash=hashed, pay_changed_at=ctx.now()))
+    ctx.audit(
+        "auth.password_changed", subject=creds.user_id, details={"kind": "payment", "first": first}
+    )
+
+
+def verify_payment_password(
+    ctx: Context, user_id: str, pin: str, *, settings: AuthSettings = DEFAULT_SETTINGS
+) -> None:
+    """Returns if `pin` is right and paying is not locked; raises otherwise."""
+    creds = ctx.uow.auth.credentials(user_id)  # locked: concurrent guesses queue
+    if creds is None or creds.pay_hash is None:
+        raise InvalidRequest("no payment password is set", code="payment_password_not_set")
+    now = ctx.now()
+    if limits.is_locked(creds.pay_locked_until, now):
+        ctx.audit("auth.payment_password_failed", subject=user_id, outcome="locked")
+        raise _locked(creds)
+    if hasher().verify(creds.pay_hash, pin):
+        _payment_password_ok(ctx, creds, pin)
+        return
+    _payment_password_wrong(ctx, creds, settings)
+
+
+def _payment_password_ok(ctx: Context, creds: Credentials, pin: str) -> None:
+    """A right password resets the count (and re-hashes one made with older costs)."""
+    ctx.uow.auth.clear_failures(support.PAYMENT, creds.user_id)
+    stale = hasher().needs_rehash(creds.pay_hash or "")
+    if creds.pay_locked_until is not None or stale:
+        pay_hash = hasher().hash(pin) if stale else creds.pay_hash
+        ctx.uow.auth.save_credentials(replace(creds, pay_locked_until=None, pay_hash=pay_hash))
+
+
+def _payment_password_wrong(ctx: Context, creds: Credentials, settings: AuthSettings) -> None:
+    policy, now, repo = settings.payment_lockout, ctx.now(), ctx.uow.auth
+    repo.clear_failures(support.PAYMENT, creds.user_id, before=now - policy.window)
+    repo.add_failure(support.PAYMENT, creds.user_id, now)
+    failures = repo.count_failures(support.PAYMENT, creds.user_id, now - policy.window)
+    left = limits.attempts_left(failures, policy)
+    ctx.audit(
+        "auth.payment_password_failed",
+        subject=creds.user_id,
+        outcome="failed",
+        details={"failures": failures, "attempts_left": left},
+    )
+    until = limits.lock_after_failure(failures, now, policy)
+    if until is None:
+        raise AuthenticationFailed(
+            f"the payment password is wrong; {left} attempts left before paying is locked",
+            code="invalid_payment_password",
+        )
+    locked = replace(creds, pay_locked_until=until)
+    repo.save_credentials(locked)
+    repo.clear_failures(support.PAYMENT, creds.user_id)  # a fresh count after the lock
+    ctx.audit(
+        "auth.payment_locked",
+        subject=creds.user_id,
+        outcome="locked",
+        details={"until": until.isoformat(), "failures": failures},
+    )
+    raise _locked(locked)
+
+
+def _locked(creds: Credentials) -> PermissionDenied:
+    until = creds.pay_locked_until
+    when = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if until else "later"
+    return PermissionDenied(
+        f"too many wrong payment passwords: paying is locked until {when}",
+        code="payment_locked",
+    )
+
+
+def payment_locked_until(ctx: Context, user_id: str) -> str | None:
+    """When the payment lock ends (ISO 8601), or None if paying is not locked."""
+    creds = ctx.uow.auth.credentials(user_id)
+    if creds is None or not limits.is_locked(creds.pay_locked_until, ctx.now()):
+        return None
+    assert creds.pay_locked_until is not None
+    return creds.pay_locked_until.isoformat()

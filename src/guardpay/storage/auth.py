@@ -1,0 +1,380 @@
+"""Authentication tables and their repository (created by migration 0004_auth).
+
+No secret is stored readable: passwords as argon2id hashes, session tokens as SHA-256,
+SMS codes as salted HMACs, TOTP secrets as vault tokens (registered with
+`storage/encrypted.py`, so key rotation re-encrypts them). Credentials, TOTP, devices and
+challenges belong to a row of `users` (foreign keys; erasure keeps that row); sessions and
+the failure log do not, as they also serve operators and unknown phone numbers. Times are
+stored in UTC; SQLite hands them back naive, `_utc` makes them aware.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+
+from guardpay.domain.auth.records import Approval, Credentials, Device, Operator, TotpState
+from guardpay.domain.auth.sessions import Session
+from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
+from guardpay.storage.encrypted import EncryptedColumn, register
+from guardpay.storage.schema import Id, metadata
+
+Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
+When = DateTime(timezone=True)
+
+
+def _at(name: str, nullable: bool = False) -> Column[datetime]:
+    return Column(name, When, nullable=nullable)
+
+
+def _user(table: str) -> ForeignKey:
+    # By name, not by the Table object: storage/identity.py and this module are both
+    # imported by schema.py, in either order.
+    return ForeignKey("users.id", name=f"fk_auth_{table}_user")
+
+
+auth_credentials = Table(
+    "auth_credentials", metadata,
+    Column("user_id", Ref, _user("credentials"), primary_key=True),
+    Column("login_hash", String(255), nullable=True), _at("login_changed_at", True),
+    Column("pay_hash", String(255), nullable=True), _at("pay_changed_at", True),
+    _at("pay_locked_until", True),
+)  # fmt: skip
+auth_totp = Table(
+    "auth_totp", metadata,
+    Column("user_id", Ref, _user("totp"), primary_key=True),
+    Column("secret", String(255), nullable=False), _at("created_at"),
+    _at("confirmed_at", True), Column("last_step", BigInteger, nullable=True),
+)  # fmt: skip
+auth_failures = Table(
+    "auth_failures", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False), Column("key", String(128), nullable=False),
+    _at("at"),
+    Index("ix_auth_failures_key", "kind", "key", "at"),
+)  # fmt: skip
+auth_sessions = Table(
+    "auth_sessions", metadata,
+    Column("id", Ref, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("subject_kind", String(16), nullable=False), Column("subject_id", Ref, nullable=False),
+    Column("device_id", Ref, nullable=True), Column("ip", String(64), nullable=True),
+    _at("created_at"), _at("last_seen_at"), _at("expires_at"),
+    _at("revoked_at", True), Column("revoked_reason", String(32), nullable=True),
+    Index("ix_auth_sessions_subject", "subject_kind", "subject_id"),
+)  # fmt: skip
+auth_devices = Table(
+    "auth_devices", metadata,
+    Column("id", Ref, primary_key=True),
+    Column("user_id", Ref, _user("devices"), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("name", String(80), nullable=False), _at("created_at"),
+    _at("trusted_at", True), _at("revoked_at", True),
+    Column("last_proof_at", BigInteger, nullable=True), _at("last_used_at", True),
+    UniqueConstraint("user_id", "public_key", name="uq_auth_devices_user_key"),
+)  # fmt: skip
+auth_challenges = Table(
+    "auth_challenges", metadata,
+    Column("id", Ref, primary_key=True),
+    Column("user_id", Ref, _user("challenges"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("methods", String(64), nullable=False), Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False), _at("created_at"), _at("expires_at"),
+    Column("nonce", String(64), nullable=False), Column("device_id", Ref, nullable=True),
+    Column("sms_hash", String(64), nullable=True), Column("sms_salt", String(32), nullable=True),
+    _at("sms_expires_at", True), Column("sms_sends", Integer, nullable=False),
+    Column("passed_method", String(24), nullable=True), _at("passed_at", True),
+    Index("ix_auth_challenges_user", "user_id", "status"),
+)  # fmt: skip
+auth_operators = Table(
+    "auth_operators", metadata,
+    Column("id", Ref, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False), _at("created_at"),
+    _at("disabled_at", True),
+)  # fmt: skip
+auth_approvals = Table(
+    "auth_approvals", metadata,
+    Column("id", Ref, primary_key=True),
+    Column("action", String(80), nullable=False), Column("payload", Text, nullable=False),
+    Column("required_role", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", Ref, nullable=False), _at("requested_at"),
+    Column("decided_by", Ref, nullable=True), _at("decided_at", True),
+    Column("reason", Text, nullable=True), Column("result", Text, nullable=True),
+    Index("ix_auth_approvals_status", "status", "requested_at"),
+)  # fmt: skip
+
+register(EncryptedColumn("auth_totp", "user_id", "user_id", "secret", "totp_secret"))
+
+_TIMES = frozenset(
+    c.name for t in metadata.tables.values() if t.name.startswith("auth_") for c in t.columns
+    if isinstance(c.type, DateTime)
+)  # fmt: skip
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _db(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values for a write: datetimes in UTC (SQLite would drop any other offset)."""
+    return {k: _utc(v) if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def _row(row: RowMapping) -> dict[str, Any]:
+    return {k: _utc(v) if k in _TIMES else v for k, v in row.items()}
+
+
+def _challenge(row: RowMapping) -> Challenge:
+    values = _row(row)
+    values["methods"] = tuple(m for m in values["methods"].split(",") if m)
+    values["status"] = ChallengeStatus(values["status"])
+    return Challenge(**values)
+
+
+def _approval(row: RowMapping) -> Approval:
+    values = _row(row)
+    values["payload"] = json.loads(values["payload"])
+    values["result"] = json.loads(values["result"]) if values["result"] is not None else None
+    return Approval(**values)
+
+
+class AuthRepository:
+    """Every authentication read and write, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    def _one(self, table: Table, *, lock: bool = False, **where: Any) -> RowMapping | None:
+        """One row; `lock` for read-modify-write (counters, one-shot states), so two
+        concurrent requests queue instead of both passing (SQLite: BEGIN IMMEDIATE)."""
+        query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+        if self.pg and lock:
+            query = query.with_for_update()
+        return self.conn.execute(query).mappings().first()
+
+    # -- credentials ---------------------------------------------------------------------
+    def credentials(self, user_id: str) -> Credentials | None:
+        row = self._one(auth_credentials, lock=True, user_id=user_id)
+        return Credentials(**_row(row)) if row is not None else None
+
+    def save_credentials(self, creds: Credentials) -> None:
+        values = _db(creds.__dict__)
+        changed = self.conn.execute(
+            update(auth_credentials).where(auth_credentials.c.user_id == creds.user_id),
+            values,
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(auth_credentials), values)
+
+    # -- failures (rate limits and lockout) ----------------------------------------------
+    def add_failure(self, kind: str, key: str, at: datetime) -> None:
+        self.conn.execute(insert(auth_failures), _db({"kind": kind, "key": key, "at": at}))
+
+    def count_failures(self, kind: str, key: str, since: datetime) -> int:
+        t = auth_failures.c
+        query = select(func.count()).where(t.kind == kind, t.key == key, t.at > _utc(since))
+        return int(self.conn.execute(query).scalar_one())
+
+    def clear_failures(self, kind: str, key: str, before: datetime | None = None) -> None:
+        """Forget failures of `key` (all, or those older than `before`: housekeeping)."""
+        t = auth_failures.c
+        query = delete(auth_failures).where(t.kind == kind, t.key == key)
+        if before is not None:
+            query = query.where(t.at <= _utc(before))
+        self.conn.execute(query)
+
+    # -- TOTP ----------------------------------------------------------------------------
+    def totp(self, user_id: str) -> TotpState | None:
+        row = self._one(auth_totp, lock=True, user_id=user_id)
+        if row is None:
+            return None
+        values = _row(row)
+        values["secret_token"] = values.pop("secret")
+        return TotpState(**values)
+
+    def save_totp(self, state: TotpState) -> None:
+        values = _db(state.__dict__)
+        values["secret"] = values.pop("secret_token")
+        self.conn.execute(delete(auth_totp).where(auth_totp.c.user_id == state.user_id))
+        self.conn.execute(insert(auth_totp), values)
+
+    # -- sessions ------------------------------------------------------------------------
+    def add_session(self, session: Session, token_hash: str) -> None:
+        self.conn.execute(
+            insert(auth_sessions), {**_db(session.__dict__), "token_hash": token_hash}
+        )
+
+    def session_by_token_hash(self, token_hash: str) -> Session | None:
+        query = select(auth_sessions).where(auth_sessions.c.token_hash == token_hash)
+        row = self.conn.execute(query).mappings().first()
+        return _session(row) if row is not None else None
+
+    def session(self, session_id: str) -> Session | None:
+        row = self._one(auth_sessions, id=session_id)
+        return _session(row) if row is not None else None
+
+    def sessions_of(self, kind: str, subject_id: str, *, active_at: datetime) -> list[Session]:
+        t = auth_sessions.c
+        query = (
+            select(auth_sessions)
+            .where(t.subject_kind == kind, t.subject_id == subject_id, t.revoked_at.is_(None))
+            .where(t.expires_at > _utc(active_at))
+            .order_by(t.last_seen_at.desc(), t.id)
+        )
+        return [_session(r) for r in self.conn.execute(query).mappings()]
+
+    def touch_session(self, session_id: str, at: datetime) -> None:
+        t = auth_sessions.c
+        self.conn.execute(
+            update(auth_sessions).where(t.id == session_id), _db({"last_seen_at": at})
+        )
+
+    def revoke_sessions(
+        self, kind: str, subject_id: str, at: datetime, reason: str,
+        *, only: str | None = None, keep: str | None = None, device_id: str | None = None,
+    ) -> list[str]:  # fmt: skip
+        """Revoke the subject's live sessions (just `only`, all but `keep`, or those on
+        `device_id`); returns their ids."""
+        t = auth_sessions.c
+        where = [t.subject_kind == kind, t.subject_id == subject_id, t.revoked_at.is_(None)]
+        if only is not None:
+            where.append(t.id == only)
+        if keep is not None:
+            where.append(t.id != keep)
+        if device_id is not None:
+            where.append(t.device_id == device_id)
+        ids = [r[0] for r in self.conn.execute(select(t.id).where(*where).order_by(t.id))]
+        if ids:
+            values = _db({"revoked_at": at, "revoked_reason": reason})
+            self.conn.execute(update(auth_sessions).where(t.id.in_(ids)), values)
+        return ids
+
+    # -- devices -------------------------------------------------------------------------
+    def add_device(self, device: Device) -> None:
+        self.conn.execute(insert(auth_devices), _db(device.__dict__))
+
+    def device(self, device_id: str) -> Device | None:
+        row = self._one(auth_devices, id=device_id)
+        return Device(**_row(row)) if row is not None else None
+
+    def device_by_key(self, user_id: str, public_key: str) -> Device | None:
+        row = self._one(auth_devices, lock=True, user_id=user_id, public_key=public_key)
+        return Device(**_row(row)) if row is not None else None
+
+    def devices_of(self, user_id: str) -> list[Device]:
+        t = auth_devices.c
+        query = select(auth_devices).where(t.user_id == user_id).order_by(t.created_at, t.id)
+        return [Device(**_row(r)) for r in self.conn.execute(query).mappings()]
+
+    def update_device(self, device_id: str, **values: Any) -> None:
+        query = update(auth_devices).where(auth_devices.c.id == device_id)
+        self.conn.execute(query, _db(values))
+
+    # -- step-up challenges --------------------------------------------------------------
+    def add_challenge(self, challenge: Challenge) -> None:
+        self.conn.execute(insert(auth_challenges), _challenge_values(challenge))
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        row = self._one(auth_challenges, lock=True, id=challenge_id)
+        return _challenge(row) if row is not None else None
+
+    def save_challenge(self, challenge: Challenge) -> None:
+        query = update(auth_challenges).where(auth_challenges.c.id == challenge.id)
+        self.conn.execute(query, _challenge_values(challenge))
+
+    def pending_challenges(self, user_id: str, now: datetime) -> list[Challenge]:
+        t = auth_challenges.c
+        query = (
+            select(auth_challenges)
+            .where(t.user_id == user_id, t.status == ChallengeStatus.PENDING.value)
+            .where(t.expires_at > _utc(now))
+            .order_by(t.created_at, t.id)
+        )
+        return [_challenge(r) for r in self.conn.execute(query).mappings()]
+
+    # -- operators -----------------------------------------------------------------------
+    def add_operator(self, operator: Operator) -> None:
+        self.conn.execute(insert(auth_operators), _db(operator.__dict__))
+
+    def operator(self, operator_id: str) -> Operator | None:
+        row = self._one(auth_operators, id=operator_id)
+        return Operator(**_row(row)) if row is not None else None
+
+    def operator_by_name(self, name: str) -> Operator | None:
+        row = self._one(auth_operators, name=name)
+        return Operator(**_row(row)) if row is not None else None
+
+    def update_operator(self, operator_id: str, **values: Any) -> None:
+        query = update(auth_operators).where(auth_operators.c.id == operator_id)
+        self.conn.execute(query, _db(values))
+
+    # -- approvals (four eyes) -----------------------------------------------------------
+    def add_approval(self, approval: Approval) -> None:
+        self.conn.execute(insert(auth_approvals), _approval_values(approval))
+
+    def approval(self, approval_id: str) -> Approval | None:
+        row = self._one(auth_approvals, lock=True, id=approval_id)
+        return _approval(row) if row is not None else None
+
+    def save_approval(self, approval: Approval) -> None:
+        query = update(auth_approvals).where(auth_approvals.c.id == approval.id)
+        self.conn.execute(query, _approval_values(approval))
+
+    def approvals(self, status: str | None = None, limit: int = 100) -> Sequence[Approval]:
+        t = auth_approvals.c
+        query = select(auth_approvals).order_by(t.requested_at, t.id).limit(limit)
+        if status is not None:
+            query = query.where(t.status == status)
+        return [_approval(r) for r in self.conn.execute(query).mappings()]
+
+
+def _session(row: RowMapping) -> Session:
+    values = _row(row)
+    values.pop("token_hash")
+    return Session(**values)
+
+
+def _challenge_values(challenge: Challenge) -> dict[str, Any]:
+    values = _db(challenge.__dict__)
+    values["methods"] = ",".join(challenge.methods)
+    values["status"] = challenge.status.value
+    return values
+
+
+def _approval_values(approval: Approval) -> dict[str, Any]:
+    values = _db(approval.__dict__)
+    values["payload"] = json.dumps(approval.payload, sort_keys=True, default=str)
+    values["result"] = (
+        json.dumps(approval.result, sort_keys=True, default=str)
+        if approval.result is not None
+        else None
+    )
+    return values
