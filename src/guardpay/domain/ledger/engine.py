@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from guardpay.domain.ledger.fast import plain_transfer
 from guardpay.domain.ledger.model import (
     Account,
     AccountFlags,
@@ -154,8 +155,8 @@ def apply_request(w: Work, events: Sequence[Event]) -> list[Result]:
     while i < n:
         e = events[i]
         if not _is_linked(e):
-            r = apply_event(w, e)
-            if r not in (Result.ok, Result.exists):
+            r = plain_transfer(w, e) or apply_event(w, e)
+            if r is not Result.ok and r is not Result.exists:
                 _record_failure(w, e, r)
             out.append(r)
             i += 1
