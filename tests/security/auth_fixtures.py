@@ -1,6 +1,10 @@
 """Shared pieces for the authentication service tests: a settable clock, a phone app
 with a real Ed25519 key, and a `World` that runs use cases the way an edge does (one
-unit of work each, committed also when an auth error carries state out)."""
+unit of work each, committed also when an auth error carries state out).
+
+The fixtures are registered under their short names (`world`, `user`, ...) and imported
+by the test modules that want them; a conftest would impose them on every service test.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pyotp
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from guardpay.adapters.sms import FakeSms
-from guardpay.security import devices
+from guardpay.errors import StepUpRequired
+from guardpay.security import devices, passwords
 from guardpay.security.keys import Keyring
+from guardpay.services import auth
 from guardpay.services.auth import COMMIT_ON, DeviceProof
 from guardpay.services.context import SYSTEM, Actor, Context
+from guardpay.services.identity_users import register_user
 from guardpay.storage.audit import AuditEntry
 from guardpay.storage.db import Database
 from guardpay.storage.uow import unit_of_work
@@ -27,6 +35,7 @@ T = TypeVar("T")
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=UTC)
 PASSWORD = "Jade7-Heron-cove"
 PIN = "730194"
+PHONE = "+8613812345678"
 
 
 class Clock:
@@ -100,3 +109,37 @@ class World:
 
 def user_actor(user_id: str, *, ip: str = "10.0.0.1", device_id: str | None = None) -> Actor:
     return Actor("user", user_id, ip=ip, device_id=device_id)
+
+
+@pytest.fixture(name="cheap_hashing", autouse=True)
+def cheap_hashing_fixture() -> Iterator[None]:
+    """Argon2id at test costs: every password call hashes, and at real costs the suites
+    would take minutes. Autouse in each module that imports it."""
+    with passwords.using(passwords.CHEAP):
+        yield
+
+
+@pytest.fixture(name="world")
+def world_fixture(db: Database) -> World:
+    return World(db)
+
+
+@pytest.fixture(name="user")
+def user_fixture(world: World) -> str:
+    """A user registered with PHONE who has set the login password PASSWORD."""
+    user_id = world.run(register_user, PHONE).id
+    world.run(auth.set_login_password, user_id, PASSWORD)
+    return user_id
+
+
+def log_in_by_sms(
+    world: World, app: PhoneApp | None = None, *, actor: Actor = SYSTEM
+) -> auth.IssuedSession:
+    """The user's login from `app` (or from no device) when it is asked for a step-up,
+    answered with the texted code: for tests that need a trusted phone or a session."""
+    device = app.proof(world.clock()) if app is not None else None
+    with pytest.raises(StepUpRequired) as asked:
+        world.run(auth.login, PHONE, PASSWORD, device=device, actor=actor)
+    challenge_id = asked.value.challenge_id
+    world.run(auth.send_sms_code, challenge_id, world.sms)
+    return world.run(auth.complete_login, challenge_id, "sms", code=world.sms.last_code(PHONE))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -11,46 +10,31 @@ from guardpay.errors import AuthenticationFailed, InvalidRequest, RateLimited, S
 from guardpay.security import passwords
 from guardpay.services import auth
 from guardpay.services.context import Actor
-from guardpay.services.identity_users import register_user
-from guardpay.storage.db import Database
-from tests.security.auth_fixtures import PASSWORD, PhoneApp, World, user_actor
+from tests.security.auth_fixtures import (
+    PASSWORD,
+    PHONE,
+    PhoneApp,
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    log_in_by_sms,
+    user_actor,
+    user_fixture,  # noqa: F401 (a pytest fixture)
+    world_fixture,  # noqa: F401 (a pytest fixture)
+)
 
-PHONE = "+8613812345678"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
-    with passwords.using(passwords.CHEAP):
-        yield
-
-
-@pytest.fixture
-def world(db: Database) -> World:
-    return World(db)
-
-
-@pytest.fixture
-def user(world: World) -> str:
-    user_id = world.run(register_user, PHONE).id
-    world.run(auth.set_login_password, user_id, PASSWORD)
-    return user_id
+ANONYMOUS = Actor("user", "anonymous", ip="10.0.0.1")
 
 
 def _stepped_up(world: World, phone: str, password: str, **kw: object) -> StepUpRequired:
     with pytest.raises(StepUpRequired) as asked:
-        world.run(
-            auth.login, phone, password, actor=Actor("user", "anonymous", ip="10.0.0.1"), **kw
-        )
+        world.run(auth.login, phone, password, actor=ANONYMOUS, **kw)
     return asked.value
 
 
 def _trusted_app(world: World) -> PhoneApp:
     """A phone that logged in once and passed the SMS step-up."""
     app = PhoneApp("first phone")
-    asked = _stepped_up(world, PHONE, PASSWORD, device=app.proof(world.clock()))
-    world.run(auth.send_sms_code, asked.challenge_id, world.sms)
-    code = world.sms.last_code(PHONE)
-    world.run(auth.complete_login, asked.challenge_id, "sms", code=code)
+    log_in_by_sms(world, app, actor=ANONYMOUS)
     return app
 
 
@@ -200,11 +184,7 @@ def test_a_second_device_can_be_approved_by_the_first(world: World, user: str) -
 def test_a_login_without_a_device_gets_a_session_but_trusts_nothing(
     world: World, user: str
 ) -> None:
-    asked = _stepped_up(world, PHONE, PASSWORD)
-    world.run(auth.send_sms_code, asked.challenge_id, world.sms)
-    issued = world.run(
-        auth.complete_login, asked.challenge_id, "sms", code=world.sms.last_code(PHONE)
-    )
+    issued = log_in_by_sms(world, actor=ANONYMOUS)
     assert issued.session.device_id is None
     assert world.run(auth.list_devices, user) == []
 

@@ -7,7 +7,6 @@ enrolment and use, failed logins and a payment lockout, with every log captured.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -15,21 +14,21 @@ import structlog
 from sqlalchemy import text
 
 from guardpay.errors import GuardpayError
-from guardpay.security import passwords
 from guardpay.services import auth
 from guardpay.services.identity_users import register_user
 from guardpay.services.operators import create_operator, operator_login
 from guardpay.storage.db import Database
-from tests.security.auth_fixtures import PASSWORD, PIN, PhoneApp, World, user_actor
+from tests.security.auth_fixtures import (
+    PASSWORD,
+    PHONE,
+    PIN,
+    PhoneApp,
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    user_actor,
+)
 
-PHONE = "+8613812345678"
 WRONG_PIN = "918273"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
-    with passwords.using(passwords.CHEAP):
-        yield
 
 
 def _attempt(world: World, errors: list[str], fn: object, *args: object, **kw: object) -> object:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -22,26 +21,21 @@ from guardpay.errors import (
 from guardpay.security import passwords
 from guardpay.services import auth
 from guardpay.services.identity_users import Evidence, register_user, verify_identity
-from guardpay.storage.db import Database
 from tests.domain.identity.numbers import resident_id
-from tests.security.auth_fixtures import PASSWORD, PIN, World, user_actor
-
-PHONE = "+8613812345678"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
-    with passwords.using(passwords.CHEAP):
-        yield
-
-
-@pytest.fixture
-def world(db: Database) -> World:
-    return World(db)
+from tests.security.auth_fixtures import (
+    PASSWORD,
+    PHONE,
+    PIN,
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    user_actor,
+    world_fixture,  # noqa: F401 (a pytest fixture)
+)
 
 
 @pytest.fixture
 def user(world: World) -> str:
+    """Registered without any password, unlike the shared `user`: these tests set them."""
     return world.run(register_user, PHONE).id
 
 

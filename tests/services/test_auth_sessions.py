@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,34 +10,19 @@ from sqlalchemy import text
 
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, SessionPolicy
 from guardpay.errors import AuthenticationFailed, NotFound, PermissionDenied
-from guardpay.security import passwords
 from guardpay.security.tokens import token_hash
 from guardpay.services import auth
 from guardpay.services.context import Actor
 from guardpay.services.identity_users import register_user
 from guardpay.services.operators import create_operator
-from guardpay.storage.db import Database
-from tests.security.auth_fixtures import PASSWORD, World, user_actor
-
-PHONE = "+8613812345678"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
-    with passwords.using(passwords.CHEAP):
-        yield
-
-
-@pytest.fixture
-def world(db: Database) -> World:
-    return World(db)
-
-
-@pytest.fixture
-def user(world: World) -> str:
-    user_id = world.run(register_user, PHONE).id
-    world.run(auth.set_login_password, user_id, PASSWORD)
-    return user_id
+from tests.security.auth_fixtures import (
+    PASSWORD,
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    user_actor,
+    user_fixture,  # noqa: F401 (a pytest fixture)
+    world_fixture,  # noqa: F401 (a pytest fixture)
+)
 
 
 def _session(world: World, user: str, ip: str = "10.0.0.1") -> auth.IssuedSession:

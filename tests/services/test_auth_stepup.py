@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,31 +15,18 @@ from guardpay.errors import (
     ServiceUnavailable,
     StepUpRequired,
 )
-from guardpay.security import passwords
 from guardpay.services import auth
-from guardpay.services.identity_users import register_user
-from guardpay.storage.db import Database
-from tests.security.auth_fixtures import PASSWORD, PhoneApp, World, user_actor
-
-PHONE = "+8613812345678"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
-    with passwords.using(passwords.CHEAP):
-        yield
-
-
-@pytest.fixture
-def world(db: Database) -> World:
-    return World(db)
-
-
-@pytest.fixture
-def user(world: World) -> str:
-    user_id = world.run(register_user, PHONE).id
-    world.run(auth.set_login_password, user_id, PASSWORD)
-    return user_id
+from tests.security.auth_fixtures import (
+    PASSWORD,
+    PHONE,
+    PhoneApp,
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    log_in_by_sms,
+    user_actor,
+    user_fixture,  # noqa: F401 (a pytest fixture)
+    world_fixture,  # noqa: F401 (a pytest fixture)
+)
 
 
 def _enrol(world: World, user: str) -> str:
@@ -211,12 +197,7 @@ def test_challenges_expire_and_unknown_ones_are_refused(world: World, user: str)
 
 def test_the_biometric_device_signature_passes_a_payment_step_up(world: World, user: str) -> None:
     app = PhoneApp()
-    with pytest.raises(StepUpRequired) as first:
-        world.run(auth.login, PHONE, PASSWORD, device=app.proof(world.clock()))
-    world.run(auth.send_sms_code, first.value.challenge_id, world.sms)
-    issued = world.run(
-        auth.complete_login, first.value.challenge_id, "sms", code=world.sms.last_code(PHONE)
-    )
+    issued = log_in_by_sms(world, app)
     device_id = issued.session.device_id
     assert device_id is not None
     asked = _challenge(world, user, "payment")
@@ -243,12 +224,7 @@ def test_the_biometric_device_signature_passes_a_payment_step_up(world: World, u
 
 def test_a_revoked_device_no_longer_signs_nor_keeps_sessions(world: World, user: str) -> None:
     app = PhoneApp()
-    with pytest.raises(StepUpRequired) as first:
-        world.run(auth.login, PHONE, PASSWORD, device=app.proof(world.clock()))
-    world.run(auth.send_sms_code, first.value.challenge_id, world.sms)
-    issued = world.run(
-        auth.complete_login, first.value.challenge_id, "sms", code=world.sms.last_code(PHONE)
-    )
+    issued = log_in_by_sms(world, app)
     device_id = issued.session.device_id
     assert device_id is not None
     world.run(auth.revoke_device, user, device_id, actor=user_actor(user))

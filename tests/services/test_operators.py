@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -15,12 +15,14 @@ from guardpay.errors import (
     PermissionDenied,
     RateLimited,
 )
-from guardpay.security import passwords
 from guardpay.services import auth
 from guardpay.services import operators as ops
 from guardpay.services.context import Actor, Context
-from guardpay.storage.db import Database
-from tests.security.auth_fixtures import World
+from tests.security.auth_fixtures import (
+    World,
+    cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
+    world_fixture,  # noqa: F401 (a pytest fixture)
+)
 
 SECRET = "Console-pass-7"
 RAN: list[Mapping[str, Any]] = []
@@ -42,15 +44,9 @@ ops.register_action("test.explode", _explode)
 
 
 @pytest.fixture(autouse=True)
-def _cheap_hashing() -> Iterator[None]:
+def _nothing_ran() -> None:
+    """RAN is module state the handlers append to; each test starts with it empty."""
     RAN.clear()
-    with passwords.using(passwords.CHEAP):
-        yield
-
-
-@pytest.fixture
-def world(db: Database) -> World:
-    return World(db)
 
 
 @pytest.fixture
@@ -69,6 +65,13 @@ def staff(world: World) -> dict[str, Operator]:
 
 def _as(op: Operator) -> Actor:
     return Actor("operator", op.id, ip="10.8.0.1")
+
+
+def _request(
+    world: World, action: str, payload: Mapping[str, Any], role: str, by: Operator
+) -> Approval:
+    """`by` asks for `action` to be approved by someone holding `role` or above."""
+    return world.run(ops.request_approval, action, payload, role, actor=_as(by))
 
 
 def test_roles_are_ordered(world: World, staff: dict[str, Operator]) -> None:
@@ -136,13 +139,7 @@ def test_console_login_and_its_limits(world: World, staff: dict[str, Operator]) 
 def test_four_eyes_runs_the_action_on_a_second_approval(
     world: World, staff: dict[str, Operator]
 ) -> None:
-    asked = world.run(
-        ops.request_approval,
-        "test.unfreeze",
-        {"account": "usr_1"},
-        "supervisor",
-        actor=_as(staff["ana"]),
-    )
+    asked = _request(world, "test.unfreeze", {"account": "usr_1"}, "supervisor", staff["ana"])
     assert asked.status == "pending"
     assert RAN == []
     with pytest.raises(PermissionDenied) as role:
@@ -167,13 +164,7 @@ def test_four_eyes_runs_the_action_on_a_second_approval(
 
 
 def test_nobody_approves_their_own_request(world: World, staff: dict[str, Operator]) -> None:
-    asked = world.run(
-        ops.request_approval,
-        "test.unfreeze",
-        {"account": "usr_1"},
-        "analyst",
-        actor=_as(staff["ada"]),
-    )
+    asked = _request(world, "test.unfreeze", {"account": "usr_1"}, "analyst", staff["ada"])
     with pytest.raises(PermissionDenied) as same:
         world.run(ops.approve, asked.id, actor=_as(staff["ada"]))
     assert same.value.code == "four_eyes_same_operator"
@@ -185,26 +176,14 @@ def test_nobody_approves_their_own_request(world: World, staff: dict[str, Operat
 
 
 def test_rejecting_and_withdrawing(world: World, staff: dict[str, Operator]) -> None:
-    first = world.run(
-        ops.request_approval,
-        "test.unfreeze",
-        {"account": "usr_1"},
-        "supervisor",
-        actor=_as(staff["ana"]),
-    )
+    first = _request(world, "test.unfreeze", {"account": "usr_1"}, "supervisor", staff["ana"])
     with pytest.raises(PermissionDenied):
         world.run(ops.reject, first.id, "no", actor=_as(staff["vera"]))
     rejected = world.run(ops.reject, first.id, "not enough evidence", actor=_as(staff["sam"]))
     assert (rejected.status, rejected.reason) == ("rejected", "not enough evidence")
     with pytest.raises(Conflict):
         world.run(ops.approve, first.id, actor=_as(staff["ada"]))
-    second = world.run(
-        ops.request_approval,
-        "test.unfreeze",
-        {"account": "usr_2"},
-        "admin",
-        actor=_as(staff["vera"]),
-    )
+    second = _request(world, "test.unfreeze", {"account": "usr_2"}, "admin", staff["vera"])
     withdrawn = world.run(ops.reject, second.id, actor=_as(staff["vera"]))
     assert withdrawn.status == "rejected"
     assert RAN == []
@@ -214,12 +193,12 @@ def test_rejecting_and_withdrawing(world: World, staff: dict[str, Operator]) -> 
 
 def test_a_requester_cannot_lower_the_bar(world: World, staff: dict[str, Operator]) -> None:
     """Making oneself admin needs an admin's approval, whatever the request says."""
-    asked = world.run(
-        ops.request_approval,
+    asked = _request(
+        world,
         "operator.set_role",
         {"operator_id": staff["ana"].id, "role": "admin"},
         "viewer",
-        actor=_as(staff["ana"]),
+        staff["ana"],
     )
     assert asked.required_role == "admin"
     with pytest.raises(PermissionDenied):
@@ -233,12 +212,8 @@ def test_disabling_an_operator_ends_their_sessions(
     world: World, staff: dict[str, Operator]
 ) -> None:
     issued = world.run(ops.operator_login, "alan", SECRET)
-    asked = world.run(
-        ops.request_approval,
-        "operator.disable",
-        {"operator_id": staff["alan"].id},
-        "admin",
-        actor=_as(staff["sam"]),
+    asked = _request(
+        world, "operator.disable", {"operator_id": staff["alan"].id}, "admin", staff["sam"]
     )
     world.run(ops.approve, asked.id, actor=_as(staff["ada"]))
     with pytest.raises(AuthenticationFailed):
@@ -252,7 +227,7 @@ def test_disabling_an_operator_ends_their_sessions(
 def test_a_failing_action_leaves_the_request_pending(
     world: World, staff: dict[str, Operator]
 ) -> None:
-    asked = world.run(ops.request_approval, "test.explode", {}, "analyst", actor=_as(staff["ana"]))
+    asked = _request(world, "test.explode", {}, "analyst", staff["ana"])
     with pytest.raises(Conflict) as failed:
         world.run(ops.approve, asked.id, actor=_as(staff["sam"]))
     assert failed.value.code == "account_closed"
@@ -261,18 +236,16 @@ def test_a_failing_action_leaves_the_request_pending(
 
 
 def test_bad_requests_and_expiry(world: World, staff: dict[str, Operator]) -> None:
-    ana = _as(staff["ana"])
+    ana = staff["ana"]
     with pytest.raises(InvalidRequest) as unknown:
-        world.run(ops.request_approval, "test.nope", {}, "analyst", actor=ana)
+        _request(world, "test.nope", {}, "analyst", ana)
     assert unknown.value.code == "unknown_action"
     with pytest.raises(InvalidRequest) as payload:
-        world.run(ops.request_approval, "test.unfreeze", {"at": object()}, "analyst", actor=ana)
+        _request(world, "test.unfreeze", {"at": object()}, "analyst", ana)
     assert payload.value.code == "invalid_payload"
     with pytest.raises(PermissionDenied):
         world.run(ops.request_approval, "test.unfreeze", {}, "analyst", actor=Actor("user", "u"))
-    asked = world.run(
-        ops.request_approval, "test.unfreeze", {"account": "usr_1"}, "analyst", actor=ana
-    )
+    asked = _request(world, "test.unfreeze", {"account": "usr_1"}, "analyst", ana)
     world.clock.advance(days=7)
     with pytest.raises(Conflict) as expired:
         world.run(ops.approve, asked.id, actor=_as(staff["alan"]))

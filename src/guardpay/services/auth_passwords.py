@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC
+from typing import Literal
 
 from guardpay.domain.auth import limits
 from guardpay.domain.auth.passwords import login_password_problem, payment_password_problem
@@ -22,26 +23,47 @@ from guardpay.services import auth_support as support
 from guardpay.services.auth_sessions import revoke_all_sessions
 from guardpay.services.context import Context
 
+_Kind = Literal["login", "payment"]
+#: Per kind of password: the request field a weak choice is reported on, and the
+#: `Conflict` code for setting a first one when one is set.
+_PARAM: dict[_Kind, str] = {"login": "password", "payment": "payment_password"}
+_ALREADY_SET: dict[_Kind, str] = {
+    "login": "password_already_set",
+    "payment": "payment_password_already_set",
+}
+
 
 def _credentials(ctx: Context, user_id: str) -> Credentials:
     return ctx.uow.auth.credentials(user_id) or Credentials(user_id)
 
 
-def check_login_password(ctx: Context, user_id: str, password: str) -> None:
-    """`weak_password` (param "password") if the policy refuses it for this user."""
-    problem = login_password_problem(password, phone=support.phone_of(ctx, user_id))
+def _unset_credentials(ctx: Context, user_id: str, kind: _Kind) -> Credentials:
+    """The holder's credentials, to set a first `kind` password: refused (`Conflict`) once
+    one is set, since setting, unlike changing, asks for no old password."""
+    support.require_self(ctx, user_id)
+    support.require_user(ctx, user_id)
+    creds = _credentials(ctx, user_id)
+    current = creds.login_hash if kind == "login" else creds.pay_hash
+    if current is not None:
+        raise Conflict(f"a {kind} password is already set", code=_ALREADY_SET[kind])
+    return creds
+
+
+def _check_strength(ctx: Context, user_id: str, kind: _Kind, secret: str) -> None:
+    """`weak_password` if the policy of `kind` refuses `secret` for this user: a login
+    password may not hold their phone number, a payment one their birth date."""
+    if kind == "login":
+        problem = login_password_problem(secret, phone=support.phone_of(ctx, user_id))
+    else:
+        problem = payment_password_problem(secret, birth_date=support.birth_date_of(ctx, user_id))
     if problem is not None:
-        raise support.weak_password(problem, "password")
+        raise support.weak_password(problem, _PARAM[kind])
 
 
 def set_login_password(ctx: Context, user_id: str, password: str) -> None:
     """The first login password (at registration); changing one needs the old one."""
-    support.require_self(ctx, user_id)
-    support.require_user(ctx, user_id)
-    creds = _credentials(ctx, user_id)
-    if creds.login_hash is not None:
-        raise Conflict("a login password is already set", code="password_already_set")
-    check_login_password(ctx, user_id, password)
+    creds = _unset_credentials(ctx, user_id, "login")
+    _check_strength(ctx, user_id, "login", password)
     now = ctx.now()
     ctx.uow.auth.save_credentials(
         replace(creds, login_hash=hasher().hash(password), login_changed_at=now)
@@ -87,7 +109,7 @@ def change_login_password(
     verify_login_password(ctx, user_id, old_password, settings=settings)
     if new_password == old_password:
         raise support.weak_password("the new password must differ from the old one", "password")
-    check_login_password(ctx, user_id, new_password)
+    _check_strength(ctx, user_id, "login", new_password)
     creds = _credentials(ctx, user_id)
     ctx.uow.auth.save_credentials(
         replace(creds, login_hash=hasher().hash(new_password), login_changed_at=ctx.now())
@@ -96,20 +118,10 @@ def change_login_password(
     return revoke_all_sessions(ctx, user_id, "password_changed", keep=current_session_id)
 
 
-def check_payment_password(ctx: Context, user_id: str, pin: str) -> None:
-    problem = payment_password_problem(pin, birth_date=support.birth_date_of(ctx, user_id))
-    if problem is not None:
-        raise support.weak_password(problem, "payment_password")
-
-
 def set_payment_password(ctx: Context, user_id: str, pin: str) -> None:
     """The first payment password; changing it needs the old one."""
-    support.require_self(ctx, user_id)
-    support.require_user(ctx, user_id)
-    creds = _credentials(ctx, user_id)
-    if creds.pay_hash is not None:
-        raise Conflict("a payment password is already set", code="payment_password_already_set")
-    check_payment_password(ctx, user_id, pin)
+    creds = _unset_credentials(ctx, user_id, "payment")
+    _check_strength(ctx, user_id, "payment", pin)
     _store_pin(ctx, creds, pin, first=True)
 
 
@@ -127,7 +139,7 @@ def change_payment_password(
         raise support.weak_password(
             "the new payment password must differ from the old one", "payment_password"
         )
-    check_payment_password(ctx, user_id, new_pin)
+    _check_strength(ctx, user_id, "payment", new_pin)
     _store_pin(ctx, _credentials(ctx, user_id), new_pin, first=False)
 
 
