@@ -71,6 +71,14 @@ class SecretHasher:
     def _decoy(self) -> str:
         return self.hash("guardpay-decoy-password")
 
+    def check(self, stored: str | None, secret: str) -> bool:
+        """Verify against `stored`, or, when there is nothing stored (no such account),
+        spend the same time on a decoy and answer no: timing must not reveal accounts."""
+        if stored is None:
+            self.burn(secret)
+            return False
+        return self.verify(stored, secret)
+
     def burn(self, secret: str) -> None:
         """Spend the time of one verification, for an account that does not exist, so
         response time does not tell an attacker which phone numbers are registered."""

@@ -76,12 +76,11 @@ def _password_ok(ctx: Context, user_id: str | None, password: str) -> bool:
     """Whether it is the user's password. Without a user (or a password) a decoy hash is
     verified instead, so an unknown phone takes as long as a wrong password."""
     creds = ctx.uow.auth.credentials(user_id) if user_id is not None else None
-    if creds is None or creds.login_hash is None:
-        hasher().burn(password)
+    stored = creds.login_hash if creds is not None else None
+    if not hasher().check(stored, password):  # no account: a decoy, same time
         return False
-    if not hasher().verify(creds.login_hash, password):
-        return False
-    if hasher().needs_rehash(creds.login_hash):  # the cost was raised since it was hashed
+    assert creds is not None and stored is not None
+    if hasher().needs_rehash(stored):  # the cost was raised since it was hashed
         ctx.uow.auth.save_credentials(replace(creds, login_hash=hasher().hash(password)))
     return True
 

@@ -79,11 +79,7 @@ def verify_login_password(
     account = support.account_key(ctx, user_id)
     support.check_login_limits(ctx, account, settings.login_limits)
     creds = ctx.uow.auth.credentials(user_id)
-    if creds is None or creds.login_hash is None:
-        hasher().burn(password)
-        ok = False
-    else:
-        ok = hasher().verify(creds.login_hash, password)
+    ok = hasher().check(creds.login_hash if creds else None, password)
     if not ok:
         support.record_login_failure(ctx, account, settings.login_limits)
         ctx.audit(

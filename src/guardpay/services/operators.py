@@ -107,11 +107,8 @@ def operator_login(
         ctx.audit("auth.login_failed", outcome="rate_limited", details={"operator": login})
         raise
     operator = ctx.uow.auth.operator_by_name(login)
-    if operator is None or operator.disabled_at is not None:
-        hasher().burn(password)
-        ok = False
-    else:
-        ok = hasher().verify(operator.password_hash, password)
+    usable = operator is not None and operator.disabled_at is None
+    ok = hasher().check(operator.password_hash if usable and operator else None, password)
     if operator is None or not ok:
         support.record_login_failure(ctx, account, settings.login_limits)
         ctx.audit(
