@@ -79,7 +79,8 @@ def _password_ok(ctx: Context, user_id: str | None, password: str) -> bool:
     stored = creds.login_hash if creds is not None else None
     if not hasher().check(stored, password):  # no account: a decoy, same time
         return False
-    assert creds is not None and stored is not None
+    assert creds is not None
+    assert stored is not None
     if hasher().needs_rehash(stored):  # the cost was raised since it was hashed
         ctx.uow.auth.save_credentials(replace(creds, login_hash=hasher().hash(password)))
     return True
