@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Connection, text
+from structlog.testing import capture_logs
 
 from guardpay.security.keys import Keyring
 from guardpay.services.audit import verify
@@ -126,3 +127,22 @@ def test_audit_details_never_hold_full_numbers_or_secrets(db: Database) -> None:
     assert "hunter22" not in entry.details
     assert "622************0123" in entry.details
     assert report(db) == (True, None)
+
+
+def test_an_action_is_logged_only_once_it_has_committed(db: Database) -> None:
+    keyring = Keyring.generate()
+
+    def failing_use_case() -> None:
+        with unit_of_work(db) as uow:
+            Context(uow, keyring, ANALYST).audit("card.bound", subject="usr_rolled_back")
+            raise RuntimeError("the rest of the use case failed")
+
+    with capture_logs() as logs:
+        with pytest.raises(RuntimeError):
+            failing_use_case()
+        assert [entry["event"] for entry in logs] == []
+        with unit_of_work(db) as uow:
+            Context(uow, keyring, ANALYST).audit("card.bound", subject="usr_kept")
+    assert [(e["event"], e["subject"]) for e in logs] == [("card.bound", "usr_kept")]
+    with read_only(db) as uow:
+        assert uow.audit.for_subject("usr_rolled_back") == []

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
 from guardpay import __version__
+from guardpay.adapters.kyc import Kyc
+from guardpay.adapters.sms import FakeSms, SmsSender
 from guardpay.api import errors
-from guardpay.api.routers import ledger
+from guardpay.api.routers import ledger, me, merchants, operators, sessions, users
+from guardpay.security.keys import Keyring
+from guardpay.services.context import utc_now
 from guardpay.storage.db import Database
 
 log = structlog.get_logger("guardpay.http")
@@ -26,14 +32,39 @@ def _log_requests(app: FastAPI) -> None:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("http_request", method=request.method, path=request.url.path,
                  status=response.status_code, ms=elapsed_ms)  # fmt: skip
+        if request.url.path.startswith("/v1/"):  # tokens, personal data: never cache
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 
-def create_app(db: Database) -> FastAPI:
-    """Refuses to build on an un-migrated database (raises DatabaseNotMigrated)."""
+def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None,
+              sms: SmsSender | None) -> None:  # fmt: skip
+    """What the services need from outside, on app.state. The KYC and SMS defaults are
+    the in-process fakes (the demo); a deployment passes real adapters, and is told. The
+    default keyring comes from the environment when a request first needs it."""
+    if kyc is None or sms is None:
+        log.warning("fake_adapters_in_use", kyc=kyc is None, sms=sms is None)
+    app.state.keyring = keyring  # None: read on first use (deps.keyring_of)
+    app.state.kyc = kyc if kyc is not None else Kyc.fakes()
+    app.state.sms = sms if sms is not None else FakeSms()
+
+
+def create_app(
+    db: Database,
+    *,
+    keyring: Keyring | None = None,
+    kyc: Kyc | None = None,
+    sms: SmsSender | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
+    keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
+    is for tests that move time."""
     db.require_migrated()
     app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json")
     app.state.db = db
+    app.state.clock = clock or utc_now
+    _adapters(app, keyring, kyc, sms)
     errors.install(app)
     _log_requests(app)
 
@@ -42,4 +73,6 @@ def create_app(db: Database) -> FastAPI:
         return {"status": "ok", "database": db.backend, "version": __version__}
 
     app.include_router(ledger.router, prefix="/v1")
+    for router in (users.router, sessions.router, me.router, operators.router, merchants.router):
+        app.include_router(router, prefix="/v1")
     return app

@@ -1,6 +1,9 @@
 """The only place errors become HTTP: one stable body for every failure.
 
 {"error": {"type": "...", "code": "...", "message": "...", "param": "..." | null}}
+
+A step-up demand (401 `step_up_required`) adds `"step_up": {"challenge_id", "methods"}`
+inside "error": the challenge to answer and the methods that would do.
 """
 
 from __future__ import annotations
@@ -11,11 +14,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from guardpay.errors import GuardpayError
+from guardpay.errors import AuthenticationFailed, GuardpayError, StepUpRequired
 
 
-def error_body(type_: str, code: str, message: str, param: str | None = None) -> dict[str, object]:
-    return {"error": {"type": type_, "code": code, "message": message, "param": param}}
+def error_body(
+    type_: str, code: str, message: str, param: str | None = None, **extra: object
+) -> dict[str, object]:
+    """`extra` adds class-specific members, e.g. `step_up` for StepUpRequired."""
+    return {"error": {"type": type_, "code": code, "message": message, "param": param, **extra}}
+
+
+def _headers(exc: GuardpayError) -> dict[str, str]:
+    """401 names the scheme (RFC 9110), a step-up says so (RFC 9470); 429 says when to
+    come back if the error knows (a `retry_after` in seconds)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, StepUpRequired):
+        headers["WWW-Authenticate"] = 'Bearer error="insufficient_user_authentication"'
+    elif isinstance(exc, AuthenticationFailed):
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    return headers
 
 
 log = structlog.get_logger(__name__)
@@ -31,7 +51,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GuardpayError)
     async def _guardpay(_: Request, exc: GuardpayError) -> JSONResponse:
-        return JSONResponse(error_body(exc.type, exc.code, exc.message, exc.param), exc.http_status)
+        extra: dict[str, object] = {}
+        if isinstance(exc, StepUpRequired):  # what the client must answer, and with what
+            extra["step_up"] = {"challenge_id": exc.challenge_id, "methods": exc.methods}
+        body = error_body(exc.type, exc.code, exc.message, exc.param, **extra)
+        return JSONResponse(body, exc.http_status, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -60,8 +60,10 @@ def record(
     digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
     repo.append(entry)
-    # The same event, for operators' log pipelines; the log processor scrubs it again.
-    log.info(action, actor=actor, ip=ip, subject=subject, outcome=outcome, details=scrub(details))
+    # The same event, for operators' log pipelines, once it has really happened (the log
+    # processor scrubs it again).
+    fields = {"actor": actor, "ip": ip, "subject": subject, "outcome": outcome}
+    ctx.uow.after_commit(lambda: log.info(action, **fields, details=scrub(details)))
     return entry
 
 

@@ -1,14 +1,16 @@
 """The unit of work: one transaction per request, job or CLI command.
 
 Services receive a `UnitOfWork` and use its repositories; they never commit. The edge
-that opened it commits when the use case returns, or everything rolls back.
+that opened it commits when the use case returns, or everything rolls back. Side effects
+that must not happen for work that rolls back (log lines about it, for now; the outbox
+for webhooks later) are registered with `after_commit` and run only once it committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
@@ -27,6 +29,15 @@ if TYPE_CHECKING:
 @dataclass
 class UnitOfWork:
     conn: Connection
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        self._after_commit.append(effect)
+
+    def run_after_commit(self) -> None:
+        effects, self._after_commit = self._after_commit, []
+        for effect in effects:
+            effect()
 
     @property
     def ledger(self) -> LedgerRepository:
@@ -67,7 +78,9 @@ class UnitOfWork:
 def unit_of_work(db: Database) -> Iterator[UnitOfWork]:
     """A write unit of work: commits when the block ends normally."""
     with db.begin() as conn:
-        yield UnitOfWork(conn)
+        uow = UnitOfWork(conn)
+        yield uow
+    uow.run_after_commit()
 
 
 @contextmanager

@@ -1,0 +1,136 @@
+"""What every identity and authentication endpoint depends on: one unit of work per
+request, the `Context` the services run in, and who is calling (a bearer session).
+
+The unit of work is opened before the endpoint runs and ended after it returns (the
+response built, not yet sent), so the client never sees an answer whose writes might
+still roll back. It commits when the endpoint succeeds *and* when a service raises one of
+`services.auth.COMMIT_ON`: those failures carry state (failure counters, the step-up
+challenge the client must answer, the audit entry), and rolling them back would let a
+guesser retry forever. Every other exception rolls everything back, so a rejection
+changes nothing.
+
+The actor carries the peer address and, once a session is shown, the session's subject
+and device (a device is bound to a session at login, by the app's signed proof; a bare
+device-id header would prove nothing, so none is read).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from guardpay.config import DEFAULT_DATA_DIR
+from guardpay.domain.auth.sessions import OPERATOR, USER, Session
+from guardpay.errors import AuthenticationFailed, PermissionDenied
+from guardpay.security.keys import Keyring
+from guardpay.services import auth
+from guardpay.services.context import Actor, Context
+from guardpay.storage.db import Database
+from guardpay.storage.uow import UnitOfWork, unit_of_work
+
+#: The actor of a request that has not (yet) shown a session: registration, login.
+ANONYMOUS = "anonymous"
+
+
+@contextmanager
+def request_unit(db: Database) -> Iterator[UnitOfWork]:
+    """A write unit of work that commits on success and on `COMMIT_ON` (then re-raises
+    the error for the error handler); anything else rolls back."""
+    carried: Exception | None = None
+    with unit_of_work(db) as uow:
+        try:
+            yield uow
+        except auth.COMMIT_ON as exc:
+            carried = exc  # leave the block normally: the bookkeeping commits
+    if carried is not None:
+        raise carried
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address. Forwarding headers are not trusted here: behind a proxy, run
+    uvicorn with `--proxy-headers --forwarded-allow-ips` so this is the real client."""
+    return request.client.host if request.client else None
+
+
+_keyring_lock = threading.Lock()
+
+
+def keyring_of(state: Any) -> Keyring:
+    """The app's keyring. The default (`GUARDPAY_MASTER_KEYS`, else the development key
+    file) is read on first use, once, so an app that never touches personal data (the
+    ledger API alone) neither needs a master key nor creates a key file."""
+    if state.keyring is None:
+        with _keyring_lock:
+            if state.keyring is None:
+                state.keyring = Keyring.from_environment(DEFAULT_DATA_DIR)
+    keyring = state.keyring
+    assert isinstance(keyring, Keyring)
+    return keyring
+
+
+def _context(request: Request) -> Iterator[Context]:
+    state = request.app.state
+    keyring = keyring_of(state)
+    with request_unit(state.db) as uow:
+        actor = Actor(ANONYMOUS, "-", ip=client_ip(request))
+        yield Context(uow, keyring, actor, state.clock)
+
+
+#: The request's context, ended (committed or rolled back) before the response is sent.
+RequestContext = Annotated[Context, Depends(_context, scope="function")]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="session",
+    description="A session token from POST /v1/sessions or POST /v1/operator/sessions.",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: its context (acting as the session's subject) and the
+    session. The token itself is not kept."""
+
+    ctx: Context
+    session: Session
+
+    @property
+    def id(self) -> str:
+        return self.session.subject_id
+
+
+def _caller(
+    ctx: RequestContext,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None:
+        raise AuthenticationFailed(
+            "send the session token as 'Authorization: Bearer <token>'",
+            code="authentication_required",
+        )
+    session = auth.authenticate(ctx, credentials.credentials)
+    actor = Actor(session.subject_kind, session.subject_id, ctx.actor.ip, session.device_id)
+    return Caller(ctx.as_actor(actor), session)
+
+
+def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    """Users and operators have separate sessions; a console session is no user."""
+    if caller.session.subject_kind != USER:
+        raise PermissionDenied("this needs a user's session", code="user_session_required")
+    return caller
+
+
+def _operator(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    if caller.session.subject_kind != OPERATOR:
+        raise PermissionDenied("this needs an operator's session", code="operator_required")
+    return caller
+
+
+UserCaller = Annotated[Caller, Depends(_user)]
+OperatorCaller = Annotated[Caller, Depends(_operator)]
