@@ -15,6 +15,7 @@ from functools import cache
 from urllib.parse import quote
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 
 from guardpay.storage.db import Database, normalize_url
@@ -22,6 +23,15 @@ from guardpay.storage.migrate import upgrade
 from guardpay.storage.scratch import postgres_url
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_config_restored() -> Iterator[None]:
+    """Commands under test configure structlog globally (the CLI sets WARNING); put it
+    back so no test's logging depends on which tests ran before it in this worker."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @cache
