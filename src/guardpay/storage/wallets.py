@@ -1,0 +1,65 @@
+"""The wallets table: owner (user, merchant) and currency -> ledger account id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
+
+from guardpay.storage.schema import metadata
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("owner_kind", String(16), primary_key=True),
+    Column("owner_id", String(40), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("purpose", String(24), primary_key=True),
+    Column("account_id", BigInteger, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class WalletRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
+        row = self.conn.execute(
+            text(
+                "SELECT account_id FROM wallets WHERE owner_kind = :k AND owner_id = :o "
+                "AND currency = :c AND purpose = :p"
+            ),
+            {"k": owner_kind, "o": owner_id, "c": currency, "p": purpose},
+        ).first()
+        return int(row[0]) if row else None
+
+    def insert_if_absent(
+        self, owner_kind: str, owner_id: str, currency: str, purpose: str, account_id: int,
+        at: datetime,
+    ) -> bool:  # fmt: skip
+        result = self.conn.execute(
+            text(
+                "INSERT INTO wallets (owner_kind, owner_id, currency, purpose, account_id, "
+                "created_at) VALUES (:k, :o, :c, :p, :a, :at) "
+                "ON CONFLICT (owner_kind, owner_id, currency, purpose) DO NOTHING"
+            ),
+            {
+                "k": owner_kind,
+                "o": owner_id,
+                "c": currency,
+                "p": purpose,
+                "a": account_id,
+                "at": at,
+            },
+        )
+        return bool(result.rowcount)
+
+    def owner_of(self, account_id: int) -> tuple[str, str, str, str] | None:
+        row = self.conn.execute(
+            text(
+                "SELECT owner_kind, owner_id, currency, purpose FROM wallets WHERE account_id = :a"
+            ),
+            {"a": account_id},
+        ).first()
+        return (row[0], row[1], row[2], row[3]) if row else None
