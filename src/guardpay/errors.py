@@ -79,9 +79,18 @@ class PermissionDenied(GuardpayError):
 
 
 class RateLimited(GuardpayError):
+    """`retry_after`: seconds until a retry may succeed (the API's Retry-After header)."""
+
     type = "rate_limit_error"
     code = "rate_limited"
     http_status = 429
+
+    def __init__(
+        self, message: str, *, code: str | None = None, param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message, code=code, param=param)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(GuardpayError):

@@ -114,7 +114,9 @@ def test_failed_logins_are_counted_then_refused(api: Api) -> None:
     assert error["type"] == "authentication_error"
     unknown = error_of(api.login(None, phone="13900139000"), 401, "invalid_credentials")
     assert unknown["message"] == error["message"]  # who is registered stays unknown
-    error_of(api.login(PhoneApp()), 429, "too_many_attempts")  # even the right password
+    limited = api.login(PhoneApp())
+    error_of(limited, 429, "too_many_attempts")  # even the right password
+    assert limited.headers["retry-after"] == "900"  # the 15-minute window
     assert len(api.audit("auth.login_failed")) == 7
 
 
@@ -223,8 +225,7 @@ def test_devices_are_registered_listed_and_revoked(api: Api) -> None:
 
 
 def test_a_rate_limit_that_knows_its_wait_says_retry_after() -> None:
-    """The services do not say yet how long a limit lasts (`retry_after`); when one does,
-    the 429 carries it as Retry-After."""
+    """A 429 carries Retry-After exactly when the error knows how long to wait."""
     app = FastAPI()
     errors.install(app)
 

@@ -108,6 +108,7 @@ def check_login_limits(ctx: Context, account: str, policy: LoginLimits) -> None:
         raise RateLimited(
             f"too many failed attempts; try again in {minutes} minutes",
             code="too_many_attempts",
+            retry_after=int(policy.window.total_seconds()),
         )
 
 
@@ -130,4 +131,8 @@ def within_limit(
     """`RateLimited(code)` once `limit` events of `kind` for `key` fall in the window."""
     if ctx.uow.auth.count_failures(kind, key, ctx.now() - window) >= limit:
         minutes = int(window.total_seconds() // 60)
-        raise RateLimited(f"too many attempts; try again within {minutes} minutes", code=code)
+        raise RateLimited(
+            f"too many attempts; try again within {minutes} minutes",
+            code=code,
+            retry_after=int(window.total_seconds()),
+        )
