@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 import structlog
@@ -13,10 +14,14 @@ from starlette.middleware.base import RequestResponseEndpoint
 from guardpay import __version__
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
-from guardpay.api import errors
-from guardpay.api.routers import ledger, me, merchants, operators, sessions, users
+from guardpay.api import errors, idempotency, metrics
+from guardpay.api.deps import keyring_of
+from guardpay.api.idempotency import IdempotencySettings
+from guardpay.api.routers import ledger, me, merchants, operators, sessions, users, webhooks
+from guardpay.api.routers import payments as payments_router
 from guardpay.security.keys import Keyring
 from guardpay.services.context import utc_now
+from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.db import Database
 
 log = structlog.get_logger("guardpay.http")
@@ -49,6 +54,27 @@ def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None,
     app.state.sms = sms if sms is not None else FakeSms()
 
 
+def _webhook_lifespan(
+    client: WebhookClient | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """With a client, the process also delivers the outbox (`guardpay serve`); any number
+    of processes may, the outbox leases each event to one of them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if client is not None:
+            state = app.state
+            worker = DeliveryWorker(state.db, keyring_of(state), client, clock=state.clock)
+            runner = DeliveryThread(worker)
+            runner.start()
+        yield
+        if runner is not None:
+            runner.stop()
+
+    return lifespan
+
+
 def create_app(
     db: Database,
     *,
@@ -56,17 +82,23 @@ def create_app(
     kyc: Kyc | None = None,
     sms: SmsSender | None = None,
     clock: Callable[[], datetime] | None = None,
+    idempotency_settings: IdempotencySettings | None = None,
+    webhook_client: WebhookClient | None = None,
 ) -> FastAPI:
     """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
     keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
-    is for tests that move time."""
+    is for tests that move time; `webhook_client` starts the webhook delivery thread."""
     db.require_migrated()
-    app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json")
+    app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
+                  lifespan=_webhook_lifespan(webhook_client))  # fmt: skip
     app.state.db = db
     app.state.clock = clock or utc_now
     _adapters(app, keyring, kyc, sms)
     errors.install(app)
+    # Middleware added first runs innermost: metrics see replays, idempotency sees errors.
+    idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
     _log_requests(app)
+    metrics.install(app, db)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -75,4 +107,6 @@ def create_app(
     app.include_router(ledger.router, prefix="/v1")
     for router in (users.router, sessions.router, me.router, operators.router, merchants.router):
         app.include_router(router, prefix="/v1")
+    app.include_router(webhooks.router, prefix="/v1")
+    app.include_router(payments_router.router, prefix="/v1")
     return app

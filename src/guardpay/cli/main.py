@@ -8,7 +8,7 @@ import sys
 import typer
 
 from guardpay import observability
-from guardpay.cli import audit, bench, db, demo, keys, ledger, serve
+from guardpay.cli import audit, bench, db, demo, keys, ledger, reconcile, serve
 from guardpay.cli.context import CliState, err_console
 from guardpay.config import default_database_url
 from guardpay.errors import GuardpayError
@@ -19,6 +19,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(bench.app, name="bench")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(reconcile.app, name="reconcile")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 

@@ -7,6 +7,7 @@ import uvicorn
 
 from guardpay.api.app import create_app
 from guardpay.cli.context import state
+from guardpay.services.webhooks_delivery import HttpxWebhookClient
 
 
 def serve(
@@ -15,5 +16,5 @@ def serve(
     port: int = typer.Option(8000, help="Port."),
 ) -> None:
     """Serve the REST API (refuses an un-migrated database)."""
-    app = create_app(state(ctx).database())
+    app = create_app(state(ctx).database(), webhook_client=HttpxWebhookClient())
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -162,4 +162,12 @@ audit_head = Table(
 
 # Identity and auth declare their tables beside their repositories, on this metadata;
 # importing them here makes `metadata` complete for the migration check.
-from guardpay.storage import auth, identity, wallets  # noqa: E402, F401
+from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
+    auth,
+    funding,
+    idempotency,
+    identity,
+    outbox,
+    payments,
+    wallets,
+)

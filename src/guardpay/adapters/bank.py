@@ -1,0 +1,232 @@
+"""The bank channel: where top-up and withdrawal instructions go, and what comes back.
+
+`BankChannel` is what the platform needs from a bank: `submit` an instruction and get the
+bank's reference; the bank answers later, by callback, which the edge hands to
+`services.funding.handle_callback`. A real adapter would detokenize the card inside the
+bank connector; instructions only ever carry the card token and last four.
+
+`FakeBank` behaves like a real one so the platform is tested against its worst day: it
+answers asynchronously (callbacks queue until `pump`ed, or a thread pumps them), some
+late, some twice, some out of order, some with failure, and now and then sends a
+contradicting answer after its final one (which the platform must ignore). Everything is
+drawn from one seeded RNG, so a failing chaos run replays exactly. Its daily statement
+(CSV: date, bank_reference, direction, amount, currency, status) states the bank's
+final answers: the truth `reconcile statement` checks the platform against.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from guardpay.errors import InvalidRequest
+
+STATEMENT_FIELDS = ("date", "bank_reference", "direction", "amount", "currency", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class BankInstruction:
+    """Move `amount` minor units in (top-up) or out (withdrawal) for this card token."""
+
+    instruction_id: str  # the platform's funding id: the bank dedupes on it
+    direction: str  # "in" | "out"
+    amount: int
+    currency: str
+    card_token: str
+    card_last4: str
+    value_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class BankCallback:
+    bank_reference: str
+    instruction_id: str
+    status: str  # "succeeded" | "failed"
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    date: date
+    bank_reference: str
+    direction: str
+    amount: int
+    currency: str
+    status: str
+
+
+class BankChannel(Protocol):
+    def submit(self, instruction: BankInstruction) -> str:
+        """Accept an instruction (idempotent by instruction id); return its reference."""
+        ...
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """How badly the fake bank behaves; probabilities per instruction."""
+
+    failure: float = 0.2
+    duplicate: float = 0.3
+    late: float = 0.2
+    contradiction: float = 0.15
+
+
+@dataclass
+class _Order:
+    reference: str
+    instruction: BankInstruction
+    status: str
+
+
+@dataclass
+class FakeBank:
+    """An in-process bank. `pump` delivers the callbacks that are due, in shuffled order."""
+
+    seed: int = 0
+    chaos: Chaos = field(default_factory=Chaos)
+    declined_tokens: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._orders: dict[str, _Order] = {}  # by instruction id
+        self._queue: list[tuple[int, BankCallback]] = []  # (due tick, callback)
+        self._tick = 0
+        self._lock = threading.Lock()
+
+    def submit(self, instruction: BankInstruction) -> str:
+        with self._lock:
+            known = self._orders.get(instruction.instruction_id)
+            if known is not None:
+                return known.reference
+            reference = f"bnk_{self.seed}_{len(self._orders) + 1:08d}"
+            failed = (
+                instruction.card_token in self.declined_tokens
+                or self._rng.random() < self.chaos.failure
+            )
+            order = _Order(reference, instruction, "failed" if failed else "succeeded")
+            self._orders[instruction.instruction_id] = order
+            self._schedule(order)
+            return reference
+
+    def _schedule(self, order: _Order) -> None:
+        """Queue the final answer, maybe late, maybe twice, maybe contradicted later."""
+        rng, chaos = self._rng, self.chaos
+        answer = _callback(order, order.status)
+        due = self._tick + (rng.randint(6, 20) if rng.random() < chaos.late else rng.randint(1, 3))
+        self._queue.append((due, answer))
+        if rng.random() < chaos.duplicate:
+            self._queue.append((due + rng.randint(0, 8), answer))
+        if rng.random() < chaos.contradiction:
+            other = "failed" if order.status == "succeeded" else "succeeded"
+            self._queue.append((due + rng.randint(1, 10), _callback(order, other)))
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue
+
+    def pump(self, deliver: Callable[[BankCallback], object], ticks: int = 1) -> int:
+        """Advance the bank's clock and deliver what is due; returns how many were sent.
+        A delivery that raises is retried on the next tick, as a bank retries."""
+        sent = 0
+        for _ in range(ticks):
+            with self._lock:
+                self._tick += 1
+                due = [c for t, c in self._queue if t <= self._tick]
+                self._queue = [(t, c) for t, c in self._queue if t > self._tick]
+                self._rng.shuffle(due)
+            for callback in due:
+                try:
+                    deliver(callback)
+                    sent += 1
+                except Exception:
+                    with self._lock:
+                        self._queue.append((self._tick + 1, callback))
+        return sent
+
+    def drain(self, deliver: Callable[[BankCallback], object], max_ticks: int = 1000) -> None:
+        """Pump until nothing is left to deliver."""
+        for _ in range(max_ticks):
+            if self.idle:
+                return
+            self.pump(deliver)
+        raise RuntimeError("the fake bank could not deliver its callbacks")
+
+    def run_in_thread(
+        self, deliver: Callable[[BankCallback], object], stop: threading.Event,
+        interval: float = 0.05,
+    ) -> threading.Thread:  # fmt: skip
+        """Pump in the background (for the demo), until `stop` is set."""
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                self.pump(deliver)
+
+        thread = threading.Thread(target=loop, name="fake-bank", daemon=True)
+        thread.start()
+        return thread
+
+    def final_status(self, reference: str) -> str | None:
+        found = [o.status for o in self._orders.values() if o.reference == reference]
+        return found[0] if found else None
+
+    def statement(self, day: date | None = None) -> list[StatementRow]:
+        """The bank's final answers (for one value date, or all), in reference order."""
+        rows = [
+            StatementRow(o.instruction.value_date, o.reference, o.instruction.direction,
+                         o.instruction.amount, o.instruction.currency, o.status)
+            for o in self._orders.values()
+            if day is None or o.instruction.value_date == day
+        ]  # fmt: skip
+        return sorted(rows, key=lambda r: r.bank_reference)
+
+    def write_statement(self, path: Path, day: date | None = None) -> Path:
+        return write_statement(path, self.statement(day))
+
+
+def _callback(order: _Order, status: str) -> BankCallback:
+    i = order.instruction
+    return BankCallback(order.reference, i.instruction_id, status, i.amount, i.currency)
+
+
+def write_statement(path: Path, rows: Iterable[StatementRow]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(STATEMENT_FIELDS)
+        for r in rows:
+            writer.writerow(
+                [r.date.isoformat(), r.bank_reference, r.direction, r.amount, r.currency,
+                 r.status]
+            )  # fmt: skip
+    return path
+
+
+def read_statement(path: Path) -> list[StatementRow]:
+    """Parse a statement; a malformed one is refused whole (`invalid_statement`)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != STATEMENT_FIELDS:
+                raise ValueError(f"expected columns {','.join(STATEMENT_FIELDS)}")
+            return [_row(r, n) for n, r in enumerate(reader, start=2)]
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(
+            f"cannot read the bank statement: {exc}", code="invalid_statement", param="file"
+        ) from exc
+
+
+def _row(raw: dict[str, str], line: int) -> StatementRow:
+    amount = raw["amount"]
+    if not amount.isascii() or not amount.isdigit():
+        raise ValueError(f"line {line}: amount must be whole minor units")
+    if raw["direction"] not in ("in", "out") or raw["status"] not in ("succeeded", "failed"):
+        raise ValueError(f"line {line}: unknown direction or status")
+    row = StatementRow(date.fromisoformat(raw["date"]), raw["bank_reference"], raw["direction"],
+                       int(amount), raw["currency"], raw["status"])  # fmt: skip
+    return replace(row, currency=row.currency.upper())

@@ -1,0 +1,95 @@
+"""`/metrics` in the Prometheus text format.
+
+Requests are counted and timed by route *template* (`/v1/merchants/{merchant_id}`), never
+by raw path, so ids neither leak into the metrics nor explode their cardinality; a path
+that matched no route is `<unmatched>`. Each app has its own registry, so several apps in
+one process (the tests) never share counters. The webhook backlog is read from the
+database at scrape time, so it is right whichever process delivers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from starlette.middleware.base import RequestResponseEndpoint
+
+from guardpay.storage.db import Database
+from guardpay.storage.outbox import OutboxRepository
+from guardpay.storage.uow import read_only
+
+UNMATCHED = "<unmatched>"
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class _OutboxBacklog(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with read_only(self.db) as uow:
+            count = OutboxRepository(uow.conn).undelivered_count()
+        yield GaugeMetricFamily(
+            "guardpay_webhook_outbox_undelivered",
+            "Webhook events committed but not yet acknowledged by their receiver",
+            value=count,
+        )
+
+
+class _Templates:
+    """Path templates from the app's OpenAPI schema (public, and complete across included
+    routers), matched most-literal first, so `/v1/sessions/revoke-others` beats
+    `/v1/sessions/{session_id}`. Built on first use, when every route is registered."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+
+    def _build(self) -> list[tuple[re.Pattern[str], str]]:
+        paths = [*self.app.openapi().get("paths", {}), "/metrics"]
+        paths.sort(key=lambda p: (p.count("{"), -len(p)))
+        return [(_pattern(p), p) for p in paths]
+
+    def of(self, path: str) -> str:
+        if self._compiled is None:
+            self._compiled = self._build()
+        return next((t for rx, t in self._compiled if rx.match(path)), UNMATCHED)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = ("[^/]+" if part.startswith("{") else re.escape(part) for part in template.split("/"))
+    return re.compile("^" + "/".join(parts) + "$")
+
+
+def install(app: FastAPI, db: Database) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("guardpay_http_requests", "HTTP requests answered",
+                       ("method", "route", "status"), registry=registry)  # fmt: skip
+    latency = Histogram("guardpay_http_request_duration_seconds", "Time to answer",
+                        ("method", "route", "status"), registry=registry,
+                        buckets=_BUCKETS)  # fmt: skip
+    registry.register(_OutboxBacklog(db))
+    templates = _Templates(app)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        status = 500  # an exception escaping here becomes a 500 further out
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        finally:
+            labels = (request.method, templates.of(request.url.path), str(status))
+            requests.labels(*labels).inc()
+            latency.labels(*labels).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,54 @@
+"""A merchant's webhook endpoint: where the outbox delivers its events.
+
+Merchants have no API session of their own yet (their signed API comes with payments), so
+an analyst registers the endpoint from the console for them. The response carries the
+signing secret, once: it is stored only sealed, and this path is excluded from
+idempotent replay (api/idempotency.py) so no copy of it is kept in the clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from guardpay.api.deps import OperatorCaller
+from guardpay.api.routers.common import PathId, errors
+from guardpay.services import operators, webhooks
+
+router = APIRouter(prefix="/merchants", tags=["webhooks"])
+
+MANAGE_ROLE = "analyst"
+VIEW_ROLE = "viewer"
+
+
+class EndpointIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, examples=["https://shop.example/hooks"])
+
+
+class EndpointOut(BaseModel):
+    merchant_id: str
+    url: str
+
+
+class RegisteredOut(EndpointOut):
+    secret: str = Field(description="The signing secret. Shown once; store it now.")
+    created_at: datetime
+
+
+@router.post("/{merchant_id}/webhook-endpoint", status_code=201, response_model=RegisteredOut,
+             responses=errors(400, 401, 403, 404))  # fmt: skip
+def register(op: OperatorCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
+    """Set or replace the endpoint; a new signing secret each time (rotation)."""
+    operators.require_role(op.ctx, MANAGE_ROLE)
+    done = webhooks.register_endpoint(op.ctx, merchant_id, body.url)
+    return RegisteredOut(merchant_id=done.merchant_id, url=done.url, secret=done.secret,
+                         created_at=done.created_at)  # fmt: skip
+
+
+@router.get("/{merchant_id}/webhook-endpoint", response_model=EndpointOut,
+            responses=errors(401, 403, 404))  # fmt: skip
+def get_endpoint(op: OperatorCaller, merchant_id: PathId) -> EndpointOut:
+    operators.require_role(op.ctx, VIEW_ROLE)
+    return EndpointOut(merchant_id=merchant_id, url=webhooks.endpoint_url(op.ctx, merchant_id))

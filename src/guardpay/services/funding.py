@@ -1,0 +1,217 @@
+"""Top-up from and withdrawal to a bound card, through the bank channel.
+
+The accounting and the state machine are in `domain/funding.py`. Here: one unit of work
+per request and per bank callback. A request writes the funding row, holds the money as a
+pending ledger transfer and submits the instruction to the bank (which dedupes on the
+funding id), all in one transaction: if anything fails, nothing is held and a retry with
+the same funding id meets the same bank reference. An instruction the bank took for a
+transaction that then rolled back shows up as "missing on our side" in the statement
+reconciliation, which is the control for that window.
+
+Callbacks are idempotent by (bank_reference, status), serialised per funding by a row
+lock, and every state change and anomaly is audited. Cards appear only as their id and
+last four; the bank gets the card token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from guardpay.adapters.bank import BankCallback, BankChannel, BankInstruction
+from guardpay.domain import funding as rules
+from guardpay.domain.funding import Action, BankStatus, Kind, State
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.model import Transfer
+from guardpay.domain.ledger.results import Result
+from guardpay.domain.money import Money, currency
+from guardpay.errors import (
+    Conflict,
+    GuardpayError,
+    InvalidRequest,
+    LedgerRejected,
+    NotFound,
+    ServiceUnavailable,
+)
+from guardpay.services import ledger, wallets
+from guardpay.services.context import Context
+from guardpay.services.identity_common import live_user, new_id
+from guardpay.storage.funding import FundingRepository, FundingRow
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Outcome(StrEnum):
+    """What a callback did."""
+
+    SUCCEEDED = "succeeded"  # settled now
+    FAILED = "failed"  # voided now
+    DUPLICATE = "duplicate"  # this (reference, status) was handled before
+    IGNORED = "ignored"  # the same final answer as the funding already has
+    CONFLICT = "conflict"  # contradicts the first final answer: anomaly
+    MISMATCH = "mismatch"  # amount or currency differ from ours: anomaly, no change
+    UNKNOWN = "unknown"  # no funding with this reference: anomaly
+
+
+def repo(ctx: Context) -> FundingRepository:
+    return FundingRepository(ctx.uow.conn)
+
+
+def request_top_up(ctx: Context, bank: BankChannel, user_id: str, card_id: str, money: Money,
+                   *, funding_id: str | None = None) -> FundingRow:  # fmt: skip
+    """Ask the bank to pull `money` from the user's bound card into their wallet."""
+    return _request(ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id)
+
+
+def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: str,
+                       money: Money, *, funding_id: str | None = None) -> FundingRow:  # fmt: skip
+    """Hold `money` in the wallet and ask the bank to pay it to the bound card
+    (`insufficient_funds` if the wallet's available balance is short)."""
+    return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id)
+
+
+def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id: str,
+             money: Money, funding_id: str | None) -> FundingRow:  # fmt: skip
+    if money.amount <= 0:
+        raise InvalidRequest("the amount must be positive", code="invalid_amount", param="amount")
+    live_user(ctx, user_id)
+    card = ctx.uow.identity.card(card_id)
+    if card is None or card.user_id != user_id or card.status != "active":
+        raise NotFound("no such active card on this account", code="card_not_found",
+                       param="card_id")  # fmt: skip
+    existing = repo(ctx).get(funding_id) if funding_id else None
+    if existing is not None:
+        return _same_request(existing, kind, user_id, card_id, money)
+    row = _new_row(ctx, funding_id or new_id("fnd"), kind, user_id, card_id, card.last4, money)
+    repo(ctx).insert(row)
+    _apply(ctx, rules.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
+    reference = _submit(ctx, bank, row, card.token or card_id)
+    repo(ctx).update(row.id, ctx.now(), bank_reference=reference)
+    ctx.audit("funding.requested", subject=user_id, details={
+        "funding_id": row.id, "kind": kind.value, "amount": money.amount,
+        "currency": money.currency, "instrument_id": card_id, "last4": card.last4,
+        "bank_reference": reference})  # fmt: skip
+    found = repo(ctx).get(row.id)
+    assert found is not None
+    return found
+
+
+def _same_request(row: FundingRow, kind: Kind, user_id: str, card_id: str,
+                  money: Money) -> FundingRow:  # fmt: skip
+    """A retried request returns the first one's funding; a different one is refused."""
+    same = (row.kind, row.user_id, row.card_id, row.amount, row.currency) == (
+        kind.value, user_id, card_id, money.amount, money.currency)  # fmt: skip
+    if not same:
+        raise Conflict("this funding id was used for a different request",
+                       code="funding_id_reused", param="funding_id")  # fmt: skip
+    return row
+
+
+def _new_row(ctx: Context, funding_id: str, kind: Kind, user_id: str, card_id: str,
+             last4: str | None, money: Money) -> FundingRow:  # fmt: skip
+    wallets.open_platform_accounts(ctx, money.currency)
+    wallet_id = wallets.wallet(ctx, "user", user_id, money.currency)
+    now = ctx.now()
+    return FundingRow(funding_id, kind.value, user_id, card_id, last4, wallet_id, money.amount,
+                      money.currency, State.PROCESSING.value, None, now, now)  # fmt: skip
+
+
+def _submit(ctx: Context, bank: BankChannel, row: FundingRow, token: str) -> str:
+    instruction = BankInstruction(
+        row.id, rules.DIRECTION[Kind(row.kind)], row.amount, row.currency, token,
+        row.card_last4 or "", ctx.now().date())  # fmt: skip
+    try:
+        return bank.submit(instruction)
+    except GuardpayError:
+        raise
+    except Exception as exc:  # the channel is down or answered garbage: nothing is held
+        raise ServiceUnavailable("the bank did not accept the instruction",
+                                 code="bank_unavailable") from exc  # fmt: skip
+
+
+def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
+    """Apply the bank's answer once; anything unexpected becomes an audited anomaly."""
+    store = repo(ctx)
+    row = store.by_reference(callback.bank_reference, for_update=True)
+    if row is None or callback.status not in set(BankStatus):
+        # Not marked as seen: the reference may be ours once the request commits, and the
+        # bank's next delivery must then settle it. The anomaly is recorded once.
+        kind = "unknown_reference" if row is None else "invalid_status"
+        if not store.has_anomaly(callback.bank_reference, kind):
+            _anomaly(ctx, callback, kind, row)
+        return Outcome.UNKNOWN
+    outcome = _outcome(row, callback)
+    if not store.record_callback(callback.bank_reference, callback.status, outcome, ctx.now()):
+        return Outcome.DUPLICATE
+    if outcome is Outcome.MISMATCH:
+        _anomaly(ctx, callback, "amount_mismatch", row)
+    elif outcome is Outcome.CONFLICT:
+        _anomaly(ctx, callback, "conflicting_answer", row)
+    elif outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
+        _transition(ctx, row, outcome)
+    return outcome
+
+
+def _outcome(row: FundingRow, callback: BankCallback) -> Outcome:
+    if (callback.amount, callback.currency) != (row.amount, row.currency):
+        return Outcome.MISMATCH
+    action = rules.decide(State(row.state), BankStatus(callback.status))
+    return {
+        Action.SETTLE: Outcome.SUCCEEDED,
+        Action.VOID: Outcome.FAILED,
+        Action.ALREADY: Outcome.IGNORED,
+        Action.CONFLICT: Outcome.CONFLICT,
+    }[action]
+
+
+def _transition(ctx: Context, row: FundingRow, outcome: Outcome) -> None:
+    kind = Kind(row.kind)
+    if outcome is Outcome.SUCCEEDED:
+        events = rules.settle(row.id, kind, row.amount, _accounts(row))
+    else:
+        events = rules.void(row.id)
+    _apply(ctx, events)
+    repo(ctx).update(row.id, ctx.now(), state=outcome.value)
+    ctx.audit(f"funding.{outcome.value}", subject=row.user_id, details={
+        "funding_id": row.id, "kind": row.kind, "amount": row.amount,
+        "currency": row.currency, "bank_reference": row.bank_reference})  # fmt: skip
+
+
+def _anomaly(ctx: Context, cb: BankCallback, kind: str, row: FundingRow | None) -> None:
+    detail = (f"status={cb.status} amount={cb.amount} {cb.currency}; ours: "
+              + (f"{row.state} {row.amount} {row.currency}" if row else "none"))  # fmt: skip
+    repo(ctx).add_anomaly(cb.bank_reference, kind, detail, ctx.now())
+    ctx.audit("funding.anomaly", subject=row.user_id if row else None, outcome=kind, details={
+        "bank_reference": cb.bank_reference, "funding_id": row.id if row else None,
+        "status": cb.status, "amount": cb.amount, "currency": cb.currency})  # fmt: skip
+
+
+def _accounts(row: FundingRow) -> rules.Accounts:
+    return rules.Accounts(
+        wallet=row.wallet_account_id,
+        reserve=wallets.platform_account_id(AccountCode.RESERVE, row.currency),
+        in_flight=wallets.platform_account_id(AccountCode.BANK_IN_FLIGHT, row.currency),
+        ledger=currency(row.currency).numeric,
+    )
+
+
+def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
+    """Run the events; `exists` is success (a retry); a short wallet is insufficient_funds."""
+    results = ledger.execute(ctx.uow, events, clock=_ns(ctx))
+    bad = [r for r in results if r not in (Result.ok, Result.exists)]
+    if hold and Result.exceeds_credits in bad:
+        raise InvalidRequest("the wallet's available balance is too low",
+                             code="insufficient_funds", param="amount")  # fmt: skip
+    if bad:
+        raise LedgerRejected(f"the ledger refused the funding: {bad[0].value}", code=bad[0].value)
+
+
+def _ns(ctx: Context) -> ledger.Clock:
+    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
+
+
+def get_funding(ctx: Context, funding_id: str) -> FundingRow:
+    row = repo(ctx).get(funding_id)
+    if row is None:
+        raise NotFound("no such funding", code="funding_not_found", param="funding_id")
+    return row

@@ -1,0 +1,273 @@
+"""Payments: P2P transfers and the machinery every payment kind shares.
+
+A payment is one unit of work: the `payments` row, its ledger transfers (applied with
+`services.ledger.execute` in the same transaction, so both commit or neither), its status
+transitions and the audit entry. The order inside a use case matters, because some
+refusals commit (services/auth.py COMMIT_ON — a wrong payment password must count even
+though the payment fails): every check that can refuse with a committing error runs
+*before* anything of the payment is written, and every refusal after that point is an
+`InvalidRequest` or `LedgerRejected`, which rolls the whole unit of work back. So a
+rejected payment never changes a balance.
+
+Authentication: the payment password is one factor, a passed step-up ("payment"
+purpose, redeemed once) another. With neither, the payment is recorded as
+`requires_action` with a step-up challenge, and `confirm_payment` completes it. QR kinds
+and payment codes live in `payments_qr` and `payments_codes`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from guardpay.domain.ledger.chart import AccountCode, TransferCode
+from guardpay.domain.ledger.model import Transfer, TransferFlags
+from guardpay.domain.ledger.results import Result
+from guardpay.domain.money import Money, currency
+from guardpay.domain.payments.fees import merchant_fee
+from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
+from guardpay.domain.payments.states import PaymentState, Status, transition
+from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound
+from guardpay.services import auth, ledger, wallets
+from guardpay.services.auth_support import phone_index, user_for_phone_index
+from guardpay.services.context import Context
+from guardpay.services.identity_common import new_id
+from guardpay.services.payments_limits import check_limits, lock_payer
+from guardpay.storage.payments import PaymentRepository, PaymentRow
+
+PURPOSE = "payment"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """How the payer proves it is them: the payment password, a passed step-up
+    challenge's id, or both (two factors)."""
+
+    payment_password: str | None = None
+    step_up_challenge_id: str | None = None
+    answer: StepUpAnswer | None = None  # confirm only: answer the payment's challenge now
+
+
+@dataclass(frozen=True)
+class StepUpAnswer:
+    """An answer to a payment's step-up challenge (an SMS or TOTP code, or a trusted
+    device's signature), checked by auth.pass_step_up, so a client can confirm in one
+    call. Not shown in reprs: it is a credential."""
+
+    method: str
+    code: str | None = field(default=None, repr=False)
+    signature: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Payment:
+    row: PaymentRow
+    next_action: dict[str, object] | None = None  # requires_action: the step-up to pass
+
+
+def repo(ctx: Context) -> PaymentRepository:
+    return PaymentRepository(ctx.uow.conn)
+
+
+def _ns(ctx: Context) -> ledger.Clock:
+    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
+
+
+def authenticate(ctx: Context, user_id: str, given: Authorization) -> int:
+    """How many factors the payer showed (0, 1 or 2). A wrong password or step-up
+    raises the auth error (committed bookkeeping) before anything is written."""
+    factors = 0
+    if given.payment_password is not None:
+        auth.verify_payment_password(ctx, user_id, given.payment_password)
+        factors += 1
+    if given.step_up_challenge_id is not None:
+        auth.redeem_step_up(ctx, user_id, given.step_up_challenge_id, PURPOSE)
+        factors += 1
+    return factors
+
+
+def new_row(ctx: Context, kind: str, payer_id: str, payee: tuple[str, str], amount: Money,
+            descriptor: str | None = None, order_id: str | None = None) -> PaymentRow:  # fmt: skip
+    if amount.amount <= 0:
+        raise InvalidRequest("an amount is a positive number of minor units", param="amount")
+    now = ctx.now()
+    return PaymentRow(new_id("pay"), kind, payer_id, payee[0], payee[1], descriptor,
+                      amount.amount, amount.currency, 0, Status.CREATED.value, None, 0,
+                      order_id, None, now, now)  # fmt: skip
+
+
+def _transfer_id() -> int:
+    return secrets.randbelow(2**63 - 2) + 1
+
+
+def _transfers(ctx: Context, row: PaymentRow) -> list[Transfer]:
+    """P2P: payer -> payee wallet. Merchant: payer -> settlement, then the fee from
+    settlement -> fee revenue, linked so both apply or neither."""
+    cur = currency(row.currency)
+    payer = wallets.wallet(ctx, "user", row.payer_id, row.currency)
+    if row.payee_kind == "user":
+        payee = wallets.wallet(ctx, "user", row.payee_id, row.currency)
+        return [Transfer(_transfer_id(), payer, payee, row.amount, ledger=cur.numeric,
+                         code=TransferCode.P2P)]  # fmt: skip
+    merchant = wallets.wallet(ctx, "merchant", row.payee_id, row.currency,
+                              AccountCode.MERCHANT_SETTLEMENT)  # fmt: skip
+    pay = Transfer(_transfer_id(), payer, merchant, row.amount, ledger=cur.numeric,
+                   code=TransferCode.MERCHANT_PAYMENT)  # fmt: skip
+    if row.fee == 0:
+        return [pay]
+    fees = wallets.open_platform_accounts(ctx, row.currency)[AccountCode.FEE_REVENUE]
+    fee = Transfer(_transfer_id(), merchant, fees, row.fee, ledger=cur.numeric,
+                   code=TransferCode.FEE)  # fmt: skip
+    return [pay._replace(flags=TransferFlags.LINKED), fee]
+
+
+def _move_money(ctx: Context, row: PaymentRow) -> None:
+    results = ledger.execute(ctx.uow, _transfers(ctx, row), clock=_ns(ctx))
+    if all(r in (Result.ok, Result.exists) for r in results):
+        return
+    if Result.exceeds_credits in results:
+        raise InvalidRequest(
+            "the balance is not enough for this payment", code="insufficient_funds",
+            param="amount",
+        )  # fmt: skip
+    if Result.debit_account_frozen in results or Result.credit_account_frozen in results:
+        raise Conflict("an account of this payment is frozen", code="account_frozen")
+    failed = next(r for r in results if r not in (Result.ok, Result.linked_event_failed))
+    raise LedgerRejected(f"the ledger refused the payment: {failed.value}", code=failed.value)
+
+
+def _advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow, list[str]]:
+    state, seen = PaymentState(row.id, Status(row.status)), [row.status]
+    for target in targets:
+        state, _events = transition(state, target, ctx.now())
+        seen.append(target.value)
+    return replace(row, status=state.status.value, updated_at=ctx.now()), seen
+
+
+def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool,
+            settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+    """Check limits, move the money, record success. Refusals here roll back."""
+    standing = lock_payer(ctx, row.payer_id)
+    check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors, settings)
+    if row.payee_kind == "merchant":
+        row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
+    row, seen = _advance(ctx, replace(row, factors=factors), Status.PROCESSING, Status.SUCCEEDED)
+    if new:
+        repo(ctx).insert_payment(row)
+    else:
+        repo(ctx).save_payment(row)
+    _claim_order(ctx, row)
+    _move_money(ctx, row)
+    _audit(ctx, row, seen)
+    return Payment(row)
+
+
+def _claim_order(ctx: Context, row: PaymentRow) -> None:
+    """An order code pays once: open -> paid here, in the payment's transaction. The
+    scan already refused an expired or paid code (with a security event); this catches
+    the order expiring during a step-up and two payers racing for one order."""
+    if row.order_id is None:
+        return
+    order = repo(ctx).order(row.order_id, lock=True)
+    if order is None or ctx.now() >= order.expires_at:
+        raise Conflict("this QR code has expired", code="qr_expired", param="payload")
+    if not repo(ctx).mark_order_paid(row.order_id, row.id):
+        raise Conflict("this QR code was already paid", code="qr_already_used", param="payload")
+
+
+def _audit(ctx: Context, row: PaymentRow, transitions: list[str]) -> None:
+    ctx.audit(
+        f"payment.{row.status}",
+        subject=row.id,
+        details={"kind": row.kind, "payer": row.payer_id, "payee": row.payee_id,
+                 "amount": row.amount, "currency": row.currency, "fee": row.fee,
+                 "factors": row.factors, "transitions": transitions},
+    )  # fmt: skip
+
+
+def require_action(ctx: Context, row: PaymentRow) -> Payment:
+    """No factor shown: record the payment waiting for a step-up (committed with it)."""
+    challenge = auth.begin_step_up(ctx, row.payer_id, PURPOSE)
+    row, seen = _advance(ctx, replace(row, challenge_id=challenge.id), Status.REQUIRES_ACTION)
+    repo(ctx).insert_payment(row)
+    _audit(ctx, row, seen)
+    return Payment(row, _next_action(row, list(challenge.methods)))
+
+
+def _next_action(row: PaymentRow, methods: list[str]) -> dict[str, object]:
+    return {"type": "step_up", "challenge_id": row.challenge_id, "methods": methods}
+
+
+def pay(ctx: Context, row: PaymentRow, given: Authorization,
+        settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+    """Authenticate, then process now or wait for a step-up."""
+    lock_payer(ctx, row.payer_id)  # account_not_verified before anything is written
+    factors = authenticate(ctx, row.payer_id, given)
+    if factors == 0:
+        return require_action(ctx, row)
+    return process(ctx, row, factors, new=True, settings=settings)
+
+
+def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authorization,
+                    settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+    """Complete a `requires_action` payment with its step-up (passed before, or answered
+    here) and optionally the payment password for a second factor. A wrong answer or
+    password raises its committed auth error before the payment changes."""
+    row = repo(ctx).payment(payment_id, lock=True)
+    if row is None or row.payer_id != user_id:
+        raise NotFound("no such payment", param="payment_id")
+    if row.status != Status.REQUIRES_ACTION.value:
+        raise Conflict(f"the payment is {row.status}", code="illegal_transition")
+    if given.step_up_challenge_id not in (None, row.challenge_id):
+        raise InvalidRequest("that is not this payment's step-up", param="challenge_id")
+    given = replace(given, step_up_challenge_id=row.challenge_id)
+    lock_payer(ctx, user_id)
+    if given.answer is not None and row.challenge_id is not None:
+        a = given.answer
+        auth.pass_step_up(ctx, row.challenge_id, a.method, code=a.code, signature=a.signature,
+                          signer_device_id=ctx.actor.device_id, purpose=PURPOSE)  # fmt: skip
+    factors = authenticate(ctx, user_id, given)
+    return process(ctx, row, factors, new=False, settings=settings)
+
+
+def _payee_id(ctx: Context, payee: str) -> str:
+    if payee.startswith("usr_"):
+        user = ctx.uow.identity.user(payee)
+        found = user.id if user is not None and user.status == "active" else None
+    else:
+        found = user_for_phone_index(ctx, phone_index(ctx, payee))
+    if found is None:
+        raise NotFound("no such payee", code="payee_not_found", param="payee")
+    return found
+
+
+def p2p_transfer(ctx: Context, payer_id: str, payee: str, amount: Money,
+                 given: Authorization) -> Payment:  # fmt: skip
+    """Send money to a user by phone number or user id."""
+    payee_id = _payee_id(ctx, payee)
+    if payee_id == payer_id:
+        raise InvalidRequest("you cannot pay yourself", code="payee_is_payer", param="payee")
+    return pay(ctx, new_row(ctx, P2P, payer_id, ("user", payee_id), amount), given)
+
+
+def get_payment(ctx: Context, user_id: str, payment_id: str) -> PaymentRow:
+    """The payer's (or the receiving user's) view; anyone else gets 404."""
+    row = repo(ctx).payment(payment_id)
+    if row is None or user_id not in (row.payer_id, row.payee_id):
+        raise NotFound("no such payment", param="payment_id")
+    return row
+
+
+def list_payments(ctx: Context, user_id: str, cursor: str | None,
+                  limit: int = 20) -> tuple[list[PaymentRow], str | None]:  # fmt: skip
+    """A page of the payer's payments, newest first, and the next cursor (or None)."""
+    after = None
+    if cursor is not None:
+        after = repo(ctx).payment(cursor)
+        if after is None or after.payer_id != user_id:
+            raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")
+    rows = repo(ctx).payments_of(user_id, after, limit + 1)
+    more = len(rows) > limit
+    return rows[:limit], rows[limit - 1].id if more else None

@@ -1,0 +1,251 @@
+"""Payments tables: payments, order QR codes, issued payment codes and device secrets.
+
+The ledger holds the money; these rows hold what the ledger does not know: who paid whom
+through which channel, the state machine's status, the single-use records of order codes
+and payment codes, and the sums the daily and class limits count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+
+from guardpay.storage.schema import metadata
+
+R = TypeVar("R")
+
+
+def _at(name: str, nullable: bool = False) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("payer_id", String(40), nullable=False),
+    Column("payee_kind", String(16), nullable=False),
+    Column("payee_id", String(40), nullable=False),
+    Column("descriptor", String(200), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("failure_code", String(64), nullable=True),
+    Column("factors", Integer, nullable=False),
+    Column("order_id", String(40), nullable=True),
+    Column("challenge_id", String(40), nullable=True),
+    _at("created_at"),
+    _at("updated_at"),
+    Index("ix_payments_payer", "payer_id", "created_at", "id"),
+)
+
+payment_orders = Table(
+    "payment_orders",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("nonce", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | paid
+    Column("payment_id", String(40), nullable=True),
+    _at("expires_at"),
+    _at("created_at"),
+)
+
+payment_codes = Table(
+    "payment_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("device_id", String(40), nullable=False),
+    Column("factors", Integer, nullable=False),
+    _at("issued_at"),
+    _at("used_at", nullable=True),
+    Column("payment_id", String(40), nullable=True),
+)
+
+payment_code_secrets = Table(
+    "payment_code_secrets",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("device_id", String(40), primary_key=True),
+    Column("secret_enc", Text, nullable=False),
+    _at("created_at"),
+)
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: str
+    kind: str
+    payer_id: str
+    payee_kind: str  # user | merchant
+    payee_id: str
+    descriptor: str | None
+    amount: int
+    currency: str
+    fee: int
+    status: str
+    failure_code: str | None
+    factors: int
+    order_id: str | None
+    challenge_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    nonce: str
+    payload: str
+    status: str
+    payment_id: str | None
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    code_hash: str
+    user_id: str
+    device_id: str
+    factors: int
+    issued_at: datetime
+    used_at: datetime | None
+    payment_id: str | None
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _row(cls: type[R], mapping: RowMapping) -> R:
+    return cls(**{k: _utc(v) for k, v in mapping.items()})
+
+
+class PaymentRepository:
+    """The payments tables, inside a transaction the caller owns."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, cls: type[R], table: Table, *where: Any, lock: bool = False) -> R | None:
+        stmt = select(table).where(*where)
+        found = self.conn.execute(stmt.with_for_update() if lock else stmt).mappings().first()
+        return None if found is None else _row(cls, found)
+
+    # -- payments ----------------------------------------------------------------------
+    def insert_payment(self, row: PaymentRow) -> None:
+        self.conn.execute(insert(payments).values(**row.__dict__))
+
+    def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
+        return self._one(PaymentRow, payments, payments.c.id == payment_id, lock=lock)
+
+    def save_payment(self, row: PaymentRow) -> None:
+        values = {k: v for k, v in row.__dict__.items() if k != "id"}
+        self.conn.execute(update(payments).where(payments.c.id == row.id).values(**values))
+
+    def payments_of(self, payer_id: str, after: PaymentRow | None, limit: int) -> list[PaymentRow]:
+        """Newest first; `after` is the last row of the previous page (the cursor)."""
+        c = payments.c
+        stmt = select(payments).where(c.payer_id == payer_id)
+        if after is not None:
+            older = or_(c.created_at < after.created_at,
+                        and_(c.created_at == after.created_at, c.id < after.id))  # fmt: skip
+            stmt = stmt.where(older)
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [_row(PaymentRow, m) for m in self.conn.execute(stmt).mappings().all()]
+
+    def spent(
+        self, payer_ids: Sequence[str], since: datetime | None, kinds: Sequence[str] | None = None,
+        max_factors: int | None = None,
+    ) -> int:  # fmt: skip
+        """Succeeded payments' total of these payers since `since` (None: ever)."""
+        c = payments.c
+        stmt = select(func.coalesce(func.sum(c.amount), 0)).where(
+            c.payer_id.in_(list(payer_ids)), c.status == "succeeded"
+        )
+        if since is not None:
+            stmt = stmt.where(c.created_at >= since)
+        if kinds is not None:
+            stmt = stmt.where(c.kind.in_(list(kinds)))
+        if max_factors is not None:
+            stmt = stmt.where(c.factors <= max_factors)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    # -- orders ------------------------------------------------------------------------
+    def insert_order(self, row: OrderRow) -> None:
+        self.conn.execute(insert(payment_orders).values(**row.__dict__))
+
+    def order(self, order_id: str, *, lock: bool = False) -> OrderRow | None:
+        return self._one(OrderRow, payment_orders, payment_orders.c.id == order_id, lock=lock)
+
+    def mark_order_paid(self, order_id: str, payment_id: str) -> bool:
+        """Open -> paid, once: False if it was not open (a concurrent replay lost)."""
+        c = payment_orders.c
+        result = self.conn.execute(
+            update(payment_orders).where(c.id == order_id, c.status == "open")
+            .values(status="paid", payment_id=payment_id)
+        )  # fmt: skip
+        return bool(result.rowcount)
+
+    # -- payment codes -----------------------------------------------------------------
+    def code_secret(self, user_id: str, device_id: str) -> str | None:
+        c = payment_code_secrets.c
+        stmt = select(c.secret_enc).where(c.user_id == user_id, c.device_id == device_id)
+        found = self.conn.execute(stmt).first()
+        return None if found is None else str(found[0])
+
+    def insert_code_secret(self, user_id: str, device_id: str, secret_enc: str,
+                           at: datetime) -> None:  # fmt: skip
+        self.conn.execute(
+            insert(payment_code_secrets).values(
+                user_id=user_id, device_id=device_id, secret_enc=secret_enc, created_at=at
+            )
+        )
+
+    def code(self, code_hash: str, *, lock: bool = False) -> CodeRow | None:
+        return self._one(CodeRow, payment_codes, payment_codes.c.code_hash == code_hash,
+                         lock=lock)  # fmt: skip
+
+    def insert_code(self, row: CodeRow) -> None:
+        self.conn.execute(insert(payment_codes).values(**row.__dict__))
+
+    def mark_code_used(self, code_hash: str, payment_id: str, at: datetime) -> bool:
+        c = payment_codes.c
+        result = self.conn.execute(
+            update(payment_codes).where(c.code_hash == code_hash, c.used_at.is_(None))
+            .values(used_at=at, payment_id=payment_id)
+        )  # fmt: skip
+        return bool(result.rowcount)

@@ -1,0 +1,79 @@
+"""The fake bank: deterministic from its seed, idempotent per instruction, and as badly
+behaved as asked (late, duplicate, contradicting, failing); its statement is the truth."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+from guardpay.adapters.bank import BankCallback, BankInstruction, Chaos, FakeBank
+
+DAY = date(2026, 11, 21)
+
+
+def instruction(n: int, direction: str = "in") -> BankInstruction:
+    return BankInstruction(f"fnd_{n}", direction, 100 * n, "CNY", f"tok_{n}", "1234", DAY)
+
+
+def run(seed: int, chaos: Chaos) -> tuple[FakeBank, list[BankCallback]]:
+    bank, got = FakeBank(seed=seed, chaos=chaos), list[BankCallback]()
+    for n in range(1, 30):
+        bank.submit(instruction(n))
+    bank.drain(got.append)
+    return bank, got
+
+
+def test_the_same_seed_gives_the_same_day() -> None:
+    assert run(4, Chaos())[1] == run(4, Chaos())[1]
+    assert run(4, Chaos())[1] != run(5, Chaos())[1]
+
+
+def test_an_instruction_is_accepted_once() -> None:
+    bank = FakeBank(seed=1)
+    ref = bank.submit(instruction(1))
+    assert bank.submit(instruction(1)) == ref
+    assert len(bank.statement()) == 1
+
+
+def test_chaos_duplicates_contradicts_and_fails_but_the_statement_is_final() -> None:
+    bank, got = run(9, Chaos(failure=0.3, duplicate=0.5, late=0.3, contradiction=0.3))
+    refs = [c.bank_reference for c in got]
+    assert len(refs) > len(set(refs)) == 29  # duplicates and contradictions
+    statuses = {r.bank_reference: r.status for r in bank.statement()}
+    assert set(statuses.values()) == {"succeeded", "failed"}
+    contradicted = [
+        r
+        for r in set(refs)
+        if {c.status for c in got if c.bank_reference == r} == {"succeeded", "failed"}
+    ]
+    assert contradicted  # the platform must keep the first final answer it processes
+
+
+def test_declined_cards_fail_and_a_failing_delivery_is_retried() -> None:
+    bank = FakeBank(seed=2, chaos=Chaos(failure=0.0, duplicate=0.0, late=0.0,
+                                        contradiction=0.0), declined_tokens={"tok_1"})  # fmt: skip
+    ref = bank.submit(instruction(1))
+    calls: list[BankCallback] = []
+
+    def flaky(c: BankCallback) -> None:
+        calls.append(c)
+        if len(calls) == 1:
+            raise RuntimeError("platform down")
+
+    bank.drain(flaky)
+    assert [c.status for c in calls] == ["failed", "failed"]
+    assert bank.final_status(ref) == "failed"
+
+
+def test_the_thread_delivers_in_the_background() -> None:
+    bank, got, stop = FakeBank(seed=3), list[BankCallback](), threading.Event()
+    bank.submit(instruction(1, "out"))
+    thread = bank.run_in_thread(got.append, stop, interval=0.001)
+    for _ in range(2000):
+        if bank.idle:
+            break
+        threading.Event().wait(0.001)
+    stop.set()
+    thread.join(timeout=5)
+    assert got
+    assert got[0].bank_reference == bank.statement()[0].bank_reference

@@ -1,0 +1,89 @@
+"""/metrics: Prometheus text with requests by route template and status, and the outbox
+backlog; plus the webhook endpoint API (registered by an analyst, secret shown once)."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from guardpay.services import operators, webhooks
+from guardpay.services.context import SYSTEM, Context
+from guardpay.services.identity import register_merchant
+from guardpay.storage.uow import unit_of_work
+from tests.api.api_fixtures import Api, error_of
+from tests.api.api_fixtures import api_fixture as api_fixture
+from tests.domain.identity.numbers import uscc
+
+SECRET = "Console-pass-7"
+
+
+def _samples(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = api.client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    found = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+def _merchant(api: Api, analyst: bool = True) -> tuple[str, str]:
+    """A merchant and an operator's session token."""
+    with unit_of_work(api.db) as uow:
+        ctx = Context(uow, api.keyring, SYSTEM, api.clock)
+        operators.create_operator(ctx, "ana", "analyst" if analyst else "viewer", SECRET)
+        merchant = register_merchant(ctx, legal_name="上海美食城电子商务有限公司",
+                                     display_name="FoodMall", mcc="5411",
+                                     registration_number=uscc("91310115MA1H7XYR0"),
+                                     settlement_account_id=None)  # fmt: skip
+    r = api.post("/v1/operator/sessions", {"name": "ana", "password": SECRET})
+    return merchant.id, str(r.json()["token"])
+
+
+def test_requests_are_counted_by_route_template_and_status(api: Api) -> None:
+    api.get("/healthz")
+    api.get("/healthz")
+    api.get("/v1/merchants/mer_one")  # 401, an id in the path
+    api.get("/nowhere")
+    samples = _samples(api)
+    count = "guardpay_http_requests_total"
+    assert samples[(count, (("method", "GET"), ("route", "/healthz"), ("status", "200")))] == 2
+    route = (("method", "GET"), ("route", "/v1/merchants/{merchant_id}"), ("status", "401"))
+    assert samples[(count, route)] == 1
+    assert samples[(count, (("method", "GET"), ("route", "<unmatched>"), ("status", "404")))] == 1
+    assert not any("mer_one" in str(labels) for _, labels in samples)
+    buckets = [k for k in samples if k[0] == "guardpay_http_request_duration_seconds_count"]
+    assert buckets
+
+
+def test_the_outbox_backlog_is_a_gauge(api: Api) -> None:
+    merchant_id, _ = _merchant(api)
+    assert _samples(api)[("guardpay_webhook_outbox_undelivered", ())] == 0
+    with unit_of_work(api.db) as uow:
+        ctx = Context(uow, api.keyring, SYSTEM, api.clock)
+        for n in range(3):
+            webhooks.enqueue(ctx, merchant_id, "payment.succeeded", {"n": n})
+    assert _samples(api)[("guardpay_webhook_outbox_undelivered", ())] == 3
+
+
+def test_an_analyst_registers_a_webhook_endpoint(api: Api) -> None:
+    merchant_id, token = _merchant(api)
+    path = f"/v1/merchants/{merchant_id}/webhook-endpoint"
+    error_of(api.get(path, token), 404, "resource_missing")
+    url = "https://shop.example/hooks"
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "wh-1"}
+    r = api.client.post(path, json={"url": url}, headers=headers)
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret"]
+    assert secret.startswith("whsec_")
+    again = api.client.post(path, json={"url": url}, headers=headers)  # never replayed
+    assert again.json()["secret"] != secret
+    assert secret not in str(api.snapshot())  # neither in the clear nor in idempotency
+    assert api.get(path, token).json() == {"merchant_id": merchant_id, "url": url}
+    error_of(api.post(path, {"url": "nope"}, token), 400, "webhook_url_invalid")
+
+
+def test_a_viewer_cannot_register_one(api: Api) -> None:
+    merchant_id, token = _merchant(api, analyst=False)
+    path = f"/v1/merchants/{merchant_id}/webhook-endpoint"
+    error_of(api.post(path, {"url": "https://x.example"}, token), 403, "insufficient_role")
