@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from guardpay.storage.db import as_utc
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -78,6 +80,6 @@ class AuditRepository:
 
 def _entry(row: Any) -> AuditEntry:
     at = row[1]
-    if isinstance(at, str):  # SQLite keeps timestamps as ISO text
+    if isinstance(at, str):  # raw SQL on SQLite hands back ISO text
         at = datetime.fromisoformat(at)
-    return AuditEntry(row[0], at, *row[2:])
+    return AuditEntry(row[0], as_utc(at), *row[2:])

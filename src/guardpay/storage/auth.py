@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +38,7 @@ from sqlalchemy.engine import RowMapping
 from guardpay.domain.auth.records import Approval, Credentials, Device, Operator, TotpState
 from guardpay.domain.auth.sessions import Session
 from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
+from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.schema import Id, metadata
 
@@ -134,12 +135,6 @@ _TIMES = frozenset(
     c.name for t in metadata.tables.values() if t.name.startswith("auth_") for c in t.columns
     if isinstance(c.type, DateTime)
 )  # fmt: skip
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _db(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,13 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
 from guardpay.errors import DatabaseNotMigrated, StorageError
+
+T = TypeVar("T")
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: T) -> T: ...
+def as_utc(value: object) -> object:
+    """A timestamp read back from either database, as an aware UTC datetime.
+
+    SQLite keeps no zone (it hands back naive datetimes, which we always wrote as UTC);
+    PostgreSQL hands back the session's zone. Anything that is not a datetime (None, say)
+    passes through unchanged."""
+    if not isinstance(value, datetime):
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def normalize_url(url: str) -> URL:

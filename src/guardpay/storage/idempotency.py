@@ -10,7 +10,7 @@ cannot both run the endpoint: the loser reads the winner's row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Column,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.schema import metadata
 
 IN_PROGRESS = "in_progress"
@@ -61,10 +62,6 @@ class StoredKey:
     response_type: str | None
     response_body: str | None
     created_at: datetime
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class IdempotencyRepository:

@@ -13,7 +13,7 @@ event at once, and a worker that dies mid-delivery only delays it until the leas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 
+from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.schema import metadata
 
 webhook_endpoints = Table(
@@ -91,12 +92,6 @@ class OutboxEvent:
     created_at: datetime
     attempts: int
     delivered_at: datetime | None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _event(row: object) -> OutboxEvent:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
+from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
@@ -142,12 +143,6 @@ class CodeRow:
     issued_at: datetime
     used_at: datetime | None
     payment_id: str | None
-
-
-def _utc(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
 
 
 def _row(cls: type[R], mapping: RowMapping) -> R:
