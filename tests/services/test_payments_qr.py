@@ -127,3 +127,21 @@ def test_dynamic_limits_by_factor_count(world: World) -> None:
     world.refused("limit_exceeded", payments_qr.pay_qr, alice, order.payload, PASSWORD)
     left = world.run(payments_limits.allowance, alice)
     assert (left.dynamic_qr_one_factor, left.dynamic_qr_two_factors) == (0, 4000_00)
+
+
+def test_a_merchant_payment_is_announced_through_the_outbox_once_it_commits(
+    world: World,
+) -> None:
+    from guardpay.storage.outbox import OutboxRepository
+
+    alice, shop = world.user(ALICE), world.merchant()
+    world.fund(alice, cny(1000))
+    payload = world.run(payments_qr.static_payload, shop)
+    paid = world.run(payments_qr.pay_qr, alice, payload, PASSWORD, cny(10))
+    world.refused("limit_exceeded", payments_qr.pay_qr, alice, payload, PASSWORD, cny(5000))
+    events = world.run(lambda ctx: OutboxRepository(ctx.uow.conn).events_of(shop))
+    assert [(e.sequence, e.event_type) for e in events] == [(1, "payment.succeeded")]
+    assert f'"payment_id":"{paid.row.id}"' in events[0].payload
+    assert '"amount":1000' in events[0].payload
+    assert ALICE not in events[0].payload
+    assert alice not in events[0].payload

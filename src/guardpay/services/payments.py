@@ -29,7 +29,7 @@ from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
 from guardpay.domain.payments.states import PaymentState, Status, transition
 from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound
-from guardpay.services import auth, ledger, wallets
+from guardpay.services import auth, ledger, wallets, webhooks
 from guardpay.services.auth_support import phone_index, user_for_phone_index
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -161,7 +161,19 @@ def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool,
     _claim_order(ctx, row)
     _move_money(ctx, row)
     _audit(ctx, row, seen)
+    _notify_merchant(ctx, row)
     return Payment(row)
+
+
+def _notify_merchant(ctx: Context, row: PaymentRow) -> None:
+    """Through the outbox, in this transaction: the merchant hears of exactly the
+    payments that committed. No payer identity travels; the payment id is the key."""
+    if row.payee_kind != "merchant":
+        return
+    payload = {"payment_id": row.id, "kind": row.kind, "status": row.status,
+               "amount": row.amount, "currency": row.currency, "fee": row.fee,
+               "order_id": row.order_id, "descriptor": row.descriptor}  # fmt: skip
+    webhooks.enqueue(ctx, row.payee_id, f"payment.{row.status}", payload)
 
 
 def _claim_order(ctx: Context, row: PaymentRow) -> None:
