@@ -167,9 +167,12 @@ def test_demo_without_serving_tells_the_story_and_verifies(
         result = invoke("demo", "--no-serve")
         assert result.exit_code == 0, result.output
         out = " ".join(result.stdout.split())
-        assert "ledger verify: clean (5 accounts, 6 transfers)" in out
-        assert "refused: exceeds_credits" in out
-        assert "already done, already done" in out
+        assert "ledger verify: clean" in out
+        assert "reconcile reserve: clean" in out
+        assert "audit verify: clean" in out
+        assert "refused (insufficient_funds)" in out  # an overdraft moves nothing
+        assert "refused (qr_already_used)" in out  # a replayed order QR code
+        assert "duplicate — nothing moves twice" in out  # a repeated bank callback
     assert (tmp_path / "guardpay-data" / "demo.db").is_file()
 
 

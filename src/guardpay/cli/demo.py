@@ -1,125 +1,139 @@
-"""`guardpay demo`: a ledger walkthrough in plain words, then the API on :8000.
+"""`guardpay demo`: a fresh demo world, every payment flow in plain words, the three
+checks, then the API on :8000.
 
-Until the payment flows land this shows the ledger they will stand on: the chart of
-accounts, a top-up, a transfer, a refused overdraft, a hold posted in part, a linked
-payment-plus-fee, an idempotent retry and the invariant check.
+The world lives in `guardpay-data/demo.db`, deleted and rebuilt on every run, so the
+demo always tells the same story. Its master key is the CLI's and the API's
+(`Keyring.from_environment`: `GUARDPAY_MASTER_KEYS`, else the development key file
+`guardpay-data/master.keys`, made on first use): one key, so the API the demo serves
+can decrypt what the walkthrough wrote, and `guardpay audit verify` or
+`guardpay keys rotate` on the demo database work with no extra setup.
+
+`--json` prints only `{"flows": {...}, "ledger_verified", "reserve_reconciled",
+"audit_verified"}`; flows still being built elsewhere (escrow, refunds, red packets)
+are reported as "not_available" so the shape stays stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from guardpay.cli.context import console
+from guardpay.cli.context import console, emit_json
+from guardpay.cli.demo_flows import FLOWS, NOT_AVAILABLE, Say, balances, yuan
+from guardpay.cli.demo_world import (
+    LOGIN_PASSWORD,
+    PAYMENT_PIN,
+    PEOPLE,
+    Cast,
+    DemoWorld,
+    build,
+)
 from guardpay.config import DEFAULT_DATA_DIR
-from guardpay.domain.ledger.chart import FLAGS, AccountCode, TransferCode
-from guardpay.domain.ledger.model import Account, Event, Transfer, TransferFlags
-from guardpay.domain.ledger.results import Result
-from guardpay.domain.money import Money, currency
-from guardpay.services.ledger import verify
-from guardpay.services.ledger_writer import LedgerWriter
+from guardpay.domain.identity.masking import mask_phone
+from guardpay.security.keys import Keyring
+from guardpay.services import audit, ledger, reconcile
 from guardpay.storage.db import Database
 from guardpay.storage.migrate import upgrade
 from guardpay.storage.uow import read_only
 
-CNY = currency("CNY").numeric
-NAMES = {
-    1: ("Reserve (custodian bank)", AccountCode.RESERVE),
-    2: ("Fee revenue", AccountCode.FEE_REVENUE),
-    10: ("Alice's wallet", AccountCode.CUSTOMER_WALLET),
-    11: ("Bob's wallet", AccountCode.CUSTOMER_WALLET),
-    20: ("Tea House (merchant)", AccountCode.MERCHANT_SETTLEMENT),
-}
-RESERVE, FEES, ALICE, BOB, SHOP = 1, 2, 10, 11, 20
 
-
-def _yuan(minor: int) -> str:
-    return f"¥{Money(minor, 'CNY').to_decimal_string()}"
-
-
-def _t(tid: int, dr: int, cr: int, amount: int, code: TransferCode, flags: int = 0) -> Transfer:
-    return Transfer(tid, dr, cr, amount, ledger=CNY, code=code, flags=flags)
-
-
-STEPS: list[tuple[str, list[Event]]] = [
-    ("Open the chart of accounts: reserve, fee revenue, two wallets, a merchant",
-     [Account(i, CNY, code, FLAGS[code]) for i, (_, code) in NAMES.items()]),
-    ("Alice tops up ¥500.00 from her bank card (reserve up, her wallet up)",
-     [_t(101, RESERVE, ALICE, 50_000, TransferCode.TOP_UP)]),
-    ("Alice sends Bob ¥120.00", [_t(102, ALICE, BOB, 12_000, TransferCode.P2P)]),
-    ("Alice tries to send Bob ¥1,000.00 — more than she has",
-     [_t(103, ALICE, BOB, 100_000, TransferCode.P2P)]),
-    ("Alice orders at the Tea House: ¥200.00 is held (pending), not yet paid",
-     [_t(104, ALICE, SHOP, 20_000, TransferCode.MERCHANT_PAYMENT, TransferFlags.PENDING)]),
-    ("The order ships short: ¥150.00 of the hold is posted, ¥50.00 goes back to Alice",
-     [Transfer(105, amount=15_000, pending_id=104, flags=TransferFlags.POST_PENDING)]),
-    ("Bob pays the Tea House ¥30.00 and the shop's ¥0.18 fee, linked: both or neither",
-     [_t(106, BOB, SHOP, 3_000, TransferCode.MERCHANT_PAYMENT, TransferFlags.LINKED),
-      _t(107, SHOP, FEES, 18, TransferCode.FEE)]),
-    ("Bob's phone retries the same payment (same ids): nothing moves twice",
-     [_t(106, BOB, SHOP, 3_000, TransferCode.MERCHANT_PAYMENT, TransferFlags.LINKED),
-      _t(107, SHOP, FEES, 18, TransferCode.FEE)]),
-]  # fmt: skip
-
-
-def _describe(results: Sequence[Result]) -> str:
-    words = {Result.ok: "[green]done[/]", Result.exists: "[yellow]already done[/]"}
-    return ", ".join(words.get(r, f"[red]refused: {r.value}[/]") for r in results)
-
-
-def _balances(db: Database) -> Table:
-    table = Table("account", "balance", "held", title="Balances (from the ledger)")
-    with read_only(db) as uow:
-        q = uow.ledger_queries
-        for account_id, (name, _) in NAMES.items():
-            a = q.account(account_id)
-            assert a is not None
-            bal = a.debits_posted - a.credits_posted if a.code == AccountCode.RESERVE else a.balance
-            held = a.debits_pending + a.credits_pending
-            table.add_row(name, _yuan(bal), _yuan(held) if held else "")
-    return table
-
-
-def run_walkthrough(db: Database) -> bool:
-    """Run the story against `db`; returns whether `ledger verify` is clean."""
-    upgrade(db)
-    with LedgerWriter(db) as writer:
-        for n, (title, events) in enumerate(STEPS, 1):
-            console.print(f"{n}. {title}: {_describe(writer.apply(events))}")
-    console.print(_balances(db))
-    with read_only(db) as uow:
-        report = verify(uow)
-    status = "[green]clean[/]" if report.ok else f"[red]{len(report.problems)} problems[/]"
-    console.print(
-        f"ledger verify: {status} ({report.accounts} accounts, {report.transfers} transfers)"
-    )
-    return report.ok
-
-
-def demo(
-    ctx: typer.Context,
-    serve: bool = typer.Option(True, help="Serve the API on http://127.0.0.1:8000 afterwards."),
-    port: int = typer.Option(8000, help="Port for the API."),
-) -> None:
-    """Run the guided demo on a fresh embedded database, then serve the API."""
+def fresh_database() -> Database:
+    """An empty, migrated `guardpay-data/demo.db` (the old one and its WAL removed)."""
     path = Path(DEFAULT_DATA_DIR) / "demo.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = Database(f"sqlite:///{path}")
-    console.rule("[bold]guardpay demo: the ledger")
-    ok = run_walkthrough(db)
-    if not ok:
+    upgrade(db)
+    return db
+
+
+def introduce(cast: Cast, say: Say) -> None:
+    say("[bold]The cast[/] (made-up people; the fake KYC services decide each class):")
+    for m in cast.members:
+        card = ", a bound debit card" if m.card_id else ""
+        say(f"  {m.person.name} ({m.person.phone}): account class {m.account_class}{card}")
+    say(f"  merchant {cast.shop_name} with its sub-merchant {cast.branch_name}")
+
+
+def walk(world: DemoWorld, cast: Cast, say: Say) -> dict[str, str]:
+    """Run every flow in order; each flow's final state by its key."""
+    states: dict[str, str] = {}
+    for n, (key, title, flow) in enumerate(FLOWS, 1):
+        say(f"\n[bold]{n}. {title}[/]")
+        states[key] = flow(world, cast, say)
+    return {**states, **dict.fromkeys(NOT_AVAILABLE, "not_available")}
+
+
+def check(db: Database, say: Say) -> dict[str, bool]:
+    """`ledger verify`, `reconcile reserve` and `audit verify`, as the CLI runs them."""
+    with read_only(db) as uow:
+        lv, rr, av = ledger.verify(uow), reconcile.reserve(uow), audit.verify(uow)
+    ok, bad = "[green]clean[/]", "[red]FAILED[/]"
+    say(f"ledger verify: {ok if lv.ok else bad} ({lv.accounts} accounts, "
+        f"{lv.transfers} transfers){'' if lv.ok else ' ' + str(lv.problems)}")  # fmt: skip
+    for line in rr.lines:
+        why = "" if rr.ok else f" {line.breaks}"
+        say(f"reconcile reserve: {ok if rr.ok else bad} — {line.currency} reserve "
+            f"{yuan(line.reserve)} = customer and merchant money {yuan(line.liabilities)} "
+            f"+ platform funds {yuan(line.platform_funds)}{why}")  # fmt: skip
+    say(f"audit verify: {ok if av.ok else bad} ({av.entries} entries, head "
+        f"{av.head_hash[:16]}…){'' if av.ok else ' ' + str(av.problem)}")  # fmt: skip
+    return {"ledger_verified": lv.ok, "reserve_reconciled": rr.ok, "audit_verified": av.ok}
+
+
+def run(world: DemoWorld, *, quiet: bool = False) -> dict[str, object]:
+    """Build the world, walk every flow, check; the `--json` report. `quiet` prints
+    nothing (stdout is the JSON's)."""
+    say: Say = (lambda _: None) if quiet else console.print
+    cast = build(world)
+    introduce(cast, say)
+    flows = walk(world, cast, say)
+    if not quiet:
+        console.print(balances(world, cast))
+        console.rule("[bold]the checks")
+    return {"flows": flows, **check(world.db, say)}
+
+
+class ConsoleSms:
+    """The served demo's SMS gateway: prints each message (a login step-up code for a
+    new device, say) so the person trying the API can read it. Demo accounts only."""
+
+    def send(self, phone: str, text: str) -> None:
+        console.print(f"[dim]SMS to {mask_phone(phone)}:[/] {text}")
+
+
+def _serve(world: DemoWorld, port: int) -> None:
+    import uvicorn
+
+    from guardpay.api.app import create_app
+
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"\nAPI: {base}  docs: {base}/docs  metrics: {base}/metrics  (Ctrl-C to stop)")
+    console.print(f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
+                  f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}")  # fmt: skip
+    console.print("SMS codes (a new device's login step-up) are printed here.")
+    app = create_app(world.db, keyring=world.keyring, kyc=world.kyc, sms=ConsoleSms())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def demo(
+    serve: bool = typer.Option(True, help="Serve the API on http://127.0.0.1:8000 afterwards."),
+    port: int = typer.Option(8000, help="Port for the API."),
+    json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
+) -> None:
+    """Run the guided demo on a fresh embedded database, then serve the API."""
+    world = DemoWorld(fresh_database(), Keyring.from_environment(DEFAULT_DATA_DIR))
+    if not json:
+        console.rule("[bold]guardpay demo")
+    report = run(world, quiet=json)
+    if json:
+        emit_json(report)
+    healthy = all(report[k] for k in ("ledger_verified", "reserve_reconciled", "audit_verified"))
+    flows = report["flows"]
+    assert isinstance(flows, dict)
+    if not healthy or any(s not in ("succeeded", "not_available") for s in flows.values()):
         raise typer.Exit(1)
     if serve:
-        import uvicorn
-
-        from guardpay.api.app import create_app
-
-        console.print(
-            f"\nAPI: http://127.0.0.1:{port}/docs — try /v1/ledger/accounts/10/transfers "
-            "(Ctrl-C to stop)"
-        )
-        uvicorn.run(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+        _serve(world, port)
