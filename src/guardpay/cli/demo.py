@@ -53,9 +53,8 @@ def introduce(cast: Cast, say: Say) -> None:
     say("[bold]The cast[/] (made-up people; the fake KYC services decide each class):")
     for m in cast.members:
         card = ", a bound debit card" if m.card_id else ""
-        say(
-            f"  {m.person.name} ({mask_phone(m.person.phone)}): account class {m.account_class}{card}"
-        )
+        who = f"{m.person.name} ({mask_phone(m.person.phone)})"
+        say(f"  {who}: account class {m.account_class}{card}")
     say(f"  merchant {cast.shop_name} with its sub-merchant {cast.branch_name}")
 
 
