@@ -19,6 +19,8 @@ from guardpay.api.deps import keyring_of
 from guardpay.api.idempotency import IdempotencySettings
 from guardpay.api.routers import ledger, me, merchants, operators, sessions, users, webhooks
 from guardpay.api.routers import payments as payments_router
+from guardpay.api.routers import red_packets as red_packets_router
+from guardpay.api.routers import refunds as refunds_router
 from guardpay.security.keys import Keyring
 from guardpay.services.context import utc_now
 from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
@@ -109,4 +111,6 @@ def create_app(
         app.include_router(router, prefix="/v1")
     app.include_router(webhooks.router, prefix="/v1")
     app.include_router(payments_router.router, prefix="/v1")
+    app.include_router(refunds_router.router, prefix="/v1")
+    app.include_router(red_packets_router.router, prefix="/v1")
     return app

@@ -169,5 +169,7 @@ from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
     identity,
     outbox,
     payments,
+    red_packets,
+    refunds,
     wallets,
 )
