@@ -20,7 +20,7 @@ from pathlib import Path
 import typer
 
 from guardpay.cli.context import console, emit_json
-from guardpay.cli.demo_flows import FLOWS, NOT_AVAILABLE, Say, balances, yuan
+from guardpay.cli.demo_flows import EXPECTED, FLOWS, NOT_AVAILABLE, Say, balances, yuan
 from guardpay.cli.demo_world import (
     LOGIN_PASSWORD,
     PAYMENT_PIN,
@@ -134,7 +134,7 @@ def demo(
     healthy = all(report[k] for k in ("ledger_verified", "reserve_reconciled", "audit_verified"))
     flows = report["flows"]
     assert isinstance(flows, dict)
-    if not healthy or any(s not in ("succeeded", "not_available") for s in flows.values()):
+    if not healthy or flows != EXPECTED:
         raise typer.Exit(1)
     if serve:
         _serve(world, port)

@@ -104,7 +104,14 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
         raise InvalidRequest(f"the payment was in {payment.currency}",
                              code="currency_mismatch", param="currency")  # fmt: skip
     before = _repo(ctx).total(payment_id)
-    split = split_refund(payment.amount, payment.fee, before, request.amount.amount)
+    try:
+        split = split_refund(payment.amount, payment.fee, before, request.amount.amount)
+    except InvalidRequest as exc:  # say it in money, which the pure rule cannot
+        if exc.code != "refund_exceeds_payment":
+            raise
+        left, paid = (Money(v, payment.currency) for v in (payment.amount - before, payment.amount))
+        raise InvalidRequest(f"only {left} of {paid} is left to refund",
+                             code=exc.code, param="amount") from None  # fmt: skip
     row = RefundRow(new_id("rfd"), payment_id, request.refund_id, split.amount,
                     payment.currency, split.fee, before + split.amount, request.reason,
                     SUCCEEDED, ctx.now())  # fmt: skip
