@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from guardpay.bench import api as api_bench
 from guardpay.bench import ledger as ledger_bench
 from guardpay.cli.context import console, emit_json
 
@@ -40,4 +41,23 @@ def ledger(
                 "ratio_to_baseline", "failed"):  # fmt: skip
         table.add_row(key, str(result[key]))
     table.add_row("baseline transfers_per_second", str(result["baseline"]["transfers_per_second"]))
+    console.print(table)
+
+
+@app.command("api")
+def api(
+    seconds: float = typer.Option(10.0, min=0.5, max=600.0, help="How long to drive payments."),
+    workers: int = typer.Option(8, min=1, max=64, help="Concurrent workers, one payer each."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Drive authenticated P2P payments over HTTP against `guardpay serve` on a throwaway
+    SQLite database; report payments per second, p50/p99 and a /healthz baseline."""
+    result = api_bench.run(seconds, workers)
+    if json_out:
+        emit_json(result)
+        return
+    table = Table("measure", "value", title="API benchmark (sqlite)")
+    for key in ("payments_per_second", "p50_ms", "p99_ms", "errors", "seconds", "workers"):
+        table.add_row(key, str(result[key]))
+    table.add_row("baseline requests_per_second", str(result["baseline"]["requests_per_second"]))
     console.print(table)
