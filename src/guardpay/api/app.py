@@ -17,6 +17,7 @@ from guardpay.adapters.sms import FakeSms, SmsSender
 from guardpay.api import errors, idempotency, metrics
 from guardpay.api.deps import keyring_of
 from guardpay.api.idempotency import IdempotencySettings
+from guardpay.api.routers import escrow as escrow_router
 from guardpay.api.routers import ledger, me, merchants, operators, sessions, users, webhooks
 from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
@@ -113,4 +114,5 @@ def create_app(
     app.include_router(payments_router.router, prefix="/v1")
     app.include_router(refunds_router.router, prefix="/v1")
     app.include_router(red_packets_router.router, prefix="/v1")
+    app.include_router(escrow_router.router, prefix="/v1")
     return app

@@ -164,6 +164,7 @@ audit_head = Table(
 # importing them here makes `metadata` complete for the migration check.
 from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
     auth,
+    escrow,
     funding,
     idempotency,
     identity,
