@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from guardpay.storage.uow import UnitOfWork
@@ -17,6 +17,9 @@ from guardpay.storage.uow import UnitOfWork
 if TYPE_CHECKING:
     from guardpay.security.keys import Keyring
     from guardpay.security.vault import Vault
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -51,6 +54,11 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def ledger_clock(self) -> int:
+        """This request's clock in the ledger's nanoseconds (exact: no float on the way),
+        so the ledger and the use case agree, fake clocks in tests included."""
+        return (self.clock() - _EPOCH) // timedelta(microseconds=1) * 1_000
 
     @property
     def vault(self) -> Vault:

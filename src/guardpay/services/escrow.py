@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
@@ -43,7 +43,6 @@ from guardpay.storage.escrow import EscrowRepository, TradeRow
 from guardpay.storage.payments import PaymentRepository, PaymentRow
 
 KIND = "escrow"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,6 @@ def repo(ctx: Context) -> EscrowRepository:
     return EscrowRepository(ctx.uow.conn)
 
 
-def _ns(ctx: Context) -> ledger.Clock:
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
-
-
 def holding(ctx: Context, trade_id: str, currency_code: str) -> int:
     """The trade's own holding account (opened on first use)."""
     return wallets.wallet(ctx, KIND, trade_id, currency_code, AccountCode.ESCROW)
@@ -75,7 +70,7 @@ def _leg(debit: int, credit: int, amount: int, cur: str, code: TransferCode) -> 
 
 def _execute(ctx: Context, legs: list[Transfer]) -> None:
     """Apply the legs in this unit of work; any refusal rolls the whole use case back."""
-    results = ledger.execute(ctx.uow, legs, clock=_ns(ctx))
+    results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
     if all(r in (Result.ok, Result.exists) for r in results):
         return
     if Result.exceeds_credits in results:

@@ -15,7 +15,6 @@ last four; the bank gets the card token.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from guardpay.adapters.bank import BankCallback, BankChannel, BankInstruction
@@ -37,8 +36,6 @@ from guardpay.services import ledger, wallets
 from guardpay.services.context import Context
 from guardpay.services.identity_common import live_user, new_id
 from guardpay.storage.funding import FundingRepository, FundingRow
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Outcome(StrEnum):
@@ -197,17 +194,13 @@ def _accounts(row: FundingRow) -> rules.Accounts:
 
 def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
     """Run the events; `exists` is success (a retry); a short wallet is insufficient_funds."""
-    results = ledger.execute(ctx.uow, events, clock=_ns(ctx))
+    results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
     bad = [r for r in results if r not in (Result.ok, Result.exists)]
     if hold and Result.exceeds_credits in bad:
         raise InvalidRequest("the wallet's available balance is too low",
                              code="insufficient_funds", param="amount")  # fmt: skip
     if bad:
         raise LedgerRejected(f"the ledger refused the funding: {bad[0].value}", code=bad[0].value)
-
-
-def _ns(ctx: Context) -> ledger.Clock:
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
 def get_funding(ctx: Context, funding_id: str) -> FundingRow:

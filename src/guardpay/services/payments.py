@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
@@ -37,7 +36,6 @@ from guardpay.services.payments_limits import check_limits, lock_payer
 from guardpay.storage.payments import PaymentRepository, PaymentRow
 
 PURPOSE = "payment"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,10 +67,6 @@ class Payment:
 
 def repo(ctx: Context) -> PaymentRepository:
     return PaymentRepository(ctx.uow.conn)
-
-
-def _ns(ctx: Context) -> ledger.Clock:
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
 def authenticate(ctx: Context, user_id: str, given: Authorization) -> int:
@@ -124,7 +118,7 @@ def _transfers(ctx: Context, row: PaymentRow) -> list[Transfer]:
 
 
 def _move_money(ctx: Context, row: PaymentRow) -> None:
-    results = ledger.execute(ctx.uow, _transfers(ctx, row), clock=_ns(ctx))
+    results = ledger.execute(ctx.uow, _transfers(ctx, row), clock=ctx.ledger_clock)
     if all(r in (Result.ok, Result.exists) for r in results):
         return
     if Result.exceeds_credits in results:

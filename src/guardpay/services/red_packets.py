@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
@@ -44,7 +44,6 @@ KIND = "red_packet"
 DEFAULT_TTL = timedelta(hours=24)
 MAX_TTL = timedelta(days=7)
 MIN_TTL = timedelta(minutes=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,6 @@ def repo(ctx: Context) -> RedPacketRepository:
     return RedPacketRepository(ctx.uow.conn)
 
 
-def _ns(ctx: Context) -> ledger.Clock:
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
-
-
 def holding(ctx: Context, packet_id: str, currency_code: str) -> int:
     """The packet's own holding account (opened on first use)."""
     return wallets.wallet(ctx, KIND, packet_id, currency_code, AccountCode.RED_PACKET_HOLDING)
@@ -102,7 +97,7 @@ def _move(ctx: Context, debit: int, credit: int, amount: int, currency_code: str
     ledger_id = currency(currency_code).numeric
     move = Transfer(secrets.randbelow(2**63 - 2) + 1, debit, credit, amount, ledger=ledger_id,
                     code=TransferCode.RED_PACKET)  # fmt: skip
-    [result] = ledger.execute(ctx.uow, [move], clock=_ns(ctx))
+    [result] = ledger.execute(ctx.uow, [move], clock=ctx.ledger_clock)
     if result in (Result.ok, Result.exists):
         return
     if result is Result.exceeds_credits:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
@@ -41,12 +40,6 @@ from guardpay.storage.payments import PaymentRow
 from guardpay.storage.refunds import RefundRepository, RefundRow
 
 SUCCEEDED = "succeeded"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ns(ctx: Context) -> ledger.Clock:
-    """The ledger's clock from the context's, so tests with a fake clock agree."""
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
 def _transfer_id() -> int:
@@ -152,7 +145,7 @@ def _transfers(ctx: Context, payment: PaymentRow, row: RefundRow) -> list[Transf
 
 def _move_money(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
     events = _transfers(ctx, payment, row)
-    results = ledger.execute(ctx.uow, events, clock=_ns(ctx))
+    results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
     if all(r in (Result.ok, Result.exists) for r in results):
         return
     if results[-1] is Result.exceeds_credits:

@@ -12,7 +12,6 @@ table's key keeps one row).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
 
 from guardpay.domain.ledger.chart import FLAGS, AccountCode
 from guardpay.domain.ledger.model import Account
@@ -30,7 +29,6 @@ PLATFORM_CODES = (
     AccountCode.LOSS_RESERVE,
 )
 _OWNER_ID_FLOOR = 2**40
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def platform_account_id(code: AccountCode, currency_code: str) -> int:
@@ -42,7 +40,7 @@ def open_platform_accounts(ctx: Context, currency_code: str) -> dict[AccountCode
     ledger_id = currency(currency_code).numeric
     ids = {code: platform_account_id(code, currency_code) for code in PLATFORM_CODES}
     events = [Account(i, ledger_id, int(code), int(FLAGS[code])) for code, i in ids.items()]
-    _require_opened(ledger.execute(ctx.uow, events, clock=_ns(ctx)))
+    _require_opened(ledger.execute(ctx.uow, events, clock=ctx.ledger_clock))
     return ids
 
 
@@ -62,7 +60,9 @@ def wallet(
     account_id = _OWNER_ID_FLOOR + secrets.randbelow(2**62 - _OWNER_ID_FLOOR)
     ledger_id = currency(currency_code).numeric
     opened = ledger.execute(
-        ctx.uow, [Account(account_id, ledger_id, int(code), int(FLAGS[code]))], clock=_ns(ctx)
+        ctx.uow,
+        [Account(account_id, ledger_id, int(code), int(FLAGS[code]))],
+        clock=ctx.ledger_clock,
     )
     _require_opened(opened)
     if not repo.insert_if_absent(
@@ -82,8 +82,3 @@ def _require_opened(results: list[Result]) -> None:
     bad = [r for r in results if not r.succeeded]
     if bad:
         raise LedgerRejected(f"could not open the account: {bad[0].value}", code=bad[0].value)
-
-
-def _ns(ctx: Context) -> ledger.Clock:
-    """The request's clock in the ledger's nanoseconds (exact: no float on the way)."""
-    return lambda: (ctx.now() - _EPOCH) // timedelta(microseconds=1) * 1_000
