@@ -27,9 +27,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.auth.sessions import OPERATOR, USER, Session
+from guardpay.domain.merchants import signing
 from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.security.keys import Keyring
-from guardpay.services import auth
+from guardpay.services import auth, merchant_api
 from guardpay.services.context import Actor, Context
 from guardpay.storage.db import Database
 from guardpay.storage.uow import UnitOfWork, unit_of_work
@@ -134,3 +135,50 @@ def _operator(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
 
 UserCaller = Annotated[Caller, Depends(_user)]
 OperatorCaller = Annotated[Caller, Depends(_operator)]
+
+
+async def _signed_request(request: Request) -> merchant_api.SignedRequest | None:
+    """The raw pieces a merchant signature covers, if the request carries one."""
+    header = request.headers.get("authorization", "")
+    if not header.startswith(signing.SCHEME + " "):
+        return None
+    query = request.url.query
+    path = request.url.path + (f"?{query}" if query else "")
+    return merchant_api.SignedRequest(header, request.method, path, await request.body())
+
+
+def _merchant_key(
+    request: Request,
+    signed: Annotated[merchant_api.SignedRequest | None, Depends(_signed_request)],
+) -> str | None:
+    """Checks the signature and spends the nonce in a transaction of its own, committed
+    before the endpoint's unit of work opens: a replay fails even if the first request
+    did."""
+    if signed is None:
+        return None
+    state = request.app.state
+    with unit_of_work(state.db) as uow:
+        ctx = Context(uow, keyring_of(state), Actor(ANONYMOUS, "-", client_ip(request)),
+                      state.clock)  # fmt: skip
+        return merchant_api.authenticate(ctx, signed).merchant_id
+
+
+@dataclass(frozen=True)
+class MerchantSide:
+    """A merchant-side call: signed by a merchant's key, or an operator's session acting
+    for one. Endpoints check which merchant with `merchant_api.require_merchant`."""
+
+    ctx: Context
+
+
+def _merchant_side(
+    merchant_id: Annotated[str | None, Depends(_merchant_key)],
+    ctx: RequestContext,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> MerchantSide:
+    if merchant_id is not None:
+        return MerchantSide(ctx.as_actor(Actor("merchant", merchant_id, ctx.actor.ip)))
+    return MerchantSide(_operator(_caller(ctx, credentials)).ctx)
+
+
+MerchantCaller = Annotated[MerchantSide, Depends(_merchant_side)]

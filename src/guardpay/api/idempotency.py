@@ -5,7 +5,8 @@ body) is stored. The same key again from the same caller with the same method, p
 body gets the stored response back with `Idempotent-Replayed: true`, without running the
 endpoint; with another path or body it is refused (400 `idempotency_key_reused`); while
 the first is still running, 409 `idempotency_request_in_progress`. The caller is the
-bearer session's subject (so a key survives logging in again), else the client address.
+bearer session's subject (so a key survives logging in again), a merchant-signed call's
+key id, else the client address.
 
 What is stored, and why:
 - every answer below 500 but 429, including the 4xx of `auth.COMMIT_ON` (a wrong payment
@@ -41,12 +42,15 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from guardpay.api.deps import client_ip
 from guardpay.api.errors import error_body
+from guardpay.domain.merchants import signing
 from guardpay.security.tokens import token_hash
 from guardpay.storage.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
 from guardpay.storage.uow import read_only, unit_of_work
 
 HEADER = "Idempotency-Key"
+#: the caller of a merchant-signed request: its key id (as claimed by the header)
+SIGNED = "merchant-key:"
 REPLAYED = "Idempotent-Replayed"
 KEY_MAX = 255
 REQUIRED_ENV = "GUARDPAY_IDEMPOTENCY_REQUIRED"
@@ -93,6 +97,9 @@ def caller_of(db: Database, request: Request) -> str:
     """The session's subject; an unknown token stands for itself (hashed: the endpoint
     will refuse it anyway); no token, the client address."""
     auth = request.headers.get("authorization", "")
+    if auth.startswith(signing.SCHEME + " "):
+        key_id = re.search(r"key_id=(mak_[a-z0-9]{1,40})", auth)
+        return f"{SIGNED}{key_id.group(1) if key_id else '-'}"
     if auth.lower().startswith("bearer ") and auth[7:].strip():
         digest = token_hash(auth[7:].strip())
         with read_only(db) as uow:
@@ -136,10 +143,15 @@ class _Claim:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
             text = _text(body)
-            if status >= 500 or status == 429 or text is None:
+            if status >= 500 or status == 429 or text is None or self._unsigned(status):
                 repo.release(self.caller, self.key)
             else:
                 repo.complete(self.caller, self.key, status, media_type, text, now)
+
+    def _unsigned(self, status: int) -> bool:
+        """A merchant key id is only claimed by the header until the signature checks: a
+        401 there must not be stored, or anyone could poison the merchant's keys."""
+        return status == 401 and self.caller.startswith(SIGNED)
 
     def release(self) -> None:
         with unit_of_work(self.db) as uow:

@@ -168,6 +168,7 @@ from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
     funding,
     idempotency,
     identity,
+    merchant_api,
     outbox,
     payments,
     red_packets,

@@ -17,15 +17,14 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import OperatorCaller, UserCaller
+from guardpay.api.deps import MerchantCaller, OperatorCaller, UserCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
-from guardpay.services import escrow, operators
+from guardpay.services import escrow, merchant_api
 from guardpay.storage.escrow import TradeRow
 
 router = APIRouter(tags=["escrow"])
-MERCHANT_ROLE = "analyst"
 Reason = Field(min_length=1, max_length=200)
 
 
@@ -82,10 +81,10 @@ def create(caller: UserCaller, body: EscrowIn) -> EscrowOut:
 
 @router.post("/escrow/{escrow_id}/ship", response_model=EscrowOut,
              responses=errors(401, 403, 404, 409))  # fmt: skip
-def ship(op: OperatorCaller, escrow_id: PathId) -> EscrowOut:
+def ship(m: MerchantCaller, escrow_id: PathId) -> EscrowOut:
     """The merchant has shipped; the auto-confirm countdown starts."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
-    return EscrowOut.of(escrow.mark_shipped(op.ctx, escrow_id))
+    merchant_api.require_merchant(m.ctx, escrow.get_trade(m.ctx, escrow_id).merchant_id)
+    return EscrowOut.of(escrow.mark_shipped(m.ctx, escrow_id))
 
 
 @router.post("/escrow/{escrow_id}/confirm", response_model=EscrowOut,
@@ -104,10 +103,10 @@ def dispute(caller: UserCaller, escrow_id: PathId, body: ReasonIn) -> EscrowOut:
 
 @router.post("/escrow/{escrow_id}/refund", response_model=EscrowOut,
              responses=errors(401, 403, 404, 409))  # fmt: skip
-def refund(op: OperatorCaller, escrow_id: PathId, body: RefundIn) -> EscrowOut:
+def refund(m: MerchantCaller, escrow_id: PathId, body: RefundIn) -> EscrowOut:
     """The merchant gives the whole amount back before release."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
-    return EscrowOut.of(escrow.refund(op.ctx, escrow_id, body.reason))
+    merchant_api.require_merchant(m.ctx, escrow.get_trade(m.ctx, escrow_id).merchant_id)
+    return EscrowOut.of(escrow.refund(m.ctx, escrow_id, body.reason))
 
 
 @router.post("/escrow/{escrow_id}/resolve", response_model=EscrowOut,

@@ -2,8 +2,9 @@
 
 Merchants are businesses, so their names are shown plainly; the registration number
 (which may identify a sole proprietor) is kept encrypted and never returned. Onboarding
-is an analyst's job; any operator may look. Merchants' own signed API (RSA2, DESIGN.md)
-comes with the payments issue.
+is an analyst's job; any operator may look. An analyst also registers the public half of
+a merchant's RSA2 key pair (DESIGN.md); the merchant signs its API calls with the private
+half, which the platform never sees (domain/merchants/signing.py says how to sign).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from guardpay.api.deps import OperatorCaller
 from guardpay.api.routers.common import ListOut, PathId, errors
-from guardpay.services import identity, operators
+from guardpay.services import identity, merchant_api, operators
+from guardpay.storage.merchant_api import ApiKeyRow
 
 router = APIRouter(prefix="/merchants", tags=["merchants"])
 
@@ -104,3 +106,41 @@ def list_sub_merchants(op: OperatorCaller, merchant_id: PathId) -> ListOut[Merch
     operators.require_role(op.ctx, VIEW_ROLE)
     found = identity.list_sub_merchants(op.ctx, merchant_id)
     return ListOut[MerchantOut](data=[MerchantOut.of(m) for m in found])
+
+
+class ApiKeyIn(BaseModel):
+    public_key: str = Field(min_length=1, max_length=4000,
+                            description="PEM 'PUBLIC KEY', RSA of at least 2048 bits")  # fmt: skip
+
+
+class ApiKeyOut(BaseModel):
+    id: str = Field(description="The key_id to put in the GP-RSA2 Authorization header")
+    merchant_id: str
+    fingerprint: str = Field(description="SHA-256 of the DER public key")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> ApiKeyOut:
+        return cls(id=row.id, merchant_id=row.merchant_id, fingerprint=row.fingerprint,
+                   created_at=row.created_at, revoked_at=row.revoked_at)  # fmt: skip
+
+
+@router.post("/{merchant_id}/api-keys", status_code=201, response_model=ApiKeyOut,
+             responses=errors(400, 401, 403, 404))  # fmt: skip
+def add_api_key(op: OperatorCaller, merchant_id: PathId, body: ApiKeyIn) -> ApiKeyOut:
+    return ApiKeyOut.of(merchant_api.add_key(op.ctx, merchant_id, body.public_key))
+
+
+@router.get("/{merchant_id}/api-keys", response_model=ListOut[ApiKeyOut],
+            responses=errors(401, 403, 404))  # fmt: skip
+def list_api_keys(op: OperatorCaller, merchant_id: PathId) -> ListOut[ApiKeyOut]:
+    operators.require_role(op.ctx, VIEW_ROLE)
+    rows = merchant_api.list_keys(op.ctx, merchant_id)
+    return ListOut[ApiKeyOut](data=[ApiKeyOut.of(r) for r in rows])
+
+
+@router.post("/{merchant_id}/api-keys/{key_id}/revoke", response_model=ApiKeyOut,
+             responses=errors(401, 403, 404))  # fmt: skip
+def revoke_api_key(op: OperatorCaller, merchant_id: PathId, key_id: PathId) -> ApiKeyOut:
+    return ApiKeyOut.of(merchant_api.revoke_key(op.ctx, merchant_id, key_id))

@@ -4,8 +4,9 @@ PNG/SVG images), payment codes, the payer's payments and limits.
 Amounts are integers of minor units beside a currency, in and out; never floats.
 A payment made without any factor answers `status: requires_action` with `next_action`
 naming the step-up challenge to pass; `POST /v1/payments/{id}/confirm` then completes
-it. Merchant-side calls (issuing codes, the terminal's collect) take an operator
-session with the analyst role until the merchants' signed API exists. QR images are
+it. Merchant-side calls (issuing codes, the terminal's collect) are signed with the
+merchant's RSA2 key (api/deps.py `MerchantCaller`), or made by an analyst operator on the
+merchant's behalf. QR images are
 public: a static code is printed on a counter, an order code is shown to whoever pays.
 """
 
@@ -20,15 +21,20 @@ import segno
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import OperatorCaller, RequestContext, UserCaller
+from guardpay.api.deps import MerchantCaller, RequestContext, UserCaller
 from guardpay.api.routers.common import PathId, Secret, errors, reveal
 from guardpay.domain.money import Money
-from guardpay.services import operators, payments, payments_codes, payments_limits, payments_qr
+from guardpay.services import (
+    merchant_api,
+    payments,
+    payments_codes,
+    payments_limits,
+    payments_qr,
+)
 from guardpay.services.payments import Authorization, StepUpAnswer
 from guardpay.storage.payments import PaymentRow
 
 router = APIRouter(tags=["payments"])
-MERCHANT_ROLE = "analyst"
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["CNY"])]
 IMAGE = {"png": "image/png", "svg": "image/svg+xml"}
@@ -184,11 +190,11 @@ class PayloadOut(BaseModel):
 
 @router.post("/merchants/{merchant_id}/qr", response_model=PayloadOut,
              responses=errors(401, 403, 404))  # fmt: skip
-def merchant_qr(op: OperatorCaller, merchant_id: PathId) -> PayloadOut:
+def merchant_qr(m: MerchantCaller, merchant_id: PathId) -> PayloadOut:
     """The merchant's static code (the payer types the amount)."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
+    merchant_api.require_merchant(m.ctx, merchant_id)
     return PayloadOut(merchant_id=merchant_id,
-                      payload=payments_qr.static_payload(op.ctx, merchant_id))  # fmt: skip
+                      payload=payments_qr.static_payload(m.ctx, merchant_id))  # fmt: skip
 
 
 def _image(payload: str, kind: str) -> Response:
@@ -222,11 +228,11 @@ class OrderOut(BaseModel):
 
 @router.post("/merchants/{merchant_id}/orders", status_code=201, response_model=OrderOut,
              responses=errors(400, 401, 403, 404))  # fmt: skip
-def create_order(op: OperatorCaller, merchant_id: PathId, body: OrderIn) -> OrderOut:
+def create_order(m: MerchantCaller, merchant_id: PathId, body: OrderIn) -> OrderOut:
     """A single-use, signed order code for a fixed amount."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
+    merchant_api.require_merchant(m.ctx, merchant_id)
     ttl = None if body.expires_in is None else timedelta(seconds=body.expires_in)
-    order = payments_qr.create_order_qr(op.ctx, merchant_id,
+    order = payments_qr.create_order_qr(m.ctx, merchant_id,
                                         Money(body.amount, body.currency), ttl)  # fmt: skip
     r = order.row
     return OrderOut(id=r.id, merchant_id=r.merchant_id, amount=r.amount, currency=r.currency,
@@ -248,8 +254,8 @@ class CollectIn(BaseModel):
 
 @router.post("/merchants/{merchant_id}/collect", status_code=201, response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def collect(op: OperatorCaller, merchant_id: PathId, body: CollectIn) -> PaymentOut:
+def collect(m: MerchantCaller, merchant_id: PathId, body: CollectIn) -> PaymentOut:
     """The merchant's terminal takes a payment with the payer's scanned code."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
+    merchant_api.require_merchant(m.ctx, merchant_id)
     money = Money(body.amount, body.currency)
-    return _out(payments_codes.collect(op.ctx, merchant_id, body.code, money))
+    return _out(payments_codes.collect(m.ctx, merchant_id, body.code, money))

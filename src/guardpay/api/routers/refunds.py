@@ -1,8 +1,8 @@
 """Refunds over HTTP: refund (part of) a succeeded merchant payment, and list its refunds.
 
-Merchant-side calls, so like the other ones in routers/payments.py they take an operator
-session with the analyst role until the merchants' signed API exists. `refund_id` names
-the refund request: sending it again with the same fields answers the first refund
+Merchant-side calls, so like the other ones in routers/payments.py they are signed by the
+merchant's key or made by an analyst operator; a payment of another merchant is 404.
+`refund_id` names the refund request: sending it again with the same fields answers the first refund
 (`replayed: true`), with other fields 400 `refund_id_reused`. The payment keeps its
 `succeeded` status; `refunded_amount` and `refund_status` say how much went back.
 """
@@ -15,14 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import OperatorCaller
+from guardpay.api.deps import MerchantCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.domain.money import Money
-from guardpay.services import operators, refunds
+from guardpay.services import merchant_api, refunds
 from guardpay.storage.refunds import RefundRow
 
 router = APIRouter(tags=["refunds"])
-MERCHANT_ROLE = "analyst"
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]
 
 
@@ -70,14 +69,14 @@ class RefundList(BaseModel):
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundResult,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def create_refund(op: OperatorCaller, payment_id: PathId, body: RefundIn,
+def create_refund(m: MerchantCaller, payment_id: PathId, body: RefundIn,
                   response: Response) -> RefundResult:  # fmt: skip
     """Refund (part of) a payment to the payer's wallet; 400 `refund_exceeds_payment`
     past what was paid, 409 `merchant_balance_insufficient` if settlement cannot cover it."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
+    merchant_api.require_payment_merchant(m.ctx, payment_id)
     request = refunds.RefundRequest(body.refund_id, Money(body.amount, body.currency),
                                     body.reason)  # fmt: skip
-    done = refunds.refund_payment(op.ctx, payment_id, request)
+    done = refunds.refund_payment(m.ctx, payment_id, request)
     if done.replayed:
         response.status_code = 200
     return RefundResult(**RefundOut.of(done.row).model_dump(),
@@ -88,10 +87,10 @@ def create_refund(op: OperatorCaller, payment_id: PathId, body: RefundIn,
 
 @router.get("/payments/{payment_id}/refunds", response_model=RefundList,
             responses=errors(401, 403, 404, 409))  # fmt: skip
-def payment_refunds(op: OperatorCaller, payment_id: PathId) -> RefundList:
+def payment_refunds(m: MerchantCaller, payment_id: PathId) -> RefundList:
     """A payment's refunds, oldest first (a payment has few), and their total."""
-    operators.require_role(op.ctx, MERCHANT_ROLE)
-    found = refunds.list_refunds(op.ctx, payment_id)
+    merchant_api.require_payment_merchant(m.ctx, payment_id)
+    found = refunds.list_refunds(m.ctx, payment_id)
     return RefundList(payment_id=found.payment.id, payment_amount=found.payment.amount,
                       currency=found.payment.currency, refunded_amount=found.refunded_amount,
                       refund_status=found.refund_status.value,

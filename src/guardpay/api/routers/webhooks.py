@@ -1,7 +1,7 @@
 """A merchant's webhook endpoint: where the outbox delivers its events.
 
-Merchants have no API session of their own yet (their signed API comes with payments), so
-an analyst registers the endpoint from the console for them. The response carries the
+A merchant sets it with a signed call, or an analyst does it from the console for them;
+any operator may look. The response carries the
 signing secret, once: it is stored only sealed, and this path is excluded from
 idempotent replay (api/idempotency.py) so no copy of it is kept in the clear.
 """
@@ -13,13 +13,12 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import OperatorCaller
+from guardpay.api.deps import MerchantCaller, OperatorCaller
 from guardpay.api.routers.common import PathId, errors
-from guardpay.services import operators, webhooks
+from guardpay.services import merchant_api, operators, webhooks
 
 router = APIRouter(prefix="/merchants", tags=["webhooks"])
 
-MANAGE_ROLE = "analyst"
 VIEW_ROLE = "viewer"
 
 
@@ -39,10 +38,10 @@ class RegisteredOut(EndpointOut):
 
 @router.post("/{merchant_id}/webhook-endpoint", status_code=201, response_model=RegisteredOut,
              responses=errors(400, 401, 403, 404))  # fmt: skip
-def register(op: OperatorCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
+def register(m: MerchantCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
     """Set or replace the endpoint; a new signing secret each time (rotation)."""
-    operators.require_role(op.ctx, MANAGE_ROLE)
-    done = webhooks.register_endpoint(op.ctx, merchant_id, body.url)
+    merchant_api.require_merchant(m.ctx, merchant_id)
+    done = webhooks.register_endpoint(m.ctx, merchant_id, body.url)
     return RegisteredOut(merchant_id=done.merchant_id, url=done.url, secret=done.secret,
                          created_at=done.created_at)  # fmt: skip
 

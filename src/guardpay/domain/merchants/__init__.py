@@ -1,0 +1,1 @@
+"""Merchants' side of the platform: how their API requests are signed."""

@@ -1,0 +1,1 @@
+"""Risk control's pure core: the feature schema, the rule language, decisions."""
