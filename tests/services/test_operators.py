@@ -231,7 +231,7 @@ def test_a_failing_action_leaves_the_request_pending(
     with pytest.raises(Conflict) as failed:
         world.run(ops.approve, asked.id, actor=_as(staff["sam"]))
     assert failed.value.code == "account_closed"
-    assert [a.id for a in world.run(ops.list_approvals, actor=_as(staff["vera"]))] == [asked.id]
+    assert [a.id for a in world.run(ops.list_approvals, actor=_as(staff["vera"]))[0]] == [asked.id]
     assert world.audit("never.written") == []
 
 
@@ -259,3 +259,17 @@ def test_registering_another_handler_under_a_taken_name_fails() -> None:
     assert {"operator.set_role", "operator.disable", "test.unfreeze"} <= set(
         ops.registered_actions()
     )
+
+
+def test_approvals_page_oldest_first_by_cursor(world: World, staff: dict[str, Operator]) -> None:
+    asked = [_request(world, "test.unfreeze", {"n": n}, "analyst", staff["ana"]) for n in range(5)]
+    seen, cursor = [], None
+    while True:
+        page, cursor = world.run(ops.list_approvals, "pending", 2, cursor, actor=_as(staff["vera"]))
+        seen.append([a.id for a in page])
+        if cursor is None:
+            break
+    order = sorted(asked, key=lambda a: (a.requested_at, a.id))  # one clock tick: by id
+    assert seen == [[a.id for a in order[i : i + 2]] for i in (0, 2, 4)]
+    with pytest.raises(InvalidRequest):
+        world.run(ops.list_approvals, "pending", 2, "apr_nope", actor=_as(staff["vera"]))

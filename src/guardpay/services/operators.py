@@ -216,9 +216,18 @@ def reject(ctx: Context, approval_id: str, reason: str = "") -> Approval:
     return done
 
 
-def list_approvals(ctx: Context, status: str | None = PENDING, limit: int = 100) -> list[Approval]:
+def list_approvals(ctx: Context, status: str | None = PENDING, limit: int = 100,
+                   cursor: str | None = None) -> tuple[list[Approval], str | None]:  # fmt: skip
+    """A page of approvals, oldest first, and the cursor of the next page (or None)."""
     require_role(ctx, Role.VIEWER)
-    return list(ctx.uow.auth.approvals(status, limit))
+    after = None
+    if cursor is not None:
+        after = ctx.uow.auth.approval(cursor)
+        if after is None:
+            raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")
+    found = list(ctx.uow.auth.approvals(status, limit + 1, after))
+    more = len(found) > limit
+    return found[:limit], found[limit - 1].id if more else None
 
 
 # -- built-in sensitive actions -----------------------------------------------------------

@@ -343,11 +343,18 @@ class AuthRepository:
         query = update(auth_approvals).where(auth_approvals.c.id == approval.id)
         self.conn.execute(query, _approval_values(approval))
 
-    def approvals(self, status: str | None = None, limit: int = 100) -> Sequence[Approval]:
+    def approvals(self, status: str | None = None, limit: int = 100,
+                  after: Approval | None = None) -> Sequence[Approval]:  # fmt: skip
+        """Oldest first; `after`: the last one of the previous page (keyset paging)."""
         t = auth_approvals.c
         query = select(auth_approvals).order_by(t.requested_at, t.id).limit(limit)
         if status is not None:
             query = query.where(t.status == status)
+        if after is not None:
+            query = query.where(
+                (t.requested_at > after.requested_at)
+                | ((t.requested_at == after.requested_at) & (t.id > after.id))
+            )
         return [_approval(r) for r in self.conn.execute(query).mappings()]
 
 

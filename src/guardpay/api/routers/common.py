@@ -8,13 +8,16 @@ a person's own export show it in full.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Path
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, Field, SecretStr
 
 from guardpay.domain.auth.sessions import IssuedSession, Session
+from guardpay.errors import InvalidRequest
 
 T = TypeVar("T")
 
@@ -78,11 +81,47 @@ class Done(BaseModel):
 
 
 class ListOut(BaseModel, Generic[T]):
-    """The API's list shape; these lists are short, so one page holds them all."""
+    """The API's list shape: a page, and the cursor for the next one (`next_cursor`, sent
+    back as `cursor`) while `has_more`."""
 
     data: list[T]
     has_more: bool = False
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """`?cursor=&limit=` of a list endpoint."""
+
+    cursor: str | None
+    limit: int
+
+
+def _page_query(
+    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the "
+                                         "previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PageQuery:  # fmt: skip
+    return PageQuery(cursor, limit)
+
+
+Page = Annotated[PageQuery, Depends(_page_query)]
+
+
+def page_of(items: Sequence[T], ids: Sequence[str], page: PageQuery) -> ListOut[T]:
+    """A cursor page of a list the service returned whole, in its stable order, the cursor
+    being the last id shown. For lists a business rule keeps short (a person's devices,
+    sessions, cards; a payment's refunds; a merchant's keys): long lists (payments, ledger
+    transfers) page in SQL instead. An unknown cursor is 400 `invalid_cursor`."""
+    start = 0
+    if page.cursor is not None:
+        if page.cursor not in ids:
+            raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")
+        start = list(ids).index(page.cursor) + 1
+    chunk = list(items[start : start + page.limit])
+    more = start + page.limit < len(items)
+    return ListOut[T](data=chunk, has_more=more,
+                      next_cursor=ids[start + page.limit - 1] if more else None)  # fmt: skip
 
 
 class SessionOut(BaseModel):

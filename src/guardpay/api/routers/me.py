@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from guardpay.api.deps import UserCaller
-from guardpay.api.routers.common import Done, ListOut, PathId, Secret, errors
+from guardpay.api.routers.common import Done, ListOut, Page, PathId, Secret, errors, page_of
 from guardpay.services import auth
 
 router = APIRouter(prefix="/me", tags=["credentials"])
@@ -69,9 +69,9 @@ def register_device(caller: UserCaller, body: DeviceIn) -> DeviceOut:
 
 @router.get("/devices", response_model=ListOut[DeviceOut], responses=errors(401, 403),
             tags=["devices"])  # fmt: skip
-def list_devices(caller: UserCaller) -> ListOut[DeviceOut]:
+def list_devices(caller: UserCaller, page: Page) -> ListOut[DeviceOut]:
     devices = auth.list_devices(caller.ctx, caller.id)
-    return ListOut[DeviceOut](data=[DeviceOut.of(d) for d in devices])
+    return page_of([DeviceOut.of(d) for d in devices], [d.id for d in devices], page)
 
 
 @router.post("/devices/{device_id}/revoke", response_model=Done,
@@ -126,7 +126,7 @@ class ChallengeOut(BaseModel):
 
 @router.get("/step-ups", response_model=ListOut[ChallengeOut], responses=errors(401, 403),
             tags=["step-up"])  # fmt: skip
-def pending_step_ups(caller: UserCaller) -> ListOut[ChallengeOut]:
+def pending_step_ups(caller: UserCaller, page: Page) -> ListOut[ChallengeOut]:
     """ "Is this you logging in on a new phone?": open challenges, for a trusted device."""
     found = auth.pending_challenges(caller.ctx, caller.id)
-    return ListOut[ChallengeOut](data=[ChallengeOut.of(c) for c in found])
+    return page_of([ChallengeOut.of(c) for c in found], [c.id for c in found], page)

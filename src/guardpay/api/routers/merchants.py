@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from guardpay.api.deps import OperatorCaller
-from guardpay.api.routers.common import ListOut, PathId, errors
+from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.services import identity, merchant_api, operators
 from guardpay.storage.merchant_api import ApiKeyRow
 
@@ -102,10 +102,11 @@ def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
 
 @router.get("/{merchant_id}/sub-merchants", response_model=ListOut[MerchantOut],
             responses=errors(401, 403, 404))  # fmt: skip
-def list_sub_merchants(op: OperatorCaller, merchant_id: PathId) -> ListOut[MerchantOut]:
+def list_sub_merchants(op: OperatorCaller, merchant_id: PathId, page: Page
+                       ) -> ListOut[MerchantOut]:  # fmt: skip
     operators.require_role(op.ctx, VIEW_ROLE)
     found = identity.list_sub_merchants(op.ctx, merchant_id)
-    return ListOut[MerchantOut](data=[MerchantOut.of(m) for m in found])
+    return page_of([MerchantOut.of(m) for m in found], [m.id for m in found], page)
 
 
 class ApiKeyIn(BaseModel):
@@ -134,10 +135,10 @@ def add_api_key(op: OperatorCaller, merchant_id: PathId, body: ApiKeyIn) -> ApiK
 
 @router.get("/{merchant_id}/api-keys", response_model=ListOut[ApiKeyOut],
             responses=errors(401, 403, 404))  # fmt: skip
-def list_api_keys(op: OperatorCaller, merchant_id: PathId) -> ListOut[ApiKeyOut]:
+def list_api_keys(op: OperatorCaller, merchant_id: PathId, page: Page) -> ListOut[ApiKeyOut]:
     operators.require_role(op.ctx, VIEW_ROLE)
     rows = merchant_api.list_keys(op.ctx, merchant_id)
-    return ListOut[ApiKeyOut](data=[ApiKeyOut.of(r) for r in rows])
+    return page_of([ApiKeyOut.of(r) for r in rows], [r.id for r in rows], page)
 
 
 @router.post("/{merchant_id}/api-keys/{key_id}/revoke", response_model=ApiKeyOut,

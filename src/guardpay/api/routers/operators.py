@@ -132,10 +132,14 @@ def list_approvals(
     op: OperatorCaller,
     status: Literal["pending", "approved", "rejected", "all"] = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListOut[ApprovalOut]:
     """Oldest request first; `status=all` lists decided ones too."""
-    found = operators.list_approvals(op.ctx, None if status == "all" else status, limit)
-    return ListOut[ApprovalOut](data=[ApprovalOut.of(a) for a in found])
+    found, after = operators.list_approvals(
+        op.ctx, None if status == "all" else status, limit, cursor
+    )
+    return ListOut[ApprovalOut](data=[ApprovalOut.of(a) for a in found],
+                                has_more=after is not None, next_cursor=after)  # fmt: skip
 
 
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalOut,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictInt
 
 from guardpay.api.deps import MerchantCaller
-from guardpay.api.routers.common import PathId, errors
+from guardpay.api.routers.common import Page, PathId, errors, page_of
 from guardpay.domain.money import Money
 from guardpay.services import merchant_api, refunds
 from guardpay.storage.refunds import RefundRow
@@ -65,6 +65,8 @@ class RefundList(BaseModel):
     refunded_amount: int
     refund_status: str
     data: list[RefundOut]
+    has_more: bool
+    next_cursor: str | None
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundResult,
@@ -87,11 +89,12 @@ def create_refund(m: MerchantCaller, payment_id: PathId, body: RefundIn,
 
 @router.get("/payments/{payment_id}/refunds", response_model=RefundList,
             responses=errors(401, 403, 404, 409))  # fmt: skip
-def payment_refunds(m: MerchantCaller, payment_id: PathId) -> RefundList:
+def payment_refunds(m: MerchantCaller, payment_id: PathId, page: Page) -> RefundList:
     """A payment's refunds, oldest first (a payment has few), and their total."""
     merchant_api.require_payment_merchant(m.ctx, payment_id)
     found = refunds.list_refunds(m.ctx, payment_id)
     return RefundList(payment_id=found.payment.id, payment_amount=found.payment.amount,
                       currency=found.payment.currency, refunded_amount=found.refunded_amount,
                       refund_status=found.refund_status.value,
-                      data=[RefundOut.of(r) for r in found.refunds])  # fmt: skip
+                      **page_of([RefundOut.of(r) for r in found.refunds],
+                                [r.id for r in found.refunds], page).model_dump())  # fmt: skip

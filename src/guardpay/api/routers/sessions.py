@@ -20,12 +20,14 @@ from guardpay.api.routers.common import (
     Done,
     IssuedOut,
     ListOut,
+    Page,
     PathId,
     Phone,
     Secret,
     SessionOut,
     StepUpErrorOut,
     errors,
+    page_of,
     reveal,
 )
 from guardpay.services import auth
@@ -111,14 +113,14 @@ class CurrentSessionOut(SessionOut):
 
 
 @router.get("/sessions", response_model=ListOut[CurrentSessionOut], responses=errors(401, 403))
-def list_sessions(me: UserCaller) -> ListOut[CurrentSessionOut]:
+def list_sessions(me: UserCaller, page: Page) -> ListOut[CurrentSessionOut]:
     """The caller's live sessions, newest first; `current` marks this one."""
     found = auth.list_sessions(me.ctx, me.id)
     data = [
         CurrentSessionOut(**SessionOut.of(s).model_dump(), current=s.id == me.session.id)
         for s in found
     ]
-    return ListOut[CurrentSessionOut](data=data)
+    return page_of(data, [s.id for s in found], page)
 
 
 @router.post("/sessions/{session_id}/revoke", response_model=Done, responses=errors(401, 403, 404))

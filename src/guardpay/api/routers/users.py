@@ -17,7 +17,17 @@ from pydantic import BaseModel, Field
 
 from guardpay.adapters.kyc import Kyc
 from guardpay.api.deps import RequestContext, UserCaller
-from guardpay.api.routers.common import Done, ListOut, PathId, Phone, Secret, errors, reveal
+from guardpay.api.routers.common import (
+    Done,
+    ListOut,
+    Page,
+    PathId,
+    Phone,
+    Secret,
+    errors,
+    page_of,
+    reveal,
+)
 from guardpay.services import auth, identity
 from guardpay.services.context import Actor
 
@@ -167,9 +177,9 @@ def bind_card(caller: UserCaller, request: Request, body: CardIn) -> CardOut:
 
 @router.get("/me/cards", response_model=ListOut[CardOut], responses=errors(401, 403),
             tags=["cards"])  # fmt: skip
-def list_cards(caller: UserCaller) -> ListOut[CardOut]:
+def list_cards(caller: UserCaller, page: Page) -> ListOut[CardOut]:
     cards = identity.list_cards(caller.ctx, caller.id)
-    return ListOut[CardOut](data=[CardOut.of(c) for c in cards])
+    return page_of([CardOut.of(c) for c in cards], [c.id for c in cards], page)
 
 
 @router.post("/me/cards/{card_id}/unbind", response_model=Done,
