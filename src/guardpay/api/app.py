@@ -23,6 +23,7 @@ from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
 from guardpay.security.keys import Keyring
+from guardpay.services import jobs
 from guardpay.services.context import utc_now
 from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.db import Database
@@ -60,19 +61,22 @@ def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None,
 def _webhook_lifespan(
     client: WebhookClient | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """With a client, the process also delivers the outbox (`guardpay serve`); any number
-    of processes may, the outbox leases each event to one of them."""
+    """With a client, the process also delivers the outbox and runs the periodic jobs
+    (`guardpay serve`); any number of processes may: the outbox leases each event to one
+    of them, and every job is safe to overlap (services/jobs.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner = None
+        runners: list[DeliveryThread] = []
         if client is not None:
             state = app.state
             worker = DeliveryWorker(state.db, keyring_of(state), client, clock=state.clock)
-            runner = DeliveryThread(worker)
-            runner.start()
+            scheduler = jobs.Scheduler(state.db, keyring_of(state), state.clock)
+            runners = [DeliveryThread(worker), DeliveryThread(scheduler, 5.0, "jobs")]
+            for runner in runners:
+                runner.start()
         yield
-        if runner is not None:
+        for runner in runners:
             runner.stop()
 
     return lifespan

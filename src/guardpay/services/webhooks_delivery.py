@@ -154,15 +154,21 @@ class DeliveryWorker:
                  acknowledged=outcome.acknowledged)  # fmt: skip
 
 
-class DeliveryThread:
-    """Runs a worker in a daemon thread every `interval` seconds until stopped; what
-    `guardpay serve` starts beside the API."""
+class Periodic(Protocol):
+    def run_once(self) -> int: ...
 
-    def __init__(self, worker: DeliveryWorker, interval: float = 1.0) -> None:
+
+class DeliveryThread:
+    """Runs a worker (the webhook delivery, the job scheduler) in a daemon thread every
+    `interval` seconds until stopped, at once again while it finds work; what `guardpay
+    serve` starts beside the API."""
+
+    def __init__(self, worker: Periodic, interval: float = 1.0,
+                 name: str = "webhook-delivery") -> None:  # fmt: skip
         self.worker = worker
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -176,7 +182,8 @@ class DeliveryThread:
             try:
                 busy = self.worker.run_once() > 0
             except Exception as exc:  # a bad pass must not end delivery for good
-                log.error("webhook_pass_failed", error_type=type(exc).__name__)
+                log.error("background_pass_failed", thread=self._thread.name,
+                          error_type=type(exc).__name__)  # fmt: skip
                 busy = False
             if not busy:
                 self._stop.wait(self.interval)

@@ -1,0 +1,31 @@
+"""`guardpay jobs list|run`: the registry, one run per job with counts, unknown names."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from guardpay.cli.main import app
+from guardpay.services import jobs
+from guardpay.storage.db import Database
+from guardpay.storage.idempotency import IdempotencyRepository
+from guardpay.storage.uow import unit_of_work
+from tests.services.test_payments import World
+
+
+def test_list_and_run_once(db: Database, database_url: str) -> None:
+    listed = CliRunner().invoke(app, ["jobs", "list", "--json"])
+    assert [j["name"] for j in json.loads(listed.stdout)] == [j.name for j in jobs.JOBS]
+    world = World(db)
+    world.clock.at = world.clock.at.replace(year=2020)  # a key from long ago
+    with unit_of_work(db) as uow:
+        IdempotencyRepository(uow.conn).claim("ip:-", "old", "POST /v1/x", "0" * 64,
+                                              world.clock())  # fmt: skip
+    ran = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout) == {"escrow_auto_confirm": 0, "red_packet_expiry": 0,
+                                      "idempotency_purge": 1}  # fmt: skip
+    bad = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown job 'nope'" in bad.output
