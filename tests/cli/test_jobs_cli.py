@@ -24,8 +24,8 @@ def test_list_and_run_once(db: Database, database_url: str) -> None:
                                               world.clock())  # fmt: skip
     ran = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "--json"])
     assert ran.exit_code == 0, ran.output
-    assert json.loads(ran.stdout) == {"escrow_auto_confirm": 0, "red_packet_expiry": 0,
-                                      "idempotency_purge": 1}  # fmt: skip
+    expected = {job.name: 0 for job in jobs.JOBS} | {"idempotency_purge": 1}
+    assert json.loads(ran.stdout) == expected
     bad = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "nope"])
     assert bad.exit_code == 2
     assert "unknown job 'nope'" in bad.output

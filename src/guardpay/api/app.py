@@ -25,6 +25,7 @@ from guardpay.api.routers import refunds as refunds_router
 from guardpay.security.keys import Keyring
 from guardpay.services import jobs
 from guardpay.services.context import utc_now
+from guardpay.services.risk import RiskEngine, engine_from_environment
 from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.db import Database
 
@@ -91,21 +92,24 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     idempotency_settings: IdempotencySettings | None = None,
     webhook_client: WebhookClient | None = None,
+    risk: RiskEngine | None = None,
 ) -> FastAPI:
     """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
     keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
-    is for tests that move time; `webhook_client` starts the webhook delivery thread."""
+    is for tests that move time; `webhook_client` starts the webhook delivery thread;
+    `risk` is the app's risk engine (default: from the environment, services/risk.py)."""
     db.require_migrated()
     app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
                   lifespan=_webhook_lifespan(webhook_client))  # fmt: skip
     app.state.db = db
     app.state.clock = clock or utc_now
+    app.state.risk = risk if risk is not None else engine_from_environment()
     _adapters(app, keyring, kyc, sms)
     errors.install(app)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors.
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
     _log_requests(app)
-    metrics.install(app, db)
+    metrics.install(app, db, app.state.risk)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

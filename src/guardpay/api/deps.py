@@ -59,6 +59,25 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+GEO_HEADER = "Geo-Position"
+
+
+def geo_position(request: Request) -> tuple[float, float] | None:
+    """The app's reported location, `Geo-Position: <lat>;<lon>` (degrees), for the risk
+    features (impossible travel). Absent or malformed, it is simply unknown: a location is
+    a hint the client volunteers, never a reason to refuse a request."""
+    raw = request.headers.get(GEO_HEADER)
+    if raw is None:
+        return None
+    try:
+        lat, lon = (float(part) for part in raw.replace(",", ";").split(";")[:2])
+    except ValueError:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
+
+
 _keyring_lock = threading.Lock()
 
 
@@ -79,8 +98,8 @@ def _context(request: Request) -> Iterator[Context]:
     state = request.app.state
     keyring = keyring_of(state)
     with request_unit(state.db) as uow:
-        actor = Actor(ANONYMOUS, "-", ip=client_ip(request))
-        yield Context(uow, keyring, actor, state.clock)
+        actor = Actor(ANONYMOUS, "-", client_ip(request), None, geo_position(request))
+        yield Context(uow, keyring, actor, state.clock, None, state.risk)
 
 
 #: The request's context, ended (committed or rolled back) before the response is sent.
@@ -116,7 +135,8 @@ def _caller(
             code="authentication_required",
         )
     session = auth.authenticate(ctx, credentials.credentials)
-    actor = Actor(session.subject_kind, session.subject_id, ctx.actor.ip, session.device_id)
+    actor = Actor(session.subject_kind, session.subject_id, ctx.actor.ip, session.device_id,
+                  ctx.actor.location)  # fmt: skip
     return Caller(ctx.as_actor(actor), session)
 
 

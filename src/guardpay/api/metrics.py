@@ -15,11 +15,12 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from starlette.middleware.base import RequestResponseEndpoint
 
+from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 from guardpay.storage.outbox import OutboxRepository
 from guardpay.storage.uow import read_only
@@ -67,7 +68,27 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("^" + "/".join(parts) + "$")
 
 
-def install(app: FastAPI, db: Database) -> None:
+class _Risk(Collector):
+    """Risk control's health: decisions by action since start, and whether the model is
+    unavailable (rules only): the alert an operator must not miss."""
+
+    def __init__(self, engine: RiskEngine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        decisions = CounterMetricFamily("guardpay_risk_decisions", "Risk decisions made",
+                                        labels=("action",))  # fmt: skip
+        for action in ("allow", "challenge", "review", "deny"):
+            decisions.add_metric((action,), self.engine.counts[action])
+        yield decisions
+        yield GaugeMetricFamily(
+            "guardpay_risk_model_degraded",
+            "1 when the active model cannot be loaded and decisions use rules only",
+            value=1 if self.engine.degraded else 0,
+        )
+
+
+def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
     registry = CollectorRegistry()
     requests = Counter("guardpay_http_requests", "HTTP requests answered",
                        ("method", "route", "status"), registry=registry)  # fmt: skip
@@ -75,6 +96,8 @@ def install(app: FastAPI, db: Database) -> None:
                         ("method", "route", "status"), registry=registry,
                         buckets=_BUCKETS)  # fmt: skip
     registry.register(_OutboxBacklog(db))
+    if risk is not None:
+        registry.register(_Risk(risk))
     templates = _Templates(app)
 
     @app.middleware("http")

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from guardpay import observability
-from guardpay.cli import audit, bench, db, demo, jobs, keys, ledger, reconcile, serve
+from guardpay.cli import audit, bench, db, demo, jobs, keys, ledger, model, reconcile, rules, serve
 from guardpay.cli.context import CliState, err_console
 from guardpay.config import default_database_url
 from guardpay.errors import GuardpayError
@@ -21,6 +21,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(rules.app, name="rules")
+app.add_typer(model.app, name="model")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 

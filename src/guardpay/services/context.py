@@ -17,6 +17,7 @@ from guardpay.storage.uow import UnitOfWork
 if TYPE_CHECKING:
     from guardpay.security.keys import Keyring
     from guardpay.security.vault import Vault
+    from guardpay.services.risk import RiskEngine
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,6 +36,7 @@ class Actor:
     id: str = "system"
     ip: str | None = None
     device_id: str | None = None
+    location: tuple[float, float] | None = None  # (lat, lon) the client reported, if any
 
     @property
     def label(self) -> str:
@@ -51,6 +53,7 @@ class Context:
     actor: Actor = SYSTEM
     clock: Callable[[], datetime] = utc_now
     _vault: Vault | None = field(default=None, repr=False)
+    _risk: RiskEngine | None = field(default=None, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -81,5 +84,17 @@ class Context:
 
         record(self, action, subject=subject, outcome=outcome, details=details or {})
 
+    @property
+    def risk(self) -> RiskEngine:
+        """The risk engine deciding this request: the app's, else the process default."""
+        if self._risk is None:
+            from guardpay.services.risk import default_engine
+
+            self._risk = default_engine()
+        return self._risk
+
+    def with_risk(self, engine: RiskEngine | None) -> Context:
+        return Context(self.uow, self.keyring, self.actor, self.clock, self._vault, engine)
+
     def as_actor(self, actor: Actor) -> Context:
-        return Context(self.uow, self.keyring, actor, self.clock, self._vault)
+        return Context(self.uow, self.keyring, actor, self.clock, self._vault, self._risk)

@@ -40,6 +40,12 @@ def _purge_idempotency(ctx: Context) -> int:
     return IdempotencyRepository(ctx.uow.conn).purge(ctx.now() - IDEMPOTENCY_RETENTION)
 
 
+def _expire_reviews(ctx: Context) -> int:
+    from guardpay.services import payments_review  # it builds on payments, jobs do not
+
+    return len(payments_review.expire_overdue(ctx))
+
+
 JOBS: list[Job] = [
     Job("escrow_auto_confirm", timedelta(minutes=10), lambda c: len(escrow.auto_confirm_due(c)),
         "release escrow trades shipped more than the auto-confirm days ago"),
@@ -47,6 +53,8 @@ JOBS: list[Job] = [
         "return the unclaimed rest of expired red packets to their senders"),
     Job("idempotency_purge", timedelta(hours=1), _purge_idempotency,
         "forget Idempotency-Keys older than 25 hours"),
+    Job("risk_review_timeouts", timedelta(minutes=1), _expire_reviews,
+        "decline held payments whose risk review deadline passed"),
 ]  # fmt: skip
 
 

@@ -17,8 +17,11 @@ and payment codes live in `payments_qr` and `payments_codes`.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import NoReturn
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
@@ -27,15 +30,19 @@ from guardpay.domain.money import Money, currency
 from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
 from guardpay.domain.payments.states import PaymentState, Status, transition
-from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound
-from guardpay.services import auth, ledger, wallets, webhooks
+from guardpay.domain.risk.decision import Action
+from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound, PermissionDenied
+from guardpay.services import auth, ledger, payments_risk, wallets, webhooks
 from guardpay.services.auth_support import phone_index, user_for_phone_index
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
 from guardpay.services.payments_limits import check_limits, lock_payer
+from guardpay.services.risk import Assessment
 from guardpay.storage.payments import PaymentRepository, PaymentRow
+from guardpay.storage.risk import RiskRepository
 
 PURPOSE = "payment"
+REVIEW_HOURS_ENV = "GUARDPAY_RISK_REVIEW_HOURS"
 
 
 @dataclass(frozen=True)
@@ -117,8 +124,15 @@ def _transfers(ctx: Context, row: PaymentRow) -> list[Transfer]:
     return [pay._replace(flags=TransferFlags.LINKED), fee]
 
 
-def _move_money(ctx: Context, row: PaymentRow) -> None:
-    results = ledger.execute(ctx.uow, _transfers(ctx, row), clock=ctx.ledger_clock)
+def hold_transfer(ctx: Context, row: PaymentRow) -> Transfer:
+    """A risk review holds the payment itself as a pending transfer, payer -> payee; the
+    merchant fee is taken when the hold is posted (payments_review.py)."""
+    return _transfers(ctx, row)[0]._replace(flags=TransferFlags.PENDING)
+
+
+def move_money(ctx: Context, transfers: list[Transfer]) -> None:
+    """Apply `transfers` in this unit of work, or raise the specific refusal."""
+    results = ledger.execute(ctx.uow, transfers, clock=ctx.ledger_clock)
     if all(r in (Result.ok, Result.exists) for r in results):
         return
     if Result.exceeds_credits in results:
@@ -132,7 +146,7 @@ def _move_money(ctx: Context, row: PaymentRow) -> None:
     raise LedgerRejected(f"the ledger refused the payment: {failed.value}", code=failed.value)
 
 
-def _advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow, list[str]]:
+def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow, list[str]]:
     state, seen = PaymentState(row.id, Status(row.status)), [row.status]
     for target in targets:
         state, _events = transition(state, target, ctx.now())
@@ -140,26 +154,75 @@ def _advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRo
     return replace(row, status=state.status.value, updated_at=ctx.now()), seen
 
 
-def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool,
+def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_up: bool = False,
             settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
-    """Check limits, move the money, record success. Refusals here roll back."""
+    """Check limits, ask risk control, then move the money and record success. Refusals
+    here roll back, but for a risk denial, which commits the failed payment and its
+    decision (payments_risk.py)."""
     standing = lock_payer(ctx, row.payer_id)
     check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors, settings)
     if row.payee_kind == "merchant":
         row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
-    row, seen = _advance(ctx, replace(row, factors=factors), Status.PROCESSING, Status.SUCCEEDED)
+    row = replace(row, factors=factors)
+    verdict = payments_risk.assess_payment(ctx, row, standing)
+    action = verdict.decision.action
+    if action is Action.DENY:
+        deny(ctx, row, verdict, new=new)
+    if action is Action.CHALLENGE and not stepped_up:
+        return require_action(ctx, row, new=new, reason="risk")
+    if action is Action.REVIEW:
+        return hold_for_review(ctx, row, verdict, new=new)
+    row, seen = advance(ctx, row, Status.PROCESSING, Status.SUCCEEDED)
+    store(ctx, row, new=new)
+    claim_order(ctx, row)
+    move_money(ctx, _transfers(ctx, row))
+    audit(ctx, row, seen)
+    notify_merchant(ctx, row)
+    return Payment(row)
+
+
+def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> NoReturn:
+    """Record the payment failed with its decision, and refuse: `payment_denied` is a
+    PermissionDenied, so the edge commits this record (services/auth.py COMMIT_ON)."""
+    row, seen = advance(ctx, replace(row, failure_code="risk_denied"), Status.PROCESSING,
+                        Status.FAILED)  # fmt: skip
+    store(ctx, row, new=new)
+    audit(ctx, row, seen, decision=verdict.row.id)
+    raise PermissionDenied("risk control declined this payment; contact support if it was you",
+                           code="payment_denied")  # fmt: skip
+
+
+def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> Payment:
+    """Hold the money as a pending ledger transfer until an analyst approves or declines
+    it, or the review times out (payments_review.py); the payment stays `processing`."""
+    row, seen = advance(ctx, row, Status.PROCESSING)
+    store(ctx, row, new=new)
+    claim_order(ctx, row)
+    hold = hold_transfer(ctx, row)
+    move_money(ctx, [hold])
+    deadline = ctx.now() + review_timeout()
+    RiskRepository(ctx.uow.conn).save_review(verdict.row.id, review_status="pending",
+                                             review_deadline=deadline, holds=[hold.id])  # fmt: skip
+    audit(ctx, row, seen, decision=verdict.row.id)
+    ctx.audit("risk.review_opened", subject=verdict.row.id,
+              details={"payment": row.id, "reasons": list(verdict.decision.reasons)})  # fmt: skip
+    return Payment(row, {"type": "review", "decision_id": verdict.row.id,
+                         "review_deadline": deadline.isoformat()})  # fmt: skip
+
+
+def review_timeout() -> timedelta:
+    """How long a held payment waits for an analyst before it is declined."""
+    return timedelta(hours=float(os.environ.get(REVIEW_HOURS_ENV, "24")))
+
+
+def store(ctx: Context, row: PaymentRow, *, new: bool) -> None:
     if new:
         repo(ctx).insert_payment(row)
     else:
         repo(ctx).save_payment(row)
-    _claim_order(ctx, row)
-    _move_money(ctx, row)
-    _audit(ctx, row, seen)
-    _notify_merchant(ctx, row)
-    return Payment(row)
 
 
-def _notify_merchant(ctx: Context, row: PaymentRow) -> None:
+def notify_merchant(ctx: Context, row: PaymentRow) -> None:
     """Through the outbox, in this transaction: the merchant hears of exactly the
     payments that committed. No payer identity travels; the payment id is the key."""
     if row.payee_kind != "merchant":
@@ -170,7 +233,7 @@ def _notify_merchant(ctx: Context, row: PaymentRow) -> None:
     webhooks.enqueue(ctx, row.payee_id, f"payment.{row.status}", payload)
 
 
-def _claim_order(ctx: Context, row: PaymentRow) -> None:
+def claim_order(ctx: Context, row: PaymentRow) -> None:
     """An order code pays once: open -> paid here, in the payment's transaction. The
     scan already refused an expired or paid code (with a security event); this catches
     the order expiring during a step-up and two payers racing for one order."""
@@ -183,27 +246,30 @@ def _claim_order(ctx: Context, row: PaymentRow) -> None:
         raise Conflict("this QR code was already paid", code="qr_already_used", param="payload")
 
 
-def _audit(ctx: Context, row: PaymentRow, transitions: list[str]) -> None:
-    ctx.audit(
-        f"payment.{row.status}",
-        subject=row.id,
-        details={"kind": row.kind, "payer": row.payer_id, "payee": row.payee_id,
-                 "amount": row.amount, "currency": row.currency, "fee": row.fee,
-                 "factors": row.factors, "transitions": transitions},
-    )  # fmt: skip
+def audit(ctx: Context, row: PaymentRow, transitions: list[str],
+          decision: str | None = None) -> None:  # fmt: skip
+    details = {"kind": row.kind, "payer": row.payer_id, "payee": row.payee_id,
+               "amount": row.amount, "currency": row.currency, "fee": row.fee,
+               "factors": row.factors, "transitions": transitions}  # fmt: skip
+    if decision is not None:
+        details["risk_decision"] = decision
+    ctx.audit(f"payment.{row.status}", subject=row.id, details=details)
 
 
-def require_action(ctx: Context, row: PaymentRow) -> Payment:
-    """No factor shown: record the payment waiting for a step-up (committed with it)."""
+def require_action(ctx: Context, row: PaymentRow, *, new: bool = True,
+                   reason: str = "authentication") -> Payment:  # fmt: skip
+    """Record the payment waiting for a step-up (committed with it): no factor shown
+    (`authentication`), or risk control asked for one more (`risk`)."""
     challenge = auth.begin_step_up(ctx, row.payer_id, PURPOSE)
-    row, seen = _advance(ctx, replace(row, challenge_id=challenge.id), Status.REQUIRES_ACTION)
-    repo(ctx).insert_payment(row)
-    _audit(ctx, row, seen)
-    return Payment(row, _next_action(row, list(challenge.methods)))
+    row, seen = advance(ctx, replace(row, challenge_id=challenge.id), Status.REQUIRES_ACTION)
+    store(ctx, row, new=new)
+    audit(ctx, row, seen)
+    return Payment(row, _next_action(row, list(challenge.methods), reason))
 
 
-def _next_action(row: PaymentRow, methods: list[str]) -> dict[str, object]:
-    return {"type": "step_up", "challenge_id": row.challenge_id, "methods": methods}
+def _next_action(row: PaymentRow, methods: list[str], reason: str) -> dict[str, object]:
+    return {"type": "step_up", "challenge_id": row.challenge_id, "methods": methods,
+            "reason": reason}  # fmt: skip
 
 
 def pay(ctx: Context, row: PaymentRow, given: Authorization,
@@ -213,7 +279,8 @@ def pay(ctx: Context, row: PaymentRow, given: Authorization,
     factors = authenticate(ctx, row.payer_id, given)
     if factors == 0:
         return require_action(ctx, row)
-    return process(ctx, row, factors, new=True, settings=settings)
+    stepped_up = given.step_up_challenge_id is not None
+    return process(ctx, row, factors, new=True, stepped_up=stepped_up, settings=settings)
 
 
 def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authorization,
@@ -235,7 +302,7 @@ def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authoriz
         auth.pass_step_up(ctx, row.challenge_id, a.method, code=a.code, signature=a.signature,
                           signer_device_id=ctx.actor.device_id, purpose=PURPOSE)  # fmt: skip
     factors = authenticate(ctx, user_id, given)
-    return process(ctx, row, factors, new=False, settings=settings)
+    return process(ctx, row, factors, new=False, stepped_up=True, settings=settings)
 
 
 def _payee_id(ctx: Context, payee: str) -> str:

@@ -186,10 +186,12 @@ class PaymentRepository:
         self, payer_ids: Sequence[str], since: datetime | None, kinds: Sequence[str] | None = None,
         max_factors: int | None = None,
     ) -> int:  # fmt: skip
-        """Succeeded payments' total of these payers since `since` (None: ever)."""
+        """The total of these payers' succeeded payments, and of those still processing
+        (held for a risk review), since `since` (None: ever): a held payment uses up
+        allowance until it is declined, so holds cannot be stacked past a limit."""
         c = payments.c
         stmt = select(func.coalesce(func.sum(c.amount), 0)).where(
-            c.payer_id.in_(list(payer_ids)), c.status == "succeeded"
+            c.payer_id.in_(list(payer_ids)), c.status.in_(("succeeded", "processing"))
         )
         if since is not None:
             stmt = stmt.where(c.created_at >= since)

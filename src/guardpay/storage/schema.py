@@ -173,5 +173,6 @@ from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
     payments,
     red_packets,
     refunds,
+    risk,
     wallets,
 )

@@ -1,0 +1,205 @@
+"""Risk decisions in the request path: features, rules and model in, one decision out.
+
+`RiskEngine` is what a process holds: the feature state (in process, or Redis shared by
+every API worker), the rule set (reloaded when its file changes, no restart) and the
+active model (switched by `guardpay model activate`, seen by every worker within
+seconds). `assess` runs inside the request's unit of work, before the ledger sees
+anything: it records the decision with its score, reasons, versions and the features it
+used, and after commit tells the feature state what happened.
+
+Degrading, never failing silently: a model that cannot be loaded leaves the engine on
+rules alone, with an error log, the `guardpay_risk_model_degraded` gauge at 1 and an
+audit entry; a rule file that stops parsing keeps the last good rule set and says so. A
+payment is never taken down by risk control's own faults, and nobody is left unaware.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from guardpay.adapters.risk_state import FeatureState, MemoryFeatureState
+from guardpay.domain.risk.decision import Action, Decision, decide
+from guardpay.domain.risk.features import RiskEvent, RiskRequest, compute_features
+from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set, load_rule_set_file
+from guardpay.domain.risk.schema import Value
+from guardpay.errors import GuardpayError
+from guardpay.ml.model import TrainedModel, load_model
+from guardpay.services.context import Context
+from guardpay.services.identity_common import new_id
+from guardpay.storage.risk import DecisionRow, RiskRepository
+
+log = structlog.get_logger("guardpay.risk")
+
+RULES_ENV = "GUARDPAY_RISK_RULES"
+REDIS_ENV = "GUARDPAY_REDIS_URL"
+
+
+class RuleSource:
+    """The rule set in force: the packaged default, or a file checked for changes at most
+    once a second. A file that no longer loads keeps the last good set (logged)."""
+
+    def __init__(self, path: Path | None = None, *, check_every: float = 1.0) -> None:
+        self.path, self.check_every = path, check_every
+        self._lock = threading.Lock()
+        self._stamp: float | None = None
+        self._checked = 0.0
+        self.last_error: str | None = None
+        self._rules = load_default_rule_set() if path is None else load_rule_set_file(path)
+        self._stamp = None if path is None else path.stat().st_mtime
+
+    def current(self) -> RuleSet:
+        if self.path is None or time.monotonic() - self._checked < self.check_every:
+            return self._rules
+        with self._lock:
+            self._checked = time.monotonic()
+            self._reload_if_changed(self.path)
+        return self._rules
+
+    def _reload_if_changed(self, path: Path) -> None:
+        try:
+            stamp = path.stat().st_mtime
+            if stamp == self._stamp:
+                return
+            self._rules, self._stamp, self.last_error = load_rule_set_file(path), stamp, None
+            log.info("risk_rules_reloaded", rule_set=self._rules.name,
+                     version=self._rules.version)  # fmt: skip
+        except (OSError, GuardpayError) as exc:
+            self.last_error = getattr(exc, "message", str(exc))
+            log.error("risk_rules_reload_failed", error=self.last_error)
+
+
+class ModelSource:
+    """The active model (the `risk_models` row marked active), loaded once per version.
+    A load failure means rules only until a retry (every `retry_after` seconds)."""
+
+    def __init__(self, *, check_every: float = 5.0, retry_after: float = 60.0,
+                 loader: Callable[[Path], TrainedModel] = load_model) -> None:  # fmt: skip
+        self.check_every, self.retry_after, self.loader = check_every, retry_after, loader
+        self._lock = threading.Lock()
+        self._checked = -1e9
+        self._wanted: str | None = None
+        self.model: TrainedModel | None = None
+        self.failed: str | None = None  # the version that would not load
+
+    def current(self, ctx: Context) -> TrainedModel | None:
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            with self._lock:
+                self._checked = now
+                self._refresh(ctx)
+        return self.model
+
+    def _refresh(self, ctx: Context) -> None:
+        row = RiskRepository(ctx.uow.conn).active_model()
+        wanted = None if row is None else row.version
+        if wanted is None:
+            self.model, self._wanted, self.failed = None, None, None
+            return
+        loaded = self.model is not None and self.model.version == wanted
+        if loaded or (self.failed == wanted and self._wanted == wanted):
+            return
+        assert row is not None
+        self._load(ctx, wanted, Path(row.path))
+
+    def _load(self, ctx: Context, version: str, path: Path) -> None:
+        self._wanted = version
+        try:
+            self.model, self.failed = self.loader(path), None
+            log.info("risk_model_loaded", version=version)
+        except (GuardpayError, OSError, ValueError) as exc:
+            self.model, self.failed = None, version
+            self._checked += self.retry_after - self.check_every
+            log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
+            ctx.audit("risk.model_unavailable", outcome="degraded",
+                      details={"version": version, "error": type(exc).__name__})  # fmt: skip
+
+    def invalidate(self) -> None:
+        """Look at the active row again on the next request (after `model activate`)."""
+        self._checked = -1e9
+
+
+@dataclass
+class Assessment:
+    decision: Decision
+    row: DecisionRow
+
+
+@dataclass
+class RiskEngine:
+    state: FeatureState = field(default_factory=MemoryFeatureState)
+    rules: RuleSource = field(default_factory=RuleSource)
+    models: ModelSource = field(default_factory=ModelSource)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def degraded(self) -> bool:
+        return self.models.failed is not None
+
+    def score(self, ctx: Context, req: RiskRequest) -> tuple[Decision, dict[str, Value], Any]:
+        """Features, model and rules for one request; nothing recorded (backtests use it)."""
+        features = compute_features(req, self.state.snapshot(req))
+        model = self.models.current(ctx)
+        contributions: list[tuple[str, float]] = []
+        score = None
+        if model is not None:
+            score, contributions = model.explain_one(features)
+            features["model_score"] = score
+        rule_set = self.rules.current()
+        decision = decide(rule_set, evaluate(rule_set, features), score)
+        return decision, features, (rule_set, model, contributions)
+
+    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
+        """Decide and record, in this unit of work; the feature state learns of it after
+        commit (an `accepted` request counts in velocities, a denied one as a decline)."""
+        decision, features, (rule_set, model, contributions) = self.score(ctx, req)
+        row = DecisionRow(
+            new_id("rsk"), req.kind, req.channel, subject_id, req.user_id, req.amount,
+            req.currency, decision.action.value, decision.score, list(decision.reasons),
+            f"{rule_set.name}@{rule_set.version}:{rule_set.digest[:12]}",
+            None if model is None else model.version, features,
+            [[name, round(value, 6)] for name, value in contributions],
+            [h.rule for h in decision.hits if h.shadow], None, None, None, None, None, None,
+            None, ctx.now(),
+        )  # fmt: skip
+        RiskRepository(ctx.uow.conn).insert_decision(row)
+        self.counts[decision.action.value] += 1
+        event = RiskEvent.from_request(req, accepted=decision.action is not Action.DENY)
+        ctx.uow.after_commit(lambda: self.state.record(event))
+        return Assessment(decision, row)
+
+
+_default: RiskEngine | None = None
+_default_lock = threading.Lock()
+
+
+def engine_from_environment() -> RiskEngine:
+    """`GUARDPAY_RISK_RULES` (a rule file, hot reloaded) and `GUARDPAY_REDIS_URL` (shared
+    feature state for several workers); without them, the packaged rules in process."""
+    path = os.environ.get(RULES_ENV)
+    state: FeatureState = MemoryFeatureState()
+    url = os.environ.get(REDIS_ENV)
+    if url:
+        import redis
+
+        from guardpay.adapters.risk_state_redis import RedisFeatureState
+
+        state = RedisFeatureState(redis.Redis.from_url(url), prefix="guardpay:risk:")
+    return RiskEngine(state, RuleSource(Path(path) if path else None))
+
+
+def default_engine() -> RiskEngine:
+    """The process's engine for contexts built without one (CLI commands, jobs)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = engine_from_environment()
+        return _default
