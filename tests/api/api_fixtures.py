@@ -37,6 +37,7 @@ PIN = "730194"
 NAME = "张三"
 ID_NUMBER = resident_id("310104", "19900307", "123")
 PAN = card("622202", 19)  # ICBC debit
+RAISE = False
 ERROR_KEYS = {"type", "code", "message", "param"}
 #: what a failed login, step-up answer or payment password may leave behind
 BOOKKEEPING = {"auth_failures", "auth_challenges", "auth_credentials", "audit_log", "audit_head"}
@@ -178,6 +179,6 @@ def api_fixture(db: Database) -> Iterator[Api]:
     app = create_app(db, keyring=keyring, kyc=kyc, sms=sms, clock=clock)
     with (
         passwords.using(passwords.CHEAP),
-        TestClient(app, raise_server_exceptions=False) as client,
+        TestClient(app, raise_server_exceptions=RAISE) as client,
     ):
         yield Api(client, db, keyring, kyc, sms, clock)

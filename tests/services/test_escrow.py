@@ -25,6 +25,7 @@ from guardpay.storage.db import Database
 from guardpay.storage.escrow import TradeRow
 from guardpay.storage.outbox import OutboxRepository
 from guardpay.storage.uow import read_only
+from tests.services.risk_fixtures import quiet_risk
 from tests.services.test_payments import ALICE, BOB, PASSWORD, World, cny
 
 SETTLEMENT = AccountCode.MERCHANT_SETTLEMENT
@@ -35,7 +36,7 @@ PRICE, FEE = 1_000_00, 600  # 0.6 %
 def world(db: Database) -> Iterator[World]:
     """A world on this backend; afterwards the ledger must verify clean."""
     with passwords.using(passwords.CHEAP):
-        yield World(db)
+        yield World(db, risk=quiet_risk())  # escrow mechanics, not risk (risk_fixtures.py)
     with read_only(db) as uow:
         report = ledger.verify(uow)
     assert report.ok, report.problems

@@ -15,6 +15,7 @@ from guardpay.adapters.bank import BankCallback, Chaos, FakeBank, read_statement
 from guardpay.errors import GuardpayError, InvalidRequest
 from guardpay.services import funding, reconcile
 from guardpay.storage.db import Database
+from tests.services.risk_fixtures import quiet_risk
 from tests.services.test_funding import FundingEnv
 
 WILD = Chaos(failure=0.25, duplicate=0.4, late=0.3, contradiction=0.25)
@@ -25,6 +26,7 @@ def test_the_end_state_is_right_whatever_the_bank_does(
     db: Database, seed: int, tmp_path: Path
 ) -> None:
     env = FundingEnv(db, FakeBank(seed=seed, chaos=WILD))
+    env.risk = quiet_risk()  # the bank's chaos, not card testing (risk_fixtures.py)
     customers = [env.customer(0), env.customer(1)]
     rng = random.Random(seed)
     codes: list[str] = []  # refused withdrawals: only for want of money
@@ -69,6 +71,7 @@ def test_concurrent_duplicate_deliveries_settle_once(db: Database) -> None:
     (reference, status) key let exactly one of each through."""
     no_contradictions = Chaos(failure=0.3, duplicate=0.5, late=0.3, contradiction=0.0)
     env = FundingEnv(db, FakeBank(seed=11, chaos=no_contradictions))
+    env.risk = quiet_risk()
     user, card_id = env.customer()
     for n in range(1, 9):
         env.top_up(user, card_id, n * 1_000)

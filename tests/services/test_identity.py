@@ -29,6 +29,7 @@ from guardpay.services.identity import (
     register_user,
     verify_identity,
 )
+from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 from guardpay.storage.uow import unit_of_work
 from tests.domain.identity.numbers import card, resident_id, wrong_check
@@ -57,11 +58,12 @@ class Env:
         self.db = db
         self.keyring = Keyring.generate()
         self.kyc = Kyc.fakes()
+        self.risk = RiskEngine()  # its own feature history
 
     @contextmanager
     def ctx(self, actor: Actor = SYSTEM) -> Iterator[Context]:
         with unit_of_work(self.db) as uow:
-            yield Context(uow, self.keyring, actor, clock=lambda: NOW)
+            yield Context(uow, self.keyring, actor, lambda: NOW, None, self.risk)
 
     def run(self, fn: Callable[..., T], *args: Any, actor: Actor = SYSTEM, **kw: Any) -> T:
         with self.ctx(actor) as ctx:

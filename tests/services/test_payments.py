@@ -24,8 +24,9 @@ from guardpay.errors import GuardpayError
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
 from guardpay.services import auth, identity, ledger, payments, wallets
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.context import SYSTEM, Actor, Context
 from guardpay.services.payments import Authorization
+from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 from guardpay.storage.uow import read_only
 from tests.api.api_fixtures import Clock
@@ -47,11 +48,14 @@ class World:
     keyring: Keyring = field(default_factory=Keyring.generate)
     clock: Clock = field(default_factory=Clock)
     sms: FakeSms = field(default_factory=FakeSms)
+    risk: RiskEngine = field(default_factory=RiskEngine)  # its own history per test
+    actor: Actor = SYSTEM
     _transfer_id: int = 0
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with request_unit(self.db) as uow:
-            return fn(Context(uow, self.keyring, SYSTEM, self.clock), *args, **kwargs)
+            ctx = Context(uow, self.keyring, self.actor, self.clock, None, self.risk)
+            return fn(ctx, *args, **kwargs)
 
     def refused(self, code: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """`fn` is refused with `code` and no balance changes."""

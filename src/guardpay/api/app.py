@@ -22,6 +22,7 @@ from guardpay.api.routers import ledger, me, merchants, operators, sessions, use
 from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
+from guardpay.api.routers import risk as risk_router
 from guardpay.security.keys import Keyring
 from guardpay.services import jobs
 from guardpay.services.context import utc_now
@@ -123,4 +124,5 @@ def create_app(
     app.include_router(refunds_router.router, prefix="/v1")
     app.include_router(red_packets_router.router, prefix="/v1")
     app.include_router(escrow_router.router, prefix="/v1")
+    app.include_router(risk_router.router, prefix="/v1")
     return app

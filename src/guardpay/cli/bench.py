@@ -61,3 +61,40 @@ def api(
         table.add_row(key, str(result[key]))
     table.add_row("baseline requests_per_second", str(result["baseline"]["requests_per_second"]))
     console.print(table)
+
+
+@app.command("risk")
+def risk(
+    history: int = typer.Option(1_000_000, min=100, help="Stored transactions loaded first."),
+    decisions: int = typer.Option(20_000, min=1, help="Decisions to time."),
+    seed: int = typer.Option(7, help="Random seed for the population, history and requests."),
+    users: int = typer.Option(20_000, min=2, help="Users in the synthetic population."),
+    merchants: int = typer.Option(2_000, min=1, help="Merchants in the population."),
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        help="Use (and keep) this scratch database: the bench adds list entries and "
+        "activates its model there. Default: a throwaway SQLite database.",
+    ),
+    redis_store: bool = typer.Option(
+        False, "--redis", help="Feature state in Redis at 127.0.0.1:6379 (own prefix, deleted)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Time the risk decision step alone (lists, features, model, rules) against a stored
+    history; report p50/p99 against a features-only baseline and the 5 ms p99 target."""
+    from guardpay.bench import risk as risk_bench  # LightGBM and numpy only when asked
+
+    result = risk_bench.run(history, decisions, seed=seed, database_url=database_url,
+                            use_redis=redis_store, users=users, merchants=merchants)  # fmt: skip
+    if json_out:
+        emit_json(result)
+        return
+    table = Table("measure", "value", title=f"risk decision benchmark ({result['store']})")
+    for key in ("decisions", "history", "p50_ms", "p99_ms", "mean_ms", "max_ms",
+                "ratio_p99_to_baseline", "target_p99_ms", "met", "load_seconds",
+                "model_version", "max_rss_mb"):  # fmt: skip
+        table.add_row(key, str(result[key]))
+    for key in ("p50_ms", "p99_ms"):
+        table.add_row(f"baseline {key}", str(result["baseline"][key]))
+    console.print(table)

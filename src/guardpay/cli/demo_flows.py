@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from rich.table import Table
 
 from guardpay.adapters.bank import BankCallback
-from guardpay.cli.demo_world import PAYMENT_PIN, Cast, DemoWorld
+from guardpay.cli.demo_risk import risk_flow
+from guardpay.cli.demo_world import PAYMENT_PIN, Cast, DemoWorld, refused
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.money import Money
-from guardpay.errors import GuardpayError
 from guardpay.services import (
     escrow,
     funding,
@@ -44,15 +43,6 @@ def yuan(minor: int) -> str:
 
 def cny(minor: int) -> Money:
     return Money(minor, "CNY")
-
-
-def refused(world: DemoWorld, fn: Callable[..., Any], *args: Any) -> str:
-    """Run a call that should be refused; its error code, in words for the story."""
-    try:
-        world.run(fn, *args)
-    except GuardpayError as exc:
-        return f"[yellow]refused ({exc.code})[/]: {exc.message}"
-    return "[red]accepted — it should have been refused[/]"
 
 
 def _paid(say: Say, what: str, payment: payments.Payment) -> str:
@@ -200,6 +190,7 @@ FLOWS: list[tuple[str, str, Callable[[DemoWorld, Cast, Say], str]]] = [
     ("refund", "A partial refund", refund),
     ("red_packet", "A red packet", red_packet),
     ("withdrawal", "Withdrawal to a bank card", withdrawal),
+    ("risk", "Risk control in the payment path", risk_flow),
 ]
 
 #: Flows of the issue that are still being built: reported, not faked.

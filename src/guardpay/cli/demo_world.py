@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
 
 from guardpay.adapters.bank import BankCallback, Chaos, FakeBank
 from guardpay.adapters.kyc import FakeKyc, Kyc
@@ -26,10 +27,12 @@ from guardpay.domain.identity.checksums import (
     gb32100_check_char,
     luhn_check_digit,
 )
+from guardpay.errors import GuardpayError
 from guardpay.security.keys import Keyring
 from guardpay.services import auth, funding, identity, wallets
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.context import SYSTEM, Actor, Context, utc_now
 from guardpay.services.identity import CardEvidence, Evidence
+from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 
 T = TypeVar("T")
@@ -86,6 +89,20 @@ PEOPLE = (
 
 
 @dataclass
+class DemoClock:
+    """The walkthrough's time: it starts a day ago and each step takes 30 seconds, as if
+    people were using their phones, so risk control's velocity features see a plausible
+    day (not forty payments in one second); the served API then runs on real time, later
+    than anything the walkthrough wrote."""
+
+    STEP: ClassVar[timedelta] = timedelta(seconds=30)
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
 class DemoWorld:
     """One demo run: the database, its keyring, and the fakes standing in for the KYC
     services, the SMS gateway and the bank (kept so the served API can use the same)."""
@@ -95,10 +112,17 @@ class DemoWorld:
     kyc: FakeKyc = field(default_factory=Kyc.fakes)
     sms: FakeSms = field(default_factory=FakeSms)
     bank: FakeBank = field(default_factory=lambda: FakeBank(seed=7, chaos=CALM))
+    risk: RiskEngine = field(default_factory=RiskEngine)
+    clock: DemoClock = field(default_factory=lambda: DemoClock(utc_now() - timedelta(days=1)))
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.run_as(SYSTEM, fn, *args, **kwargs)
+
+    def run_as(self, actor: Actor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.clock.at += DemoClock.STEP
         with request_unit(self.db) as uow:
-            return fn(Context(uow, self.keyring, SYSTEM), *args, **kwargs)
+            ctx = Context(uow, self.keyring, actor, self.clock, None, self.risk)
+            return fn(ctx, *args, **kwargs)
 
     def deliver(self, callback: BankCallback) -> funding.Outcome:
         """What the bank's callback endpoint does: one unit of work per callback."""
@@ -170,3 +194,12 @@ def build(world: DemoWorld) -> Cast:
     names = world.run(lambda ctx: (identity.get_merchant(ctx, shop).descriptor,
                                    identity.get_merchant(ctx, branch).descriptor))  # fmt: skip
     return Cast(alice, bob, carol, dave, shop, names[0], branch, names[1])
+
+
+def refused(world: DemoWorld, fn: Callable[..., Any], *args: Any) -> str:
+    """Run a call that should be refused; its error code, in words for the story."""
+    try:
+        world.run(fn, *args)
+    except GuardpayError as exc:
+        return f"[yellow]refused ({exc.code})[/]: {exc.message}"
+    return "[red]accepted — it should have been refused[/]"

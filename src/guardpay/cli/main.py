@@ -8,7 +8,21 @@ import sys
 import typer
 
 from guardpay import observability
-from guardpay.cli import audit, bench, db, demo, jobs, keys, ledger, model, reconcile, rules, serve
+from guardpay.cli import (
+    audit,
+    bench,
+    db,
+    demo,
+    evaluate,
+    jobs,
+    keys,
+    ledger,
+    model,
+    reconcile,
+    rules,
+    serve,
+    simulate,
+)
 from guardpay.cli.context import CliState, err_console
 from guardpay.config import default_database_url
 from guardpay.errors import GuardpayError
@@ -25,6 +39,8 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("simulate")(simulate.simulate)
+app.command("evaluate")(evaluate.evaluate)
 
 
 @app.callback()

@@ -3,37 +3,61 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import typer
 from rich.table import Table
 
-from guardpay.cli.context import console, emit_json, err_console
+from guardpay.cli.context import console, emit_json, err_console, state
+from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.errors import InvalidRequest
 from guardpay.ml.artifacts import ensure_new_model_dir
-from guardpay.ml.csvdata import CsvData, load_scoring_csv, load_training_csv
-from guardpay.ml.model import TrainedModel, load_model
-from guardpay.ml.train import train_model
+from guardpay.services import risk_models
+from guardpay.services.context import SYSTEM, Context, utc_now
+from guardpay.storage.risk import RiskRepository
+from guardpay.storage.uow import read_only, unit_of_work
+
+if TYPE_CHECKING:  # LightGBM, polars and scikit-learn load when a command needs them
+    from guardpay.ml.csvdata import CsvData
+    from guardpay.ml.model import TrainedModel
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 
 
 @app.command("train")
 def train_cmd(
+    ctx: typer.Context,
     csv: Path | None = typer.Option(None, "--csv", help="Train from this labelled CSV."),
     label: str | None = typer.Option(None, "--label", help="The CSV's fraud label column."),
     time_column: str | None = typer.Option(
         None, "--time-column", help="Validate on the latest 20 % by this column."
     ),
-    out: Path = typer.Option(..., "--out", help="New directory for the model version."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="New directory for the model (platform data: default guardpay-data/models/...).",
+    ),
     seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same model)."),
+    mature_days: int = typer.Option(
+        30,
+        "--mature-days",
+        min=0,
+        help="Platform data: an unlabelled decision this old counts as legitimate.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Train a model, save it as a new version and print its held-out metrics."""
+    """Train a model, save it as a new version and print its held-out metrics: from the
+    platform's labelled decisions (registered, activate it with `model activate`), or
+    from your own CSV with --csv/--label."""
     if csv is None:
-        raise InvalidRequest("pass --csv FILE (training from platform data is not "
-                             "available yet)", code="missing_csv", param="csv")  # fmt: skip
+        report = train_from_platform(ctx, out, seed=seed, mature_days=mature_days)
+        if json_out:
+            emit_json(report)
+        else:
+            print_platform_report(report)
+        return
+    if out is None:
+        raise InvalidRequest("--out DIR is required with --csv", code="missing_out", param="out")
     if label is None:
         raise InvalidRequest("--label COLUMN is required with --csv", code="missing_label",
                              param="label")  # fmt: skip
@@ -47,6 +71,9 @@ def train_cmd(
 def train_from_csv(csv: Path, label: str, time_column: str | None, out: Path,
                    *, seed: int = 7) -> dict[str, Any]:  # fmt: skip
     """The CSV path of `model train`: load, train, save; returns the printed report."""
+    from guardpay.ml.csvdata import load_training_csv
+    from guardpay.ml.train import train_model
+
     ensure_new_model_dir(out)
     with err_console.status("reading the CSV..."):
         data = load_training_csv(csv, label, time_column)
@@ -112,6 +139,11 @@ def score_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write one `score` (fraud probability) per input row, in input order."""
+    import polars as pl
+
+    from guardpay.ml.csvdata import load_scoring_csv
+    from guardpay.ml.model import load_model
+
     model = load_model(model_dir)
     with err_console.status("scoring..."):
         scores = model.score(load_scoring_csv(csv, model.feature_names))
@@ -121,3 +153,69 @@ def score_cmd(
         emit_json(summary)
     else:
         console.print(f"[green]scored[/] {len(scores)} rows with {model.version} -> {out}")
+
+
+def train_from_platform(ctx: typer.Context, out: Path | None, *, seed: int,
+                        mature_days: int) -> dict[str, Any]:  # fmt: skip
+    """The platform path: decisions with known outcomes, a time-ordered validation split,
+    the model saved and registered (inactive)."""
+    from guardpay.ml.train import train_model
+
+    db = state(ctx).database()
+    db.require_migrated()
+    with read_only(db) as uow, err_console.status("reading labelled decisions..."):
+        data = risk_models.training_set(uow, utc_now(), mature_days)
+    target = out or DEFAULT_DATA_DIR / "models" / utc_now().strftime("%Y%m%d-%H%M%S")
+    ensure_new_model_dir(target)
+    with err_console.status(f"training on {len(data.y)} decisions"):
+        model = train_model(data.X, data.y, data.feature_names, data.times, seed=seed,
+                            label_column="label", time_column="created_at")  # fmt: skip
+    model.save(target)
+    with unit_of_work(db) as uow:
+        risk_models.register(Context(uow, state(ctx).keyring(), SYSTEM), model.version,
+                             target, model.metrics)  # fmt: skip
+    return {"version": model.version, "path": str(target), "rows": len(data.y),
+            "positives": int(data.y.sum()), "labelled": data.labelled,
+            "best_iteration": model.best_iteration,
+            **{k: model.metrics[k] for k in ("pr_auc", "roc_auc", "recall_at_0.1pct",
+                                             "recall_at_1pct")}}  # fmt: skip
+
+
+def print_platform_report(report: dict[str, Any]) -> None:
+    table = Table("measure", "value", title=f"model {report['version']} (platform data)")
+    for key, value in report.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"activate it with: guardpay model activate {report['version']}")
+
+
+@app.command("activate")
+def activate_cmd(ctx: typer.Context, version: str = typer.Argument(...)) -> None:
+    """Make VERSION the model every decision uses (API workers pick it up within seconds;
+    if it cannot be loaded they run on rules alone and raise the degraded alert)."""
+    db = state(ctx).database()
+    db.require_migrated()
+    with unit_of_work(db) as uow:
+        row = risk_models.activate(Context(uow, state(ctx).keyring(), SYSTEM), version)
+    console.print(f"[green]active[/] {row.version} ({row.path})")
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Registered models, oldest first, and which is active."""
+    db = state(ctx).database()
+    db.require_migrated()
+    with read_only(db) as uow:
+        rows = RiskRepository(uow.conn).models()
+    data = [{"version": r.version, "active": r.active, "path": r.path,
+             "pr_auc": r.metrics.get("pr_auc")} for r in rows]  # fmt: skip
+    if json_out:
+        emit_json(data)
+        return
+    table = Table("version", "active", "PR-AUC", "path")
+    for item in data:
+        table.add_row(str(item["version"]), "yes" if item["active"] else "",
+                      str(item["pr_auc"]), str(item["path"]))  # fmt: skip
+    console.print(table)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from guardpay.cli.context import console, emit_json
+from guardpay.cli.context import console, emit_json, state
 from guardpay.domain.risk.rules import ExampleResult, RuleSet, load_rule_set_file, run_examples
+from guardpay.services.context import utc_now
+from guardpay.services.risk_backtest import backtest
+from guardpay.storage.risk import RiskRepository
+from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 
@@ -60,3 +66,45 @@ def _print_examples(rule_set: RuleSet, results: list[ExampleResult], passed: boo
         console.print(f"[green]{len(results)} example(s) passed[/]")
     else:
         console.print(f"[red]{failed} of {len(results)} example(s) failed[/]")
+
+
+@app.command("backtest")
+def backtest_cmd(
+    ctx: typer.Context,
+    rules: Path = typer.Option(..., "--rules", exists=True, dir_okay=False,
+                               help="The candidate rule set (YAML)."),
+    since: datetime | None = typer.Option(None, "--since", formats=["%Y-%m-%d"],
+                                          help="Only decisions from this day (UTC) on."),
+    mature_days: int = typer.Option(30, "--mature-days", min=0,
+                                     help="Unlabelled decisions this old count as legitimate."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:  # fmt: skip
+    """Replay the stored decisions (their recorded features) through a rule set and print
+    per rule: hits, precision and recall against known fraud labels."""
+    rule_set = load_rule_set_file(rules)
+    db = state(ctx).database()
+    db.require_migrated()
+    start = None if since is None else since.replace(tzinfo=UTC)
+    with read_only(db) as uow:
+        rows = RiskRepository(uow.conn).history(start)
+        result = backtest(rule_set, rows, utc_now(), mature_days).as_dict(rule_set)
+    if json_out:
+        emit_json(result)
+        return
+    _print_backtest(result)
+
+
+def _ratio(value: object) -> str:
+    return "-" if value is None else f"{float(value):.3f}"  # type: ignore[arg-type]
+
+
+def _print_backtest(result: dict[str, Any]) -> None:
+    title = (f"{result['rule_set']} v{result['version']} over {result['decisions']} decisions "
+             f"({result['fraud']} fraud, {result['legit']} legitimate known)")  # fmt: skip
+    table = Table("rule", "hits", "fraud hits", "precision", "recall", "shadow", title=title)
+    for name, s in result["rules"].items():
+        table.add_row(name, str(s["hits"]), str(s["fraud_hits"]), _ratio(s["precision"]),
+                      _ratio(s["recall"]), "yes" if s["shadow"] else "")  # fmt: skip
+    console.print(table)
+    console.print(f"would decide: {result['actions']}; stops {result['stopped_fraud']} known "
+                  f"fraud and {result['stopped_legit']} known legitimate")  # fmt: skip

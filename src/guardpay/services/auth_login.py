@@ -61,7 +61,7 @@ def login(
         raise AuthenticationFailed(INVALID, code="invalid_credentials")
     ctx.uow.auth.clear_failures(support.LOGIN_ACCOUNT, account)
     known = proven_device(ctx, user_id, device, settings)
-    if known is None or not known.trusted:
+    if known is None or not known.trusted or _risky(ctx, user_id, known.id):
         step_up(ctx, user_id, LOGIN, device_id=known.id if known else None, settings=settings)
     issued = issue_session(ctx, USER, user_id, device_id=known.id, settings=settings)
     ctx.audit(
@@ -70,6 +70,19 @@ def login(
         details={"session_id": issued.session.id, "device_id": known.id},
     )
     return issued
+
+
+def _risky(ctx: Context, user_id: str, device_id: str) -> bool:
+    """Risk control sees a login from a trusted device too: `deny` refuses it (a blocked
+    user, device or IP), `challenge` or `review` asks for the login step-up anyway (a
+    new device always does)."""
+    from guardpay.domain.risk.decision import Action
+    from guardpay.services.payments_risk import Subject, screen
+
+    acting = ctx.as_actor(replace(ctx.actor, device_id=device_id))
+    subject = Subject("login", "login")
+    verdict = screen(acting, user_id, subject, None, stepped_up=True, learn=False)
+    return verdict.decision.action in (Action.CHALLENGE, Action.REVIEW)
 
 
 def _password_ok(ctx: Context, user_id: str | None, password: str) -> bool:

@@ -103,6 +103,7 @@ def change_login_password(
     """Replace the login password; every other session ends. Returns their ids."""
     support.require_self(ctx, user_id)
     verify_login_password(ctx, user_id, old_password, settings=settings)
+    _screen_change(ctx, user_id)
     if new_password == old_password:
         raise support.weak_password("the new password must differ from the old one", "password")
     _check_strength(ctx, user_id, "login", new_password)
@@ -112,6 +113,14 @@ def change_login_password(
     )
     ctx.audit("auth.password_changed", subject=user_id, details={"kind": "login"})
     return revoke_all_sessions(ctx, user_id, "password_changed", keep=current_session_id)
+
+
+def _screen_change(ctx: Context, user_id: str) -> None:
+    """Risk control sees every credential change; a blocked user, device or IP is denied
+    (the old password already proved the session's holder knows it)."""
+    from guardpay.services.payments_risk import Subject, screen
+
+    screen(ctx, user_id, Subject("password_change", "login_password"), None, stepped_up=True)
 
 
 def set_payment_password(ctx: Context, user_id: str, pin: str) -> None:

@@ -39,6 +39,7 @@ from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
 from guardpay.services.payments import Authorization
 from guardpay.services.payments_limits import check_limits, lock_payer
+from guardpay.services.payments_risk import Subject, screen
 from guardpay.storage.escrow import EscrowRepository, TradeRow
 from guardpay.storage.payments import PaymentRepository, PaymentRow
 
@@ -113,6 +114,8 @@ def pay_into_escrow(ctx: Context, buyer_id: str, new: NewTrade, given: Authoriza
     factors = _authenticate(ctx, buyer_id, given)
     check_limits(ctx, standing, KIND, new.amount, factors, settings)
     trade_id, now, cur = new_id("esc"), ctx.now(), new.amount.currency
+    subject = Subject("payment", KIND, new.amount.amount, cur, ("merchant", new.merchant_id))
+    screen(ctx, buyer_id, subject, trade_id, stepped_up=given.step_up_challenge_id is not None)
     pay = _payment(ctx, buyer_id, trade_id, new.amount, factors)
     PaymentRepository(ctx.uow.conn).insert_payment(pay)
     row = TradeRow(trade_id, buyer_id, new.merchant_id, pay.id, new.amount.amount, cur, 0,

@@ -32,10 +32,13 @@ from guardpay.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from guardpay.services import ledger, wallets
+from guardpay.services import auth, ledger, wallets
 from guardpay.services.context import Context
 from guardpay.services.identity_common import live_user, new_id
+from guardpay.services.payments import PURPOSE
+from guardpay.services.payments_risk import Subject, screen
 from guardpay.storage.funding import FundingRepository, FundingRow
+from guardpay.storage.identity import CardRow
 
 
 class Outcome(StrEnum):
@@ -55,20 +58,37 @@ def repo(ctx: Context) -> FundingRepository:
 
 
 def request_top_up(ctx: Context, bank: BankChannel, user_id: str, card_id: str, money: Money,
-                   *, funding_id: str | None = None) -> FundingRow:  # fmt: skip
+                   *, funding_id: str | None = None,
+                   step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
     """Ask the bank to pull `money` from the user's bound card into their wallet."""
-    return _request(ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id)
+    return _request(ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id,
+                    step_up_challenge_id)  # fmt: skip
 
 
 def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: str,
-                       money: Money, *, funding_id: str | None = None) -> FundingRow:  # fmt: skip
+                       money: Money, *, funding_id: str | None = None,
+                       step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
     """Hold `money` in the wallet and ask the bank to pay it to the bound card
     (`insufficient_funds` if the wallet's available balance is short)."""
-    return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id)
+    return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id,
+                    step_up_challenge_id)  # fmt: skip
+
+
+def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
+            step_up_challenge_id: str | None) -> None:  # fmt: skip
+    """Risk control sees every top-up and withdrawal (card fingerprint included); a
+    step-up it asked for is redeemed here when the client retries with its id."""
+    if step_up_challenge_id is not None:
+        auth.redeem_step_up(ctx, user_id, step_up_challenge_id, PURPOSE)
+    risk_kind = "topup" if kind is Kind.TOP_UP else "withdrawal"
+    card_key = (("card", card.pan_index),)
+    subject = Subject(risk_kind, kind.value, money.amount, money.currency, list_keys=card_key)
+    screen(ctx, user_id, subject, None, stepped_up=step_up_challenge_id is not None)
 
 
 def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id: str,
-             money: Money, funding_id: str | None) -> FundingRow:  # fmt: skip
+             money: Money, funding_id: str | None,
+             step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
     if money.amount <= 0:
         raise InvalidRequest("the amount must be positive", code="invalid_amount", param="amount")
     live_user(ctx, user_id)
@@ -79,6 +99,7 @@ def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id:
     existing = repo(ctx).get(funding_id) if funding_id else None
     if existing is not None:
         return _same_request(existing, kind, user_id, card_id, money)
+    _screen(ctx, kind, user_id, card, money, step_up_challenge_id)
     row = _new_row(ctx, funding_id or new_id("fnd"), kind, user_id, card_id, card.last4, money)
     repo(ctx).insert(row)
     _apply(ctx, rules.hold(row.id, kind, money.amount, _accounts(row)), hold=True)

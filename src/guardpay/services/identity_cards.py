@@ -94,6 +94,7 @@ def bind_card(
             code="card_already_bound",
             param="card_number",
         )
+    _screen(ctx, user_id, pan_index)
     _four_element_check(ctx, kyc, document, card, phone, security)
     row = _new_card(ctx, user_id, card, pan_index)
     ctx.uow.identity.insert_card(row)
@@ -110,6 +111,15 @@ def bind_card(
         },
     )
     return card_view(row)
+
+
+def _screen(ctx: Context, user_id: str, pan_index: str) -> None:
+    """Risk control sees every binding with the card's fingerprint (its blind index), so
+    a block-listed card is refused on any account; card testing shows in the velocity."""
+    from guardpay.services.payments_risk import Subject, screen
+
+    subject = Subject("card_binding", "card", list_keys=(("card", pan_index),))
+    screen(ctx, user_id, subject, None, stepped_up=True)
 
 
 def _four_element_check(ctx: Context, kyc: Kyc, document: DocumentRow, card: Card, phone: str,

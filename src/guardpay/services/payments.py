@@ -147,9 +147,11 @@ def move_money(ctx: Context, transfers: list[Transfer]) -> None:
 
 
 def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow, list[str]]:
+    """Walk the state machine; a move to `failed` carries the row's failure code."""
     state, seen = PaymentState(row.id, Status(row.status)), [row.status]
     for target in targets:
-        state, _events = transition(state, target, ctx.now())
+        code = row.failure_code if target is Status.FAILED else None
+        state, _events = transition(state, target, ctx.now(), code)
         seen.append(target.value)
     return replace(row, status=state.status.value, updated_at=ctx.now()), seen
 
@@ -164,7 +166,7 @@ def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_u
     if row.payee_kind == "merchant":
         row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
     row = replace(row, factors=factors)
-    verdict = payments_risk.assess_payment(ctx, row, standing)
+    verdict = payments_risk.assess_payment(ctx, row)
     action = verdict.decision.action
     if action is Action.DENY:
         deny(ctx, row, verdict, new=new)

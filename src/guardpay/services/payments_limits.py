@@ -2,10 +2,10 @@
 
 Two sets apply at once (domain/identity/classes.py, domain/payments/limits.py): the
 account-class limits, counted over every account verified as the same person, and the
-daily QR limits by authentication strength, counted per paying account. Both count only
-succeeded payments. The payer's user row is locked first (`lock_payer`), so two
-concurrent payments of one payer are checked one after the other and cannot both slip
-under a limit that only one of them fits.
+daily QR limits by authentication strength, counted per paying account. Both count
+succeeded payments and those held for a risk review. The payer's user row is locked
+first (`lock_payer`), so two concurrent payments of one payer are checked one after the
+other and cannot both slip under a limit that only one of them fits.
 """
 
 from __future__ import annotations
@@ -47,22 +47,15 @@ def lock_payer(ctx: Context, user_id: str) -> identity.Standing:
     return standing
 
 
-def _class_left(ctx: Context, standing: identity.Standing, settings: PaymentSettings) -> int:
-    repo, now = PaymentRepository(ctx.uow.conn), ctx.now()
-    year = qr.year_start(now, settings)
-    total = repo.spent(standing.person_accounts, None)
-    this_year = repo.spent(standing.person_accounts, year)
-    return remaining_allowance(standing.account_class, total, this_year)
-
-
-def _day_spend(ctx: Context, user_id: str, settings: PaymentSettings) -> DaySpend:
-    repo = PaymentRepository(ctx.uow.conn)
-    since = qr.day_start(ctx.now(), settings)
-    return DaySpend(
-        static=repo.spent([user_id], since, [qr.QR_STATIC]),
-        dynamic_weak=repo.spent([user_id], since, qr.DYNAMIC, max_factors=1),
-        dynamic_all=repo.spent([user_id], since, qr.DYNAMIC),
-    )
+def _spending(ctx: Context, standing: identity.Standing,
+              settings: PaymentSettings) -> tuple[int, DaySpend]:  # fmt: skip
+    """(what the account class still allows, today's QR spending), in one query."""
+    now = ctx.now()
+    total, this_year, static, weak, dynamic = PaymentRepository(ctx.uow.conn).spend_totals(
+        standing.person_accounts, standing.user_id, qr.year_start(now, settings),
+        qr.day_start(now, settings), [qr.QR_STATIC], qr.DYNAMIC)  # fmt: skip
+    left = remaining_allowance(standing.account_class, total, this_year)
+    return left, DaySpend(static=static, dynamic_weak=weak, dynamic_all=dynamic)
 
 
 def _refuse(left: int, currency: str, what: str) -> InvalidRequest:
@@ -81,18 +74,18 @@ def check_limits(
     """`limit_exceeded` (rolled back: nothing changes) with the remaining allowance."""
     if amount.currency != settings.currency:
         return  # limits are set in one currency; others are capped elsewhere (not yet)
-    left = _class_left(ctx, standing, settings)
+    left, spend = _spending(ctx, standing, settings)
     if amount.amount > left:
         raise _refuse(left, amount.currency, f"Class {standing.account_class.value} account")
-    qr_left = qr.qr_remaining(kind, factors, _day_spend(ctx, standing.user_id, settings), settings)
+    qr_left = qr.qr_remaining(kind, factors, spend, settings)
     if qr_left is not None and amount.amount > qr_left:
         raise _refuse(qr_left, amount.currency, "daily QR payment")
 
 
 def allowance(ctx: Context, user_id: str, settings: PaymentSettings = DEFAULT) -> Allowance:
     standing = identity.account_standing(ctx, user_id)
-    spend = _day_spend(ctx, user_id, settings)
-    cls_left = _class_left(ctx, standing, settings) if standing.can_pay else 0
+    cls_left, spend = _spending(ctx, standing, settings)
+    cls_left = cls_left if standing.can_pay else 0
 
     def capped(kind: str, factors: int) -> int:
         return min(cls_left, qr.qr_remaining(kind, factors, spend, settings) or 0)

@@ -20,7 +20,7 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
 from guardpay.domain.money import currency
 from guardpay.domain.payments.states import Status
-from guardpay.errors import Conflict, NotFound
+from guardpay.errors import Conflict, InvalidRequest, NotFound
 from guardpay.services import operators, payments, wallets
 from guardpay.services.context import Context
 from guardpay.storage.payments import PaymentRow
@@ -114,6 +114,6 @@ def pending(ctx: Context, limit: int, cursor: str | None) -> tuple[list[Decision
     repo = RiskRepository(ctx.uow.conn)
     after = None if cursor is None else repo.decision(cursor)
     if cursor is not None and after is None:
-        raise NotFound("unknown cursor", code="invalid_cursor", param="cursor")
+        raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")
     rows = repo.reviews(PENDING, limit + 1, after)
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None

@@ -13,22 +13,26 @@ password set at sign-up is no change); that is the account-takeover signal.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from guardpay.domain.identity.classes import AccountClass
+from guardpay.domain.risk.decision import Action
 from guardpay.domain.risk.features import RiskRequest
-from guardpay.errors import InvalidRequest
-from guardpay.services import identity, wallets
+from guardpay.errors import InvalidRequest, NotFound, PermissionDenied, StepUpRequired
+from guardpay.services import auth, wallets
 from guardpay.services.context import Context
 from guardpay.services.risk import Assessment
 from guardpay.storage.db import as_utc
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.risk import RiskRepository
 
-CLASS_NUMBER = {AccountClass.I: 1, AccountClass.II: 2, AccountClass.III: 3}
+CLASS_NUMBER = {AccountClass.I.value: 1, AccountClass.II.value: 2, AccountClass.III.value: 3}
 _SIGN_UP_GRACE = timedelta(minutes=1)
 #: payment kinds (payments.kind) that are transfers between people, for the features
 TRANSFER_KINDS = frozenset({"p2p"})
+#: request kinds paid from the wallet: refused for the balance before risk is asked
+DEBITS = frozenset({"payment", "transfer", "red_packet", "withdrawal"})
 
 
 def list_flags(ctx: Context, keys: Sequence[tuple[str, str | None]]) -> tuple[bool, bool]:
@@ -50,29 +54,56 @@ def credential_changed_at(ctx: Context, user_id: str, created: datetime) -> date
     return changed if changed > as_utc(created) + _SIGN_UP_GRACE else None
 
 
-def payment_request(ctx: Context, row: PaymentRow, standing: identity.Standing) -> RiskRequest:
-    user = ctx.uow.identity.user(row.payer_id)
-    assert user is not None  # lock_payer found it
-    merchant = row.payee_kind == "merchant"
-    payee = (ctx.uow.identity.merchant(row.payee_id) if merchant
-             else ctx.uow.identity.user(row.payee_id))  # fmt: skip
-    wallet = wallets.wallet(ctx, "user", row.payer_id, row.currency)
-    actor = ctx.actor
-    block, allow = list_flags(ctx, [("user", row.payer_id), ("device", actor.device_id),
-                                    ("ip", actor.ip), ("payee", row.payee_id)])  # fmt: skip
-    changed = credential_changed_at(ctx, row.payer_id, user.created_at)
+@dataclass(frozen=True)
+class Subject:
+    """What one request is about, beyond its user: kind and channel (schema.KINDS), the
+    money (zero for account changes), the payee (`user` or `merchant`, id) if any, and
+    extra list keys (a card's fingerprint)."""
+
+    kind: str
+    channel: str
+    amount: int = 0
+    currency: str = "CNY"
+    payee: tuple[str, str] | None = None
+    list_keys: tuple[tuple[str, str | None], ...] = ()
+
+
+def _payee_created(ctx: Context, payee: tuple[str, str] | None) -> datetime | None:
+    if payee is None:
+        return None
+    found = (ctx.uow.identity.merchant(payee[1]) if payee[0] == "merchant"
+             else ctx.uow.identity.user(payee[1]))  # fmt: skip
+    return None if found is None else found.created_at
+
+
+def request_for(ctx: Context, user_id: str, subject: Subject) -> RiskRequest:
+    """The request as the features see it, from the platform's records and the actor."""
+    user = ctx.uow.identity.user(user_id)
+    if user is None:
+        raise NotFound("no such user", param="user_id")
+    actor, payee_id = ctx.actor, None if subject.payee is None else subject.payee[1]
+    merchant = subject.payee is not None and subject.payee[0] == "merchant"
+    keys = [("user", user_id), ("device", actor.device_id), ("ip", actor.ip),
+            ("payee", payee_id), *subject.list_keys]  # fmt: skip
+    block, allow = list_flags(ctx, keys)
+    wallet = wallets.wallet(ctx, "user", user_id, subject.currency)
     return RiskRequest(
-        kind="transfer" if row.kind in TRANSFER_KINDS else "payment", channel=row.kind,
-        user_id=row.payer_id, amount=row.amount, currency=row.currency, at=ctx.now(),
-        account_created_at=user.created_at,
+        kind=subject.kind, channel=subject.channel, user_id=user_id, amount=subject.amount,
+        currency=subject.currency, at=ctx.now(), account_created_at=user.created_at,
         balance_before=available(ctx, wallet),
-        account_class=CLASS_NUMBER.get(standing.account_class, 0),
-        device_id=actor.device_id, ip=actor.ip, payee_id=row.payee_id,
-        payee_is_merchant=merchant, merchant_id=row.payee_id if merchant else None,
-        location=actor.location, credential_changed_at=changed,
-        payee_created_at=None if payee is None else payee.created_at,
+        account_class=CLASS_NUMBER.get(user.account_class, 0),
+        device_id=actor.device_id, ip=actor.ip, payee_id=payee_id, payee_is_merchant=merchant,
+        merchant_id=payee_id if merchant else None, location=actor.location,
+        credential_changed_at=credential_changed_at(ctx, user_id, user.created_at),
+        payee_created_at=_payee_created(ctx, subject.payee),
         list_block_hit=block, list_allow_hit=allow,
     )  # fmt: skip
+
+
+def payment_request(ctx: Context, row: PaymentRow) -> RiskRequest:
+    kind = "transfer" if row.kind in TRANSFER_KINDS else "payment"
+    subject = Subject(kind, row.kind, row.amount, row.currency, (row.payee_kind, row.payee_id))
+    return request_for(ctx, row.payer_id, subject)
 
 
 def available(ctx: Context, wallet_id: int) -> int:
@@ -81,12 +112,40 @@ def available(ctx: Context, wallet_id: int) -> int:
     return 0 if account is None else account.available
 
 
-def assess_payment(ctx: Context, row: PaymentRow, standing: identity.Standing) -> Assessment:
+def assess_payment(ctx: Context, row: PaymentRow) -> Assessment:
     """The decision about this payment, recorded against its id. A payment the balance
     cannot cover is refused first (`insufficient_funds`, as the ledger would): risk
     control has nothing to decide, and must not ask for a step-up that cannot help."""
-    req = payment_request(ctx, row, standing)
-    if req.balance_before < row.amount:
+    req = payment_request(ctx, row)
+    _require_balance(req)
+    return ctx.risk.assess(ctx, req, row.id)
+
+
+def _require_balance(req: RiskRequest) -> None:
+    if req.kind in DEBITS and req.balance_before < req.amount:
         raise InvalidRequest("the balance is not enough for this payment",
                              code="insufficient_funds", param="amount")  # fmt: skip
-    return ctx.risk.assess(ctx, req, row.id)
+
+
+def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None, *,
+           stepped_up: bool, purpose: str = "payment",
+           learn: bool = True) -> Assessment:  # fmt: skip
+    """The gate for requests other than payments (escrow, red packets, withdrawals,
+    top-ups, card binding, account changes), which have no held state: `deny` refuses
+    with 403 `request_denied`; `challenge` and `review` ask for a step-up unless the
+    caller already passed one (the client answers it and retries with its id). Both
+    refusals commit the decision (services/auth.py COMMIT_ON)."""
+    req = request_for(ctx, user_id, subject)
+    _require_balance(req)
+    verdict = ctx.risk.assess(ctx, req, subject_id, learn=learn)
+    action = verdict.decision.action
+    if action is Action.DENY:
+        ctx.audit("risk.request_denied", subject=user_id,
+                  details={"kind": subject.kind, "decision": verdict.row.id})  # fmt: skip
+        raise PermissionDenied("risk control declined this request; contact support if it "
+                               "was you", code="request_denied")  # fmt: skip
+    if action in (Action.CHALLENGE, Action.REVIEW) and not stepped_up:
+        challenge = auth.begin_step_up(ctx, user_id, purpose)
+        raise StepUpRequired("confirm it is you to continue", methods=list(challenge.methods),
+                             challenge_id=challenge.id)  # fmt: skip
+    return verdict

@@ -37,6 +37,7 @@ from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
 from guardpay.services.payments import Authorization
 from guardpay.services.payments_limits import check_limits, lock_payer
+from guardpay.services.payments_risk import Subject, screen
 from guardpay.storage.payments import PaymentRepository, PaymentRow
 from guardpay.storage.red_packets import PacketRow, RedPacketRepository, ShareRow
 
@@ -158,6 +159,8 @@ def create_red_packet(ctx: Context, sender_id: str, new: NewPacket, given: Autho
     factors = _authenticate(ctx, sender_id, given)
     check_limits(ctx, standing, KIND, new.amount, factors, settings)
     packet_id = new_id("rp")
+    subject = Subject("red_packet", KIND, new.amount.amount, new.amount.currency)
+    screen(ctx, sender_id, subject, packet_id, stepped_up=given.step_up_challenge_id is not None)
     pay = _payment(ctx, sender_id, packet_id, new, factors)
     PaymentRepository(ctx.uow.conn).insert_payment(pay)
     row = _packet(ctx, packet_id, sender_id, pay.id, new)

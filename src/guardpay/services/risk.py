@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -32,10 +32,12 @@ from guardpay.domain.risk.features import RiskEvent, RiskRequest, compute_featur
 from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set, load_rule_set_file
 from guardpay.domain.risk.schema import Value
 from guardpay.errors import GuardpayError
-from guardpay.ml.model import TrainedModel, load_model
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
 from guardpay.storage.risk import DecisionRow, RiskRepository
+
+if TYPE_CHECKING:
+    from guardpay.ml.model import TrainedModel
 
 log = structlog.get_logger("guardpay.risk")
 
@@ -55,6 +57,13 @@ class RuleSource:
         self.last_error: str | None = None
         self._rules = load_default_rule_set() if path is None else load_rule_set_file(path)
         self._stamp = None if path is None else path.stat().st_mtime
+
+    @classmethod
+    def fixed(cls, rule_set: RuleSet) -> RuleSource:
+        """Always `rule_set` (an evaluation, a backtest, a test of something else)."""
+        source = cls()
+        source._rules = rule_set
+        return source
 
     def current(self) -> RuleSet:
         if self.path is None or time.monotonic() - self._checked < self.check_every:
@@ -77,12 +86,18 @@ class RuleSource:
             log.error("risk_rules_reload_failed", error=self.last_error)
 
 
+def _load_model(path: Path) -> TrainedModel:
+    from guardpay.ml.model import load_model  # LightGBM loads only when a model is active
+
+    return load_model(path)
+
+
 class ModelSource:
     """The active model (the `risk_models` row marked active), loaded once per version.
     A load failure means rules only until a retry (every `retry_after` seconds)."""
 
     def __init__(self, *, check_every: float = 5.0, retry_after: float = 60.0,
-                 loader: Callable[[Path], TrainedModel] = load_model) -> None:  # fmt: skip
+                 loader: Callable[[Path], TrainedModel] = _load_model) -> None:  # fmt: skip
         self.check_every, self.retry_after, self.loader = check_every, retry_after, loader
         self._lock = threading.Lock()
         self._checked = -1e9
@@ -90,9 +105,10 @@ class ModelSource:
         self.model: TrainedModel | None = None
         self.failed: str | None = None  # the version that would not load
 
-    def current(self, ctx: Context) -> TrainedModel | None:
+    def current(self, ctx: Context | None) -> TrainedModel | None:
+        """The model to use; without a context (a replay), the one already held."""
         now = time.monotonic()
-        if now - self._checked >= self.check_every:
+        if ctx is not None and now - self._checked >= self.check_every:
             with self._lock:
                 self._checked = now
                 self._refresh(ctx)
@@ -119,7 +135,7 @@ class ModelSource:
             self.model, self.failed = None, version
             self._checked += self.retry_after - self.check_every
             log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
-            ctx.audit("risk.model_unavailable", outcome="degraded",
+            ctx.audit("risk.model_unavailable", subject=version, outcome="degraded",
                       details={"version": version, "error": type(exc).__name__})  # fmt: skip
 
     def invalidate(self) -> None:
@@ -144,8 +160,10 @@ class RiskEngine:
     def degraded(self) -> bool:
         return self.models.failed is not None
 
-    def score(self, ctx: Context, req: RiskRequest) -> tuple[Decision, dict[str, Value], Any]:
-        """Features, model and rules for one request; nothing recorded (backtests use it)."""
+    def score(self, ctx: Context | None, req: RiskRequest
+              ) -> tuple[Decision, dict[str, Value], Any]:  # fmt: skip
+        """Features, model and rules for one request; nothing recorded. Without a context
+        (an offline replay) the model is whatever the model source holds."""
         features = compute_features(req, self.state.snapshot(req))
         model = self.models.current(ctx)
         contributions: list[tuple[str, float]] = []
@@ -157,9 +175,12 @@ class RiskEngine:
         decision = decide(rule_set, evaluate(rule_set, features), score)
         return decision, features, (rule_set, model, contributions)
 
-    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
+    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None, *,
+               learn: bool = True) -> Assessment:  # fmt: skip
         """Decide and record, in this unit of work; the feature state learns of it after
-        commit (an `accepted` request counts in velocities, a denied one as a decline)."""
+        commit (an `accepted` request counts in velocities, a denied one as a decline).
+        `learn=False` for logins: signing in on a device must not make it "known" to the
+        features, or an account takeover's first drain would not come from a new device."""
         decision, features, (rule_set, model, contributions) = self.score(ctx, req)
         row = DecisionRow(
             new_id("rsk"), req.kind, req.channel, subject_id, req.user_id, req.amount,
@@ -173,7 +194,8 @@ class RiskEngine:
         RiskRepository(ctx.uow.conn).insert_decision(row)
         self.counts[decision.action.value] += 1
         event = RiskEvent.from_request(req, accepted=decision.action is not Action.DENY)
-        ctx.uow.after_commit(lambda: self.state.record(event))
+        if learn:
+            ctx.uow.after_commit(lambda: self.state.record(event))
         return Assessment(decision, row)
 
 

@@ -1,0 +1,159 @@
+"""The platform as the simulation uses it: a database, the master keyring, one risk
+engine (in-process feature state) for the whole run, a simulated clock, the fake SMS
+outbox and a calm fake bank — and the opening of every account.
+
+Every request runs in its own unit of work exactly as the API runs one
+(`api.deps.request_unit`: committed on success and on the refusals whose bookkeeping
+must be kept). The set-up is the one shortcut: accounts are opened through the identity
+and auth services, but many to a unit of work, verified by setting the account class
+directly (as the identity tests do) and funded with an opening top-up transfer from the
+reserve (what a settled top-up does); cards are written as the card binding would store
+them, without the KYC round trip. The day-by-day requests never take shortcuts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from guardpay.adapters.bank import Chaos, FakeBank
+from guardpay.adapters.risk_state import MemoryFeatureState
+from guardpay.adapters.sms import FakeSms
+from guardpay.api.deps import request_unit
+from guardpay.domain.identity.cards import parse_card
+from guardpay.domain.identity.checksums import gb32100_check_char, luhn_check_digit
+from guardpay.domain.ledger.chart import AccountCode, TransferCode
+from guardpay.domain.ledger.model import Transfer
+from guardpay.security.keys import Keyring
+from guardpay.services import auth, identity, ledger, wallets
+from guardpay.services.context import SYSTEM, Actor, Context
+from guardpay.services.identity_common import new_id
+from guardpay.services.risk import RiskEngine
+from guardpay.sim.population import Merchant, Person, Population
+from guardpay.storage.db import Database
+from guardpay.storage.identity import CardRow
+from guardpay.storage.uow import read_only
+
+PIN = "730194"
+CURRENCY = "CNY"
+SETUP_BATCH = 250
+CALM = Chaos(failure=0.0, duplicate=0.0, late=0.0, contradiction=0.0)
+
+
+def login_password(person: Person) -> str:
+    return f"Jade7-Heron-{person.index}"
+
+
+def phone(person: Person) -> str:
+    return f"13{person.index:09d}"
+
+
+def card_number(person: Person, k: int) -> str:
+    """A Luhn-valid ICBC debit number: card 0 is the person's own, 1.. stolen ones."""
+    body = f"622202{k:03d}{person.index:09d}"
+    return body + luhn_check_digit(body)
+
+
+class SimClock:
+    """The clock every request reads: set by the runner, never the wall clock."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Platform:
+    db: Database
+    clock: SimClock
+    keyring: Keyring = field(default_factory=Keyring.generate)
+    engine: RiskEngine = field(default_factory=lambda: RiskEngine(MemoryFeatureState()))
+    sms: FakeSms = field(default_factory=FakeSms)
+    bank: FakeBank = field(default_factory=lambda: FakeBank(seed=0, chaos=CALM))
+    cards: dict[tuple[int, int], str] = field(default_factory=dict)  # (person, k) -> card id
+    tokens: dict[tuple[int, int], str] = field(default_factory=dict)  # (person, k) -> token
+    _static_qr: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def unit(self, actor: Actor = SYSTEM) -> Iterator[Context]:
+        """One request's unit of work, as the API runs it."""
+        with request_unit(self.db) as uow:
+            yield Context(uow, self.keyring, actor, self.clock, _risk=self.engine)
+
+    @contextmanager
+    def reading(self) -> Iterator[Context]:
+        with read_only(self.db) as uow:
+            yield Context(uow, self.keyring, SYSTEM, self.clock, _risk=self.engine)
+
+    def static_qr(self, ctx: Context, merchant_id: str) -> str:
+        from guardpay.services.payments_qr import static_payload
+
+        if merchant_id not in self._static_qr:
+            self._static_qr[merchant_id] = static_payload(ctx, merchant_id)
+        return self._static_qr[merchant_id]
+
+
+def open_accounts(platform: Platform, population: Population, start: datetime) -> None:
+    """Register, verify, credential, fund and card every person; register the merchants."""
+    people = population.people
+    for first in range(0, len(people), SETUP_BATCH):
+        with platform.unit() as ctx:
+            wallets.open_platform_accounts(ctx, CURRENCY)
+            for person in people[first : first + SETUP_BATCH]:
+                _open_person(platform, ctx, person)
+    with platform.unit() as ctx:
+        for merchant in population.merchants:
+            _open_merchant(platform, ctx, merchant, start)
+    with platform.unit() as ctx:  # the static codes, signed under a committed QR key
+        for merchant in population.merchants:
+            platform.static_qr(ctx, merchant.merchant_id)
+    platform.clock.now = start
+
+
+def _open_person(platform: Platform, ctx: Context, person: Person) -> None:
+    platform.clock.now = person.created_at
+    user = identity.register_user(ctx, phone(person))
+    person.user_id = user.id
+    ctx.uow.identity.set_verified(user.id, person.account_class, None, person.created_at)
+    if person.login:
+        auth.set_login_password(ctx, user.id, login_password(person))
+    auth.set_payment_password(ctx, user.id, PIN)
+    for k in range(1 + person.stolen_cards):
+        platform.cards[(person.index, k)], platform.tokens[(person.index, k)] = _bind(
+            ctx, person, k)  # fmt: skip
+    wallet = wallets.wallet(ctx, "user", user.id, CURRENCY)
+    if person.balance > 0:
+        reserve = wallets.platform_account_id(AccountCode.RESERVE, CURRENCY)
+        move = Transfer(10**15 + person.index, reserve, wallet, person.balance, ledger=156,
+                        code=TransferCode.TOP_UP)  # fmt: skip
+        [result] = ledger.execute(ctx.uow, [move], clock=ctx.ledger_clock)
+        assert result.value == "ok", result
+
+
+def _bind(ctx: Context, person: Person, k: int) -> tuple[str, str]:
+    """A bound debit card, stored as `identity.bind_card` stores one."""
+    card = parse_card(card_number(person, k))
+    row = CardRow(new_id("card"), person.user_id,
+                  ctx.vault.encrypt(person.user_id, "pan", card.pan),
+                  ctx.vault.blind_index("pan", card.pan), new_id("tok"), card.bin, card.last4,
+                  card.bank_code, card.bank, card.card_type.value, card.scheme, "active",
+                  ctx.now(), None)  # fmt: skip
+    ctx.uow.identity.insert_card(row)
+    assert row.token is not None
+    return row.id, row.token
+
+
+def _open_merchant(platform: Platform, ctx: Context, merchant: Merchant, start: datetime) -> None:
+    at = merchant.created_at or start - timedelta(days=400 + merchant.index)
+    platform.clock.now = at
+    merchant.created_at = at
+    body = f"91310115{merchant.index:09d}"
+    made = identity.register_merchant(
+        ctx, legal_name=f"{merchant.name} Trading Co Ltd", display_name=merchant.name,
+        registration_number=body + gb32100_check_char(body), mcc=merchant.mcc,
+    )  # fmt: skip
+    merchant.merchant_id = made.id

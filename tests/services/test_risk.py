@@ -1,0 +1,149 @@
+"""The risk engine in the services: a model that cannot load leaves rules in charge and
+raises the alert; an active model scores and explains; rule files reload without a
+restart (a broken one keeps the last good set); a review that nobody decides times out
+and gives the money back; the escrow gate refuses a block-listed user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from guardpay.domain.risk.schema import NUMERIC_FEATURES
+from guardpay.ml.train import TrainConfig, train_model
+from guardpay.security import passwords
+from guardpay.services import escrow, jobs, payments, risk_lists, risk_models
+from guardpay.services.context import Actor
+from guardpay.services.operators import create_operator
+from guardpay.services.risk import RiskEngine, RuleSource
+from guardpay.storage.db import Database
+from guardpay.storage.risk import DecisionRow, RiskRepository
+from tests.services.test_payments import ALICE, BOB, PASSWORD, World, cny
+
+NIGHT = datetime(2026, 11, 21, 18, 30, tzinfo=UTC)  # 02:30 in Shanghai
+
+
+@pytest.fixture
+def world(db: Database) -> Iterator[World]:
+    with passwords.using(passwords.CHEAP):
+        yield World(db)
+
+
+def _decision(world: World, subject_id: str) -> DecisionRow:
+    found = world.run(lambda ctx: RiskRepository(ctx.uow.conn).decision_for(subject_id))
+    assert found is not None
+    return found
+
+
+def _model_dir(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(7)
+    X = rng.random((400, len(NUMERIC_FEATURES)))
+    amount = NUMERIC_FEATURES.index("amount")
+    X[:, amount] = rng.integers(1, 10_000_00, 400)
+    y = (X[:, amount] > 8_000_00).astype(np.int64)
+    quick = TrainConfig(learning_rate=0.3, early_stopping_rounds=10)
+    model = train_model(X, y, NUMERIC_FEATURES, seed=7, config=quick)
+    return model.save(tmp_path / "model")
+
+
+def _activate(world: World, version: str, path: Path) -> None:
+    world.run(risk_models.register, version, path, {"pr_auc": 1.0})
+    world.run(risk_models.activate, version)
+
+
+def test_a_model_that_cannot_load_leaves_rules_in_charge(world: World, tmp_path: Path) -> None:
+    alice, bob = world.user(ALICE), world.user(BOB)
+    world.fund(alice, cny(100))
+    _activate(world, "m-missing", tmp_path / "gone")
+    paid = world.run(payments.p2p_transfer, alice, bob, cny(10), PASSWORD)
+    assert paid.row.status == "succeeded"  # payments go on
+    decision = _decision(world, paid.row.id)
+    assert (decision.action, decision.model_version) == ("allow", None)
+    assert world.risk.degraded  # the gauge guardpay_risk_model_degraded reads this
+    assert world.audit("risk.model_unavailable") == [("m-missing", "degraded")]
+    world.run(payments.p2p_transfer, alice, bob, cny(1), PASSWORD)
+    assert len(world.audit("risk.model_unavailable")) == 1  # not once per payment
+
+
+def test_an_active_model_scores_and_explains(world: World, tmp_path: Path) -> None:
+    alice, bob = world.user(ALICE), world.user(BOB)
+    world.fund(alice, cny(100))
+    path = _model_dir(tmp_path)
+    from guardpay.ml.model import load_model
+
+    version = load_model(path).version
+    _activate(world, version, path)
+    paid = world.run(payments.p2p_transfer, alice, bob, cny(10), PASSWORD)
+    decision = _decision(world, paid.row.id)
+    assert decision.model_version == version
+    assert 0.0 <= float(decision.features["model_score"]) <= 1.0
+    assert all(name in NUMERIC_FEATURES for name, _ in decision.contributions)
+    assert not world.risk.degraded
+
+
+def test_rule_files_reload_without_restart_and_a_broken_one_is_survived(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    base = "name: mine\nversion: {v}\nthresholds: {{challenge: 40, review: 70, deny: 90}}\n"
+    path.write_text(base.format(v=1) + "rules: []\n")
+    source = RuleSource(path, check_every=0.0)
+    assert source.current().version == 1
+    path.write_text(base.format(v=2) + "rules: []\n")
+    import os
+
+    os.utime(path, (1, 2_000_000_000))
+    assert source.current().version == 2
+    broken = "rules:\n  - name: x\n    when: amount >\n    score: 5\n"
+    path.write_text(base.format(v=3) + broken)
+    os.utime(path, (1, 2_000_000_100))
+    assert source.current().version == 2  # the last good set stays in force
+    assert source.last_error is not None
+    assert ":6:" in source.last_error  # the line of the broken condition, and its column
+
+
+def test_an_undecided_review_times_out_and_returns_the_money(world: World) -> None:
+    alice, bob = world.user(ALICE), world.user(BOB)
+    world.fund(alice, cny(20_000))
+    world.clock.at = NIGHT
+    held = world.run(payments.p2p_transfer, alice, bob, cny(6_000), PASSWORD)
+    assert held.row.status == "processing"
+    assert world.balance("user", bob) == 0
+    world.clock.advance(hours=23)
+    assert world.run(jobs.by_name("risk_review_timeouts").run) == 0
+    world.clock.advance(hours=2)
+    assert world.run(jobs.by_name("risk_review_timeouts").run) == 1
+    decision = _decision(world, held.row.id)
+    assert (decision.review_status, decision.reviewed_by, decision.label) == (
+        "expired", "system", None)  # fmt: skip
+    row = world.run(payments.get_payment, alice, held.row.id)
+    assert (row.status, row.failure_code) == ("failed", "review_expired")
+    assert world.balance("user", alice) == 20_000_00
+    assert world.audit("risk.review_expired") == [(decision.id, "ok")]
+
+
+def _block(world: World, entity: str, value: str) -> None:
+    op = world.run(create_operator, "ana", "analyst", "Kept-in-a-vault-42")
+    world.actor = Actor("operator", op.id)
+    world.run(risk_lists.add_entry, "block", entity, value, "test", timedelta(hours=1))
+    world.actor = Actor()
+
+
+def test_the_escrow_gate_denies_a_blocked_user_until_the_entry_lapses(world: World) -> None:
+    alice, shop = world.user(ALICE), world.merchant()
+    world.fund(alice, cny(100))
+    _block(world, "user", alice)
+    world.refused("request_denied", escrow.pay_into_escrow, alice,
+                  escrow.NewTrade(shop, cny(10)), PASSWORD)  # fmt: skip
+    kept = world.run(lambda ctx: list(RiskRepository(ctx.uow.conn).history()))
+    assert [(d.channel, d.action, d.reasons[0]) for d in kept] == [
+        ("escrow", "deny", "list_block_hit")]  # the refusal committed its decision  # fmt: skip
+    world.clock.advance(hours=2)  # the entry lapses by itself
+    assert world.run(escrow.pay_into_escrow, alice, escrow.NewTrade(shop, cny(10)),
+                     PASSWORD).status == "held"  # fmt: skip
+
+
+def test_a_fresh_engine_per_world_keeps_histories_apart(db: Database) -> None:
+    assert World(db).risk is not World(db).risk
+    assert isinstance(World(db).risk, RiskEngine)
