@@ -25,6 +25,7 @@ from guardpay.storage.uow import read_only, unit_of_work
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.domain.identity.numbers import resident_id
+from tests.services.risk_fixtures import quiet_risk
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +76,7 @@ def test_concurrent_payments_never_overdraw_and_replay(api: Api) -> None:
     """N payments race for a wallet that affords K of them (K = 37 of 100 on PostgreSQL,
     15 of 40 on SQLite), then all N are replayed."""
     n, affordable = (100, 37) if api.db.backend == "postgresql" else (40, 15)
+    api.client.app.state.risk = quiet_risk()  # 100 payments a second is a velocity burst
     payer_id, token = _signed_up(api, PAYER, resident_id("310104", "19900307", "123"))
     payee_id, _ = _signed_up(api, PAYEE, resident_id("110105", "19851111", "456"))
     initial = affordable * AMOUNT + AMOUNT - 1  # one fen short of one more payment

@@ -75,7 +75,7 @@ def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: s
 
 
 def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
-            step_up_challenge_id: str | None) -> None:  # fmt: skip
+            step_up_challenge_id: str | None, funding_id: str) -> None:  # fmt: skip
     """Risk control sees every top-up and withdrawal (card fingerprint included); a
     step-up it asked for is redeemed here when the client retries with its id."""
     if step_up_challenge_id is not None:
@@ -83,7 +83,7 @@ def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
     risk_kind = "topup" if kind is Kind.TOP_UP else "withdrawal"
     card_key = (("card", card.pan_index),)
     subject = Subject(risk_kind, kind.value, money.amount, money.currency, list_keys=card_key)
-    screen(ctx, user_id, subject, None, stepped_up=step_up_challenge_id is not None)
+    screen(ctx, user_id, subject, funding_id, stepped_up=step_up_challenge_id is not None)
 
 
 def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id: str,
@@ -99,8 +99,9 @@ def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id:
     existing = repo(ctx).get(funding_id) if funding_id else None
     if existing is not None:
         return _same_request(existing, kind, user_id, card_id, money)
-    _screen(ctx, kind, user_id, card, money, step_up_challenge_id)
-    row = _new_row(ctx, funding_id or new_id("fnd"), kind, user_id, card_id, card.last4, money)
+    fid = funding_id or new_id("fnd")
+    _screen(ctx, kind, user_id, card, money, step_up_challenge_id, fid)
+    row = _new_row(ctx, fid, kind, user_id, card_id, card.last4, money)
     repo(ctx).insert(row)
     _apply(ctx, rules.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
     reference = _submit(ctx, bank, row, card.token or card_id)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     or_,
     select,
     update,
@@ -91,6 +92,10 @@ risk_models = Table(
     Column("activated_at", DateTime(timezone=True), nullable=True),
 )
 
+_LIST_HITS = select(risk_lists).where(
+    risk_lists.c.value.in_(bindparam("values", expanding=True)),
+    or_(risk_lists.c.expires_at.is_(None), risk_lists.c.expires_at > bindparam("now")),
+)
 _JSON = ("reasons", "features", "contributions", "shadow_hits", "holds")
 _TIMES = ("review_deadline", "reviewed_at", "created_at")
 
@@ -229,14 +234,14 @@ class RiskRepository:
         self.conn.execute(risk_lists.insert().values(**entry.__dict__))
 
     def list_hits(self, keys: Sequence[tuple[str, str]], now: datetime) -> list[ListEntry]:
-        """Live entries matching any (entity, value) pair."""
+        """Live entries matching any (entity, value) pair. One statement built once (it
+        runs in every payment): values in an expanding IN, entities matched here."""
         if not keys:
             return []
-        c = risk_lists.c
-        match = or_(*(and_(c.entity == e, c.value == v) for e, v in keys))
-        live = or_(c.expires_at.is_(None), c.expires_at > now)
-        rows = self.conn.execute(select(risk_lists).where(match, live)).mappings()
-        return [_entry(r) for r in rows]
+        params = {"values": sorted({v for _, v in keys}), "now": now}
+        rows = self.conn.execute(_LIST_HITS, params).mappings()
+        wanted = set(keys)
+        return [e for e in map(_entry, rows) if (e.entity, e.value) in wanted]
 
     def list_entries(self, now: datetime, include_expired: bool = False) -> list[ListEntry]:
         c = risk_lists.c
