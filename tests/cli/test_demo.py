@@ -11,10 +11,11 @@ import pytest
 from tests.cli.test_cli import invoke, json_out
 
 FLOWS = {"p2p", "qr_static", "qr_dynamic", "payment_code", "escrow", "refund", "red_packet",
-         "topup", "withdrawal"}  # fmt: skip
+         "topup", "withdrawal", "risk"}  # fmt: skip  # the issue's nine, and risk control
 EXPECTED = {
     "topup": "succeeded", "p2p": "succeeded", "qr_static": "succeeded",
     "qr_dynamic": "succeeded", "payment_code": "succeeded", "withdrawal": "succeeded",
+    "risk": "succeeded",  # the held transfer, released by the analyst
     "refund": "partially_refunded",  # a partial refund, shown as such
     "red_packet": "empty",  # every share claimed
     "escrow": "released",  # paid, shipped, confirmed
