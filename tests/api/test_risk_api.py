@@ -164,3 +164,12 @@ def test_payment_flows_pass_the_gate_in_order(world: World) -> None:
     assert analyst["features"]["amount"] == 1_00
     assert set(analyst["features"]) >= {"user_count_1h", "payee_new", "device_new"}
     assert payments.PURPOSE == "payment"
+
+
+def test_a_block_listed_user_cannot_sign_in_from_any_device(world: World) -> None:
+    api, alice, _, shop = world
+    r = api.post("/v1/risk/lists", {"list": "block", "entity": "user", "value": alice.id,
+                                    "reason": "account taken over"}, shop.token)  # fmt: skip
+    assert r.status_code == 201, r.text
+    error_of(api.login(PhoneApp("new phone"), ALICE), 403, "request_denied")
+    assert api.audit("risk.request_denied")[-1][1] == alice.id

@@ -18,7 +18,7 @@ from guardpay.security import passwords
 from guardpay.services import escrow, jobs, payments, risk_lists, risk_models
 from guardpay.services.context import Actor
 from guardpay.services.operators import create_operator
-from guardpay.services.risk import RiskEngine, RuleSource
+from guardpay.services.risk import ModelSource, RiskEngine, RuleSource
 from guardpay.storage.db import Database
 from guardpay.storage.risk import DecisionRow, RiskRepository
 from tests.services.test_payments import ALICE, BOB, PASSWORD, World, cny
@@ -147,3 +147,53 @@ def test_the_escrow_gate_denies_a_blocked_user_until_the_entry_lapses(world: Wor
 def test_a_fresh_engine_per_world_keeps_histories_apart(db: Database) -> None:
     assert World(db).risk is not World(db).risk
     assert isinstance(World(db).risk, RiskEngine)
+
+
+def test_an_abandoned_challenge_teaches_the_engine_nothing(world: World) -> None:
+    alice, bob = world.user(ALICE), world.user(BOB)
+    world.fund(alice, cny(1_000))
+    world.actor = Actor("user", alice, "10.1.1.1", "dev_thief")
+    first = world.run(payments.p2p_transfer, alice, bob, cny(900), PASSWORD)
+    assert first.row.status == "requires_action"  # a new device emptying the wallet
+    again = world.run(payments.p2p_transfer, alice, bob, cny(900), PASSWORD)
+    assert again.row.status == "requires_action"  # still new: nothing was learnt
+    assert _decision(world, again.row.id).features["device_new"] is True
+
+
+class _BrokenState:
+    def snapshot(self, req: object) -> object:
+        raise ConnectionError("redis is down")
+
+    def record(self, event: object) -> None:
+        raise ConnectionError("redis is down")
+
+
+def test_a_broken_feature_store_degrades_and_payments_go_on(db: Database) -> None:
+    with passwords.using(passwords.CHEAP):
+        world = World(db, risk=RiskEngine(state=_BrokenState()))  # type: ignore[arg-type]
+        alice, bob = world.user(ALICE), world.user(BOB)
+        world.fund(alice, cny(100))
+        paid = world.run(payments.p2p_transfer, alice, bob, cny(10), PASSWORD)
+    assert paid.row.status == "succeeded"  # committed, and answered as such
+    assert world.risk.degraded
+    assert world.balance("user", bob) == 10_00
+
+
+def test_a_model_that_failed_to_load_is_retried(world: World, tmp_path: Path) -> None:
+    from guardpay.ml.model import load_model
+
+    path = _model_dir(tmp_path)
+    version = load_model(path).version
+    calls: list[int] = []
+
+    def flaky(where: Path) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the shared volume is not mounted yet")
+        return load_model(where)
+
+    source = ModelSource(check_every=0.0, retry_after=0.0, loader=flaky)  # type: ignore[arg-type]
+    _activate(world, version, path)
+    assert world.run(source.current) is None  # rules only, for now
+    assert world.run(source.current) is not None  # retried, loaded
+    assert source.failed is None

@@ -61,7 +61,8 @@ def login(
         raise AuthenticationFailed(INVALID, code="invalid_credentials")
     ctx.uow.auth.clear_failures(support.LOGIN_ACCOUNT, account)
     known = proven_device(ctx, user_id, device, settings)
-    if known is None or not known.trusted or _risky(ctx, user_id, known.id):
+    risky = _risky(ctx, user_id, None if known is None else known.id)  # deny raises here
+    if known is None or not known.trusted or risky:
         step_up(ctx, user_id, LOGIN, device_id=known.id if known else None, settings=settings)
     issued = issue_session(ctx, USER, user_id, device_id=known.id, settings=settings)
     ctx.audit(
@@ -72,10 +73,10 @@ def login(
     return issued
 
 
-def _risky(ctx: Context, user_id: str, device_id: str) -> bool:
-    """Risk control sees a login from a trusted device too: `deny` refuses it (a blocked
-    user, device or IP), `challenge` or `review` asks for the login step-up anyway (a
-    new device always does)."""
+def _risky(ctx: Context, user_id: str, device_id: str | None) -> bool:
+    """Risk control sees every login with a right password, from any device: `deny`
+    refuses it (a blocked user, device or IP); `challenge` or `review` asks for the login
+    step-up even on a trusted device (a new device always gets one)."""
     from guardpay.domain.risk.decision import Action
     from guardpay.services.payments_risk import Subject, screen
 

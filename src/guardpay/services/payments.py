@@ -180,6 +180,7 @@ def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_u
     move_money(ctx, _transfers(ctx, row))
     audit(ctx, row, seen)
     notify_merchant(ctx, row)
+    ctx.risk.learn(ctx, verdict.request, accepted=True)  # the money moved
     return Payment(row)
 
 
@@ -190,6 +191,7 @@ def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> No
                         Status.FAILED)  # fmt: skip
     store(ctx, row, new=new)
     audit(ctx, row, seen, decision=verdict.row.id)
+    ctx.risk.learn(ctx, verdict.request, accepted=False)
     raise PermissionDenied("risk control declined this payment; contact support if it was you",
                            code="payment_denied")  # fmt: skip
 

@@ -16,15 +16,19 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import structlog
+
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
 from guardpay.domain.money import currency
 from guardpay.domain.payments.states import Status
-from guardpay.errors import Conflict, InvalidRequest, NotFound
+from guardpay.errors import Conflict, GuardpayError, InvalidRequest, NotFound
 from guardpay.services import operators, payments, wallets
 from guardpay.services.context import Context
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.risk import DecisionRow, RiskRepository
+
+log = structlog.get_logger("guardpay.risk")
 
 REVIEW_ROLE = "analyst"
 PENDING, APPROVED, DECLINED, EXPIRED = "pending", "approved", "declined", "expired"
@@ -76,6 +80,8 @@ def _close(ctx: Context, decision_id: str, outcome: str, by: str, note: str | No
     failure = None if approve else f"review_{outcome}"
     row, seen = payments.advance(ctx, replace(payment, failure_code=failure), target)
     payments.store(ctx, row, new=False)
+    if not approve and row.order_id is not None:  # the order may be paid another way
+        payments.repo(ctx).reopen_order(row.order_id, row.id)
     repo = RiskRepository(ctx.uow.conn)
     repo.save_review(decision_id, review_status=outcome, reviewed_by=by, reviewed_at=ctx.now(),
                      label=label, label_source=None if label is None else "review")  # fmt: skip
@@ -101,11 +107,20 @@ def decline(ctx: Context, decision_id: str, note: str | None = None) -> Reviewed
 
 
 def expire_overdue(ctx: Context, now: datetime | None = None) -> list[str]:
-    """The job: decline every review past its deadline; the decision ids it closed."""
+    """The job: decline every review past its deadline; the decision ids it closed. Each
+    in a savepoint: one that fails (an analyst closed it meanwhile) is skipped and
+    logged, and never holds the others back."""
     at = ctx.now() if now is None else now
-    overdue = RiskRepository(ctx.uow.conn).overdue_reviews(at)
-    return [_close(ctx, d, EXPIRED, "system", "review timed out", None).decision.id
-            for d in overdue]  # fmt: skip
+    closed = []
+    for decision_id in RiskRepository(ctx.uow.conn).overdue_reviews(at):
+        try:
+            with ctx.uow.conn.begin_nested():
+                _close(ctx, decision_id, EXPIRED, "system", "review timed out", None)
+        except GuardpayError as exc:
+            log.warning("review_timeout_skipped", decision=decision_id, code=exc.code)
+            continue
+        closed.append(decision_id)
+    return closed
 
 
 def pending(ctx: Context, limit: int, cursor: str | None) -> tuple[list[DecisionRow], str | None]:

@@ -134,12 +134,16 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
     top-ups, card binding, account changes), which have no held state: `deny` refuses
     with 403 `request_denied`; `challenge` and `review` ask for a step-up unless the
     caller already passed one (the client answers it and retries with its id). Both
-    refusals commit the decision (services/auth.py COMMIT_ON)."""
+    refusals commit the decision (services/auth.py COMMIT_ON). The feature state learns
+    of a denial, and of a request let through (it counts once it commits); `learn=False`
+    for logins, so signing in never makes a device "known" before it pays."""
     req = request_for(ctx, user_id, subject)
     _require_balance(req)
-    verdict = ctx.risk.assess(ctx, req, subject_id, learn=learn)
+    verdict = ctx.risk.assess(ctx, req, subject_id)
     action = verdict.decision.action
     if action is Action.DENY:
+        if learn:
+            ctx.risk.learn(ctx, req, accepted=False)
         ctx.audit("risk.request_denied", subject=user_id,
                   details={"kind": subject.kind, "decision": verdict.row.id})  # fmt: skip
         raise PermissionDenied("risk control declined this request; contact support if it "
@@ -148,4 +152,6 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
         challenge = auth.begin_step_up(ctx, user_id, purpose)
         raise StepUpRequired("confirm it is you to continue", methods=list(challenge.methods),
                              challenge_id=challenge.id)  # fmt: skip
+    if learn:
+        ctx.risk.learn(ctx, req, accepted=True)
     return verdict

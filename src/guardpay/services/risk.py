@@ -27,8 +27,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from guardpay.adapters.risk_state import FeatureState, MemoryFeatureState
-from guardpay.domain.risk.decision import Action, Decision, decide
-from guardpay.domain.risk.features import RiskEvent, RiskRequest, compute_features
+from guardpay.domain.risk.decision import Decision, decide
+from guardpay.domain.risk.features import (
+    RiskEvent,
+    RiskRequest,
+    StateSnapshot,
+    compute_features,
+)
 from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set, load_rule_set_file
 from guardpay.domain.risk.schema import Value
 from guardpay.errors import GuardpayError
@@ -102,6 +107,7 @@ class ModelSource:
         self._lock = threading.Lock()
         self._checked = -1e9
         self._wanted: str | None = None
+        self._retry_at = 0.0
         self.model: TrainedModel | None = None
         self.failed: str | None = None  # the version that would not load
 
@@ -121,7 +127,7 @@ class ModelSource:
             self.model, self._wanted, self.failed = None, None, None
             return
         loaded = self.model is not None and self.model.version == wanted
-        if loaded or (self.failed == wanted and self._wanted == wanted):
+        if loaded or (self.failed == wanted and time.monotonic() < self._retry_at):
             return
         assert row is not None
         self._load(ctx, wanted, Path(row.path))
@@ -133,7 +139,7 @@ class ModelSource:
             log.info("risk_model_loaded", version=version)
         except (GuardpayError, OSError, ValueError) as exc:
             self.model, self.failed = None, version
-            self._checked += self.retry_after - self.check_every
+            self._retry_at = time.monotonic() + self.retry_after
             log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
             ctx.audit("risk.model_unavailable", subject=version, outcome="degraded",
                       details={"version": version, "error": type(exc).__name__})  # fmt: skip
@@ -147,6 +153,7 @@ class ModelSource:
 class Assessment:
     decision: Decision
     row: DecisionRow
+    request: RiskRequest
 
 
 @dataclass
@@ -155,16 +162,19 @@ class RiskEngine:
     rules: RuleSource = field(default_factory=RuleSource)
     models: ModelSource = field(default_factory=ModelSource)
     counts: Counter[str] = field(default_factory=Counter)
+    state_failed: bool = False
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def degraded(self) -> bool:
-        return self.models.failed is not None
+        """Deciding without the model or without the feature history."""
+        return self.models.failed is not None or self.state_failed
 
     def score(self, ctx: Context | None, req: RiskRequest
               ) -> tuple[Decision, dict[str, Value], Any]:  # fmt: skip
         """Features, model and rules for one request; nothing recorded. Without a context
         (an offline replay) the model is whatever the model source holds."""
-        features = compute_features(req, self.state.snapshot(req))
+        features = compute_features(req, self._snapshot(req))
         model = self.models.current(ctx)
         contributions: list[tuple[str, float]] = []
         score = None
@@ -175,12 +185,38 @@ class RiskEngine:
         decision = decide(rule_set, evaluate(rule_set, features), score)
         return decision, features, (rule_set, model, contributions)
 
-    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None, *,
-               learn: bool = True) -> Assessment:  # fmt: skip
-        """Decide and record, in this unit of work; the feature state learns of it after
-        commit (an `accepted` request counts in velocities, a denied one as a decline).
-        `learn=False` for logins: signing in on a device must not make it "known" to the
-        features, or an account takeover's first drain would not come from a new device."""
+    def _snapshot(self, req: RiskRequest) -> StateSnapshot:
+        """The history; if the state store cannot answer (Redis down), an empty one, with
+        the degraded flag up: rules on the request itself (lists, amounts, payee age) still
+        decide, and the payment path stays up."""
+        try:
+            snapshot = self.state.snapshot(req)
+        except Exception as exc:  # any store failure: degrade, never take payments down
+            self.state_failed = True
+            log.error("risk_state_unavailable", error_type=type(exc).__name__)
+            return StateSnapshot()
+        self.state_failed = False
+        return snapshot
+
+    def learn(self, ctx: Context, req: RiskRequest, *, accepted: bool) -> None:
+        """After commit, tell the feature state what happened: `accepted` only when money
+        moved (or the request went through), so an abandoned challenge or a held payment
+        never makes a device or payee "known". A store failure is logged, never raised:
+        the request already committed and its answer must stand."""
+        event = RiskEvent.from_request(req, accepted=accepted)
+
+        def record() -> None:
+            try:
+                self.state.record(event)
+            except Exception as exc:  # the commit stands; the features miss one event
+                self.state_failed = True
+                log.error("risk_state_record_failed", error_type=type(exc).__name__)
+
+        ctx.uow.after_commit(record)
+
+    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
+        """Decide and record the decision, in this unit of work. The caller says what
+        happened next with `learn` (services/payments.py, payments_risk.screen)."""
         decision, features, (rule_set, model, contributions) = self.score(ctx, req)
         row = DecisionRow(
             new_id("rsk"), req.kind, req.channel, subject_id, req.user_id, req.amount,
@@ -192,11 +228,9 @@ class RiskEngine:
             None, ctx.now(),
         )  # fmt: skip
         RiskRepository(ctx.uow.conn).insert_decision(row)
-        self.counts[decision.action.value] += 1
-        event = RiskEvent.from_request(req, accepted=decision.action is not Action.DENY)
-        if learn:
-            ctx.uow.after_commit(lambda: self.state.record(event))
-        return Assessment(decision, row)
+        with self._count_lock:
+            self.counts[decision.action.value] += 1
+        return Assessment(decision, row, req)
 
 
 _default: RiskEngine | None = None

@@ -223,6 +223,14 @@ class PaymentRepository:
         )  # fmt: skip
         return bool(result.rowcount)
 
+    def reopen_order(self, order_id: str, payment_id: str) -> None:
+        """Paid -> open again, when the payment that claimed it failed after a review."""
+        c = payment_orders.c
+        self.conn.execute(
+            update(payment_orders).where(c.id == order_id, c.payment_id == payment_id)
+            .values(status="open", payment_id=None)
+        )  # fmt: skip
+
     # -- payment codes -----------------------------------------------------------------
     def code_secret(self, user_id: str, device_id: str) -> str | None:
         c = payment_code_secrets.c

@@ -13,11 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import Connection
 
 from guardpay.storage.db import Database
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
+
+log = structlog.get_logger("guardpay.storage")
 
 if TYPE_CHECKING:
     from guardpay.storage.audit import AuditRepository
@@ -35,9 +38,15 @@ class UnitOfWork:
         self._after_commit.append(effect)
 
     def run_after_commit(self) -> None:
+        """Each effect runs even if an earlier one failed: the work is committed, and a
+        failing side effect must neither hide the others nor turn a committed answer into
+        an error (a retry would then do the work twice)."""
         effects, self._after_commit = self._after_commit, []
         for effect in effects:
-            effect()
+            try:
+                effect()
+            except Exception as exc:  # logged: committed work is never reported failed
+                log.error("after_commit_failed", error_type=type(exc).__name__)
 
     @property
     def ledger(self) -> LedgerRepository:
