@@ -178,3 +178,26 @@ def test_the_background_thread_delivers(world: World) -> None:
     finally:
         runner.stop()
     assert world.receiver.acked == [1, 2]
+
+
+def test_a_post_that_outlives_its_lease_records_nothing(world: World) -> None:
+    """A receiver trickling its answer past the lease: another worker takes the event
+    over; the slow worker's late outcome must not overwrite the new lease or clash on
+    the attempt number (the event is delivered again, and receivers dedupe)."""
+    world.register()
+    world.enqueue(1)
+    late: list[bool] = []
+
+    def slow_then_other_worker() -> None:
+        world.receiver.on_receive = None
+        world.clock.advance(61)  # the POST took longer than the 60 s lease
+        assert world.worker().run_once() == 1  # a second worker delivers it meanwhile
+        late.append(True)
+
+    world.receiver.on_receive = slow_then_other_worker
+    assert world.worker().run_once() == 0  # the late outcome is not counted
+    assert late == [True]
+    [event] = world.events()
+    assert event.delivered_at is not None
+    assert [a for a, _, _ in world.attempts(event.id)] == [1]  # one attempt on record
+    assert [s for s, _ in world.receiver.seen] == [1, 1]  # delivered twice: at least once

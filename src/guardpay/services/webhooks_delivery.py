@@ -116,8 +116,7 @@ class DeliveryWorker:
             target = self._target(Context(uow, self.keyring, clock=self.clock), event)
         outcome = _Outcome(None, "no webhook endpoint") if target is None else self._post(
             event, *target)  # fmt: skip
-        self._record(event, outcome)
-        return outcome.acknowledged
+        return self._record(event, outcome, until) and outcome.acknowledged
 
     def _target(self, ctx: Context, event: OutboxEvent) -> tuple[str, str] | None:
         found = OutboxRepository(ctx.uow.conn).endpoint(event.merchant_id)
@@ -141,17 +140,18 @@ class DeliveryWorker:
         except Exception as exc:  # the network, the receiver: all retryable
             return _Outcome(None, type(exc).__name__)
 
-    def _record(self, event: OutboxEvent, outcome: _Outcome) -> None:
+    def _record(self, event: OutboxEvent, outcome: _Outcome, lease: datetime) -> bool:
         now = self.clock()
         retry_at = None
         if not outcome.acknowledged:
             retry_at = now + self.policy.delay(event.attempts + 1, self.rng)
         with unit_of_work(self.db) as uow:
-            OutboxRepository(uow.conn).record_attempt(
-                event, now, outcome.status, outcome.error, retry_at)  # fmt: skip
+            kept = OutboxRepository(uow.conn).record_attempt(
+                event, now, outcome.status, outcome.error, retry_at, lease)  # fmt: skip
         log.info("webhook_attempt", event_id=event.id, merchant_id=event.merchant_id,
                  sequence=event.sequence, status=outcome.status, error=outcome.error,
-                 acknowledged=outcome.acknowledged)  # fmt: skip
+                 acknowledged=outcome.acknowledged, recorded=kept)  # fmt: skip
+        return kept
 
 
 class Periodic(Protocol):

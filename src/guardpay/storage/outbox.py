@@ -185,20 +185,28 @@ class OutboxRepository:
 
     def record_attempt(
         self, event: OutboxEvent, at: datetime, status: int | None, error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> None:  # fmt: skip
-        """One attempt's outcome; `next_attempt_at` None means it was acknowledged."""
+        next_attempt_at: datetime | None, lease: datetime | None = None,
+    ) -> bool:  # fmt: skip
+        """One attempt's outcome; `next_attempt_at` None means it was acknowledged. With
+        `lease`, only while that lease is still the event's: a worker whose POST outlived
+        its lease (another may have taken the event over) records nothing, and the event
+        is delivered again (receivers dedupe by sequence). False if nothing was recorded."""
         attempt = event.attempts + 1
-        self.conn.execute(insert(webhook_attempts).values(
-            event_id=event.id, attempt=attempt, at=at, status_code=status,
-            error=None if error is None else error[:200]))  # fmt: skip
         values: dict[str, object] = {"attempts": attempt, "leased_until": None}
         if next_attempt_at is None:
             values["delivered_at"] = at
         else:
             values["next_attempt_at"] = next_attempt_at
-        self.conn.execute(update(outbox_events).where(outbox_events.c.id == event.id)
-                          .values(**values))  # fmt: skip
+        t = outbox_events
+        mine = t.c.id == event.id
+        if lease is not None:
+            mine = and_(mine, t.c.leased_until == lease, t.c.attempts == event.attempts)
+        if not self.conn.execute(update(t).where(mine).values(**values)).rowcount:
+            return False
+        self.conn.execute(insert(webhook_attempts).values(
+            event_id=event.id, attempt=attempt, at=at, status_code=status,
+            error=None if error is None else error[:200]))  # fmt: skip
+        return True
 
     def undelivered_count(self) -> int:
         t = outbox_events
