@@ -87,3 +87,15 @@ def test_a_viewer_cannot_register_one(api: Api) -> None:
     merchant_id, token = _merchant(api, analyst=False)
     path = f"/v1/merchants/{merchant_id}/webhook-endpoint"
     error_of(api.post(path, {"url": "https://x.example"}, token), 403, "insufficient_role")
+
+
+def test_risk_decisions_and_the_degraded_alert_are_exported(api: Api) -> None:
+    engine = api.client.app.state.risk
+    before = _samples(api)
+    assert before[("guardpay_risk_model_degraded", ())] == 0
+    assert before[("guardpay_risk_decisions_total", (("action", "deny"),))] == 0
+    engine.counts["deny"] += 2
+    engine.state_failed = True  # what a feature store that stopped answering sets
+    after = _samples(api)
+    assert after[("guardpay_risk_decisions_total", (("action", "deny"),))] == 2
+    assert after[("guardpay_risk_model_degraded", ())] == 1
