@@ -15,18 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from guardpay.adapters.bank import Chaos, FakeBank
 from guardpay.adapters.risk_state import MemoryFeatureState
 from guardpay.adapters.sms import FakeSms
 from guardpay.api.deps import request_unit
+from guardpay.domain.auth.records import Credentials
 from guardpay.domain.identity.cards import parse_card
 from guardpay.domain.identity.checksums import gb32100_check_char, luhn_check_digit
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.security.keys import Keyring
+from guardpay.security.passwords import hasher
 from guardpay.services import auth, identity, ledger, wallets
 from guardpay.services.context import SYSTEM, Actor, Context
 from guardpay.services.identity_common import new_id
@@ -98,13 +100,21 @@ class Platform:
 
 
 def open_accounts(platform: Platform, population: Population, start: datetime) -> None:
-    """Register, verify, credential, fund and card every person; register the merchants."""
+    """Register, verify, credential, fund and card every person; register the merchants.
+    Every simulated person has the same payment PIN, so it is hashed once and the hash
+    stored for each (with the audit entry a first PIN gets); their opening balances go to
+    the ledger in one batch per unit of work."""
     people = population.people
+    pin_hash = hasher().hash(PIN)
     for first in range(0, len(people), SETUP_BATCH):
         with platform.unit() as ctx:
             wallets.open_platform_accounts(ctx, CURRENCY)
-            for person in people[first : first + SETUP_BATCH]:
-                _open_person(platform, ctx, person)
+            moves = [_open_person(platform, ctx, person, pin_hash)
+                     for person in people[first : first + SETUP_BATCH]]  # fmt: skip
+            funded = [m for m in moves if m is not None]
+            if funded:
+                results = ledger.execute(ctx.uow, funded, clock=ctx.ledger_clock)
+                assert all(r.value == "ok" for r in results), results
     with platform.unit() as ctx:
         for merchant in population.merchants:
             _open_merchant(platform, ctx, merchant, start)
@@ -114,24 +124,27 @@ def open_accounts(platform: Platform, population: Population, start: datetime) -
     platform.clock.now = start
 
 
-def _open_person(platform: Platform, ctx: Context, person: Person) -> None:
+def _open_person(platform: Platform, ctx: Context, person: Person,
+                 pin_hash: str) -> Transfer | None:  # fmt: skip
+    """The person's accounts; the opening balance's ledger transfer, if any."""
     platform.clock.now = person.created_at
     user = identity.register_user(ctx, phone(person))
     person.user_id = user.id
     ctx.uow.identity.set_verified(user.id, person.account_class, None, person.created_at)
     if person.login:
         auth.set_login_password(ctx, user.id, login_password(person))
-    auth.set_payment_password(ctx, user.id, PIN)
+    creds = ctx.uow.auth.credentials(user.id) or Credentials(user.id)
+    ctx.uow.auth.save_credentials(replace(creds, pay_hash=pin_hash, pay_changed_at=ctx.now()))
+    ctx.audit("auth.password_changed", subject=user.id, details={"kind": "payment", "first": True})
     for k in range(1 + person.stolen_cards):
         platform.cards[(person.index, k)], platform.tokens[(person.index, k)] = _bind(
             ctx, person, k)  # fmt: skip
     wallet = wallets.wallet(ctx, "user", user.id, CURRENCY)
-    if person.balance > 0:
-        reserve = wallets.platform_account_id(AccountCode.RESERVE, CURRENCY)
-        move = Transfer(10**15 + person.index, reserve, wallet, person.balance, ledger=156,
-                        code=TransferCode.TOP_UP)  # fmt: skip
-        [result] = ledger.execute(ctx.uow, [move], clock=ctx.ledger_clock)
-        assert result.value == "ok", result
+    if person.balance <= 0:
+        return None
+    reserve = wallets.platform_account_id(AccountCode.RESERVE, CURRENCY)
+    return Transfer(10**15 + person.index, reserve, wallet, person.balance, ledger=156,
+                    code=TransferCode.TOP_UP)  # fmt: skip
 
 
 def _bind(ctx: Context, person: Person, k: int) -> tuple[str, str]:
