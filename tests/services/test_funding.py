@@ -197,3 +197,32 @@ def test_refusals(env: FundingEnv) -> None:
     env.refused("insufficient_funds", funding.request_withdrawal, env.bank, other, other_card,
                 Money(1, "CNY"))  # fmt: skip
     assert env.bank.idle  # nothing was sent to the bank
+
+
+REVIEW_WITHDRAWALS = """
+name: review_withdrawals
+version: 1
+thresholds: {challenge: 40, review: 70, deny: 90}
+rules:
+  - name: big_withdrawal
+    when: kind == 'withdrawal' and amount >= 1_000
+    action: review
+"""
+
+
+def test_a_withdrawal_risk_wants_reviewed_is_refused_not_stepped_up(db: Database) -> None:
+    from guardpay.domain.risk.rules import load_rule_set
+    from guardpay.errors import PermissionDenied
+    from guardpay.services.risk import RiskEngine, RuleSource
+
+    env = FundingEnv(db, FakeBank(seed=5, chaos=CALM))
+    env.risk = RiskEngine(rules=RuleSource.fixed(load_rule_set(REVIEW_WITHDRAWALS)))
+    user, card_id = env.customer()
+    env.top_up(user, card_id, 10_000)
+    env.bank.drain(env.deliver)
+    before = env.account(user)
+    with pytest.raises(PermissionDenied) as refused:
+        env.withdraw(user, card_id, 5_000, step_up_challenge_id=None)
+    assert refused.value.code == "review_required"
+    assert env.account(user) == before  # nothing held, nothing sent to the bank
+    assert env.withdraw(user, card_id, 999).state == "processing"  # under the rule

@@ -83,7 +83,14 @@ def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
     risk_kind = "topup" if kind is Kind.TOP_UP else "withdrawal"
     card_key = (("card", card.pan_index),)
     subject = Subject(risk_kind, kind.value, money.amount, money.currency, list_keys=card_key)
-    screen(ctx, user_id, subject, funding_id, stepped_up=step_up_challenge_id is not None)
+    screen(
+        ctx,
+        user_id,
+        subject,
+        funding_id,
+        stepped_up=step_up_challenge_id is not None,
+        review_refuses=kind is Kind.WITHDRAWAL,
+    )
 
 
 def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from guardpay.domain.identity.classes import AccountClass
 from guardpay.domain.risk.decision import Action
@@ -128,13 +129,15 @@ def _require_balance(req: RiskRequest) -> None:
 
 
 def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None, *,
-           stepped_up: bool, purpose: str = "payment",
-           learn: bool = True) -> Assessment:  # fmt: skip
+           stepped_up: bool, purpose: str = "payment", learn: bool = True,
+           review_refuses: bool = False) -> Assessment:  # fmt: skip
     """The gate for requests other than payments (escrow, red packets, withdrawals,
     top-ups, card binding, account changes), which have no held state: `deny` refuses
     with 403 `request_denied`; `challenge` and `review` ask for a step-up unless the
     caller already passed one (the client answers it and retries with its id). Both
-    refusals commit the decision (services/auth.py COMMIT_ON). The feature state learns
+    refusals commit the decision (services/auth.py COMMIT_ON). With `review_refuses`
+    (withdrawals) `review` refuses with 403 `review_required` instead: no step-up lets
+    money leave the platform past a review. The feature state learns
     of a denial, and of a request let through (it counts once it commits); `learn=False`
     for logins, so signing in never makes a device "known" before it pays."""
     req = request_for(ctx, user_id, subject)
@@ -148,6 +151,8 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
                   details={"kind": subject.kind, "decision": verdict.row.id})  # fmt: skip
         raise PermissionDenied("risk control declined this request; contact support if it "
                                "was you", code="request_denied")  # fmt: skip
+    if action is Action.REVIEW and review_refuses:
+        _refuse_for_review(ctx, req, user_id, verdict, learn=learn)
     if action in (Action.CHALLENGE, Action.REVIEW) and not stepped_up:
         challenge = auth.begin_step_up(ctx, user_id, purpose)
         raise StepUpRequired("confirm it is you to continue", methods=list(challenge.methods),
@@ -155,3 +160,16 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
     if learn:
         ctx.risk.learn(ctx, req, accepted=True)
     return verdict
+
+
+def _refuse_for_review(ctx: Context, req: RiskRequest, user_id: str, verdict: Assessment,
+                       *, learn: bool) -> NoReturn:  # fmt: skip
+    """Money leaving the platform (a withdrawal) that risk control wants reviewed is not
+    let through on a step-up: a taken-over account's thief may hold the SIM too. The
+    refusal commits its decision; support reviews it with the customer."""
+    if learn:
+        ctx.risk.learn(ctx, req, accepted=False)
+    ctx.audit("risk.request_refused_for_review", subject=user_id,
+              details={"kind": req.kind, "decision": verdict.row.id})  # fmt: skip
+    raise PermissionDenied("this needs a check by our risk team before it can go ahead; "
+                           "please contact support", code="review_required")  # fmt: skip
