@@ -145,14 +145,9 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
     verdict = ctx.risk.assess(ctx, req, subject_id)
     action = verdict.decision.action
     if action is Action.DENY:
-        if learn:
-            ctx.risk.learn(ctx, req, accepted=False)
-        ctx.audit("risk.request_denied", subject=user_id,
-                  details={"kind": subject.kind, "decision": verdict.row.id})  # fmt: skip
-        raise PermissionDenied("risk control declined this request; contact support if it "
-                               "was you", code="request_denied")  # fmt: skip
+        _refuse(ctx, verdict, learn, DENIED)
     if action is Action.REVIEW and review_refuses:
-        _refuse_for_review(ctx, req, user_id, verdict, learn=learn)
+        _refuse(ctx, verdict, learn, FOR_REVIEW)
     if action in (Action.CHALLENGE, Action.REVIEW) and not stepped_up:
         challenge = auth.begin_step_up(ctx, user_id, purpose)
         raise StepUpRequired("confirm it is you to continue", methods=list(challenge.methods),
@@ -162,14 +157,31 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
     return verdict
 
 
-def _refuse_for_review(ctx: Context, req: RiskRequest, user_id: str, verdict: Assessment,
-                       *, learn: bool) -> NoReturn:  # fmt: skip
-    """Money leaving the platform (a withdrawal) that risk control wants reviewed is not
-    let through on a step-up: a taken-over account's thief may hold the SIM too. The
-    refusal commits its decision; support reviews it with the customer."""
+@dataclass(frozen=True)
+class _Refusal:
+    audit: str
+    code: str
+    message: str
+
+
+DENIED = _Refusal(
+    "risk.request_denied",
+    "request_denied",
+    "risk control declined this request; contact support if it was you",
+)
+#: money leaving the platform (a withdrawal) under review: not on a step-up, since a
+#: taken-over account's thief may hold the SIM too; support reviews it with the customer
+FOR_REVIEW = _Refusal("risk.request_refused_for_review", "review_required",
+                      "this needs a check by our risk team before it can go ahead; "
+                      "please contact support")  # fmt: skip
+
+
+def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> NoReturn:
+    """Refuse with a committing 403 (the decision and audit entry are kept); the feature
+    state counts it as a declined attempt."""
+    req = verdict.request
     if learn:
         ctx.risk.learn(ctx, req, accepted=False)
-    ctx.audit("risk.request_refused_for_review", subject=user_id,
+    ctx.audit(why.audit, subject=req.user_id,
               details={"kind": req.kind, "decision": verdict.row.id})  # fmt: skip
-    raise PermissionDenied("this needs a check by our risk team before it can go ahead; "
-                           "please contact support", code="review_required")  # fmt: skip
+    raise PermissionDenied(why.message, code=why.code)
