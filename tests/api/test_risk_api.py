@@ -11,7 +11,7 @@ from typing import Any
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Account, Transfer
-from guardpay.services import ledger, payments, wallets
+from guardpay.services import ledger, wallets
 from guardpay.services.context import Context
 from tests.api.api_fixtures import PIN, Api, PhoneApp, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
@@ -163,7 +163,6 @@ def test_payment_flows_pass_the_gate_in_order(world: World) -> None:
     assert (analyst["action"], analyst["score"], analyst["reasons"]) == ("allow", 0, [])
     assert analyst["features"]["amount"] == 1_00
     assert set(analyst["features"]) >= {"user_count_1h", "payee_new", "device_new"}
-    assert payments.PURPOSE == "payment"
 
 
 def test_a_block_listed_user_cannot_sign_in_from_any_device(world: World) -> None:

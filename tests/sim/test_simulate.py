@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import structlog
 import typer
 from typer.testing import CliRunner
 
@@ -34,7 +35,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result, Path, 
     args = ["--users", str(USERS), "--merchants", "10", "--days", str(DAYS), "--seed",
             str(SEED), "--out", str(first), "--activity", str(ACTIVITY), "--json"]  # fmt: skip
     args += [arg for t in TYPOLOGIES for arg in ("--rate", f"{t}={RATE}")]
-    result = CliRunner().invoke(app, args)
+    saved = structlog.get_config()  # the command configures logging onto the runner's
+    result = CliRunner().invoke(app, args)  # stderr; a module fixture runs before the
+    structlog.configure(**saved)  # per-test restore (tests/conftest.py), so restore here
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.stdout.strip().splitlines()[-1])
     frame = pl.read_parquet(first / "transactions.parquet")

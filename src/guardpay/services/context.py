@@ -93,8 +93,5 @@ class Context:
             self._risk = default_engine()
         return self._risk
 
-    def with_risk(self, engine: RiskEngine | None) -> Context:
-        return Context(self.uow, self.keyring, self.actor, self.clock, self._vault, engine)
-
     def as_actor(self, actor: Actor) -> Context:
         return Context(self.uow, self.keyring, actor, self.clock, self._vault, self._risk)

@@ -106,7 +106,6 @@ class ModelSource:
         self.check_every, self.retry_after, self.loader = check_every, retry_after, loader
         self._lock = threading.Lock()
         self._checked = -1e9
-        self._wanted: str | None = None
         self._retry_at = 0.0
         self.model: TrainedModel | None = None
         self.failed: str | None = None  # the version that would not load
@@ -124,7 +123,7 @@ class ModelSource:
         row = RiskRepository(ctx.uow.conn).active_model()
         wanted = None if row is None else row.version
         if wanted is None:
-            self.model, self._wanted, self.failed = None, None, None
+            self.model, self.failed = None, None
             return
         loaded = self.model is not None and self.model.version == wanted
         if loaded or (self.failed == wanted and time.monotonic() < self._retry_at):
@@ -133,7 +132,6 @@ class ModelSource:
         self._load(ctx, wanted, Path(row.path))
 
     def _load(self, ctx: Context, version: str, path: Path) -> None:
-        self._wanted = version
         try:
             self.model, self.failed = self.loader(path), None
             log.info("risk_model_loaded", version=version)
@@ -143,10 +141,6 @@ class ModelSource:
             log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
             ctx.audit("risk.model_unavailable", subject=version, outcome="degraded",
                       details={"version": version, "error": type(exc).__name__})  # fmt: skip
-
-    def invalidate(self) -> None:
-        """Look at the active row again on the next request (after `model activate`)."""
-        self._checked = -1e9
 
 
 @dataclass

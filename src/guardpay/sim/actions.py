@@ -164,7 +164,9 @@ class Actions:
         if tx.share is None:
             before["amount"] = tx.amount
         else:
-            before["amount"] = int(balance * tx.share) // 100 * 100
+            # the share is a ratio; the money stays integer: whole basis points of fen
+            basis_points = round(tx.share * 10_000)
+            before["amount"] = balance * basis_points // 10_000 // 100 * 100
         return int(before["amount"])
 
     # -- channels ----------------------------------------------------------------------

@@ -176,7 +176,9 @@ class RiskEvent:
 def welford_step(count: int, mean: float, m2: float, amount: int) -> tuple[int, float, float]:
     """One step of Welford's running (count, mean, M2): stable for large amounts, and the
     Redis store's script does the same float operations in the same order, so both stores
-    hold bit-identical statistics."""
+    hold bit-identical statistics. These are measurements of amounts for the features,
+    never money: nothing here is posted, compared with a balance or shown as an amount,
+    so floats are right (DESIGN.md forbids them for money only)."""
     n = count + 1
     x = float(amount)
     delta = x - mean
