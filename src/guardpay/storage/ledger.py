@@ -52,8 +52,8 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class InFlight:
-    """A batch handed to the database but not yet committed: what the next batch, computed
-    meanwhile on another connection, must see of it."""
+    """Batches handed to the database but not yet committed: what the next batch,
+    computed meanwhile on another connection, must see of them."""
 
     clock: int
     transfers: dict[int, Transfer]
@@ -65,12 +65,18 @@ class InFlight:
         return cls(clock, {}, {}, {})
 
     @classmethod
-    def of(cls, out: BatchOutcome) -> InFlight:
-        pending = {p.transfer_id: p for p in out.pending_created}
-        # Only the status of a resolved hold is read again (it is no longer pending).
-        pending.update({tid: PendingState(tid, status, 0) for tid, status in out.pending_resolved})
-        transfers = {t.id: t for t in out.transfers}
-        return cls(out.last_timestamp, transfers, dict(out.failed), pending)
+    def of(cls, outs: Sequence[BatchOutcome]) -> InFlight:
+        """The outcomes laid over each other, oldest first."""
+        fly = cls.empty(outs[-1].last_timestamp)
+        for out in outs:
+            fly.transfers.update({t.id: t for t in out.transfers})
+            fly.failed.update(out.failed)
+            fly.pending.update({p.transfer_id: p for p in out.pending_created})
+            # Only the status of a resolved hold is read again (it is no longer pending).
+            fly.pending.update(
+                {tid: PendingState(tid, status, 0) for tid, status in out.pending_resolved}
+            )
+        return fly
 
     @staticmethod
     def over(stored: dict[int, V], flying: dict[int, V]) -> dict[int, V]:

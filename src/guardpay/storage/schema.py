@@ -51,8 +51,9 @@ ledger_accounts = Table(
 ledger_transfers = Table(
     "ledger_transfers",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=False),
-    # No foreign keys here on purpose: see the migration 0001 docstring.
+    # Keyed by time, so every insert appends (migration 0014); the id, the idempotency
+    # key, is unique. No foreign keys here on purpose: see the migration 0001 docstring.
+    Column("id", BigInteger, nullable=False, unique=True),
     Column("debit_account_id", BigInteger, nullable=False),
     Column("credit_account_id", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -63,7 +64,9 @@ ledger_transfers = Table(
     Column("ledger", Integer, nullable=False),
     Column("code", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
-    Column("timestamp", BigInteger, nullable=False, unique=True),
+    Column("timestamp", Id, primary_key=True, autoincrement=False),
+    # On SQLite these two name only the account: the timestamp is the rowid, which
+    # orders every index's entries already (migration 0014).
     Index("ix_ledger_transfers_debit", "debit_account_id", "timestamp"),
     Index("ix_ledger_transfers_credit", "credit_account_id", "timestamp"),
     Index(
