@@ -194,6 +194,7 @@ def test_bench_ledger_json_on_a_throwaway_database(
     assert report["backend"] == ("postgresql" if backend == "postgres" else "sqlite")
     assert (report["transfers"], report["accounts"], report["failed"]) == (20_000, 100, 0)
     assert report["batches"] == 3  # 8,190 + 8,190 + 3,620
+    assert report["io"] == ("process" if backend == "sqlite" else "thread")  # --io auto
     assert report["seconds"] > 0
     assert report["transfers_per_second"] == pytest.approx(20_000 / report["seconds"], rel=0.02)
     assert report["baseline"]["transfers_per_second"] > 0

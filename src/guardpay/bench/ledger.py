@@ -87,6 +87,7 @@ def _run(
         while window:
             failed += _collect(window.popleft(), batch_seconds)
         seconds = time.perf_counter() - start
+        io = writer.io
     base_start = time.perf_counter()
     baseline_insert(db, [tuple(t) for t in work], MAX_BATCH)
     base_seconds = time.perf_counter() - base_start
@@ -114,7 +115,7 @@ def _run(
 
 
 def run(backend: str, database_url: str | None, transfers: int, accounts: int,
-        history: bool = False, seed: int = 7, io: str = "process") -> dict[str, Any]:  # fmt: skip
+        history: bool = False, seed: int = 7, io: str = "auto") -> dict[str, Any]:  # fmt: skip
     """Given a URL, migrate it if needed and leave the data; else use a throwaway database."""
     ctx: AbstractContextManager[Database]
     ctx = nullcontext(Database(database_url)) if database_url else throwaway_database(backend)

