@@ -17,4 +17,6 @@ def serve(
 ) -> None:
     """Serve the REST API (refuses an un-migrated database)."""
     app = create_app(state(ctx).database(), webhook_client=HttpxWebhookClient())
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # No uvicorn access log: the app logs one line per request already, without the
+    # client's address or the query string (which may carry personal data).
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
