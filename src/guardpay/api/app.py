@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -12,23 +14,26 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
 from guardpay import __version__
+from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
 from guardpay.api import errors, idempotency, metrics
 from guardpay.api.deps import keyring_of
 from guardpay.api.idempotency import IdempotencySettings
 from guardpay.api.routers import escrow as escrow_router
+from guardpay.api.routers import funding as funding_router
 from guardpay.api.routers import ledger, me, merchants, operators, sessions, users, webhooks
 from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
 from guardpay.api.routers import risk as risk_router
 from guardpay.security.keys import Keyring
-from guardpay.services import jobs
-from guardpay.services.context import utc_now
+from guardpay.services import funding, jobs
+from guardpay.services.context import SYSTEM, Context, utc_now
 from guardpay.services.risk import RiskEngine, engine_from_environment
 from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.db import Database
+from guardpay.storage.uow import unit_of_work
 
 log = structlog.get_logger("guardpay.http")
 
@@ -48,28 +53,55 @@ def _log_requests(app: FastAPI) -> None:
         return response
 
 
-def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None,
-              sms: SmsSender | None) -> None:  # fmt: skip
-    """What the services need from outside, on app.state. The KYC and SMS defaults are
-    the in-process fakes (the demo); a deployment passes real adapters, and is told. The
+#: The bank a server gets when none is given: the fake, answering late and twice now and
+#: then, and seldom failing (a demo should mostly succeed).
+SERVED_FAKE_BANK = Chaos(failure=0.02, duplicate=0.3, late=0.2, contradiction=0.02)
+BANK_SECRET_ENV = "GUARDPAY_BANK_CALLBACK_SECRET"
+
+
+def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None, sms: SmsSender | None,
+              bank: BankChannel | None, bank_secret: str | None) -> None:  # fmt: skip
+    """What the services need from outside, on app.state. The KYC, SMS and bank defaults
+    are the in-process fakes (the demo); a deployment passes real adapters, and is told.
+    The default fake bank answers in-process (the server pumps it, see the lifespan); a
+    real one calls `POST /v1/bank/callbacks`, signed with `bank_secret` (default: the
+    GUARDPAY_BANK_CALLBACK_SECRET variable; without one that endpoint answers 503). The
     default keyring comes from the environment when a request first needs it."""
-    if kyc is None or sms is None:
-        log.warning("fake_adapters_in_use", kyc=kyc is None, sms=sms is None)
+    if kyc is None or sms is None or bank is None:
+        log.warning("fake_adapters_in_use", kyc=kyc is None, sms=sms is None, bank=bank is None)
     app.state.keyring = keyring  # None: read on first use (deps.keyring_of)
     app.state.kyc = kyc if kyc is not None else Kyc.fakes()
     app.state.sms = sms if sms is not None else FakeSms()
+    app.state.pump_bank = bank is None
+    app.state.bank = bank if bank is not None else FakeBank(chaos=SERVED_FAKE_BANK)
+    app.state.bank_secret = bank_secret or os.environ.get(BANK_SECRET_ENV) or None
 
 
-def _webhook_lifespan(
+def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
+    """The fake bank's callbacks reach the platform in-process, one unit of work each,
+    as the callback endpoint would handle them."""
+    state = app.state
+
+    def deliver(callback: BankCallback) -> object:
+        with unit_of_work(state.db) as uow:
+            return funding.handle_callback(Context(uow, keyring_of(state), SYSTEM, state.clock),
+                                           callback)  # fmt: skip
+
+    state.bank.run_in_thread(deliver, stop)
+
+
+def _background_lifespan(
     client: WebhookClient | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """With a client, the process also delivers the outbox and runs the periodic jobs
     (`guardpay serve`); any number of processes may: the outbox leases each event to one
-    of them, and every job is safe to overlap (services/jobs.py)."""
+    of them, and every job is safe to overlap (services/jobs.py). A default fake bank
+    is pumped while the app runs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runners: list[DeliveryThread] = []
+        stop = threading.Event()
         if client is not None:
             state = app.state
             worker = DeliveryWorker(state.db, keyring_of(state), client, clock=state.clock)
@@ -77,7 +109,10 @@ def _webhook_lifespan(
             runners = [DeliveryThread(worker), DeliveryThread(scheduler, 5.0, "jobs")]
             for runner in runners:
                 runner.start()
+        if app.state.pump_bank:
+            _pump_fake_bank(app, stop)
         yield
+        stop.set()
         for runner in runners:
             runner.stop()
 
@@ -94,18 +129,21 @@ def create_app(
     idempotency_settings: IdempotencySettings | None = None,
     webhook_client: WebhookClient | None = None,
     risk: RiskEngine | None = None,
+    bank: BankChannel | None = None,
+    bank_secret: str | None = None,
 ) -> FastAPI:
     """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
     keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
     is for tests that move time; `webhook_client` starts the webhook delivery thread;
-    `risk` is the app's risk engine (default: from the environment, services/risk.py)."""
+    `risk` is the app's risk engine (default: from the environment, services/risk.py);
+    `bank` and `bank_secret` are the bank channel and its callback secret (`_adapters`)."""
     db.require_migrated()
     app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
-                  lifespan=_webhook_lifespan(webhook_client))  # fmt: skip
+                  lifespan=_background_lifespan(webhook_client))  # fmt: skip
     app.state.db = db
     app.state.clock = clock or utc_now
     app.state.risk = risk if risk is not None else engine_from_environment()
-    _adapters(app, keyring, kyc, sms)
+    _adapters(app, keyring, kyc, sms, bank, bank_secret)
     errors.install(app)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors.
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
@@ -121,6 +159,7 @@ def create_app(
         app.include_router(router, prefix="/v1")
     app.include_router(webhooks.router, prefix="/v1")
     app.include_router(payments_router.router, prefix="/v1")
+    app.include_router(funding_router.router, prefix="/v1")
     app.include_router(refunds_router.router, prefix="/v1")
     app.include_router(red_packets_router.router, prefix="/v1")
     app.include_router(escrow_router.router, prefix="/v1")

@@ -48,6 +48,7 @@ from guardpay.services.auth_sessions import (
 )
 from guardpay.services.auth_stepup import (
     begin_step_up,
+    pass_own_step_up,
     pass_step_up,
     pending_challenges,
     redeem_step_up,
@@ -79,6 +80,7 @@ __all__ = [
     "list_devices",
     "list_sessions",
     "login",
+    "pass_own_step_up",
     "pass_step_up",
     "payment_locked_until",
     "pending_challenges",

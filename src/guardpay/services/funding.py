@@ -35,6 +35,7 @@ from guardpay.errors import (
 from guardpay.services import auth, ledger, wallets
 from guardpay.services.context import Context
 from guardpay.services.identity_common import live_user, new_id
+from guardpay.services.paging import keyset_page
 from guardpay.services.payments import PURPOSE
 from guardpay.services.payments_risk import Subject, screen
 from guardpay.storage.funding import FundingRepository, FundingRow
@@ -58,20 +59,29 @@ def repo(ctx: Context) -> FundingRepository:
 
 
 def request_top_up(ctx: Context, bank: BankChannel, user_id: str, card_id: str, money: Money,
-                   *, funding_id: str | None = None,
-                   step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
-    """Ask the bank to pull `money` from the user's bound card into their wallet."""
+                   *, funding_id: str | None = None, step_up_challenge_id: str | None = None,
+                   payment_password: str | None = None) -> FundingRow:  # fmt: skip
+    """Ask the bank to pull `money` from the user's bound card into their wallet. A
+    payment password, when given (the API always asks for one), is checked first."""
+    _check_password(ctx, user_id, payment_password)
     return _request(ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id,
                     step_up_challenge_id)  # fmt: skip
 
 
 def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: str,
                        money: Money, *, funding_id: str | None = None,
-                       step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
+                       step_up_challenge_id: str | None = None,
+                       payment_password: str | None = None) -> FundingRow:  # fmt: skip
     """Hold `money` in the wallet and ask the bank to pay it to the bound card
     (`insufficient_funds` if the wallet's available balance is short)."""
+    _check_password(ctx, user_id, payment_password)
     return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id,
                     step_up_challenge_id)  # fmt: skip
+
+
+def _check_password(ctx: Context, user_id: str, payment_password: str | None) -> None:
+    if payment_password is not None:
+        auth.verify_payment_password(ctx, user_id, payment_password)
 
 
 def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
@@ -232,8 +242,22 @@ def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
         raise LedgerRejected(f"the ledger refused the funding: {bad[0].value}", code=bad[0].value)
 
 
-def get_funding(ctx: Context, funding_id: str) -> FundingRow:
+def get_funding(ctx: Context, funding_id: str, *, user_id: str | None = None) -> FundingRow:
+    """A funding; with `user_id`, only that user's (another's is as missing as none)."""
     row = repo(ctx).get(funding_id)
-    if row is None:
+    if row is None or (user_id is not None and row.user_id != user_id):
         raise NotFound("no such funding", code="funding_not_found", param="funding_id")
     return row
+
+
+def list_fundings(ctx: Context, user_id: str, cursor: str | None,
+                  limit: int = 20) -> tuple[list[FundingRow], str | None]:  # fmt: skip
+    """A page of the user's top-ups and withdrawals, newest first, and the next cursor."""
+    store = repo(ctx)
+    return keyset_page(
+        store.get,
+        lambda r: r.user_id == user_id,
+        lambda after, n: store.of_user(user_id, after, n),
+        cursor,
+        limit,
+    )

@@ -36,6 +36,7 @@ from guardpay.services import auth, ledger, payments_risk, wallets, webhooks
 from guardpay.services.auth_support import phone_index, user_for_phone_index
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
+from guardpay.services.paging import keyset_page
 from guardpay.services.payments_limits import check_limits, lock_payer
 from guardpay.services.risk import Assessment
 from guardpay.storage.payments import PaymentRepository, PaymentRow
@@ -340,11 +341,11 @@ def get_payment(ctx: Context, user_id: str, payment_id: str) -> PaymentRow:
 def list_payments(ctx: Context, user_id: str, cursor: str | None,
                   limit: int = 20) -> tuple[list[PaymentRow], str | None]:  # fmt: skip
     """A page of the payer's payments, newest first, and the next cursor (or None)."""
-    after = None
-    if cursor is not None:
-        after = repo(ctx).payment(cursor)
-        if after is None or after.payer_id != user_id:
-            raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")
-    rows = repo(ctx).payments_of(user_id, after, limit + 1)
-    more = len(rows) > limit
-    return rows[:limit], rows[limit - 1].id if more else None
+    store = repo(ctx)
+    return keyset_page(
+        store.payment,
+        lambda r: r.payer_id == user_id,
+        lambda after, n: store.payments_of(user_id, after, n),
+        cursor,
+        limit,
+    )

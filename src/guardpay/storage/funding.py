@@ -20,8 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -112,6 +114,16 @@ class FundingRepository:
         stmt = select(bank_fundings).where(where)
         row = self.conn.execute(stmt.with_for_update() if for_update else stmt).first()
         return FundingRow(**row._mapping) if row else None
+
+    def of_user(self, user_id: str, after: FundingRow | None, limit: int) -> list[FundingRow]:
+        """Newest first; `after` is the last row of the previous page (the cursor)."""
+        c = bank_fundings.c
+        stmt = select(bank_fundings).where(c.user_id == user_id)
+        if after is not None:
+            same_time_older = and_(c.created_at == after.created_at, c.id < after.id)
+            stmt = stmt.where(or_(c.created_at < after.created_at, same_time_older))
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [FundingRow(**r._mapping) for r in self.conn.execute(stmt)]
 
     def all(self) -> list[FundingRow]:
         stmt = select(bank_fundings).order_by(bank_fundings.c.created_at, bank_fundings.c.id)

@@ -15,7 +15,17 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from guardpay.api.deps import UserCaller
-from guardpay.api.routers.common import Done, ListOut, Page, PathId, Secret, errors, page_of
+from guardpay.api.routers.common import (
+    Done,
+    ListOut,
+    Page,
+    PathId,
+    Secret,
+    errors,
+    page_of,
+    reveal,
+)
+from guardpay.api.routers.sessions import CompleteIn
 from guardpay.services import auth
 
 router = APIRouter(prefix="/me", tags=["credentials"])
@@ -130,3 +140,16 @@ def pending_step_ups(caller: UserCaller, page: Page) -> ListOut[ChallengeOut]:
     """ "Is this you logging in on a new phone?": open challenges, for a trusted device."""
     found = auth.pending_challenges(caller.ctx, caller.id)
     return page_of([ChallengeOut.of(c) for c in found], [c.id for c in found], page)
+
+
+@router.post("/step-ups/{challenge_id}/pass", response_model=ChallengeOut,
+             responses=errors(401, 403, 429), tags=["step-up"])  # fmt: skip
+def pass_step_up(caller: UserCaller, challenge_id: PathId, body: CompleteIn) -> ChallengeOut:
+    """Answer the challenge a request of mine was refused with (401 `step_up_required`:
+    a red packet, an escrow payment, a top-up or withdrawal), then make that request
+    again with `step_up_challenge_id`. Have an SMS code sent first with
+    `POST /v1/step-ups/{challenge_id}/sms`."""
+    passed = auth.pass_own_step_up(caller.ctx, caller.id, challenge_id, body.method,
+                                   code=reveal(body.code), signature=body.signature,
+                                   signer_device_id=body.signer_device_id)  # fmt: skip
+    return ChallengeOut.of(passed)
