@@ -31,6 +31,8 @@ def simulate(
         help="A case rate per 10,000 users per day, as TYPOLOGY=VALUE (repeatable).")] = None,
     activity: Annotated[float, typer.Option(
         help="Ordinary requests per user per day.")] = SimConfig.activity,
+    via_api: Annotated[bool, typer.Option(
+        "--via-api", help="Make every request through the HTTP API, not the services.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the manifest.")] = False,
 ) -> None:  # fmt: skip
     """Simulate people, merchants, fraud and laundering through the live payment and
@@ -38,7 +40,8 @@ def simulate(
     manifest to --out."""
     observability.configure(logging.WARNING)
     cfg = scaled(SimConfig(users=users, merchants=merchants, days=days, seed=seed,
-                           activity=activity, rates=_rates(rate or [])), rate_scale)  # fmt: skip
+                           activity=activity, rates=_rates(rate or []), via_api=via_api),
+                 rate_scale)  # fmt: skip
     try:
         if json_output:
             result = run(cfg, out, database_url=database_url)

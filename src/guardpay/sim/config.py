@@ -81,6 +81,8 @@ class SimConfig:
     step_up_success: float = 0.97  # a legitimate user completes an SMS step-up
     sim_swap_share: float = 0.15  # account takeovers whose fraudster can pass SMS step-ups
     class_shares: tuple[float, float, float] = (0.05, 0.8, 0.15)  # Class I, II, III
+    #: requests through the HTTP API (sim/api_actions.py) instead of the services
+    via_api: bool = False
     rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
 
     def rate(self, typology: str) -> float:

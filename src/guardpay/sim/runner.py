@@ -34,6 +34,8 @@ from guardpay.services import auth
 from guardpay.services.context import Actor
 from guardpay.sim import fraud, laundering
 from guardpay.sim.actions import Actions, FollowUp
+from guardpay.sim.api_actions import ApiActions
+from guardpay.sim.api_client import ApiClient
 from guardpay.sim.cases import CaseKit, Plan, actors, day_of, local_time
 from guardpay.sim.config import FRAUD_TYPOLOGIES, TYPOLOGIES, SimConfig, case_quota, expected_cases
 from guardpay.sim.model import Step, Tx, Where
@@ -96,7 +98,11 @@ class Simulation:
         self.cases, self.plans = plan_cases(cfg, self.kit)
         self.platform = Platform(db, SimClock(cfg.start))
         self.platform.bank = FakeBank(seed=cfg.seed, chaos=CALM)
-        self.actions = Actions(self.platform, self.pop, int(seeds[3].generate_state(1)[0]))
+        actions_seed = int(seeds[3].generate_state(1)[0])
+        self.client = ApiClient(self.platform) if cfg.via_api else None
+        self.actions = Actions(self.platform, self.pop, actions_seed)
+        if self.client is not None:
+            self.actions = ApiActions(self.platform, self.pop, actions_seed, self.client)
         self.actions.step_up_success = cfg.step_up_success
         self.rows: list[dict[str, Any]] = []
         self.queue = Queue()
@@ -184,6 +190,8 @@ def run(cfg: SimConfig, out: Path, *, database_url: str | None = None,
             sim.run_day(day)
             if progress is not None:
                 progress(day)
+    if sim.client is not None:
+        sim.client.close()
     db.dispose()
     frame = sim.frame()
     timing = {"setup_seconds": round(set_up - started, 2),
@@ -216,6 +224,8 @@ def _manifest(cfg: SimConfig, frame: pl.DataFrame, sim: Simulation,
         "totals": totals(frame, cfg.users), "roles": roles,
         "runtime": {**timing, "requests_per_second": round(frame.height / run_s, 1)},
         "notes": ["payment passwords hashed with passwords.CHEAP during the run",
+                  "requests through the HTTP API" if cfg.via_api else
+                  "requests through the platform's services",
                   "ids are simulation ids; payment_id is the platform's (random per run)"],
     }  # fmt: skip
 

@@ -12,7 +12,6 @@ control asks for is passed and the request made again with its challenge id.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -125,8 +124,8 @@ def bank_callback(
     if not secret:
         raise ServiceUnavailable("bank callbacks are not configured on this server",
                                  code="bank_callbacks_unconfigured")  # fmt: skip
-    if not webhooks.verify_signature(secret, bank_timestamp, raw, bank_signature,
-                                     now=int(time.time())):  # fmt: skip
+    now = int(request.app.state.clock().timestamp())
+    if not webhooks.verify_signature(secret, bank_timestamp, raw, bank_signature, now=now):
         raise AuthenticationFailed("the bank's signature or timestamp is not valid",
                                    code="bank_signature_invalid")  # fmt: skip
     try:
