@@ -31,7 +31,6 @@ from guardpay.services import (
 )
 from guardpay.services.context import Context
 from guardpay.services.payments import Authorization
-from guardpay.storage.wallets import WalletRepository
 
 Say = Callable[[str], None]
 PIN = Authorization(payment_password=PAYMENT_PIN)
@@ -207,7 +206,7 @@ EXPECTED: dict[str, str] = {
 
 def _balance(ctx: Context, kind: str, owner: str, code: AccountCode) -> int:
     """Read-only: an owner without an account has 0 (no account is opened to say so)."""
-    found = WalletRepository(ctx.uow.conn).find(kind, owner, "CNY", code.name.lower())
+    found = ctx.uow.wallets.find(kind, owner, "CNY", code.name.lower())
     return 0 if found is None else wallets.balance(ctx, found, "CNY").amount
 
 

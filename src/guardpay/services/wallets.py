@@ -20,7 +20,6 @@ from guardpay.domain.money import Money, currency
 from guardpay.errors import LedgerRejected
 from guardpay.services import ledger
 from guardpay.services.context import Context
-from guardpay.storage.wallets import WalletRepository
 
 PLATFORM_CODES = (
     AccountCode.RESERVE,
@@ -52,7 +51,7 @@ def wallet(
     code: AccountCode = AccountCode.CUSTOMER_WALLET,
 ) -> int:
     """The ledger account holding this owner's money of this kind; opened on first use."""
-    repo = WalletRepository(ctx.uow.conn)
+    repo = ctx.uow.wallets
     purpose = code.name.lower()
     found = repo.find(owner_kind, owner_id, currency_code, purpose)
     if found is not None:

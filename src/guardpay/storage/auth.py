@@ -40,6 +40,7 @@ from guardpay.domain.auth.sessions import Session
 from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
+from guardpay.storage.memo import RowMemo
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -163,9 +164,10 @@ def _approval(row: RowMapping) -> Approval:
 class AuthRepository:
     """Every authentication read and write, inside the caller's transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
+        self.memo = memo or RowMemo()
 
     def _one(self, table: Table, *, lock: bool = False, **where: Any) -> RowMapping | None:
         """One row; `lock` for read-modify-write (counters, one-shot states), so two
@@ -177,10 +179,17 @@ class AuthRepository:
 
     # -- credentials ---------------------------------------------------------------------
     def credentials(self, user_id: str) -> Credentials | None:
-        row = self._one(auth_credentials, lock=True, user_id=user_id)
-        return Credentials(**_row(row)) if row is not None else None
+        """Locked for the transaction on first read (kept: the memo forgets on a rolled
+        back savepoint, which releases the lock)."""
+
+        def load() -> Credentials | None:
+            row = self._one(auth_credentials, lock=True, user_id=user_id)
+            return Credentials(**_row(row)) if row is not None else None
+
+        return self.memo.get(("auth_credentials", user_id), load)
 
     def save_credentials(self, creds: Credentials) -> None:
+        self.memo.forget(("auth_credentials", creds.user_id))
         values = _db(creds.__dict__)
         changed = self.conn.execute(
             update(auth_credentials).where(auth_credentials.c.user_id == creds.user_id),

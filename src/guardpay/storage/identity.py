@@ -43,6 +43,7 @@ from sqlalchemy.sql.expression import Executable
 from guardpay.errors import Conflict
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
+from guardpay.storage.memo import RowMemo
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -220,8 +221,9 @@ def _row(cls: type[R], mapping: RowMapping) -> R:
 class IdentityRepository:
     """Identity tables, used inside a transaction the caller owns."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
+        self.memo = memo or RowMemo()
 
     def _one(self, cls: type[R], stmt: Executable) -> R | None:
         found = self.conn.execute(stmt).mappings().first()
@@ -240,6 +242,7 @@ class IdentityRepository:
 
     # -- users ------------------------------------------------------------------------
     def insert_user(self, row: UserRow) -> None:
+        self.memo.forget(("users", row.id))
         taken = Conflict(
             "this phone number already has an account", code="phone_taken", param="phone"
         )
@@ -247,7 +250,10 @@ class IdentityRepository:
 
     def user(self, user_id: str, *, for_update: bool = False) -> UserRow | None:
         stmt = select(users).where(users.c.id == user_id)
-        return self._one(UserRow, stmt.with_for_update() if for_update else stmt)
+        if for_update:  # a lock is taken in the database, whatever was read before
+            self.memo.forget(("users", user_id))
+            stmt = stmt.with_for_update()
+        return self.memo.get(("users", user_id), lambda: self._one(UserRow, stmt))
 
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))
@@ -260,6 +266,7 @@ class IdentityRepository:
     def set_verified(
         self, user_id: str, account_class: str, person_index: str | None, at: datetime
     ) -> None:
+        self.memo.forget(("users", user_id))
         self.conn.execute(
             update(users)
             .where(users.c.id == user_id)
@@ -272,6 +279,7 @@ class IdentityRepository:
 
     def mark_user_erased(self, user_id: str, pseudonym: str, at: datetime) -> None:
         """Blind indexes dropped (the phone may register again), class reset, row kept."""
+        self.memo.forget(("users", user_id))
         self.conn.execute(
             update(users)
             .where(users.c.id == user_id)
@@ -322,6 +330,7 @@ class IdentityRepository:
 
     # -- merchants ----------------------------------------------------------------------
     def insert_merchant(self, row: MerchantRow) -> None:
+        self.memo.forget(("merchants", row.id))
         taken = Conflict(
             "a merchant with this registration number exists",
             code="merchant_already_registered",
@@ -330,7 +339,8 @@ class IdentityRepository:
         self._insert(merchants, row, taken)
 
     def merchant(self, merchant_id: str) -> MerchantRow | None:
-        return self._one(MerchantRow, select(merchants).where(merchants.c.id == merchant_id))
+        stmt = select(merchants).where(merchants.c.id == merchant_id)
+        return self.memo.get(("merchants", merchant_id), lambda: self._one(MerchantRow, stmt))
 
     def merchant_by_registration(self, registration_index: str) -> MerchantRow | None:
         stmt = select(merchants).where(merchants.c.registration_index == registration_index)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from guardpay.storage.db import Database
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
+from guardpay.storage.memo import RowMemo
 
 log = structlog.get_logger("guardpay.storage")
 
@@ -27,12 +28,17 @@ if TYPE_CHECKING:
     from guardpay.storage.auth import AuthRepository
     from guardpay.storage.identity import IdentityRepository
     from guardpay.storage.keys import KeyRepository
+    from guardpay.storage.wallets import WalletRepository
 
 
 @dataclass
 class UnitOfWork:
     conn: Connection
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    memo: RowMemo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memo = RowMemo(self.conn)
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         self._after_commit.append(effect)
@@ -74,13 +80,19 @@ class UnitOfWork:
     def identity(self) -> IdentityRepository:
         from guardpay.storage.identity import IdentityRepository
 
-        return IdentityRepository(self.conn)
+        return IdentityRepository(self.conn, self.memo)
+
+    @property
+    def wallets(self) -> WalletRepository:
+        from guardpay.storage.wallets import WalletRepository
+
+        return WalletRepository(self.conn, self.memo)
 
     @property
     def auth(self) -> AuthRepository:
         from guardpay.storage.auth import AuthRepository
 
-        return AuthRepository(self.conn)
+        return AuthRepository(self.conn, self.memo)
 
 
 @contextmanager

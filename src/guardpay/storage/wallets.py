@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
 
+from guardpay.storage.memo import RowMemo
 from guardpay.storage.schema import metadata
 
 wallets = Table(
@@ -21,10 +22,15 @@ wallets = Table(
 
 
 class WalletRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
+        self.memo = memo or RowMemo()
 
     def find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
+        key = ("wallets", owner_kind, owner_id, currency, purpose)
+        return self.memo.get(key, lambda: self._find(owner_kind, owner_id, currency, purpose))
+
+    def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         row = self.conn.execute(
             text(
                 "SELECT account_id FROM wallets WHERE owner_kind = :k AND owner_id = :o "
@@ -38,6 +44,7 @@ class WalletRepository:
         self, owner_kind: str, owner_id: str, currency: str, purpose: str, account_id: int,
         at: datetime,
     ) -> bool:  # fmt: skip
+        self.memo.forget(("wallets", owner_kind, owner_id, currency, purpose))
         result = self.conn.execute(
             text(
                 "INSERT INTO wallets (owner_kind, owner_id, currency, purpose, account_id, "
