@@ -8,7 +8,8 @@ Messages never contain secrets, card or ID numbers.
     GuardpayError
     ├── InvalidRequest        (type "invalid_request_error": bad input, 400)
     │   ├── NotFound          (404)
-    │   └── Conflict          (409: e.g. card_already_bound, phone_taken)
+    │   ├── Conflict          (409: e.g. card_already_bound, phone_taken)
+    │   └── RecordedRefusal   (400: a payment refused and recorded as failed, committed)
     ├── AuthenticationFailed  (type "authentication_error", 401: bad credentials, session)
     │   └── StepUpRequired    (401 with the methods that would do)
     ├── PermissionDenied      (type "permission_error", 403: role, four-eyes, locked)
@@ -53,6 +54,12 @@ class NotFound(InvalidRequest):
 class Conflict(InvalidRequest):
     code = "conflict"
     http_status = 409
+
+
+class RecordedRefusal(InvalidRequest):
+    """A payment refused before any money moved (`limit_exceeded`, `insufficient_funds`)
+    whose failed record is already written consistently: the edge commits it, so the
+    payer's history and risk control see the attempt."""
 
 
 class AuthenticationFailed(GuardpayError):

@@ -107,11 +107,21 @@ class World:
         return self.run(read)
 
     def balances(self) -> list[tuple[int, int, int]]:
+        """Every account holding or having moved money (an empty wallet opened on the way
+        to a refusal is no balance)."""
         with self.db.read() as conn:
             rows = conn.execute(
-                text("SELECT id, credits_posted, debits_posted FROM ledger_accounts ORDER BY id")
-            )
+                text("SELECT id, credits_posted, debits_posted FROM ledger_accounts "
+                     "WHERE credits_posted != 0 OR debits_posted != 0 ORDER BY id")
+            )  # fmt: skip
             return [(int(a), int(b), int(c)) for a, b, c in rows]  # fmt: skip
+
+    def failed_payments(self, payer: str) -> list[str]:
+        with self.db.read() as conn:
+            query = text("SELECT failure_code FROM payments WHERE payer_id = :p "
+                         "AND status = 'failed' ORDER BY created_at, id")  # fmt: skip
+            rows = conn.execute(query, {"p": payer})
+            return [str(r[0]) for r in rows]
 
     def audit(self, action: str) -> list[tuple[Any, ...]]:
         with self.db.read() as conn:
@@ -161,6 +171,10 @@ def test_p2p_rejections_change_no_balance(world: World) -> None:
         world.run(payments.p2p_transfer, alice, bob, cny(101), PASSWORD)
     carol = world.user("13700001111")
     world.refused("insufficient_funds", payments.p2p_transfer, carol, bob, cny(1), PASSWORD)
+    # Refused before any money moved, but not forgotten: the payer's history shows them.
+    assert world.failed_payments(alice) == ["limit_exceeded", "limit_exceeded"]
+    assert world.failed_payments(carol) == ["insufficient_funds"]
+    assert world.failed_payments(bob) == []  # an unverified payer never got that far
 
 
 def test_no_factor_requires_a_step_up_then_confirms(world: World) -> None:

@@ -114,7 +114,10 @@ def test_payment_code_needs_a_factor_and_funds(world: World) -> None:
     issued = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
     world.refused("insufficient_funds", payments_codes.collect, shop, issued.code, cny(1))
     world.fund(alice, cny(5))
-    world.run(payments_codes.collect, shop, issued.code, cny(1))  # a refusal did not use it
+    # A code is shown once: the refused attempt used it (and is on record as failed).
+    world.refused("payment_code_used", payments_codes.collect, shop, issued.code, cny(1))
+    fresh = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
+    assert world.run(payments_codes.collect, shop, fresh.code, cny(1)).row.status == "succeeded"
 
 
 def test_dynamic_limits_by_factor_count(world: World) -> None:

@@ -18,7 +18,7 @@ from guardpay.domain.auth.records import Device
 from guardpay.domain.auth.sessions import IssuedSession, Session
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
 from guardpay.domain.auth.stepup import Challenge
-from guardpay.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from guardpay.errors import AuthenticationFailed, PermissionDenied, RateLimited, RecordedRefusal
 from guardpay.services.auth_devices import (
     DeviceProof,
     TotpEnrolment,
@@ -57,7 +57,7 @@ from guardpay.services.auth_stepup import (
 )
 
 #: Errors after which the edge commits the unit of work (StepUpRequired included).
-COMMIT_ON = (AuthenticationFailed, RateLimited, PermissionDenied)
+COMMIT_ON = (AuthenticationFailed, RateLimited, PermissionDenied, RecordedRefusal)
 
 __all__ = [
     "COMMIT_ON",

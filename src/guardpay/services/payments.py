@@ -31,7 +31,14 @@ from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
 from guardpay.domain.payments.states import PaymentState, Status, transition
 from guardpay.domain.risk.decision import Action
-from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound, PermissionDenied
+from guardpay.errors import (
+    Conflict,
+    InvalidRequest,
+    LedgerRejected,
+    NotFound,
+    PermissionDenied,
+    RecordedRefusal,
+)
 from guardpay.services import auth, ledger, payments_risk, wallets, webhooks
 from guardpay.services.auth_support import phone_index, user_for_phone_index
 from guardpay.services.context import Context
@@ -159,15 +166,21 @@ def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow
 
 def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_up: bool = False,
             settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
-    """Check limits, ask risk control, then move the money and record success. Refusals
-    here roll back, but for a risk denial, which commits the failed payment and its
-    decision (payments_risk.py)."""
+    """Check limits, ask risk control, then move the money and record success. A limit
+    or balance refusal and a risk denial commit the failed payment (with its decision
+    for a denial); anything else rolls back."""
     standing = lock_payer(ctx, row.payer_id)
-    check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors, settings)
     if row.payee_kind == "merchant":
         row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
     row = replace(row, factors=factors)
-    verdict = payments_risk.assess_payment(ctx, row)
+    try:
+        check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors,
+                     settings)  # fmt: skip
+        verdict = payments_risk.assess_payment(ctx, row)
+    except InvalidRequest as refused:
+        if refused.code in RECORDED:
+            record_refusal(ctx, row, refused, new=new)
+        raise
     action = verdict.decision.action
     if action is Action.DENY:
         deny(ctx, row, verdict, new=new)
@@ -183,6 +196,21 @@ def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_u
     notify_merchant(ctx, row)
     ctx.risk.learn(ctx, verdict.request, accepted=True)  # the money moved
     return Payment(row)
+
+
+#: Refusals recorded as a failed payment (nothing was written for the payment before them).
+RECORDED = ("limit_exceeded", "insufficient_funds")
+
+
+def record_refusal(ctx: Context, row: PaymentRow, refused: InvalidRequest, *,
+                   new: bool) -> NoReturn:  # fmt: skip
+    """Record the payment failed with the refusal's code, and refuse with the same code
+    and message (`RecordedRefusal`: the edge commits the record)."""
+    row, seen = advance(ctx, replace(row, failure_code=refused.code), Status.PROCESSING,
+                        Status.FAILED)  # fmt: skip
+    store(ctx, row, new=new)
+    audit(ctx, row, seen)
+    raise RecordedRefusal(refused.message, code=refused.code, param=refused.param)
 
 
 def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> NoReturn:
