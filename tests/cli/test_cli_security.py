@@ -62,3 +62,13 @@ def test_keys_rotate_moves_data_keys_to_the_new_master_key(
         assert ctx.vault.encrypt("usr_1", "phone", "+8613800138000").startswith("gpf1.2.")
         with pytest.raises(Exception, match="erased"):
             ctx.vault.decrypt("usr_1", "phone", token)  # unregistered copies retire with v1
+
+
+def test_keys_rotate_qr_adds_a_key_version(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    keyring = Keyring.generate()
+    monkeypatch.setenv(MASTER_KEYS_ENV, keyring.to_config())
+    assert [json.loads(run(db, "keys", "rotate-qr", "--json")[1]) for _ in range(2)] == [
+        {"qr_key_version": 2}, {"qr_key_version": 3}]  # fmt: skip
+    with unit_of_work(db) as uow:
+        versions = [k.version for k in uow.keys.keys_of("platform:qr")]
+    assert versions == [1, 2, 3]

@@ -148,3 +148,20 @@ def test_a_merchant_payment_is_announced_through_the_outbox_once_it_commits(
     assert '"amount":1000' in events[0].payload
     assert ALICE not in events[0].payload
     assert alice not in events[0].payload
+
+
+def test_rotating_the_qr_key_keeps_issued_codes_valid(world: World) -> None:
+    alice, shop = world.user(ALICE), world.merchant()
+    world.fund(alice, cny(100))
+    printed = world.run(payments_qr.static_payload, shop)
+    waiting = world.run(payments_qr.create_order_qr, shop, cny(3))
+    assert world.run(payments_qr.rotate_key) == 2
+    assert world.run(payments_qr.rotate_key) == 3
+    reprinted = world.run(payments_qr.static_payload, shop)
+    assert reprinted != printed  # signed under version 3 now ...
+    for payload, amount in ((printed, cny(1)), (reprinted, cny(2))):  # ... both are ours
+        paid = world.run(payments_qr.pay_qr, alice, payload, PASSWORD, amount)
+        assert paid.row.status == "succeeded"
+    shown_before = world.run(payments_qr.pay_qr, alice, waiting.payload, PASSWORD)
+    assert shown_before.row.status == "succeeded"  # an order shown before still pays
+    assert world.audit("security.qr_key_rotated") == [("platform:qr", "ok")] * 2

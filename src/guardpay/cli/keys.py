@@ -1,11 +1,15 @@
-"""`guardpay keys rotate`: move to the newest master key, and optionally new data keys."""
+"""`guardpay keys rotate`: move to the newest master key, and optionally new data keys;
+`guardpay keys rotate-qr`: a new version of the platform's QR signing key."""
 
 from __future__ import annotations
 
 import typer
 
 from guardpay.cli.context import console, emit_json, state
+from guardpay.services import payments_qr
+from guardpay.services.context import SYSTEM, Context
 from guardpay.services.keys import rewrap_all, rotate_data_keys
+from guardpay.storage.uow import unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help="Encryption keys for personal data.")
 
@@ -32,3 +36,21 @@ def rotate(
         emit_json(result)
     else:
         console.print(", ".join(f"{k}: {v}" for k, v in result.items()))
+
+
+@app.command("rotate-qr")
+def rotate_qr(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Sign new merchant QR codes under a new version of the platform's QR key. Codes
+    already printed or shown stay valid under the version that signed them."""
+    cli = state(ctx)
+    db, keyring = cli.database(), cli.keyring()
+    db.require_migrated()
+    with unit_of_work(db) as uow:
+        version = payments_qr.rotate_key(Context(uow, keyring, SYSTEM))
+    if json_out:
+        emit_json({"qr_key_version": version})
+    else:
+        console.print(f"new merchant QR codes are signed with QR key version {version}")

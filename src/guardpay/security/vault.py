@@ -109,6 +109,11 @@ class Vault:
         keys = self.repo.keys_of(subject)
         return bool(keys) and all(k.wrapped is None for k in keys)
 
+    def key(self, subject: str, version: int) -> bytes:
+        """One version of the subject's key (`data_key_missing` if there is none, or
+        `data_erased` once destroyed)."""
+        return self._key(subject, version)
+
     def _key(self, subject: str, version: int) -> bytes:
         cached = self._keys.get((subject, version))
         if cached is not None:

@@ -12,13 +12,13 @@ written, so the commit carries nothing else.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from guardpay.domain.money import Money
 from guardpay.domain.payments import qr
 from guardpay.domain.payments.limits import DEFAULT, QR_ORDER, QR_STATIC, PaymentSettings
-from guardpay.errors import InvalidRequest, NotFound
+from guardpay.errors import CryptoError, InvalidRequest, NotFound
 from guardpay.services import identity
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -38,8 +38,27 @@ class Order:
         return self.row.payload
 
 
-def _key(ctx: Context) -> bytes:
-    return ctx.vault.active_key(KEY_SUBJECT)[1]
+def _claims(ctx: Context, claims: qr.QrClaims) -> tuple[bytes, qr.QrClaims]:
+    """The active QR key, and the claims naming its version."""
+    version, key = ctx.vault.active_key(KEY_SUBJECT)
+    return key, replace(claims, key_version=version)
+
+
+def _key_of_version(ctx: Context, version: int) -> bytes | None:
+    try:
+        return ctx.vault.key(KEY_SUBJECT, version)
+    except CryptoError:  # no such version, or destroyed: the code is not (any more) ours
+        return None
+
+
+def rotate_key(ctx: Context) -> int:
+    """Sign new codes under a new version of the QR key; codes signed under the earlier
+    ones stay valid. Returns the new version."""
+    ctx.vault.active_key(KEY_SUBJECT)  # version 1 exists before there is a version 2
+    current = max(k.version for k in ctx.uow.keys.keys_of(KEY_SUBJECT))
+    version, _ = ctx.vault.new_key(KEY_SUBJECT, current + 1)
+    ctx.audit("security.qr_key_rotated", subject=KEY_SUBJECT, details={"version": version})
+    return version
 
 
 def active_merchant(ctx: Context, merchant_id: str) -> identity.Merchant:
@@ -52,7 +71,7 @@ def active_merchant(ctx: Context, merchant_id: str) -> identity.Merchant:
 def static_payload(ctx: Context, merchant_id: str) -> str:
     """The merchant's printed code: the same text every time, so a reprint matches."""
     active_merchant(ctx, merchant_id)
-    return qr.sign(_key(ctx), qr.QrClaims(qr.STATIC, merchant_id, nonce="static"))
+    return qr.sign(*_claims(ctx, qr.QrClaims(qr.STATIC, merchant_id, nonce="static")))
 
 
 def create_order_qr(ctx: Context, merchant_id: str, amount: Money,
@@ -68,7 +87,7 @@ def create_order_qr(ctx: Context, merchant_id: str, amount: Money,
     claims = qr.QrClaims(qr.ORDER, merchant_id, nonce, order_id, amount.amount,
                          amount.currency, int(expires.timestamp()))  # fmt: skip
     row = OrderRow(order_id, merchant_id, amount.amount, amount.currency, nonce,
-                   qr.sign(_key(ctx), claims), "open", None, expires, now)  # fmt: skip
+                   qr.sign(*_claims(ctx, claims)), "open", None, expires, now)  # fmt: skip
     repo(ctx).insert_order(row)
     ctx.audit("payment.order_created", subject=order_id,
               details={"merchant": merchant_id, "amount": amount.amount,
@@ -92,7 +111,7 @@ def _reject(ctx: Context, payer_id: str, code: str, claims: qr.QrClaims | None) 
 
 def _verified(ctx: Context, payer_id: str, payload: str) -> qr.QrClaims:
     try:
-        return qr.verify(_key(ctx), payload, ctx.now())
+        return qr.verify(lambda version: _key_of_version(ctx, version), payload, ctx.now())
     except qr.QrRejected as exc:
         raise _reject(ctx, payer_id, exc.code, None) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,20 +26,38 @@ ORDER = qr.QrClaims(qr.ORDER, "mer_a", "n1", "ord_a", 1234, "CNY",
                     int((NOW + timedelta(minutes=5)).timestamp()))  # fmt: skip
 
 
-def _rejected(payload: str, now: datetime = NOW, key: bytes = KEY) -> str:
+OLD_KEY = b"o" * 32
+KEYS = {1: OLD_KEY, 2: KEY}  # version 2 is the active one; 1 still verifies
+
+
+def _rejected(payload: str, now: datetime = NOW) -> str:
     with pytest.raises(qr.QrRejected) as caught:
-        qr.verify(key, payload, now)
+        qr.verify(KEYS.get, payload, now)
     return caught.value.code
 
 
 def test_a_genuine_code_verifies() -> None:
-    assert qr.verify(KEY, qr.sign(KEY, ORDER), NOW) == ORDER
-    static = qr.QrClaims(qr.STATIC, "mer_a", "static")
-    assert qr.verify(KEY, qr.sign(KEY, static), NOW + timedelta(days=999)) == static
+    order = replace(ORDER, key_version=2)
+    assert qr.verify(KEYS.get, qr.sign(KEY, order), NOW) == order
+    static = qr.QrClaims(qr.STATIC, "mer_a", "static", key_version=2)
+    assert qr.verify(KEYS.get, qr.sign(KEY, static), NOW + timedelta(days=999)) == static
+
+
+def test_codes_signed_under_an_earlier_key_version_stay_valid() -> None:
+    printed = qr.QrClaims(qr.STATIC, "mer_a", "static")  # version 1: before the rotation
+    assert qr.verify(KEYS.get, qr.sign(OLD_KEY, printed), NOW) == printed
+    # A code naming a version that does not exist, or another version than the one that
+    # signed it, is not ours.
+    assert _rejected(qr.sign(KEY, replace(printed, key_version=7))) == "qr_signature_invalid"
+    assert _rejected(qr.sign(KEY, printed)) == "qr_signature_invalid"  # says 1, signed by 2
+    assert _rejected(qr.sign(KEY, replace(printed, key_version=0))) == "qr_signature_invalid"
+    # Once version 1 is destroyed, what it signed is refused.
+    with pytest.raises(qr.QrRejected):
+        qr.verify({2: KEY}.get, qr.sign(OLD_KEY, printed), NOW)
 
 
 def test_altered_forged_and_garbage_codes_are_signature_invalid() -> None:
-    payload = qr.sign(KEY, ORDER)
+    payload = qr.sign(KEY, replace(ORDER, key_version=2))
     prefix, body, sig = payload.split(".")
     claims = json.loads(base64.urlsafe_b64decode(body + "=="))
     claims["amount"] = 1
@@ -50,7 +69,7 @@ def test_altered_forged_and_garbage_codes_are_signature_invalid() -> None:
 
 
 def test_expired_and_replayed() -> None:
-    payload = qr.sign(KEY, ORDER)
+    payload = qr.sign(KEY, replace(ORDER, key_version=2))
     assert _rejected(payload, NOW + timedelta(minutes=5)) == "qr_expired"
     qr.check_unused(False)
     with pytest.raises(qr.QrRejected) as caught:

@@ -2,7 +2,9 @@
 
 A payload is `GPQ1.<claims>.<signature>`: the claims are canonical JSON (sorted keys, no
 spaces) in base64url, the signature HMAC-SHA256 over `GPQ1.<claims>` under the platform's
-QR key, also base64url. Signing the static code too means a sticker swapped onto a
+QR key, also base64url. The claims name the key's version, so the key can be rotated
+while printed static codes and open order codes stay valid under the version that signed
+them (until that version is destroyed). Signing the static code too means a sticker swapped onto a
 counter ("QR code swap" fraud) cannot name a merchant the platform did not issue.
 
 `verify` tells the three attacks apart, because each needs a different response:
@@ -19,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -53,6 +56,7 @@ class QrClaims:
     amount: int = 0
     currency: str = ""
     expires_at: int = 0  # unix seconds
+    key_version: int = 1  # which version of the platform's QR key signed it
 
 
 def _b64(data: bytes) -> str:
@@ -75,20 +79,28 @@ def sign(key: bytes, claims: QrClaims) -> str:
 
 def _claims(body: str) -> QrClaims:
     data = json.loads(_unb64(body))
-    claims = QrClaims(**data)
+    claims = QrClaims(**data)  # a code from before key versions names none: version 1
     if claims.kind not in (STATIC, ORDER) or type(claims.amount) is not int:
         raise ValueError("bad claims")
+    if type(claims.key_version) is not int or claims.key_version < 1:
+        raise ValueError("bad key version")
     return claims
 
 
-def verify(key: bytes, payload: str, now: datetime) -> QrClaims:
-    """The claims of a genuine, unexpired code; `QrRejected` otherwise."""
+def verify(key_for: Callable[[int], bytes | None], payload: str, now: datetime) -> QrClaims:
+    """The claims of a genuine, unexpired code; `QrRejected` otherwise. `key_for(version)`
+    is the QR key of that version, or None: the version the claims name is read before
+    the signature is checked, but a code that names another version than the one that
+    signed it fails the check, so it only chooses which key to try."""
     prefix, _, rest = payload.strip().partition(".")
     body, _, signature = rest.partition(".")
     try:
+        unchecked = _claims(body)
+        key = key_for(unchecked.key_version)
         given = _unb64(signature)
-        ok = prefix == PREFIX and hmac.compare_digest(given, _mac(key, f"{prefix}.{body}"))
-        claims = _claims(body) if ok else None
+        ok = key is not None and prefix == PREFIX and hmac.compare_digest(
+            given, _mac(key, f"{prefix}.{body}"))  # fmt: skip
+        claims = unchecked if ok else None
     except (ValueError, TypeError, binascii.Error):
         claims = None
     if claims is None:
