@@ -30,9 +30,12 @@ from guardpay.services.auth_devices import (
 )
 from guardpay.services.auth_login import complete_login, login
 from guardpay.services.auth_passwords import (
+    PRECHECKED,
+    PinCheck,
     change_login_password,
     change_payment_password,
     payment_locked_until,
+    precheck_payment_password,
     set_login_password,
     set_payment_password,
     verify_login_password,
@@ -62,11 +65,13 @@ COMMIT_ON = (AuthenticationFailed, RateLimited, PermissionDenied, RecordedRefusa
 __all__ = [
     "COMMIT_ON",
     "DEFAULT_SETTINGS",
+    "PRECHECKED",
     "AuthSettings",
     "Challenge",
     "Device",
     "DeviceProof",
     "IssuedSession",
+    "PinCheck",
     "Session",
     "TotpEnrolment",
     "authenticate",
@@ -84,6 +89,7 @@ __all__ = [
     "pass_step_up",
     "payment_locked_until",
     "pending_challenges",
+    "precheck_payment_password",
     "redeem_step_up",
     "register_device",
     "revoke_all_sessions",

@@ -9,7 +9,11 @@ audited before the error is raised, so the edge must commit (see `services/auth.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+import hmac
+import secrets
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Literal
 
@@ -156,6 +160,49 @@ def _store_pin(ctx: Context, creds: Credentials, pin: str, *, first: bool) -> No
     )
 
 
+@dataclass(frozen=True)
+class PinCheck:
+    """A payment password already checked against one stored hash, outside the request's
+    write transaction (`precheck_payment_password`)."""
+
+    user_id: str
+    pay_hash: str
+    pin_mac: bytes
+    right: bool
+
+
+#: The request's pre-checked payment password, set by the edge before it opens the write
+#: unit of work (api/deps.py): the ~60 ms argon2 verification then runs while no database
+#: lock is held, instead of inside the transaction that holds SQLite's write lock.
+PRECHECKED: ContextVar[PinCheck | None] = ContextVar("prechecked_payment_password",
+                                                     default=None)  # fmt: skip
+_PIN_MAC_KEY = secrets.token_bytes(32)  # per process: a check never outlives it
+
+
+def _pin_mac(pin: str) -> bytes:
+    return hmac.new(_PIN_MAC_KEY, pin.encode(), hashlib.sha256).digest()
+
+
+def precheck_payment_password(ctx: Context, user_id: str, pin: str) -> PinCheck | None:
+    """Verify `pin` against the stored hash in a read-only unit of work. Decides nothing
+    and records nothing: `verify_payment_password` uses the answer only if the hash is
+    still the one checked, and does all the bookkeeping (lockout, failures) itself."""
+    creds = ctx.uow.auth.credentials(user_id, lock=False)
+    if creds is None or creds.pay_hash is None:
+        return None
+    return PinCheck(user_id, creds.pay_hash, _pin_mac(pin), hasher().verify(creds.pay_hash, pin))
+
+
+def _is_right(creds: Credentials, pin: str) -> bool:
+    assert creds.pay_hash is not None
+    checked = PRECHECKED.get()
+    if (checked is not None and checked.user_id == creds.user_id
+            and checked.pay_hash == creds.pay_hash
+            and hmac.compare_digest(checked.pin_mac, _pin_mac(pin))):  # fmt: skip
+        return checked.right
+    return hasher().verify(creds.pay_hash, pin)
+
+
 def verify_payment_password(
     ctx: Context, user_id: str, pin: str, *, settings: AuthSettings = DEFAULT_SETTINGS
 ) -> None:
@@ -167,7 +214,7 @@ def verify_payment_password(
     if limits.is_locked(creds.pay_locked_until, now):
         ctx.audit("auth.payment_password_failed", subject=user_id, outcome="locked")
         raise _locked(creds)
-    if hasher().verify(creds.pay_hash, pin):
+    if _is_right(creds, pin):
         _payment_password_ok(ctx, creds, pin)
         return
     _payment_password_wrong(ctx, creds, settings)

@@ -178,14 +178,16 @@ class AuthRepository:
         return self.conn.execute(query).mappings().first()
 
     # -- credentials ---------------------------------------------------------------------
-    def credentials(self, user_id: str) -> Credentials | None:
+    def credentials(self, user_id: str, *, lock: bool = True) -> Credentials | None:
         """Locked for the transaction on first read (kept: the memo forgets on a rolled
-        back savepoint, which releases the lock)."""
+        back savepoint, which releases the lock); `lock=False` in a read-only one."""
 
         def load() -> Credentials | None:
-            row = self._one(auth_credentials, lock=True, user_id=user_id)
+            row = self._one(auth_credentials, lock=lock, user_id=user_id)
             return Credentials(**_row(row)) if row is not None else None
 
+        if not lock:
+            return load()
         return self.memo.get(("auth_credentials", user_id), load)
 
     def save_credentials(self, creds: Credentials) -> None:
