@@ -213,3 +213,12 @@ def test_my_payments_page_by_cursor(world: World) -> None:
     assert ids == [p.row.id for p in reversed(made)]
     assert end is None
     world.refused("invalid_cursor", payments.list_payments, bob, cursor, 2)
+
+
+def test_a_currency_the_limits_are_not_set_in_is_refused(world: World) -> None:
+    """Else a Class I account, capped at ¥1,000 in all, could pay without limit in USD."""
+    alice, bob = world.user(ALICE, "I"), world.user(BOB)
+    world.fund(alice, cny(10))
+    usd = Money(100, "USD")
+    world.refused("currency_not_supported", payments.p2p_transfer, alice, bob, usd, PASSWORD)
+    assert world.failed_payments(alice) == []  # not a limit: the payment never began

@@ -71,9 +71,13 @@ def check_limits(
     ctx: Context, standing: identity.Standing, kind: str, amount: Money, factors: int,
     settings: PaymentSettings = DEFAULT,
 ) -> None:  # fmt: skip
-    """`limit_exceeded` (rolled back: nothing changes) with the remaining allowance."""
+    """`limit_exceeded` with the remaining allowance. A currency the limits are not set
+    in is refused (`currency_not_supported`): paying in it would escape the account
+    class caps, which the regulation sets in yuan."""
     if amount.currency != settings.currency:
-        return  # limits are set in one currency; others are capped elsewhere (not yet)
+        raise InvalidRequest(
+            f"payments in {amount.currency} are not enabled: account limits are set in "
+            f"{settings.currency}", code="currency_not_supported", param="currency")  # fmt: skip
     left, spend = _spending(ctx, standing, settings)
     if amount.amount > left:
         raise _refuse(left, amount.currency, f"Class {standing.account_class.value} account")
