@@ -161,12 +161,10 @@ class Actions:
         before["balance_before"] = balance
         before["credential_changed_at"] = credential_changed_at(ctx, payer.user_id,
                                                                 payer.created_at)  # fmt: skip
-        if tx.share is None:
+        if tx.share_bp is None:
             before["amount"] = tx.amount
-        else:
-            # the share is a ratio; the money stays integer: whole basis points of fen
-            basis_points = round(tx.share * 10_000)
-            before["amount"] = balance * basis_points // 10_000 // 100 * 100
+        else:  # whole basis points of the balance, rounded down to whole yuan
+            before["amount"] = balance * tx.share_bp // 10_000 // 100 * 100
         return int(before["amount"])
 
     # -- channels ----------------------------------------------------------------------

@@ -23,15 +23,15 @@ def account_takeover(kit: CaseKit, case_id: str, day: int) -> Plan:
     swapped = bool(kit.rng.random() < kit.cfg.sim_swap_share)
     t0 = local_time(kit.cfg, day, kit.hour(0.5, 23.5))
     plan: Plan = [Step(t0, victim.index, "change_password", crew, label)]
-    for k, (mule, share) in enumerate(zip(mules, (0.5, 0.9), strict=True)):
+    for k, (mule, part) in enumerate(zip(mules, (5_000, 9_000), strict=True)):
         plan.append(Tx(after(t0, 3 + 4 * k), victim.index, "p2p", payee=mule.index,
-                       where=crew, can_step_up=swapped, label=label, share=share))  # fmt: skip
+                       where=crew, can_step_up=swapped, label=label, share_bp=part))  # fmt: skip
     plan.append(Tx(after(t0, 120), mules[0].index, "withdrawal", where=kit.home(mules[0]),
-                   label=label, share=0.95))  # fmt: skip
+                   label=label, share_bp=9_500))  # fmt: skip
     plan.append(Tx(after(t0, 150), mules[1].index, "p2p", payee=boss.index,
-                   where=kit.home(mules[1]), label=label, share=0.95))  # fmt: skip
+                   where=kit.home(mules[1]), label=label, share_bp=9_500))  # fmt: skip
     plan.append(Tx(after(t0, 300), boss.index, "withdrawal", where=kit.home(boss),
-                   label=label, share=0.95))  # fmt: skip
+                   label=label, share_bp=9_500))  # fmt: skip
     return plan
 
 
@@ -43,13 +43,13 @@ def telecom_scam(kit: CaseKit, case_id: str, day: int) -> Plan:
     mule, boss = kit.recruit("mule", age=(1, 10)), kit.recruit("fraudster")
     t0 = local_time(kit.cfg, day, kit.hour(9, 23))
     where = kit.home(victim)
-    shares = (0.4, 0.7, 0.9)[: int(kit.rng.integers(1, 4))]
+    shares = (4_000, 7_000, 9_000)[: int(kit.rng.integers(1, 4))]
     plan: Plan = [Tx(after(t0, 12 * k), victim.index, "p2p", payee=mule.index, where=where,
-                     label=label, share=share) for k, share in enumerate(shares)]  # fmt: skip
+                     label=label, share_bp=part) for k, part in enumerate(shares)]  # fmt: skip
     plan.append(Tx(after(t0, 45), mule.index, "p2p", payee=boss.index,
-                   where=kit.crew_where(case_id), label=label, share=0.97))  # fmt: skip
+                   where=kit.crew_where(case_id), label=label, share_bp=9_700))  # fmt: skip
     plan.append(Tx(after(t0, 90), boss.index, "withdrawal", where=kit.home(boss),
-                   label=label, share=0.95))  # fmt: skip
+                   label=label, share_bp=9_500))  # fmt: skip
     return plan
 
 
@@ -80,11 +80,11 @@ def stolen_card_topup(kit: CaseKit, case_id: str, day: int) -> Plan:
     plan: Plan = [Tx(after(t0, 7 * k), boss.index, "topup", kit.yuan(500, 3_000), where=where,
                      label=label, card=1 + k % 2) for k in range(3)]  # fmt: skip
     plan.append(Tx(after(t0, 40), boss.index, "p2p", payee=mule.index, where=where,
-                   label=label, share=0.6))  # fmt: skip
+                   label=label, share_bp=6_000))  # fmt: skip
     plan.append(Tx(after(t0, 50), boss.index, "withdrawal", where=where, label=label,
-                   share=0.95))  # fmt: skip
+                   share_bp=9_500))  # fmt: skip
     plan.append(Tx(after(t0, 180), mule.index, "withdrawal", where=kit.home(mule),
-                   label=label, share=0.95))  # fmt: skip
+                   label=label, share_bp=9_500))  # fmt: skip
     return plan
 
 
@@ -102,7 +102,7 @@ def card_testing(kit: CaseKit, case_id: str, day: int) -> Plan:
     plan.append(Tx(after(t0, 60), boss.index, "topup", kit.yuan(1_000, 3_000), where=where,
                    label=label, card=live))  # fmt: skip
     plan.append(Tx(after(t0, 75), boss.index, "withdrawal", where=where, label=label,
-                   share=0.9))  # fmt: skip
+                   share_bp=9_000))  # fmt: skip
     return plan
 
 

@@ -12,11 +12,11 @@ from guardpay.sim.population import Person
 
 
 def _p2p(kit: CaseKit, label: Label, at_min: float, day: int, payer: Person, payee: Person,
-         amount: int = 0, share: float | None = None,
+         amount: int = 0, share_bp: int | None = None,
          where: Where | None = None) -> Tx:  # fmt: skip
     at = after(local_time(kit.cfg, day, 0), at_min)
     return Tx(at, payer.index, "p2p", amount, payee=payee.index,
-              where=where or kit.home(payer), label=label, share=share)  # fmt: skip
+              where=where or kit.home(payer), label=label, share_bp=share_bp)  # fmt: skip
 
 
 def mule_network(kit: CaseKit, case_id: str, day: int) -> Plan:
@@ -29,9 +29,9 @@ def mule_network(kit: CaseKit, case_id: str, day: int) -> Plan:
         plan.append(_p2p(kit, label, 600 + 40 * k, day, sender, mules[k % len(mules)],
                          kit.yuan(1_500, 2_900)))  # fmt: skip
     for m, mule in enumerate(mules):
-        for k, share in enumerate((0.35, 0.5, 0.95)):
+        for k, part in enumerate((3_500, 5_000, 9_500)):
             out = kit.recruit("launderer", cls="III")
-            plan.append(_p2p(kit, label, 1_140 + 60 * m + 15 * k, day, mule, out, share=share))
+            plan.append(_p2p(kit, label, 1_140 + 60 * m + 15 * k, day, mule, out, share_bp=part))
     return plan
 
 
@@ -57,7 +57,7 @@ def scatter_gather(kit: CaseKit, case_id: str, day: int) -> Plan:
     for k in range(int(kit.rng.integers(4, 8))):
         mid = kit.recruit("mule", cls="III")
         plan.append(_p2p(kit, label, 540 + 10 * k, day, source, mid, kit.yuan(2_000, 4_800)))
-        plan.append(_p2p(kit, label, 780 + 25 * k, day, mid, sink, share=0.98))
+        plan.append(_p2p(kit, label, 780 + 25 * k, day, mid, sink, share_bp=9_800))
     return plan
 
 
@@ -71,7 +71,7 @@ def cycle(kit: CaseKit, case_id: str, day: int) -> Plan:
         for k, payer in enumerate(ring):
             payee = ring[(k + 1) % len(ring)]
             plan.append(_p2p(kit, label, 600 + 480 * rnd + 30 * k, day, payer, payee,
-                             share=0.97))  # fmt: skip
+                             share_bp=9_700))  # fmt: skip
     return plan
 
 
@@ -81,9 +81,9 @@ def rapid_pass_through(kit: CaseKit, case_id: str, day: int) -> Plan:
     source = kit.recruit("launderer", balance=kit.yuan(12_000, 40_000), cls="III")
     through, dest = kit.recruit("mule", cls="III"), kit.recruit("launderer", cls="III")
     t = kit.hour(8, 22) * 60
-    return [_p2p(kit, label, t, day, source, through, share=0.9),
+    return [_p2p(kit, label, t, day, source, through, share_bp=9_000),
             _p2p(kit, label, t + float(kit.rng.uniform(3, 15)), day, through, dest,
-                 share=0.99)]  # fmt: skip
+                 share_bp=9_900)]  # fmt: skip
 
 
 def dormant_reactivation(kit: CaseKit, case_id: str, day: int) -> Plan:
@@ -94,11 +94,11 @@ def dormant_reactivation(kit: CaseKit, case_id: str, day: int) -> Plan:
     plan: Plan = []
     for k in range(int(kit.rng.integers(2, 4))):
         sender = kit.recruit("launderer", balance=kit.yuan(8_000, 20_000), cls="III")
-        plan.append(_p2p(kit, label, 660 + 20 * k, day, sender, sleeper, share=0.9))
+        plan.append(_p2p(kit, label, 660 + 20 * k, day, sender, sleeper, share_bp=9_000))
     dest = kit.recruit("launderer", cls="III")
-    plan.append(_p2p(kit, label, 800, day, sleeper, dest, share=0.6))
+    plan.append(_p2p(kit, label, 800, day, sleeper, dest, share_bp=6_000))
     plan.append(Tx(after(local_time(kit.cfg, day, 0), 830), sleeper.index, "withdrawal",
-                   where=kit.home(sleeper), label=label, share=0.95))  # fmt: skip
+                   where=kit.home(sleeper), label=label, share_bp=9_500))  # fmt: skip
     return plan
 
 
@@ -110,7 +110,7 @@ def account_farm(kit: CaseKit, case_id: str, day: int) -> Plan:
     collector, plan = kit.recruit("launderer", cls="III"), list[Tx | Step]()
     for k in range(int(kit.rng.integers(5, 9))):
         farm = kit.recruit("farm", balance=kit.yuan(300, 1_500), age=(1, 20))
-        plan.append(_p2p(kit, label, 1_200 + 2 * k, day, farm, collector, share=0.95,
+        plan.append(_p2p(kit, label, 1_200 + 2 * k, day, farm, collector, share_bp=9_500,
                          where=phone))  # fmt: skip
     return plan
 

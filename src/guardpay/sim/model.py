@@ -56,7 +56,7 @@ class Tx:
     where: Where | None = None  # None: the payer's own phone at home
     can_step_up: bool = True
     label: Label = ORDINARY
-    share: float | None = None
+    share_bp: int | None = None  # instead of an amount: this many basis points of the balance
     card: int = 0  # the payer's card: 0 their own, 1.. stolen ones
     ref: str = ""  # refund: the payment to refund
 
