@@ -10,14 +10,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 import structlog
-from fastapi import FastAPI, Request, Response
-from starlette.middleware.base import RequestResponseEndpoint
+from fastapi import FastAPI
 
 from guardpay import __version__
 from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
-from guardpay.api import errors, idempotency, metrics
+from guardpay.api import asgi, errors, idempotency, metrics
 from guardpay.api.deps import keyring_of
 from guardpay.api.idempotency import IdempotencySettings
 from guardpay.api.routers import escrow as escrow_router
@@ -38,19 +37,36 @@ from guardpay.storage.uow import unit_of_work
 log = structlog.get_logger("guardpay.http")
 
 
-def _log_requests(app: FastAPI) -> None:
-    """One line per request: method, path (never the query string or body), status, ms."""
+class RequestLog:
+    """One line per request: method, path (never the query string or body), status, ms.
+    Answers under /v1 get `Cache-Control: no-store` (tokens, personal data: never cache)."""
 
-    @app.middleware("http")
-    async def _log(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    def __init__(self, app: asgi.ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        log.info("http_request", method=request.method, path=request.url.path,
-                 status=response.status_code, ms=elapsed_ms)  # fmt: skip
-        if request.url.path.startswith("/v1/"):  # tokens, personal data: never cache
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        path: str = scope["path"]
+        private = path.startswith("/v1/")
+
+        async def send_marked(message: asgi.Message) -> None:
+            if private and message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        watch = asgi.StatusWatch(send_marked)
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+            log.info("http_request", method=scope["method"], path=path, status=watch.status,
+                     ms=elapsed_ms)  # fmt: skip
 
 
 #: The bank a server gets when none is given: the fake, answering late and twice now and
@@ -147,7 +163,7 @@ def create_app(
     errors.install(app)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors.
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
-    _log_requests(app)
+    app.add_middleware(RequestLog)
     metrics.install(app, db, app.state.risk)
 
     @app.get("/healthz", tags=["ops"])

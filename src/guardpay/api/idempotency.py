@@ -30,17 +30,16 @@ Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_R
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import RequestResponseEndpoint
 
-from guardpay.api.deps import client_ip
+from guardpay.api import asgi
 from guardpay.api.errors import error_body
 from guardpay.domain.merchants import signing
 from guardpay.security.tokens import token_hash
@@ -80,23 +79,38 @@ class IdempotencySettings:
         return cls(required=os.environ.get(REQUIRED_ENV, "").lower() in ("1", "true", "yes"))
 
 
-def _error(status: int, code: str, message: str, type_: str = "invalid_request_error") -> Response:
-    return JSONResponse(error_body(type_, code, message, HEADER), status)
+def _error(status: int, code: str, message: str, type_: str = "invalid_request_error") -> Answer:
+    body = json.dumps(
+        error_body(type_, code, message, HEADER), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return Answer(status, [(b"content-type", b"application/json")], body)
 
 
-def applies(request: Request) -> bool:
-    path = request.url.path
+@dataclass(frozen=True)
+class Answer:
+    """A whole response: what a replay or a refusal sends, and what an endpoint sent."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    async def send(self, send: asgi.Send) -> None:
+        await asgi.send_whole(send, self.status, self.headers, self.body)
+
+
+def applies(scope: asgi.Scope) -> bool:
+    path: str = scope["path"]
     return (
-        request.method == "POST"
+        scope["method"] == "POST"
         and path.startswith("/v1/")
         and not any(p.match(path) for p in EXCLUDED)
     )
 
 
-def caller_of(db: Database, request: Request) -> str:
+def caller_of(db: Database, scope: asgi.Scope) -> str:
     """The session's subject; an unknown token stands for itself (hashed: the endpoint
     will refuse it anyway); no token, the client address."""
-    auth = request.headers.get("authorization", "")
+    auth = asgi.header(scope, b"authorization") or ""
     if auth.startswith(signing.SCHEME + " "):
         key_id = re.search(r"key_id=(mak_[a-z0-9]{1,40})", auth)
         return f"{SIGNED}{key_id.group(1) if key_id else '-'}"
@@ -107,19 +121,21 @@ def caller_of(db: Database, request: Request) -> str:
         if session is not None:
             return f"{session.subject_kind}:{session.subject_id}"
         return f"token:{digest[:32]}"
-    return f"ip:{client_ip(request) or '-'}"
+    client = scope.get("client")
+    return f"ip:{client[0] if client else '-'}"
 
 
-def _replay(found: StoredKey, request_path: str, request_hash: str) -> Response:
+def _replay(found: StoredKey, request_path: str, request_hash: str) -> Answer:
     if found.request_path != request_path or found.request_hash != request_hash:
         return _error(400, "idempotency_key_reused",
                       "this Idempotency-Key was used with a different request")  # fmt: skip
     if found.state == IN_PROGRESS or found.response_status is None:
         return _error(409, "idempotency_request_in_progress",
                       "a request with this Idempotency-Key is still in progress")  # fmt: skip
-    headers = {REPLAYED: "true"}
-    return Response(found.response_body or "", found.response_status, headers=headers,
-                    media_type=found.response_type)  # fmt: skip
+    headers = [(REPLAYED.lower().encode(), b"true")]
+    if found.response_type:
+        headers.append((b"content-type", found.response_type.encode("latin-1")))
+    return Answer(found.response_status, headers, (found.response_body or "").encode())
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,7 @@ class _Claim:
     caller: str
     key: str
 
-    def take(self, request_path: str, request_hash: str, now: datetime) -> Response | None:
+    def take(self, request_path: str, request_hash: str, now: datetime) -> Answer | None:
         """None if this request may run; else the answer (a replay or an error)."""
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
@@ -139,14 +155,17 @@ class _Claim:
             return _error(409, "idempotency_request_in_progress", "retry this request")
         return _replay(found, request_path, request_hash)
 
-    def store(self, status: int, media_type: str | None, body: bytes, now: datetime) -> None:
+    def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
-            text = _text(body)
+            text = _text(answer.body)
+            status = answer.status
             if status >= 500 or status == 429 or text is None or self._unsigned(status):
                 repo.release(self.caller, self.key)
             else:
-                repo.complete(self.caller, self.key, status, media_type, text, now)
+                media = next((v.decode("latin-1") for k, v in answer.headers
+                              if k.lower() == b"content-type"), None)  # fmt: skip
+                repo.complete(self.caller, self.key, status, media, text, now)
 
     def _unsigned(self, status: int) -> bool:
         """A merchant key id is only claimed by the header until the signature checks: a
@@ -165,39 +184,75 @@ def _text(body: bytes) -> str | None:
         return None
 
 
-async def _run(claim: _Claim, request: Request, call_next: RequestResponseEndpoint) -> Response:
-    now = request.app.state.clock
-    try:
-        response = await call_next(request)
-    except BaseException:
-        await run_in_threadpool(claim.release)
-        raise
-    chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
-    body = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-    media_type = response.headers.get("content-type")
-    await run_in_threadpool(claim.store, response.status_code, media_type, body, now())
-    return Response(body, response.status_code, headers=dict(response.headers))
+class _Capture:
+    """Collects the endpoint's response instead of sending it: it is sent only once
+    stored, so a client never holds an answer its retry would not get back."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: asgi.Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+        elif message["type"] == "http.response.body":
+            self.chunks.append(bytes(message.get("body", b"")))
+
+    def answer(self) -> Answer:
+        return Answer(self.status, self.headers, b"".join(self.chunks))
+
+
+class Idempotency:
+    """The middleware: see the module docstring."""
+
+    def __init__(self, app: asgi.ASGIApp, settings: IdempotencySettings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http" or not applies(scope):
+            await self.app(scope, receive, send)
+            return
+        key = asgi.header(scope, HEADER.lower().encode())
+        if key is None:
+            if self.settings.required:
+                await _error(400, "idempotency_key_required",
+                             "send an Idempotency-Key header").send(send)  # fmt: skip
+                return
+            await self.app(scope, receive, send)
+            return
+        if not key.strip() or len(key) > KEY_MAX:
+            await _error(400, "parameter_invalid",
+                         "the Idempotency-Key must be 1-255 chars").send(send)  # fmt: skip
+            return
+        await self._claimed(scope, receive, send, key)
+
+    async def _claimed(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send,
+                       key: str) -> None:  # fmt: skip
+        state = scope["app"].state
+        body, replay = await asgi.buffer_body(receive)
+        body_hash = hashlib.sha256(body).hexdigest()
+        caller = await run_in_threadpool(caller_of, state.db, scope)
+        claim = _Claim(state.db, caller, key)
+        refused = await run_in_threadpool(claim.take, f"POST {scope['path']}", body_hash,
+                                          state.clock())  # fmt: skip
+        if refused is not None:
+            await refused.send(send)
+            return
+        capture = _Capture()
+        try:
+            await self.app(scope, replay, capture)
+        except BaseException:
+            await run_in_threadpool(claim.release)
+            raise
+        answer = capture.answer()
+        await run_in_threadpool(claim.store, answer, state.clock())
+        await answer.send(send)
 
 
 def install(app: FastAPI, settings: IdempotencySettings) -> None:
-    @app.middleware("http")
-    async def _idempotency(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not applies(request):
-            return await call_next(request)
-        key = request.headers.get(HEADER)
-        if key is None:
-            if settings.required:
-                return _error(400, "idempotency_key_required", "send an Idempotency-Key header")
-            return await call_next(request)
-        if not key.strip() or len(key) > KEY_MAX:
-            return _error(400, "parameter_invalid", "the Idempotency-Key must be 1-255 chars")
-        db: Database = request.app.state.db
-        body_hash = hashlib.sha256(await request.body()).hexdigest()
-        caller = await run_in_threadpool(caller_of, db, request)
-        claim = _Claim(db, caller, key)
-        now = request.app.state.clock()
-        answer = await run_in_threadpool(claim.take, f"POST {request.url.path}", body_hash, now)
-        return answer if answer is not None else await _run(claim, request, call_next)
+    app.add_middleware(Idempotency, settings=settings)
 
 
 def purge(db: Database, now: datetime, settings: IdempotencySettings) -> int:

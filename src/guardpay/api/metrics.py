@@ -13,13 +13,13 @@ import re
 import time
 from collections.abc import Iterator
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from starlette.middleware.base import RequestResponseEndpoint
 
+from guardpay.api import asgi
 from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 from guardpay.storage.outbox import OutboxRepository
@@ -51,6 +51,7 @@ class _Templates:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+        self._seen: dict[str, str] = {}  # literal paths already matched (no ids in them)
 
     def _build(self) -> list[tuple[re.Pattern[str], str]]:
         paths = [*self.app.openapi().get("paths", {}), "/metrics"]
@@ -58,9 +59,15 @@ class _Templates:
         return [(_pattern(p), p) for p in paths]
 
     def of(self, path: str) -> str:
+        known = self._seen.get(path)
+        if known is not None:
+            return known
         if self._compiled is None:
             self._compiled = self._build()
-        return next((t for rx, t in self._compiled if rx.match(path)), UNMATCHED)
+        template = next((t for rx, t in self._compiled if rx.match(path)), UNMATCHED)
+        if "{" not in template and template != UNMATCHED:  # fixed paths: a bounded set
+            self._seen[path] = template
+        return template
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -88,6 +95,27 @@ class _Risk(Collector):
         )
 
 
+class _Measure:
+    """Counts and times every HTTP request by method, route template and status."""
+
+    def __init__(self, app: asgi.ASGIApp, templates: _Templates, requests: Counter,
+                 latency: Histogram) -> None:  # fmt: skip
+        self.app, self.templates, self.requests, self.latency = app, templates, requests, latency
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        watch = asgi.StatusWatch(send)
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            labels = (scope["method"], self.templates.of(scope["path"]), str(watch.status))
+            self.requests.labels(*labels).inc()
+            self.latency.labels(*labels).observe(time.perf_counter() - started)
+
+
 def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
     registry = CollectorRegistry()
     requests = Counter("guardpay_http_requests", "HTTP requests answered",
@@ -100,18 +128,7 @@ def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
         registry.register(_Risk(risk))
     templates = _Templates(app)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        started = time.perf_counter()
-        status = 500  # an exception escaping here becomes a 500 further out
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        finally:
-            labels = (request.method, templates.of(request.url.path), str(status))
-            requests.labels(*labels).inc()
-            latency.labels(*labels).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(_Measure, templates=templates, requests=requests, latency=latency)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:
