@@ -72,6 +72,13 @@ class PhoneApp:
     def sign_challenge(self, challenge_id: str, nonce: str) -> str:
         return devices.b64url(self.key.sign(devices.step_up_message(challenge_id, nonce)))
 
+    def sign_request(self, at: datetime, key: str, path: str, body: bytes,
+                     method: str = "POST") -> str:  # fmt: skip
+        """The `Payment-Signature` header value for this exact request."""
+        signed_at = int(at.timestamp())
+        message = devices.payment_message(signed_at, key, method, path, body)
+        return f"t={signed_at}, sig={devices.b64url(self.key.sign(message))}"
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

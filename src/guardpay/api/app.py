@@ -18,6 +18,7 @@ from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
 from guardpay.api import asgi, errors, idempotency, metrics
 from guardpay.api.deps import keyring_of
+from guardpay.api.gate import WriteGate
 from guardpay.api.idempotency import IdempotencySettings
 from guardpay.api.routers import escrow as escrow_router
 from guardpay.api.routers import funding as funding_router
@@ -161,8 +162,10 @@ def create_app(
     app.state.risk = risk if risk is not None else engine_from_environment()
     _adapters(app, keyring, kyc, sms, bank, bank_secret)
     errors.install(app)
-    # Middleware added first runs innermost: metrics see replays, idempotency sees errors.
+    # Middleware added first runs innermost: metrics see replays, idempotency sees errors;
+    # the write gate admits a request before its idempotency claim (a write) is made.
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
+    app.add_middleware(WriteGate, backend=db.backend)
     app.add_middleware(RequestLog)
     metrics.install(app, db, app.state.risk)
 

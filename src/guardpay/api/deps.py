@@ -17,6 +17,7 @@ device-id header would prove nothing, so none is read).
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,10 +28,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from guardpay.api import idempotency
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.auth.sessions import OPERATOR, USER, Session
 from guardpay.domain.merchants import signing
-from guardpay.errors import AuthenticationFailed, PermissionDenied
+from guardpay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
+from guardpay.security import devices
 from guardpay.security.keys import Keyring
 from guardpay.security.tokens import token_hash
 from guardpay.services import auth, merchant_api
@@ -155,13 +158,45 @@ def _context(
 RequestContext = Annotated[Context, Depends(_context, scope="function")]
 
 
+SIGNATURE_HEADER = "Payment-Signature"
+_SIGNATURE = re.compile(r"^\s*t=(\d{1,12})\s*,\s*sig=([A-Za-z0-9_-]{40,120}={0,2})\s*$")
+
+
+async def _payment_signature(request: Request) -> auth.PaymentSignature | None:
+    """`Payment-Signature: t=<unix seconds>, sig=<base64url Ed25519>`: the session's
+    device signed `security.devices.payment_message` of this request. Its nonce is the
+    Idempotency-Key, which the idempotency middleware spends once, so the header is
+    accepted only where that middleware claims keys."""
+    raw = request.headers.get(SIGNATURE_HEADER)
+    if raw is None:
+        return None
+    found = _SIGNATURE.match(raw)
+    if found is None:
+        raise InvalidRequest("send Payment-Signature as 't=<unix seconds>, sig=<base64url>'",
+                             code="payment_signature_malformed",
+                             param=SIGNATURE_HEADER)  # fmt: skip
+    key = request.headers.get(idempotency.HEADER)
+    if key is None or not idempotency.applies(request.scope):
+        raise InvalidRequest(
+            "a signed request needs an Idempotency-Key (the signature covers it, and it is "
+            "spent once) on an endpoint that keeps them",
+            code="idempotency_key_required", param=idempotency.HEADER,
+        )  # fmt: skip
+    signed_at = int(found.group(1))
+    body = await request.body()
+    message = devices.payment_message(signed_at, key, request.method, request.url.path, body)
+    return auth.PaymentSignature(message, signed_at, found.group(2))
+
+
 @dataclass(frozen=True)
 class Caller:
     """An authenticated request: its context (acting as the session's subject) and the
-    session. The token itself is not kept."""
+    session, and the request's device signature if it carries one. The token itself is
+    not kept."""
 
     ctx: Context
     session: Session
+    proof: auth.PaymentSignature | None = None
 
     @property
     def id(self) -> str:
@@ -171,6 +206,7 @@ class Caller:
 def _caller(
     ctx: RequestContext,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)] = None,
 ) -> Caller:
     if credentials is None:
         raise AuthenticationFailed(
@@ -180,7 +216,7 @@ def _caller(
     session = auth.authenticate(ctx, credentials.credentials)
     actor = Actor(session.subject_kind, session.subject_id, ctx.actor.ip, session.device_id,
                   ctx.actor.location)  # fmt: skip
-    return Caller(ctx.as_actor(actor), session)
+    return Caller(ctx.as_actor(actor), session, proof)
 
 
 def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:

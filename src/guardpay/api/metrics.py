@@ -2,14 +2,15 @@
 
 Requests are counted and timed by route *template* (`/v1/merchants/{merchant_id}`), never
 by raw path, so ids neither leak into the metrics nor explode their cardinality; a path
-that matched no route is `<unmatched>`. Each app has its own registry, so several apps in
+that matched no route is `<unmatched>`. The template is the one the router matched (no
+second matching here: building a table from the OpenAPI schema on the first request
+stalled a cold server for seconds). Each app has its own registry, so several apps in
 one process (the tests) never share counters. The webhook backlog is read from the
 database at scrape time, so it is right whichever process delivers.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
@@ -43,36 +44,22 @@ class _OutboxBacklog(Collector):
         )
 
 
-class _Templates:
-    """Path templates from the app's OpenAPI schema (public, and complete across included
-    routers), matched most-literal first, so `/v1/sessions/revoke-others` beats
-    `/v1/sessions/{session_id}`. Built on first use, when every route is registered."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
-        self._seen: dict[str, str] = {}  # literal paths already matched (no ids in them)
-
-    def _build(self) -> list[tuple[re.Pattern[str], str]]:
-        paths = [*self.app.openapi().get("paths", {}), "/metrics"]
-        paths.sort(key=lambda p: (p.count("{"), -len(p)))
-        return [(_pattern(p), p) for p in paths]
-
-    def of(self, path: str) -> str:
-        known = self._seen.get(path)
-        if known is not None:
-            return known
-        if self._compiled is None:
-            self._compiled = self._build()
-        template = next((t for rx, t in self._compiled if rx.match(path)), UNMATCHED)
-        if "{" not in template and template != UNMATCHED:  # fixed paths: a bounded set
-            self._seen[path] = template
+def _template(scope: asgi.Scope) -> str:
+    """The matched route's path template, which the router leaves in the scope (the
+    same dict every layer shares); `<unmatched>` when no route took the request. The
+    route knows its path below the router's prefix, so the prefix is what the request's
+    path has before the route's part of it, rendered with its own parameters."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
+    try:
+        rendered = template.format(**params)
+    except (KeyError, IndexError, ValueError):  # a convertor spec such as {n:int}
         return template
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = ("[^/]+" if part.startswith("{") else re.escape(part) for part in template.split("/"))
-    return re.compile("^" + "/".join(parts) + "$")
+    path: str = scope["path"]
+    return path[: len(path) - len(rendered)] + template if path.endswith(rendered) else template
 
 
 class _Risk(Collector):
@@ -98,9 +85,8 @@ class _Risk(Collector):
 class _Measure:
     """Counts and times every HTTP request by method, route template and status."""
 
-    def __init__(self, app: asgi.ASGIApp, templates: _Templates, requests: Counter,
-                 latency: Histogram) -> None:  # fmt: skip
-        self.app, self.templates, self.requests, self.latency = app, templates, requests, latency
+    def __init__(self, app: asgi.ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] != "http":
@@ -111,7 +97,7 @@ class _Measure:
         try:
             await self.app(scope, receive, watch)
         finally:
-            labels = (scope["method"], self.templates.of(scope["path"]), str(watch.status))
+            labels = (scope["method"], _template(scope), str(watch.status))
             self.requests.labels(*labels).inc()
             self.latency.labels(*labels).observe(time.perf_counter() - started)
 
@@ -126,9 +112,8 @@ def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
     registry.register(_OutboxBacklog(db))
     if risk is not None:
         registry.register(_Risk(risk))
-    templates = _Templates(app)
 
-    app.add_middleware(_Measure, templates=templates, requests=requests, latency=latency)
+    app.add_middleware(_Measure, requests=requests, latency=latency)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics() -> Response:

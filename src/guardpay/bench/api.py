@@ -1,25 +1,31 @@
 """`guardpay bench api`: authenticated P2P payments per second over real HTTP.
 
-Setup (not timed): a throwaway SQLite database, migrated; W payers, each verified (Class I
-through the ID authority fake), given a payment password with the production argon2
-settings, funded on the ledger and given a session (what a login issues); one payee.
+Setup (not timed): a throwaway SQLite database, migrated; P payers, each verified
+(Class I through the ID authority fake), funded on the ledger, with a trusted device key
+and a session bound to that device (what a login from the phone issues); Q payees.
 Then `guardpay serve` runs as a separate process on a free 127.0.0.1 port, exactly as
-deployed (the CLI's logging, the webhook delivery thread). A second process (spawned, so
-the client's CPU is not the server's GIL) drives W workers, one payer each, posting
-`POST /v1/transfers` with a fresh Idempotency-Key for a fixed time.
+deployed (the CLI's logging, the webhook delivery thread, risk control on). A second
+process (spawned, so the client's CPU is not the server's GIL) keeps C keep-alive
+connections busy with `POST /v1/transfers` for a fixed time (bench/loadgen.py).
 
-The baseline, in the same run, is `GET /healthz` over the same client code and server:
-what HTTP, uvicorn and FastAPI cost with no database and no payment. Every payment
-verifies the payment password (argon2id), so its cost is on the measured path.
+Each payment is authorised the way the wallet app pays day to day: the phone's
+biometric prompt releases the device key, which signs the request (`Payment-Signature`,
+api/deps.py) — a payment factor checked with one Ed25519 verification. The connections
+take the payers in turn, so each payer pays now and then, as people do; a payment counts
+only if it answered 201 with `status: succeeded` (a step-up or a review is an error
+here). The report adds what risk control decided, read from the database afterwards.
+
+The baseline, in the same run, is `GET /healthz` over the same client and server:
+what HTTP, uvicorn and FastAPI cost with no database and no payment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,13 +36,18 @@ from multiprocessing import get_context
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
 
 from guardpay.adapters.kyc import Kyc
+from guardpay.bench import loadgen
 from guardpay.domain.identity.checksums import gb11643_check_char
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
+from guardpay.security import devices
 from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
 from guardpay.services import auth, identity, ledger, wallets
+from guardpay.services.auth_devices import trust_device
 from guardpay.services.context import SYSTEM, Context
 from guardpay.services.identity import Evidence
 from guardpay.storage.db import Database
@@ -45,23 +56,30 @@ from guardpay.storage.scratch import throwaway_database
 from guardpay.storage.uow import unit_of_work
 
 HOST = "127.0.0.1"  # the load never leaves this machine
-PIN = "730194"
-AMOUNT = 1  # one fen: a payer stays inside the Class I allowance for 100,000 payments
+PATH = "/v1/transfers"
+AMOUNT = 1  # one fen: a payer stays far inside the Class I allowance
 FUNDS = 1_000_00
-MAX_PER_WORKER = 200_000  # a bound on requests besides the time bound
 READY_SECONDS = 30.0
-REQUEST_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Payer:
+    """What the phone holds: the session token and the device's private key (raw)."""
+
+    token: str
+    key: bytes
 
 
 @dataclass(frozen=True)
 class Load:
-    """What the load process runs: the same for payments and for the baseline."""
+    """What the load process runs: payments (payers given) or the baseline (none)."""
 
-    base_url: str
-    tokens: tuple[str, ...]  # one per worker; empty for the baseline
-    payee: str
+    host: str
+    port: int
+    payers: tuple[Payer, ...]
+    payees: tuple[str, ...]
     seconds: float
-    workers: int
+    connections: int
 
 
 def _resident_id(i: int) -> str:
@@ -70,27 +88,32 @@ def _resident_id(i: int) -> str:
     return body + gb11643_check_char(body)
 
 
-def _payer(ctx: Context, kyc: Kyc, i: int) -> str:
-    """A verified, funded payer with a payment password; its session token."""
+def _payer(ctx: Context, kyc: Kyc, i: int) -> Payer:
+    """A verified, funded payer with a trusted device; its session and device key."""
     user = identity.register_user(ctx, f"138{i:08d}", "付款人")
     identity.verify_identity(ctx, kyc, user.id, name="付款人", document_type="resident_id",
                              document_number=_resident_id(i), evidence=Evidence())  # fmt: skip
-    auth.set_payment_password(ctx, user.id, PIN)  # production argon2: as real users have
+    key = Ed25519PrivateKey.generate()
+    public = devices.b64url(key.public_key().public_bytes_raw())
+    device = trust_device(ctx, auth.register_device(ctx, user.id, public, "bench"), "sms")
     reserve = wallets.open_platform_accounts(ctx, "CNY")[AccountCode.RESERVE]
     wallet = wallets.wallet(ctx, "user", user.id, "CNY")
     top_up = Transfer(9_000_000 + i, reserve, wallet, FUNDS, ledger=156, code=TransferCode.TOP_UP)
     assert [r.value for r in ledger.execute(ctx.uow, [top_up])] == ["ok"]
-    return auth.issue_session(ctx, "user", user.id).token
+    token = auth.issue_session(ctx, "user", user.id, device_id=device.id).token
+    return Payer(token, key.private_bytes_raw())
 
 
-def seed(db: Database, keyring: Keyring, payers: int) -> tuple[tuple[str, ...], str]:
-    """The payers' session tokens and the payee's id, in one unit of work."""
+def seed(db: Database, keyring: Keyring, payers: int,
+         payees: int) -> tuple[tuple[Payer, ...], tuple[str, ...]]:  # fmt: skip
+    """The payers and the payees' ids, in one unit of work."""
     kyc = Kyc.fakes()
     with unit_of_work(db) as uow:
         ctx = Context(uow, keyring, SYSTEM)
-        payee = identity.register_user(ctx, "13999999999", "收款人").id
-        tokens = tuple(_payer(ctx, kyc, i) for i in range(payers))
-    return tokens, payee
+        receivers = tuple(identity.register_user(ctx, f"139{i:08d}", "收款人").id
+                          for i in range(payees))  # fmt: skip
+        senders = tuple(_payer(ctx, kyc, i) for i in range(payers))
+    return senders, receivers
 
 
 def _free_port() -> int:
@@ -113,8 +136,8 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(db_url: str, keyring: Keyring) -> Iterator[str]:
-    """`guardpay serve` on a free local port, as its own process; yields the base URL."""
+def serving(db_url: str, keyring: Keyring) -> Iterator[int]:
+    """`guardpay serve` on a free local port, as its own process; yields the port."""
     port = _free_port()
     env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config()}
     command = [sys.executable, "-m", "guardpay", "--database-url", db_url,
@@ -122,9 +145,8 @@ def serving(db_url: str, keyring: Keyring) -> Iterator[str]:
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        base_url = f"http://{HOST}:{port}"
-        _wait_ready(base_url, server)
-        yield base_url
+        _wait_ready(f"http://{HOST}:{port}", server)
+        yield port
     finally:
         server.terminate()
         try:
@@ -134,51 +156,73 @@ def serving(db_url: str, keyring: Keyring) -> Iterator[str]:
             server.wait()
 
 
-def _worker(load: Load, token: str | None, out: list[float], errors: list[int]) -> None:
-    """Requests back to back until the deadline (or the count bound); latencies in s."""
-    body = {"payee": load.payee, "amount": AMOUNT, "payment_password": PIN}
-    deadline = time.perf_counter() + load.seconds
-    with httpx.Client(base_url=load.base_url, timeout=REQUEST_TIMEOUT) as client:
-        for _ in range(MAX_PER_WORKER):
-            started = time.perf_counter()
-            if started >= deadline:
-                return
-            try:
-                if token is None:
-                    ok = client.get("/healthz").status_code == 200
-                else:
-                    headers = {"Authorization": f"Bearer {token}",
-                               "Idempotency-Key": uuid.uuid4().hex}  # fmt: skip
-                    ok = client.post("/v1/transfers", json=body, headers=headers).status_code == 201
-            except httpx.HTTPError:
-                ok = False
-            out.append(time.perf_counter() - started)
-            errors[0] += 0 if ok else 1
+class _Payments:
+    """One connection's request maker: the payers it serves in turn, each paying its own
+    friend (payer i pays payee i mod Q: a payee hears from a few people, as friends do,
+    not from hundreds of strangers, which is a money mule's sign), each request signed by
+    the payer's device key with a fresh Idempotency-Key."""
+
+    def __init__(self, payers: list[tuple[int, Payer]], payees: tuple[str, ...]) -> None:
+        self.payers = [(p.token, Ed25519PrivateKey.from_private_bytes(p.key),
+                        payees[i % len(payees)]) for i, p in payers]  # fmt: skip
+        self.turn = 0
+
+    def __call__(self) -> bytes:
+        self.turn += 1
+        token, key, payee = self.payers[self.turn % len(self.payers)]
+        body = json.dumps({"payee": payee, "amount": AMOUNT}).encode()
+        idem, signed_at = uuid.uuid4().hex, int(time.time())
+        signature = key.sign(devices.payment_message(signed_at, idem, "POST", PATH, body))
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": idem,
+            "Payment-Signature": f"t={signed_at}, sig={devices.b64url(signature)}",
+        }
+        return loadgen.request_bytes("POST", PATH, headers, body)
+
+
+def _paid(status: int, body: bytes) -> bool:
+    return status == 201 and b'"status":"succeeded"' in body
+
+
+def _healthy(status: int, body: bytes) -> bool:
+    return status == 200
 
 
 def drive(load: Load) -> dict[str, Any]:
-    """Run in the load process: W threads, each its own client (and payer)."""
-    latencies: list[list[float]] = [[] for _ in range(load.workers)]
-    errors = [[0] for _ in range(load.workers)]
-    tokens: list[str | None] = list(load.tokens) or [None] * load.workers
-    threads = [
-        threading.Thread(target=_worker, args=(load, tokens[i], latencies[i], errors[i]))
-        for i in range(load.workers)
-    ]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    flat = sorted(x for w in latencies for x in w)
-    return {"requests": len(flat), "errors": sum(e[0] for e in errors),
-            "seconds": elapsed, "latencies": flat}  # fmt: skip
+    """Run in the load process: C connections, payments or the baseline."""
+    n = load.connections
+    if load.payers:
+        numbered = list(enumerate(load.payers))
+        makers: list[loadgen.RequestMaker] = [
+            _Payments(numbered[i::n] or numbered, load.payees) for i in range(n)
+        ]
+        accept: loadgen.Accept = _paid
+    else:
+        healthz = loadgen.request_bytes("GET", "/healthz", {})
+        makers, accept = [lambda: healthz] * n, _healthy
+    tallies, elapsed = loadgen.drive(load.host, load.port, makers, accept, load.seconds)
+    flat = sorted(x for t in tallies for x in t.latencies)
+    first_error = next((t.first_error for t in tallies if t.first_error), None)
+    return {"requests": len(flat), "errors": sum(t.errors for t in tallies),
+            "seconds": elapsed, "latencies": flat, "first_error": first_error}  # fmt: skip
 
 
 def _in_load_process(load: Load) -> dict[str, Any]:
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         return pool.submit(drive, load).result(timeout=load.seconds + 120)
+
+
+def _outcomes(db: Database) -> dict[str, dict[str, int]]:
+    """What the run left: payments by status and risk decisions by action."""
+    with db.read() as conn:
+        payments = conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
+        decisions = conn.execute(text("SELECT action, count(*) FROM risk_decisions "
+                                      "GROUP BY action"))  # fmt: skip
+        return {
+            "payment_statuses": {str(k): int(v) for k, v in payments},
+            "risk_decisions": {str(k): int(v) for k, v in decisions},
+        }
 
 
 def _percentile_ms(sorted_seconds: list[float], q: float) -> float:
@@ -188,24 +232,35 @@ def _percentile_ms(sorted_seconds: list[float], q: float) -> float:
     return round(sorted_seconds[index] * 1000, 2)
 
 
-def run(seconds: float, workers: int) -> dict[str, Any]:
+def run(seconds: float, connections: int, payers: int = 5_000,
+        payees: int = 1_250) -> dict[str, Any]:  # fmt: skip
     """The benchmark end to end; the JSON the command prints."""
     keyring = Keyring.generate()
     with throwaway_database("sqlite") as db:
         upgrade(db)
-        tokens, payee = seed(db, keyring, workers)
-        with serving(db.url, keyring) as base_url:
-            paid = _in_load_process(Load(base_url, tokens, payee, seconds, workers))
-            base = _in_load_process(Load(base_url, (), payee, seconds, workers))
+        senders, receivers = seed(db, keyring, payers, payees)
+        with serving(db.url, keyring) as port:
+            load = Load(HOST, port, senders, receivers, seconds, connections)
+            paid = _in_load_process(load)
+            base = _in_load_process(Load(HOST, port, (), (), seconds, connections))
+        outcomes = _outcomes(db)
+    return _report(paid, base, connections, payers) | outcomes
+
+
+def _report(paid: dict[str, Any], base: dict[str, Any], connections: int,
+            payers: int) -> dict[str, Any]:  # fmt: skip
     succeeded = paid["requests"] - paid["errors"]
     return {
         "payments_per_second": round(succeeded / paid["seconds"], 1),
         "p50_ms": _percentile_ms(paid["latencies"], 0.50),
         "p99_ms": _percentile_ms(paid["latencies"], 0.99),
         "errors": paid["errors"],
+        "first_error": paid["first_error"],
         "payments": succeeded,
         "seconds": round(paid["seconds"], 2),
-        "workers": workers,
+        "workers": connections,
+        "payers": payers,
+        "authorisation": "device signature (Payment-Signature, Ed25519)",
         "database": "sqlite",
         "baseline": {
             "what": "GET /healthz over the same client and server",

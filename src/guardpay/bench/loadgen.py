@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 #: Makes one request's bytes; called once per request (a fresh Idempotency-Key, say).
 RequestMaker = Callable[[], bytes]
+#: Whether an answer (status, body) is the one wanted; anything else counts as an error.
+Accept = Callable[[int, bytes], bool]
 
 
 def request_bytes(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
@@ -49,7 +51,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
-async def _connection(host: str, port: int, make: RequestMaker, expect: int,
+async def _connection(host: str, port: int, make: RequestMaker, accept: Accept,
                       deadline: float, tally: Tally) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -62,30 +64,30 @@ async def _connection(host: str, port: int, make: RequestMaker, expect: int,
                 tally.first_error = tally.first_error or f"connection: {exc!r}"
                 return
             tally.latencies.append(time.perf_counter() - started)
-            if status != expect:
+            if not accept(status, body):
                 tally.errors += 1
                 tally.first_error = tally.first_error or f"{status}: {body[:300]!r}"
     finally:
         writer.close()
 
 
-async def _drive(host: str, port: int, makers: list[RequestMaker], expect: int,
+async def _drive(host: str, port: int, makers: list[RequestMaker], accept: Accept,
                  seconds: float) -> tuple[list[Tally], float]:  # fmt: skip
     tallies = [Tally() for _ in makers]
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(
-        _connection(host, port, make, expect, deadline, tally)
+        _connection(host, port, make, accept, deadline, tally)
         for make, tally in zip(makers, tallies, strict=True)
     ))  # fmt: skip
     return tallies, time.perf_counter() - started
 
 
-def drive(host: str, port: int, makers: list[RequestMaker], expect: int,
+def drive(host: str, port: int, makers: list[RequestMaker], accept: Accept,
           seconds: float) -> tuple[list[Tally], float]:  # fmt: skip
     """One connection per maker, each sending back to back until `seconds` pass."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is pinned; plain asyncio also works
-        return asyncio.run(_drive(host, port, makers, expect, seconds))
-    return uvloop.run(_drive(host, port, makers, expect, seconds))
+        return asyncio.run(_drive(host, port, makers, accept, seconds))
+    return uvloop.run(_drive(host, port, makers, accept, seconds))

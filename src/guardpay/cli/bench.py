@@ -49,12 +49,14 @@ def ledger(
 @app.command("api")
 def api(
     seconds: float = typer.Option(10.0, min=0.5, max=600.0, help="How long to drive payments."),
-    workers: int = typer.Option(8, min=1, max=64, help="Concurrent workers, one payer each."),
+    workers: int = typer.Option(32, min=1, max=512, help="Concurrent keep-alive connections."),
+    payers: int = typer.Option(5_000, min=1, help="Payers the connections take in turn."),
+    payees: int = typer.Option(1_250, min=1, help="Payees; payer i pays payee i mod this."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Drive authenticated P2P payments over HTTP against `guardpay serve` on a throwaway
+    """Drive device-signed P2P payments over HTTP against `guardpay serve` on a throwaway
     SQLite database; report payments per second, p50/p99 and a /healthz baseline."""
-    result = api_bench.run(seconds, workers)
+    result = api_bench.run(seconds, workers, payers, payees)
     if json_out:
         emit_json(result)
         return

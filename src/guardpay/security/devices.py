@@ -7,13 +7,17 @@ one purpose can never be replayed for another:
 
 - `guardpay-stepup:{challenge_id}:{nonce}` answers a step-up challenge;
 - `guardpay-login:{public_key}:{unix_seconds}` proves, at login, that the caller holds the
-  key of the device it claims to be (the timestamp must be fresh and increasing).
+  key of the device it claims to be (the timestamp must be fresh and increasing);
+- `guardpay-pay:{unix_seconds}:{idempotency_key}:{METHOD} {path}:{sha256(body)}` authorises
+  one payment request as sent (the amount, the payee, everything in the body), once: the
+  Idempotency-Key is spent by the first request, and the time must be fresh.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -90,3 +94,9 @@ def login_proof_fresh(at: int, now: datetime, skew_seconds: float, last_seen: in
     if abs(now.timestamp() - at) > skew_seconds:
         return False
     return last_seen is None or at > last_seen
+
+
+def payment_message(signed_at: int, idempotency_key: str, method: str, path: str,
+                    body: bytes) -> bytes:  # fmt: skip
+    digest = hashlib.sha256(body).hexdigest()
+    return f"guardpay-pay:{signed_at}:{idempotency_key}:{method} {path}:{digest}".encode()

@@ -21,12 +21,14 @@ from guardpay.domain.auth.stepup import Challenge
 from guardpay.errors import AuthenticationFailed, PermissionDenied, RateLimited, RecordedRefusal
 from guardpay.services.auth_devices import (
     DeviceProof,
+    PaymentSignature,
     TotpEnrolment,
     confirm_totp,
     enrol_totp,
     list_devices,
     register_device,
     revoke_device,
+    verify_payment_signature,
 )
 from guardpay.services.auth_login import complete_login, login
 from guardpay.services.auth_passwords import (
@@ -71,6 +73,7 @@ __all__ = [
     "Device",
     "DeviceProof",
     "IssuedSession",
+    "PaymentSignature",
     "PinCheck",
     "Session",
     "TotpEnrolment",
@@ -102,4 +105,5 @@ __all__ = [
     "step_up",
     "verify_login_password",
     "verify_payment_password",
+    "verify_payment_signature",
 ]

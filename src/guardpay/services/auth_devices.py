@@ -8,7 +8,7 @@ device's id or public key (neither is secret) is not enough to pass as it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from guardpay.domain.auth.records import Device, TotpState
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
@@ -16,6 +16,7 @@ from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, NotF
 from guardpay.security import devices as keys
 from guardpay.security import otp
 from guardpay.security.tokens import new_id
+from guardpay.services.auth_passwords import require_payment_unlocked
 from guardpay.services.auth_support import masked_phone, require_self, require_user
 from guardpay.services.context import Context
 
@@ -80,6 +81,54 @@ def proven_device(
         return None
     ctx.uow.auth.update_device(device.id, last_proof_at=proof.signed_at, last_used_at=ctx.now())
     return replace(device, last_proof_at=proof.signed_at, last_used_at=ctx.now())
+
+
+@dataclass(frozen=True)
+class PaymentSignature:
+    """A payment request signed by the phone that sends it (the biometric prompt releases
+    the device key): the message the edge rebuilt from the request as received
+    (security/devices.py `payment_message`), its unix time and the signature."""
+
+    message: bytes = field(repr=False)
+    signed_at: int
+    signature: str = field(repr=False)
+
+
+def verify_payment_signature(ctx: Context, user_id: str, device_id: str | None,
+                             proof: PaymentSignature,
+                             settings: AuthSettings = DEFAULT_SETTINGS) -> None:  # fmt: skip
+    """One payment factor: the session's own trusted device signed this very request,
+    recently. A failure is audited (committed, as every authentication failure) and
+    raises; guessing is hopeless (Ed25519), so there is no failure counter to lock."""
+    require_payment_unlocked(ctx, user_id)
+    device = ctx.uow.auth.device(device_id) if device_id else None
+    problem = _payment_signature_problem(ctx, user_id, device, proof, settings)
+    if problem is None:
+        return
+    ctx.audit("auth.payment_signature_failed", subject=user_id, outcome="failed",
+              details={"device_id": device_id, "reason": problem})  # fmt: skip
+    raise AuthenticationFailed(_SIGNATURE_PROBLEMS[problem], code=problem)
+
+
+_SIGNATURE_PROBLEMS = {
+    "device_not_trusted": "this session's device is not a trusted device of yours",
+    "signature_expired": "the payment signature is too old (or from the future): sign again",
+    "invalid_signature": "the payment signature does not match this request",
+}
+
+
+def _payment_signature_problem(
+    ctx: Context, user_id: str, device: Device | None, proof: PaymentSignature,
+    settings: AuthSettings,
+) -> str | None:  # fmt: skip
+    if device is None or device.user_id != user_id or not device.trusted:
+        return "device_not_trusted"
+    skew = settings.step_up.device_clock_skew.total_seconds()
+    if abs(ctx.now().timestamp() - proof.signed_at) > skew:
+        return "signature_expired"
+    if not keys.verify_signature(device.public_key, proof.message, proof.signature):
+        return "invalid_signature"
+    return None
 
 
 def trust_device(ctx: Context, device: Device, method: str) -> Device:

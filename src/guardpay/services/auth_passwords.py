@@ -259,6 +259,14 @@ def _payment_password_wrong(ctx: Context, creds: Credentials, settings: AuthSett
     raise _locked(locked)
 
 
+def require_payment_unlocked(ctx: Context, user_id: str) -> None:
+    """Paying by any factor stops while the payment password is locked: someone has been
+    guessing it, and the lock is the owner's protection until it ends."""
+    creds = ctx.uow.auth.credentials(user_id)
+    if creds is not None and limits.is_locked(creds.pay_locked_until, ctx.now()):
+        raise _locked(creds)
+
+
 def _locked(creds: Credentials) -> PermissionDenied:
     until = creds.pay_locked_until
     when = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if until else "later"

@@ -56,11 +56,13 @@ REVIEW_HOURS_ENV = "GUARDPAY_RISK_REVIEW_HOURS"
 @dataclass(frozen=True)
 class Authorization:
     """How the payer proves it is them: the payment password, a passed step-up
-    challenge's id, or both (two factors)."""
+    challenge's id, the session's trusted device signing the request (biometric pay), or
+    two of them (two factors)."""
 
     payment_password: str | None = None
     step_up_challenge_id: str | None = None
     answer: StepUpAnswer | None = None  # confirm only: answer the payment's challenge now
+    device_signature: auth.PaymentSignature | None = None
 
 
 @dataclass(frozen=True)
@@ -85,16 +87,21 @@ def repo(ctx: Context) -> PaymentRepository:
 
 
 def authenticate(ctx: Context, user_id: str, given: Authorization) -> int:
-    """How many factors the payer showed (0, 1 or 2). A wrong password or step-up
-    raises the auth error (committed bookkeeping) before anything is written."""
+    """How many factors the payer showed (0, 1 or 2: a device signature and a passed
+    step-up are both possession, so they count once). A wrong password, signature or
+    step-up raises the auth error (committed bookkeeping) before anything is written."""
     factors = 0
     if given.payment_password is not None:
         auth.verify_payment_password(ctx, user_id, given.payment_password)
         factors += 1
+    possession = 0
+    if given.device_signature is not None:
+        auth.verify_payment_signature(ctx, user_id, ctx.actor.device_id, given.device_signature)
+        possession = 1
     if given.step_up_challenge_id is not None:
         auth.redeem_step_up(ctx, user_id, given.step_up_challenge_id, PURPOSE)
-        factors += 1
-    return factors
+        possession = 1
+    return factors + possession
 
 
 def new_row(ctx: Context, kind: str, payer_id: str, payee: tuple[str, str], amount: Money,

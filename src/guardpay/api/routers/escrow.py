@@ -76,7 +76,9 @@ class EscrowOut(BaseModel):
 def create(caller: UserCaller, body: EscrowIn) -> EscrowOut:
     """Pay a merchant into escrow: the money is held until I confirm receipt."""
     new = escrow.NewTrade(body.merchant_id, Money(body.amount, body.currency), body.description)
-    return EscrowOut.of(escrow.pay_into_escrow(caller.ctx, caller.id, new, body.authorization()))
+    return EscrowOut.of(
+        escrow.pay_into_escrow(caller.ctx, caller.id, new, body.authorization(caller.proof))
+    )
 
 
 @router.post("/escrow/{escrow_id}/ship", response_model=EscrowOut,

@@ -31,6 +31,7 @@ from guardpay.services import (
     payments_limits,
     payments_qr,
 )
+from guardpay.services.auth import PaymentSignature
 from guardpay.services.payments import Authorization, StepUpAnswer
 from guardpay.storage.payments import PaymentRow
 
@@ -44,8 +45,11 @@ class AuthIn(BaseModel):
     payment_password: Secret | None = None
     step_up_challenge_id: str | None = Field(None, max_length=64)
 
-    def authorization(self) -> Authorization:
-        return Authorization(reveal(self.payment_password), self.step_up_challenge_id)
+    def authorization(self, proof: PaymentSignature | None = None) -> Authorization:
+        """With `proof`, the request's `Payment-Signature` (api/deps.py), checked by the
+        service as one more factor."""
+        return Authorization(reveal(self.payment_password), self.step_up_challenge_id,
+                             device_signature=proof)  # fmt: skip
 
 
 class PaymentOut(BaseModel):
@@ -87,7 +91,7 @@ def transfer(caller: UserCaller, body: TransferIn) -> PaymentOut:
     """Send money to a user by phone number or user id."""
     money = Money(body.amount, body.currency)
     return _out(payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
-                                      body.authorization()))  # fmt: skip
+                                      body.authorization(caller.proof)))  # fmt: skip
 
 
 class StepUpAnswerIn(BaseModel):
@@ -107,7 +111,7 @@ class ConfirmIn(AuthIn):
 def confirm(caller: UserCaller, payment_id: PathId, body: ConfirmIn) -> PaymentOut:
     """Complete a `requires_action` payment: answer its step-up (`step_up`; for SMS, ask
     for the code with `POST /v1/step-ups/{challenge_id}/sms` first)."""
-    given = body.authorization()
+    given = body.authorization(caller.proof)
     if body.step_up is not None:
         a = body.step_up
         answer = StepUpAnswer(a.method, reveal(a.code), a.signature)
@@ -128,7 +132,7 @@ def pay_qr(caller: UserCaller, body: QrPayIn) -> PaymentOut:
     `qr_already_used` for a forged, altered, expired or replayed one."""
     amount = None if body.amount is None else Money(body.amount, body.currency)
     return _out(payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
-                                   body.authorization(), amount))  # fmt: skip
+                                   body.authorization(caller.proof), amount))  # fmt: skip
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut,
@@ -179,7 +183,7 @@ class CodeOut(BaseModel):
 def payment_code(caller: UserCaller, body: AuthIn) -> CodeOut:
     device = caller.session.device_id or "unbound"
     issued = payments_codes.generate_payment_code(caller.ctx, caller.id, device,
-                                                  body.authorization())  # fmt: skip
+                                                  body.authorization(caller.proof))  # fmt: skip
     return CodeOut(code=issued.code, expires_at=issued.expires_at)
 
 

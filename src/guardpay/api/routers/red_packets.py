@@ -84,7 +84,9 @@ def create(caller: UserCaller, body: RedPacketIn) -> RedPacketOut:
     """Fund a red packet from my balance; its shares are decided now."""
     new = red_packets.NewPacket(Money(body.amount, body.currency), body.shares, body.split,
                                 timedelta(seconds=body.expires_in), body.message)  # fmt: skip
-    packet = red_packets.create_red_packet(caller.ctx, caller.id, new, body.authorization())
+    packet = red_packets.create_red_packet(
+        caller.ctx, caller.id, new, body.authorization(caller.proof)
+    )
     return _out(packet, caller.id)
 
 

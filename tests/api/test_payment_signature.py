@@ -1,0 +1,150 @@
+"""Biometric pay: a payment request signed by the session's trusted device is one factor,
+in place of the payment password. The signature covers the request as sent (method,
+path, body) and its Idempotency-Key, so an altered body, another key, a stale time, an
+untrusted device or a locked payer is refused — and the refusal moves no money."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+import pytest
+from httpx import Response
+
+from guardpay.services import auth
+from guardpay.services.context import Context
+from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
+from tests.api.api_fixtures import api_fixture as api_fixture
+from tests.api.test_payments_api import ALICE, BOB, _ctx_run, balance, payer
+from tests.domain.identity.numbers import resident_id
+
+PATH = "/v1/transfers"
+
+
+def _signed_payer(api: Api, fund: int = 500_00) -> tuple[str, str, PhoneApp]:
+    """A funded payer whose session's device is trusted: id, token, the phone."""
+    user = payer(api, ALICE, resident_id("310104", "19900307", "123"), fund=fund)
+    phone = PhoneApp("signer")
+    token = api.sign_in(phone, ALICE)  # a second device: its login passes a step-up
+    return user.id, token, phone
+
+
+def _body(payee: str, amount: int, **extra: Any) -> bytes:
+    return json.dumps({"payee": payee, "amount": amount, **extra}).encode()
+
+
+def _send(api: Api, token: str, body: bytes, *, key: str | None,
+          signature: str | None) -> Response:  # fmt: skip
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    if signature is not None:
+        headers["Payment-Signature"] = signature
+    return api.client.post(PATH, content=body, headers=headers)
+
+
+@pytest.fixture(name="world")
+def world_fixture(api: Api) -> tuple[str, str, PhoneApp, str]:
+    payer_id, token, phone = _signed_payer(api)
+    payee = payer(api, BOB, resident_id("110101", "19850512", "456")).id
+    return payer_id, token, phone, payee
+
+
+def test_a_signed_transfer_pays_without_the_password(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    payer_id, token, phone, payee = world
+    body, key = _body(payee, 12_34), uuid.uuid4().hex
+    r = _send(api, token, body, key=key, signature=phone.sign_request(api.clock(), key, PATH, body))
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "succeeded"
+    assert balance(api, "user", payer_id) == 500_00 - 12_34
+    assert balance(api, "user", payee) == 12_34
+    again = _send(api, token, body, key=key,
+                  signature=phone.sign_request(api.clock(), key, PATH, body))  # fmt: skip
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert balance(api, "user", payer_id) == 500_00 - 12_34  # the replay paid nothing
+
+
+def test_signature_and_password_are_two_factors(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    _, token, phone, payee = world
+    body, key = _body(payee, 100, payment_password=PIN), uuid.uuid4().hex
+    r = _send(api, token, body, key=key, signature=phone.sign_request(api.clock(), key, PATH, body))
+    assert r.status_code == 201, r.text
+    [row] = api.audit("payment.succeeded")
+    assert json.loads(row[3])["factors"] == 2
+
+
+def _refused(api: Api, payer_id: str, response: Response, status: int, code: str) -> None:
+    error_of(response, status, code)
+    assert balance(api, "user", payer_id) == 500_00
+
+
+def test_an_altered_body_another_key_or_another_device_is_refused(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    payer_id, token, phone, payee = world
+    signed, key = _body(payee, 1_00), uuid.uuid4().hex
+    signature = phone.sign_request(api.clock(), key, PATH, signed)
+    altered = _body(payee, 400_00)
+    _refused(api, payer_id, _send(api, token, altered, key=key, signature=signature),
+             401, "invalid_signature")  # fmt: skip
+    _refused(api, payer_id, _send(api, token, signed, key=uuid.uuid4().hex,
+                                  signature=signature), 401, "invalid_signature")  # fmt: skip
+    thief = PhoneApp("thief").sign_request(api.clock(), key, PATH, signed)
+    _refused(api, payer_id, _send(api, token, signed, key=uuid.uuid4().hex, signature=thief),
+             401, "invalid_signature")  # fmt: skip
+    reasons = [json.loads(r[3])["reason"] for r in api.audit("auth.payment_signature_failed")]
+    assert reasons == ["invalid_signature"] * 3
+
+
+def test_a_stale_signature_is_refused(api: Api, world: tuple[str, str, PhoneApp, str]) -> None:
+    payer_id, token, phone, payee = world
+    body, key = _body(payee, 1_00), uuid.uuid4().hex
+    signature = phone.sign_request(api.clock(), key, PATH, body)
+    api.clock.advance(minutes=3)  # past the device clock skew allowed (2 minutes)
+    _refused(api, payer_id, _send(api, token, body, key=key, signature=signature),
+             401, "signature_expired")  # fmt: skip
+
+
+def test_an_untrusted_device_cannot_sign(api: Api) -> None:
+    user = payer(api, ALICE, resident_id("310104", "19900307", "123"), fund=500_00)
+    payee = payer(api, BOB, resident_id("110101", "19850512", "456")).id
+    token = api.sign_in(None, ALICE)  # a session without any device
+    body, key = _body(payee, 1_00), uuid.uuid4().hex
+    signature = PhoneApp().sign_request(api.clock(), key, PATH, body)
+    _refused(api, user.id, _send(api, token, body, key=key, signature=signature),
+             401, "device_not_trusted")  # fmt: skip
+
+
+def test_a_signature_needs_an_idempotency_key_and_a_well_formed_header(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    payer_id, token, phone, payee = world
+    body = _body(payee, 1_00)
+    signature = phone.sign_request(api.clock(), "", PATH, body)
+    _refused(api, payer_id, _send(api, token, body, key=None, signature=signature),
+             400, "idempotency_key_required")  # fmt: skip
+    _refused(api, payer_id, _send(api, token, body, key="k1", signature="sig=abc"),
+             400, "payment_signature_malformed")  # fmt: skip
+
+
+def test_a_locked_payment_password_stops_signed_payments_too(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    payer_id, token, phone, payee = world
+    for _ in range(5):
+        _ctx_run(api, lambda ctx: _wrong_pin(ctx, payer_id))
+    body, key = _body(payee, 1_00), uuid.uuid4().hex
+    signature = phone.sign_request(api.clock(), key, PATH, body)
+    _refused(api, payer_id, _send(api, token, body, key=key, signature=signature),
+             403, "payment_locked")  # fmt: skip
+
+
+def _wrong_pin(ctx: Context, user_id: str) -> None:
+    with contextlib.suppress(auth.COMMIT_ON):  # the failure's bookkeeping commits
+        auth.verify_payment_password(ctx, user_id, "000000")

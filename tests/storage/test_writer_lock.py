@@ -1,0 +1,75 @@
+"""SQLite's writers in one process queue on the Database's own lock: a second writer
+waits for the first to commit (and then sees its write), never sleeping in SQLite's busy
+handler; a writer that cannot get the lock in time fails with a clear StorageError."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from guardpay.errors import StorageError
+from guardpay.storage import db as db_module
+from guardpay.storage.db import Database
+
+
+def _count(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar_one())
+
+
+def _insert(db: Database, key: str) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
+                 "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
+                 "CURRENT_TIMESTAMP)"), {"k": key})  # fmt: skip
+
+
+def test_a_second_writer_waits_for_the_first_to_commit(sqlite_db: Database) -> None:
+    entered, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def first() -> None:
+        with sqlite_db.begin() as conn:
+            conn.execute(text("SELECT 1"))
+            entered.set()
+            release.wait(5)
+
+    def second() -> None:
+        _insert(sqlite_db, "k2")
+        seen.append(_count(sqlite_db))
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert entered.wait(5)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.3)
+    assert b.is_alive()  # queued behind the first writer, not failed
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert seen == [1]
+
+
+def test_a_writer_that_cannot_get_the_lock_in_time_fails_clearly(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "WRITER_WAIT_SECONDS", 0.2)
+    with sqlite_db.begin():
+        outcome: list[BaseException] = []
+
+        def late() -> None:
+            try:
+                _insert(sqlite_db, "late")
+            except StorageError as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=late)
+        t.start()
+        t.join(5)
+    assert len(outcome) == 1
+    assert "write lock" in str(outcome[0])
+    assert _count(sqlite_db) == 0
