@@ -39,7 +39,7 @@ from guardpay.security.tokens import token_hash
 from guardpay.services import auth, merchant_api
 from guardpay.services.context import SYSTEM, Actor, Context
 from guardpay.storage.db import Database
-from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
+from guardpay.storage.uow import UnitOfWork, lazy_unit_of_work, read_only, unit_of_work
 
 #: The actor of a request that has not (yet) shown a session: registration, login.
 ANONYMOUS = "anonymous"
@@ -50,7 +50,7 @@ def request_unit(db: Database) -> Iterator[UnitOfWork]:
     """A write unit of work that commits on success and on `COMMIT_ON` (then re-raises
     the error for the error handler); anything else rolls back."""
     carried: Exception | None = None
-    with unit_of_work(db) as uow:
+    with lazy_unit_of_work(db) as uow:
         try:
             yield uow
         except auth.COMMIT_ON as exc:
@@ -219,17 +219,24 @@ def _caller(
     return Caller(ctx.as_actor(actor), session, proof)
 
 
-def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+# `_user` and `_operator` only look at the session already read: async, so they run on
+# the event loop instead of taking a worker-thread hop while the request's transaction
+# is open.
+async def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
     """Users and operators have separate sessions; a console session is no user."""
     if caller.session.subject_kind != USER:
         raise PermissionDenied("this needs a user's session", code="user_session_required")
     return caller
 
 
-def _operator(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+def _require_operator(caller: Caller) -> Caller:
     if caller.session.subject_kind != OPERATOR:
         raise PermissionDenied("this needs an operator's session", code="operator_required")
     return caller
+
+
+async def _operator(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    return _require_operator(caller)
 
 
 UserCaller = Annotated[Caller, Depends(_user)]
@@ -277,7 +284,7 @@ def _merchant_side(
 ) -> MerchantSide:
     if merchant_id is not None:
         return MerchantSide(ctx.as_actor(Actor("merchant", merchant_id, ctx.actor.ip)))
-    return MerchantSide(_operator(_caller(ctx, credentials)).ctx)
+    return MerchantSide(_require_operator(_caller(ctx, credentials)).ctx)
 
 
 MerchantCaller = Annotated[MerchantSide, Depends(_merchant_side)]

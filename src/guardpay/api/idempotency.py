@@ -45,7 +45,7 @@ from guardpay.domain.merchants import signing
 from guardpay.security.tokens import token_hash
 from guardpay.storage.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
-from guardpay.storage.uow import read_only, unit_of_work
+from guardpay.storage.uow import UnitOfWork, unit_of_work
 
 HEADER = "Idempotency-Key"
 #: the caller of a merchant-signed request: its key id (as claimed by the header)
@@ -107,7 +107,7 @@ def applies(scope: asgi.Scope) -> bool:
     )
 
 
-def caller_of(db: Database, scope: asgi.Scope) -> str:
+def caller_of(uow: UnitOfWork, scope: asgi.Scope) -> str:
     """The session's subject; an unknown token stands for itself (hashed: the endpoint
     will refuse it anyway); no token, the client address."""
     auth = asgi.header(scope, b"authorization") or ""
@@ -116,8 +116,7 @@ def caller_of(db: Database, scope: asgi.Scope) -> str:
         return f"{SIGNED}{key_id.group(1) if key_id else '-'}"
     if auth.lower().startswith("bearer ") and auth[7:].strip():
         digest = token_hash(auth[7:].strip())
-        with read_only(db) as uow:
-            session = uow.auth.session_by_token_hash(digest)
+        session = uow.auth.session_by_token_hash(digest)
         if session is not None:
             return f"{session.subject_kind}:{session.subject_id}"
         return f"token:{digest[:32]}"
@@ -144,17 +143,6 @@ class _Claim:
     caller: str
     key: str
 
-    def take(self, request_path: str, request_hash: str, now: datetime) -> Answer | None:
-        """None if this request may run; else the answer (a replay or an error)."""
-        with unit_of_work(self.db) as uow:
-            repo = IdempotencyRepository(uow.conn)
-            if repo.claim(self.caller, self.key, request_path, request_hash, now):
-                return None
-            found = repo.find(self.caller, self.key)
-        if found is None:  # purged in between: treat as a race lost
-            return _error(409, "idempotency_request_in_progress", "retry this request")
-        return _replay(found, request_path, request_hash)
-
     def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
@@ -175,6 +163,21 @@ class _Claim:
     def release(self) -> None:
         with unit_of_work(self.db) as uow:
             IdempotencyRepository(uow.conn).release(self.caller, self.key)
+
+
+def _open(db: Database, scope: asgi.Scope, key: str, request_path: str, request_hash: str,
+          now: datetime) -> tuple[_Claim, Answer | None]:  # fmt: skip
+    """Who is asking, and their claim on the key, in one transaction (and one worker
+    thread hop): no answer if this request may run, else a replay or an error."""
+    with unit_of_work(db) as uow:
+        claim = _Claim(db, caller_of(uow, scope), key)
+        repo = IdempotencyRepository(uow.conn)
+        if repo.claim(claim.caller, key, request_path, request_hash, now):
+            return claim, None
+        found = repo.find(claim.caller, key)
+    if found is None:  # purged in between: treat as a race lost
+        return claim, _error(409, "idempotency_request_in_progress", "retry this request")
+    return claim, _replay(found, request_path, request_hash)
 
 
 def _text(body: bytes) -> str | None:
@@ -233,10 +236,8 @@ class Idempotency:
         state = scope["app"].state
         body, replay = await asgi.buffer_body(receive)
         body_hash = hashlib.sha256(body).hexdigest()
-        caller = await run_in_threadpool(caller_of, state.db, scope)
-        claim = _Claim(state.db, caller, key)
-        refused = await run_in_threadpool(claim.take, f"POST {scope['path']}", body_hash,
-                                          state.clock())  # fmt: skip
+        path, now = f"POST {scope['path']}", state.clock()
+        claim, refused = await run_in_threadpool(_open, state.db, scope, key, path, body_hash, now)
         if refused is not None:
             await refused.send(send)
             return

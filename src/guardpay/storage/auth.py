@@ -41,6 +41,7 @@ from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
+from guardpay.storage.prepared import select_by
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -172,10 +173,8 @@ class AuthRepository:
     def _one(self, table: Table, *, lock: bool = False, **where: Any) -> RowMapping | None:
         """One row; `lock` for read-modify-write (counters, one-shot states), so two
         concurrent requests queue instead of both passing (SQLite: BEGIN IMMEDIATE)."""
-        query = select(table).where(*(table.c[k] == v for k, v in where.items()))
-        if self.pg and lock:
-            query = query.with_for_update()
-        return self.conn.execute(query).mappings().first()
+        query = select_by(table, tuple(where), self.pg and lock)
+        return self.conn.execute(query, where).mappings().first()
 
     # -- credentials ---------------------------------------------------------------------
     def credentials(self, user_id: str, *, lock: bool = True) -> Credentials | None:
@@ -239,8 +238,8 @@ class AuthRepository:
         )
 
     def session_by_token_hash(self, token_hash: str) -> Session | None:
-        query = select(auth_sessions).where(auth_sessions.c.token_hash == token_hash)
-        row = self.conn.execute(query).mappings().first()
+        query = select_by(auth_sessions, ("token_hash",))
+        row = self.conn.execute(query, {"token_hash": token_hash}).mappings().first()
         return _session(row) if row is not None else None
 
     def session(self, session_id: str) -> Session | None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
 from guardpay.errors import DatabaseNotMigrated, StorageError
+from guardpay.storage.memo import forget_on_savepoint_rollback
 
 T = TypeVar("T")
 #: as long as SQLite's own busy timeout (PRAGMA busy_timeout below)
@@ -87,13 +88,16 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 8) -> E
         engine = create_engine(u, pool_size=pool_size, max_overflow=32)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        forget_on_savepoint_rollback(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["options"] = f"-c search_path={schema}"
-    return create_engine(
+    engine = create_engine(
         u, pool_size=pool_size, max_overflow=32, connect_args=connect_args, pool_pre_ping=True
     )
+    forget_on_savepoint_rollback(engine)
+    return engine
 
 
 class Database:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -44,6 +45,7 @@ from guardpay.errors import Conflict
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
+from guardpay.storage.prepared import insert_into, select_by
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -218,6 +220,9 @@ def _row(cls: type[R], mapping: RowMapping) -> R:
     return cls(**values)
 
 
+_PERSON = select(users.c.id).where(users.c.person_index == bindparam("person")).order_by(users.c.id)
+
+
 class IdentityRepository:
     """Identity tables, used inside a transaction the caller owns."""
 
@@ -225,8 +230,9 @@ class IdentityRepository:
         self.conn = conn
         self.memo = memo or RowMemo()
 
-    def _one(self, cls: type[R], stmt: Executable) -> R | None:
-        found = self.conn.execute(stmt).mappings().first()
+    def _one(self, cls: type[R], stmt: Executable,
+             params: dict[str, Any] | None = None) -> R | None:  # fmt: skip
+        found = self.conn.execute(stmt, params).mappings().first()
         return None if found is None else _row(cls, found)
 
     def _all(self, cls: type[R], stmt: Executable) -> list[R]:
@@ -236,7 +242,7 @@ class IdentityRepository:
         """Insert a row dataclass; a unique-index violation becomes `conflict`."""
         try:
             with self.conn.begin_nested():
-                self.conn.execute(insert(table).values(**row.__dict__))
+                self.conn.execute(insert_into(table), row.__dict__)
         except IntegrityError:
             raise conflict from None
 
@@ -249,19 +255,18 @@ class IdentityRepository:
         self._insert(users, row, taken)
 
     def user(self, user_id: str, *, for_update: bool = False) -> UserRow | None:
-        stmt = select(users).where(users.c.id == user_id)
+        stmt = select_by(users, ("id",), for_update)
         if for_update:  # a lock is taken in the database, whatever was read before
             self.memo.forget(("users", user_id))
-            stmt = stmt.with_for_update()
-        return self.memo.get(("users", user_id), lambda: self._one(UserRow, stmt))
+        return self.memo.get(("users", user_id),
+                             lambda: self._one(UserRow, stmt, {"id": user_id}))  # fmt: skip
 
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))
 
     def users_of_person(self, person_index: str) -> list[str]:
         """The ids of every account verified with the same document (one person)."""
-        stmt = select(users.c.id).where(users.c.person_index == person_index).order_by(users.c.id)
-        return [str(r[0]) for r in self.conn.execute(stmt)]
+        return [str(r[0]) for r in self.conn.execute(_PERSON, {"person": person_index})]
 
     def set_verified(
         self, user_id: str, account_class: str, person_index: str | None, at: datetime

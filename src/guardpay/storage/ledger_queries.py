@@ -6,10 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from guardpay.domain.ledger.model import Account, Transfer
 from guardpay.domain.ledger.verify import Counters, Problem
+from guardpay.storage import prepared
 from guardpay.storage.ledger import ACCOUNT_COLS, TRANSFER_COLS
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ class LedgerQueries:
         self.conn = conn
 
     def _all(self, sql: str, **params: Any) -> list[Any]:
-        return list(self.conn.execute(text(sql), params).all())
+        return list(self.conn.execute(prepared.sql(sql), params).all())
 
     def account(self, account_id: int) -> Account | None:
         rows = self._all(

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 
 from guardpay.storage.db import as_utc as _utc
+from guardpay.storage.prepared import insert_into, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
@@ -180,10 +181,12 @@ class PaymentRepository:
 
     # -- payments ----------------------------------------------------------------------
     def insert_payment(self, row: PaymentRow) -> None:
-        self.conn.execute(insert(payments).values(**row.__dict__))
+        self.conn.execute(insert_into(payments), row.__dict__)
 
     def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
-        return self._one(PaymentRow, payments, payments.c.id == payment_id, lock=lock)
+        found = self.conn.execute(select_by(payments, ("id",), lock), {"id": payment_id})
+        row = found.mappings().first()
+        return None if row is None else _row(PaymentRow, row)
 
     def save_payment(self, row: PaymentRow) -> None:
         values = {k: v for k, v in row.__dict__.items() if k != "id"}

@@ -9,8 +9,7 @@ for webhooks later) are registered with `after_commit` and run only once it comm
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 import structlog
@@ -31,14 +30,29 @@ if TYPE_CHECKING:
     from guardpay.storage.wallets import WalletRepository
 
 
-@dataclass
 class UnitOfWork:
-    conn: Connection
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
-    memo: RowMemo = field(init=False)
+    """A transaction's repositories. Given a connection, it is that transaction; given an
+    `opener`, the transaction begins when first used (`lazy_unit_of_work`)."""
 
-    def __post_init__(self) -> None:
-        self.memo = RowMemo(self.conn)
+    def __init__(self, conn: Connection | None = None, *,
+                 opener: Callable[[], Connection] | None = None) -> None:  # fmt: skip
+        if (conn is None) == (opener is None):
+            raise ValueError("a unit of work needs a connection or an opener, not both")
+        self._conn, self._opener = conn, opener
+        self._after_commit: list[Callable[[], None]] = []
+        self.memo = RowMemo(conn)
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            assert self._opener is not None
+            self._conn = self._opener()
+            self.memo.watch(self._conn)
+        return self._conn
+
+    @property
+    def begun(self) -> bool:
+        return self._conn is not None
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         self._after_commit.append(effect)
@@ -100,6 +114,20 @@ def unit_of_work(db: Database) -> Iterator[UnitOfWork]:
     """A write unit of work: commits when the block ends normally."""
     with db.begin() as conn:
         uow = UnitOfWork(conn)
+        yield uow
+    uow.run_after_commit()
+
+
+@contextmanager
+def lazy_unit_of_work(db: Database) -> Iterator[UnitOfWork]:
+    """A write unit of work whose transaction begins at its first use, in whichever
+    thread that is, and commits when the block ends normally (if it began at all).
+
+    An API request's unit of work is opened before its dependencies and endpoint run,
+    each in a worker thread of its own with the event loop in between; begun eagerly,
+    SQLite's write lock was held across all those hand-overs (storage/db.py)."""
+    with ExitStack() as stack:
+        uow = UnitOfWork(opener=lambda: stack.enter_context(db.begin()))
         yield uow
     uow.run_after_commit()
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
 
 from guardpay.storage.memo import RowMemo
+from guardpay.storage.prepared import sql
 from guardpay.storage.schema import metadata
 
 wallets = Table(
@@ -32,7 +33,7 @@ class WalletRepository:
 
     def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         row = self.conn.execute(
-            text(
+            sql(
                 "SELECT account_id FROM wallets WHERE owner_kind = :k AND owner_id = :o "
                 "AND currency = :c AND purpose = :p"
             ),
