@@ -1,14 +1,18 @@
 """`guardpay bench api`: a short run against a real server process answers the documented
-JSON, made real payments, and none of them failed."""
+JSON, made real payments, and none of them failed. Enough payers that none pays five
+times a minute: more would be a velocity burst, which risk control rightly challenges."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from guardpay.cli.main import app
+from guardpay.services.risk import REDIS_ENV
+from tests.adapters.test_risk_state import redis_url, require_redis
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +31,7 @@ KEYS = {
 
 def test_bench_api_short_run() -> None:
     result = CliRunner().invoke(app, ["bench", "api", "--seconds", "2", "--workers", "2",
-                                      "--payers", "40", "--payees", "10", "--json"])  # fmt: skip
+                                      "--payers", "300", "--payees", "75", "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) >= KEYS
@@ -43,3 +47,29 @@ def test_bench_api_short_run() -> None:
     assert baseline["what"] == "GET /healthz over the same client and server"
     assert baseline["requests_per_second"] > 0
     assert baseline["errors"] == 0
+
+
+def test_bench_api_against_two_server_workers() -> None:
+    """`serve --workers 2` on one SQLite file: both workers pay (the writer lock queues
+    them across processes), risk features are shared in Redis under the run's own
+    prefix, and the prefix is gone afterwards."""
+    require_redis()
+    args = ["bench", "api", "--seconds", "2", "--workers", "4", "--payers", "300", "--payees",
+            "75", "--server-workers", "2", "--redis-url", redis_url(), "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["server_workers"], report["risk_state"]) == (2, "redis")
+    assert report["payments"] > 0
+    assert report["errors"] == 0
+    assert report["payment_statuses"]["succeeded"] >= report["payments"]
+    client = redis.Redis.from_url(redis_url())
+    assert list(client.scan_iter(match="guardpay-bench:*", count=1_000)) == []
+
+
+def test_several_workers_need_shared_risk_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REDIS_ENV, raising=False)
+    result = CliRunner().invoke(app, ["--database-url", "sqlite:///unused.db", "serve",
+                                      "--workers", "2"])  # fmt: skip
+    assert result.exit_code == 2
+    assert REDIS_ENV in result.output

@@ -4,7 +4,10 @@ handler; a writer that cannot get the lock in time fails with a clear StorageErr
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +15,7 @@ from sqlalchemy import text
 from guardpay.errors import StorageError
 from guardpay.storage import db as db_module
 from guardpay.storage.db import Database
+from guardpay.storage.writer_lock import WriterLock
 
 
 def _count(db: Database) -> int:
@@ -73,3 +77,41 @@ def test_a_writer_that_cannot_get_the_lock_in_time_fails_clearly(
     assert len(outcome) == 1
     assert "write lock" in str(outcome[0])
     assert _count(sqlite_db) == 0
+
+
+def _file(db: Database) -> Path:
+    return Path(db.url.removeprefix("sqlite:///"))
+
+
+def _hold_the_lock(url: str, held: Any, release: Any) -> None:
+    database = Database(url)
+    with database.begin():
+        held.set()
+        release.wait(10)
+    database.dispose()
+
+
+def test_a_writer_in_another_process_waits_for_the_lock(sqlite_db: Database) -> None:
+    """Two `guardpay serve` workers on one file queue on the lock file, not in SQLite's
+    busy handler: the second begins as soon as the first ends."""
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_the_lock, args=(sqlite_db.url, held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+        assert not WriterLock(_file(sqlite_db)).acquire(timeout=0.2)  # the file lock, not SQLite
+        waiting = threading.Thread(target=_insert, args=(sqlite_db, "k3"))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # the other process holds the file's writer lock
+        release.set()
+        waiting.join(10)
+        assert not waiting.is_alive()
+        assert _count(sqlite_db) == 1
+        mine = WriterLock(_file(sqlite_db))
+        assert mine.acquire(timeout=5)
+        mine.release()
+    finally:
+        release.set()
+        holder.join(10)

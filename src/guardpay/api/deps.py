@@ -219,10 +219,50 @@ def _caller(
     return Caller(ctx.as_actor(actor), session, proof)
 
 
+@dataclass(frozen=True)
+class UserRequest:
+    """A user's request whose endpoint opens its unit of work itself (`with
+    user.caller() as caller:`), so the transaction begins, runs and commits in the one
+    worker thread the endpoint runs in. The payment endpoints use it: as a dependency,
+    the unit of work spans several thread hops with the event loop between them, and on
+    SQLite the write lock is held all that time (measured: it, not the work, limited
+    payments under load). Same rules as `UserCaller`: committed before the response,
+    `COMMIT_ON` errors commit their bookkeeping."""
+
+    request: Request
+    credentials: HTTPAuthorizationCredentials | None
+    proof: auth.PaymentSignature | None
+
+    @contextmanager
+    def caller(self) -> Iterator[Caller]:
+        state = self.request.app.state
+        with request_unit(state.db) as uow:
+            actor = Actor(ANONYMOUS, "-", client_ip(self.request), None,
+                          geo_position(self.request))  # fmt: skip
+            ctx = Context(uow, keyring_of(state), actor, state.clock, None, state.risk)
+            yield _require_user(_caller(ctx, self.credentials, self.proof))
+
+
+async def _user_request(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)],
+    _checked: Annotated[None, Depends(_precheck_payment_password)],
+) -> UserRequest:
+    return UserRequest(request, credentials, proof)
+
+
+UserRequestDep = Annotated[UserRequest, Depends(_user_request)]
+
+
 # `_user` and `_operator` only look at the session already read: async, so they run on
 # the event loop instead of taking a worker-thread hop while the request's transaction
 # is open.
 async def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    return _require_user(caller)
+
+
+def _require_user(caller: Caller) -> Caller:
     """Users and operators have separate sessions; a console session is no user."""
     if caller.session.subject_kind != USER:
         raise PermissionDenied("this needs a user's session", code="user_session_required")

@@ -16,7 +16,9 @@ only if it answered 201 with `status: succeeded` (a step-up or a review is an er
 here). The report adds what risk control decided, read from the database afterwards.
 
 The baseline, in the same run, is `GET /healthz` over the same client and server:
-what HTTP, uvicorn and FastAPI cost with no database and no payment.
+what HTTP, uvicorn and FastAPI cost with no database and no payment. A one-second
+warm-up of payments comes first and is not counted (FastAPI builds a router's route
+table on its first request, a stall of about half a second).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from guardpay.services import auth, identity, ledger, wallets
 from guardpay.services.auth_devices import trust_device
 from guardpay.services.context import SYSTEM, Context
 from guardpay.services.identity import Evidence
+from guardpay.services.risk import REDIS_ENV, REDIS_PREFIX_ENV
 from guardpay.storage.db import Database
 from guardpay.storage.migrate import upgrade
 from guardpay.storage.scratch import throwaway_database
@@ -60,6 +63,8 @@ PATH = "/v1/transfers"
 AMOUNT = 1  # one fen: a payer stays far inside the Class I allowance
 FUNDS = 1_000_00
 READY_SECONDS = 30.0
+WARM_UP_SECONDS = 1.0
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -136,12 +141,13 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(db_url: str, keyring: Keyring) -> Iterator[int]:
-    """`guardpay serve` on a free local port, as its own process; yields the port."""
+def serving(db_url: str, keyring: Keyring, workers: int = 1,
+            extra_env: dict[str, str] | None = None) -> Iterator[int]:  # fmt: skip
+    """`guardpay serve` on a free local port, as its own process(es); yields the port."""
     port = _free_port()
-    env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config()}
-    command = [sys.executable, "-m", "guardpay", "--database-url", db_url,
-               "serve", "--host", HOST, "--port", str(port)]  # fmt: skip
+    env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config(), **(extra_env or {})}
+    command = [sys.executable, "-m", "guardpay", "--database-url", db_url, "serve",
+               "--host", HOST, "--port", str(port), "--workers", str(workers)]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -232,19 +238,40 @@ def _percentile_ms(sorted_seconds: list[float], q: float) -> float:
     return round(sorted_seconds[index] * 1000, 2)
 
 
-def run(seconds: float, connections: int, payers: int = 5_000,
-        payees: int = 1_250) -> dict[str, Any]:  # fmt: skip
-    """The benchmark end to end; the JSON the command prints."""
+def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_250,
+        server_workers: int = 1, redis_url: str = DEFAULT_REDIS) -> dict[str, Any]:  # fmt: skip
+    """The benchmark end to end; the JSON the command prints. Several server workers
+    share risk features in Redis, under a prefix of this run's own, removed after."""
     keyring = Keyring.generate()
-    with throwaway_database("sqlite") as db:
+    with throwaway_database("sqlite") as db, _shared_state(server_workers, redis_url) as env:
         upgrade(db)
         senders, receivers = seed(db, keyring, payers, payees)
-        with serving(db.url, keyring) as port:
+        with serving(db.url, keyring, server_workers, env) as port:
+            # Unmeasured warm-up: FastAPI builds each router's route table on first use.
+            _in_load_process(Load(HOST, port, senders, receivers, WARM_UP_SECONDS, connections))
             load = Load(HOST, port, senders, receivers, seconds, connections)
             paid = _in_load_process(load)
             base = _in_load_process(Load(HOST, port, (), (), seconds, connections))
         outcomes = _outcomes(db)
-    return _report(paid, base, connections, payers) | outcomes
+    risk_state = "redis" if env else "in process"
+    return _report(paid, base, connections, payers) | outcomes | {
+        "server_workers": server_workers, "risk_state": risk_state}  # fmt: skip
+
+
+@contextmanager
+def _shared_state(workers: int, redis_url: str) -> Iterator[dict[str, str]]:
+    if workers == 1:
+        yield {}
+        return
+    import redis
+
+    from guardpay.adapters.risk_state_redis import RedisFeatureState
+
+    prefix = f"guardpay-bench:{uuid.uuid4().hex}"
+    try:
+        yield {REDIS_ENV: redis_url, REDIS_PREFIX_ENV: prefix}
+    finally:
+        RedisFeatureState(redis.Redis.from_url(redis_url), prefix=prefix).clear()
 
 
 def _report(paid: dict[str, Any], base: dict[str, Any], connections: int,

@@ -52,11 +52,13 @@ def api(
     workers: int = typer.Option(32, min=1, max=512, help="Concurrent keep-alive connections."),
     payers: int = typer.Option(5_000, min=1, help="Payers the connections take in turn."),
     payees: int = typer.Option(1_250, min=1, help="Payees; payer i pays payee i mod this."),
+    server_workers: int = typer.Option(1, min=1, max=16, help="`serve --workers` (>1: Redis)."),
+    redis_url: str = typer.Option(api_bench.DEFAULT_REDIS, help="Redis for several workers."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Drive device-signed P2P payments over HTTP against `guardpay serve` on a throwaway
     SQLite database; report payments per second, p50/p99 and a /healthz baseline."""
-    result = api_bench.run(seconds, workers, payers, payees)
+    result = api_bench.run(seconds, workers, payers, payees, server_workers, redis_url)
     if json_out:
         emit_json(result)
         return

@@ -1,22 +1,57 @@
-"""`guardpay serve`: run the HTTP API."""
+"""`guardpay serve`: run the HTTP API, in one process or several workers.
+
+Several workers (`--workers N`) share one listening socket (uvicorn starts them). Each
+builds its own app (`worker_app`), with its own webhook delivery thread and job
+scheduler: the outbox leases each event to one process and every job is safe to overlap.
+On SQLite their writers queue on the database's writer lock (storage/writer_lock.py).
+Risk control's features must be shared, or each worker would see only its part of a
+user's activity: so several workers need `GUARDPAY_REDIS_URL` (services/risk.py).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
 import uvicorn
+from fastapi import FastAPI
 
+from guardpay import observability
 from guardpay.api.app import create_app
-from guardpay.cli.context import state
+from guardpay.cli.context import err_console, state
+from guardpay.services.risk import REDIS_ENV
 from guardpay.services.webhooks_delivery import HttpxWebhookClient
+from guardpay.storage.db import Database
+
+#: how the parent hands the database to the workers it starts (the CLI's own variable)
+DATABASE_ENV = "GUARDPAY_DATABASE_URL"
 
 
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port."),
+    workers: int = typer.Option(1, min=1, max=32, help="Worker processes (>1 needs Redis)."),
 ) -> None:
     """Serve the REST API (refuses an un-migrated database)."""
-    app = create_app(state(ctx).database(), webhook_client=HttpxWebhookClient())
     # No uvicorn access log: the app logs one line per request already, without the
     # client's address or the query string (which may carry personal data).
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    if workers == 1:
+        app = create_app(state(ctx).database(), webhook_client=HttpxWebhookClient())
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        return
+    if not os.environ.get(REDIS_ENV):
+        err_console.print(f"[bold red]error[/]: {workers} workers must share risk control's "
+                          f"features: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")  # fmt: skip
+        raise typer.Exit(2)
+    state(ctx).database().require_migrated()  # refuse before starting any worker
+    os.environ[DATABASE_ENV] = state(ctx).database_url
+    uvicorn.run("guardpay.cli.serve:worker_app", factory=True, workers=workers, host=host,
+                port=port, log_level="info", access_log=False)  # fmt: skip
+
+
+def worker_app() -> FastAPI:
+    """The app one worker process builds (uvicorn imports this by name)."""
+    observability.configure(logging.WARNING)
+    return create_app(Database(os.environ[DATABASE_ENV]), webhook_client=HttpxWebhookClient())

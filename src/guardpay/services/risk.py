@@ -48,6 +48,7 @@ log = structlog.get_logger("guardpay.risk")
 
 RULES_ENV = "GUARDPAY_RISK_RULES"
 REDIS_ENV = "GUARDPAY_REDIS_URL"
+REDIS_PREFIX_ENV = "GUARDPAY_REDIS_PREFIX"  # keys under it: one deployment (or bench) each
 
 
 class RuleSource:
@@ -233,7 +234,8 @@ _default_lock = threading.Lock()
 
 def engine_from_environment() -> RiskEngine:
     """`GUARDPAY_RISK_RULES` (a rule file, hot reloaded) and `GUARDPAY_REDIS_URL` (shared
-    feature state for several workers); without them, the packaged rules in process."""
+    feature state for several workers, keys under `GUARDPAY_REDIS_PREFIX`); without
+    them, the packaged rules in process."""
     path = os.environ.get(RULES_ENV)
     state: FeatureState = MemoryFeatureState()
     url = os.environ.get(REDIS_ENV)
@@ -242,7 +244,8 @@ def engine_from_environment() -> RiskEngine:
 
         from guardpay.adapters.risk_state_redis import RedisFeatureState
 
-        state = RedisFeatureState(redis.Redis.from_url(url), prefix="guardpay:risk:")
+        prefix = os.environ.get(REDIS_PREFIX_ENV, "guardpay:risk:")
+        state = RedisFeatureState(redis.Redis.from_url(url), prefix=prefix)
     return RiskEngine(state, RuleSource(Path(path) if path else None))
 
 

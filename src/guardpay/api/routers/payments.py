@@ -21,7 +21,7 @@ import segno
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import MerchantCaller, RequestContext, UserCaller
+from guardpay.api.deps import MerchantCaller, RequestContext, UserCaller, UserRequestDep
 from guardpay.api.routers.common import PathId, Secret, errors, reveal
 from guardpay.domain.money import Money
 from guardpay.services import (
@@ -87,11 +87,12 @@ class TransferIn(AuthIn):
 
 @router.post("/transfers", status_code=201, response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def transfer(caller: UserCaller, body: TransferIn) -> PaymentOut:
+def transfer(user: UserRequestDep, body: TransferIn) -> PaymentOut:
     """Send money to a user by phone number or user id."""
     money = Money(body.amount, body.currency)
-    return _out(payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
-                                      body.authorization(caller.proof)))  # fmt: skip
+    with user.caller() as caller:
+        return _out(payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
+                                          body.authorization(caller.proof)))  # fmt: skip
 
 
 class StepUpAnswerIn(BaseModel):
@@ -127,12 +128,13 @@ class QrPayIn(AuthIn):
 
 @router.post("/payments/qr", status_code=201, response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def pay_qr(caller: UserCaller, body: QrPayIn) -> PaymentOut:
+def pay_qr(user: UserRequestDep, body: QrPayIn) -> PaymentOut:
     """Pay a scanned merchant code; 403 `qr_signature_invalid`, `qr_expired` or
     `qr_already_used` for a forged, altered, expired or replayed one."""
     amount = None if body.amount is None else Money(body.amount, body.currency)
-    return _out(payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
-                                   body.authorization(caller.proof), amount))  # fmt: skip
+    with user.caller() as caller:
+        return _out(payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
+                                       body.authorization(caller.proof), amount))  # fmt: skip
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut,
