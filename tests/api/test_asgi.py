@@ -5,11 +5,13 @@ replayed idempotent answer is byte-for-byte the first one with a correct length.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
 from guardpay.api import asgi
 from guardpay.api.app import RequestLog
+from guardpay.api.idempotency import Idempotency, IdempotencySettings
 from tests.api.api_fixtures import Api
 from tests.api.api_fixtures import api_fixture as api_fixture
 
@@ -31,13 +33,44 @@ def test_a_buffered_body_is_whole_and_handed_on_once() -> None:
     ]
 
     async def run() -> tuple[bytes, asgi.Message, asgi.Message]:
-        body, replay = await asgi.buffer_body(_receiver(parts))
+        body, replay, complete = await asgi.buffer_body(_receiver(parts))
+        assert complete
         return body, await replay(), await replay()
 
     body, first, then = asyncio.run(run())
     assert body == b"abcd"
     assert (first["body"], first["more_body"]) == (b"abcd", False)
     assert then == {"type": "http.disconnect"}  # afterwards, the real channel
+
+
+def test_a_body_cut_off_by_a_disconnect_is_not_whole() -> None:
+    parts = [{"type": "http.request", "body": b'{"amount": 1', "more_body": True},
+             {"type": "http.disconnect"}]  # fmt: skip
+    body, _replay, complete = asyncio.run(asgi.buffer_body(_receiver(parts)))
+    assert (body, complete) == (b'{"amount": 1', False)
+
+
+def test_an_idempotent_request_cut_off_mid_body_claims_nothing() -> None:
+    """The client left mid-body: no claim (its retry with the whole body must run), and
+    the endpoint never sees a part of a body as if it were all of it."""
+    reached: list[bool] = []
+
+    async def endpoint(scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        reached.append(True)
+
+    app = SimpleNamespace(state=SimpleNamespace(db=None, clock=None))  # a claim would fail
+    scope = {"type": "http", "method": "POST", "path": "/v1/transfers", "app": app,
+             "headers": [(b"idempotency-key", b"k-cut")]}  # fmt: skip
+    parts = [{"type": "http.request", "body": b"{", "more_body": True},
+             {"type": "http.disconnect"}]  # fmt: skip
+    sent: list[asgi.Message] = []
+
+    async def send(message: asgi.Message) -> None:
+        sent.append(message)
+
+    middleware = Idempotency(endpoint, IdempotencySettings())
+    asyncio.run(middleware(scope, _receiver(parts), send))
+    assert (reached, sent) == ([], [])
 
 
 async def _collect(app: asgi.ASGIApp, path: str) -> list[asgi.Message]:

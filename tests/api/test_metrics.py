@@ -99,3 +99,21 @@ def test_risk_decisions_and_the_degraded_alert_are_exported(api: Api) -> None:
     after = _samples(api)
     assert after[("guardpay_risk_decisions_total", (("action", "deny"),))] == 2
     assert after[("guardpay_risk_model_degraded", ())] == 1
+
+
+def test_an_idempotent_replay_is_counted_under_its_route(api: Api) -> None:
+    """A replay is answered before routing; it still counts under the route's template
+    (an id in the path included), never as `<unmatched>`."""
+    body = {"phone": "13900002222", "password": "Jade7-Heron-cove"}
+    for _ in range(2):
+        r = api.client.post("/v1/users", json=body, headers={"Idempotency-Key": "m-1"})
+        assert r.status_code == 201
+    headers = {"Idempotency-Key": "m-2"}
+    for _ in range(2):
+        assert api.client.post("/v1/escrow/esc_x/ship", headers=headers).status_code == 401
+    samples = _samples(api)
+    count = "guardpay_http_requests_total"
+    assert samples[(count, (("method", "POST"), ("route", "/v1/users"), ("status", "201")))] == 2
+    ship = (("method", "POST"), ("route", "/v1/escrow/{escrow_id}/ship"), ("status", "401"))
+    assert samples[(count, ship)] == 2
+    assert not any(dict(labels).get("route") == "<unmatched>" for _, labels in samples)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import structlog
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from guardpay import __version__
 from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
@@ -173,14 +174,14 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "database": db.backend, "version": __version__}
 
-    app.include_router(ledger.router, prefix="/v1")
-    for router in (users.router, sessions.router, me.router, operators.router, merchants.router):
+    routers = [ledger.router, users.router, sessions.router, me.router, operators.router,
+               merchants.router, webhooks.router, payments_router.router, funding_router.router,
+               refunds_router.router, red_packets_router.router, escrow_router.router,
+               risk_router.router]  # fmt: skip
+    for router in routers:
         app.include_router(router, prefix="/v1")
-    app.include_router(webhooks.router, prefix="/v1")
-    app.include_router(payments_router.router, prefix="/v1")
-    app.include_router(funding_router.router, prefix="/v1")
-    app.include_router(refunds_router.router, prefix="/v1")
-    app.include_router(red_packets_router.router, prefix="/v1")
-    app.include_router(escrow_router.router, prefix="/v1")
-    app.include_router(risk_router.router, prefix="/v1")
+    metrics.known_routes(app, ["/healthz", "/metrics"] + [
+        f"/v1{route.path}" for router in routers for route in router.routes
+        if isinstance(route, APIRoute)
+    ])  # fmt: skip
     return app

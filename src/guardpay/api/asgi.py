@@ -43,16 +43,19 @@ class StatusWatch:
         await self.send(message)
 
 
-async def buffer_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole request body, and a `receive` that hands it downstream once and then
-    behaves as the original (so a disconnect still arrives)."""
+async def buffer_body(receive: Receive) -> tuple[bytes, Receive, bool]:
+    """The whole request body, a `receive` that hands it downstream once and then
+    behaves as the original (so a disconnect still arrives), and whether the body came
+    whole: False when the client went away first (the caller must not act on a part)."""
     chunks: list[bytes] = []
+    complete = False
     while True:
         message = await receive()
         if message["type"] != "http.request":  # a disconnect before the body ended
             break
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
+            complete = True
             break
     body = b"".join(chunks)
     sent = False
@@ -64,7 +67,7 @@ async def buffer_body(receive: Receive) -> tuple[bytes, Receive]:
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return body, replay
+    return body, replay, complete
 
 
 async def send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]],

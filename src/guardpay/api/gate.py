@@ -1,14 +1,16 @@
-"""At most a few requests that may write run at once, on the embedded database.
+"""At most a few API requests run at once on the embedded database.
 
-A request's unit of work spans several worker-thread hops (FastAPI runs each sync
+A request's unit of work may span several worker-thread hops (FastAPI runs each sync
 dependency, the endpoint and the dependency's exit in the thread pool), and on SQLite
-it holds this process's write lock throughout (storage/db.py). With more writing
-requests in flight than the pool has threads, every thread could end up waiting for the
-lock while its holder waits for a thread to finish in: the pool starves and requests
-stall until a timeout (seen under 32 concurrent payments). Writes serialise on SQLite
-anyway, so admitting a few at a time loses nothing and keeps threads free. Reads (GET,
-HEAD, OPTIONS) never wait here; PostgreSQL, with row locks and many writers, is not
-gated.
+it holds this process's write lock throughout (storage/db.py) — a signed-in GET too,
+since its session is checked in a write unit of work. With more such requests in flight
+than the pool has threads, every thread could end up waiting for the lock while its
+holder waits for a thread to finish in: the pool starves and requests stall until a
+timeout (seen under 32 concurrent payments). Writes serialise on SQLite anyway, so
+admitting a few at a time loses nothing and keeps threads free. The body is read before
+a slot is taken, so a client trickling its upload holds no slot. Paths outside /v1
+(`/healthz`, `/metrics`, the docs) never wait; PostgreSQL, with row locks and many
+writers, is not gated.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import asyncio
 
 from guardpay.api import asgi
 
-#: writing requests admitted at once: enough to overlap one request's HTTP and JSON work
+#: API requests admitted at once: enough to overlap one request's HTTP and JSON work
 #: with another's transaction, far below the thread pool's 40 threads
 WRITERS = 8
-SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+GATED = "/v1/"
 
 
 class WriteGate:
@@ -32,11 +34,14 @@ class WriteGate:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the slots belong to
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
-        if not self.gated or scope["type"] != "http" or scope["method"] in SAFE:
+        if not self.gated or scope["type"] != "http" or not scope["path"].startswith(GATED):
             await self.app(scope, receive, send)
+            return
+        _body, replay, complete = await asgi.buffer_body(receive)
+        if not complete:  # the client left before its request was whole
             return
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new server loop (a test client's, say): new slots
             self._slots, self._loop = asyncio.Semaphore(self.writers), loop
         async with self._slots:
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, send)

@@ -234,7 +234,9 @@ class Idempotency:
     async def _claimed(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send,
                        key: str) -> None:  # fmt: skip
         state = scope["app"].state
-        body, replay = await asgi.buffer_body(receive)
+        body, replay, complete = await asgi.buffer_body(receive)
+        if not complete:  # the client left mid-body: claim nothing, answer no one
+            return
         body_hash = hashlib.sha256(body).hexdigest()
         path, now = f"POST {scope['path']}", state.clock()
         claim, refused = await run_in_threadpool(_open, state.db, scope, key, path, body_hash, now)

@@ -11,6 +11,7 @@ database at scrape time, so it is right whichever process delivers.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -46,13 +47,14 @@ class _OutboxBacklog(Collector):
 
 def _template(scope: asgi.Scope) -> str:
     """The matched route's path template, which the router leaves in the scope (the
-    same dict every layer shares); `<unmatched>` when no route took the request. The
-    route knows its path below the router's prefix, so the prefix is what the request's
-    path has before the route's part of it, rendered with its own parameters."""
+    same dict every layer shares). The route knows its path below the router's prefix,
+    so the prefix is what the request's path has before the route's part of it. An
+    answer given before routing (an idempotent replay, say) is matched against the app's
+    known templates instead; `<unmatched>` when nothing matches."""
     route = scope.get("route")
     template = getattr(route, "path", None)
     if not isinstance(template, str):
-        return UNMATCHED
+        return _known(scope)
     params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
     try:
         rendered = template.format(**params)
@@ -60,6 +62,25 @@ def _template(scope: asgi.Scope) -> str:
         return template
     path: str = scope["path"]
     return path[: len(path) - len(rendered)] + template if path.endswith(rendered) else template
+
+
+def known_routes(app: FastAPI, templates: list[str]) -> None:
+    """Every full path template of `app`, most literal first, so `/v1/sessions/revoke-
+    others` beats `/v1/sessions/{session_id}` (create_app calls this once routed)."""
+    ordered = sorted(set(templates), key=lambda t: (t.count("{"), -len(t)))
+    app.state.route_patterns = [(_pattern(t), t) for t in ordered]
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = (r"[^/]+" if p.startswith("{") else re.escape(p) for p in template.split("/"))
+    return re.compile("^" + "/".join(parts) + "$")
+
+
+def _known(scope: asgi.Scope) -> str:
+    app = scope.get("app")
+    patterns = getattr(getattr(app, "state", None), "route_patterns", [])
+    path: str = scope["path"]
+    return next((t for rx, t in patterns if rx.match(path)), UNMATCHED)
 
 
 class _Risk(Collector):
