@@ -144,14 +144,20 @@ def _precheck(state: Any, token: str, pin: str) -> auth.PinCheck | None:
         return auth.precheck_payment_password(ctx, session.subject_id, pin)
 
 
+@contextmanager
+def _request_context(request: Request) -> Iterator[Context]:
+    """The request's unit of work (`request_unit`) and the anonymous context over it."""
+    state = request.app.state
+    with request_unit(state.db) as uow:
+        actor = Actor(ANONYMOUS, "-", client_ip(request), None, geo_position(request))
+        yield Context(uow, keyring_of(state), actor, state.clock, None, state.risk)
+
+
 def _context(
     request: Request, _checked: Annotated[None, Depends(_precheck_payment_password)]
 ) -> Iterator[Context]:
-    state = request.app.state
-    keyring = keyring_of(state)
-    with request_unit(state.db) as uow:
-        actor = Actor(ANONYMOUS, "-", client_ip(request), None, geo_position(request))
-        yield Context(uow, keyring, actor, state.clock, None, state.risk)
+    with _request_context(request) as ctx:
+        yield ctx
 
 
 #: The request's context, ended (committed or rolled back) before the response is sent.
@@ -235,11 +241,7 @@ class UserRequest:
 
     @contextmanager
     def caller(self) -> Iterator[Caller]:
-        state = self.request.app.state
-        with request_unit(state.db) as uow:
-            actor = Actor(ANONYMOUS, "-", client_ip(self.request), None,
-                          geo_position(self.request))  # fmt: skip
-            ctx = Context(uow, keyring_of(state), actor, state.clock, None, state.risk)
+        with _request_context(self.request) as ctx:
             yield _require_user(_caller(ctx, self.credentials, self.proof))
 
 

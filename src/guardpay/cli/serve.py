@@ -45,7 +45,9 @@ def serve(
         err_console.print(f"[bold red]error[/]: {workers} workers must share risk control's "
                           f"features: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")  # fmt: skip
         raise typer.Exit(2)
-    state(ctx).database().require_migrated()  # refuse before starting any worker
+    db = state(ctx).database()
+    db.require_migrated()  # refuse before starting any worker
+    db.dispose()
     os.environ[DATABASE_ENV] = state(ctx).database_url
     uvicorn.run("guardpay.cli.serve:worker_app", factory=True, workers=workers, host=host,
                 port=port, log_level="info", access_log=False)  # fmt: skip

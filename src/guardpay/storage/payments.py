@@ -174,19 +174,19 @@ class PaymentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _one(self, cls: type[R], table: Table, *where: Any, lock: bool = False) -> R | None:
-        stmt = select(table).where(*where)
-        found = self.conn.execute(stmt.with_for_update() if lock else stmt).mappings().first()
-        return None if found is None else _row(cls, found)
+    def _one(self, cls: type[R], table: Table, where: dict[str, Any],
+             lock: bool = False) -> R | None:  # fmt: skip
+        """The row whose columns equal `where`, by a statement built once per shape."""
+        found = self.conn.execute(select_by(table, tuple(where), lock), where)
+        row = found.mappings().first()
+        return None if row is None else _row(cls, row)
 
     # -- payments ----------------------------------------------------------------------
     def insert_payment(self, row: PaymentRow) -> None:
         self.conn.execute(insert_into(payments), row.__dict__)
 
     def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
-        found = self.conn.execute(select_by(payments, ("id",), lock), {"id": payment_id})
-        row = found.mappings().first()
-        return None if row is None else _row(PaymentRow, row)
+        return self._one(PaymentRow, payments, {"id": payment_id}, lock)
 
     def save_payment(self, row: PaymentRow) -> None:
         values = {k: v for k, v in row.__dict__.items() if k != "id"}
@@ -221,7 +221,7 @@ class PaymentRepository:
         self.conn.execute(insert(payment_orders).values(**row.__dict__))
 
     def order(self, order_id: str, *, lock: bool = False) -> OrderRow | None:
-        return self._one(OrderRow, payment_orders, payment_orders.c.id == order_id, lock=lock)
+        return self._one(OrderRow, payment_orders, {"id": order_id}, lock)
 
     def mark_order_paid(self, order_id: str, payment_id: str) -> bool:
         """Open -> paid, once: False if it was not open (a concurrent replay lost)."""
@@ -256,8 +256,7 @@ class PaymentRepository:
         )
 
     def code(self, code_hash: str, *, lock: bool = False) -> CodeRow | None:
-        return self._one(CodeRow, payment_codes, payment_codes.c.code_hash == code_hash,
-                         lock=lock)  # fmt: skip
+        return self._one(CodeRow, payment_codes, {"code_hash": code_hash}, lock)
 
     def insert_code(self, row: CodeRow) -> None:
         self.conn.execute(insert(payment_codes).values(**row.__dict__))

@@ -132,7 +132,8 @@ class StateSnapshot:
 
     @property
     def amount_std(self) -> float:
-        """Sample standard deviation of the user's past amounts (0 below two)."""
+        """Sample standard deviation of the user's past amounts (0 below two): a
+        statistic for the features, never an amount (see `welford_step`)."""
         return math.sqrt(self.user_m2 / (self.user_count - 1)) if self.user_count > 1 else 0.0
 
 
@@ -224,7 +225,8 @@ def hour_share(histogram: tuple[int, ...], hour: int) -> float:
 
 
 def amount_zscore(amount: int, snap: StateSnapshot) -> float:
-    """How many standard deviations `amount` sits from the user's mean (0 if undefined)."""
+    """How many standard deviations `amount` sits from the user's mean (0 if undefined).
+    A unitless feature: the amount itself stays an int and nothing here becomes money."""
     std = snap.amount_std
     return (amount - snap.user_mean) / std if std > 0 else 0.0
 
