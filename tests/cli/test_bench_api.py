@@ -24,6 +24,7 @@ KEYS = {
     "seconds",
     "workers",
     "baseline",
+    "floor",
     "risk_decisions",
     "authorisation",
 }
@@ -47,6 +48,12 @@ def test_bench_api_short_run() -> None:
     assert baseline["what"] == "GET /healthz over the same client and server"
     assert baseline["requests_per_second"] > 0
     assert baseline["errors"] == 0
+    floor = report["floor"]  # the transfer route's own cost, refused before the database
+    assert floor["what"].startswith("POST /v1/transfers without credentials")
+    assert floor["requests_per_second"] > 0
+    assert floor["errors"] == 0  # every one answered 401 authentication_required
+    ratio = report["payments_per_second"] / floor["requests_per_second"]
+    assert report["payments_per_floor_request"] == pytest.approx(ratio, abs=0.001)
 
 
 def test_bench_api_against_two_server_workers() -> None:

@@ -137,6 +137,15 @@ def _background_lifespan(
     return lifespan
 
 
+#: Routes are matched in this order, one by one (route matching was 18% of the CPU of a
+#: transfer refused before any work): the payment routes, the hot path, come first. No
+#: route matches a path of a later router's (tests/api/test_app.py checks).
+ROUTERS = (payments_router.router, ledger.router, users.router, sessions.router, me.router,
+           operators.router, merchants.router, webhooks.router, funding_router.router,
+           refunds_router.router, red_packets_router.router, escrow_router.router,
+           risk_router.router)  # fmt: skip
+
+
 def create_app(
     db: Database,
     *,
@@ -174,14 +183,10 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "database": db.backend, "version": __version__}
 
-    routers = [ledger.router, users.router, sessions.router, me.router, operators.router,
-               merchants.router, webhooks.router, payments_router.router, funding_router.router,
-               refunds_router.router, red_packets_router.router, escrow_router.router,
-               risk_router.router]  # fmt: skip
-    for router in routers:
+    for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     metrics.known_routes(app, ["/healthz", "/metrics"] + [
-        f"/v1{route.path}" for router in routers for route in router.routes
+        f"/v1{route.path}" for router in ROUTERS for route in router.routes
         if isinstance(route, APIRoute)
     ])  # fmt: skip
     return app

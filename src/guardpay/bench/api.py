@@ -15,8 +15,14 @@ take the payers in turn, so each payer pays now and then, as people do; a paymen
 only if it answered 201 with `status: succeeded` (a step-up or a review is an error
 here). The report adds what risk control decided, read from the database afterwards.
 
-The baseline, in the same run, is `GET /healthz` over the same client and server:
-what HTTP, uvicorn and FastAPI cost with no database and no payment. A one-second
+Two baselines, in the same run, over the same client and server:
+- `GET /healthz`: what HTTP and uvicorn cost with no body, no database and no payment;
+- the floor: the same `POST /v1/transfers`, with the same body, through the same
+  middleware, dependencies and worker-thread hop, but without credentials, so it is
+  refused (401 `authentication_required`) before any database work. It is what FastAPI
+  and this app's stack cost a payment before the payment's own work begins: the payments
+  figure can never be above it, and the ratio says how much of a payment is the payment.
+A one-second
 warm-up of payments comes first and is not counted (FastAPI builds a router's route
 table on its first request, a stall of about half a second).
 """
@@ -65,6 +71,7 @@ FUNDS = 1_000_00
 READY_SECONDS = 30.0
 WARM_UP_SECONDS = 1.0
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+FLOOR_WHAT = f"POST {PATH} without credentials (401 before any database work)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class Load:
     payees: tuple[str, ...]
     seconds: float
     connections: int
+    floor: bool = False  # the transfer request without credentials (see above)
 
 
 def _resident_id(i: int) -> str:
@@ -195,6 +203,15 @@ def _healthy(status: int, body: bytes) -> bool:
     return status == 200
 
 
+def _refused_unsigned(status: int, body: bytes) -> bool:
+    return status == 401 and b"authentication_required" in body
+
+
+def _floor_request() -> bytes:
+    body = json.dumps({"payee": "u_floor", "amount": AMOUNT}).encode()
+    return loadgen.request_bytes("POST", PATH, {}, body)
+
+
 def drive(load: Load) -> dict[str, Any]:
     """Run in the load process: C connections, payments or the baseline."""
     n = load.connections
@@ -204,6 +221,9 @@ def drive(load: Load) -> dict[str, Any]:
             _Payments(numbered[i::n] or numbered, load.payees) for i in range(n)
         ]
         accept: loadgen.Accept = _paid
+    elif load.floor:
+        floor = _floor_request()
+        makers, accept = [lambda: floor] * n, _refused_unsigned
     else:
         healthz = loadgen.request_bytes("GET", "/healthz", {})
         makers, accept = [lambda: healthz] * n, _healthy
@@ -252,9 +272,10 @@ def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_2
             load = Load(HOST, port, senders, receivers, seconds, connections)
             paid = _in_load_process(load)
             base = _in_load_process(Load(HOST, port, (), (), seconds, connections))
+            floor = _in_load_process(Load(HOST, port, (), (), seconds, connections, True))
         outcomes = _outcomes(db)
     risk_state = "redis" if env else "in process"
-    return _report(paid, base, connections, payers) | outcomes | {
+    return _report(paid, base, floor, connections, payers) | outcomes | {
         "server_workers": server_workers, "risk_state": risk_state}  # fmt: skip
 
 
@@ -274,11 +295,26 @@ def _shared_state(workers: int, redis_url: str) -> Iterator[dict[str, str]]:
         RedisFeatureState(redis.Redis.from_url(redis_url), prefix=prefix).clear()
 
 
-def _report(paid: dict[str, Any], base: dict[str, Any], connections: int,
-            payers: int) -> dict[str, Any]:  # fmt: skip
-    succeeded = paid["requests"] - paid["errors"]
+def _rate(load: dict[str, Any]) -> float:
+    return round(float(load["requests"]) / float(load["seconds"]), 1)
+
+
+def _baseline(what: str, load: dict[str, Any]) -> dict[str, Any]:
     return {
-        "payments_per_second": round(succeeded / paid["seconds"], 1),
+        "what": what,
+        "requests_per_second": _rate(load),
+        "p50_ms": _percentile_ms(load["latencies"], 0.50),
+        "p99_ms": _percentile_ms(load["latencies"], 0.99),
+        "errors": load["errors"],
+    }
+
+
+def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
+            connections: int, payers: int) -> dict[str, Any]:  # fmt: skip
+    succeeded = paid["requests"] - paid["errors"]
+    per_second = round(succeeded / paid["seconds"], 1)
+    return {
+        "payments_per_second": per_second,
         "p50_ms": _percentile_ms(paid["latencies"], 0.50),
         "p99_ms": _percentile_ms(paid["latencies"], 0.99),
         "errors": paid["errors"],
@@ -289,11 +325,7 @@ def _report(paid: dict[str, Any], base: dict[str, Any], connections: int,
         "payers": payers,
         "authorisation": "device signature (Payment-Signature, Ed25519)",
         "database": "sqlite",
-        "baseline": {
-            "what": "GET /healthz over the same client and server",
-            "requests_per_second": round(base["requests"] / base["seconds"], 1),
-            "p50_ms": _percentile_ms(base["latencies"], 0.50),
-            "p99_ms": _percentile_ms(base["latencies"], 0.99),
-            "errors": base["errors"],
-        },
+        "baseline": _baseline("GET /healthz over the same client and server", base),
+        "floor": _baseline(FLOOR_WHAT, floor),
+        "payments_per_floor_request": round(per_second / max(_rate(floor), 0.1), 3),
     }

@@ -57,7 +57,8 @@ def api(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Drive device-signed P2P payments over HTTP against `guardpay serve` on a throwaway
-    SQLite database; report payments per second, p50/p99 and a /healthz baseline."""
+    SQLite database; report payments per second, p50/p99, a /healthz baseline and the
+    floor (the transfer request refused before any database work)."""
     result = api_bench.run(seconds, workers, payers, payees, server_workers, redis_url)
     if json_out:
         emit_json(result)
@@ -66,6 +67,7 @@ def api(
     for key in ("payments_per_second", "p50_ms", "p99_ms", "errors", "seconds", "workers"):
         table.add_row(key, str(result[key]))
     table.add_row("baseline requests_per_second", str(result["baseline"]["requests_per_second"]))
+    table.add_row("floor requests_per_second", str(result["floor"]["requests_per_second"]))
     console.print(table)
 
 
