@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import sql
+from guardpay.storage.prepared import run, sql
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class AuditRepository:
     def lock_head(self) -> tuple[int, str]:
         """The chain's end, locked so concurrent appends queue rather than fork it."""
         lock = " FOR UPDATE" if self.conn.dialect.name == "postgresql" else ""
-        row = self.conn.execute(sql(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}")).one()
+        row = run(self.conn, sql(f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}")).one()
         return int(row[0]), str(row[1])
 
     def head(self) -> tuple[int, str]:
@@ -45,14 +45,16 @@ class AuditRepository:
         return int(row[0]), str(row[1])
 
     def append(self, entry: AuditEntry) -> None:
-        self.conn.execute(
+        run(
+            self.conn,
             sql(
                 f"INSERT INTO audit_log ({_COLS}) VALUES (:seq, :at, :actor, :ip, :action, "
                 ":subject, :outcome, :details, :prev_hash, :hash)"
             ),
             entry.__dict__,
         )
-        self.conn.execute(
+        run(
+            self.conn,
             sql("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
             {"seq": entry.seq, "hash": entry.hash},
         )

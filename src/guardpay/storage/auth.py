@@ -33,7 +33,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
 
 from guardpay.domain.auth.records import Approval, Credentials, Device, Operator, TotpState
 from guardpay.domain.auth.sessions import Session
@@ -41,7 +40,7 @@ from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import select_by
+from guardpay.storage.prepared import run, select_by
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -144,18 +143,18 @@ def _db(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _utc(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def _row(row: RowMapping) -> dict[str, Any]:
+def _row(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {k: _utc(v) if k in _TIMES else v for k, v in row.items()}
 
 
-def _challenge(row: RowMapping) -> Challenge:
+def _challenge(row: Mapping[Any, Any]) -> Challenge:
     values = _row(row)
     values["methods"] = tuple(m for m in values["methods"].split(",") if m)
     values["status"] = ChallengeStatus(values["status"])
     return Challenge(**values)
 
 
-def _approval(row: RowMapping) -> Approval:
+def _approval(row: Mapping[Any, Any]) -> Approval:
     values = _row(row)
     values["payload"] = json.loads(values["payload"])
     values["result"] = json.loads(values["result"]) if values["result"] is not None else None
@@ -170,11 +169,11 @@ class AuthRepository:
         self.pg = conn.dialect.name == "postgresql"
         self.memo = memo or RowMemo()
 
-    def _one(self, table: Table, *, lock: bool = False, **where: Any) -> RowMapping | None:
+    def _one(self, table: Table, *, lock: bool = False, **where: Any) -> dict[str, Any] | None:
         """One row; `lock` for read-modify-write (counters, one-shot states), so two
         concurrent requests queue instead of both passing (SQLite: BEGIN IMMEDIATE)."""
         query = select_by(table, tuple(where), self.pg and lock)
-        return self.conn.execute(query, where).mappings().first()
+        return run(self.conn, query, where).mappings().first()
 
     # -- credentials ---------------------------------------------------------------------
     def credentials(self, user_id: str, *, lock: bool = True) -> Credentials | None:
@@ -239,7 +238,7 @@ class AuthRepository:
 
     def session_by_token_hash(self, token_hash: str) -> Session | None:
         query = select_by(auth_sessions, ("token_hash",))
-        row = self.conn.execute(query, {"token_hash": token_hash}).mappings().first()
+        row = run(self.conn, query, {"token_hash": token_hash}).mappings().first()
         return _session(row) if row is not None else None
 
     def session(self, session_id: str) -> Session | None:
@@ -368,7 +367,7 @@ class AuthRepository:
         return [_approval(r) for r in self.conn.execute(query).mappings()]
 
 
-def _session(row: RowMapping) -> Session:
+def _session(row: Mapping[Any, Any]) -> Session:
     values = _row(row)
     values.pop("token_hash")
     return Session(**values)

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import (
     Column,
     Connection,
     DateTime,
     Index,
+    Insert,
     Integer,
     String,
     Table,
     Text,
+    bindparam,
     delete,
-    select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from guardpay.storage.db import as_utc as _utc
+from guardpay.storage.prepared import run, select_by
 from guardpay.storage.schema import metadata
 
 IN_PROGRESS = "in_progress"
@@ -64,6 +67,20 @@ class StoredKey:
     created_at: datetime
 
 
+@lru_cache(maxsize=4)
+def _claim(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING key, built once per dialect."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+
+
+_FIND = select_by(idempotency_keys, ("caller", "key"))
+_COMPLETE = update(idempotency_keys).where(
+    idempotency_keys.c.caller == bindparam("w_caller"),
+    idempotency_keys.c.key == bindparam("w_key"),
+)
+
+
 class IdempotencyRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -74,25 +91,11 @@ class IdempotencyRepository:
         """Insert an in-progress row; False if the (caller, key) row already exists."""
         values = {"caller": caller, "key": key, "request_path": request_path,
                   "request_hash": request_hash, "state": IN_PROGRESS, "created_at": at}  # fmt: skip
-        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            insert(idempotency_keys)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.key)
-        )
-        return self.conn.execute(stmt).first() is not None
+        return run(self.conn, _claim(self.conn.dialect.name), values).first() is not None
 
     def find(self, caller: str, key: str) -> StoredKey | None:
-        row = (
-            self.conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.caller == caller, idempotency_keys.c.key == key
-                )
-            )
-            .mappings()
-            .first()
-        )
+        where = {"caller": caller, "key": key}
+        row = run(self.conn, _FIND, where).mappings().first()
         if row is None:
             return None
         values = dict(row)
@@ -103,17 +106,10 @@ class IdempotencyRepository:
     def complete(
         self, caller: str, key: str, status: int, media_type: str | None, body: str, at: datetime
     ) -> None:
-        self.conn.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
-            .values(
-                state=DONE,
-                response_status=status,
-                response_type=media_type,
-                response_body=body,
-                completed_at=at,
-            )
-        )
+        values = {"state": DONE, "response_status": status, "response_type": media_type,
+                  "response_body": body, "completed_at": at,
+                  "w_caller": caller, "w_key": key}  # fmt: skip
+        run(self.conn, _COMPLETE, values)
 
     def release(self, caller: str, key: str) -> None:
         """Forget an in-progress claim whose request changed nothing (it may be retried)."""

@@ -14,7 +14,7 @@ rows are read through `_utc`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,7 +37,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
@@ -45,7 +44,7 @@ from guardpay.errors import Conflict
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import insert_into, select_by
+from guardpay.storage.prepared import insert_into, run, select_by
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -215,7 +214,7 @@ class CardRow:
     unbound_at: datetime | None
 
 
-def _row(cls: type[R], mapping: RowMapping) -> R:
+def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
     values = {k: (_utc(v) if isinstance(v, datetime) else v) for k, v in mapping.items()}
     return cls(**values)
 
@@ -232,7 +231,7 @@ class IdentityRepository:
 
     def _one(self, cls: type[R], stmt: Executable,
              params: dict[str, Any] | None = None) -> R | None:  # fmt: skip
-        found = self.conn.execute(stmt, params).mappings().first()
+        found = run(self.conn, stmt, params).mappings().first()
         return None if found is None else _row(cls, found)
 
     def _all(self, cls: type[R], stmt: Executable) -> list[R]:
@@ -266,7 +265,7 @@ class IdentityRepository:
 
     def users_of_person(self, person_index: str) -> list[str]:
         """The ids of every account verified with the same document (one person)."""
-        return [str(r[0]) for r in self.conn.execute(_PERSON, {"person": person_index})]
+        return [str(r[0]) for r in run(self.conn, _PERSON, {"person": person_index}).all()]
 
     def set_verified(
         self, user_id: str, account_class: str, person_index: str | None, at: datetime

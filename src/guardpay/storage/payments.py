@@ -7,7 +7,7 @@ and payment codes, and the sums the daily and class limits count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,10 +30,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import RowMapping
 
 from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import insert_into, select_by
+from guardpay.storage.prepared import insert_into, run, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
@@ -164,7 +163,7 @@ class CodeRow:
     payment_id: str | None
 
 
-def _row(cls: type[R], mapping: RowMapping) -> R:
+def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
     return cls(**{k: _utc(v) for k, v in mapping.items()})
 
 
@@ -177,13 +176,12 @@ class PaymentRepository:
     def _one(self, cls: type[R], table: Table, where: dict[str, Any],
              lock: bool = False) -> R | None:  # fmt: skip
         """The row whose columns equal `where`, by a statement built once per shape."""
-        found = self.conn.execute(select_by(table, tuple(where), lock), where)
-        row = found.mappings().first()
+        row = run(self.conn, select_by(table, tuple(where), lock), where).mappings().first()
         return None if row is None else _row(cls, row)
 
     # -- payments ----------------------------------------------------------------------
     def insert_payment(self, row: PaymentRow) -> None:
-        self.conn.execute(insert_into(payments), row.__dict__)
+        run(self.conn, insert_into(payments), row.__dict__)
 
     def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
         return self._one(PaymentRow, payments, {"id": payment_id}, lock)

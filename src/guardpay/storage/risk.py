@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import insert_into
+from guardpay.storage.prepared import insert_into, run
 from guardpay.storage.schema import metadata
 
 risk_decisions = Table(
@@ -172,7 +172,7 @@ class RiskRepository:
 
     # -- decisions ---------------------------------------------------------------------
     def insert_decision(self, row: DecisionRow) -> None:
-        self.conn.execute(insert_into(risk_decisions), _encoded(row))
+        run(self.conn, insert_into(risk_decisions), _encoded(row))
 
     def decision(self, decision_id: str, *, lock: bool = False) -> DecisionRow | None:
         stmt = select(risk_decisions).where(risk_decisions.c.id == decision_id)

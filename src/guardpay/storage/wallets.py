@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
 
 from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import sql
+from guardpay.storage.prepared import run, sql
 from guardpay.storage.schema import metadata
 
 wallets = Table(
@@ -32,7 +32,8 @@ class WalletRepository:
         return self.memo.get(key, lambda: self._find(owner_kind, owner_id, currency, purpose))
 
     def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
-        row = self.conn.execute(
+        row = run(
+            self.conn,
             sql(
                 "SELECT account_id FROM wallets WHERE owner_kind = :k AND owner_id = :o "
                 "AND currency = :c AND purpose = :p"

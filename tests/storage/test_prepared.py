@@ -1,0 +1,128 @@
+"""Statements run on the driver's cursor (`storage.prepared.run`), on both backends: they
+answer what SQLAlchemy answers for the same statement, errors arrive as SQLAlchemy's
+exceptions, and what the fast path does not model goes through SQLAlchemy and still
+works (Python-side defaults, expanding IN lists, someone listening for statements)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from guardpay.storage import prepared
+from guardpay.storage.db import Database, as_utc
+from guardpay.storage.prepared import insert_into, run, select_by, sql
+
+AT = datetime(2026, 11, 21, 9, 30, 15, 123456, tzinfo=UTC)
+probes = Table(
+    "prepared_probes",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=True),
+    Column("note", String(40), nullable=False, default="from the column default"),
+)
+
+
+@pytest.fixture
+def probe_db(db: Database) -> Iterator[Database]:
+    probes.create(db.engine)
+    yield db
+    probes.drop(db.engine)
+
+
+def probe(*, id: int = 1, name: str = "first", at: datetime | None = AT,
+          note: str = "given") -> dict[str, Any]:  # fmt: skip
+    return {"id": id, "name": name, "at": at, "note": note}
+
+
+def test_a_row_reads_back_as_sqlalchemy_reads_it(probe_db: Database) -> None:
+    by_id = select_by(probes, ("id",))
+    with probe_db.begin() as conn:
+        assert run(conn, insert_into(probes), probe()).rowcount == 1
+        assert run(conn, insert_into(probes), probe(id=2, name="no time", at=None)).rowcount == 1
+        for id_ in (1, 2):
+            fast = run(conn, by_id, {"id": id_}).mappings().first()
+            slow = conn.execute(by_id, {"id": id_}).mappings().first()
+            assert fast == dict(slow or {})
+        row = run(conn, by_id, {"id": 1}).mappings().first()
+    assert row is not None
+    assert as_utc(row["at"]) == AT  # the timestamp survives to the microsecond
+    assert (row["name"], row["note"]) == ("first", "given")
+
+
+def test_text_statements_and_an_empty_answer(probe_db: Database) -> None:
+    with probe_db.begin() as conn:
+        run(conn, insert_into(probes), probe())
+        count = sql("SELECT count(*) FROM prepared_probes WHERE name = :name")
+        assert run(conn, count, {"name": "first"}).one() == (1,)
+        assert run(conn, count, {"name": "nobody"}).one() == (0,)
+        nothing = run(conn, select_by(probes, ("name",)), {"name": "nobody"})
+        assert (nothing.first(), nothing.mappings().first(), nothing.all()) == (None, None, [])
+
+
+def test_a_constraint_violation_is_sqlalchemys_integrity_error(probe_db: Database) -> None:
+    with probe_db.begin() as conn:
+        run(conn, insert_into(probes), probe())
+        savepoint = conn.begin_nested()
+        with pytest.raises(IntegrityError):
+            run(conn, insert_into(probes), probe(id=2, name="first"))  # the name is unique
+        savepoint.rollback()
+        assert run(conn, sql("SELECT count(*) FROM prepared_probes")).one() == (1,)
+
+
+def test_a_python_side_default_goes_through_sqlalchemy(probe_db: Database) -> None:
+    row = probe()
+    del row["note"]
+    with probe_db.begin() as conn:
+        run(conn, insert_into(probes), row)
+        found = run(conn, select_by(probes, ("id",)), {"id": 1}).mappings().first()
+    assert found is not None
+    assert found["note"] == "from the column default"
+
+
+def test_an_expanding_in_list_goes_through_sqlalchemy(probe_db: Database) -> None:
+    query = select(probes.c.name).where(probes.c.id.in_(bindparam("ids", expanding=True)))
+    with probe_db.begin() as conn:
+        for i in (1, 2, 3):
+            run(conn, insert_into(probes), probe(id=i, name=f"n{i}"))
+        rows = run(conn, query.order_by(probes.c.id), {"ids": [1, 3]}).all()
+    assert rows == [("n1",), ("n3",)]
+
+
+def test_a_listener_for_statements_sees_every_one(probe_db: Database) -> None:
+    """A test counting statements (tests/storage/test_memo.py) must still see them."""
+    seen: list[str] = []
+    with probe_db.begin() as conn:
+        event.listen(conn, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        run(conn, insert_into(probes), probe())
+        run(conn, select_by(probes, ("id",)), {"id": 1})
+    assert len(seen) == 2
+    assert seen[0].startswith("INSERT INTO prepared_probes")
+
+
+def test_a_statement_is_compiled_once_per_dialect(
+    probe_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[object] = []
+    real = prepared._compile
+    monkeypatch.setattr(prepared, "_compile", lambda *a: compiled.append(a[1]) or real(*a))
+    query = select(probes).where(probes.c.name == bindparam("name"))  # new: never compiled
+    with probe_db.begin() as conn:
+        for name in ("a", "b", "c"):
+            assert run(conn, query, {"name": name}).all() == []
+    assert compiled == [query]
