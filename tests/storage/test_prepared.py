@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from guardpay.storage import prepared
 from guardpay.storage.db import Database, as_utc
-from guardpay.storage.prepared import insert_into, run, select_by, sql
+from guardpay.storage.prepared import insert_into, one_of, run, select_by, sql
 
 AT = datetime(2026, 11, 21, 9, 30, 15, 123456, tzinfo=UTC)
 probes = Table(
@@ -126,3 +126,22 @@ def test_a_statement_is_compiled_once_per_dialect(
         for name in ("a", "b", "c"):
             assert run(conn, query, {"name": name}).all() == []
     assert compiled == [query]
+
+
+@pytest.mark.parametrize(
+    ("names", "found"),
+    [([], []), (["n2"], [2]), (["n1", "n3", "nobody"], [1, 3])],
+)
+def test_one_of_takes_a_list_of_any_length_in_one_statement(
+    probe_db: Database, names: list[str], found: list[int]
+) -> None:
+    """What replaces an expanding IN on the hot path: one SQL text for every length."""
+    with probe_db.begin() as conn:
+        for i in (1, 2, 3):
+            run(conn, insert_into(probes), probe(id=i, name=f"n{i}"))
+        where = one_of("name", "names", conn.dialect.name)
+        query = select(probes.c.id).where(where).order_by(probes.c.id)
+        rows = run(conn, query, {"names": names}).all()
+    assert [r[0] for r in rows] == found
+    plan = prepared._plan(probe_db.engine.dialect, query, frozenset({"names"}))
+    assert plan is not None  # compiled once, run on the driver's cursor

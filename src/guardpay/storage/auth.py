@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -161,6 +162,9 @@ def _approval(row: Mapping[Any, Any]) -> Approval:
     return Approval(**values)
 
 
+_TOUCH = update(auth_sessions).where(auth_sessions.c.id == bindparam("w_id"))
+
+
 class AuthRepository:
     """Every authentication read and write, inside the caller's transaction."""
 
@@ -256,10 +260,7 @@ class AuthRepository:
         return [_session(r) for r in self.conn.execute(query).mappings()]
 
     def touch_session(self, session_id: str, at: datetime) -> None:
-        t = auth_sessions.c
-        self.conn.execute(
-            update(auth_sessions).where(t.id == session_id), _db({"last_seen_at": at})
-        )
+        run(self.conn, _TOUCH, {**_db({"last_seen_at": at}), "w_id": session_id})
 
     def revoke_sessions(
         self, kind: str, subject_id: str, at: datetime, reason: str,

@@ -36,7 +36,7 @@ class LedgerQueries:
         self.conn = conn
 
     def _all(self, sql: str, **params: Any) -> list[Any]:
-        return list(self.conn.execute(prepared.sql(sql), params).all())
+        return prepared.run(self.conn, prepared.sql(sql), params).all()
 
     def account(self, account_id: int) -> Account | None:
         rows = self._all(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     and_,
     bindparam,
     insert,
@@ -32,27 +34,35 @@ from sqlalchemy import (
 )
 
 from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import insert_into, run, select_by
+from guardpay.storage.prepared import StringList, insert_into, member, run, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
 
-_TODAY_MINE = "payer_id = :me AND created_at >= :day AND kind IN :{kinds}"
-_SPEND = text(
-    "SELECT COALESCE(SUM(amount), 0), "
-    "COALESCE(SUM(CASE WHEN created_at >= :year THEN amount ELSE 0 END), 0), "
-    f"COALESCE(SUM(CASE WHEN {_TODAY_MINE.format(kinds='static')} THEN amount ELSE 0 END), 0), "
-    f"COALESCE(SUM(CASE WHEN {_TODAY_MINE.format(kinds='dynamic')} AND factors <= 1 "
-    "THEN amount ELSE 0 END), 0), "
-    f"COALESCE(SUM(CASE WHEN {_TODAY_MINE.format(kinds='dynamic')} THEN amount ELSE 0 END), 0) "
-    "FROM payments WHERE payer_id IN :payers AND status IN ('succeeded', 'processing')"
-).bindparams(
-    bindparam("payers", expanding=True),
-    bindparam("static", expanding=True),
-    bindparam("dynamic", expanding=True),
-    bindparam("year", type_=DateTime(timezone=True)),
-    bindparam("day", type_=DateTime(timezone=True)),
-)
+
+@lru_cache(maxsize=4)
+def _spend(dialect: str) -> TextClause:
+    """One statement text per dialect for every payment's limits (`spend_totals`)."""
+
+    def today_mine(kinds: str) -> str:
+        return f"payer_id = :me AND created_at >= :day AND {member('kind', kinds, dialect)}"
+
+    return text(
+        "SELECT COALESCE(SUM(amount), 0), "
+        "COALESCE(SUM(CASE WHEN created_at >= :year THEN amount ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {today_mine('static')} THEN amount ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {today_mine('dynamic')} AND factors <= 1 "
+        "THEN amount ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {today_mine('dynamic')} THEN amount ELSE 0 END), 0) "
+        f"FROM payments WHERE {member('payer_id', 'payers', dialect)} "
+        "AND status IN ('succeeded', 'processing')"
+    ).bindparams(
+        bindparam("payers", type_=StringList()),
+        bindparam("static", type_=StringList()),
+        bindparam("dynamic", type_=StringList()),
+        bindparam("year", type_=DateTime(timezone=True)),
+        bindparam("day", type_=DateTime(timezone=True)),
+    )
 
 
 def _at(name: str, nullable: bool = False) -> Column[datetime]:
@@ -206,9 +216,9 @@ class PaymentRepository:
                      dynamic_kinds: Sequence[str]) -> tuple[int, int, int, int, int]:  # fmt: skip
         """What the limits need in one query (the same rows `spent` counts): the person's
         total ever and this year, and this account's static, weak dynamic and all dynamic
-        QR spending today. One statement text for every payment (`_SPEND`): building the
+        QR spending today. One statement text per dialect (`_spend`): building the
         expression anew each time cost more than running it."""
-        row = self.conn.execute(_SPEND, {
+        row = run(self.conn, _spend(self.conn.dialect.name), {
             "payers": [*person_ids, user_id], "me": user_id, "year": year_start,
             "day": day_start, "static": list(static_kinds), "dynamic": list(dynamic_kinds),
         }).one()  # fmt: skip

@@ -11,6 +11,7 @@ travel as execution parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Executable,
     Insert,
     Select,
+    String,
     Table,
     TextClause,
     bindparam,
@@ -30,9 +32,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 @lru_cache(maxsize=512)
@@ -47,6 +51,37 @@ def select_by(table: Table, columns: Sequence[str], lock: bool = False) -> Selec
     and the values as parameters named after the columns."""
     query = select(table).where(*(table.c[c] == bindparam(c) for c in columns))
     return query.with_for_update() if lock else query
+
+
+class StringList(TypeDecorator[Sequence[str]]):
+    """A list of strings bound as one parameter, for `one_of`: JSON text on SQLite, an
+    array on PostgreSQL."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        pg = dialect.name == "postgresql"
+        return dialect.type_descriptor(postgresql.ARRAY(String()) if pg else String())
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return list(value) if dialect.name == "postgresql" else json.dumps(list(value))
+
+
+def member(column: str, name: str, dialect: str) -> str:
+    """SQL for `column IN (the list in parameter name)`, whatever its length: an
+    expanding IN renders new SQL for each length, so it could not be compiled once.
+    Bind the list with type `StringList`."""
+    if dialect == "postgresql":
+        return f"{column} = ANY(:{name})"
+    return f"{column} IN (SELECT value FROM json_each(:{name}))"
+
+
+def one_of(column: str, name: str, dialect: str) -> TextClause:
+    """`member` as a clause for a `select(...).where(...)`, its parameter typed."""
+    return text(member(column, name, dialect)).bindparams(bindparam(name, type_=StringList()))
 
 
 @lru_cache(maxsize=256)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -34,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import insert_into, run
+from guardpay.storage.prepared import insert_into, one_of, run
 from guardpay.storage.schema import metadata
 
 risk_decisions = Table(
@@ -93,10 +95,15 @@ risk_models = Table(
     Column("activated_at", DateTime(timezone=True), nullable=True),
 )
 
-_LIST_HITS = select(risk_lists).where(
-    risk_lists.c.value.in_(bindparam("values", expanding=True)),
-    or_(risk_lists.c.expires_at.is_(None), risk_lists.c.expires_at > bindparam("now")),
-)
+
+@lru_cache(maxsize=4)
+def _list_hits(dialect: str) -> Select[Any]:
+    return select(risk_lists).where(
+        one_of("risk_lists.value", "values", dialect),
+        or_(risk_lists.c.expires_at.is_(None), risk_lists.c.expires_at > bindparam("now")),
+    )
+
+
 _JSON = ("reasons", "features", "contributions", "shadow_hits", "holds")
 _TIMES = ("review_deadline", "reviewed_at", "created_at")
 
@@ -235,12 +242,12 @@ class RiskRepository:
         self.conn.execute(risk_lists.insert().values(**entry.__dict__))
 
     def list_hits(self, keys: Sequence[tuple[str, str]], now: datetime) -> list[ListEntry]:
-        """Live entries matching any (entity, value) pair. One statement built once (it
-        runs in every payment): values in an expanding IN, entities matched here."""
+        """Live entries matching any (entity, value) pair. One statement per dialect (it
+        runs in every payment): values in one list parameter, entities matched here."""
         if not keys:
             return []
         params = {"values": sorted({v for _, v in keys}), "now": now}
-        rows = self.conn.execute(_LIST_HITS, params).mappings()
+        rows = run(self.conn, _list_hits(self.conn.dialect.name), params).mappings()
         wanted = set(keys)
         return [e for e in map(_entry, rows) if (e.entity, e.value) in wanted]
 
