@@ -11,13 +11,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
     Table,
     bindparam,
+    cast,
     event,
     select,
 )
@@ -25,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from guardpay.storage import prepared
 from guardpay.storage.db import Database, as_utc
-from guardpay.storage.prepared import insert_into, one_of, run, select_by, sql
+from guardpay.storage.prepared import insert_into, once, one_of, run, select_by, sql
 
 AT = datetime(2026, 11, 21, 9, 30, 15, 123456, tzinfo=UTC)
 probes = Table(
@@ -35,6 +38,8 @@ probes = Table(
     Column("name", String(40), nullable=False, unique=True),
     Column("at", DateTime(timezone=True), nullable=True),
     Column("note", String(40), nullable=False, default="from the column default"),
+    Column("per cent", Integer, nullable=True),
+    Column("doc", JSON, nullable=True),
 )
 
 
@@ -121,11 +126,43 @@ def test_a_statement_is_compiled_once_per_dialect(
     compiled: list[object] = []
     real = prepared._compile
     monkeypatch.setattr(prepared, "_compile", lambda *a: compiled.append(a[1]) or real(*a))
-    query = select(probes).where(probes.c.name == bindparam("name"))  # new: never compiled
+    query = once(select(probes).where(probes.c.name == bindparam("name")))  # never compiled
     with probe_db.begin() as conn:
         for name in ("a", "b", "c"):
             assert run(conn, query, {"name": name}).all() == []
     assert compiled == [query]
+
+
+def test_a_statement_built_per_call_goes_through_sqlalchemy(
+    probe_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compiling it each call would be slower than SQLAlchemy's cache, which finds it by
+    its cache key; only statements kept for reuse (`once`) are compiled here."""
+    compiled: list[object] = []
+    real = prepared._compile
+    monkeypatch.setattr(prepared, "_compile", lambda *a: compiled.append(a[1]) or real(*a))
+    with probe_db.begin() as conn:
+        run(conn, insert_into(probes), probe())
+        for _ in range(3):
+            fresh = select(probes.c.name).where(probes.c.id == 1)
+            assert run(conn, fresh).all() == [("first",)]
+    assert compiled.count(fresh) == 0
+
+
+def test_what_only_sqlalchemy_models_goes_through_it(probe_db: Database) -> None:
+    """Numeric results (their processors want the driver's column type), bind names
+    SQLAlchemy renames in the SQL, and NULL through a typed JSON column, as SQLAlchemy
+    would write it."""
+    as_float = once(select(cast(bindparam("x", type_=Integer), Float)))
+    with probe_db.begin() as conn:
+        assert run(conn, as_float, {"x": 1}).one() == (1.0,)
+        run(conn, insert_into(probes), probe() | {"per cent": 5, "doc": None})
+        conn.execute(insert_into(probes), probe(id=2, name="slow") | {"doc": None})
+        read = sql('SELECT "per cent", doc FROM prepared_probes ORDER BY id')
+        rows = run(conn, read).all()
+        assert rows == conn.execute(read).all()  # both rows' doc written alike
+        assert [r[0] for r in rows] == [5, None]
+        assert rows[0][1] == rows[1][1]
 
 
 @pytest.mark.parametrize(
@@ -145,3 +182,15 @@ def test_one_of_takes_a_list_of_any_length_in_one_statement(
     assert [r[0] for r in rows] == found
     plan = prepared._plan(probe_db.engine.dialect, query, frozenset({"names"}))
     assert plan is not None  # compiled once, run on the driver's cursor
+
+
+def test_plans_are_bounded_however_many_statements_are_built(
+    probe_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller building a statement per call must not keep every one alive."""
+    monkeypatch.setattr(prepared, "PLANS_KEPT", 8)
+    with probe_db.begin() as conn:
+        for i in range(30):
+            fresh = sql(f"SELECT {i} FROM prepared_probes WHERE id = :id")
+            assert run(conn, fresh, {"id": 1}).all() == []
+            assert len(prepared._PLANS) <= 8

@@ -41,7 +41,7 @@ from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import run, select_by
+from guardpay.storage.prepared import once, run, select_by
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -162,7 +162,7 @@ def _approval(row: Mapping[Any, Any]) -> Approval:
     return Approval(**values)
 
 
-_TOUCH = update(auth_sessions).where(auth_sessions.c.id == bindparam("w_id"))
+_TOUCH = once(update(auth_sessions).where(auth_sessions.c.id == bindparam("w_id")))
 
 
 class AuthRepository:

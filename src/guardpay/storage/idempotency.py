@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import run, select_by
+from guardpay.storage.prepared import once, run, select_by
 from guardpay.storage.schema import metadata
 
 IN_PROGRESS = "in_progress"
@@ -71,13 +71,15 @@ class StoredKey:
 def _claim(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING key, built once per dialect."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    return once(insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key))
 
 
 _FIND = select_by(idempotency_keys, ("caller", "key"))
-_COMPLETE = update(idempotency_keys).where(
-    idempotency_keys.c.caller == bindparam("w_caller"),
-    idempotency_keys.c.key == bindparam("w_key"),
+_COMPLETE = once(
+    update(idempotency_keys).where(
+        idempotency_keys.c.caller == bindparam("w_caller"),
+        idempotency_keys.c.key == bindparam("w_key"),
+    )
 )
 
 

@@ -44,7 +44,7 @@ from guardpay.errors import Conflict
 from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import insert_into, run, select_by
+from guardpay.storage.prepared import insert_into, once, run, select_by
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -219,7 +219,9 @@ def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
     return cls(**values)
 
 
-_PERSON = select(users.c.id).where(users.c.person_index == bindparam("person")).order_by(users.c.id)
+_PERSON = once(
+    select(users.c.id).where(users.c.person_index == bindparam("person")).order_by(users.c.id)
+)
 
 
 class IdentityRepository:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import StringList, insert_into, member, run, select_by
+from guardpay.storage.prepared import StringList, insert_into, member, once, run, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
@@ -47,7 +47,7 @@ def _spend(dialect: str) -> TextClause:
     def today_mine(kinds: str) -> str:
         return f"payer_id = :me AND created_at >= :day AND {member('kind', kinds, dialect)}"
 
-    return text(
+    statement = text(
         "SELECT COALESCE(SUM(amount), 0), "
         "COALESCE(SUM(CASE WHEN created_at >= :year THEN amount ELSE 0 END), 0), "
         f"COALESCE(SUM(CASE WHEN {today_mine('static')} THEN amount ELSE 0 END), 0), "
@@ -63,6 +63,7 @@ def _spend(dialect: str) -> TextClause:
         bindparam("year", type_=DateTime(timezone=True)),
         bindparam("day", type_=DateTime(timezone=True)),
     )
+    return once(statement)
 
 
 def _at(name: str, nullable: bool = False) -> Column[datetime]:

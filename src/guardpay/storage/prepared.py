@@ -12,17 +12,20 @@ travel as execution parameters.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Dialect,
     Executable,
+    Float,
     Insert,
+    Numeric,
     Select,
     String,
     Table,
@@ -38,11 +41,23 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+#: Statements built once (by the builders here, or marked with `once`): only these run
+#: on the driver's cursor. One built per call would be compiled per call, slower than
+#: SQLAlchemy's own cache, which finds it by its cache key.
+_ONCE: weakref.WeakValueDictionary[int, Executable] = weakref.WeakValueDictionary()
+S = TypeVar("S", bound=Executable)
+
+
+def once(statement: S) -> S:
+    """Mark a statement kept for reuse (a module constant, say): `run` may compile it."""
+    _ONCE[id(statement)] = statement
+    return statement
+
 
 @lru_cache(maxsize=512)
 def sql(statement: str) -> TextClause:
     """`text(statement)`, once per distinct statement text."""
-    return text(statement)
+    return once(text(statement))
 
 
 @lru_cache(maxsize=512)
@@ -50,7 +65,7 @@ def select_by(table: Table, columns: Sequence[str], lock: bool = False) -> Selec
     """SELECT * FROM table WHERE c1 = :c1 AND ... [FOR UPDATE]; pass `columns` as a tuple
     and the values as parameters named after the columns."""
     query = select(table).where(*(table.c[c] == bindparam(c) for c in columns))
-    return query.with_for_update() if lock else query
+    return once(query.with_for_update() if lock else query)
 
 
 class StringList(TypeDecorator[Sequence[str]]):
@@ -87,7 +102,7 @@ def one_of(column: str, name: str, dialect: str) -> TextClause:
 @lru_cache(maxsize=256)
 def insert_into(table: Table) -> Insert:
     """INSERT INTO table; execute it with the row's values as parameters."""
-    return insert(table)
+    return once(insert(table))
 
 
 # -- running a statement on the driver's cursor --------------------------------------------
@@ -115,14 +130,17 @@ class _Plan:
         values = []
         for key, default, process in zip(self.keys, self.defaults, self.bind, strict=True):
             value = params[key] if key in params or default is _REQUIRED else default
-            values.append(process(value) if process is not None and value is not None else value)
+            values.append(value if process is None else process(value))
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
 Processor = Callable[[Any], Any]
 _REQUIRED = object()
-#: (id of the statement, dialect, parameter names) -> (the statement, its plan or None)
+#: (id of the statement, dialect, parameter names) -> (the statement, its plan or None).
+#: Bounded: a plan holds its statement, and a caller that built statements per call
+#: would otherwise keep every one alive; a plan is cheap to compile again.
 _PLANS: dict[tuple[int, str, frozenset[str]], tuple[Executable, _Plan | None]] = {}
+PLANS_KEPT = 1024
 
 
 def _processors(dialect: Dialect, statement: Executable) -> tuple[Processor | None, ...]:
@@ -136,10 +154,9 @@ def _compile(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _
             dialect=dialect, column_keys=sorted(keys)))  # fmt: skip
     except SQLAlchemyError:
         return None  # SQLAlchemy will say what is wrong when it runs it
+    if _unmodelled(compiled, statement):
+        return None
     binds = compiled.binds
-    if (getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None)
-            or any(b.expanding or b.literal_execute for b in binds.values())):  # fmt: skip
-        return None  # Python-side defaults or post-compiled IN lists: SQLAlchemy's job
     names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
     return _Plan(
         statement, compiled.string, dialect.positional, names,
@@ -150,12 +167,27 @@ def _compile(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _
     )  # fmt: skip
 
 
+def _unmodelled(compiled: SQLCompiler, statement: Executable) -> bool:
+    """What only SQLAlchemy's execution does: Python-side column defaults, IN lists
+    rendered per call, binds renamed in the SQL or valued by a callable, and numeric
+    results (their processors want the driver's column type)."""
+    binds = compiled.binds.values()
+    columns = getattr(statement, "exported_columns", None) or ()
+    return bool(
+        compiled.insert_prefetch or compiled.update_prefetch or compiled.escaped_bind_names
+        or any(b.expanding or b.literal_execute or b.callable is not None for b in binds)
+        or any(isinstance(c.type, (Numeric, Float)) for c in columns)
+    )  # fmt: skip
+
+
 def _plan(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _Plan | None:
     slot = (id(statement), dialect.name, keys)
     found = _PLANS.get(slot)
     if found is not None and found[0] is statement:
         return found[1]
     plan = _compile(dialect, statement, keys)
+    if len(_PLANS) >= PLANS_KEPT:
+        _PLANS.clear()
     _PLANS[slot] = (statement, plan)
     return plan
 
@@ -201,7 +233,8 @@ class Mappings(list[dict[str, Any]]):
 def run(conn: Connection, statement: Executable, params: Mapping[str, Any] | None = None) -> Rows:
     """Execute a statement built once (see above) in the connection's transaction."""
     params = params or {}
-    plan = _plan(conn.dialect, statement, frozenset(params)) if _direct(conn) else None
+    direct = _ONCE.get(id(statement)) is statement and _direct(conn)
+    plan = _plan(conn.dialect, statement, frozenset(params)) if direct else None
     if plan is None:
         return Rows.of(conn.execute(statement, dict(params)))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -230,7 +263,7 @@ def _fetched(plan: _Plan, cursor: Any) -> Rows:
     keys = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     if len(plan.result) == len(keys) and any(plan.result):
-        rows = [tuple(v if p is None or v is None else p(v) for p, v in
+        rows = [tuple(v if p is None else p(v) for p, v in
                       zip(plan.result, row, strict=True)) for row in rows]  # fmt: skip
     else:
         rows = [tuple(r) for r in rows]

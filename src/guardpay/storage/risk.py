@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import insert_into, one_of, run
+from guardpay.storage.prepared import insert_into, once, one_of, run
 from guardpay.storage.schema import metadata
 
 risk_decisions = Table(
@@ -98,9 +98,11 @@ risk_models = Table(
 
 @lru_cache(maxsize=4)
 def _list_hits(dialect: str) -> Select[Any]:
-    return select(risk_lists).where(
-        one_of("risk_lists.value", "values", dialect),
-        or_(risk_lists.c.expires_at.is_(None), risk_lists.c.expires_at > bindparam("now")),
+    return once(
+        select(risk_lists).where(
+            one_of("risk_lists.value", "values", dialect),
+            or_(risk_lists.c.expires_at.is_(None), risk_lists.c.expires_at > bindparam("now")),
+        )
     )
 
 
