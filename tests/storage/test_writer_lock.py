@@ -115,3 +115,28 @@ def test_a_writer_in_another_process_waits_for_the_lock(sqlite_db: Database) -> 
     finally:
         release.set()
         holder.join(10)
+
+
+def test_the_lock_is_held_only_from_begin_to_commit(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is checked out of the pool before the lock is taken and returned
+    after it is released: the pool's bookkeeping is no part of the serial section."""
+    pool = sqlite_db.engine.pool
+    seen: list[tuple[str, int]] = []
+    acquire, release = WriterLock.acquire, WriterLock.release
+
+    def watched_acquire(lock: WriterLock, timeout: float) -> bool:
+        seen.append(("acquire", pool.checkedout()))  # type: ignore[attr-defined]
+        return acquire(lock, timeout)
+
+    def watched_release(lock: WriterLock) -> None:
+        seen.append(("release", pool.checkedout()))  # type: ignore[attr-defined]
+        release(lock)
+
+    monkeypatch.setattr(WriterLock, "acquire", watched_acquire)
+    monkeypatch.setattr(WriterLock, "release", watched_release)
+    _insert(sqlite_db, "k1")
+    assert seen == [("acquire", 1), ("release", 1)]
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert _count(sqlite_db) == 1
