@@ -10,6 +10,7 @@ leak what it names.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -83,3 +84,25 @@ def configure(level: int = logging.INFO, *, json: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),  # stdout is for --json
     )
+
+
+#: How much the CLI and `guardpay serve` log (debug, info, warning, error; default
+#: warning: the CLI's stderr stays quiet) and how (console, or json for a log pipeline).
+#: `serve --log-level/--log-format` set them, so its worker processes inherit them.
+LOG_LEVEL_ENV = "GUARDPAY_LOG_LEVEL"
+LOG_FORMAT_ENV = "GUARDPAY_LOG_FORMAT"
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}  # fmt: skip
+FORMATS = ("console", "json")
+
+
+def configure_from_environment() -> None:
+    """`configure` as the environment says; an unknown value is refused, not ignored
+    (a server quietly logging nothing is what an operator must not get)."""
+    level = os.environ.get(LOG_LEVEL_ENV, "warning").lower()
+    form = os.environ.get(LOG_FORMAT_ENV, "console").lower()
+    if level not in LEVELS:
+        raise ValueError(f"{LOG_LEVEL_ENV} must be one of {', '.join(LEVELS)}, not {level!r}")
+    if form not in FORMATS:
+        raise ValueError(f"{LOG_FORMAT_ENV} must be one of {', '.join(FORMATS)}, not {form!r}")
+    configure(LEVELS[level], json=form == "json")

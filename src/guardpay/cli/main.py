@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -55,7 +54,10 @@ def _root(
         show_default=False,
     ),
 ) -> None:
-    observability.configure(logging.WARNING)
+    try:
+        observability.configure_from_environment()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     ctx.obj = CliState(database_url or default_database_url())
 
 

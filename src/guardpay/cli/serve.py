@@ -10,7 +10,6 @@ user's activity: so several workers need `GUARDPAY_REDIS_URL` (services/risk.py)
 
 from __future__ import annotations
 
-import logging
 import os
 
 import typer
@@ -33,8 +32,20 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port."),
     workers: int = typer.Option(1, min=1, max=32, help="Worker processes (>1 needs Redis)."),
+    log_level: str = typer.Option(
+        None,
+        show_default=False,
+        help="debug, info, warning or error; info logs a line per request and per audited "
+        f"action (default: {observability.LOG_LEVEL_ENV}, else warning).",
+    ),
+    log_format: str = typer.Option(
+        None,
+        show_default=False,
+        help=f"console or json (default: {observability.LOG_FORMAT_ENV}, else console).",
+    ),
 ) -> None:
     """Serve the REST API (refuses an un-migrated database)."""
+    _logging(log_level, log_format)
     # No uvicorn access log: the app logs one line per request already, without the
     # client's address or the query string (which may carry personal data).
     if workers == 1:
@@ -53,7 +64,19 @@ def serve(
                 port=port, log_level="info", access_log=False)  # fmt: skip
 
 
+def _logging(level: str | None, form: str | None) -> None:
+    """The chosen logging, here and (through the environment) in every worker."""
+    if level is not None:
+        os.environ[observability.LOG_LEVEL_ENV] = level
+    if form is not None:
+        os.environ[observability.LOG_FORMAT_ENV] = form
+    try:
+        observability.configure_from_environment()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def worker_app() -> FastAPI:
     """The app one worker process builds (uvicorn imports this by name)."""
-    observability.configure(logging.WARNING)
+    observability.configure_from_environment()
     return create_app(Database(os.environ[DATABASE_ENV]), webhook_client=HttpxWebhookClient())
