@@ -92,7 +92,7 @@ class Load:
     payees: tuple[str, ...]
     seconds: float
     connections: int
-    floor: bool = False  # the transfer request without credentials (see above)
+    baseline: str | None = None  # a key of _BASELINES instead of payments
 
 
 def _resident_id(i: int) -> str:
@@ -207,9 +207,17 @@ def _refused_unsigned(status: int, body: bytes) -> bool:
     return status == 401 and b"authentication_required" in body
 
 
-def _floor_request() -> bytes:
+def _healthz() -> tuple[bytes, loadgen.Accept]:
+    return loadgen.request_bytes("GET", "/healthz", {}), _healthy
+
+
+def _floor() -> tuple[bytes, loadgen.Accept]:
     body = json.dumps({"payee": "u_floor", "amount": AMOUNT}).encode()
-    return loadgen.request_bytes("POST", PATH, {}, body)
+    return loadgen.request_bytes("POST", PATH, {}, body), _refused_unsigned
+
+
+#: The baselines: one request sent again and again, and the answer it must get.
+_BASELINES = {"healthz": _healthz, "floor": _floor}
 
 
 def drive(load: Load) -> dict[str, Any]:
@@ -221,12 +229,9 @@ def drive(load: Load) -> dict[str, Any]:
             _Payments(numbered[i::n] or numbered, load.payees) for i in range(n)
         ]
         accept: loadgen.Accept = _paid
-    elif load.floor:
-        floor = _floor_request()
-        makers, accept = [lambda: floor] * n, _refused_unsigned
     else:
-        healthz = loadgen.request_bytes("GET", "/healthz", {})
-        makers, accept = [lambda: healthz] * n, _healthy
+        request, accept = _BASELINES[load.baseline or "healthz"]()
+        makers = [lambda: request] * n
     tallies, elapsed = loadgen.drive(load.host, load.port, makers, accept, load.seconds)
     flat = sorted(x for t in tallies for x in t.latencies)
     first_error = next((t.first_error for t in tallies if t.first_error), None)
@@ -271,8 +276,8 @@ def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_2
             _in_load_process(Load(HOST, port, senders, receivers, WARM_UP_SECONDS, connections))
             load = Load(HOST, port, senders, receivers, seconds, connections)
             paid = _in_load_process(load)
-            base = _in_load_process(Load(HOST, port, (), (), seconds, connections))
-            floor = _in_load_process(Load(HOST, port, (), (), seconds, connections, True))
+            base = _in_load_process(Load(HOST, port, (), (), seconds, connections, "healthz"))
+            floor = _in_load_process(Load(HOST, port, (), (), seconds, connections, "floor"))
         outcomes = _outcomes(db)
     risk_state = "redis" if env else "in process"
     return _report(paid, base, floor, connections, payers) | outcomes | {

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from guardpay import observability
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.security.keys import Keyring
 from guardpay.storage.db import Database
@@ -37,3 +38,12 @@ def state(ctx: typer.Context) -> CliState:
 def emit_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, nothing else."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def configure_logging() -> None:
+    """Logging as `GUARDPAY_LOG_LEVEL` / `GUARDPAY_LOG_FORMAT` say; a bad value is the
+    command line's error, named."""
+    try:
+        observability.configure_from_environment()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None

@@ -6,7 +6,6 @@ import sys
 
 import typer
 
-from guardpay import observability
 from guardpay.cli import (
     audit,
     bench,
@@ -22,7 +21,7 @@ from guardpay.cli import (
     serve,
     simulate,
 )
-from guardpay.cli.context import CliState, err_console
+from guardpay.cli.context import CliState, configure_logging, err_console
 from guardpay.config import default_database_url
 from guardpay.errors import GuardpayError
 
@@ -54,10 +53,7 @@ def _root(
         show_default=False,
     ),
 ) -> None:
-    try:
-        observability.configure_from_environment()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    configure_logging()
     ctx.obj = CliState(database_url or default_database_url())
 
 

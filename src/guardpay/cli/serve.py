@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from guardpay import observability
 from guardpay.api.app import create_app
-from guardpay.cli.context import err_console, state
+from guardpay.cli.context import configure_logging, err_console, state
 from guardpay.services.risk import REDIS_ENV
 from guardpay.services.webhooks_delivery import HttpxWebhookClient
 from guardpay.storage.db import Database
@@ -32,13 +32,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port."),
     workers: int = typer.Option(1, min=1, max=32, help="Worker processes (>1 needs Redis)."),
-    log_level: str = typer.Option(
+    log_level: str | None = typer.Option(
         None,
         show_default=False,
         help="debug, info, warning or error; info logs a line per request and per audited "
         f"action (default: {observability.LOG_LEVEL_ENV}, else warning).",
     ),
-    log_format: str = typer.Option(
+    log_format: str | None = typer.Option(
         None,
         show_default=False,
         help=f"console or json (default: {observability.LOG_FORMAT_ENV}, else console).",
@@ -70,10 +70,7 @@ def _logging(level: str | None, form: str | None) -> None:
         os.environ[observability.LOG_LEVEL_ENV] = level
     if form is not None:
         os.environ[observability.LOG_FORMAT_ENV] = form
-    try:
-        observability.configure_from_environment()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    configure_logging()
 
 
 def worker_app() -> FastAPI:

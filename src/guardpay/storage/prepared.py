@@ -143,9 +143,15 @@ _PLANS: dict[tuple[int, str, frozenset[str]], tuple[Executable, _Plan | None]] =
 PLANS_KEPT = 1024
 
 
+def _columns(statement: Executable) -> Sequence[Any]:
+    """The typed columns a statement returns (a SELECT's, a DML's RETURNING; none for
+    text, whose results SQLAlchemy does not process either)."""
+    return getattr(statement, "exported_columns", None) or ()
+
+
 def _processors(dialect: Dialect, statement: Executable) -> tuple[Processor | None, ...]:
-    columns = getattr(statement, "exported_columns", None) or ()
-    return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
+                 for c in _columns(statement))  # fmt: skip
 
 
 def _compile(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _Plan | None:
@@ -172,7 +178,7 @@ def _unmodelled(compiled: SQLCompiler, statement: Executable) -> bool:
     rendered per call, binds renamed in the SQL or valued by a callable, and numeric
     results (their processors want the driver's column type)."""
     binds = compiled.binds.values()
-    columns = getattr(statement, "exported_columns", None) or ()
+    columns = _columns(statement)
     return bool(
         compiled.insert_prefetch or compiled.update_prefetch or compiled.escaped_bind_names
         or any(b.expanding or b.literal_execute or b.callable is not None for b in binds)
