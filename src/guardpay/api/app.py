@@ -12,13 +12,14 @@ from datetime import datetime
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 
 from guardpay import __version__
 from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
 from guardpay.api import asgi, errors, idempotency, metrics
-from guardpay.api.deps import keyring_of
+from guardpay.api.deps import keyring_of, opens_own_unit
 from guardpay.api.gate import WriteGate
 from guardpay.api.idempotency import IdempotencySettings
 from guardpay.api.routers import escrow as escrow_router
@@ -185,6 +186,11 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    setattr(app.state, idempotency.IN_ENDPOINT, tuple(
+        compile_path(f"/v1{route.path}")[0] for router in ROUTERS for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in (route.methods or ())
+        and opens_own_unit(route.dependant)
+    ))  # fmt: skip
     metrics.known_routes(app, ["/healthz", "/metrics"] + [
         f"/v1{route.path}" for router in ROUTERS for route in router.routes
         if isinstance(route, APIRoute)

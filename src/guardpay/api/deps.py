@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from guardpay.api import idempotency
@@ -241,8 +243,31 @@ class UserRequest:
 
     @contextmanager
     def caller(self) -> Iterator[Caller]:
-        with _request_context(self.request) as ctx:
-            yield _require_user(_caller(ctx, self.credentials, self.proof))
+        """The unit of work, the session checked, and the Idempotency-Key claimed in it
+        first thing (api/idempotency.py `InEndpoint`)."""
+        pending = idempotency.in_endpoint(self.request.scope)
+        try:
+            with _request_context(self.request) as ctx:
+                caller = _require_user(_caller(ctx, self.credentials, self.proof))
+                if pending is not None:
+                    pending.claim(ctx.uow, idempotency.session_caller(caller.session))
+                yield caller
+        except auth.COMMIT_ON:  # raised after its bookkeeping (and the claim) committed
+            if pending is not None:
+                pending.committed = True
+            raise
+        if pending is not None:
+            pending.committed = True
+
+    def answer(self, caller: Caller, model: BaseModel, status_code: int) -> Response:
+        """The endpoint's JSON answer, kept for its Idempotency-Key in the caller's unit
+        of work (so inside `caller()`): the payment and its answer commit together."""
+        body = model.model_dump_json().encode()
+        pending = idempotency.in_endpoint(self.request.scope)
+        if pending is not None:
+            kept = idempotency.Answer(status_code, [(b"content-type", JSON.encode())], body)
+            pending.keep(caller.ctx.uow, kept, caller.ctx.now())
+        return Response(body, status_code, media_type=JSON)
 
 
 async def _user_request(
@@ -255,6 +280,13 @@ async def _user_request(
 
 
 UserRequestDep = Annotated[UserRequest, Depends(_user_request)]
+JSON = "application/json"
+
+
+def opens_own_unit(dependant: Dependant) -> bool:
+    """Whether a route's endpoint takes a `UserRequest` (and so keeps its own
+    Idempotency-Key: api/idempotency.py `InEndpoint`)."""
+    return any(d.call is _user_request or opens_own_unit(d) for d in dependant.dependencies)
 
 
 # `_user` and `_operator` only look at the session already read: async, so they run on

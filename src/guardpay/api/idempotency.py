@@ -21,9 +21,21 @@ What is stored, and why:
   they are protected from replay by their own single-use challenges and fresh device
   proofs.
 
-The claim, the endpoint's unit of work and the stored response are three transactions: if
-the process dies after the endpoint committed and before the response is stored, the key
-stays "in progress" (409) until it is purged, so a retry can never run the endpoint twice.
+Two ways to keep a key, one outcome:
+- In general the claim, the endpoint's unit of work and the stored response are three
+  transactions: if the process dies after the endpoint committed and before the response
+  is stored, the key stays "in progress" (409) until it is purged, so a retry can never
+  run the endpoint twice.
+- Endpoints that open their unit of work themselves (the payment endpoints, api/deps.py
+  `UserRequest`) keep the key in it (`InEndpoint`): the claim is the first write of the
+  payment's own transaction, and a successful answer is stored in it before the commit,
+  so the key, the payment and its answer commit together or not at all, and a payment
+  takes one write transaction instead of three (on SQLite, one turn of the write lock).
+  A request that loses the claim to a concurrent one with the same key rolls back and
+  gets the winner's stored answer. A refusal is stored after, as above; a request refused
+  before the endpoint began (malformed body, no session) stores nothing and may be
+  retried with the same key, as Stripe does.
+
 Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_REQUIRED=1`).
 """
 
@@ -41,11 +53,13 @@ from starlette.concurrency import run_in_threadpool
 
 from guardpay.api import asgi
 from guardpay.api.errors import error_body
+from guardpay.domain.auth.sessions import Session
 from guardpay.domain.merchants import signing
+from guardpay.errors import Conflict
 from guardpay.security.tokens import token_hash
 from guardpay.storage.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
-from guardpay.storage.uow import UnitOfWork, unit_of_work
+from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 
 HEADER = "Idempotency-Key"
 #: the caller of a merchant-signed request: its key id (as claimed by the header)
@@ -53,6 +67,8 @@ SIGNED = "merchant-key:"
 REPLAYED = "Idempotent-Replayed"
 KEY_MAX = 255
 REQUIRED_ENV = "GUARDPAY_IDEMPOTENCY_REQUIRED"
+#: where an endpoint that keeps its own key finds it, in the ASGI scope
+SCOPE_KEY = "guardpay.idempotency"
 
 #: POSTs whose responses carry credentials or revealed personal data: never stored.
 EXCLUDED = tuple(
@@ -107,6 +123,11 @@ def applies(scope: asgi.Scope) -> bool:
     )
 
 
+def session_caller(session: Session) -> str:
+    """Whose keys a session's requests use: its subject's, so they outlive the session."""
+    return f"{session.subject_kind}:{session.subject_id}"
+
+
 def caller_of(uow: UnitOfWork, scope: asgi.Scope) -> str:
     """The session's subject; an unknown token stands for itself (hashed: the endpoint
     will refuse it anyway); no token, the client address."""
@@ -118,7 +139,7 @@ def caller_of(uow: UnitOfWork, scope: asgi.Scope) -> str:
         digest = token_hash(auth[7:].strip())
         session = uow.auth.session_by_token_hash(digest)
         if session is not None:
-            return f"{session.subject_kind}:{session.subject_id}"
+            return session_caller(session)
         return f"token:{digest[:32]}"
     client = scope.get("client")
     return f"ip:{client[0] if client else '-'}"
@@ -146,19 +167,10 @@ class _Claim:
     def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
-            text = _text(answer.body)
-            status = answer.status
-            if status >= 500 or status == 429 or text is None or self._unsigned(status):
-                repo.release(self.caller, self.key)
+            if _storable(answer, self.caller):
+                _complete(repo, self.caller, self.key, answer, now)
             else:
-                media = next((v.decode("latin-1") for k, v in answer.headers
-                              if k.lower() == b"content-type"), None)  # fmt: skip
-                repo.complete(self.caller, self.key, status, media, text, now)
-
-    def _unsigned(self, status: int) -> bool:
-        """A merchant key id is only claimed by the header until the signature checks: a
-        401 there must not be stored, or anyone could poison the merchant's keys."""
-        return status == 401 and self.caller.startswith(SIGNED)
+                repo.release(self.caller, self.key)
 
     def release(self) -> None:
         with unit_of_work(self.db) as uow:
@@ -175,9 +187,93 @@ def _open(db: Database, scope: asgi.Scope, key: str, request_path: str, request_
         if repo.claim(claim.caller, key, request_path, request_hash, now):
             return claim, None
         found = repo.find(claim.caller, key)
+    return claim, _answer_for(found, request_path, request_hash)
+
+
+def _answer_for(found: StoredKey | None, request_path: str, request_hash: str) -> Answer:
+    """What a request that lost the claim gets: the stored answer, or why not."""
     if found is None:  # purged in between: treat as a race lost
-        return claim, _error(409, "idempotency_request_in_progress", "retry this request")
-    return claim, _replay(found, request_path, request_hash)
+        return _error(409, "idempotency_request_in_progress", "retry this request")
+    return _replay(found, request_path, request_hash)
+
+
+def _storable(answer: Answer, caller: str) -> bool:
+    """Whether an answer is kept for replays (module docstring): not 5xx or 429, not a
+    body that is not text, and not a 401 to a merchant key id the header only claims (it
+    is not the merchant's until the signature checks: anyone could poison its keys)."""
+    status = answer.status
+    unsigned = status == 401 and caller.startswith(SIGNED)
+    return status < 500 and status != 429 and _text(answer.body) is not None and not unsigned
+
+
+def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer,
+              now: datetime) -> None:  # fmt: skip
+    media = next((v.decode("latin-1") for k, v in answer.headers
+                  if k.lower() == b"content-type"), None)  # fmt: skip
+    repo.complete(caller, key, answer.status, media, answer.body.decode(), now)
+
+
+@dataclass
+class InEndpoint:
+    """A key the endpoint's own unit of work claims and keeps (module docstring). Not
+    frozen: the endpoint tells the middleware how far it got."""
+
+    key: str
+    request_path: str
+    request_hash: str
+    at: datetime
+    caller: str | None = None  # set when the endpoint claims
+    lost: bool = False  # another request with this key claimed it first
+    committed: bool = False  # the endpoint's unit of work, with the claim, committed
+    kept_status: int | None = None  # the answer stored in that unit of work
+
+    def claim(self, uow: UnitOfWork, caller: str) -> None:
+        """The first write of the endpoint's transaction. A key taken already rolls it
+        back (`Conflict`); the middleware then answers with the stored response."""
+        self.caller = caller
+        repo = IdempotencyRepository(uow.conn)
+        if not repo.claim(caller, self.key, self.request_path, self.request_hash, self.at):
+            self.lost = True
+            raise Conflict("a request with this Idempotency-Key came first",
+                           code="idempotency_request_in_progress", param=HEADER)  # fmt: skip
+
+    def keep(self, uow: UnitOfWork, answer: Answer, now: datetime) -> None:
+        """Store the endpoint's answer in its own transaction, before the commit."""
+        if self.caller is not None and _storable(answer, self.caller):
+            _complete(IdempotencyRepository(uow.conn), self.caller, self.key, answer, now)
+            self.kept_status = answer.status
+
+    def stored(self, db: Database) -> Answer:
+        """The answer of the request that won the claim (this one lost it)."""
+        assert self.caller is not None
+        with read_only(db) as uow:
+            found = IdempotencyRepository(uow.conn).find(self.caller, self.key)
+        return _answer_for(found, self.request_path, self.request_hash)
+
+    def unsettled(self, answer: Answer) -> bool:
+        """The endpoint claimed the key but did not keep this answer (a refusal)."""
+        return self.caller is not None and self.kept_status != answer.status
+
+    def settle(self, db: Database, answer: Answer, now: datetime) -> None:
+        """Store an answer the endpoint did not keep, as `_Claim` does. If the endpoint
+        rolled back, its claim went with it: claim again, and store only if this request
+        still holds the key."""
+        assert self.caller is not None
+        with unit_of_work(db) as uow:
+            repo = IdempotencyRepository(uow.conn)
+            if not _storable(answer, self.caller):
+                if self.committed:
+                    repo.release(self.caller, self.key)
+                return
+            path, digest = self.request_path, self.request_hash
+            if self.committed or repo.claim(self.caller, self.key, path, digest, self.at):
+                _complete(repo, self.caller, self.key, answer, now)
+
+
+def in_endpoint(scope: asgi.Scope) -> InEndpoint | None:
+    """The key this request's endpoint keeps itself, if the middleware handed it one."""
+    found = scope.get(SCOPE_KEY)
+    return found if isinstance(found, InEndpoint) else None
 
 
 def _text(body: bytes) -> str | None:
@@ -239,6 +335,9 @@ class Idempotency:
             return
         body_hash = hashlib.sha256(body).hexdigest()
         path, now = f"POST {scope['path']}", state.clock()
+        if any(p.match(scope["path"]) for p in getattr(state, IN_ENDPOINT, ())):
+            await self._kept_by_endpoint(scope, replay, send, InEndpoint(key, path, body_hash, now))
+            return
         claim, refused = await run_in_threadpool(_open, state.db, scope, key, path, body_hash, now)
         if refused is not None:
             await refused.send(send)
@@ -252,6 +351,28 @@ class Idempotency:
         answer = capture.answer()
         await run_in_threadpool(claim.store, answer, state.clock())
         await answer.send(send)
+
+    async def _kept_by_endpoint(self, scope: asgi.Scope, receive: asgi.Receive,
+                                send: asgi.Send, pending: InEndpoint) -> None:  # fmt: skip
+        state = scope["app"].state
+        scope[SCOPE_KEY] = pending
+        capture = _Capture()
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:  # the endpoint's unit of work rolled back, its claim too
+            if pending.committed and pending.caller is not None:
+                await run_in_threadpool(_Claim(state.db, pending.caller, pending.key).release)
+            raise
+        answer = capture.answer()
+        if pending.lost:
+            answer = await run_in_threadpool(pending.stored, state.db)
+        elif pending.unsettled(answer):
+            await run_in_threadpool(pending.settle, state.db, answer, state.clock())
+        await answer.send(send)
+
+
+#: app.state's name for the paths whose endpoints keep their own keys (`InEndpoint`)
+IN_ENDPOINT = "idempotency_in_endpoint"
 
 
 def install(app: FastAPI, settings: IdempotencySettings) -> None:

@@ -87,15 +87,16 @@ class TransferIn(AuthIn):
 
 @router.post("/transfers", status_code=201, response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def transfer(user: UserRequestDep, body: TransferIn) -> PaymentOut:
+def transfer(user: UserRequestDep, body: TransferIn) -> Response:
     """Send money to a user by phone number or user id. Authorise it with
     `payment_password`, or with the `Payment-Signature` header: the session's trusted
     device's Ed25519 signature of `guardpay-pay:{t}:{Idempotency-Key}:POST
     /v1/transfers:{sha256 hex of the body}`, sent as `t=<unix seconds>, sig=<base64url>`."""
     money = Money(body.amount, body.currency)
     with user.caller() as caller:
-        return _out(payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
-                                          body.authorization(caller.proof)))  # fmt: skip
+        paid = payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
+                                     body.authorization(caller.proof))  # fmt: skip
+        return user.answer(caller, _out(paid), 201)
 
 
 class StepUpAnswerIn(BaseModel):
@@ -131,14 +132,15 @@ class QrPayIn(AuthIn):
 
 @router.post("/payments/qr", status_code=201, response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def pay_qr(user: UserRequestDep, body: QrPayIn) -> PaymentOut:
+def pay_qr(user: UserRequestDep, body: QrPayIn) -> Response:
     """Pay a scanned merchant code; 403 `qr_signature_invalid`, `qr_expired` or
     `qr_already_used` for a forged, altered, expired or replayed one. Authorised like a
     transfer: `payment_password`, or a `Payment-Signature` header."""
     amount = None if body.amount is None else Money(body.amount, body.currency)
     with user.caller() as caller:
-        return _out(payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
-                                       body.authorization(caller.proof), amount))  # fmt: skip
+        paid = payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
+                                  body.authorization(caller.proof), amount)  # fmt: skip
+        return user.answer(caller, _out(paid), 201)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut,
