@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,9 +62,10 @@ def record(
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
     repo.append(entry)
     # The same event, for operators' log pipelines, once it has really happened (the log
-    # processor scrubs it again).
-    fields = {"actor": actor, "ip": ip, "subject": subject, "outcome": outcome}
-    ctx.uow.after_commit(lambda: log.info(action, **fields, details=scrub(details)))
+    # processor scrubs it again); not even built when info lines are not logged.
+    if log.is_enabled_for(logging.INFO):
+        fields = {"actor": actor, "ip": ip, "subject": subject, "outcome": outcome}
+        ctx.uow.after_commit(lambda: log.info(action, **fields, details=scrub(details)))
     return entry
 
 

@@ -39,7 +39,7 @@ from guardpay.errors import (
     PermissionDenied,
     RecordedRefusal,
 )
-from guardpay.services import auth, ledger, payments_risk, wallets, webhooks
+from guardpay.services import auth, identity, ledger, payments_risk, wallets, webhooks
 from guardpay.services.auth_support import phone_index, user_for_phone_index
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -171,12 +171,13 @@ def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow
     return replace(row, status=state.status.value, updated_at=ctx.now()), seen
 
 
-def process(ctx: Context, row: PaymentRow, factors: int, *, new: bool, stepped_up: bool = False,
+def process(ctx: Context, row: PaymentRow, factors: int, standing: identity.Standing, *,
+            new: bool, stepped_up: bool = False,
             settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
     """Check limits, ask risk control, then move the money and record success. A limit
     or balance refusal and a risk denial commit the failed payment (with its decision
-    for a denial); anything else rolls back."""
-    standing = lock_payer(ctx, row.payer_id)
+    for a denial); anything else rolls back. `standing` is the payer's, from
+    `lock_payer` in this unit of work (their row locked, so limits are checked in turn)."""
     if row.payee_kind == "merchant":
         row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
     row = replace(row, factors=factors)
@@ -315,12 +316,13 @@ def _next_action(row: PaymentRow, methods: list[str], reason: str) -> dict[str, 
 def pay(ctx: Context, row: PaymentRow, given: Authorization,
         settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
     """Authenticate, then process now or wait for a step-up."""
-    lock_payer(ctx, row.payer_id)  # account_not_verified before anything is written
+    standing = lock_payer(ctx, row.payer_id)  # account_not_verified before anything is written
     factors = authenticate(ctx, row.payer_id, given)
     if factors == 0:
         return require_action(ctx, row)
     stepped_up = given.step_up_challenge_id is not None
-    return process(ctx, row, factors, new=True, stepped_up=stepped_up, settings=settings)
+    return process(ctx, row, factors, standing, new=True, stepped_up=stepped_up,
+                   settings=settings)  # fmt: skip
 
 
 def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authorization,
@@ -336,13 +338,13 @@ def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authoriz
     if given.step_up_challenge_id not in (None, row.challenge_id):
         raise InvalidRequest("that is not this payment's step-up", param="challenge_id")
     given = replace(given, step_up_challenge_id=row.challenge_id)
-    lock_payer(ctx, user_id)
+    standing = lock_payer(ctx, user_id)
     if given.answer is not None and row.challenge_id is not None:
         a = given.answer
         auth.pass_step_up(ctx, row.challenge_id, a.method, code=a.code, signature=a.signature,
                           signer_device_id=ctx.actor.device_id, purpose=PURPOSE)  # fmt: skip
     factors = authenticate(ctx, user_id, given)
-    return process(ctx, row, factors, new=False, stepped_up=True, settings=settings)
+    return process(ctx, row, factors, standing, new=False, stepped_up=True, settings=settings)
 
 
 def _payee_id(ctx: Context, payee: str) -> str:

@@ -109,7 +109,7 @@ def collect(ctx: Context, merchant_id: str, code: str, amount: Money) -> Payment
     found = _usable(ctx, merchant_id, code)
     row = new_row(ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount,
                   merchant.descriptor)  # fmt: skip
-    lock_payer(ctx, found.user_id)
+    standing = lock_payer(ctx, found.user_id)
     if not repo(ctx).mark_code_used(found.code_hash, row.id, ctx.now()):
         raise Conflict(_MESSAGES["payment_code_used"], code="payment_code_used")
-    return process(ctx, row, found.factors, new=True)
+    return process(ctx, row, found.factors, standing, new=True)
