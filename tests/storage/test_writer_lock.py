@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from guardpay.errors import StorageError
 from guardpay.storage import db as db_module
@@ -25,10 +25,14 @@ def _count(db: Database) -> int:
 
 def _insert(db: Database, key: str) -> None:
     with db.begin() as conn:
-        conn.execute(
-            text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
-                 "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
-                 "CURRENT_TIMESTAMP)"), {"k": key})  # fmt: skip
+        _insert_on(conn, key)
+
+
+def _insert_on(conn: Connection, key: str) -> None:
+    conn.execute(
+        text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
+             "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
+             "CURRENT_TIMESTAMP)"), {"k": key})  # fmt: skip
 
 
 def test_a_second_writer_waits_for_the_first_to_commit(sqlite_db: Database) -> None:
@@ -117,26 +121,34 @@ def test_a_writer_in_another_process_waits_for_the_lock(sqlite_db: Database) -> 
         holder.join(10)
 
 
-def test_the_lock_is_held_only_from_begin_to_commit(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The connection is checked out of the pool before the lock is taken and returned
-    after it is released: the pool's bookkeeping is no part of the serial section."""
+def test_writes_run_one_at_a_time_on_one_kept_connection(sqlite_db: Database) -> None:
+    """Every write transaction of a process reuses one connection, kept checked out (its
+    page cache stays warm); reads take others from the pool; dispose closes it."""
     pool = sqlite_db.engine.pool
-    seen: list[tuple[str, int]] = []
-    acquire, release = WriterLock.acquire, WriterLock.release
+    seen: list[Any] = []
+    for key in ("k1", "k2"):
+        with sqlite_db.begin() as conn:
+            seen.append(conn.connection.dbapi_connection)
+            _insert_on(conn, key)
+        assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert seen[0] is seen[1]
+    assert _count(sqlite_db) == 2
+    with sqlite_db.read() as reader:
+        assert reader.connection.dbapi_connection is not seen[0]
+    sqlite_db.dispose()
+    with sqlite_db.begin() as conn:
+        assert conn.connection.dbapi_connection is not seen[0]
 
-    def watched_acquire(lock: WriterLock, timeout: float) -> bool:
-        seen.append(("acquire", pool.checkedout()))  # type: ignore[attr-defined]
-        return acquire(lock, timeout)
 
-    def watched_release(lock: WriterLock) -> None:
-        seen.append(("release", pool.checkedout()))  # type: ignore[attr-defined]
-        release(lock)
+def test_a_failed_write_leaves_the_kept_connection_usable(sqlite_db: Database) -> None:
+    def insert_then_fail() -> None:
+        with sqlite_db.begin() as conn:
+            _insert_on(conn, "gone")
+            raise RuntimeError("rolled back")
 
-    monkeypatch.setattr(WriterLock, "acquire", watched_acquire)
-    monkeypatch.setattr(WriterLock, "release", watched_release)
-    _insert(sqlite_db, "k1")
-    assert seen == [("acquire", 1), ("release", 1)]
-    assert pool.checkedout() == 0  # type: ignore[attr-defined]
-    assert _count(sqlite_db) == 1
+    with pytest.raises(RuntimeError, match="rolled back"):
+        insert_then_fail()
+    _insert(sqlite_db, "kept")
+    with sqlite_db.read() as conn:
+        keys = conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+    assert keys == ["kept"]
