@@ -54,6 +54,17 @@ def test_bench_api_short_run() -> None:
     assert floor["errors"] == 0  # every one answered 401 authentication_required
     ratio = report["payments_per_second"] / floor["requests_per_second"]
     assert report["payments_per_floor_request"] == pytest.approx(ratio, abs=0.001)
+    # the server's own CPU per request, read from /proc: a payment costs more than a
+    # refusal before the database, which costs something
+    per_payment, per_refusal = (
+        report["server_cpu_ms_per_payment"],
+        floor["server_cpu_ms_per_request"],
+    )
+    assert per_payment > per_refusal > 0
+    assert baseline["server_cpu_ms_per_request"] > 0
+    assert report["server_cpu_payment_per_floor_request"] == pytest.approx(
+        per_payment / per_refusal, abs=0.01
+    )
 
 
 def test_bench_api_against_two_server_workers() -> None:

@@ -22,7 +22,10 @@ Two baselines, in the same run, over the same client and server:
   refused (401 `authentication_required`) before any database work. It is what FastAPI
   and this app's stack cost a payment before the payment's own work begins: the payments
   figure can never be above it, and the ratio says how much of a payment is the payment.
-A one-second
+Each also
+reports the server's CPU milliseconds per request (its process tree, from /proc: the load
+generator not counted), which, unlike requests per second, does not swing with how busy
+this shared machine is. A one-second
 warm-up of payments comes first and is not counted (FastAPI builds a router's route
 table on its first request, a stall of about half a second).
 """
@@ -39,7 +42,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from typing import Any
 
@@ -49,6 +52,7 @@ from sqlalchemy import text
 
 from guardpay.adapters.kyc import Kyc
 from guardpay.bench import loadgen
+from guardpay.bench.cpu import process_tree_seconds
 from guardpay.domain.identity.checksums import gb11643_check_char
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
@@ -93,6 +97,7 @@ class Load:
     seconds: float
     connections: int
     baseline: str | None = None  # a key of _BASELINES instead of payments
+    server_pid: int | None = None  # to read the server's CPU meanwhile
 
 
 def _resident_id(i: int) -> str:
@@ -150,8 +155,9 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serving(db_url: str, keyring: Keyring, workers: int = 1,
-            extra_env: dict[str, str] | None = None) -> Iterator[int]:  # fmt: skip
-    """`guardpay serve` on a free local port, as its own process(es); yields the port."""
+            extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:  # fmt: skip
+    """`guardpay serve` on a free local port, as its own process(es); yields the port and
+    the server's pid (its workers are its children)."""
     port = _free_port()
     env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config(), **(extra_env or {})}
     command = [sys.executable, "-m", "guardpay", "--database-url", db_url, "serve",
@@ -160,7 +166,7 @@ def serving(db_url: str, keyring: Keyring, workers: int = 1,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         _wait_ready(f"http://{HOST}:{port}", server)
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         try:
@@ -232,11 +238,20 @@ def drive(load: Load) -> dict[str, Any]:
     else:
         request, accept = _BASELINES[load.baseline or "healthz"]()
         makers = [lambda: request] * n
+    before = _server_cpu(load)
     tallies, elapsed = loadgen.drive(load.host, load.port, makers, accept, load.seconds)
+    after = _server_cpu(load)
     flat = sorted(x for t in tallies for x in t.latencies)
     first_error = next((t.first_error for t in tallies if t.first_error), None)
+    cpu = None if before is None or after is None else after - before
     return {"requests": len(flat), "errors": sum(t.errors for t in tallies),
-            "seconds": elapsed, "latencies": flat, "first_error": first_error}  # fmt: skip
+            "seconds": elapsed, "latencies": flat, "first_error": first_error,
+            "server_cpu": cpu}  # fmt: skip
+
+
+def _server_cpu(load: Load) -> float | None:
+    """The server's CPU seconds so far (bench/cpu.py), read right at the load's edges."""
+    return None if load.server_pid is None else process_tree_seconds(load.server_pid)
 
 
 def _in_load_process(load: Load) -> dict[str, Any]:
@@ -271,13 +286,13 @@ def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_2
     with throwaway_database("sqlite") as db, _shared_state(server_workers, redis_url) as env:
         upgrade(db)
         senders, receivers = seed(db, keyring, payers, payees)
-        with serving(db.url, keyring, server_workers, env) as port:
+        with serving(db.url, keyring, server_workers, env) as (port, pid):
             # Unmeasured warm-up: FastAPI builds each router's route table on first use.
             _in_load_process(Load(HOST, port, senders, receivers, WARM_UP_SECONDS, connections))
-            load = Load(HOST, port, senders, receivers, seconds, connections)
+            load = Load(HOST, port, senders, receivers, seconds, connections, None, pid)
             paid = _in_load_process(load)
-            base = _in_load_process(Load(HOST, port, (), (), seconds, connections, "healthz"))
-            floor = _in_load_process(Load(HOST, port, (), (), seconds, connections, "floor"))
+            base = _in_load_process(replace(load, payers=(), baseline="healthz"))
+            floor = _in_load_process(replace(load, payers=(), baseline="floor"))
         outcomes = _outcomes(db)
     risk_state = "redis" if env else "in process"
     return _report(paid, base, floor, connections, payers) | outcomes | {
@@ -304,6 +319,12 @@ def _rate(load: dict[str, Any]) -> float:
     return round(float(load["requests"]) / float(load["seconds"]), 1)
 
 
+def _cpu_ms_each(load: dict[str, Any], count: int) -> float | None:
+    """The server's CPU milliseconds per request (None where it cannot be read)."""
+    cpu = load["server_cpu"]
+    return None if cpu is None or count == 0 else round(cpu * 1000 / count, 2)
+
+
 def _baseline(what: str, load: dict[str, Any]) -> dict[str, Any]:
     return {
         "what": what,
@@ -311,6 +332,7 @@ def _baseline(what: str, load: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": _percentile_ms(load["latencies"], 0.50),
         "p99_ms": _percentile_ms(load["latencies"], 0.99),
         "errors": load["errors"],
+        "server_cpu_ms_per_request": _cpu_ms_each(load, load["requests"]),
     }
 
 
@@ -333,4 +355,12 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
         "baseline": _baseline("GET /healthz over the same client and server", base),
         "floor": _baseline(FLOOR_WHAT, floor),
         "payments_per_floor_request": round(per_second / max(_rate(floor), 0.1), 3),
+        "server_cpu_ms_per_payment": _cpu_ms_each(paid, paid["requests"]),
+        "server_cpu_payment_per_floor_request": _ratio(
+            _cpu_ms_each(paid, paid["requests"]), _cpu_ms_each(floor, floor["requests"])
+        ),
     }
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return None if part is None or not whole else round(part / whole, 2)
