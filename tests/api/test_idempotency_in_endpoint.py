@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -136,3 +138,61 @@ def test_a_request_refused_before_the_endpoint_began_stores_nothing(api: Api) ->
     fixed = _send(api, alice.token, {"payee": bob.id, "amount": 1, "payment_password": PIN},
                   "pay-5")  # fmt: skip
     assert fixed.status_code == 201
+
+
+def _in_thread(send: Any) -> tuple[threading.Thread, list[Response]]:
+    out: list[Response] = []
+    thread = threading.Thread(target=lambda: out.append(send()))
+    thread.start()
+    return thread, out
+
+
+def test_two_requests_at_once_with_one_key_pay_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = _alice_and_bob(api)
+    body = {"payee": bob.id, "amount": 7_00, "payment_password": PIN}
+    real, inside = payments.audit, threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        time.sleep(0.5)  # the first is mid-payment, its claim made, when the second comes
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(payments, "audit", slow)
+    thread, out = _in_thread(lambda: _send(api, alice.token, body, "race"))
+    assert inside.wait(10)
+    second = _send(api, alice.token, body, "race")
+    thread.join(10)
+    assert (out[0].status_code, second.status_code) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.json() == out[0].json()
+    assert _payments(api) == [("succeeded", None, 7_00)]
+
+
+def test_a_refused_request_holds_its_key_until_its_answer_is_stored(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 404 rolls the payment back but not the claim: another request with the key,
+    while the refusal is not yet stored, is refused instead of paying."""
+    alice, bob = _alice_and_bob(api)
+    refused = {"payee": "usr_nobody", "amount": 1_00, "payment_password": PIN}
+    real, reached, go = idempotency.InEndpoint.settle, threading.Event(), threading.Event()
+
+    def paused(pending: idempotency.InEndpoint, *args: Any) -> None:
+        reached.set()
+        go.wait(10)
+        real(pending, *args)
+
+    monkeypatch.setattr(idempotency.InEndpoint, "settle", paused)
+    thread, out = _in_thread(lambda: _send(api, alice.token, refused, "K"))
+    assert reached.wait(10)  # refused and rolled back; its answer not stored yet
+    monkeypatch.setattr(idempotency.InEndpoint, "settle", real)
+    other = _send(api, alice.token, {"payee": bob.id, "amount": 2_00, "payment_password": PIN},
+                  "K")  # fmt: skip
+    go.set()
+    thread.join(10)
+    error_of(out[0], 404, "payee_not_found")
+    error_of(other, 400, "idempotency_key_reused")  # the key is the refused request's
+    assert _payments(api) == []
+    assert [k[:3] for k in _keys(api)] == [("K", DONE, 404)]

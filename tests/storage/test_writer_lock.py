@@ -152,3 +152,61 @@ def test_a_failed_write_leaves_the_kept_connection_usable(sqlite_db: Database) -
     with sqlite_db.read() as conn:
         keys = conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
     assert keys == ["kept"]
+
+
+def test_dispose_lets_a_write_in_progress_finish(sqlite_db: Database) -> None:
+    entered, go = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def writer() -> None:
+        try:
+            with sqlite_db.begin() as conn:
+                _insert_on(conn, "a")
+                entered.set()
+                go.wait(5)
+                _insert_on(conn, "b")
+            outcome.append("committed")
+        except Exception as exc:  # what dispose must not cause
+            outcome.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert entered.wait(5)
+    threading.Timer(0.2, go.set).start()
+    sqlite_db.dispose()  # waits for the writer
+    thread.join(5)
+    assert outcome == ["committed"]
+    assert _count(sqlite_db) == 2
+
+
+def test_a_stale_reference_to_the_write_connection_cannot_block_later_writes(
+    sqlite_db: Database,
+) -> None:
+    with sqlite_db.begin() as conn:
+        _insert_on(conn, "k0")
+    # a leftover reference used after the commit begins a transaction outside the lock
+    assert conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar_one() == 1
+    _insert(sqlite_db, "k1")
+    assert _count(sqlite_db) == 2
+
+
+def _write_in_child(db: Database, parent_connection: int, answer: Any) -> None:
+    with db.begin() as conn:
+        _insert_on(conn, "from-child")
+        answer.put(id(conn.connection.dbapi_connection) == parent_connection)
+
+
+def test_a_forked_child_writes_on_its_own_connection(sqlite_db: Database) -> None:
+    with sqlite_db.begin() as conn:
+        _insert_on(conn, "from-parent")
+        parent_connection = id(conn.connection.dbapi_connection)
+    fork = multiprocessing.get_context("fork")
+    answer = fork.Queue()
+    child = fork.Process(target=_write_in_child, args=(sqlite_db, parent_connection, answer))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert answer.get(timeout=5) is False  # not the parent's SQLite connection
+    assert _count(sqlite_db) == 2
+    _insert(sqlite_db, "parent-again")  # the parent's own connection still works
+    assert _count(sqlite_db) == 3

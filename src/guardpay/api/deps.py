@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -34,7 +34,7 @@ from guardpay.api import idempotency
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.auth.sessions import OPERATOR, USER, Session
 from guardpay.domain.merchants import signing
-from guardpay.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
+from guardpay.errors import AuthenticationFailed, GuardpayError, InvalidRequest, PermissionDenied
 from guardpay.security import devices
 from guardpay.security.keys import Keyring
 from guardpay.security.tokens import token_hash
@@ -246,18 +246,23 @@ class UserRequest:
         """The unit of work, the session checked, and the Idempotency-Key claimed in it
         first thing (api/idempotency.py `InEndpoint`)."""
         pending = idempotency.in_endpoint(self.request.scope)
+        refused: GuardpayError | None = None
         try:
             with _request_context(self.request) as ctx:
                 caller = _require_user(_caller(ctx, self.credentials, self.proof))
-                if pending is not None:
+                if pending is None:
+                    yield caller
+                else:
                     pending.claim(ctx.uow, idempotency.session_caller(caller.session))
-                yield caller
-        except auth.COMMIT_ON:  # raised after its bookkeeping (and the claim) committed
+                    refused = yield from _holding_key(ctx.uow, caller)
+        except auth.COMMIT_ON:  # raised after its bookkeeping (and any claim) committed
             if pending is not None:
-                pending.committed = True
+                pending.commit_seen()
             raise
         if pending is not None:
-            pending.committed = True
+            pending.commit_seen()
+        if refused is not None:
+            raise refused
 
     def answer(self, caller: Caller, model: BaseModel, status_code: int) -> Response:
         """The endpoint's JSON answer, kept for its Idempotency-Key in the caller's unit
@@ -268,6 +273,26 @@ class UserRequest:
             kept = idempotency.Answer(status_code, [(b"content-type", JSON.encode())], body)
             pending.keep(caller.ctx.uow, kept, caller.ctx.now())
         return Response(body, status_code, media_type=JSON)
+
+
+def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, GuardpayError | None]:
+    """The endpoint under a savepoint taken right after the key's claim. A refusal that
+    would roll the request back (a 4xx, not `COMMIT_ON`) rolls back to the savepoint
+    instead and is returned to be raised after the commit: the claim commits, so no
+    other request can take the key before this one's answer is stored."""
+    point = uow.savepoint()
+    try:
+        yield caller
+    except GuardpayError as exc:
+        if isinstance(exc, auth.COMMIT_ON):
+            point.release()  # its bookkeeping commits with the claim
+            raise
+        if not idempotency.kept_status(exc.http_status):
+            raise
+        point.rollback()
+        return exc
+    point.release()
+    return None
 
 
 async def _user_request(

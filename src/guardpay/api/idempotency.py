@@ -32,9 +32,10 @@ Two ways to keep a key, one outcome:
   so the key, the payment and its answer commit together or not at all, and a payment
   takes one write transaction instead of three (on SQLite, one turn of the write lock).
   A request that loses the claim to a concurrent one with the same key rolls back and
-  gets the winner's stored answer. A refusal is stored after, as above; a request refused
-  before the endpoint began (malformed body, no session) stores nothing and may be
-  retried with the same key, as Stripe does.
+  gets the winner's stored answer. A refusal (4xx) rolls back to a savepoint taken after
+  the claim, commits the claim and is stored after, as above, so the key stays this
+  request's throughout; a request refused before the endpoint began (malformed body, no
+  session) stores nothing and may be retried with the same key, as Stripe does.
 
 Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_REQUIRED=1`).
 """
@@ -201,9 +202,14 @@ def _storable(answer: Answer, caller: str) -> bool:
     """Whether an answer is kept for replays (module docstring): not 5xx or 429, not a
     body that is not text, and not a 401 to a merchant key id the header only claims (it
     is not the merchant's until the signature checks: anyone could poison its keys)."""
-    status = answer.status
-    unsigned = status == 401 and caller.startswith(SIGNED)
-    return status < 500 and status != 429 and _text(answer.body) is not None and not unsigned
+    unsigned = answer.status == 401 and caller.startswith(SIGNED)
+    return kept_status(answer.status) and _text(answer.body) is not None and not unsigned
+
+
+def kept_status(status: int) -> bool:
+    """Whether an answer with this status is kept: not 5xx or 429, which changed nothing
+    (the unit of work rolled back), so the claim is released and the key may be retried."""
+    return status < 500 and status != 429
 
 
 def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer,
@@ -237,6 +243,10 @@ class InEndpoint:
             raise Conflict("a request with this Idempotency-Key came first",
                            code="idempotency_request_in_progress", param=HEADER)  # fmt: skip
 
+    def commit_seen(self) -> None:
+        """The endpoint's unit of work committed: with it the claim, if one was made."""
+        self.committed = self.caller is not None
+
     def keep(self, uow: UnitOfWork, answer: Answer, now: datetime) -> None:
         """Store the endpoint's answer in its own transaction, before the commit."""
         if self.caller is not None and _storable(answer, self.caller):
@@ -251,23 +261,21 @@ class InEndpoint:
         return _answer_for(found, self.request_path, self.request_hash)
 
     def unsettled(self, answer: Answer) -> bool:
-        """The endpoint claimed the key but did not keep this answer (a refusal)."""
-        return self.caller is not None and self.kept_status != answer.status
+        """The endpoint committed its claim but did not keep this answer (a refusal: see
+        api/deps.py `UserRequest.caller`, which commits the claim of a 4xx refusal so no
+        other request can take the key before the answer is stored here)."""
+        return self.committed and self.kept_status != answer.status
 
     def settle(self, db: Database, answer: Answer, now: datetime) -> None:
-        """Store an answer the endpoint did not keep, as `_Claim` does. If the endpoint
-        rolled back, its claim went with it: claim again, and store only if this request
-        still holds the key."""
+        """Store an answer the endpoint did not keep, under its committed claim, as
+        `_Claim` does; a 5xx or 429 releases the key instead."""
         assert self.caller is not None
         with unit_of_work(db) as uow:
             repo = IdempotencyRepository(uow.conn)
-            if not _storable(answer, self.caller):
-                if self.committed:
-                    repo.release(self.caller, self.key)
-                return
-            path, digest = self.request_path, self.request_hash
-            if self.committed or repo.claim(self.caller, self.key, path, digest, self.at):
+            if _storable(answer, self.caller):
                 _complete(repo, self.caller, self.key, answer, now)
+            else:
+                repo.release(self.caller, self.key)
 
 
 def in_endpoint(scope: asgi.Scope) -> InEndpoint | None:

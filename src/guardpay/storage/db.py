@@ -9,12 +9,14 @@ lock (see `storage/ledger.py`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
@@ -23,6 +25,7 @@ from guardpay.storage.memo import forget_on_savepoint_rollback
 from guardpay.storage.writer_lock import WriterLock
 
 T = TypeVar("T")
+log = structlog.get_logger("guardpay.storage")
 #: as long as SQLite's own busy timeout (PRAGMA busy_timeout below)
 WRITER_WAIT_SECONDS = 60.0
 
@@ -117,6 +120,7 @@ class Database:
         self.engine = make_engine(url, schema=schema)
         self._writer = WriterLock(_sqlite_file(url))  # SQLite: writers queue here
         self._writes: Connection | None = None  # SQLite: the one write connection
+        self._writes_pid = os.getpid()  # ... of this process
 
     @property
     def backend(self) -> str:
@@ -146,10 +150,20 @@ class Database:
             self._writer.release()
 
     def _writer_connection(self) -> Connection:
-        """The process's SQLite write connection (only with the writer lock held)."""
+        """The process's SQLite write connection (only with the writer lock held). A
+        forked child never writes on its parent's (one SQLite connection in two
+        processes corrupts files): it drops it unclosed, with the pool's, and opens its
+        own. A transaction left open by a stale reference to the connection, begun
+        outside the lock, is rolled back, not inherited."""
+        if self._writes_pid != os.getpid():
+            self._writes, self._writes_pid = None, os.getpid()
+            self.engine.dispose(close=False)
         conn = self._writes
         if conn is None or conn.closed or conn.invalidated:
             conn = self._writes = self.engine.connect()
+        if conn.in_transaction():
+            log.error("sqlite_write_connection_left_in_transaction")
+            conn.rollback()
         return conn
 
     @contextmanager
@@ -174,7 +188,14 @@ class Database:
             )
 
     def dispose(self) -> None:
-        if self._writes is not None:
-            self._writes.close()
-            self._writes = None
+        """Close the connections; a write in progress finishes first (the kept write
+        connection closes under the writer lock; if that cannot be had in time, it is
+        left to the writer holding it)."""
+        if self._writes is not None and self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            try:
+                if self._writes is not None and self._writes_pid == os.getpid():
+                    self._writes.close()
+                self._writes = None
+            finally:
+                self._writer.release()
         self.engine.dispose()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, NestedTransaction
 
 from guardpay.storage.db import Database
 from guardpay.storage.ledger import LedgerRepository
@@ -56,6 +57,10 @@ class UnitOfWork:
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         self._after_commit.append(effect)
+
+    def savepoint(self) -> Savepoint:
+        """A point this unit of work can roll back to without ending."""
+        return Savepoint(self, self.conn.begin_nested(), len(self._after_commit))
 
     def run_after_commit(self) -> None:
         """Each effect runs even if an earlier one failed: the work is committed, and a
@@ -107,6 +112,23 @@ class UnitOfWork:
         from guardpay.storage.auth import AuthRepository
 
         return AuthRepository(self.conn, self.memo)
+
+
+@dataclass(frozen=True)
+class Savepoint:
+    """Work since a point in a unit of work, undone alone by `rollback` together with
+    the after-commit effects it registered (they speak of work that will not commit)."""
+
+    uow: UnitOfWork
+    nested: NestedTransaction
+    effects: int  # how many after-commit effects there were at the point
+
+    def release(self) -> None:
+        self.nested.commit()
+
+    def rollback(self) -> None:
+        self.nested.rollback()
+        del self.uow._after_commit[self.effects :]
 
 
 @contextmanager
