@@ -15,7 +15,7 @@ from guardpay.domain.ledger.model import Transfer
 from guardpay.services import ledger, operators, wallets
 from guardpay.services.context import SYSTEM, Context
 from guardpay.storage.uow import read_only, unit_of_work
-from tests.api.api_fixtures import PIN, Api, PhoneApp, error_of
+from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.domain.identity.numbers import resident_id, uscc
 
@@ -228,3 +228,18 @@ def test_payment_code_collect(world: World) -> None:
             "payment_code_expired")  # fmt: skip
     error = error_of(api.post("/v1/me/payment-codes", {}, alice.token), 401, "step_up_required")
     assert "sms" in error["step_up"]["methods"]
+
+
+def test_a_qr_payment_replayed_with_its_key_pays_once(world: World) -> None:
+    """The QR endpoint keeps its Idempotency-Key in the payment's own transaction, as
+    transfers do (api/idempotency.py `InEndpoint`)."""
+    api, alice, _, merchant = world
+    payload = api.post(f"/v1/merchants/{merchant.id}/qr", None, merchant.token).json()["payload"]
+    body = {"payload": payload, "amount": 250, "payment_password": PIN}
+    headers = {**bearer(alice.token), "Idempotency-Key": "scan-1"}
+    first = api.client.post("/v1/payments/qr", json=body, headers=headers)
+    again = api.client.post("/v1/payments/qr", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert balance(api, "merchant", merchant.id, AccountCode.MERCHANT_SETTLEMENT) == 248
