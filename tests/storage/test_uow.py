@@ -46,3 +46,20 @@ def test_a_released_savepoint_commits_with_the_unit(db: Database) -> None:
         point.release()
     assert _keys(db) == ["inside"]
     assert ran == ["inside"]
+
+
+def test_a_savepoint_block_that_raises_is_undone_alone(db: Database) -> None:
+    ran: list[str] = []
+    with unit_of_work(db) as uow:
+        _insert(uow.conn, "kept")
+        try:
+            with uow.savepoint():
+                _insert(uow.conn, "undone")
+                uow.after_commit(lambda: ran.append("undone"))
+                raise LookupError("this one fails")
+        except LookupError:
+            pass
+        with uow.savepoint():
+            _insert(uow.conn, "released")
+    assert _keys(db) == ["kept", "released"]
+    assert ran == []

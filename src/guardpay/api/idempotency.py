@@ -168,10 +168,11 @@ class _Claim:
     def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
-            if _storable(answer, self.caller):
-                _complete(repo, self.caller, self.key, answer, now)
-            else:
+            text = _kept_text(answer, self.caller)
+            if text is None:
                 repo.release(self.caller, self.key)
+            else:
+                _complete(repo, self.caller, self.key, answer, text, now)
 
     def release(self) -> None:
         with unit_of_work(self.db) as uow:
@@ -198,25 +199,26 @@ def _answer_for(found: StoredKey | None, request_path: str, request_hash: str) -
     return _replay(found, request_path, request_hash)
 
 
-def _storable(answer: Answer, caller: str) -> bool:
-    """Whether an answer is kept for replays (module docstring): not 5xx or 429, not a
-    body that is not text, and not a 401 to a merchant key id the header only claims (it
-    is not the merchant's until the signature checks: anyone could poison its keys)."""
+def _kept_text(answer: Answer, caller: str) -> str | None:
+    """The answer's body as kept for replays, or None if it is not kept (module
+    docstring): a 5xx or 429, a body that is not text, or a 401 to a merchant key id the
+    header only claims (not the merchant's until the signature checks: anyone could
+    poison its keys)."""
     unsigned = answer.status == 401 and caller.startswith(SIGNED)
-    return kept_status(answer.status) and _text(answer.body) is not None and not unsigned
+    return None if unsigned or not storable_status(answer.status) else _text(answer.body)
 
 
-def kept_status(status: int) -> bool:
+def storable_status(status: int) -> bool:
     """Whether an answer with this status is kept: not 5xx or 429, which changed nothing
     (the unit of work rolled back), so the claim is released and the key may be retried."""
     return status < 500 and status != 429
 
 
-def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer,
+def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer, text: str,
               now: datetime) -> None:  # fmt: skip
     media = next((v.decode("latin-1") for k, v in answer.headers
                   if k.lower() == b"content-type"), None)  # fmt: skip
-    repo.complete(caller, key, answer.status, media, answer.body.decode(), now)
+    repo.complete(caller, key, answer.status, media, text, now)
 
 
 @dataclass
@@ -249,8 +251,10 @@ class InEndpoint:
 
     def keep(self, uow: UnitOfWork, answer: Answer, now: datetime) -> None:
         """Store the endpoint's answer in its own transaction, before the commit."""
-        if self.caller is not None and _storable(answer, self.caller):
-            _complete(IdempotencyRepository(uow.conn), self.caller, self.key, answer, now)
+        text = None if self.caller is None else _kept_text(answer, self.caller)
+        if text is not None:
+            assert self.caller is not None
+            _complete(IdempotencyRepository(uow.conn), self.caller, self.key, answer, text, now)
             self.kept_status = answer.status
 
     def stored(self, db: Database) -> Answer:
@@ -270,12 +274,7 @@ class InEndpoint:
         """Store an answer the endpoint did not keep, under its committed claim, as
         `_Claim` does; a 5xx or 429 releases the key instead."""
         assert self.caller is not None
-        with unit_of_work(db) as uow:
-            repo = IdempotencyRepository(uow.conn)
-            if _storable(answer, self.caller):
-                _complete(repo, self.caller, self.key, answer, now)
-            else:
-                repo.release(self.caller, self.key)
+        _Claim(db, self.caller, self.key).store(answer, now)
 
 
 def in_endpoint(scope: asgi.Scope) -> InEndpoint | None:
@@ -368,7 +367,7 @@ class Idempotency:
         try:
             await self.app(scope, receive, capture)
         except BaseException:  # the endpoint's unit of work rolled back, its claim too
-            if pending.committed and pending.caller is not None:
+            if pending.committed and pending.caller is not None:  # (committed: claimed)
                 await run_in_threadpool(_Claim(state.db, pending.caller, pending.key).release)
             raise
         answer = capture.answer()

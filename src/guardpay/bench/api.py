@@ -289,7 +289,7 @@ def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_2
         with serving(db.url, keyring, server_workers, env) as (port, pid):
             # Unmeasured warm-up: FastAPI builds each router's route table on first use.
             _in_load_process(Load(HOST, port, senders, receivers, WARM_UP_SECONDS, connections))
-            load = Load(HOST, port, senders, receivers, seconds, connections, None, pid)
+            load = Load(HOST, port, senders, receivers, seconds, connections, server_pid=pid)
             paid = _in_load_process(load)
             base = _in_load_process(replace(load, payers=(), baseline="healthz"))
             floor = _in_load_process(replace(load, payers=(), baseline="floor"))
@@ -340,6 +340,7 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
             connections: int, payers: int) -> dict[str, Any]:  # fmt: skip
     succeeded = paid["requests"] - paid["errors"]
     per_second = round(succeeded / paid["seconds"], 1)
+    cpu_each = _cpu_ms_each(paid, paid["requests"])
     return {
         "payments_per_second": per_second,
         "p50_ms": _percentile_ms(paid["latencies"], 0.50),
@@ -355,9 +356,9 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
         "baseline": _baseline("GET /healthz over the same client and server", base),
         "floor": _baseline(FLOOR_WHAT, floor),
         "payments_per_floor_request": round(per_second / max(_rate(floor), 0.1), 3),
-        "server_cpu_ms_per_payment": _cpu_ms_each(paid, paid["requests"]),
+        "server_cpu_ms_per_payment": cpu_each,
         "server_cpu_payment_per_floor_request": _ratio(
-            _cpu_ms_each(paid, paid["requests"]), _cpu_ms_each(floor, floor["requests"])
+            cpu_each, _cpu_ms_each(floor, floor["requests"])
         ),
     }
 

@@ -114,7 +114,7 @@ def expire_overdue(ctx: Context, now: datetime | None = None) -> list[str]:
     closed = []
     for decision_id in RiskRepository(ctx.uow.conn).overdue_reviews(at):
         try:
-            with ctx.uow.conn.begin_nested():
+            with ctx.uow.savepoint():  # its after-commit effects go if it fails
                 _close(ctx, decision_id, EXPIRED, "system", "review timed out", None)
         except GuardpayError as exc:
             log.warning("review_timeout_skipped", decision=decision_id, code=exc.code)

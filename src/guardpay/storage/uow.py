@@ -117,7 +117,8 @@ class UnitOfWork:
 @dataclass(frozen=True)
 class Savepoint:
     """Work since a point in a unit of work, undone alone by `rollback` together with
-    the after-commit effects it registered (they speak of work that will not commit)."""
+    the after-commit effects it registered (they speak of work that will not commit).
+    As a context manager: released when the block ends, rolled back if it raises."""
 
     uow: UnitOfWork
     nested: NestedTransaction
@@ -129,6 +130,15 @@ class Savepoint:
     def rollback(self) -> None:
         self.nested.rollback()
         del self.uow._after_commit[self.effects :]
+
+    def __enter__(self) -> Savepoint:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.release()
+        else:
+            self.rollback()
 
 
 @contextmanager
