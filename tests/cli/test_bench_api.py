@@ -65,6 +65,15 @@ def test_bench_api_short_run() -> None:
     assert report["server_cpu_payment_per_floor_request"] == pytest.approx(
         per_payment / per_refusal, abs=0.01
     )
+    # what the target would allow a payment, after the load generator's own CPU
+    met = report["payments_per_second"] >= 1_000 and report["p99_ms"] < 100
+    assert report["target_met"] is met
+    spend = report["budget_at_target"]
+    assert spend["server_cpu_ms_spent"] == pytest.approx(per_payment, abs=0.01)
+    assert 0 < spend["client_cpu_ms_per_payment"] < spend["cpu_ms_per_payment_at_target"]
+    allowed = spend["cpu_ms_per_payment_at_target"] - spend["client_cpu_ms_per_payment"]
+    assert spend["server_cpu_ms_allowed"] == pytest.approx(allowed, abs=0.01)
+    assert spend["server_spent_per_allowed"] == pytest.approx(per_payment / allowed, rel=0.02)
 
 
 def test_bench_api_against_two_server_workers() -> None:

@@ -28,6 +28,8 @@ generator not counted), which, unlike requests per second, does not swing with h
 this shared machine is. A one-second
 warm-up of payments comes first and is not counted (FastAPI builds a router's route
 table on its first request, a stall of about half a second).
+`budget_at_target` (bench/budget.py) sets what the server spent per payment against
+what the target leaves it on this machine, after the load generator's own CPU.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from guardpay.adapters.kyc import Kyc
-from guardpay.bench import loadgen
+from guardpay.bench import budget, loadgen
 from guardpay.bench.cpu import process_tree_seconds
 from guardpay.domain.identity.checksums import gb11643_check_char
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
@@ -238,15 +240,15 @@ def drive(load: Load) -> dict[str, Any]:
     else:
         request, accept = _BASELINES[load.baseline or "healthz"]()
         makers = [lambda: request] * n
-    before = _server_cpu(load)
+    before, client_before = _server_cpu(load), time.process_time()
     tallies, elapsed = loadgen.drive(load.host, load.port, makers, accept, load.seconds)
-    after = _server_cpu(load)
+    after, client = _server_cpu(load), time.process_time() - client_before
     flat = sorted(x for t in tallies for x in t.latencies)
     first_error = next((t.first_error for t in tallies if t.first_error), None)
     cpu = None if before is None or after is None else after - before
     return {"requests": len(flat), "errors": sum(t.errors for t in tallies),
             "seconds": elapsed, "latencies": flat, "first_error": first_error,
-            "server_cpu": cpu}  # fmt: skip
+            "server_cpu": cpu, "client_cpu": client}  # fmt: skip
 
 
 def _server_cpu(load: Load) -> float | None:
@@ -340,12 +342,14 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
             connections: int, payers: int) -> dict[str, Any]:  # fmt: skip
     succeeded = paid["requests"] - paid["errors"]
     per_second = round(succeeded / paid["seconds"], 1)
-    cpu_each = _cpu_ms_each(paid, paid["requests"])
+    cpu_each, p99 = _cpu_ms_each(paid, paid["requests"]), _percentile_ms(paid["latencies"], 0.99)
+    floor_each = _cpu_ms_each(floor, floor["requests"])
     return {
         "payments_per_second": per_second,
         "p50_ms": _percentile_ms(paid["latencies"], 0.50),
-        "p99_ms": _percentile_ms(paid["latencies"], 0.99),
+        "p99_ms": p99,
         "errors": paid["errors"],
+        "target_met": budget.target_met(per_second, p99, paid["errors"]),
         "first_error": paid["first_error"],
         "payments": succeeded,
         "seconds": round(paid["seconds"], 2),
@@ -357,8 +361,12 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
         "floor": _baseline(FLOOR_WHAT, floor),
         "payments_per_floor_request": round(per_second / max(_rate(floor), 0.1), 3),
         "server_cpu_ms_per_payment": cpu_each,
-        "server_cpu_payment_per_floor_request": _ratio(
-            cpu_each, _cpu_ms_each(floor, floor["requests"])
+        "server_cpu_payment_per_floor_request": _ratio(cpu_each, floor_each),
+        "budget_at_target": budget.budget(
+            cpus=budget.cpus(),
+            client_ms=paid["client_cpu"] * 1000 / max(paid["requests"], 1),
+            server_ms=cpu_each,
+            floor_ms=floor_each,
         ),
     }
 
