@@ -33,13 +33,28 @@ class WriterLock:
             database_file is not None and fcntl is not None) else None  # fmt: skip
         self._fd: int | None = None
         self._pid = 0
+        self._file_held = False  # kept across a hand-over (`release(keep_file=True)`)
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Threads of this process queued for the lock now."""
+        return self._waiting
 
     def acquire(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        if not self._threads.acquire(timeout=timeout):
+        with self._count:
+            self._waiting += 1
+        try:
+            got = self._threads.acquire(timeout=timeout)
+        finally:
+            with self._count:
+                self._waiting -= 1
+        if not got:
             return False
         try:
-            if self._path is None or self._take_file(deadline):
+            if self._holds_file() or self._take_file(deadline):
                 return True
         except BaseException:
             self._threads.release()
@@ -47,10 +62,26 @@ class WriterLock:
         self._threads.release()
         return False
 
-    def release(self) -> None:
-        if self._path is not None and self._fd is not None:
+    def try_acquire(self) -> bool:
+        """The lock if no thread of this process has it, without waiting; only while
+        this process still holds the file (a hand-over nobody took), else False."""
+        if not self._threads.acquire(blocking=False):
+            return False
+        if self._holds_file():
+            return True
+        self._threads.release()
+        return False
+
+    def release(self, *, keep_file: bool = False) -> None:
+        """Let the next thread in; `keep_file` hands the lock to this process's next
+        writer without letting another process in between (an open group commit)."""
+        self._file_held = keep_file and self._path is not None
+        if self._path is not None and self._fd is not None and not keep_file:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
+
+    def _holds_file(self) -> bool:
+        return self._path is None or (self._file_held and self._pid == os.getpid())
 
     def _take_file(self, deadline: float) -> bool:
         fd, wait = self._file(), _FIRST_WAIT
