@@ -170,6 +170,27 @@ def test_unknown_references_and_wrong_amounts_are_anomalies(env: FundingEnv) -> 
     env.reserve_ok()
 
 
+def test_a_wrong_amount_does_not_hide_the_banks_correct_answer(env: FundingEnv) -> None:
+    """A garbled answer (wrong amount) is an anomaly only: the real answer with the same
+    status, after it, still settles the funding and releases the hold."""
+    user, card_id = env.customer()
+    env.deliver(callback(env.top_up(user, card_id, 10_000), "succeeded"))
+    row = env.withdraw(user, card_id, 7_000)
+    assert env.account(user) == (10_000, 3_000)
+    assert env.deliver(callback(row, "failed", amount=70)) is funding.Outcome.MISMATCH
+    assert env.deliver(callback(row, "failed", amount=70)) is funding.Outcome.MISMATCH
+    assert env.get(row.id).state == "processing"
+    assert env.deliver(callback(row, "failed")) is funding.Outcome.FAILED
+    assert env.deliver(callback(row, "failed")) is funding.Outcome.DUPLICATE
+    assert env.get(row.id).state == "failed"
+    assert env.account(user) == (10_000, 10_000)  # the hold is released
+    with env.ctx() as ctx:
+        kinds = [a[1] for a in funding.repo(ctx).anomalies()]
+    assert kinds == ["amount_mismatch", "amount_mismatch"]
+    env.reserve_ok()
+    env.ledger_ok()
+
+
 def test_a_retried_request_returns_the_first_and_cannot_double_post(env: FundingEnv) -> None:
     user, card_id = env.customer()
     row = env.top_up(user, card_id, 10_000, funding_id="fnd_client_1")

@@ -9,8 +9,10 @@ transaction that then rolled back shows up as "missing on our side" in the state
 reconciliation, which is the control for that window.
 
 Callbacks are idempotent by (bank_reference, status), serialised per funding by a row
-lock, and every state change and anomaly is audited. Cards appear only as their id and
-last four; the bank gets the card token.
+lock, and every state change and anomaly is audited. Only an answer that matches the
+funding's amount and currency counts as seen: one that does not is an anomaly and
+nothing more, so it cannot turn the bank's correct answer into a duplicate. Cards
+appear only as their id and last four; the bank gets the card token.
 """
 
 from __future__ import annotations
@@ -177,11 +179,14 @@ def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
             _anomaly(ctx, callback, kind, row)
         return Outcome.UNKNOWN
     outcome = _outcome(row, callback)
+    if outcome is Outcome.MISMATCH:
+        # Not marked as seen either: (reference, status) is the key of the bank's real
+        # answer, and a garbled copy must not make that answer a duplicate.
+        _anomaly(ctx, callback, "amount_mismatch", row)
+        return outcome
     if not store.record_callback(callback.bank_reference, callback.status, outcome, ctx.now()):
         return Outcome.DUPLICATE
-    if outcome is Outcome.MISMATCH:
-        _anomaly(ctx, callback, "amount_mismatch", row)
-    elif outcome is Outcome.CONFLICT:
+    if outcome is Outcome.CONFLICT:
         _anomaly(ctx, callback, "conflicting_answer", row)
     elif outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
         _transition(ctx, row, outcome)
