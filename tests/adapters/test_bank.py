@@ -65,6 +65,32 @@ def test_declined_cards_fail_and_a_failing_delivery_is_retried() -> None:
     assert bank.final_status(ref) == "failed"
 
 
+def test_a_refused_delivery_is_retried_until_accepted_then_given_up_at_the_limit() -> None:
+    """The platform answers non-2xx while it cannot place a callback yet: the bank keeps
+    sending it (the platform catches up), but not for ever."""
+    calm = Chaos(failure=0.0, duplicate=0.0, late=0.0, contradiction=0.0)
+    bank, calls = FakeBank(seed=2, chaos=calm, max_attempts=5), list[BankCallback]()
+
+    def refuse_three(c: BankCallback) -> None:
+        calls.append(c)
+        if len(calls) <= 3:
+            raise RuntimeError("503 bank_reference_unknown")
+
+    bank.submit(instruction(1))
+    bank.drain(refuse_three)
+    assert (len(calls), bank.given_up) == (4, [])
+
+    def refuse_all(c: BankCallback) -> None:
+        calls.append(c)
+        raise RuntimeError("503 bank_reference_unknown")
+
+    bank.submit(instruction(2))
+    bank.drain(refuse_all)
+    assert len(calls) == 4 + 5
+    assert [c.instruction_id for c in bank.given_up] == ["fnd_2"]
+    assert bank.idle
+
+
 def test_the_thread_delivers_in_the_background() -> None:
     bank, got, stop = FakeBank(seed=3), list[BankCallback](), threading.Event()
     bank.submit(instruction(1, "out"))

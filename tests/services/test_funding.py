@@ -156,17 +156,19 @@ def test_a_failure_first_then_success_keeps_the_failure(env: FundingEnv) -> None
     env.reserve_ok()
 
 
-def test_unknown_references_and_wrong_amounts_are_anomalies(env: FundingEnv) -> None:
+def test_unknown_references_are_refused_for_a_retry_wrong_amounts_are_anomalies(
+    env: FundingEnv,
+) -> None:
     user, card_id = env.customer()
     row = env.top_up(user, card_id, 10_000)
     stray = BankCallback("bnk_nope", "fnd_nope", "succeeded", 1, "CNY")
-    assert env.deliver(stray) is funding.Outcome.UNKNOWN
-    assert env.deliver(stray) is funding.Outcome.UNKNOWN  # recorded once, below
+    env.refused("bank_reference_unknown", funding.handle_callback, stray)  # maybe ours later
+    env.refused("bank_reference_unknown", funding.handle_callback, stray)  # no anomaly, below
     assert env.deliver(callback(row, "succeeded", amount=99)) is funding.Outcome.MISMATCH
     assert env.get(row.id).state == "processing"
     with env.ctx() as ctx:
         kinds = [a[1] for a in funding.repo(ctx).anomalies()]
-    assert kinds == ["unknown_reference", "amount_mismatch"]
+    assert kinds == ["amount_mismatch"]
     env.reserve_ok()
 
 

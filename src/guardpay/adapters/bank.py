@@ -8,8 +8,11 @@ bank connector; instructions only ever carry the card token and last four.
 `FakeBank` behaves like a real one so the platform is tested against its worst day: it
 answers asynchronously (callbacks queue until `pump`ed, or a thread pumps them), some
 late, some twice, some out of order, some with failure, and now and then sends a
-contradicting answer after its final one (which the platform must ignore). Everything is
-drawn from one seeded RNG, so a failing chaos run replays exactly. Its daily statement
+contradicting answer after its final one (which the platform must ignore). A delivery
+that fails (the callback endpoint answered non-2xx: `deliver` raised) is sent again on
+the next tick, up to `max_attempts` times, then given up as a real bank gives up; the
+statement still lists the instruction. Everything is drawn from one seeded RNG, so a
+failing chaos run replays exactly. Its daily statement
 (CSV: date, bank_reference, direction, amount, currency, status) states the bank's
 final answers: the truth `reconcile statement` checks the platform against.
 """
@@ -92,11 +95,13 @@ class FakeBank:
     seed: int = 0
     chaos: Chaos = field(default_factory=Chaos)
     declined_tokens: set[str] = field(default_factory=set)
+    max_attempts: int = 100  # deliveries of one callback before the bank gives up on it
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._orders: dict[str, _Order] = {}  # by instruction id
-        self._queue: list[tuple[int, BankCallback]] = []  # (due tick, callback)
+        self._queue: list[tuple[int, BankCallback, int]] = []  # (due tick, callback, tries)
+        self.given_up: list[BankCallback] = []  # never accepted in `max_attempts` tries
         self._tick = 0
         self._lock = threading.Lock()
 
@@ -120,35 +125,42 @@ class FakeBank:
         rng, chaos = self._rng, self.chaos
         answer = _callback(order, order.status)
         due = self._tick + (rng.randint(6, 20) if rng.random() < chaos.late else rng.randint(1, 3))
-        self._queue.append((due, answer))
+        self._queue.append((due, answer, 0))
         if rng.random() < chaos.duplicate:
-            self._queue.append((due + rng.randint(0, 8), answer))
+            self._queue.append((due + rng.randint(0, 8), answer, 0))
         if rng.random() < chaos.contradiction:
             other = "failed" if order.status == "succeeded" else "succeeded"
-            self._queue.append((due + rng.randint(1, 10), _callback(order, other)))
+            self._queue.append((due + rng.randint(1, 10), _callback(order, other), 0))
 
     @property
     def idle(self) -> bool:
         return not self._queue
 
     def pump(self, deliver: Callable[[BankCallback], object], ticks: int = 1) -> int:
-        """Advance the bank's clock and deliver what is due; returns how many were sent.
-        A delivery that raises is retried on the next tick, as a bank retries."""
+        """Advance the bank's clock and deliver what is due; returns how many were
+        accepted. A delivery that raises (for the HTTP endpoint: a non-2xx answer) is
+        retried on the next tick, as a bank retries, until `max_attempts`."""
         sent = 0
         for _ in range(ticks):
             with self._lock:
                 self._tick += 1
-                due = [c for t, c in self._queue if t <= self._tick]
-                self._queue = [(t, c) for t, c in self._queue if t > self._tick]
+                due = [(c, n) for t, c, n in self._queue if t <= self._tick]
+                self._queue = [q for q in self._queue if q[0] > self._tick]
                 self._rng.shuffle(due)
-            for callback in due:
+            for callback, tries in due:
                 try:
                     deliver(callback)
                     sent += 1
                 except Exception:
-                    with self._lock:
-                        self._queue.append((self._tick + 1, callback))
+                    self._retry(callback, tries + 1)
         return sent
+
+    def _retry(self, callback: BankCallback, tries: int) -> None:
+        with self._lock:
+            if tries >= self.max_attempts:
+                self.given_up.append(callback)
+            else:
+                self._queue.append((self._tick + 1, callback, tries))
 
     def drain(self, deliver: Callable[[BankCallback], object], max_ticks: int = 1000) -> None:
         """Pump until nothing is left to deliver."""

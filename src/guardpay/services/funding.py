@@ -11,13 +11,19 @@ reconciliation, which is the control for that window.
 Callbacks are idempotent by (bank_reference, status), serialised per funding by a row
 lock, and every state change and anomaly is audited. Only an answer that matches the
 funding's amount and currency counts as seen: one that does not is an anomaly and
-nothing more, so it cannot turn the bank's correct answer into a duplicate. Cards
-appear only as their id and last four; the bank gets the card token.
+nothing more, so it cannot turn the bank's correct answer into a duplicate. The bank
+may answer before the request that submitted the instruction has committed: a callback
+for a reference no funding has is refused as retryable (503 `bank_reference_unknown`)
+and changes nothing, so the bank's redelivery after the commit settles the funding,
+whatever the timing. Cards appear only as their id and last four; the bank gets the
+card token.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+import structlog
 
 from guardpay.adapters.bank import BankCallback, BankChannel, BankInstruction
 from guardpay.domain import funding as rules
@@ -43,6 +49,8 @@ from guardpay.services.payments_risk import Subject, screen
 from guardpay.storage.funding import FundingRepository, FundingRow
 from guardpay.storage.identity import CardRow
 
+log = structlog.get_logger("guardpay.funding")
+
 
 class Outcome(StrEnum):
     """What a callback did."""
@@ -53,7 +61,7 @@ class Outcome(StrEnum):
     IGNORED = "ignored"  # the same final answer as the funding already has
     CONFLICT = "conflict"  # contradicts the first final answer: anomaly
     MISMATCH = "mismatch"  # amount or currency differ from ours: anomaly, no change
-    UNKNOWN = "unknown"  # no funding with this reference: anomaly
+    UNKNOWN = "unknown"  # a status we do not know: anomaly
 
 
 def repo(ctx: Context) -> FundingRepository:
@@ -171,12 +179,11 @@ def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
     """Apply the bank's answer once; anything unexpected becomes an audited anomaly."""
     store = repo(ctx)
     row = store.by_reference(callback.bank_reference, for_update=True)
-    if row is None or callback.status not in set(BankStatus):
-        # Not marked as seen: the reference may be ours once the request commits, and the
-        # bank's next delivery must then settle it. The anomaly is recorded once.
-        kind = "unknown_reference" if row is None else "invalid_status"
-        if not store.has_anomaly(callback.bank_reference, kind):
-            _anomaly(ctx, callback, kind, row)
+    if row is None:
+        raise _not_ours_yet(callback)
+    if callback.status not in set(BankStatus):  # recorded once, not marked as seen
+        if not store.has_anomaly(callback.bank_reference, "invalid_status"):
+            _anomaly(ctx, callback, "invalid_status", row)
         return Outcome.UNKNOWN
     outcome = _outcome(row, callback)
     if outcome is Outcome.MISMATCH:
@@ -191,6 +198,21 @@ def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
     elif outcome in (Outcome.SUCCEEDED, Outcome.FAILED):
         _transition(ctx, row, outcome)
     return outcome
+
+
+def _not_ours_yet(callback: BankCallback) -> ServiceUnavailable:
+    """The refusal of a callback whose reference no funding has: retryable (503), so the
+    bank sends it again. The bank can answer before the request that submitted the
+    instruction has committed its funding (on PostgreSQL the callback's transaction
+    cannot see it yet); acknowledging the answer then would lose it for good, while the
+    bank's next delivery, after that commit, settles the funding. Nothing is written
+    (an early answer is no anomaly); a reference that never becomes ours, an instruction
+    whose request rolled back, is what statement reconciliation reports as
+    `missing_on_platform` once the bank stops retrying."""
+    log.warning("bank_callback_reference_unknown", bank_reference=callback.bank_reference,
+                status=callback.status)  # fmt: skip
+    return ServiceUnavailable("no funding has this bank reference (yet): send it again later",
+                              code="bank_reference_unknown", param="bank_reference")  # fmt: skip
 
 
 def _outcome(row: FundingRow, callback: BankCallback) -> Outcome:

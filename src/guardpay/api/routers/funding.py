@@ -4,7 +4,7 @@ A request answers at once with the funding in state `processing`: the money is h
 the instruction is with the bank. The bank's answer arrives later at
 `POST /v1/bank/callbacks`, signed like our own webhooks (HMAC-SHA256 over
 `{timestamp}.{body}` under a secret shared with the bank, the timestamp within five
-minutes); duplicates, late and contradicting answers are the service's business
+minutes); duplicates, early, late and contradicting answers are the service's business
 (`services/funding.py`). Both requests need the payment password; a step-up that risk
 control asks for is passed and the request made again with its challenge id.
 """
@@ -102,7 +102,7 @@ class CallbackIn(BaseModel):
 
 class CallbackOut(BaseModel):
     outcome: str = Field(description="succeeded, failed, duplicate, ignored, conflict, "
-                                     "mismatch or unknown")  # fmt: skip
+                                     "mismatch or unknown (status)")  # fmt: skip
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -117,9 +117,12 @@ def bank_callback(
     bank_timestamp: Annotated[int, Header(description="Unix seconds the bank signed at")],
     bank_signature: Annotated[str, Header(max_length=512, description="v1=<hex HMAC>")],
 ) -> CallbackOut:
-    """The bank's answer to an instruction, checked against the signed bytes. Every
-    answer is acknowledged (200) once recorded, anomalies included, so the bank stops
-    retrying; a bad signature is 401 and changes nothing."""
+    """The bank's answer to an instruction, checked against the signed bytes. An answer
+    is acknowledged (200) once recorded, anomalies included, so the bank stops retrying;
+    a bad signature is 401 and changes nothing. An answer for a reference we do not have
+    is 503 `bank_reference_unknown` and changes nothing: it may have overtaken the
+    commit of the request that submitted the instruction, and the bank's retry after
+    that commit settles the funding (services/funding.py)."""
     secret = request.app.state.bank_secret
     if not secret:
         raise ServiceUnavailable("bank callbacks are not configured on this server",
