@@ -4,7 +4,8 @@ The accounting and the state machine are in `domain/funding.py`. Here: one unit 
 per request and per bank callback. A request writes the funding row, holds the money as a
 pending ledger transfer and submits the instruction to the bank (which dedupes on the
 funding id), all in one transaction: if anything fails, nothing is held and a retry with
-the same funding id meets the same bank reference. An instruction the bank took for a
+the same funding id (over HTTP, derived from the Idempotency-Key: `funding_id_for`) meets
+the same bank reference. An instruction the bank took for a
 transaction that then rolled back shows up as "missing on our side" in the statement
 reconciliation, which is the control for that window.
 
@@ -21,6 +22,8 @@ card token.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from enum import StrEnum
 
 import structlog
@@ -87,6 +90,16 @@ def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: s
     _check_password(ctx, user_id, payment_password)
     return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id,
                     step_up_challenge_id)  # fmt: skip
+
+
+def funding_id_for(user_id: str, idempotency_key: str) -> str:
+    """The funding id of a request made with an Idempotency-Key: the same for every retry
+    of it. A request that failed after the bank took its instruction (the bank's reply
+    timed out: 503, everything rolled back, the key released for a retry) is then
+    retried with the same instruction id, which the bank dedupes, so the card is charged
+    or paid once. Derived per user, so another user's key names another funding."""
+    digest = hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).digest()
+    return f"fnd_{base64.b32encode(digest[:10]).decode().lower()}"
 
 
 def _check_password(ctx: Context, user_id: str, payment_password: str | None) -> None:

@@ -6,7 +6,10 @@ the instruction is with the bank. The bank's answer arrives later at
 `{timestamp}.{body}` under a secret shared with the bank, the timestamp within five
 minutes); duplicates, early, late and contradicting answers are the service's business
 (`services/funding.py`). Both requests need the payment password; a step-up that risk
-control asks for is passed and the request made again with its challenge id.
+control asks for is passed and the request made again with its challenge id. A request
+with an Idempotency-Key names its funding after the key (`funding.funding_id_for`): a
+retry after a 503 (the bank's reply was lost) meets the instruction the bank may have
+taken, so the card is charged or paid once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from guardpay.adapters.bank import BankCallback
+from guardpay.api import idempotency
 from guardpay.api.deps import RequestContext, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, Secret, errors, reveal
 from guardpay.api.routers.payments import Amount, Currency
@@ -56,9 +60,14 @@ class FundingOut(BaseModel):
 
 
 def _request(caller: UserCaller, request: Request, body: FundingIn, kind: str) -> FundingOut:
+    """With an Idempotency-Key, the funding id derives from it, so a retry after a 503
+    sends the bank the instruction it may already have taken, not a second one."""
     ask = funding.request_top_up if kind == "top_up" else funding.request_withdrawal
+    key = request.headers.get(idempotency.HEADER)
     row = ask(caller.ctx, request.app.state.bank, caller.id, body.card_id,
-              Money(body.amount, body.currency), step_up_challenge_id=body.step_up_challenge_id,
+              Money(body.amount, body.currency),
+              funding_id=funding.funding_id_for(caller.id, key) if key else None,
+              step_up_challenge_id=body.step_up_challenge_id,
               payment_password=reveal(body.payment_password))  # fmt: skip
     return FundingOut.of(row)
 
