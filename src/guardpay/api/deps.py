@@ -30,7 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from guardpay.api import idempotency
+from guardpay.api import idempotency, idempotency_callers
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.auth.sessions import OPERATOR, USER, Session
 from guardpay.domain.merchants import signing
@@ -253,7 +253,7 @@ class UserRequest:
                 if pending is None:
                     yield caller
                 else:
-                    pending.claim(ctx.uow, idempotency.session_caller(caller.session))
+                    pending.claim(ctx.uow, idempotency_callers.session_caller(caller.session))
                     refused = yield from _holding_key(ctx.uow, caller)
         except auth.COMMIT_ON:  # raised after its bookkeeping (and any claim) committed
             if pending is not None:
@@ -358,14 +358,21 @@ def _merchant_key(
 ) -> str | None:
     """Checks the signature and spends the nonce in a transaction of its own, committed
     before the endpoint's unit of work opens: a replay fails even if the first request
-    did."""
+    did. The request's Idempotency-Key is claimed in it too, now that the key id is
+    proven, so it commits with the nonce (a lost claim as well: its replay is sent)."""
     if signed is None:
         return None
     state = request.app.state
+    pending = idempotency.in_endpoint(request.scope)
     with unit_of_work(state.db) as uow:
         ctx = Context(uow, keyring_of(state), Actor(ANONYMOUS, "-", client_ip(request)),
                       state.clock)  # fmt: skip
-        return merchant_api.authenticate(ctx, signed).merchant_id
+        key = merchant_api.authenticate(ctx, signed)
+        if pending is not None:
+            pending.take(uow, idempotency_callers.merchant_caller(key.id))
+    if pending is not None:
+        pending.took()
+    return key.merchant_id
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@ The first request with a key claims (caller, key) and runs; its response (status
 body) is stored. The same key again from the same caller with the same method, path and
 body gets the stored response back with `Idempotent-Replayed: true`, without running the
 endpoint; with another path or body it is refused (400 `idempotency_key_reused`); while
-the first is still running, 409 `idempotency_request_in_progress`. The caller is the
-bearer session's subject (so a key survives logging in again), a merchant-signed call's
-key id, else the client address.
+the first is still running, 409 `idempotency_request_in_progress`.
+
+Only a verified caller has keys (api/idempotency_callers.py): a replay skips the
+endpoint and its authentication. The caller is a live session's subject (so a key
+survives logging in again), a merchant-signed call's key id once its signature checks,
+else (no credentials) the client address. Credentials proving no one (a dead token, a
+forged signature) run unkeyed: the endpoint refuses them; nothing is replayed or stored.
 
 What is stored, and why:
 - every answer below 500 but 429, including the 4xx of `auth.COMMIT_ON` (a wrong payment
@@ -36,6 +40,8 @@ Two ways to keep a key, one outcome:
   the claim, commits the claim and is stored after, as above, so the key stays this
   request's throughout; a request refused before the endpoint began (malformed body, no
   session) stores nothing and may be retried with the same key, as Stripe does.
+  A merchant-signed call's key is claimed by the endpoint too, as its signature checks
+  (api/deps.py `_merchant_key`): the claim commits with the nonce, the answer after.
 
 Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_REQUIRED=1`).
 """
@@ -54,17 +60,13 @@ from starlette.concurrency import run_in_threadpool
 
 from guardpay.api import asgi
 from guardpay.api.errors import error_body
-from guardpay.domain.auth.sessions import Session
-from guardpay.domain.merchants import signing
+from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
 from guardpay.errors import Conflict
-from guardpay.security.tokens import token_hash
 from guardpay.storage.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
 from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 
 HEADER = "Idempotency-Key"
-#: the caller of a merchant-signed request: its key id (as claimed by the header)
-SIGNED = "merchant-key:"
 REPLAYED = "Idempotent-Replayed"
 KEY_MAX = 255
 REQUIRED_ENV = "GUARDPAY_IDEMPOTENCY_REQUIRED"
@@ -124,28 +126,6 @@ def applies(scope: asgi.Scope) -> bool:
     )
 
 
-def session_caller(session: Session) -> str:
-    """Whose keys a session's requests use: its subject's, so they outlive the session."""
-    return f"{session.subject_kind}:{session.subject_id}"
-
-
-def caller_of(uow: UnitOfWork, scope: asgi.Scope) -> str:
-    """The session's subject; an unknown token stands for itself (hashed: the endpoint
-    will refuse it anyway); no token, the client address."""
-    auth = asgi.header(scope, b"authorization") or ""
-    if auth.startswith(signing.SCHEME + " "):
-        key_id = re.search(r"key_id=(mak_[a-z0-9]{1,40})", auth)
-        return f"{SIGNED}{key_id.group(1) if key_id else '-'}"
-    if auth.lower().startswith("bearer ") and auth[7:].strip():
-        digest = token_hash(auth[7:].strip())
-        session = uow.auth.session_by_token_hash(digest)
-        if session is not None:
-            return session_caller(session)
-        return f"token:{digest[:32]}"
-    client = scope.get("client")
-    return f"ip:{client[0] if client else '-'}"
-
-
 def _replay(found: StoredKey, request_path: str, request_hash: str) -> Answer:
     if found.request_path != request_path or found.request_hash != request_hash:
         return _error(400, "idempotency_key_reused",
@@ -168,7 +148,7 @@ class _Claim:
     def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
             repo = IdempotencyRepository(uow.conn)
-            text = _kept_text(answer, self.caller)
+            text = _kept_text(answer)
             if text is None:
                 repo.release(self.caller, self.key)
             else:
@@ -180,11 +160,15 @@ class _Claim:
 
 
 def _open(db: Database, scope: asgi.Scope, key: str, request_path: str, request_hash: str,
-          now: datetime) -> tuple[_Claim, Answer | None]:  # fmt: skip
+          now: datetime) -> tuple[_Claim | None, Answer | None]:  # fmt: skip
     """Who is asking, and their claim on the key, in one transaction (and one worker
-    thread hop): no answer if this request may run, else a replay or an error."""
+    thread hop): no answer if this request may run, else a replay or an error; no claim
+    either if its credentials prove no one (it runs unkeyed)."""
     with unit_of_work(db) as uow:
-        claim = _Claim(db, caller_of(uow, scope), key)
+        caller = caller_of(uow, scope, now)
+        if caller is None:
+            return None, None
+        claim = _Claim(db, caller, key)
         repo = IdempotencyRepository(uow.conn)
         if repo.claim(claim.caller, key, request_path, request_hash, now):
             return claim, None
@@ -199,13 +183,10 @@ def _answer_for(found: StoredKey | None, request_path: str, request_hash: str) -
     return _replay(found, request_path, request_hash)
 
 
-def _kept_text(answer: Answer, caller: str) -> str | None:
-    """The answer's body as kept for replays, or None if it is not kept (module
-    docstring): a 5xx or 429, a body that is not text, or a 401 to a merchant key id the
-    header only claims (not the merchant's until the signature checks: anyone could
-    poison its keys)."""
-    unsigned = answer.status == 401 and caller.startswith(SIGNED)
-    return None if unsigned or not storable_status(answer.status) else _text(answer.body)
+def _kept_text(answer: Answer) -> str | None:
+    """The answer's body as kept for replays, or None for a 5xx or 429 (module docstring)
+    or a body that is not text. Only a verified caller ever holds a claim to keep it."""
+    return _text(answer.body) if storable_status(answer.status) else None
 
 
 def storable_status(status: int) -> bool:
@@ -223,35 +204,49 @@ def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer
 
 @dataclass
 class InEndpoint:
-    """A key the endpoint's own unit of work claims and keeps (module docstring). Not
-    frozen: the endpoint tells the middleware how far it got."""
+    """A key the endpoint claims itself (module docstring): in its own unit of work
+    (`claim`, `keep`), or, for a merchant-signed call, in the transaction that checks the
+    signature (`take`, `took`). Not frozen: the endpoint tells the middleware how far it
+    got."""
 
     key: str
     request_path: str
     request_hash: str
     at: datetime
-    caller: str | None = None  # set when the endpoint claims
+    caller: str | None = None  # set when the endpoint claims (a verified caller)
     lost: bool = False  # another request with this key claimed it first
-    committed: bool = False  # the endpoint's unit of work, with the claim, committed
+    committed: bool = False  # the transaction with this request's claim committed
     kept_status: int | None = None  # the answer stored in that unit of work
 
     def claim(self, uow: UnitOfWork, caller: str) -> None:
         """The first write of the endpoint's transaction. A key taken already rolls it
         back (`Conflict`); the middleware then answers with the stored response."""
+        if not self.take(uow, caller):
+            raise _came_first()
+
+    def take(self, uow: UnitOfWork, caller: str) -> bool:
+        """Claim the key for `caller` in `uow`: whether this request won it."""
         self.caller = caller
         repo = IdempotencyRepository(uow.conn)
-        if not repo.claim(caller, self.key, self.request_path, self.request_hash, self.at):
-            self.lost = True
-            raise Conflict("a request with this Idempotency-Key came first",
-                           code="idempotency_request_in_progress", param=HEADER)  # fmt: skip
+        self.lost = not repo.claim(caller, self.key, self.request_path, self.request_hash,
+                                   self.at)  # fmt: skip
+        return not self.lost
+
+    def took(self) -> None:
+        """`take`'s transaction committed, whether or not it won (a merchant's, which
+        spends the nonce either way: api/deps.py `_merchant_key`); a lost claim is
+        refused now (`Conflict`), and the middleware answers with the stored response."""
+        self.commit_seen()
+        if self.lost:
+            raise _came_first()
 
     def commit_seen(self) -> None:
-        """The endpoint's unit of work committed: with it the claim, if one was made."""
-        self.committed = self.caller is not None
+        """The transaction that claimed committed: with it this request's claim, if won."""
+        self.committed = self.caller is not None and not self.lost
 
     def keep(self, uow: UnitOfWork, answer: Answer, now: datetime) -> None:
         """Store the endpoint's answer in its own transaction, before the commit."""
-        text = None if self.caller is None else _kept_text(answer, self.caller)
+        text = None if self.caller is None else _kept_text(answer)
         if text is not None:
             assert self.caller is not None
             _complete(IdempotencyRepository(uow.conn), self.caller, self.key, answer, text, now)
@@ -267,7 +262,8 @@ class InEndpoint:
     def unsettled(self, answer: Answer) -> bool:
         """The endpoint committed its claim but did not keep this answer (a refusal: see
         api/deps.py `UserRequest.caller`, which commits the claim of a 4xx refusal so no
-        other request can take the key before the answer is stored here)."""
+        other request can take the key before the answer is stored here; or any answer
+        to a merchant-signed call, whose claim committed before the endpoint ran)."""
         return self.committed and self.kept_status != answer.status
 
     def settle(self, db: Database, answer: Answer, now: datetime) -> None:
@@ -275,6 +271,11 @@ class InEndpoint:
         `_Claim` does; a 5xx or 429 releases the key instead."""
         assert self.caller is not None
         _Claim(db, self.caller, self.key).store(answer, now)
+
+
+def _came_first() -> Conflict:
+    return Conflict("a request with this Idempotency-Key came first",
+                    code="idempotency_request_in_progress", param=HEADER)  # fmt: skip
 
 
 def in_endpoint(scope: asgi.Scope) -> InEndpoint | None:
@@ -342,10 +343,15 @@ class Idempotency:
             return
         body_hash = hashlib.sha256(body).hexdigest()
         path, now = f"POST {scope['path']}", state.clock()
-        if any(p.match(scope["path"]) for p in getattr(state, IN_ENDPOINT, ())):
+        if signed_by_merchant(scope) or any(
+            p.match(scope["path"]) for p in getattr(state, IN_ENDPOINT, ())
+        ):  # the endpoint claims the key once it knows the caller (module docstring)
             await self._kept_by_endpoint(scope, replay, send, InEndpoint(key, path, body_hash, now))
             return
         claim, refused = await run_in_threadpool(_open, state.db, scope, key, path, body_hash, now)
+        if claim is None:  # credentials proving no one: unkeyed, the endpoint refuses them
+            await self.app(scope, replay, send)
+            return
         if refused is not None:
             await refused.send(send)
             return
