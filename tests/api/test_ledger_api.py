@@ -1,4 +1,5 @@
-"""The read-only ledger API over HTTP, on both backends.
+"""The read-only ledger API over HTTP, on both backends, read with a viewer operator's
+session (who may read it: test_ledger_access.py).
 
 Data goes in through the ledger service (the only write path); the API must show it
 exactly: ids as JSON strings (they exceed 2^53), amounts as integers, cursor pages with
@@ -11,14 +12,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from guardpay import __version__
 from guardpay.api.app import create_app
+from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.model import Event, TransferFlags
 from guardpay.domain.ledger.results import Result
 from guardpay.errors import DatabaseNotMigrated
+from guardpay.security import passwords
+from guardpay.security.keys import Keyring
+from guardpay.services import operators
+from guardpay.services.context import SYSTEM, Context
 from guardpay.services.ledger import execute
 from guardpay.storage.db import Database
 from guardpay.storage.uow import unit_of_work
@@ -35,12 +42,33 @@ LEDGER_PATHS = {
     "/v1/ledger/transfers/{transfer_id}",
 }
 ERROR_KEYS = {"type", "code", "message", "param"}
+OP_SECRET = "Console-pass-7"
 
 
 @pytest.fixture
-def client(db: Database) -> Iterator[TestClient]:
+def app(db: Database) -> Iterator[FastAPI]:
+    """The app with a keyring of its own (no development key file) and cheap argon2."""
+    with passwords.using(passwords.CHEAP):
+        yield create_app(db, keyring=Keyring.generate())
+
+
+def operator_token(app: FastAPI, db: Database, name: str, role: Role) -> str:
+    """A console session of a new operator holding `role`."""
+    with unit_of_work(db) as uow:
+        operators.create_operator(Context(uow, app.state.keyring, SYSTEM), name, role, OP_SECRET)
+    with TestClient(app) as c:
+        r = c.post("/v1/operator/sessions", json={"name": name, "password": OP_SECRET})
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
+@pytest.fixture
+def client(app: FastAPI, db: Database) -> Iterator[TestClient]:
+    """Signed in as a viewer, the least role that may read the ledger."""
+    token = operator_token(app, db, "vera", Role.VIEWER)
     # Server errors become 500 responses, so a crash fails an assertion on the status.
-    with TestClient(create_app(db), raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
         yield c
 
 

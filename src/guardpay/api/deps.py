@@ -91,8 +91,8 @@ _keyring_lock = threading.Lock()
 
 def keyring_of(state: Any) -> Keyring:
     """The app's keyring. The default (`GUARDPAY_MASTER_KEYS`, else the development key
-    file) is read on first use, once, so an app that never touches personal data (the
-    ledger API alone) neither needs a master key nor creates a key file."""
+    file) is read on first use, once, so an app that never serves a request in a context
+    (health and metrics alone) neither needs a master key nor creates a key file."""
     if state.keyring is None:
         with _keyring_lock:
             if state.keyring is None:

@@ -1,5 +1,10 @@
-"""Read-only ledger endpoints. Ids are strings in JSON (they exceed 2^53); amounts are
-integers of minor units beside the currency of the account's ledger."""
+"""Read-only ledger endpoints, for operators. Ids are strings in JSON (they exceed 2^53);
+amounts are integers of minor units beside the currency of the account's ledger.
+
+Every route needs an operator's session with at least the viewer role (`READ_ROLE`): the
+ledger holds every wallet's balance and every transfer, so neither an anonymous client nor
+a user may read it (a user sees their own payments and fundings under `/v1/me/...`). The
+check is a dependency of the router, so a route added here later is covered too."""
 
 from __future__ import annotations
 
@@ -9,13 +14,28 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
+from guardpay.api.deps import OperatorCaller
+from guardpay.api.routers.common import errors
+from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.model import INT64_MAX, Account, Transfer
 from guardpay.domain.money import BY_LEDGER
 from guardpay.errors import NotFound
+from guardpay.services import operators
 from guardpay.storage.ledger_queries import BalanceRow
 from guardpay.storage.uow import UnitOfWork, read_only
 
-router = APIRouter(prefix="/ledger", tags=["ledger"])
+#: The least role that may read the ledger.
+READ_ROLE = Role.VIEWER
+
+
+def _ledger_reader(op: OperatorCaller) -> None:
+    """401 without a session, 403 `operator_required` for a user's session and
+    `insufficient_role` for a disabled operator's (services/operators.py)."""
+    operators.require_role(op.ctx, READ_ROLE)
+
+
+router = APIRouter(prefix="/ledger", tags=["ledger"], dependencies=[Depends(_ledger_reader)],
+                   responses=errors(401, 403))  # fmt: skip
 
 
 T = TypeVar("T")
