@@ -1,10 +1,20 @@
 """Structured logging with secrets removed before anything is written.
 
 Two nets, for logs and for audit details alike (`scrub`): any field whose name suggests
-a secret or personal identifier is replaced whatever its value, and any run of 11 or more
-digits in any string (a phone, card or ID number) is masked to its first 3 and last 4.
-So a careless `log.info(..., password=pw)` or `details={"note": f"card {pan}"}` cannot
-leak what it names.
+a secret or personal identifier is replaced whatever its value, and any number of 11 or
+more digits in any string (a phone, card or ID number) is masked to its first 3 and last 4
+digits. So a careless `log.info(..., password=pw)` or `details={"note": f"card {pan}"}`
+cannot leak what it names.
+
+A number counts whether written unbroken or in groups, as people write card, ID and phone
+numbers ("6222 0277 7777 7777 778", "310104-19900307-123X", "138.1234.5678"): groups of
+3 or more digits joined by single spaces, dashes or dots (the last may be shorter); a
+trailing ID check letter stays, as it does after an unbroken number. Grouped digits that
+are not one long number stay whole: a timestamp ("2026-11-22 02:53:59": its 2-digit
+groups break the run), an IPv4 address or an amount with thousands separated (no group
+of 4 or more digits), a decimal ("123456789.50": one dot between two groups). The price
+is that a few unrelated numbers written side by side ("ids 1234 5678 9012") are masked
+too: in a log, masking too much is the safe side.
 """
 
 from __future__ import annotations
@@ -37,16 +47,48 @@ def is_secret_field(name: str) -> bool:
 
 REDACTED = "[redacted]"
 _LONG_DIGITS = re.compile(r"\d{11,}")
+_MIN_DIGITS = 11
+#: Digits, unbroken or in groups (see the module's docstring); `_mask_run` decides.
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{3,}(?:[ .-]\d{3,})*(?:[ .-]\d{1,2})?(?!\d)")
+_SEPARATOR = re.compile(r"[ .-]")
+
+
+def _mask_in_place(text: str) -> str:
+    """Every digit but the first 3 and the last 4 becomes `*`; separators stay."""
+    total = sum(c.isdigit() for c in text)
+    out, seen = [], 0
+    for c in text:
+        if c.isdigit():
+            seen += 1
+            c = c if seen <= 3 or seen > total - 4 else "*"
+        out.append(c)
+    return "".join(out)
 
 
 def _mask_digits(match: re.Match[str]) -> str:
-    digits = match.group(0)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return _mask_in_place(match.group(0))
+
+
+def _one_number(run: str, groups: list[str]) -> bool:
+    """Whether grouped digits are one long number rather than an IPv4 address, an amount
+    with thousands separated (no group of 4 digits) or a decimal (one dot)."""
+    lengths = [len(g) for g in groups]
+    if sum(lengths) < _MIN_DIGITS or max(lengths) < 4:
+        return False
+    return not (len(groups) == 2 and "." in run)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    groups = _SEPARATOR.split(run)
+    if len(groups) > 1 and _one_number(run, groups):
+        return _mask_in_place(run)
+    return _LONG_DIGITS.sub(_mask_digits, run)  # any unbroken run of 11+ within
 
 
 def scrub_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _LONG_DIGITS.sub(_mask_digits, value)
+        return _DIGIT_RUN.sub(_mask_run, value)
     if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 11:
         return scrub_value(str(value))
     if isinstance(value, Mapping):

@@ -13,7 +13,7 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Account, Transfer
 from guardpay.services import ledger, wallets
 from guardpay.services.context import Context
-from tests.api.api_fixtures import PIN, Api, PhoneApp, error_of
+from tests.api.api_fixtures import PAN, PIN, Api, PhoneApp, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import ALICE, BOB, World, _ctx_run, balance, payer, refused
 from tests.api.test_payments_api import world as world
@@ -172,3 +172,18 @@ def test_a_block_listed_user_cannot_sign_in_from_any_device(world: World) -> Non
     assert r.status_code == 201, r.text
     error_of(api.login(PhoneApp("new phone"), ALICE), 403, "request_denied")
     assert api.audit("risk.request_denied")[-1][1] == alice.id
+
+
+def test_an_operators_note_with_a_grouped_card_number_is_masked_in_the_audit_log(
+    world: World,
+) -> None:
+    api, _, _, shop = world
+    grouped = " ".join(PAN[i : i + 4] for i in range(0, len(PAN), 4))
+    reason = f"chargeback on card {grouped}, 2026-11-22 02:53:59"
+    r = api.post("/v1/risk/lists", {"list": "block", "entity": "ip", "value": "203.0.113.9",
+                                    "reason": reason}, shop.token)  # fmt: skip
+    assert r.status_code == 201, r.text
+    ((_, _, _, details),) = api.audit("risk.list_added")
+    assert PAN not in "".join(c for c in details if c.isdigit())
+    assert PAN[:3] + "* **** **** ***" in details
+    assert "2026-11-22 02:53:59" in details

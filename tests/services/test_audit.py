@@ -129,6 +129,22 @@ def test_audit_details_never_hold_full_numbers_or_secrets(db: Database) -> None:
     assert report(db) == (True, None)
 
 
+def test_audit_details_never_hold_grouped_card_or_id_numbers(db: Database) -> None:
+    """An operator's free-text note writes numbers as people do: in groups."""
+    note = "card 6222 0212 3456 7890 123, ID 310104-19900307-123X, at 2026-11-22 02:53:59"
+    with unit_of_work(db) as uow:
+        ctx = Context(uow, Keyring.generate(), ANALYST, clock=lambda: T0)
+        ctx.audit("risk.list_added", subject="rl_1", details={"reason": note})
+    with read_only(db) as uow:
+        (entry,) = uow.audit.for_subject("rl_1")
+    digits = "".join(c for c in entry.details if c.isdigit())
+    assert "6222021234567890123" not in digits
+    assert "31010419900307123" not in digits
+    assert "card 622* **** **** ***0 123, ID 310***-*******7-123X" in entry.details
+    assert "at 2026-11-22 02:53:59" in entry.details
+    assert report(db) == (True, None)
+
+
 def test_an_action_is_logged_only_once_it_has_committed(db: Database) -> None:
     keyring = Keyring.generate()
 
