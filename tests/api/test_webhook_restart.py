@@ -49,6 +49,7 @@ from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
 from guardpay.services import auth, identity, ledger, payments_qr, wallets, webhooks
 from guardpay.services.context import SYSTEM, Context
 from guardpay.services.payments import Authorization
+from guardpay.services.webhooks_targets import ALLOW_PRIVATE_ENV, WebhookSettings
 from guardpay.storage.db import Database, as_utc
 from guardpay.storage.migrate import upgrade
 from guardpay.storage.outbox import OutboxRepository, outbox_events
@@ -65,6 +66,9 @@ LOST_ACK_SEQUENCE = 4
 BEFORE_CRASH, WHILE_DOWN, AFTER_RESTART = 6, 4, 2
 TOTAL = BEFORE_CRASH + WHILE_DOWN + AFTER_RESTART
 PAYERS = 4  # at most 3 payments each
+#: The receiver listens on 127.0.0.1, which webhooks may reach only when a deployment opts
+#: in (GUARDPAY_WEBHOOK_ALLOW_PRIVATE, services/webhooks_targets.py).
+LOCAL_RECEIVER = WebhookSettings(allow_private=True)
 
 
 # -- the merchant's receiver --------------------------------------------------------------
@@ -237,7 +241,9 @@ class Platform:
             self.merchant = identity.register_merchant(
                 ctx, legal_name="上海美食城电子商务有限公司", display_name="美食城",
                 registration_number=uscc("91310115MA1H7XYR0"), mcc="5812").id  # fmt: skip
-            receiver.secret = webhooks.register_endpoint(ctx, self.merchant, url).secret
+            receiver.secret = webhooks.register_endpoint(
+                ctx, self.merchant, url, settings=LOCAL_RECEIVER
+            ).secret
             self.qr = payments_qr.static_payload(ctx, self.merchant)
             reserve = wallets.open_platform_accounts(ctx, "CNY")[AccountCode.RESERVE]
             for i in range(PAYERS):
@@ -257,7 +263,8 @@ class Platform:
         """`guardpay serve` on a free port, as deployed; (process, base URL). It may
         start before the test's own setup writes: it needs only a migrated database."""
         port = _free_port()
-        env = {**os.environ, MASTER_KEYS_ENV: self.keyring.to_config()}
+        # The receiver is on 127.0.0.1: the servers opt in to private webhook addresses.
+        env = {**os.environ, MASTER_KEYS_ENV: self.keyring.to_config(), ALLOW_PRIVATE_ENV: "1"}
         log = (self.workdir / f"serve-{len(self.processes) + 1}.log").open("wb")
         command = [sys.executable, "-m", "guardpay", "--database-url", self.db.url,
                    "serve", "--host", HOST, "--port", str(port)]  # fmt: skip

@@ -7,8 +7,9 @@ crash before commit leaves no event and a commit always leaves one; the delivery
 carries the merchant's next gap-free sequence number, so a receiver can tell a gap or a
 reordering from a redelivery (same sequence, same event id).
 
-The signing secret is shown once, at registration, and stored sealed by the vault under
-the merchant's own data key; it is never logged.
+Endpoints must be at public addresses (services/webhooks_targets.py: checked at
+registration and again at delivery). The signing secret is shown once, at registration,
+and stored sealed by the vault under the merchant's own data key; it is never logged.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
+from guardpay.services.webhooks_targets import WebhookSettings, check_host
 from guardpay.storage.outbox import OutboxEvent, OutboxRepository
 
 SECRET_FIELD = "webhook_secret"
@@ -45,22 +47,31 @@ def _repo(ctx: Context) -> OutboxRepository:
     return OutboxRepository(ctx.uow.conn)
 
 
-def _check_url(url: str) -> str:
-    """http(s) with a host. Plain http is allowed for local receivers; a deployment that
-    wants TLS-only can refuse it here."""
+def _check_url(url: str, settings: WebhookSettings) -> str:
+    """http(s) with a host that is not internal (services/webhooks_targets.py: 400
+    `webhook_url_not_public`). Plain http is allowed; a deployment that wants TLS-only
+    can refuse it here."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range or not a number
+        port = None
+    if parts.scheme not in ("https", "http") or not parts.hostname or port is None:
         raise InvalidRequest("the webhook URL must be an http(s) URL with a host",
                              code="webhook_url_invalid", param="url")  # fmt: skip
+    check_host(parts.hostname, port, settings)
     return parts.geturl()
 
 
-def register_endpoint(ctx: Context, merchant_id: str, url: str) -> RegisteredEndpoint:
-    """Set (or replace) the merchant's endpoint with a fresh signing secret."""
+def register_endpoint(
+    ctx: Context, merchant_id: str, url: str, *, settings: WebhookSettings | None = None
+) -> RegisteredEndpoint:
+    """Set (or replace) the merchant's endpoint with a fresh signing secret. `settings`
+    defaults to the environment's (`WebhookSettings.from_environment`)."""
     from guardpay.services import identity
 
     identity.get_merchant(ctx, merchant_id)  # resource_missing if unknown
-    checked = _check_url(url)
+    checked = _check_url(url, settings or WebhookSettings.from_environment())
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     sealed = ctx.vault.encrypt(merchant_id, SECRET_FIELD, secret)
     now = ctx.now()

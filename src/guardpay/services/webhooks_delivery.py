@@ -8,7 +8,9 @@ worker that dies in between leaves the lease to expire, and the next worker send
 same event again — same id, same sequence — so a receiver sees a redelivery, never a new
 event. Delivery is therefore at-least-once; receivers deduplicate by sequence or id.
 
-The HTTP client sits behind `WebhookClient`; tests use an in-process receiver.
+The HTTP client sits behind `WebhookClient`; tests use an in-process receiver. The real
+one sends only to public addresses, checked at each POST (services/webhooks_targets.py);
+a refused destination is a failed attempt like a receiver that does not answer.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Protocol
 import httpx
 import structlog
 
+from guardpay.errors import GuardpayError
 from guardpay.security.keys import Keyring
 from guardpay.services import webhooks
 from guardpay.services.context import Context, utc_now
+from guardpay.services.webhooks_targets import WebhookSettings, pin
 from guardpay.storage.db import Database
 from guardpay.storage.outbox import OutboxEvent, OutboxRepository
 from guardpay.storage.uow import read_only, unit_of_work
@@ -40,13 +44,23 @@ class WebhookClient(Protocol):
 
 
 class HttpxWebhookClient:
-    """The real client: short timeouts, no redirects (a redirect is not an ack)."""
+    """The real client: short timeouts, no redirects (a redirect is not an ack), no proxy
+    from the environment (the address checked must be the one connected to). Each POST
+    goes to an address of the URL's host checked just before (`webhooks_targets.pin`),
+    so a name re-pointed at an internal address after registration reaches nothing;
+    `settings` defaults to the environment's (GUARDPAY_WEBHOOK_ALLOW_PRIVATE)."""
 
-    def __init__(self, client: httpx.Client | None = None, timeout: float = 10.0) -> None:
-        self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    def __init__(self, client: httpx.Client | None = None, timeout: float = 10.0, *,
+                 settings: WebhookSettings | None = None) -> None:  # fmt: skip
+        self.client = client or httpx.Client(timeout=timeout, follow_redirects=False,
+                                             trust_env=False)  # fmt: skip
+        self.settings = settings or WebhookSettings.from_environment()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        return self.client.post(url, content=body, headers=dict(headers)).status_code
+        to = pin(url, self.settings)
+        sent = self.client.post(to.url, content=body, headers={**headers, **to.headers},
+                                extensions=to.extensions)  # fmt: skip
+        return sent.status_code
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,8 @@ class DeliveryWorker:
         }
         try:
             return _Outcome(self.client.post(url, body, headers), None)
+        except GuardpayError as exc:  # e.g. webhook_destination_refused: recorded, retried
+            return _Outcome(None, exc.code)
         except Exception as exc:  # the network, the receiver: all retryable
             return _Outcome(None, type(exc).__name__)
 

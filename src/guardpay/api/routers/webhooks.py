@@ -39,7 +39,9 @@ class RegisteredOut(EndpointOut):
 @router.post("/{merchant_id}/webhook-endpoint", status_code=201, response_model=RegisteredOut,
              responses=errors(400, 401, 403, 404))  # fmt: skip
 def register(m: MerchantCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
-    """Set or replace the endpoint; a new signing secret each time (rotation)."""
+    """Set or replace the endpoint; a new signing secret each time (rotation). 400
+    `webhook_url_not_public` if its host is, or resolves to, an internal address
+    (services/webhooks_targets.py)."""
     merchant_api.require_merchant(m.ctx, merchant_id)
     done = webhooks.register_endpoint(m.ctx, merchant_id, body.url)
     return RegisteredOut(merchant_id=done.merchant_id, url=done.url, secret=done.secret,
