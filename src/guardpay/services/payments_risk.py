@@ -87,7 +87,7 @@ def request_for(ctx: Context, user_id: str, subject: Subject) -> RiskRequest:
     keys = [("user", user_id), ("device", actor.device_id), ("ip", actor.ip),
             ("payee", payee_id), *subject.list_keys]  # fmt: skip
     block, allow = list_flags(ctx, keys)
-    wallet = wallets.wallet(ctx, "user", user_id, subject.currency)
+    wallet = wallets.find(ctx, "user", user_id, subject.currency)  # a login opens none
     return RiskRequest(
         kind=subject.kind, channel=subject.channel, user_id=user_id, amount=subject.amount,
         currency=subject.currency, at=ctx.now(), account_created_at=user.created_at,
@@ -107,9 +107,10 @@ def payment_request(ctx: Context, row: PaymentRow) -> RiskRequest:
     return request_for(ctx, row.payer_id, subject)
 
 
-def available(ctx: Context, wallet_id: int) -> int:
-    """What the wallet can spend now: posted balance less held (pending) debits."""
-    account = ctx.uow.ledger_queries.account(wallet_id)
+def available(ctx: Context, wallet_id: int | None) -> int:
+    """What the wallet can spend now: posted balance less held (pending) debits; 0 for
+    a wallet not opened yet."""
+    account = None if wallet_id is None else ctx.uow.ledger_queries.account(wallet_id)
     return 0 if account is None else account.available
 
 

@@ -43,6 +43,18 @@ def open_platform_accounts(ctx: Context, currency_code: str) -> dict[AccountCode
     return ids
 
 
+def find(
+    ctx: Context,
+    owner_kind: str,
+    owner_id: str,
+    currency_code: str,
+    code: AccountCode = AccountCode.CUSTOMER_WALLET,
+) -> int | None:
+    """The owner's account of this kind, or None: for readers, which must not open one
+    (a balance shown, a risk feature computed: no money moves, so no account is due)."""
+    return ctx.uow.wallets.find(owner_kind, owner_id, currency_code, code.name.lower())
+
+
 def wallet(
     ctx: Context,
     owner_kind: str,
