@@ -29,6 +29,7 @@ from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
 from guardpay.api.routers import risk as risk_router
+from guardpay.api.routers import wallets as wallets_router
 from guardpay.security.keys import Keyring
 from guardpay.services import funding, jobs
 from guardpay.services.context import SYSTEM, Context, utc_now
@@ -144,7 +145,7 @@ def _background_lifespan(
 ROUTERS = (payments_router.router, ledger.router, users.router, sessions.router, me.router,
            operators.router, merchants.router, webhooks.router, funding_router.router,
            refunds_router.router, red_packets_router.router, escrow_router.router,
-           risk_router.router)  # fmt: skip
+           risk_router.router, wallets_router.router)  # fmt: skip
 
 
 def create_app(

@@ -14,6 +14,7 @@ from guardpay.storage import prepared
 from guardpay.storage.ledger import ACCOUNT_COLS, TRANSFER_COLS
 
 T = TypeVar("T")
+_T_COLS = ", ".join(f"t.{c.strip()}" for c in TRANSFER_COLS.split(","))
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,16 @@ class BalanceRow:
     debits_posted: int
     credits_pending: int
     credits_posted: int
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A transfer seen from one account: the hold's status if it is a hold (else None),
+    and the account's posted balance right after it (None without balance history)."""
+
+    transfer: Transfer
+    hold_status: int | None
+    balance_after: int | None
 
 
 class LedgerQueries:
@@ -84,6 +95,30 @@ class LedgerQueries:
         merged.sort(key=lambda t: t.timestamp, reverse=newest_first)
         items = merged[:limit]
         return Page(items, items[-1].timestamp if len(merged) > limit else None)
+
+    def account_history(
+        self, account_id: int, *, before: int | None = None, limit: int = 100
+    ) -> Page[HistoryRow]:
+        """`account_transfers` newest first, each with its hold status and the account's
+        balance after it, joined in the same read: a transfer and the balance row it
+        wrote share a timestamp, so a page needs no second query."""
+        bound = before if before is not None else 2**63 - 1
+        merged: list[HistoryRow] = []
+        for side in ("debit_account_id", "credit_account_id"):
+            rows = self._all(
+                f"SELECT {_T_COLS}, p.status, "
+                "b.credits_posted - b.debits_posted FROM ledger_transfers t "
+                "LEFT JOIN ledger_pending p ON p.transfer_id = t.id "
+                "LEFT JOIN ledger_balances b ON b.account_id = :a AND b.timestamp = t.timestamp "
+                f"WHERE t.{side} = :a AND t.timestamp < :b ORDER BY t.timestamp DESC LIMIT :n",
+                a=account_id,
+                b=bound,
+                n=limit + 1,
+            )
+            merged.extend(HistoryRow(Transfer(*r[:12]), r[12], r[13]) for r in rows)
+        merged.sort(key=lambda h: h.transfer.timestamp, reverse=True)
+        items = merged[:limit]
+        return Page(items, items[-1].transfer.timestamp if len(merged) > limit else None)
 
     def balance_history(
         self, account_id: int, *, cursor: int = 0, limit: int = 100

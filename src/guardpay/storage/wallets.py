@@ -42,6 +42,19 @@ class WalletRepository:
         ).first()
         return int(row[0]) if row else None
 
+    def of_owner(self, owner_kind: str, owner_id: str, purpose: str) -> list[tuple[str, int]]:
+        """(currency, account id) of every wallet of this purpose the owner has opened, by
+        currency: the read side lists wallets without opening one."""
+        rows = run(
+            self.conn,
+            sql(
+                "SELECT currency, account_id FROM wallets WHERE owner_kind = :k "
+                "AND owner_id = :o AND purpose = :p ORDER BY currency"
+            ),
+            {"k": owner_kind, "o": owner_id, "p": purpose},
+        ).all()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     def insert_if_absent(
         self, owner_kind: str, owner_id: str, currency: str, purpose: str, account_id: int,
         at: datetime,
