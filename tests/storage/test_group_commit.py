@@ -148,13 +148,30 @@ def test_a_failed_commit_fails_every_writer_of_the_group(
     assert _keys(sqlite_db) == {"k3"}
 
 
+def test_a_group_whose_connection_dies_fails_its_writers(sqlite_db: Database) -> None:
+    """The second writer's connection is lost (invalidated) mid-group: the first
+    writer's work went with it, so the first must not be told it committed."""
+
+    def dies(conn: Connection) -> None:
+        conn.invalidate()
+        raise RuntimeError("connection lost")
+
+    errors = _pair(sqlite_db, dies)
+    assert sorted(type(e).__name__ for e in errors) == ["RuntimeError", "StorageError"]
+    assert _keys(sqlite_db) == set()
+    with sqlite_db.begin() as conn:  # a new connection, a new group
+        _insert_on(conn, "k3")
+    assert _keys(sqlite_db) == {"k3"}
+
+
 def test_a_group_handed_to_nobody_is_committed_by_its_own_writer(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lock handed over to a writer that then stopped waiting: the writer left
     waiting for the group's commit commits it itself."""
-    monkeypatch.setattr(WriterLock, "waiting", property(lambda _self: 1))
     for key in ("a", "b"):
+        queued = iter([1])  # one writer queued when this one leaves, then none
+        monkeypatch.setattr(WriterLock, "waiting", property(lambda _s, q=queued: next(q, 0)))
         with sqlite_db.begin() as conn:
             _insert_on(conn, key)
         assert key in _keys(sqlite_db)

@@ -82,6 +82,8 @@ class GroupCommit:
             self._open, self._members, self._pid = None, 0, os.getpid()
         if self._open is not None and self._open.is_active:
             return self._open.connection, self._generation
+        if self._open is not None:  # its connection died mid-group: its units fail
+            self._settle()
         conn = self._connection()
         self._open = conn.begin()
         self._generation += 1
@@ -91,7 +93,8 @@ class GroupCommit:
     def _leave(self) -> None:
         """Hand the lock, with the group open, to the next writer of this process if
         one waits and the group has room; else commit the group and let go."""
-        if self._members and self._members < MAX_GROUP and self._lock.waiting:
+        alive = self._open is not None and self._open.is_active
+        if alive and self._members and self._members < MAX_GROUP and self._lock.waiting:
             self._lock.release(keep_file=True)
             return
         self._leave_committing()
@@ -103,6 +106,8 @@ class GroupCommit:
         try:
             if opened is not None and opened.is_active:
                 opened.commit() if self._members else opened.rollback()
+            elif opened is not None and self._members:
+                failure = "the database could not commit: its connection was lost"
         except Exception as exc:
             failure = f"the database could not commit: {type(exc).__name__}"
             _discard(opened)
@@ -120,11 +125,17 @@ class GroupCommit:
         with self._done:
             while self._settled < generation:
                 self._done.wait(_RESCUE_SECONDS)
-                if self._settled < generation and self._lock.try_acquire():
+                if self._settled < generation and self._abandoned():
                     self._rescue(generation)
             failure = self._failed.get(generation)
         if failure is not None:
             raise StorageError(failure)
+
+    def _abandoned(self) -> bool:
+        """Whether the lock is free with nobody queued for it: then this unit takes it
+        (to commit its group). A writer that is queued, or was just handed the lock, is
+        counted as waiting until it holds it, so a hand-over in progress is never cut."""
+        return not self._lock.waiting and self._lock.try_acquire()
 
     def _rescue(self, generation: int) -> None:
         """The lock was free with this unit's group still open (handed to a writer that
