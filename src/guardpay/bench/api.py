@@ -321,9 +321,10 @@ def _rate(load: dict[str, Any]) -> float:
     return round(float(load["requests"]) / float(load["seconds"]), 1)
 
 
-def _cpu_ms_each(load: dict[str, Any], count: int) -> float | None:
-    """The server's CPU milliseconds per request (None where it cannot be read)."""
-    cpu = load["server_cpu"]
+def _cpu_ms_each(load: dict[str, Any], count: int, side: str = "server") -> float | None:
+    """The server's (or the load generator's: `side="client"`) CPU milliseconds per
+    request, None where it cannot be read."""
+    cpu = load[f"{side}_cpu"]
     return None if cpu is None or count == 0 else round(cpu * 1000 / count, 2)
 
 
@@ -364,7 +365,7 @@ def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
         "server_cpu_payment_per_floor_request": _ratio(cpu_each, floor_each),
         "budget_at_target": budget.budget(
             cpus=budget.cpus(),
-            client_ms=paid["client_cpu"] * 1000 / max(paid["requests"], 1),
+            client_ms=_cpu_ms_each(paid, paid["requests"], side="client"),
             server_ms=cpu_each,
             floor_ms=floor_each,
         ),
