@@ -6,17 +6,25 @@ scheduler: the outbox leases each event to one process and every job is safe to 
 On SQLite their writers queue on the database's writer lock (storage/writer_lock.py).
 Risk control's features must be shared, or each worker would see only its part of a
 user's activity: so several workers need `GUARDPAY_REDIS_URL` (services/risk.py).
+
+Text messages (the login step-up codes) go through the backend `GUARDPAY_SMS_BACKEND`
+names (adapters/sms.py): `console` (development: printed to stdout, not sent; the default,
+with a warning at start), `file:PATH` (one JSON line per message) or `twilio` (with
+`GUARDPAY_TWILIO_ACCOUNT_SID`, `GUARDPAY_TWILIO_AUTH_TOKEN`, `GUARDPAY_TWILIO_FROM`).
 """
 
 from __future__ import annotations
 
 import os
 
+import structlog
 import typer
 import uvicorn
 from fastapi import FastAPI
+from rich.markup import escape
 
 from guardpay import observability
+from guardpay.adapters.sms import BACKEND_ENV, SmsConfigError, SmsSender, sms_from_environment
 from guardpay.api.app import create_app
 from guardpay.cli.context import configure_logging, err_console, state
 from guardpay.services.risk import REDIS_ENV
@@ -44,12 +52,16 @@ def serve(
         help=f"console or json (default: {observability.LOG_FORMAT_ENV}, else console).",
     ),
 ) -> None:
-    """Serve the REST API (refuses an un-migrated database)."""
+    """Serve the REST API (refuses an un-migrated database). SMS (login step-up codes) go
+    through GUARDPAY_SMS_BACKEND: console (the default: printed to stdout, for development),
+    file:PATH (a JSON line per message) or twilio (GUARDPAY_TWILIO_ACCOUNT_SID,
+    GUARDPAY_TWILIO_AUTH_TOKEN, GUARDPAY_TWILIO_FROM, optional GUARDPAY_TWILIO_BASE_URL)."""
     _logging(log_level, log_format)
+    sms = _sms()  # a bad setting is refused before anything starts
     # No uvicorn access log: the app logs one line per request already, without the
     # client's address or the query string (which may carry personal data).
     if workers == 1:
-        app = create_app(state(ctx).database(), webhook_client=HttpxWebhookClient())
+        app = create_app(state(ctx).database(), sms=sms, webhook_client=HttpxWebhookClient())
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
     if not os.environ.get(REDIS_ENV):
@@ -73,7 +85,28 @@ def _logging(level: str | None, form: str | None) -> None:
     configure_logging()
 
 
+def _sms() -> SmsSender:
+    """The configured SMS backend; without one, the console's, said in a warning line."""
+    try:
+        sms = sms_from_environment(os.environ)
+    except SmsConfigError as exc:
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if not os.environ.get(BACKEND_ENV, "").strip():
+        structlog.get_logger("guardpay.serve").warning(
+            "sms_console_backend",
+            detail="SMS codes are printed to stdout, not sent (development only)",
+            hint=f"set {BACKEND_ENV} to file:PATH or twilio",
+        )
+    return sms
+
+
 def worker_app() -> FastAPI:
-    """The app one worker process builds (uvicorn imports this by name)."""
+    """The app one worker process builds (uvicorn imports this by name); the parent has
+    already checked the SMS setting and warned about it."""
     observability.configure_from_environment()
-    return create_app(Database(os.environ[DATABASE_ENV]), webhook_client=HttpxWebhookClient())
+    return create_app(
+        Database(os.environ[DATABASE_ENV]),
+        sms=sms_from_environment(os.environ),
+        webhook_client=HttpxWebhookClient(),
+    )
