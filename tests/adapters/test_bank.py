@@ -16,7 +16,8 @@ def instruction(n: int, direction: str = "in") -> BankInstruction:
 
 
 def run(seed: int, chaos: Chaos) -> tuple[FakeBank, list[BankCallback]]:
-    bank, got = FakeBank(seed=seed, chaos=chaos), list[BankCallback]()
+    """A day of the bank; `instance` pinned, so the references replay too."""
+    bank, got = FakeBank(seed=seed, chaos=chaos, instance="day"), list[BankCallback]()
     for n in range(1, 30):
         bank.submit(instruction(n))
     bank.drain(got.append)
@@ -103,3 +104,19 @@ def test_the_thread_delivers_in_the_background() -> None:
     thread.join(timeout=5)
     assert got
     assert got[0].bank_reference == bank.statement()[0].bank_reference
+
+
+def test_a_restarted_bank_never_reuses_a_reference() -> None:
+    """A process restart (or a second process) is a new FakeBank with the same seed:
+    its references must not collide with the ones the database already holds."""
+    before, after = FakeBank(seed=0), FakeBank(seed=0)
+    first = {before.submit(instruction(n)) for n in range(1, 20)}
+    second = {after.submit(instruction(n + 100)) for n in range(1, 20)}
+    assert len(first) == len(second) == 19
+    assert not first & second
+
+
+def test_a_pinned_instance_replays_its_references() -> None:
+    again = [FakeBank(seed=4, instance="replay").submit(instruction(1)) for _ in range(2)]
+    assert again[0] == again[1]
+    assert again[0].startswith("bnk_replay_")

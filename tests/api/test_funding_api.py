@@ -170,6 +170,23 @@ def test_a_withdrawal_holds_the_money_and_a_failure_gives_it_back(api: BankApi) 
     assert_books_balance(api.db)
 
 
+def test_a_top_up_after_a_restart_gets_a_new_reference(api: BankApi) -> None:
+    """After a restart the server has a new fake bank on the same database (same seed):
+    a top-up is 201, not a 500 on the unique bank reference, and settles as itself."""
+    alice = api.holder(ALICE, "111", card("622202", 19))
+    before = api.fund("top-ups", alice, 100_00).json()
+    assert api.deliver_all() == ["succeeded"]
+    api.bank = api.client.app.state.bank = FakeBank(seed=11, chaos=CALM)  # the restart
+    r = api.fund("top-ups", alice, 25_00)
+    assert r.status_code == 201, r.text
+    after = r.json()
+    assert after["bank_reference"] != before["bank_reference"]
+    assert api.deliver_all() == ["succeeded"]
+    assert api.funding(alice, after["id"])["state"] == "succeeded"
+    assert api.available(alice) == 125_00
+    assert_books_balance(api.db)
+
+
 def test_wrong_payment_password_and_foreign_cards_are_refused(api: BankApi) -> None:
     alice = api.holder(ALICE, "111", card("622202", 19))
     bob = api.holder(BOB, "222", card("622848", 19))

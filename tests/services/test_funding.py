@@ -103,6 +103,25 @@ def test_a_top_up_is_pending_until_the_bank_confirms(env: FundingEnv) -> None:
     assert all(DEBIT not in details for details in audits)
 
 
+def test_a_top_up_after_the_bank_restarts_settles_its_own_funding(env: FundingEnv) -> None:
+    """A restarted process has a new fake bank (same seed): its references must not
+    repeat the ones stored, or the insert breaks the unique reference and its answers
+    land on old fundings as amount mismatches."""
+    user, card_id = env.customer()
+    first = env.top_up(user, card_id, 10_000)
+    env.bank.drain(env.deliver)
+    env.bank = FakeBank(seed=1, chaos=CALM)  # the restart
+    second = env.top_up(user, card_id, 2_500)
+    assert second.bank_reference != first.bank_reference
+    env.bank.drain(env.deliver)
+    assert (env.get(first.id).state, env.get(second.id).state) == ("succeeded", "succeeded")
+    assert env.account(user) == (12_500, 12_500)
+    with env.ctx() as ctx:
+        assert funding.repo(ctx).anomalies() == []
+    env.reserve_ok()
+    env.ledger_ok()
+
+
 def test_a_failed_top_up_is_voided(env: FundingEnv) -> None:
     user, card_id = env.customer()
     row = env.top_up(user, card_id, 5_000)

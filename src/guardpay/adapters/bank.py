@@ -12,7 +12,11 @@ contradicting answer after its final one (which the platform must ignore). A del
 that fails (the callback endpoint answered non-2xx: `deliver` raised) is sent again on
 the next tick, up to `max_attempts` times, then given up as a real bank gives up; the
 statement still lists the instruction. Everything is drawn from one seeded RNG, so a
-failing chaos run replays exactly. Its daily statement
+failing chaos run replays exactly. Its references are not drawn from that RNG: each
+is `bnk_<instance>_<n>`, where the instance id (the time it started, in milliseconds,
+and 48 random bits) is new in every process, so a restarted server or a second worker
+never repeats a reference the database already holds (the platform's unique key); a
+test that replays a day pins `instance` to replay the references too. Its daily statement
 (CSV: date, bank_reference, direction, amount, currency, status) states the bank's
 final answers: the truth `reconcile statement` checks the platform against.
 """
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import csv
 import random
+import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -88,6 +94,13 @@ class _Order:
     status: str
 
 
+def new_instance_id() -> str:
+    """A fake bank's id, unique across restarts and processes: the start time in
+    milliseconds (12 hex digits, so later instances sort later) and 48 random bits
+    (instances started in the same millisecond differ)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+
+
 @dataclass
 class FakeBank:
     """An in-process bank. `pump` delivers the callbacks that are due, in shuffled order."""
@@ -96,6 +109,7 @@ class FakeBank:
     chaos: Chaos = field(default_factory=Chaos)
     declined_tokens: set[str] = field(default_factory=set)
     max_attempts: int = 100  # deliveries of one callback before the bank gives up on it
+    instance: str = field(default_factory=new_instance_id)  # in every reference
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -110,7 +124,7 @@ class FakeBank:
             known = self._orders.get(instruction.instruction_id)
             if known is not None:
                 return known.reference
-            reference = f"bnk_{self.seed}_{len(self._orders) + 1:08d}"
+            reference = f"bnk_{self.instance}_{len(self._orders) + 1:08d}"
             failed = (
                 instruction.card_token in self.declined_tokens
                 or self._rng.random() < self.chaos.failure
