@@ -1,23 +1,37 @@
 """/metrics: Prometheus text with requests by route template and status, and the outbox
-backlog; plus the webhook endpoint API (registered by an analyst, secret shown once)."""
+backlog, only for the bearer of GUARDPAY_METRICS_TOKEN; plus the webhook endpoint API
+(registered by an analyst, secret shown once)."""
 
 from __future__ import annotations
 
+import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from guardpay.api.app import create_app
+from guardpay.api.metrics import METRICS_TOKEN_ENV
+from guardpay.security.keys import Keyring
 from guardpay.services import operators, webhooks
 from guardpay.services.context import SYSTEM, Context
 from guardpay.services.identity import register_merchant
+from guardpay.storage.db import Database
 from guardpay.storage.uow import unit_of_work
-from tests.api.api_fixtures import Api, error_of
+from tests.api.api_fixtures import Api, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.domain.identity.numbers import uscc
 
 SECRET = "Console-pass-7"
+TOKEN = "scrape-token-4b1d9e"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `api` fixture's app reads the scrape token from the environment."""
+    monkeypatch.setenv(METRICS_TOKEN_ENV, TOKEN)
 
 
 def _samples(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    r = api.client.get("/metrics")
+    r = api.client.get("/metrics", headers=bearer(TOKEN))
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     found = {}
@@ -117,3 +131,57 @@ def test_an_idempotent_replay_is_counted_under_its_route(api: Api) -> None:
     ship = (("method", "POST"), ("route", "/v1/escrow/{escrow_id}/ship"), ("status", "401"))
     assert samples[(count, ship)] == 2
     assert not any(dict(labels).get("route") == "<unmatched>" for _, labels in samples)
+
+
+@pytest.fixture
+def bare(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A database, and no token in the environment."""
+    monkeypatch.delenv(METRICS_TOKEN_ENV)
+    return db
+
+
+def _client(db: Database, token: str | None = None) -> TestClient:
+    return TestClient(create_app(db, keyring=Keyring.generate(), metrics_token=token))
+
+
+def test_without_a_configured_token_metrics_are_refused_and_say_how(bare: Database) -> None:
+    client = _client(bare)
+    for headers in ({}, bearer(TOKEN), bearer("")):
+        error = error_of(client.get("/metrics", headers=headers), 403, "metrics_unconfigured")
+        assert METRICS_TOKEN_ENV in error["message"]
+
+
+def test_a_missing_or_wrong_token_is_401(bare: Database) -> None:
+    client = _client(bare, TOKEN)
+    wrong = [
+        {},
+        bearer("guess"),
+        bearer(TOKEN + "x"),
+        bearer(TOKEN[:-1]),
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ]
+    for headers in wrong:
+        r = client.get("/metrics", headers=headers)
+        error_of(r, 401, "metrics_token_invalid")
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert "guardpay_http_requests" not in r.text
+
+
+def test_the_right_token_gets_the_metrics(bare: Database) -> None:
+    client = _client(bare, TOKEN)
+    for scheme in ("Bearer", "bearer"):
+        r = client.get("/metrics", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/plain")
+        names = {f.name for f in text_string_to_metric_families(r.text)}
+        assert {"guardpay_http_requests", "guardpay_webhook_outbox_undelivered"} <= names
+
+
+def test_the_token_defaults_to_the_environment(
+    bare: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(METRICS_TOKEN_ENV, TOKEN)
+    client = _client(bare)
+    assert client.get("/metrics", headers=bearer(TOKEN)).status_code == 200
+    error_of(client.get("/metrics"), 401, "metrics_token_invalid")

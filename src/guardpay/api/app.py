@@ -160,12 +160,15 @@ def create_app(
     risk: RiskEngine | None = None,
     bank: BankChannel | None = None,
     bank_secret: str | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
     keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
     is for tests that move time; `webhook_client` starts the webhook delivery thread;
     `risk` is the app's risk engine (default: from the environment, services/risk.py);
-    `bank` and `bank_secret` are the bank channel and its callback secret (`_adapters`)."""
+    `bank` and `bank_secret` are the bank channel and its callback secret (`_adapters`);
+    `metrics_token` is the bearer token /metrics asks for (default: the
+    GUARDPAY_METRICS_TOKEN variable; without one /metrics is refused, api/metrics.py)."""
     db.require_migrated()
     app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
                   lifespan=_background_lifespan(webhook_client))  # fmt: skip
@@ -179,7 +182,7 @@ def create_app(
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
     app.add_middleware(WriteGate, backend=db.backend)
     app.add_middleware(RequestLog)
-    metrics.install(app, db, app.state.risk)
+    metrics.install(app, db, app.state.risk, metrics_token or metrics.token_from_environment())
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -7,27 +7,52 @@ second matching here: building a table from the OpenAPI schema on the first requ
 stalled a cold server for seconds). Each app has its own registry, so several apps in
 one process (the tests) never share counters. The webhook backlog is read from the
 database at scrape time, so it is right whichever process delivers.
+
+Only the bearer of the scrape token may read it: `GUARDPAY_METRICS_TOKEN` (or
+`create_app(metrics_token=...)`). A request without `Authorization: Bearer <token>`, or
+with another token, is 401 `metrics_token_invalid` (compared in constant time). With no
+token configured /metrics is off: every request is 403 `metrics_unconfigured`, whose
+message says to set GUARDPAY_METRICS_TOKEN (403, not 404: the endpoint exists, it is
+refused until configured). Point Prometheus at it with the same token in a file that
+only Prometheus can read:
+
+    scrape_configs:
+      - job_name: guardpay
+        metrics_path: /metrics
+        authorization:
+          type: Bearer
+          credentials_file: /etc/prometheus/guardpay-metrics-token
+        static_configs:
+          - targets: ["guardpay.internal:8000"]
+
+(use `scheme: https` when the scrape leaves the host: the token travels in the clear
+otherwise).
 """
 
 from __future__ import annotations
 
+import hmac
+import os
 import re
 import time
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from guardpay.api import asgi
+from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.risk import RiskEngine
 from guardpay.storage.db import Database
 from guardpay.storage.outbox import OutboxRepository
 from guardpay.storage.uow import read_only
 
 UNMATCHED = "<unmatched>"
+METRICS_TOKEN_ENV = "GUARDPAY_METRICS_TOKEN"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -123,7 +148,33 @@ class _Measure:
             self.latency.labels(*labels).observe(time.perf_counter() - started)
 
 
-def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
+def token_from_environment() -> str | None:
+    """`GUARDPAY_METRICS_TOKEN`, or None when it is unset or empty (/metrics is off)."""
+    return os.environ.get(METRICS_TOKEN_ENV) or None
+
+
+def _check(token: str | None, authorization: str | None) -> None:
+    """Admit the bearer of `token`: 403 when none is configured, 401 otherwise."""
+    if not token:
+        raise PermissionDenied(
+            f"/metrics is off until a scrape token is configured: set {METRICS_TOKEN_ENV} "
+            "and send it as `Authorization: Bearer <token>`",
+            code="metrics_unconfigured",
+        )
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    ):
+        raise AuthenticationFailed(
+            "/metrics needs `Authorization: Bearer <the scrape token>`",
+            code="metrics_token_invalid",
+        )
+
+
+def install(
+    app: FastAPI, db: Database, risk: RiskEngine | None = None, token: str | None = None
+) -> None:
+    """Count requests and serve /metrics to the bearer of `token` (None: refused, 403)."""
     registry = CollectorRegistry()
     requests = Counter("guardpay_http_requests", "HTTP requests answered",
                        ("method", "route", "status"), registry=registry)  # fmt: skip
@@ -137,5 +188,6 @@ def install(app: FastAPI, db: Database, risk: RiskEngine | None = None) -> None:
     app.add_middleware(_Measure, requests=requests, latency=latency)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        _check(token, authorization)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
