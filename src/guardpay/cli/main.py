@@ -16,6 +16,7 @@ from guardpay.cli import (
     keys,
     ledger,
     model,
+    operators,
     reconcile,
     rules,
     serve,
@@ -35,6 +36,7 @@ app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
+app.add_typer(operators.app, name="operators")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)

@@ -95,6 +95,29 @@ def create_operator(ctx: Context, name: str, role: Role | str, password: str) ->
     return operator
 
 
+def create_first_admin(ctx: Context, name: str, password: str) -> Operator:
+    """The platform's first operator, an admin, by the system (`guardpay operators
+    create`): nobody exists yet who could approve or create it. Refused once any operator
+    exists (`operators_exist`): from then on an admin creates operators through the console
+    API, and role changes and disabling need a second operator's approval."""
+    if ctx.actor.kind != "system":
+        raise PermissionDenied("only the system makes the first admin", code="insufficient_role")
+    if ctx.uow.auth.operators():
+        raise Conflict(
+            "operators exist already: an admin creates more through the console API "
+            "(POST /v1/operator/operators)",
+            code="operators_exist",
+        )
+    return create_operator(ctx, name, Role.ADMIN, password)
+
+
+def list_operators(ctx: Context) -> list[Operator]:
+    """Every operator, oldest first: for any operator, or the system (the CLI)."""
+    if ctx.actor.kind != "system":
+        require_role(ctx, Role.VIEWER)
+    return ctx.uow.auth.operators()
+
+
 def operator_login(
     ctx: Context, name: str, password: str, *, settings: AuthSettings = DEFAULT_SETTINGS
 ) -> IssuedSession:

@@ -337,6 +337,12 @@ class AuthRepository:
         row = self._one(auth_operators, name=name)
         return Operator(**_row(row)) if row is not None else None
 
+    def operators(self) -> list[Operator]:
+        """Every operator, oldest first (a console has tens, not thousands)."""
+        t = auth_operators.c
+        query = select(auth_operators).order_by(t.created_at, t.name)
+        return [Operator(**_row(r)) for r in self.conn.execute(query).mappings()]
+
     def update_operator(self, operator_id: str, **values: Any) -> None:
         query = update(auth_operators).where(auth_operators.c.id == operator_id)
         self.conn.execute(query, _db(values))
