@@ -18,7 +18,7 @@ from guardpay import __version__
 from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
-from guardpay.api import asgi, errors, idempotency, metrics
+from guardpay.api import asgi, docs, errors, idempotency, metrics
 from guardpay.api.deps import keyring_of, opens_own_unit
 from guardpay.api.gate import WriteGate
 from guardpay.api.idempotency import IdempotencySettings
@@ -171,6 +171,7 @@ def create_app(
     GUARDPAY_METRICS_TOKEN variable; without one /metrics is refused, api/metrics.py)."""
     db.require_migrated()
     app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None,  # served offline: api/docs.py
                   lifespan=_background_lifespan(webhook_client))  # fmt: skip
     app.state.db = db
     app.state.clock = clock or utc_now
@@ -190,12 +191,13 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    docs.install(app)
     setattr(app.state, idempotency.IN_ENDPOINT, tuple(
         compile_path(f"/v1{route.path}")[0] for router in ROUTERS for route in router.routes
         if isinstance(route, APIRoute) and "POST" in (route.methods or ())
         and opens_own_unit(route.dependant)
     ))  # fmt: skip
-    metrics.known_routes(app, ["/healthz", "/metrics"] + [
+    metrics.known_routes(app, ["/healthz", "/metrics", f"{docs.ASSETS}/{{name}}"] + [
         f"/v1{route.path}" for router in ROUTERS for route in router.routes
         if isinstance(route, APIRoute)
     ])  # fmt: skip
