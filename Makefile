@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 8000
 
 .PHONY: demo test lint typecheck pytest bench clean
 
@@ -12,7 +13,7 @@ $(VENV): pyproject.toml requirements.lock
 	@touch $(VENV)
 
 demo: $(VENV)
-	$(BIN)/guardpay demo
+	$(BIN)/guardpay demo --port $(PORT)
 
 test: $(VENV)
 	$(BIN)/ruff check src tests

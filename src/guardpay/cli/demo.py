@@ -1,8 +1,12 @@
 """`guardpay demo`: a fresh demo world, every payment flow in plain words, the three
-checks, then the API on :8000.
+checks, then the API on :8000 (`--port`).
 
 The world lives in `guardpay-data/demo.db`, deleted and rebuilt on every run, so the
-demo always tells the same story. Its master key is the CLI's and the API's
+demo always tells the same story. Because it deletes its database, the demo uses no
+other: a `--database-url` (or `GUARDPAY_DATABASE_URL`) naming another database is
+refused, never wiped. The served API texts its codes through the console SMS backend
+(printed, not sent), and the demo prints its logins: a user's and the analyst's
+(an operator of the console API). Its master key is the CLI's and the API's
 (`Keyring.from_environment`: `GUARDPAY_MASTER_KEYS`, else the development key file
 `guardpay-data/master.keys`, made on first use): one key, so the API the demo serves
 can decrypt what the walkthrough wrote, and `guardpay audit verify` or
@@ -19,8 +23,10 @@ from pathlib import Path
 
 import typer
 
-from guardpay.cli.context import console, emit_json
+from guardpay.adapters.sms import ConsoleSms
+from guardpay.cli.context import console, emit_json, err_console
 from guardpay.cli.demo_flows import EXPECTED, FLOWS, NOT_AVAILABLE, Say, balances, yuan
+from guardpay.cli.demo_risk import ANALYST_NAME, ANALYST_SECRET
 from guardpay.cli.demo_world import (
     LOGIN_PASSWORD,
     PAYMENT_PIN,
@@ -37,10 +43,21 @@ from guardpay.storage.db import Database
 from guardpay.storage.migrate import upgrade
 from guardpay.storage.uow import read_only
 
+DEMO_DATABASE = Path(DEFAULT_DATA_DIR) / "demo.db"
+
+
+def is_demo_database(url: str) -> bool:
+    """Whether `url` names the demo's own SQLite file (relative to here, or absolute)."""
+    for scheme in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(scheme) and "?" not in url:
+            named = url.removeprefix(scheme)
+            return bool(named) and Path(named).resolve() == DEMO_DATABASE.resolve()
+    return False
+
 
 def fresh_database() -> Database:
     """An empty, migrated `guardpay-data/demo.db` (the old one and its WAL removed)."""
-    path = Path(DEFAULT_DATA_DIR) / "demo.db"
+    path = DEMO_DATABASE
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -97,14 +114,6 @@ def run(world: DemoWorld, *, quiet: bool = False) -> dict[str, object]:
     return {"flows": flows, **check(world.db, say)}
 
 
-class ConsoleSms:
-    """The served demo's SMS gateway: prints each message (a login step-up code for a
-    new device, say) so the person trying the API can read it. Demo accounts only."""
-
-    def send(self, phone: str, text: str) -> None:
-        console.print(f"[dim]SMS to {mask_phone(phone)}:[/] {text}")
-
-
 def _serve(world: DemoWorld, port: int) -> None:
     import uvicorn
 
@@ -114,17 +123,37 @@ def _serve(world: DemoWorld, port: int) -> None:
     console.print(f"\nAPI: {base}  docs: {base}/docs  metrics: {base}/metrics  (Ctrl-C to stop)")
     console.print(f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
                   f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}")  # fmt: skip
-    console.print("SMS codes (a new device's login step-up) are printed here.")
+    console.print(
+        f"Analyst login (operator console, POST /v1/operator/sessions): name {ANALYST_NAME}, "
+        f"password {ANALYST_SECRET}"
+    )
+    console.print(
+        "SMS: the console backend (development): codes (a new device's login step-up) are "
+        "printed here, not sent."
+    )
     app = create_app(world.db, keyring=world.keyring, kyc=world.kyc, sms=ConsoleSms())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def demo(
-    serve: bool = typer.Option(True, help="Serve the API on http://127.0.0.1:8000 afterwards."),
-    port: int = typer.Option(8000, help="Port for the API."),
+    ctx: typer.Context,
+    serve: bool = typer.Option(
+        True, help="Serve the API on http://127.0.0.1:PORT afterwards, until Ctrl-C."
+    ),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port for the API."),
     json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
 ) -> None:
-    """Run the guided demo on a fresh embedded database, then serve the API."""
+    """Run the guided demo on a fresh embedded database, then serve the API. The demo's
+    database is ./guardpay-data/demo.db, deleted and rebuilt on every run; a
+    --database-url or GUARDPAY_DATABASE_URL naming any other database is refused."""
+    given = ctx.find_root().params.get("database_url")
+    if given and not is_demo_database(given):
+        err_console.print(
+            f"[bold red]error[/]: the demo deletes and rebuilds its own database, "
+            f"{DEMO_DATABASE}, on every run, and uses no other: unset GUARDPAY_DATABASE_URL "
+            "or leave out --database-url (the database named was left untouched)"
+        )
+        raise typer.Exit(2)
     world = DemoWorld(fresh_database(), Keyring.from_environment(DEFAULT_DATA_DIR))
     if not json:
         console.rule("[bold]guardpay demo")

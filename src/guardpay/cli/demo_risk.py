@@ -16,6 +16,8 @@ from guardpay.services.operators import create_operator
 from guardpay.services.payments import Authorization
 from guardpay.storage.risk import RiskRepository
 
+#: the demo's analyst, an operator of the console API (fake, printed on purpose)
+ANALYST_NAME = "demo-risk"
 ANALYST_SECRET = "Demo-analyst-pass-7"
 
 
@@ -34,7 +36,7 @@ def _night(world: DemoWorld) -> None:
 
 def risk_flow(world: DemoWorld, cast: Cast, say: Callable[[str], None]) -> str:
     pin = Authorization(payment_password=PAYMENT_PIN)
-    analyst = world.run(create_operator, "demo-risk", "analyst", ANALYST_SECRET)
+    analyst = world.run(create_operator, ANALYST_NAME, "analyst", ANALYST_SECRET)
     as_analyst = Actor("operator", analyst.id)
     world.run_as(as_analyst, risk_lists.add_entry, "block", "payee", cast.dave.user_id,
                  "reported by a bank as a money mule", timedelta(days=30))  # fmt: skip
