@@ -6,6 +6,9 @@ seed, applied through `LedgerWriter` in full batches of 8,190, with WINDOW batch
 outstanding (as concurrent callers keep them) so the writer's pipeline is used. The
 baseline, measured in the same run on the same database, is a bare executemany of the
 same rows into a table with no ledger logic: the ratio says what the ledger costs.
+
+Given a database URL, the backend is its scheme's (`resolve_backend`); a `--backend` that
+says otherwise is refused before anything connects.
 """
 
 from __future__ import annotations
@@ -114,9 +117,43 @@ def _run(
     }
 
 
-def run(backend: str, database_url: str | None, transfers: int, accounts: int,
+def backend_of_url(url: str) -> str:
+    """`sqlite` or `postgres` (the --backend spelling), from a database URL's scheme:
+    `sqlite://`, `postgresql://` or `postgres://`, with or without a `+driver`."""
+    scheme = url.partition(":")[0].partition("+")[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        return "postgres"
+    if scheme == "sqlite":
+        return "sqlite"
+    raise InvalidRequest(
+        f"--database-url has an unsupported scheme {scheme!r}: use sqlite:// or postgresql://",
+        code="unsupported_database",
+        param="database_url",
+    )
+
+
+def resolve_backend(backend: str | None, database_url: str | None) -> str:
+    """The backend to run on: the URL's when one is given (an explicit `backend` must
+    agree with it), else `backend`, else SQLite. The URL is never quoted back (it may
+    carry a password), only its kind."""
+    if database_url is None:
+        return backend or "sqlite"
+    inferred = backend_of_url(database_url)
+    if backend is not None and backend != inferred:
+        raise InvalidRequest(
+            f"--backend {backend} conflicts with --database-url, which is a {inferred} URL: "
+            "leave --backend out (it follows the URL) or make them agree",
+            code="backend_conflict",
+            param="backend",
+        )
+    return inferred
+
+
+def run(backend: str | None, database_url: str | None, transfers: int, accounts: int,
         history: bool = False, seed: int = 7, io: str = "auto") -> dict[str, Any]:  # fmt: skip
-    """Given a URL, migrate it if needed and leave the data; else use a throwaway database."""
+    """Given a URL, migrate it if needed and leave the data; else use a throwaway database
+    (`backend`: None follows the URL, `resolve_backend`)."""
+    backend = resolve_backend(backend, database_url)
     ctx: AbstractContextManager[Database]
     ctx = nullcontext(Database(database_url)) if database_url else throwaway_database(backend)
     with ctx as db:

@@ -8,14 +8,19 @@ from rich.table import Table
 from guardpay.bench import api as api_bench
 from guardpay.bench import ledger as ledger_bench
 from guardpay.cli.context import console, emit_json
+from guardpay.errors import InvalidRequest
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks (not part of the test suite).")
 
 
 @app.command("ledger")
 def ledger(
-    backend: str = typer.Option("sqlite", help="sqlite or postgres"),
-    database_url: str = typer.Option(
+    backend: str | None = typer.Option(
+        None,
+        show_default=False,
+        help="sqlite or postgres (default: the kind of --database-url, else sqlite).",
+    ),
+    database_url: str | None = typer.Option(
         None, "--database-url", help="Use (and keep) this database instead of a throwaway one."
     ),
     transfers: int = typer.Option(200_000, help="Transfers to apply (timed)."),
@@ -30,10 +35,14 @@ def ledger(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Apply N random transfers in full batches and report transfers per second."""
-    if backend not in ("sqlite", "postgres"):
+    if backend not in (None, "sqlite", "postgres"):
         raise typer.BadParameter("sqlite or postgres", param_hint="--backend")
     if io not in ("auto", "process", "thread"):
         raise typer.BadParameter("auto, process or thread", param_hint="--io")
+    try:
+        backend = ledger_bench.resolve_backend(backend, database_url)
+    except InvalidRequest as exc:
+        raise typer.BadParameter(exc.message) from exc  # the message names the options
     result = ledger_bench.run(backend, database_url, transfers, accounts, history, seed, io)
     if json_out:
         emit_json(result)
