@@ -142,12 +142,12 @@ def test_a_top_up_is_held_until_the_bank_says_yes(api: BankApi) -> None:
     r = api.fund("top-ups", alice, 500_00)
     assert r.status_code == 201, r.text
     made = r.json()
-    assert (made["kind"], made["state"], made["amount"]) == ("top_up", "processing", 500_00)
+    assert (made["kind"], made["status"], made["amount"]) == ("top_up", "processing", 500_00)
     assert made["card_last4"] is not None
     assert made["bank_reference"] is not None
     assert api.available(alice) == 0  # in flight: not spendable yet
     assert api.deliver_all() == ["succeeded"]
-    assert api.funding(alice, made["id"])["state"] == "succeeded"
+    assert api.funding(alice, made["id"])["status"] == "succeeded"
     assert api.available(alice) == 500_00
     assert_books_balance(api.db)
 
@@ -158,11 +158,11 @@ def test_a_withdrawal_holds_the_money_and_a_failure_gives_it_back(api: BankApi) 
     api.fund("top-ups", alice, 300_00)
     api.deliver_all()
     out = api.fund("withdrawals", alice, 200_00).json()
-    assert out["state"] == "processing"
+    assert out["status"] == "processing"
     assert api.available(alice) == 100_00  # held at once
     failed = BankCallback(out["bank_reference"], out["id"], "failed", 200_00, "CNY")
     assert api.callback(failed).json() == {"outcome": "failed"}
-    assert api.funding(alice, out["id"])["state"] == "failed"
+    assert api.funding(alice, out["id"])["status"] == "failed"
     assert api.available(alice) == 300_00
     # The bank's own (successful) answer arrives after: a conflict is recorded, no change.
     assert api.deliver_all() == ["conflict"]
@@ -182,9 +182,39 @@ def test_a_top_up_after_a_restart_gets_a_new_reference(api: BankApi) -> None:
     after = r.json()
     assert after["bank_reference"] != before["bank_reference"]
     assert api.deliver_all() == ["succeeded"]
-    assert api.funding(alice, after["id"])["state"] == "succeeded"
+    assert api.funding(alice, after["id"])["status"] == "succeeded"
     assert api.available(alice) == 125_00
     assert_books_balance(api.db)
+
+
+def test_every_funding_answer_says_status_and_still_the_deprecated_state(api: BankApi) -> None:
+    """`status`, as payments say it; `state`, the same value, stays for one release."""
+    alice = api.holder(ALICE, "111", card("622202", 19))
+    made = api.fund("top-ups", alice, 300_00).json()
+    api.deliver_all()
+    api.clock.advance(seconds=1)  # the list is newest first
+    out = api.fund("withdrawals", alice, 100_00).json()
+    answers = [made, out, api.funding(alice, made["id"]), api.funding(alice, out["id"])]
+    answers += api.get("/v1/me/fundings", alice.token).json()["data"]
+    assert [a["status"] for a in answers] == [
+        "processing",
+        "processing",
+        "succeeded",
+        "processing",
+        "processing",
+        "succeeded",
+    ]
+    for answer in answers:
+        assert answer["state"] == answer["status"]
+
+
+def test_the_schema_marks_state_deprecated(api: BankApi) -> None:
+    spec = api.get("/openapi.json").json()
+    props = spec["components"]["schemas"]["FundingOut"]["properties"]
+    assert "status" in spec["components"]["schemas"]["FundingOut"]["required"]
+    assert props["state"]["deprecated"] is True
+    assert "status" in props["state"]["description"]
+    assert not props["status"].get("deprecated", False)
 
 
 def test_wrong_payment_password_and_foreign_cards_are_refused(api: BankApi) -> None:
@@ -257,7 +287,7 @@ def test_the_banks_worst_day_ends_as_the_bank_finally_said(db: Database) -> None
         assert {"duplicate", "conflict"} <= set(outcomes)  # the chaos really happened
         for who, funding in made:
             final = api.bank.final_status(funding["bank_reference"])
-            assert api.funding(who, funding["id"])["state"] == final
+            assert api.funding(who, funding["id"])["status"] == final
         assert_books_balance(api.db)
 
 
@@ -289,9 +319,9 @@ def test_a_served_app_pumps_its_own_fake_bank(db: Database) -> None:
         alice = api.holder(ALICE, "111", card("622202", 19))
         made = api.fund("top-ups", alice, 50_00).json()
         deadline = time.monotonic() + 20
-        while api.funding(alice, made["id"])["state"] == "processing":
+        while api.funding(alice, made["id"])["status"] == "processing":
             assert time.monotonic() < deadline, "the fake bank never answered"
             time.sleep(0.05)
-        final = api.funding(alice, made["id"])["state"]
+        final = api.funding(alice, made["id"])["status"]
         assert final == api.bank.final_status(made["bank_reference"])
         assert api.available(alice) == (50_00 if final == "succeeded" else 0)

@@ -73,7 +73,7 @@ def test_an_answer_that_overtakes_the_commit_is_sent_again_and_settles(
     assert made.status_code == 201, made.text
     bank.quiet()
     later = api.deliver_all()  # what the bank still has to send: 200 each
-    assert api.funding(alice, made.json()["id"])["state"] == "succeeded"
+    assert api.funding(alice, made.json()["id"])["status"] == "succeeded"
     assert api.available(alice) == 500_00
     outcomes = [a[1] for a in answers if a[0] == 200] + later
     assert outcomes == ["succeeded"]  # settled once, by one of the deliveries

@@ -208,5 +208,5 @@ class ApiActions(Actions):
         """Let the bank answer now, through the signed callback endpoint."""
         self.platform.bank.drain(self.api.bank_callback)
         shown = self.api.user(self.actor, "GET", f"/v1/me/fundings/{outcome.ref}")
-        state = str(shown["state"])
-        outcome.status = state if state in ("succeeded", "failed") else "requires_action"
+        status = str(shown["status"])
+        outcome.status = status if status in ("succeeded", "failed") else "requires_action"

@@ -1,6 +1,6 @@
 """Top-up from and withdrawal to a bound card, and the bank's callbacks, over HTTP.
 
-A request answers at once with the funding in state `processing`: the money is held and
+A request answers at once with the funding in status `processing`: the money is held and
 the instruction is with the bank. The bank's answer arrives later at
 `POST /v1/bank/callbacks`, signed like our own webhooks (HMAC-SHA256 over
 `{timestamp}.{body}` under a secret shared with the bank, the timestamp within five
@@ -10,6 +10,10 @@ control asks for is passed and the request made again with its challenge id. A r
 with an Idempotency-Key names its funding after the key (`funding.funding_id_for`): a
 retry after a 503 (the bank's reply was lost) meets the instruction the bank may have
 taken, so the card is charged or paid once.
+
+A funding says where it stands in `status`, as a payment does. It used to say `state`:
+that field still carries the same value for one release, marked deprecated in the
+OpenAPI document, and then goes.
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ class FundingIn(BaseModel):
 class FundingOut(BaseModel):
     id: str
     kind: str
-    state: str
+    status: str = Field(description="processing, succeeded or failed")
+    state: str = Field(
+        deprecated=True,
+        description="The same as `status`, under its old name: read `status`. Deprecated; "
+        "removed in the next release.",
+    )
     amount: int
     currency: str
     card_id: str
@@ -56,7 +65,8 @@ class FundingOut(BaseModel):
 
     @classmethod
     def of(cls, row: FundingRow) -> FundingOut:
-        return cls(**{k: v for k, v in row.__dict__.items() if k in cls.model_fields})
+        fields = {k: v for k, v in row.__dict__.items() if k in cls.model_fields}
+        return cls(**fields, status=row.state)
 
 
 def _request(caller: UserCaller, request: Request, body: FundingIn, kind: str) -> FundingOut:
@@ -75,7 +85,7 @@ def _request(caller: UserCaller, request: Request, body: FundingIn, kind: str) -
 @router.post("/me/top-ups", status_code=201, response_model=FundingOut,
              responses=errors(400, 401, 403, 404, 409, 503))  # fmt: skip
 def top_up(caller: UserCaller, request: Request, body: FundingIn) -> FundingOut:
-    """Pull money from my bound card into my wallet (state `processing` until the bank
+    """Pull money from my bound card into my wallet (status `processing` until the bank
     answers)."""
     return _request(caller, request, body, "top_up")
 
