@@ -16,10 +16,13 @@ from typer.testing import CliRunner, Result
 from guardpay import observability
 from guardpay.api.app import create_app
 from guardpay.cli.main import app
-from guardpay.errors import DatabaseNotMigrated
+from guardpay.errors import Conflict, DatabaseNotMigrated, PermissionDenied
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
+from guardpay.services import operators
+from guardpay.services.context import SYSTEM, Actor, Context
 from guardpay.storage.db import Database
+from guardpay.storage.uow import read_only, unit_of_work
 from tests.cli.test_cli import json_out
 
 SECRET = "Console-pass-7-harbour"
@@ -142,3 +145,21 @@ def test_an_unmigrated_database_is_refused(database_url: str) -> None:
     result = CliRunner().invoke(app, ["--database-url", database_url, "operators", "list"])
     assert result.exit_code != 0
     assert isinstance(result.exception, DatabaseNotMigrated)
+
+
+def test_only_the_system_makes_the_first_admin_and_lists_without_a_login(db: Database) -> None:
+    keyring = Keyring.generate()
+    with unit_of_work(db) as uow:
+        admin = operators.create_first_admin(Context(uow, keyring, SYSTEM), "root", SECRET)
+    as_admin = Actor("operator", admin.id)
+    with unit_of_work(db) as uow, pytest.raises(PermissionDenied):
+        operators.create_first_admin(Context(uow, keyring, as_admin), "other", SECRET)
+    with unit_of_work(db) as uow, pytest.raises(Conflict) as exists:
+        operators.create_first_admin(Context(uow, keyring, SYSTEM), "other", SECRET)
+    assert exists.value.code == "operators_exist"
+    with read_only(db) as uow:
+        assert [o.name for o in operators.list_operators(Context(uow, keyring, as_admin))] == [
+            "root"
+        ]
+        with pytest.raises(PermissionDenied):
+            operators.list_operators(Context(uow, keyring, Actor("user", "usr_x")))
