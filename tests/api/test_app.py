@@ -3,11 +3,14 @@ later one's path (the payment routes go first because they are the hot path)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
+import pytest
 from fastapi.routing import APIRoute
 
 from guardpay.api.app import ROUTERS
+from guardpay.api.deps import InOneUnit, UserCaller
 
 
 def _concrete(path: str) -> str:
@@ -45,3 +48,28 @@ def test_the_check_catches_a_route_that_shadows() -> None:
 def test_the_transfer_route_is_among_the_first_matched() -> None:
     paths = [(next(iter(r.methods)), r.path) for r in _routes()]
     assert paths.index(("POST", "/transfers")) < len(ROUTERS[0].routes)
+
+
+def test_every_route_runs_its_unit_of_work_in_one_thread() -> None:
+    """Every route is an `InOneUnit`, so a request's transaction never spans thread hops
+    (issue 15: that hung a PostgreSQL server under one user's concurrent payments)."""
+    assert [r.path for r in _routes() if not isinstance(r, InOneUnit)] == []
+
+
+def test_an_async_endpoint_cannot_take_a_unit_of_work() -> None:
+    async def endpoint(caller: UserCaller) -> None:
+        raise AssertionError("never runs")
+
+    with pytest.raises(TypeError, match="must be a def"):
+        InOneUnit("/x", endpoint, methods=["POST"])
+
+
+def test_a_sync_endpoint_gets_its_arguments_bound_in_one_unit() -> None:
+    seen: list[object] = []
+
+    def endpoint(caller: UserCaller) -> None:
+        seen.append(caller)
+
+    route = InOneUnit("/x", endpoint, methods=["POST"])
+    assert route.dependant.call is not endpoint  # wrapped: binds `Deferred` arguments
+    assert inspect.unwrap(route.dependant.call) is endpoint

@@ -66,7 +66,12 @@ def test_no_ledger_route_answers_without_a_session(world: World, ledger: Ledger)
     api = world[0]
     for path in [*ledger.paths(), "/v1/ledger/accounts/999", "/v1/ledger/accounts?limit=0"]:
         error_of(api.get(path), 401, "authentication_required")
+    for path in [*ledger.paths(), "/v1/ledger/accounts/999"]:
         error_of(api.get(path, "not-a-session-token"), 401, "session_invalid")
+    # a token is checked in the route's unit of work, once the parameters are well-formed
+    error_of(
+        api.get("/v1/ledger/accounts?limit=0", "not-a-session-token"), 400, "parameter_invalid"
+    )
 
 
 def test_a_users_session_reads_no_ledger_route_not_even_their_own_wallet(

@@ -1,13 +1,19 @@
-"""What every identity and authentication endpoint depends on: one unit of work per
-request, the `Context` the services run in, and who is calling (a bearer session).
+"""What every endpoint depends on: one unit of work per request, the `Context` the
+services run in, and who is calling (a bearer session, a merchant's signature).
 
-The unit of work is opened before the endpoint runs and ended after it returns (the
-response built, not yet sent), so the client never sees an answer whose writes might
-still roll back. It commits when the endpoint succeeds *and* when a service raises one of
-`services.auth.COMMIT_ON`: those failures carry state (failure counters, the step-up
-challenge the client must answer, the audit entry), and rolling them back would let a
-guesser retry forever. Every other exception rolls everything back, so a rejection
+The unit of work is opened, used and ended in the one worker thread the endpoint runs in
+(`Deferred`, `InOneUnit`): dependencies only parse what the request carries, and the
+endpoint's wrapper opens the unit, authenticates the caller, runs the endpoint and
+commits, before the response is sent, so the client never sees an answer whose writes
+might still roll back. It commits when the endpoint succeeds *and* when a service raises
+one of `services.auth.COMMIT_ON`: those failures carry state (failure counters, the
+step-up challenge the client must answer, the audit entry), and rolling them back would
+let a guesser retry forever. Every other exception rolls everything back, so a rejection
 changes nothing.
+
+A request without credentials is refused (401) before its parameters are read; a token
+that proves no one takes the database to know, so it is refused once the parameters are
+well-formed.
 
 The actor carries the peer address and, once a session is shown, the session's subject
 and device (a device is bound to a session at login, by the app's signed proof; a bare
@@ -16,16 +22,19 @@ device-id header would prove nothing, so none is read).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -155,15 +164,71 @@ def _request_context(request: Request) -> Iterator[Context]:
         yield Context(uow, keyring_of(state), actor, state.clock, None, state.risk)
 
 
-def _context(
+@dataclass(frozen=True)
+class Deferred:
+    """What a unit-of-work dependency hands the endpoint: how to build its value once the
+    request's unit of work is open. `InOneUnit` opens that unit, binds every `Deferred`
+    among the endpoint's arguments and runs the endpoint, all in the one worker thread the
+    endpoint runs in, and commits (or rolls back) before that thread is left.
+
+    Why not a dependency that opens the unit itself: FastAPI runs each sync dependency,
+    the endpoint and the dependency's exit in separate thread-pool hops with the event
+    loop between them. A transaction that holds a row lock (PostgreSQL) or the write lock
+    (SQLite) across those hops waits for a free thread while every thread may be waiting
+    for its lock: 48 concurrent escrow payments from one user hung a PostgreSQL server
+    for good (issue 15). Here a transaction never waits for a thread."""
+
+    request: Request
+    build: Callable[[Context], Any]
+
+    def then(self, step: Callable[[Any], Any]) -> Deferred:
+        """This value, passed through `step` once bound."""
+        return Deferred(self.request, lambda ctx: step(self.build(ctx)))
+
+
+async def _context(
     request: Request, _checked: Annotated[None, Depends(_precheck_payment_password)]
-) -> Iterator[Context]:
-    with _request_context(request) as ctx:
-        yield ctx
+) -> Deferred:
+    return Deferred(request, lambda ctx: ctx)
 
 
-#: The request's context, ended (committed or rolled back) before the response is sent.
-RequestContext = Annotated[Context, Depends(_context, scope="function")]
+def in_one_unit(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync endpoint that runs, with its `Deferred` arguments bound, inside one request
+    unit of work (`request_unit`) in the worker thread it is called in."""
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(**values: Any) -> Any:
+        deferred = [(name, v) for name, v in values.items() if isinstance(v, Deferred)]
+        if not deferred:
+            return endpoint(**values)
+        with _request_context(deferred[0][1].request) as ctx:
+            for name, value in deferred:
+                values[name] = value.build(ctx)
+            return endpoint(**values)
+
+    return run
+
+
+class InOneUnit(APIRoute):
+    """The route class of every router: its endpoint runs in one unit of work, begun,
+    used and ended in one worker thread (`Deferred`). An `async def` endpoint would run
+    its unit of work on the event loop, so one that takes a `Deferred` is refused."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, in_one_unit(endpoint), **kwargs)
+        if inspect.iscoroutinefunction(endpoint) and _defers(self.dependant):
+            raise TypeError(f"{endpoint.__name__}: a unit-of-work endpoint must be a def")
+
+
+def _defers(dependant: Dependant) -> bool:
+    return any(d.call in _DEFERRING or _defers(d) for d in dependant.dependencies)
+
+
+#: The request's context (anonymous until a service authenticates someone): bound in the
+#: endpoint's thread and ended (committed or rolled back) before the response is sent.
+RequestContext = Annotated[Context, Depends(_context)]
 
 
 SIGNATURE_HEADER = "Payment-Signature"
@@ -211,19 +276,30 @@ class Caller:
         return self.session.subject_id
 
 
-def _caller(
-    ctx: RequestContext,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)] = None,
-) -> Caller:
+def _shown(
+    credentials: HTTPAuthorizationCredentials | None,
+) -> HTTPAuthorizationCredentials:
+    """The bearer credentials, or 401 at once: a request without any is refused before
+    its parameters are even read. A token that proves no one is refused in the endpoint's
+    unit of work (it takes the database to know), so after the parameters are checked."""
     if credentials is None:
         raise AuthenticationFailed(
             "send the session token as 'Authorization: Bearer <token>'",
             code="authentication_required",
         )
-    session = auth.authenticate(ctx, credentials.credentials)
-    actor = Actor(session.subject_kind, session.subject_id, ctx.actor.ip, session.device_id,
-                  ctx.actor.location)  # fmt: skip
+    return credentials
+
+
+def _authenticated(
+    ctx: Context,
+    credentials: HTTPAuthorizationCredentials | None,
+    proof: auth.PaymentSignature | None = None,
+) -> Caller:
+    session = auth.authenticate(ctx, _shown(credentials).credentials)
+    actor = ctx.actor
+    actor = Actor(
+        session.subject_kind, session.subject_id, actor.ip, session.device_id, actor.location
+    )
     return Caller(ctx.as_actor(actor), session, proof)
 
 
@@ -249,7 +325,7 @@ class UserRequest:
         refused: GuardpayError | None = None
         try:
             with _request_context(self.request) as ctx:
-                caller = _require_user(_caller(ctx, self.credentials, self.proof))
+                caller = _require_user(_authenticated(ctx, self.credentials, self.proof))
                 if pending is None:
                     yield caller
                 else:
@@ -314,11 +390,14 @@ def opens_own_unit(dependant: Dependant) -> bool:
     return any(d.call is _user_request or opens_own_unit(d) for d in dependant.dependencies)
 
 
-# `_user` and `_operator` only look at the session already read: async, so they run on
-# the event loop instead of taking a worker-thread hop while the request's transaction
-# is open.
-async def _user(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
-    return _require_user(caller)
+async def _user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)],
+    _checked: Annotated[None, Depends(_precheck_payment_password)],
+) -> Deferred:
+    _shown(credentials)
+    return Deferred(request, lambda ctx: _require_user(_authenticated(ctx, credentials, proof)))
 
 
 def _require_user(caller: Caller) -> Caller:
@@ -334,10 +413,15 @@ def _require_operator(caller: Caller) -> Caller:
     return caller
 
 
-async def _operator(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
-    return _require_operator(caller)
+async def _operator(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Deferred:
+    _shown(credentials)
+    return Deferred(request, lambda ctx: _require_operator(_authenticated(ctx, credentials)))
 
 
+#: A signed-in user (or operator): bound in the endpoint's thread (`Deferred`).
 UserCaller = Annotated[Caller, Depends(_user)]
 OperatorCaller = Annotated[Caller, Depends(_operator)]
 
@@ -383,14 +467,35 @@ class MerchantSide:
     ctx: Context
 
 
-def _merchant_side(
+async def _merchant_side(
+    request: Request,
     merchant_id: Annotated[str | None, Depends(_merchant_key)],
-    ctx: RequestContext,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> MerchantSide:
-    if merchant_id is not None:
-        return MerchantSide(ctx.as_actor(Actor("merchant", merchant_id, ctx.actor.ip)))
-    return MerchantSide(_require_operator(_caller(ctx, credentials)).ctx)
+) -> Deferred:
+    if merchant_id is None:
+        _shown(credentials)
+
+    def build(ctx: Context) -> MerchantSide:
+        if merchant_id is not None:
+            return MerchantSide(ctx.as_actor(Actor("merchant", merchant_id, ctx.actor.ip)))
+        return MerchantSide(_require_operator(_authenticated(ctx, credentials)).ctx)
+
+    return Deferred(request, build)
 
 
 MerchantCaller = Annotated[MerchantSide, Depends(_merchant_side)]
+
+
+def operator_then(step: Callable[[Caller], Any]) -> Callable[..., Awaitable[Deferred]]:
+    """A dependency: an operator's session, passed through `step` in the endpoint's unit
+    of work (a role check, say, that must hold before the endpoint reads anything)."""
+
+    async def dependency(op: Annotated[Deferred, Depends(_operator)]) -> Deferred:
+        return op.then(step)
+
+    return dependency
+
+
+#: The dependencies that hand an endpoint a `Deferred` (directly, or through one that
+#: depends on them, which `_defers` finds too).
+_DEFERRING = (_context, _user, _operator, _merchant_side)

@@ -1,14 +1,13 @@
 """At most a few API requests run at once on the embedded database.
 
-A request's unit of work may span several worker-thread hops (FastAPI runs each sync
-dependency, the endpoint and the dependency's exit in the thread pool), and on SQLite
-it holds this process's write lock throughout (storage/db.py) — a signed-in GET too,
-since its session is checked in a write unit of work. With more such requests in flight
-than the pool has threads, every thread could end up waiting for the lock while its
-holder waits for a thread to finish in: the pool starves and requests stall until a
-timeout (seen under 32 concurrent payments). Writes serialise on SQLite anyway, so
-admitting a few at a time loses nothing and keeps threads free. The body is read before
-a slot is taken, so a client trickling its upload holds no slot. Paths outside /v1
+A request's unit of work runs start to finish in one worker thread (api/deps.py
+`Deferred`), so no request waits for a thread that its own lock holder needs. On SQLite
+every such unit holds this process's write lock (storage/db.py) — a signed-in GET too,
+since its session is checked in a write unit of work — so admitting more of them than
+can write at once only parks threads on the lock, threads the requests that need no lock
+(`/healthz`, the payment password's argon2 check) would rather have. Writes serialise on
+SQLite anyway, so admitting a few at a time loses nothing. The body is read before a
+slot is taken, so a client trickling its upload holds no slot. Paths outside /v1
 (`/healthz`, `/metrics`, the docs) never wait; PostgreSQL, with row locks and many
 writers, is not gated.
 """

@@ -17,14 +17,14 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import MerchantCaller, OperatorCaller, UserCaller
+from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller, UserCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
 from guardpay.services import escrow, merchant_api
 from guardpay.storage.escrow import TradeRow
 
-router = APIRouter(tags=["escrow"])
+router = APIRouter(route_class=InOneUnit, tags=["escrow"])
 Reason = Field(min_length=1, max_length=200)
 
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from guardpay.adapters.bank import BankCallback
 from guardpay.api import idempotency
-from guardpay.api.deps import RequestContext, UserCaller
+from guardpay.api.deps import InOneUnit, RequestContext, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, Secret, errors, reveal
 from guardpay.api.routers.payments import Amount, Currency
 from guardpay.domain.money import Money
@@ -35,7 +35,7 @@ from guardpay.errors import AuthenticationFailed, InvalidRequest, ServiceUnavail
 from guardpay.services import funding, webhooks
 from guardpay.storage.funding import FundingRow
 
-router = APIRouter(tags=["funding"])
+router = APIRouter(route_class=InOneUnit, tags=["funding"])
 
 
 class FundingIn(BaseModel):

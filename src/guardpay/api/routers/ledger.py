@@ -4,17 +4,17 @@ amounts are integers of minor units beside the currency of the account's ledger.
 Every route needs an operator's session with at least the viewer role (`READ_ROLE`): the
 ledger holds every wallet's balance and every transfer, so neither an anonymous client nor
 a user may read it (a user sees their own payments and fundings under `/v1/me/...`). The
-check is a dependency of the router, so a route added here later is covered too."""
+check comes with the unit of work every route reads through (`UoW`), so a route added
+here later cannot read without it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from guardpay.api.deps import OperatorCaller
+from guardpay.api.deps import Caller, InOneUnit, operator_then
 from guardpay.api.routers.common import errors
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.model import INT64_MAX, Account, Transfer
@@ -22,31 +22,29 @@ from guardpay.domain.money import BY_LEDGER
 from guardpay.errors import NotFound
 from guardpay.services import operators
 from guardpay.storage.ledger_queries import BalanceRow
-from guardpay.storage.uow import UnitOfWork, read_only
+from guardpay.storage.uow import UnitOfWork
 
 #: The least role that may read the ledger.
 READ_ROLE = Role.VIEWER
 
 
-def _ledger_reader(op: OperatorCaller) -> None:
+def _ledger_reader(op: Caller) -> UnitOfWork:
     """401 without a session, 403 `operator_required` for a user's session and
     `insufficient_role` for a disabled operator's (services/operators.py)."""
     operators.require_role(op.ctx, READ_ROLE)
+    return op.ctx.uow
 
 
-router = APIRouter(prefix="/ledger", tags=["ledger"], dependencies=[Depends(_ledger_reader)],
-                   responses=errors(401, 403))  # fmt: skip
+router = APIRouter(
+    route_class=InOneUnit, prefix="/ledger", tags=["ledger"], responses=errors(401, 403)
+)
 
 
 T = TypeVar("T")
 
-
-def _uow(request: Request) -> Iterator[UnitOfWork]:
-    with read_only(request.app.state.db) as uow:
-        yield uow
-
-
-UoW = Annotated[UnitOfWork, Depends(_uow)]
+#: The unit of work of a ledger route, handed over only once the operator's role is
+#: checked: every route takes it, so none reads the ledger unchecked.
+UoW = Annotated[UnitOfWork, Depends(operator_then(_ledger_reader))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 #: Ids and cursors are 64-bit: anything outside is a bad parameter, not a server error.
 AccountId = Annotated[int, Path(ge=1, le=INT64_MAX)]

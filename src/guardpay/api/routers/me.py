@@ -14,7 +14,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import UserCaller
+from guardpay.api.deps import InOneUnit, UserCaller
 from guardpay.api.routers.common import (
     Done,
     ListOut,
@@ -28,7 +28,7 @@ from guardpay.api.routers.common import (
 from guardpay.api.routers.sessions import CompleteIn
 from guardpay.services import auth
 
-router = APIRouter(prefix="/me", tags=["credentials"])
+router = APIRouter(route_class=InOneUnit, prefix="/me", tags=["credentials"])
 
 
 class PaymentPasswordIn(BaseModel):

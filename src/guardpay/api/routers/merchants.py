@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import OperatorCaller
+from guardpay.api.deps import InOneUnit, OperatorCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.services import identity, merchant_api, operators
 from guardpay.storage.merchant_api import ApiKeyRow
 
-router = APIRouter(prefix="/merchants", tags=["merchants"])
+router = APIRouter(route_class=InOneUnit, prefix="/merchants", tags=["merchants"])
 
 ONBOARD_ROLE = "analyst"
 VIEW_ROLE = "viewer"

@@ -14,13 +14,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import OperatorCaller, RequestContext
+from guardpay.api.deps import InOneUnit, OperatorCaller, RequestContext
 from guardpay.api.routers.common import IssuedOut, ListOut, PathId, Secret, errors
 from guardpay.api.routers.users import UserOut
 from guardpay.domain.auth.records import Approval, Operator
 from guardpay.services import identity, operators
 
-router = APIRouter(prefix="/operator", tags=["operators"])
+router = APIRouter(route_class=InOneUnit, prefix="/operator", tags=["operators"])
 
 Role = Literal["viewer", "analyst", "supervisor", "admin"]
 

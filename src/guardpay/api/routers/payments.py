@@ -21,7 +21,7 @@ import segno
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import MerchantCaller, RequestContext, UserCaller, UserRequestDep
+from guardpay.api.deps import InOneUnit, MerchantCaller, RequestContext, UserCaller, UserRequestDep
 from guardpay.api.routers.common import PathId, Secret, errors, reveal
 from guardpay.domain.money import Money
 from guardpay.services import (
@@ -35,7 +35,7 @@ from guardpay.services.auth import PaymentSignature
 from guardpay.services.payments import Authorization, StepUpAnswer
 from guardpay.storage.payments import PaymentRow
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(route_class=InOneUnit, tags=["payments"])
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["CNY"])]
 IMAGE = {"png": "image/png", "svg": "image/svg+xml"}

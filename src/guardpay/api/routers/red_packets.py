@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import UserCaller
+from guardpay.api.deps import InOneUnit, UserCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
@@ -22,7 +22,7 @@ from guardpay.domain.payments.red_packets import MAX_SHARES, Split
 from guardpay.services import red_packets
 from guardpay.storage.red_packets import ShareRow
 
-router = APIRouter(tags=["red packets"])
+router = APIRouter(route_class=InOneUnit, tags=["red packets"])
 TTL = int(red_packets.DEFAULT_TTL.total_seconds())
 Seconds = Annotated[StrictInt, Field(ge=60, le=7 * 86_400, description="Seconds")]
 

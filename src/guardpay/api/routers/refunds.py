@@ -15,13 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import MerchantCaller
+from guardpay.api.deps import InOneUnit, MerchantCaller
 from guardpay.api.routers.common import Page, PathId, errors, page_of
 from guardpay.domain.money import Money
 from guardpay.services import merchant_api, refunds
 from guardpay.storage.refunds import RefundRow
 
-router = APIRouter(tags=["refunds"])
+router = APIRouter(route_class=InOneUnit, tags=["refunds"])
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]
 
 

@@ -18,14 +18,14 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import OperatorCaller, UserCaller
+from guardpay.api.deps import InOneUnit, OperatorCaller, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import NotFound
 from guardpay.services import operators, payments, payments_review, risk_lists, risk_models
 from guardpay.storage.risk import DecisionRow, ListEntry, RiskRepository
 
-router = APIRouter(tags=["risk"])
+router = APIRouter(route_class=InOneUnit, tags=["risk"])
 
 
 class DecisionOut(BaseModel):

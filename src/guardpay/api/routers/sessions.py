@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import RequestContext, UserCaller
+from guardpay.api.deps import InOneUnit, RequestContext, UserCaller
 from guardpay.api.routers.common import (
     Done,
     IssuedOut,
@@ -32,7 +32,7 @@ from guardpay.api.routers.common import (
 )
 from guardpay.services import auth
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(route_class=InOneUnit, tags=["sessions"])
 
 
 class DeviceProofIn(BaseModel):

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from guardpay.adapters.kyc import Kyc
-from guardpay.api.deps import RequestContext, UserCaller
+from guardpay.api.deps import InOneUnit, RequestContext, UserCaller
 from guardpay.api.routers.common import (
     Done,
     ListOut,
@@ -31,7 +31,7 @@ from guardpay.api.routers.common import (
 from guardpay.services import auth, identity
 from guardpay.services.context import Actor
 
-router = APIRouter(tags=["users"])
+router = APIRouter(route_class=InOneUnit, tags=["users"])
 
 
 class UserOut(BaseModel):

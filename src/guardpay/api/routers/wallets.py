@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import MerchantCaller, UserCaller
+from guardpay.api.deps import InOneUnit, MerchantCaller, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.services import wallet_views
 from guardpay.services.wallet_views import Direction, Entry, History, Status, WalletView
 
-router = APIRouter(tags=["wallets"])
+router = APIRouter(route_class=InOneUnit, tags=["wallets"])
 CurrencyPath = Annotated[str, Path(min_length=1, max_length=8, examples=["CNY"])]
 
 

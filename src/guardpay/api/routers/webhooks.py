@@ -13,11 +13,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import MerchantCaller, OperatorCaller
+from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.services import merchant_api, operators, webhooks
 
-router = APIRouter(prefix="/merchants", tags=["webhooks"])
+router = APIRouter(route_class=InOneUnit, prefix="/merchants", tags=["webhooks"])
 
 VIEW_ROLE = "viewer"
 
