@@ -195,12 +195,12 @@ class Phone:
             assert r.status_code == 201, r.text
             funding = r.json()
             deadline = time.monotonic() + 20
-            while funding["state"] == "processing" and time.monotonic() < deadline:
+            while funding["status"] == "processing" and time.monotonic() < deadline:
                 time.sleep(0.1)
                 funding = self.get(f"/v1/me/fundings/{funding['id']}")
-            if funding["state"] == "succeeded":
+            if funding["status"] == "succeeded":
                 return dict(funding)
-            assert funding["state"] == "failed", funding
+            assert funding["status"] == "failed", funding
         pytest.fail("four top-ups failed in a row")
 
     def wallet(self) -> dict[str, Any]:
