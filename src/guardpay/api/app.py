@@ -30,6 +30,7 @@ from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
 from guardpay.api.routers import risk as risk_router
 from guardpay.api.routers import wallets as wallets_router
+from guardpay.api.text_guard import ControlCharacters
 from guardpay.security.keys import Keyring
 from guardpay.services import funding, jobs
 from guardpay.services.context import SYSTEM, Context, utc_now
@@ -179,9 +180,11 @@ def create_app(
     _adapters(app, keyring, kyc, sms, bank, bank_secret)
     errors.install(app)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors;
-    # the write gate admits a request before its idempotency claim (a write) is made.
+    # the write gate admits a request before its idempotency claim (a write) is made, and a
+    # request holding control characters is refused before either (api/text_guard.py).
     idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
     app.add_middleware(WriteGate, backend=db.backend)
+    app.add_middleware(ControlCharacters)
     app.add_middleware(RequestLog)
     metrics.install(app, db, app.state.risk, metrics_token or metrics.token_from_environment())
 

@@ -10,9 +10,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guardpay.errors import InvalidRequest
 
-class MoneyError(ValueError):
-    """An amount or currency that cannot be represented exactly."""
+
+class MoneyError(InvalidRequest, ValueError):
+    """An amount or currency that cannot be represented exactly: bad input, a 400
+    wherever it reaches an edge (it is also a ValueError, for the parsers that say so)."""
+
+    code = "amount_invalid"
+    param = "amount"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
+        super().__init__(message, code=code, param=param or type(self).param)
+
+
+class UnknownCurrency(MoneyError):
+    """A currency code that is not ISO 4217 or that this platform does not hold."""
+
+    code = "currency_unknown"
+    param = "currency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +58,8 @@ def currency(code: str) -> Currency:
     try:
         return CURRENCIES[code.upper()]
     except KeyError:
-        raise MoneyError(f"unknown currency {code!r}") from None
+        known = ", ".join(CURRENCIES)
+        raise UnknownCurrency(f"unknown currency {code[:8]!r}; known: {known}") from None
 
 
 def currency_for_ledger(ledger: int) -> Currency:
