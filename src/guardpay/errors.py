@@ -22,6 +22,11 @@ Messages never contain secrets, card or ID numbers.
 
 Specific failures use these classes with their own `code`, e.g.
 `InvalidRequest("...", code="invalid_id_number", param="id_number")`.
+
+A 4xx raised with `retryable=True` (a conflict with a concurrent request, say) means the
+same request may succeed if sent again: its HTTP answer says `Retry-After`, and it is
+never kept as an Idempotency-Key's answer, so the retry it asks for runs instead of
+replaying the refusal. (429 and 5xx answers are never kept either.)
 """
 
 from __future__ import annotations
@@ -32,12 +37,25 @@ class GuardpayError(Exception):
     code = "internal_error"
     http_status = 500
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
+    #: the same request may succeed if sent again (a conflict with a concurrent one, a
+    #: service down for a moment): such an answer is never kept as an Idempotency-Key's
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retryable: bool | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.param = param
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class InvalidRequest(GuardpayError):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from sqlalchemy import text
+
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.model import AccountFlags, Transfer
 from guardpay.domain.ledger.results import Result
@@ -42,3 +47,36 @@ def test_a_wallet_opens_once_and_holds_money(db: Database) -> None:
     assert alice > 2**40
     with unit_of_work(db) as uow:
         assert wallets.wallet(Context(uow, keyring), "user", "usr_alice", "CNY") == alice
+
+
+def test_two_requests_opening_one_wallet_at_once_both_use_one_account(db: Database) -> None:
+    """Issue 15: the second of two racing openings was a 409 `wallet_race` (and a payment
+    failed for it). Now it waits for the first's row and takes the first's account."""
+    keyring = Keyring.generate()
+    first_inserted, opened = threading.Event(), {}
+
+    def first() -> None:
+        with unit_of_work(db) as uow:
+            opened["first"] = wallets.wallet(Context(uow, keyring), "user", "usr_bob", "CNY")
+            first_inserted.set()
+            time.sleep(0.5)  # the second is waiting on the row's key meanwhile
+
+    def second() -> None:
+        first_inserted.wait(10)
+        with unit_of_work(db) as uow:
+            opened["second"] = wallets.wallet(Context(uow, keyring), "user", "usr_bob", "CNY")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert opened["first"] == opened["second"]
+    with unit_of_work(db) as uow:
+        accounts = uow.conn.execute(
+            text("SELECT count(*) FROM ledger_accounts WHERE code = :c"),
+            {"c": int(AccountCode.CUSTOMER_WALLET)},
+        ).scalar()
+        report = ledger.verify(uow)
+    assert accounts == 1  # no account opened for nobody
+    assert report.ok, report.problems

@@ -363,7 +363,7 @@ def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, Gua
         if isinstance(exc, auth.COMMIT_ON):
             point.release()  # its bookkeeping commits with the claim
             raise
-        if not idempotency.storable_status(exc.http_status):
+        if not idempotency.storable_error(exc):
             raise
         point.rollback()
         return exc

@@ -26,7 +26,8 @@ def error_body(
 
 def _headers(exc: GuardpayError) -> dict[str, str]:
     """401 names the scheme (RFC 9110), a step-up says so (RFC 9470); 429 says when to
-    come back if the error knows (a `retry_after` in seconds)."""
+    come back if the error knows (a `retry_after` in seconds); a 4xx raised `retryable`
+    says to come back at once (errors.py)."""
     headers: dict[str, str] = {}
     if isinstance(exc, StepUpRequired):
         headers["WWW-Authenticate"] = 'Bearer error="insufficient_user_authentication"'
@@ -35,6 +36,8 @@ def _headers(exc: GuardpayError) -> dict[str, str]:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float) and retry_after > 0:
         headers["Retry-After"] = str(max(1, round(retry_after)))
+    elif exc.retryable:  # the idempotency middleware keeps no answer that says this
+        headers["Retry-After"] = "1"
     return headers
 
 

@@ -17,8 +17,10 @@ What is stored, and why:
   password): the failure's bookkeeping committed, and replaying it answers the same guess
   the same way without counting it twice; a different guess is a different body, so needs
   a new key;
-- not 5xx or 429: those changed nothing (the unit of work rolled back), so the claim is
-  released and the same key may be retried;
+- not 5xx or 429, nor any answer with `Retry-After` (a retryable refusal, errors.py,
+  such as a conflict with a concurrent request): those changed nothing (the unit of
+  work rolled back) and ask for the very retry a kept answer would refuse, so the claim
+  is released and the same key may be retried;
 - never the request body (only its SHA-256) and never a response that carries credentials:
   paths that mint them (`EXCLUDED`: logins, step-up completion, TOTP enrolment, an
   operator's reveal of personal data, webhook secrets, payment codes) ignore the key;
@@ -61,7 +63,7 @@ from starlette.concurrency import run_in_threadpool
 from guardpay.api import asgi
 from guardpay.api.errors import error_body
 from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
-from guardpay.errors import Conflict
+from guardpay.errors import Conflict, GuardpayError
 from guardpay.storage.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
 from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
@@ -184,15 +186,22 @@ def _answer_for(found: StoredKey | None, request_path: str, request_hash: str) -
 
 
 def _kept_text(answer: Answer) -> str | None:
-    """The answer's body as kept for replays, or None for a 5xx or 429 (module docstring)
-    or a body that is not text. Only a verified caller ever holds a claim to keep it."""
-    return _text(answer.body) if storable_status(answer.status) else None
+    """The answer's body as kept for replays, or None for one that asks for a retry
+    (module docstring) or a body that is not text. Only a verified caller ever holds a
+    claim to keep it."""
+    retry = any(k.lower() == b"retry-after" for k, _ in answer.headers)
+    return _text(answer.body) if storable_status(answer.status) and not retry else None
 
 
 def storable_status(status: int) -> bool:
     """Whether an answer with this status is kept: not 5xx or 429, which changed nothing
     (the unit of work rolled back), so the claim is released and the key may be retried."""
     return status < 500 and status != 429
+
+
+def storable_error(exc: GuardpayError) -> bool:
+    """Whether an error's answer is kept: not one that asks for a retry (errors.py)."""
+    return storable_status(exc.http_status) and not exc.retryable
 
 
 def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer, text: str,

@@ -5,8 +5,7 @@ Platform accounts (reserve, bank in flight, fee revenue, loss reserve) get the i
 `code * 1_000_000 + ISO numeric currency` (the CNY reserve is 200_000_156), so every
 process agrees on them without a lookup; owners' accounts get random 62-bit ids above
 2^40, which can never meet a platform id. Opening is idempotent: two requests racing to
-open the same wallet end with one account (the ledger answers `exists`, the wallets
-table's key keeps one row).
+open the same wallet end with one account, both using it (`wallet`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from guardpay.domain.ledger.chart import FLAGS, AccountCode
 from guardpay.domain.ledger.model import Account
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.money import Money, currency
-from guardpay.errors import LedgerRejected
+from guardpay.errors import LedgerRejected, StorageError
 from guardpay.services import ledger
 from guardpay.services.context import Context
 
@@ -62,13 +61,26 @@ def wallet(
     currency_code: str,
     code: AccountCode = AccountCode.CUSTOMER_WALLET,
 ) -> int:
-    """The ledger account holding this owner's money of this kind; opened on first use."""
+    """The ledger account holding this owner's money of this kind; opened on first use.
+
+    The wallets row is claimed before the ledger account opens: a request racing another
+    to open the same wallet waits on the row's key (PostgreSQL) until the other commits,
+    then takes the account the other opened, so neither fails and no account is left
+    without an owner. (SQLite runs one writer at a time: the second sees the first's row.)
+    """
     repo = ctx.uow.wallets
     purpose = code.name.lower()
     found = repo.find(owner_kind, owner_id, currency_code, purpose)
     if found is not None:
         return found
     account_id = _OWNER_ID_FLOOR + secrets.randbelow(2**62 - _OWNER_ID_FLOOR)
+    if not repo.insert_if_absent(
+        owner_kind, owner_id, currency_code, purpose, account_id, ctx.now()
+    ):
+        winner = repo.find(owner_kind, owner_id, currency_code, purpose)
+        if winner is None:  # cannot be: the row that stopped the insert is committed
+            raise StorageError("a wallet row vanished while it was being opened")
+        return winner
     ledger_id = currency(currency_code).numeric
     opened = ledger.execute(
         ctx.uow,
@@ -76,10 +88,6 @@ def wallet(
         clock=ctx.ledger_clock,
     )
     _require_opened(opened)
-    if not repo.insert_if_absent(
-        owner_kind, owner_id, currency_code, purpose, account_id, ctx.now()
-    ):
-        raise LedgerRejected("the wallet was opened concurrently; retry", code="wallet_race")
     return account_id
 
 
