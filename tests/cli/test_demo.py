@@ -4,6 +4,7 @@ run after run."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,11 @@ def test_demo_serves_on_the_port_given_with_both_logins_and_the_console_sms(
     printed = capsys.readouterr().out  # the code, printed, marked as not sent
     assert printed.startswith(ConsoleSms.MARK)
     assert "verification code is" in printed
+    scrape = re.search(r"Authorization: Bearer (\S+)' http://127.0.0.1:8123/metrics", said)
+    assert scrape is not None, said  # the demo's own scrape token, printed with its curl
+    assert client.get("/metrics").status_code == 401
+    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {scrape.group(1)}"})
+    assert scraped.status_code == 200
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])

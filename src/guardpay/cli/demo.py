@@ -19,6 +19,7 @@ are reported as "not_available" so the shape stays stable.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import typer
@@ -118,9 +119,12 @@ def _serve(world: DemoWorld, port: int) -> None:
     import uvicorn
 
     from guardpay.api.app import create_app
+    from guardpay.api.metrics import token_from_environment
 
     base = f"http://127.0.0.1:{port}"
-    console.print(f"\nAPI: {base}  docs: {base}/docs  metrics: {base}/metrics  (Ctrl-C to stop)")
+    scrape = token_from_environment() or secrets.token_urlsafe(18)  # a demo's own
+    console.print(f"\nAPI: {base}  docs: {base}/docs  (Ctrl-C to stop)")
+    console.print(f"Metrics: curl -H 'Authorization: Bearer {scrape}' {base}/metrics")
     console.print(f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
                   f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}")  # fmt: skip
     console.print(
@@ -131,7 +135,9 @@ def _serve(world: DemoWorld, port: int) -> None:
         "SMS: the console backend (development): codes (a new device's login step-up) are "
         "printed here, not sent."
     )
-    app = create_app(world.db, keyring=world.keyring, kyc=world.kyc, sms=ConsoleSms())
+    app = create_app(
+        world.db, keyring=world.keyring, kyc=world.kyc, sms=ConsoleSms(), metrics_token=scrape
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
