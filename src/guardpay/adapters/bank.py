@@ -24,15 +24,16 @@ final answers: the truth `reconcile statement` checks the platform against.
 from __future__ import annotations
 
 import csv
+import importlib
 import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from guardpay.errors import InvalidRequest
 
@@ -75,6 +76,35 @@ class BankChannel(Protocol):
     def submit(self, instruction: BankInstruction) -> str:
         """Accept an instruction (idempotent by instruction id); return its reference."""
         ...
+
+
+#: a deployment's bank adapter: `package.module:factory`, the factory returning a
+#: `BankChannel` (it reads its own settings); unset, the server runs `FakeBank`
+ADAPTER_ENV = "GUARDPAY_BANK_ADAPTER"
+
+
+class BankConfigError(ValueError):
+    """GUARDPAY_BANK_ADAPTER names nothing usable (the message says what, never a secret)."""
+
+
+def bank_from_environment(environ: Mapping[str, str]) -> BankChannel | None:
+    """The deployment's bank adapter, loaded by its dotted path (the way Django loads a
+    mail backend), or None when none is configured (the server then runs the fake)."""
+    path = environ.get(ADAPTER_ENV, "").strip()
+    if not path:
+        return None
+    module_name, _, factory_name = path.partition(":")
+    if not module_name or not factory_name:
+        raise BankConfigError(f"{ADAPTER_ENV} must be 'package.module:factory'")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except (ImportError, AttributeError) as exc:
+        why = type(exc).__name__
+        raise BankConfigError(f"{ADAPTER_ENV}: cannot load {path!r} ({why})") from None
+    channel = factory()
+    if not callable(getattr(channel, "submit", None)):
+        raise BankConfigError(f"{ADAPTER_ENV}: {path!r} did not return a bank channel")
+    return cast(BankChannel, channel)
 
 
 @dataclass(frozen=True)

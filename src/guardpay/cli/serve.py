@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from rich.markup import escape
 
 from guardpay import observability
+from guardpay.adapters.bank import BankChannel, BankConfigError, bank_from_environment
 from guardpay.adapters.sms import BACKEND_ENV, SmsConfigError, SmsSender, sms_from_environment
 from guardpay.api.app import create_app
 from guardpay.cli.context import configure_logging, err_console, state
@@ -55,13 +56,17 @@ def serve(
     """Serve the REST API (refuses an un-migrated database). SMS (login step-up codes) go
     through GUARDPAY_SMS_BACKEND: console (the default: printed to stdout, for development),
     file:PATH (a JSON line per message) or twilio (GUARDPAY_TWILIO_ACCOUNT_SID,
-    GUARDPAY_TWILIO_AUTH_TOKEN, GUARDPAY_TWILIO_FROM, optional GUARDPAY_TWILIO_BASE_URL)."""
+    GUARDPAY_TWILIO_AUTH_TOKEN, GUARDPAY_TWILIO_FROM, optional GUARDPAY_TWILIO_BASE_URL).
+    Top-ups and withdrawals go to the bank adapter GUARDPAY_BANK_ADAPTER names
+    (package.module:factory); without one, to an in-process fake bank."""
     _logging(log_level, log_format)
-    sms = _sms()  # a bad setting is refused before anything starts
+    sms, bank = _sms(), _bank()  # a bad setting is refused before anything starts
     # No uvicorn access log: the app logs one line per request already, without the
     # client's address or the query string (which may carry personal data).
     if workers == 1:
-        app = create_app(state(ctx).database(), sms=sms, webhook_client=HttpxWebhookClient())
+        app = create_app(
+            state(ctx).database(), sms=sms, bank=bank, webhook_client=HttpxWebhookClient()
+        )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
     if not os.environ.get(REDIS_ENV):
@@ -101,6 +106,15 @@ def _sms() -> SmsSender:
     return sms
 
 
+def _bank() -> BankChannel | None:
+    """The configured bank adapter (GUARDPAY_BANK_ADAPTER), or None: the fake bank."""
+    try:
+        return bank_from_environment(os.environ)
+    except BankConfigError as exc:
+        err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
 def worker_app() -> FastAPI:
     """The app one worker process builds (uvicorn imports this by name); the parent has
     already checked the SMS setting and warned about it."""
@@ -108,5 +122,6 @@ def worker_app() -> FastAPI:
     return create_app(
         Database(os.environ[DATABASE_ENV]),
         sms=sms_from_environment(os.environ),
+        bank=bank_from_environment(os.environ),
         webhook_client=HttpxWebhookClient(),
     )
