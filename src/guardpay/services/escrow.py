@@ -19,21 +19,22 @@ webhook in one unit of work. A dispute freezes the trade until a supervisor reso
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from guardpay.domain.auth.roles import Role
-from guardpay.domain.ledger.chart import AccountCode, TransferCode
-from guardpay.domain.ledger.model import Transfer, TransferFlags
-from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
+from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
 from guardpay.domain.payments import escrow as machine
+from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.escrow import Action, EscrowStatus
 from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, PaymentSettings
+from guardpay.domain.payments.postings import escrow as postings
 from guardpay.domain.payments.states import PaymentState, Status, transition
-from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound, StepUpRequired
+from guardpay.errors import InvalidRequest, NotFound, StepUpRequired
 from guardpay.services import auth, ledger, operators, payments, payments_qr, wallets, webhooks
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -64,23 +65,10 @@ def holding(ctx: Context, trade_id: str, currency_code: str) -> int:
     return wallets.wallet(ctx, KIND, trade_id, currency_code, AccountCode.ESCROW)
 
 
-def _leg(debit: int, credit: int, amount: int, cur: str, code: TransferCode) -> Transfer:
-    return Transfer(secrets.randbelow(2**63 - 2) + 1, debit, credit, amount,
-                    ledger=currency(cur).numeric, code=code)  # fmt: skip
-
-
 def _execute(ctx: Context, legs: list[Transfer]) -> None:
     """Apply the legs in this unit of work; any refusal rolls the whole use case back."""
     results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
-    if all(r in (Result.ok, Result.exists) for r in results):
-        return
-    if Result.exceeds_credits in results:
-        raise InvalidRequest("the balance is not enough for this trade",
-                             code="insufficient_funds", param="amount")  # fmt: skip
-    if Result.debit_account_frozen in results or Result.credit_account_frozen in results:
-        raise Conflict("an account of this trade is frozen", code="account_frozen")
-    failed = next(r for r in results if r not in (Result.ok, Result.linked_event_failed))
-    raise LedgerRejected(f"the ledger refused the trade: {failed.value}", code=failed.value)
+    outcomes.require_applied(results, outcomes.TRADE)
 
 
 def _authenticate(ctx: Context, buyer_id: str, given: Authorization) -> int:
@@ -123,8 +111,14 @@ def pay_into_escrow(ctx: Context, buyer_id: str, new: NewTrade, given: Authoriza
                    now, now)  # fmt: skip
     repo(ctx).insert(row)
     buyer = wallets.wallet(ctx, "user", buyer_id, cur)
-    _execute(ctx, [_leg(buyer, holding(ctx, trade_id, cur), row.amount, cur,
-                        TransferCode.ESCROW_HOLD)])  # fmt: skip
+    legs = postings.hold(
+        buyer=buyer,
+        holding=holding(ctx, trade_id, cur),
+        amount=row.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _execute(ctx, legs)
     _record(ctx, row, "escrow.held", {"factors": factors, "payment": pay.id})
     return row
 
@@ -174,14 +168,22 @@ def _release(ctx: Context, row: TradeRow, action: Action, settings: PaymentSetti
     fee = merchant_fee(row.amount, settings.fee_rate)
     row = _moved(ctx, row, action, fee=fee)
     cur, source = row.currency, holding(ctx, row.id, row.currency)
-    merchant = wallets.wallet(ctx, "merchant", row.merchant_id, cur,
-                              AccountCode.MERCHANT_SETTLEMENT)  # fmt: skip
-    legs = [_leg(source, merchant, row.amount - fee, cur, TransferCode.ESCROW_RELEASE)]
+    settlement = AccountCode.MERCHANT_SETTLEMENT
+    merchant = wallets.wallet(ctx, "merchant", row.merchant_id, cur, settlement)
+    fees = 0  # no fee: fee revenue is not touched (nor opened)
     if fee:
         fees = wallets.open_platform_accounts(ctx, cur)[AccountCode.FEE_REVENUE]
-        legs = [legs[0]._replace(flags=TransferFlags.LINKED),
-                _leg(source, fees, fee, cur, TransferCode.FEE)]  # fmt: skip
-    _execute(ctx, [leg for leg in legs if leg.amount > 0])
+    legs = postings.release(
+        holding=source,
+        settlement=merchant,
+        fee_revenue=fees,
+        amount=row.amount,
+        fee=fee,
+        ledger=currency(cur).numeric,
+        release_id=new_transfer_id(),
+        fee_id=new_transfer_id(),
+    )
+    _execute(ctx, legs)
     _record(ctx, row, "escrow.released", extra)
     return row
 
@@ -192,7 +194,14 @@ def _refund(ctx: Context, row: TradeRow, action: Action, extra: dict[str, object
     row = _moved(ctx, row, action, **changes)
     cur = row.currency
     buyer = wallets.wallet(ctx, "user", row.buyer_id, cur)
-    _execute(ctx, [_leg(holding(ctx, row.id, cur), buyer, row.amount, cur, TransferCode.REFUND)])
+    legs = postings.refund(
+        holding=holding(ctx, row.id, cur),
+        buyer=buyer,
+        amount=row.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _execute(ctx, legs)
     _record(ctx, row, "escrow.refunded", extra)
     return row
 

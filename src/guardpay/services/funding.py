@@ -1,13 +1,13 @@
 """Top-up from and withdrawal to a bound card, through the bank channel.
 
-The accounting and the state machine are in `domain/funding.py`. Here: one unit of work
-per request and per bank callback. A request writes the funding row, holds the money as a
-pending ledger transfer and submits the instruction to the bank (which dedupes on the
-funding id), all in one transaction: if anything fails, nothing is held and a retry with
-the same funding id (over HTTP, derived from the Idempotency-Key: `funding_id_for`) meets
-the same bank reference. An instruction the bank took for a
-transaction that then rolled back shows up as "missing on our side" in the statement
-reconciliation, which is the control for that window.
+The postings are in `domain/payments/postings/funding.py`, the state machine in
+`domain/funding.py`. Here: one unit of work per request and per bank callback. A request
+writes the funding row, holds the money as a pending ledger transfer and submits the
+instruction to the bank (which dedupes on the funding id), all in one transaction: if
+anything fails, nothing is held and a retry with the same funding id (over HTTP, derived
+from the Idempotency-Key: `funding_id_for`) meets the same bank reference. An instruction
+the bank took for a transaction that then rolled back shows up as "missing on our side"
+in the statement reconciliation, which is the control for that window.
 
 Callbacks are idempotent by (bank_reference, status), serialised per funding by a row
 lock, and every state change and anomaly is audited. Only an answer that matches the
@@ -30,16 +30,17 @@ import structlog
 
 from guardpay.adapters.bank import BankCallback, BankChannel, BankInstruction
 from guardpay.domain import funding as rules
-from guardpay.domain.funding import Action, BankStatus, Kind, State
+from guardpay.domain.funding import Action, BankStatus, State
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.model import Transfer
-from guardpay.domain.ledger.results import Result
 from guardpay.domain.money import Money, currency
+from guardpay.domain.payments import outcomes
+from guardpay.domain.payments.postings import funding as postings
+from guardpay.domain.payments.postings.funding import Kind
 from guardpay.errors import (
     Conflict,
     GuardpayError,
     InvalidRequest,
-    LedgerRejected,
     NotFound,
     ServiceUnavailable,
 )
@@ -143,7 +144,7 @@ def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id:
     _screen(ctx, kind, user_id, card, money, step_up_challenge_id, fid)
     row = _new_row(ctx, fid, kind, user_id, card_id, card.last4, money)
     repo(ctx).insert(row)
-    _apply(ctx, rules.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
+    _apply(ctx, postings.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
     reference = _submit(ctx, bank, row, card.token or card_id)
     repo(ctx).update(row.id, ctx.now(), bank_reference=reference)
     ctx.audit("funding.requested", subject=user_id, details={
@@ -243,9 +244,9 @@ def _outcome(row: FundingRow, callback: BankCallback) -> Outcome:
 def _transition(ctx: Context, row: FundingRow, outcome: Outcome) -> None:
     kind = Kind(row.kind)
     if outcome is Outcome.SUCCEEDED:
-        events = rules.settle(row.id, kind, row.amount, _accounts(row))
+        events = postings.settle(row.id, kind, row.amount, _accounts(row))
     else:
-        events = rules.void(row.id)
+        events = postings.void(row.id)
     _apply(ctx, events)
     repo(ctx).update(row.id, ctx.now(), state=outcome.value)
     ctx.audit(f"funding.{outcome.value}", subject=row.user_id, details={
@@ -262,8 +263,8 @@ def _anomaly(ctx: Context, cb: BankCallback, kind: str, row: FundingRow | None) 
         "status": cb.status, "amount": cb.amount, "currency": cb.currency})  # fmt: skip
 
 
-def _accounts(row: FundingRow) -> rules.Accounts:
-    return rules.Accounts(
+def _accounts(row: FundingRow) -> postings.Accounts:
+    return postings.Accounts(
         wallet=row.wallet_account_id,
         reserve=wallets.platform_account_id(AccountCode.RESERVE, row.currency),
         in_flight=wallets.platform_account_id(AccountCode.BANK_IN_FLIGHT, row.currency),
@@ -272,14 +273,11 @@ def _accounts(row: FundingRow) -> rules.Accounts:
 
 
 def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
-    """Run the events; `exists` is success (a retry); a short wallet is insufficient_funds."""
+    """Run the events; `exists` is success (a retry); a short wallet is insufficient_funds
+    (a request's hold only: `outcomes.FUNDING_REQUEST`)."""
     results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
-    bad = [r for r in results if r not in (Result.ok, Result.exists)]
-    if hold and Result.exceeds_credits in bad:
-        raise InvalidRequest("the wallet's available balance is too low",
-                             code="insufficient_funds", param="amount")  # fmt: skip
-    if bad:
-        raise LedgerRejected(f"the ledger refused the funding: {bad[0].value}", code=bad[0].value)
+    how = outcomes.FUNDING_REQUEST if hold else outcomes.FUNDING_CALLBACK
+    outcomes.require_applied(results, how)
 
 
 def get_funding(ctx: Context, funding_id: str, *, user_id: str | None = None) -> FundingRow:

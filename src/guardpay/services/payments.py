@@ -18,23 +18,24 @@ and payment codes live in `payments_qr` and `payments_codes`.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import NoReturn
 
-from guardpay.domain.ledger.chart import AccountCode, TransferCode
-from guardpay.domain.ledger.model import Transfer, TransferFlags
-from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
+from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
+from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
+from guardpay.domain.payments.postings import payments as postings
+from guardpay.domain.payments.postings import review
 from guardpay.domain.payments.states import PaymentState, Status, transition
 from guardpay.domain.risk.decision import Action
 from guardpay.errors import (
     Conflict,
     InvalidRequest,
-    LedgerRejected,
     NotFound,
     PermissionDenied,
     RecordedRefusal,
@@ -114,51 +115,72 @@ def new_row(ctx: Context, kind: str, payer_id: str, payee: tuple[str, str], amou
                       order_id, None, now, now)  # fmt: skip
 
 
-def _transfer_id() -> int:
-    return secrets.randbelow(2**63 - 2) + 1
+@dataclass(frozen=True)
+class _Accounts:
+    payer: int
+    payee: int  # the payee's wallet, or the merchant's settlement account
+    fee_revenue: int  # 0 when the payment takes no fee (not opened for it)
+    ledger: int
+
+
+def _accounts(ctx: Context, row: PaymentRow) -> _Accounts:
+    """The ledger accounts of a payment (opened on first use); fee revenue only when a
+    merchant payment takes a fee."""
+    payer = wallets.wallet(ctx, "user", row.payer_id, row.currency)
+    ledger_id = currency(row.currency).numeric
+    if row.payee_kind == "user":
+        payee = wallets.wallet(ctx, "user", row.payee_id, row.currency)
+        return _Accounts(payer, payee, 0, ledger_id)
+    settlement = AccountCode.MERCHANT_SETTLEMENT
+    merchant = wallets.wallet(ctx, "merchant", row.payee_id, row.currency, settlement)
+    fees = 0
+    if row.fee != 0:
+        fees = wallets.open_platform_accounts(ctx, row.currency)[AccountCode.FEE_REVENUE]
+    return _Accounts(payer, merchant, fees, ledger_id)
 
 
 def _transfers(ctx: Context, row: PaymentRow) -> list[Transfer]:
     """P2P: payer -> payee wallet. Merchant: payer -> settlement, then the fee from
-    settlement -> fee revenue, linked so both apply or neither."""
-    cur = currency(row.currency)
-    payer = wallets.wallet(ctx, "user", row.payer_id, row.currency)
+    settlement -> fee revenue, linked so both apply or neither (postings.payments)."""
+    acc = _accounts(ctx, row)
     if row.payee_kind == "user":
-        payee = wallets.wallet(ctx, "user", row.payee_id, row.currency)
-        return [Transfer(_transfer_id(), payer, payee, row.amount, ledger=cur.numeric,
-                         code=TransferCode.P2P)]  # fmt: skip
-    merchant = wallets.wallet(ctx, "merchant", row.payee_id, row.currency,
-                              AccountCode.MERCHANT_SETTLEMENT)  # fmt: skip
-    pay = Transfer(_transfer_id(), payer, merchant, row.amount, ledger=cur.numeric,
-                   code=TransferCode.MERCHANT_PAYMENT)  # fmt: skip
-    if row.fee == 0:
-        return [pay]
-    fees = wallets.open_platform_accounts(ctx, row.currency)[AccountCode.FEE_REVENUE]
-    fee = Transfer(_transfer_id(), merchant, fees, row.fee, ledger=cur.numeric,
-                   code=TransferCode.FEE)  # fmt: skip
-    return [pay._replace(flags=TransferFlags.LINKED), fee]
+        return postings.p2p(
+            payer=acc.payer,
+            payee=acc.payee,
+            amount=row.amount,
+            ledger=acc.ledger,
+            transfer_id=new_transfer_id(),
+        )
+    return postings.merchant(
+        payer=acc.payer,
+        settlement=acc.payee,
+        fee_revenue=acc.fee_revenue,
+        amount=row.amount,
+        fee=row.fee,
+        ledger=acc.ledger,
+        payment_id=new_transfer_id(),
+        fee_id=new_transfer_id(),
+    )
 
 
 def hold_transfer(ctx: Context, row: PaymentRow) -> Transfer:
     """A risk review holds the payment itself as a pending transfer, payer -> payee; the
     merchant fee is taken when the hold is posted (payments_review.py)."""
-    return _transfers(ctx, row)[0]._replace(flags=TransferFlags.PENDING)
+    acc = _accounts(ctx, row)
+    return review.hold(
+        payer=acc.payer,
+        payee=acc.payee,
+        amount=row.amount,
+        merchant=row.payee_kind != "user",
+        ledger=acc.ledger,
+        transfer_id=new_transfer_id(),
+    )
 
 
 def move_money(ctx: Context, transfers: list[Transfer]) -> None:
     """Apply `transfers` in this unit of work, or raise the specific refusal."""
     results = ledger.execute(ctx.uow, transfers, clock=ctx.ledger_clock)
-    if all(r in (Result.ok, Result.exists) for r in results):
-        return
-    if Result.exceeds_credits in results:
-        raise InvalidRequest(
-            "the balance is not enough for this payment", code="insufficient_funds",
-            param="amount",
-        )  # fmt: skip
-    if Result.debit_account_frozen in results or Result.credit_account_frozen in results:
-        raise Conflict("an account of this payment is frozen", code="account_frozen")
-    failed = next(r for r in results if r not in (Result.ok, Result.linked_event_failed))
-    raise LedgerRejected(f"the ledger refused the payment: {failed.value}", code=failed.value)
+    outcomes.require_applied(results, outcomes.PAYMENT)
 
 
 def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow, list[str]]:

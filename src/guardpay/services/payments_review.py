@@ -12,15 +12,16 @@ it unlabelled, since nobody looked.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
 
-from guardpay.domain.ledger.chart import AccountCode, TransferCode
-from guardpay.domain.ledger.model import Transfer, TransferFlags
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
+from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import currency
+from guardpay.domain.payments.postings import review
 from guardpay.domain.payments.states import Status
 from guardpay.errors import Conflict, GuardpayError, InvalidRequest, NotFound
 from guardpay.services import operators, payments, wallets
@@ -40,10 +41,6 @@ class Reviewed:
     payment: PaymentRow
 
 
-def _new_id() -> int:
-    return secrets.randbelow(2**63 - 2) + 1
-
-
 def _open_review(ctx: Context, decision_id: str) -> tuple[DecisionRow, PaymentRow]:
     found = RiskRepository(ctx.uow.conn).decision(decision_id, lock=True)
     if found is None or found.review_status is None or found.subject_id is None:
@@ -57,17 +54,23 @@ def _open_review(ctx: Context, decision_id: str) -> tuple[DecisionRow, PaymentRo
 
 
 def _settle(ctx: Context, payment: PaymentRow, hold: int, post: bool) -> list[Transfer]:
-    cur = currency(payment.currency)
-    flags = TransferFlags.POST_PENDING if post else TransferFlags.VOID_PENDING
-    resolve = Transfer(_new_id(), pending_id=hold, flags=flags)
-    if not post or payment.fee == 0:
-        return [resolve]
-    settlement = wallets.wallet(ctx, "merchant", payment.payee_id, payment.currency,
-                                AccountCode.MERCHANT_SETTLEMENT)  # fmt: skip
-    revenue = wallets.open_platform_accounts(ctx, payment.currency)[AccountCode.FEE_REVENUE]
-    fee = Transfer(_new_id(), settlement, revenue, payment.fee, ledger=cur.numeric,
-                   code=TransferCode.FEE)  # fmt: skip
-    return [resolve._replace(flags=flags | TransferFlags.LINKED), fee]
+    """Post the hold and take the merchant fee (approve), or void it (postings.review)."""
+    if not post:
+        return review.void(hold_id=hold, void_id=new_transfer_id())
+    settlement = revenue = 0  # no fee: neither account is touched (nor opened)
+    if payment.fee != 0:
+        code = AccountCode.MERCHANT_SETTLEMENT
+        settlement = wallets.wallet(ctx, "merchant", payment.payee_id, payment.currency, code)
+        revenue = wallets.open_platform_accounts(ctx, payment.currency)[AccountCode.FEE_REVENUE]
+    return review.post(
+        hold_id=hold,
+        settlement=settlement,
+        fee_revenue=revenue,
+        fee=payment.fee,
+        ledger=currency(payment.currency).numeric,
+        post_id=new_transfer_id(),
+        fee_id=new_transfer_id(),
+    )
 
 
 def _close(ctx: Context, decision_id: str, outcome: str, by: str, note: str | None,

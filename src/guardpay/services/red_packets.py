@@ -20,18 +20,19 @@ claimer, and a share is never both claimed and refunded.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from guardpay.domain.ledger.chart import AccountCode, TransferCode
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
 from guardpay.domain.ledger.model import Transfer
-from guardpay.domain.ledger.results import Result
 from guardpay.domain.money import Money, currency
+from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.limits import DEFAULT, PaymentSettings
+from guardpay.domain.payments.postings import red_packets as postings
 from guardpay.domain.payments.red_packets import RandomSource, Split, check_split, split
 from guardpay.domain.payments.states import PaymentState, Status, transition
-from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound, StepUpRequired
+from guardpay.errors import Conflict, InvalidRequest, NotFound, StepUpRequired
 from guardpay.services import auth, ledger, payments, wallets
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -93,20 +94,11 @@ def holding(ctx: Context, packet_id: str, currency_code: str) -> int:
     return wallets.wallet(ctx, KIND, packet_id, currency_code, AccountCode.RED_PACKET_HOLDING)
 
 
-def _move(ctx: Context, debit: int, credit: int, amount: int, currency_code: str) -> None:
-    """One ledger transfer in this unit of work; a refusal rolls the whole use case back."""
-    ledger_id = currency(currency_code).numeric
-    move = Transfer(secrets.randbelow(2**63 - 2) + 1, debit, credit, amount, ledger=ledger_id,
-                    code=TransferCode.RED_PACKET)  # fmt: skip
-    [result] = ledger.execute(ctx.uow, [move], clock=ctx.ledger_clock)
-    if result in (Result.ok, Result.exists):
-        return
-    if result is Result.exceeds_credits:
-        raise InvalidRequest("the balance is not enough for this red packet",
-                             code="insufficient_funds", param="amount")  # fmt: skip
-    if result in (Result.debit_account_frozen, Result.credit_account_frozen):
-        raise Conflict("an account of this red packet is frozen", code="account_frozen")
-    raise LedgerRejected(f"the ledger refused the red packet: {result.value}", code=result.value)
+def _move(ctx: Context, legs: list[Transfer]) -> None:
+    """Apply the packet's transfer in this unit of work; a refusal rolls the whole use
+    case back."""
+    results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
+    outcomes.require_applied(results, outcomes.RED_PACKET)
 
 
 def _validate(new: NewPacket) -> None:
@@ -168,8 +160,14 @@ def create_red_packet(ctx: Context, sender_id: str, new: NewPacket, given: Autho
     shares = [ShareRow(packet_id, i, a, None, None) for i, a in enumerate(amounts)]
     repo(ctx).insert(row, shares)
     cur = new.amount.currency
-    _move(ctx, wallets.wallet(ctx, "user", sender_id, cur), holding(ctx, packet_id, cur),
-          row.amount, cur)  # fmt: skip
+    fund = postings.fund(
+        sender=wallets.wallet(ctx, "user", sender_id, cur),
+        holding=holding(ctx, packet_id, cur),
+        amount=row.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _move(ctx, fund)
     ctx.audit("red_packet.created", subject=packet_id,
               details={"sender": sender_id, "payment": pay.id, "amount": row.amount,
                        "currency": cur, "shares": new.shares, "split": row.split,
@@ -206,8 +204,14 @@ def claim_red_packet(ctx: Context, user_id: str, packet_id: str) -> Claimed:
     if sum(1 for s in shares if s.claimer_id is None) == 1:
         repo(ctx).set_status(packet_id, "empty", now)
     cur = row.currency
-    _move(ctx, holding(ctx, packet_id, cur), wallets.wallet(ctx, "user", user_id, cur),
-          share.amount, cur)  # fmt: skip
+    claim = postings.claim(
+        holding=holding(ctx, packet_id, cur),
+        claimer=wallets.wallet(ctx, "user", user_id, cur),
+        amount=share.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _move(ctx, claim)
     ctx.audit("red_packet.claimed", subject=packet_id,
               details={"claimer": user_id, "share": share.seq, "amount": share.amount,
                        "currency": cur})  # fmt: skip
@@ -222,8 +226,14 @@ def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
     left = sum(s.amount for s in repo(ctx).shares(packet_id) if s.claimer_id is None)
     cur = row.currency
     if left:
-        _move(ctx, holding(ctx, packet_id, cur), wallets.wallet(ctx, "user", row.sender_id, cur),
-              left, cur)  # fmt: skip
+        back = postings.give_back(
+            holding=holding(ctx, packet_id, cur),
+            sender=wallets.wallet(ctx, "user", row.sender_id, cur),
+            amount=left,
+            ledger=currency(cur).numeric,
+            transfer_id=new_transfer_id(),
+        )
+        _move(ctx, back)
     repo(ctx).set_status(packet_id, "expired", now, refunded=left)
     ctx.audit(
         "red_packet.expired",

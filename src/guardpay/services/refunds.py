@@ -23,16 +23,17 @@ and `refund_status` (none | partially_refunded | refunded).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
-from guardpay.domain.ledger.chart import AccountCode, TransferCode
-from guardpay.domain.ledger.model import Transfer, TransferFlags
-from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
+from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
+from guardpay.domain.payments import outcomes
+from guardpay.domain.payments.postings import refunds as postings
 from guardpay.domain.payments.refunds import RefundState, refund_state, split_refund
 from guardpay.domain.payments.states import Status
-from guardpay.errors import Conflict, InvalidRequest, LedgerRejected, NotFound
+from guardpay.errors import Conflict, InvalidRequest, NotFound
 from guardpay.services import ledger, payments, wallets, webhooks
 from guardpay.services.context import Context
 from guardpay.services.identity_common import new_id
@@ -40,10 +41,6 @@ from guardpay.storage.payments import PaymentRow
 from guardpay.storage.refunds import RefundRepository, RefundRow
 
 SUCCEEDED = "succeeded"
-
-
-def _transfer_id() -> int:
-    return secrets.randbelow(2**63 - 2) + 1
 
 
 @dataclass(frozen=True)
@@ -128,33 +125,30 @@ def _replay(ctx: Context, payment: PaymentRow, first: RefundRow,
 
 def _transfers(ctx: Context, payment: PaymentRow, row: RefundRow) -> list[Transfer]:
     """Fee share: fee revenue -> merchant; refund: merchant -> payer. Linked, so both
-    apply or neither; the fee leg comes first so the merchant needs only its net share."""
-    cur = currency(row.currency).numeric
+    apply or neither; the fee leg comes first so the merchant needs only its net share
+    (postings.refunds)."""
+    settlement = AccountCode.MERCHANT_SETTLEMENT
     payer = wallets.wallet(ctx, "user", payment.payer_id, row.currency)
-    merchant = wallets.wallet(ctx, "merchant", payment.payee_id, row.currency,
-                              AccountCode.MERCHANT_SETTLEMENT)  # fmt: skip
-    back = Transfer(_transfer_id(), merchant, payer, row.amount, ledger=cur,
-                    code=TransferCode.REFUND)  # fmt: skip
-    if row.fee_refunded == 0:
-        return [back]
-    fees = wallets.open_platform_accounts(ctx, row.currency)[AccountCode.FEE_REVENUE]
-    fee = Transfer(_transfer_id(), fees, merchant, row.fee_refunded, ledger=cur,
-                   flags=TransferFlags.LINKED, code=TransferCode.REFUND)  # fmt: skip
-    return [fee, back]
+    merchant = wallets.wallet(ctx, "merchant", payment.payee_id, row.currency, settlement)
+    fees = 0  # no fee share: fee revenue is not touched (nor opened)
+    if row.fee_refunded != 0:
+        fees = wallets.open_platform_accounts(ctx, row.currency)[AccountCode.FEE_REVENUE]
+    return postings.refund(
+        payer=payer,
+        settlement=merchant,
+        fee_revenue=fees,
+        amount=row.amount,
+        fee_returned=row.fee_refunded,
+        ledger=currency(row.currency).numeric,
+        refund_id=new_transfer_id(),
+        fee_id=new_transfer_id(),
+    )
 
 
 def _move_money(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
     events = _transfers(ctx, payment, row)
     results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
-    if all(r in (Result.ok, Result.exists) for r in results):
-        return
-    if results[-1] is Result.exceeds_credits:
-        raise Conflict("the merchant's settlement balance cannot cover this refund",
-                       code="merchant_balance_insufficient", param="amount")  # fmt: skip
-    if Result.debit_account_frozen in results or Result.credit_account_frozen in results:
-        raise Conflict("an account of this refund is frozen", code="account_frozen")
-    failed = next(r for r in results if r not in (Result.ok, Result.linked_event_failed))
-    raise LedgerRejected(f"the ledger refused the refund: {failed.value}", code=failed.value)
+    outcomes.require_applied(results, outcomes.REFUND)
 
 
 def _audit(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
