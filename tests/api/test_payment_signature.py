@@ -148,3 +148,74 @@ def test_a_locked_payment_password_stops_signed_payments_too(
 def _wrong_pin(ctx: Context, user_id: str) -> None:
     with contextlib.suppress(auth.COMMIT_ON):  # the failure's bookkeeping commits
         auth.verify_payment_password(ctx, user_id, "000000")
+
+
+CODES = "/v1/me/payment-codes"
+
+
+def _signed_code(
+    api: Api, token: str, phone: PhoneApp, key: str | None, sent: bytes = b"{}"
+) -> Response:
+    """A payment-code request whose signature covers `{}`, sending `sent`."""
+    signature = phone.sign_request(api.clock(), key or "", CODES, b"{}")
+    headers = {**bearer(token), "Content-Type": "application/json", "Payment-Signature": signature}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return api.client.post(CODES, content=sent, headers=headers)
+
+
+def _codes_issued(api: Api) -> int:
+    return len(api.audit("payment.code_issued"))
+
+
+def test_a_signed_payment_code_request_is_answered_once(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    """A payment code's path keeps no Idempotency-Keys (the code is a credential, never
+    stored for a replay), yet a signed request there needs its key as the signature's
+    nonce: it was refused as `idempotency_key_required` even with one. Now the nonce is
+    spent in the code's own transaction: the same signed request again is refused, and
+    issues no second code."""
+    _, token, phone, _ = world
+    key = uuid.uuid4().hex
+    first = _signed_code(api, token, phone, key)
+    assert first.status_code == 201, first.text
+    assert len(first.json()["code"]) == 18
+    assert "Idempotent-Replayed" not in first.headers
+    again = _signed_code(api, token, phone, key)
+    error_of(again, 401, "payment_signature_reused")
+    assert again.headers["WWW-Authenticate"] == "Bearer"
+    assert _codes_issued(api) == 1
+    [row] = api.audit("auth.payment_signature_failed")
+    assert json.loads(row[3])["reason"] == "payment_signature_reused"
+    fresh = _signed_code(api, token, phone, uuid.uuid4().hex)
+    assert fresh.status_code == 201, fresh.text
+    assert fresh.json()["code"] != first.json()["code"]
+    assert _codes_issued(api) == 2
+    [factors] = {json.loads(r[3])["factors"] for r in api.audit("payment.code_issued")}
+    assert factors == 1  # the signature alone, no password
+
+
+def test_a_payment_code_nonce_is_spent_for_every_path(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    _, token, phone, payee = world
+    key = uuid.uuid4().hex
+    assert _signed_code(api, token, phone, key).status_code == 201
+    body = _body(payee, 1_00)
+    transfer = _send(
+        api, token, body, key=key, signature=phone.sign_request(api.clock(), key, PATH, body)
+    )
+    error_of(transfer, 400, "idempotency_key_reused")
+
+
+def test_a_signed_payment_code_request_needs_its_key_and_a_valid_signature(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    _, token, phone, _ = world
+    error_of(_signed_code(api, token, phone, None), 400, "idempotency_key_required")
+    thief = PhoneApp("thief")
+    error_of(_signed_code(api, token, thief, uuid.uuid4().hex), 401, "invalid_signature")
+    altered = _signed_code(api, token, phone, uuid.uuid4().hex, sent=b'{"x": 1}')
+    error_of(altered, 401, "invalid_signature")
+    assert _codes_issued(api) == 0

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -118,16 +118,18 @@ _bearer = HTTPBearer(
 )
 
 
-async def _precheck_payment_password(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+async def _precheck_payment_password(request: Request) -> None:
     """A signed-in POST carrying a payment password has it verified here, before the
     request's write unit of work opens: argon2 takes ~60 ms of CPU, and inside the unit
     of work it would hold the database's write lock (SQLite) or the credentials row lock
     (PostgreSQL) all that time. The service still decides and keeps the books
-    (`auth.verify_payment_password`); this only saves it the verification."""
-    if request.method != "POST" or credentials is None:
+    (`auth.verify_payment_password`); this only saves it the verification. The token is
+    read as `_bearer` reads it, but not through it: an endpoint that needs no session
+    (login, registration) must not say in the OpenAPI document that it does."""
+    if request.method != "POST":
+        return
+    credentials = await _bearer(request)
+    if credentials is None:
         return
     pin = _payment_password_in(await request.body())
     if pin is None:
@@ -232,27 +234,52 @@ RequestContext = Annotated[Context, Depends(_context)]
 
 
 SIGNATURE_HEADER = "Payment-Signature"
-_SIGNATURE = re.compile(r"^\s*t=(\d{1,12})\s*,\s*sig=([A-Za-z0-9_-]{40,120}={0,2})\s*$")
+_SIGNATURE = re.compile(
+    r"^[ \t]*t=([0-9]{1,12})[ \t]*,[ \t]*sig=([A-Za-z0-9_-]{40,120}={0,2})[ \t]*$"
+)
 
 
-async def _payment_signature(request: Request) -> auth.PaymentSignature | None:
+async def _payment_signature(
+    request: Request,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            examples=[f"t=1795253400, sig={'q' * 86}"],
+            json_schema_extra={"pattern": _SIGNATURE.pattern},
+            description="Authorise the payment with the session's trusted device instead of "
+            "(or beside) the payment password: `t=<unix seconds>, sig=<base64url>`, the "
+            "device's Ed25519 signature of `guardpay-pay:{t}:{Idempotency-Key}:{METHOD} "
+            "{path}:{sha256 hex of the body}`. Needs an Idempotency-Key.",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            min_length=1,
+            max_length=idempotency.KEY_MAX,
+            json_schema_extra={"pattern": idempotency.KEY_PATTERN},
+            description="With a Payment-Signature, required: the signature's nonce, spent once.",
+        ),
+    ] = None,
+) -> auth.PaymentSignature | None:
     """`Payment-Signature: t=<unix seconds>, sig=<base64url Ed25519>`: the session's
     device signed `security.devices.payment_message` of this request. Its nonce is the
-    Idempotency-Key, which the idempotency middleware spends once, so the header is
-    accepted only where that middleware claims keys."""
-    raw = request.headers.get(SIGNATURE_HEADER)
-    if raw is None:
+    Idempotency-Key, spent once: by the idempotency middleware where it keeps keys, else
+    (a payment code: `EXCLUDED`, its answer is a credential) by `_payer` in the
+    endpoint's unit of work."""
+    if signature is None:
         return None
-    found = _SIGNATURE.match(raw)
+    found = _SIGNATURE.match(signature)
     if found is None:
         raise InvalidRequest("send Payment-Signature as 't=<unix seconds>, sig=<base64url>'",
                              code="payment_signature_malformed",
                              param=SIGNATURE_HEADER)  # fmt: skip
-    key = request.headers.get(idempotency.HEADER)
-    if key is None or not idempotency.applies(request.scope):
+    if key is None or not key.strip():
         raise InvalidRequest(
             "a signed request needs an Idempotency-Key (the signature covers it, and it is "
-            "spent once) on an endpoint that keeps them",
+            "spent once)",
             code="idempotency_key_required", param=idempotency.HEADER,
         )  # fmt: skip
     signed_at = int(found.group(1))
@@ -393,11 +420,55 @@ def opens_own_unit(dependant: Dependant) -> bool:
 async def _user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)],
     _checked: Annotated[None, Depends(_precheck_payment_password)],
 ) -> Deferred:
     _shown(credentials)
-    return Deferred(request, lambda ctx: _require_user(_authenticated(ctx, credentials, proof)))
+    return Deferred(request, lambda ctx: _require_user(_authenticated(ctx, credentials)))
+
+
+async def _payer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    proof: Annotated[auth.PaymentSignature | None, Depends(_payment_signature)],
+    _checked: Annotated[None, Depends(_precheck_payment_password)],
+) -> Deferred:
+    """A user who may authorise a payment with the device's `Payment-Signature`."""
+    _shown(credentials)
+
+    def build(ctx: Context) -> Caller:
+        caller = _require_user(_authenticated(ctx, credentials, proof))
+        if caller.proof is not None and not idempotency.applies(request.scope):
+            _spend_nonce(request, caller, caller.proof)
+        return caller
+
+    return Deferred(request, build)
+
+
+def _spend_nonce(request: Request, caller: Caller, proof: auth.PaymentSignature) -> None:
+    """The signature's nonce on a path whose answers are never kept (a payment code),
+    spent in the endpoint's unit of work: a signed request is answered once, and the
+    same one again (a replay, or a retry) is refused."""
+    ctx, key = caller.ctx, request.headers[idempotency.HEADER]
+    if idempotency.spend_nonce(
+        ctx.uow,
+        idempotency_callers.session_caller(caller.session),
+        key,
+        f"{request.method} {request.url.path}",
+        proof.message,
+        ctx.now(),
+    ):
+        return
+    ctx.audit(
+        "auth.payment_signature_failed",
+        subject=caller.id,
+        outcome="failed",
+        details={"device_id": caller.session.device_id, "reason": "payment_signature_reused"},
+    )
+    raise AuthenticationFailed(
+        "this signed request was answered already: sign it again with a new Idempotency-Key",
+        code="payment_signature_reused",
+        param=idempotency.HEADER,
+    )
 
 
 def _require_user(caller: Caller) -> Caller:
@@ -423,6 +494,8 @@ async def _operator(
 
 #: A signed-in user (or operator): bound in the endpoint's thread (`Deferred`).
 UserCaller = Annotated[Caller, Depends(_user)]
+#: A signed-in user whose request may carry a `Payment-Signature` (`Caller.proof`).
+PayerCaller = Annotated[Caller, Depends(_payer)]
 OperatorCaller = Annotated[Caller, Depends(_operator)]
 
 
@@ -498,4 +571,4 @@ def operator_then(step: Callable[[Caller], Any]) -> Callable[..., Awaitable[Defe
 
 #: The dependencies that hand an endpoint a `Deferred` (directly, or through one that
 #: depends on them, which `_defers` finds too).
-_DEFERRING = (_context, _user, _operator, _merchant_side)
+_DEFERRING = (_context, _user, _payer, _operator, _merchant_side)

@@ -45,22 +45,31 @@ Two ways to keep a key, one outcome:
   A merchant-signed call's key is claimed by the endpoint too, as its signature checks
   (api/deps.py `_merchant_key`): the claim commits with the nonce, the answer after.
 
+A device-signed request on an `EXCLUDED` path (a payment code) still needs its key: it is
+the signature's nonce. `spend_nonce` claims it in the endpoint's unit of work and it is
+never completed: nothing is replayed, and the same key from the same caller again is
+refused (api/deps.py `_payer`), here or on any other path.
+
 Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_REQUIRED=1`).
+The OpenAPI document declares the header on every operation that keeps keys, with the
+400 and 409 this middleware may answer there (`install`).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from guardpay.api import asgi
+from guardpay.api import asgi, errors
 from guardpay.api.errors import error_body
 from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
 from guardpay.errors import Conflict, GuardpayError
@@ -71,6 +80,7 @@ from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 KEY_MAX = 255
+KEY_PATTERN = r"\S"  # not only spaces
 REQUIRED_ENV = "GUARDPAY_IDEMPOTENCY_REQUIRED"
 #: where an endpoint that keeps its own key finds it, in the ASGI scope
 SCOPE_KEY = "guardpay.idempotency"
@@ -138,7 +148,21 @@ def _replay(found: StoredKey, request_path: str, request_hash: str) -> Answer:
     headers = [(REPLAYED.lower().encode(), b"true")]
     if found.response_type:
         headers.append((b"content-type", found.response_type.encode("latin-1")))
-    return Answer(found.response_status, headers, (found.response_body or "").encode())
+    body = (found.response_body or "").encode()
+    if found.response_status == 401:  # only the body is kept: its header follows from it
+        challenge = errors.www_authenticate(_error_code(body))
+        headers.append((b"www-authenticate", challenge.encode("latin-1")))
+    return Answer(found.response_status, headers, body)
+
+
+def _error_code(body: bytes) -> str:
+    """The `error.code` of an error body ("" if it has none)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 @dataclass(frozen=True)
@@ -397,8 +421,65 @@ class Idempotency:
 IN_ENDPOINT = "idempotency_in_endpoint"
 
 
+def spend_nonce(
+    uow: UnitOfWork, caller: str, key: str, request_path: str, signed: bytes, at: datetime
+) -> bool:
+    """Claim `key` as a signature's nonce (module docstring): whether it was unused."""
+    request_hash = hashlib.sha256(signed).hexdigest()
+    return IdempotencyRepository(uow.conn).claim(caller, key, request_path, request_hash, at)
+
+
+KEY_DESCRIPTION = (
+    "Makes this POST safe to retry: the same key with the same request gets the first "
+    "answer back (`Idempotent-Replayed: true`) without running it again; with another "
+    "request, 400 `idempotency_key_reused`; while the first runs, 409 "
+    "`idempotency_request_in_progress`. 1-255 characters, kept 24 hours. With a "
+    "Payment-Signature, required: it is the signature's nonce."
+)
+_KEY_PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": KEY_DESCRIPTION,
+    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": KEY_PATTERN},
+}
+_REPLAYED = {
+    REPLAYED: {
+        "description": "`true` on an answer replayed for its key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def document(spec: dict[str, Any]) -> None:
+    """Declare the key on every operation that keeps keys (`applies`), with what this
+    middleware may answer there; replayed answers say so in a header."""
+    for path, item in spec["paths"].items():
+        operation = item.get("post")
+        if operation is None or not applies({"method": "POST", "path": path}):
+            continue
+        parameters = operation.setdefault("parameters", [])
+        declared = next(
+            (
+                p
+                for p in parameters
+                if p.get("in") == "header" and p.get("name", "").lower() == HEADER.lower()
+            ),
+            None,
+        )
+        if declared is None:
+            parameters.append(copy.deepcopy(_KEY_PARAMETER))
+        else:  # the Payment-Signature dependency declared it: one entry, the whole story
+            declared.update(copy.deepcopy(_KEY_PARAMETER))
+        errors.add_responses(spec, operation, (400, 409))
+        for status, response in operation["responses"].items():
+            if storable_status(int(status)):
+                response.setdefault("headers", {}).update(_REPLAYED)
+
+
 def install(app: FastAPI, settings: IdempotencySettings) -> None:
     app.add_middleware(Idempotency, settings=settings)
+    errors.amend_openapi(app, document)
 
 
 def purge(db: Database, now: datetime, settings: IdempotencySettings) -> int:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel, Field, SecretStr
 
+from guardpay.api.errors import DESCRIPTIONS, model_of
 from guardpay.domain.auth.sessions import IssuedSession, Session
 from guardpay.errors import InvalidRequest
 
@@ -32,48 +33,11 @@ def reveal(secret: SecretStr | None) -> str | None:
     return None if secret is None else secret.get_secret_value()
 
 
-class ErrorDetail(BaseModel):
-    type: str
-    code: str
-    message: str
-    param: str | None
-
-
-class StepUp(BaseModel):
-    challenge_id: str | None
-    methods: list[str]
-
-
-class StepUpErrorDetail(ErrorDetail):
-    step_up: StepUp
-
-
-class ErrorOut(BaseModel):
-    """The one error shape (api/errors.py)."""
-
-    error: ErrorDetail
-
-
-class StepUpErrorOut(BaseModel):
-    """401 `step_up_required`: answer the challenge with one of the methods."""
-
-    error: StepUpErrorDetail
-
-
-_DESCRIPTIONS = {
-    400: "Invalid request",
-    401: "Not authenticated, or the credentials are wrong",
-    403: "Not permitted (role, four-eyes, lock)",
-    404: "No such resource",
-    409: "Conflict with existing data",
-    429: "Too many attempts",
-    503: "An outside service did not answer",
-}
-
-
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses an endpoint can answer."""
-    return {s: {"model": ErrorOut, "description": _DESCRIPTIONS[s]} for s in statuses}
+    """OpenAPI `responses` for the error statuses an endpoint can answer beyond those
+    every operation may (api/errors.py `document`): the one error shape; a 401's
+    `error.step_up` described."""
+    return {s: {"model": model_of(s), "description": DESCRIPTIONS[s]} for s in statuses}
 
 
 class Done(BaseModel):

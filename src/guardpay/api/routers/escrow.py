@@ -17,7 +17,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller, UserCaller
+from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller, PayerCaller, UserCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
@@ -73,7 +73,7 @@ class EscrowOut(BaseModel):
 
 @router.post("/escrow", status_code=201, response_model=EscrowOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def create(caller: UserCaller, body: EscrowIn) -> EscrowOut:
+def create(caller: PayerCaller, body: EscrowIn) -> EscrowOut:
     """Pay a merchant into escrow: the money is held until I confirm receipt."""
     new = escrow.NewTrade(body.merchant_id, Money(body.amount, body.currency), body.description)
     return EscrowOut.of(

@@ -21,7 +21,14 @@ import segno
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import InOneUnit, MerchantCaller, RequestContext, UserCaller, UserRequestDep
+from guardpay.api.deps import (
+    InOneUnit,
+    MerchantCaller,
+    PayerCaller,
+    RequestContext,
+    UserCaller,
+    UserRequestDep,
+)
 from guardpay.api.routers.common import PathId, Secret, errors, reveal
 from guardpay.domain.money import Money
 from guardpay.services import (
@@ -113,7 +120,7 @@ class ConfirmIn(AuthIn):
 
 @router.post("/payments/{payment_id}/confirm", response_model=PaymentOut,
              responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def confirm(caller: UserCaller, payment_id: PathId, body: ConfirmIn) -> PaymentOut:
+def confirm(caller: PayerCaller, payment_id: PathId, body: ConfirmIn) -> PaymentOut:
     """Complete a `requires_action` payment: answer its step-up (`step_up`; for SMS, ask
     for the code with `POST /v1/step-ups/{challenge_id}/sms` first)."""
     given = body.authorization(caller.proof)
@@ -188,7 +195,7 @@ class CodeOut(BaseModel):
 
 @router.post("/me/payment-codes", status_code=201, response_model=CodeOut,
              responses=errors(400, 401, 403, 409))  # fmt: skip
-def payment_code(caller: UserCaller, body: AuthIn) -> CodeOut:
+def payment_code(caller: PayerCaller, body: AuthIn) -> CodeOut:
     device = caller.session.device_id or "unbound"
     issued = payments_codes.generate_payment_code(caller.ctx, caller.id, device,
                                                   body.authorization(caller.proof))  # fmt: skip

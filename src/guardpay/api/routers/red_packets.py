@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictInt
 
-from guardpay.api.deps import InOneUnit, UserCaller
+from guardpay.api.deps import InOneUnit, PayerCaller, UserCaller
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
@@ -80,7 +80,7 @@ def _out(packet: red_packets.RedPacket, viewer: str) -> RedPacketOut:
 
 @router.post("/red-packets", status_code=201, response_model=RedPacketOut,
              responses=errors(400, 401, 403, 409))  # fmt: skip
-def create(caller: UserCaller, body: RedPacketIn) -> RedPacketOut:
+def create(caller: PayerCaller, body: RedPacketIn) -> RedPacketOut:
     """Fund a red packet from my balance; its shares are decided now."""
     new = red_packets.NewPacket(Money(body.amount, body.currency), body.shares, body.split,
                                 timedelta(seconds=body.expires_in), body.message)  # fmt: skip

@@ -25,7 +25,6 @@ from guardpay.api.routers.common import (
     Phone,
     Secret,
     SessionOut,
-    StepUpErrorOut,
     errors,
     page_of,
     reveal,
@@ -51,11 +50,7 @@ class LoginIn(BaseModel):
     device: DeviceProofIn | None = None
 
 
-_STEP_UP = {"model": StepUpErrorOut, "description": "Wrong credentials, or a step-up is needed"}
-_LOGIN_ERRORS = {**errors(400, 429), 401: _STEP_UP}
-
-
-@router.post("/sessions", status_code=201, response_model=IssuedOut, responses=_LOGIN_ERRORS)
+@router.post("/sessions", status_code=201, response_model=IssuedOut, responses=errors(401, 429))
 def login(ctx: RequestContext, body: LoginIn) -> IssuedOut:
     """Log in. From a trusted device with a fresh proof: 201 and a session. Otherwise 401
     `step_up_required`; `error.step_up` holds the challenge id and the methods."""
