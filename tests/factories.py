@@ -41,8 +41,19 @@ def transfer(
     user_data_64: int = 0,
     user_data_32: int = 0,
 ) -> Transfer:
-    return Transfer(id, debit, credit, amount, pending_id, user_data_64, user_data_32, timeout,
-                    ledger, code, flags)  # fmt: skip
+    return Transfer(
+        id,
+        debit,
+        credit,
+        amount,
+        pending_id,
+        user_data_64,
+        user_data_32,
+        timeout,
+        ledger,
+        code,
+        flags,
+    )
 
 
 def post(id: int, pending_id: int, amount: int = 0, *, flags: int = 0) -> Transfer:

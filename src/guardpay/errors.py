@@ -111,9 +111,13 @@ class RateLimited(GuardpayError):
     http_status = 429
 
     def __init__(
-        self, message: str, *, code: str | None = None, param: str | None = None,
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
         retry_after: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(message, code=code, param=param)
         self.retry_after = retry_after
 

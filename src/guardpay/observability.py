@@ -31,9 +31,26 @@ import structlog
 # A field is secret if one of its `_`/`-`/`.`-separated words is (so `card_number` and
 # `new_password` are, `company` and `passed` are not), or it names an identity number.
 _SECRET_WORDS = frozenset(
-    {"password", "passwd", "pass", "pin", "secret", "token", "otp", "pan", "card", "cvv",
-     "cvv2", "phone", "key", "authorization", "cookie", "credential", "credentials"}
-)  # fmt: skip
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pin",
+        "secret",
+        "token",
+        "otp",
+        "pan",
+        "card",
+        "cvv",
+        "cvv2",
+        "phone",
+        "key",
+        "authorization",
+        "cookie",
+        "credential",
+        "credentials",
+    }
+)
 _SECRET_NAMES = ("id_number", "national_id", "document_number", "sms_code", "one_time_code")
 _WORD = re.compile(r"[_\-.]")
 
@@ -133,8 +150,12 @@ def configure(level: int = logging.INFO, *, json: bool = False) -> None:
 #: `serve --log-level/--log-format` set them, so its worker processes inherit them.
 LOG_LEVEL_ENV = "GUARDPAY_LOG_LEVEL"
 LOG_FORMAT_ENV = "GUARDPAY_LOG_FORMAT"
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR}  # fmt: skip
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 FORMATS = ("console", "json")
 
 

@@ -51,8 +51,11 @@ def test_chaos_duplicates_contradicts_and_fails_but_the_statement_is_final() -> 
 
 
 def test_declined_cards_fail_and_a_failing_delivery_is_retried() -> None:
-    bank = FakeBank(seed=2, chaos=Chaos(failure=0.0, duplicate=0.0, late=0.0,
-                                        contradiction=0.0), declined_tokens={"tok_1"})  # fmt: skip
+    bank = FakeBank(
+        seed=2,
+        chaos=Chaos(failure=0.0, duplicate=0.0, late=0.0, contradiction=0.0),
+        declined_tokens={"tok_1"},
+    )
     ref = bank.submit(instruction(1))
     calls: list[BankCallback] = []
 

@@ -27,16 +27,17 @@ PHONE = "+8613800138000"
 MATCH, MISMATCH = Verdict.MATCH, Verdict.MISMATCH
 
 
-def four(name: str = "张三", id_number: str = ID, pan: str = PAN, phone: str = PHONE
-         ) -> FourElements:  # fmt: skip
+def four(
+    name: str = "张三", id_number: str = ID, pan: str = PAN, phone: str = PHONE
+) -> FourElements:
     return FourElements(name, id_number, pan, phone)
 
 
 def test_the_fakes_satisfy_the_protocols() -> None:
     kyc = Kyc.fakes()
-    checks: tuple[IdAuthority, BankCardVerifier, FaceMatcher, PhoneCarrierCheck,
-                  BankAccountTransferCheck] = (kyc.id_authority, kyc.bank_cards, kyc.faces,
-                                               kyc.carrier, kyc.transfers)  # fmt: skip
+    checks: tuple[
+        IdAuthority, BankCardVerifier, FaceMatcher, PhoneCarrierCheck, BankAccountTransferCheck
+    ] = (kyc.id_authority, kyc.bank_cards, kyc.faces, kyc.carrier, kyc.transfers)
     assert len(checks) == 5
     assert kyc.face_threshold == 0.8
 

@@ -66,14 +66,19 @@ class PhoneApp:
         signed_at = int(at.timestamp())
         message = devices.login_message(self.public_key, signed_at)
         signature = devices.b64url(self.key.sign(message))
-        return {"public_key": self.public_key, "signed_at": signed_at,
-                "signature": signature, "name": self.name}  # fmt: skip
+        return {
+            "public_key": self.public_key,
+            "signed_at": signed_at,
+            "signature": signature,
+            "name": self.name,
+        }
 
     def sign_challenge(self, challenge_id: str, nonce: str) -> str:
         return devices.b64url(self.key.sign(devices.step_up_message(challenge_id, nonce)))
 
-    def sign_request(self, at: datetime, key: str, path: str, body: bytes,
-                     method: str = "POST") -> str:  # fmt: skip
+    def sign_request(
+        self, at: datetime, key: str, path: str, body: bytes, method: str = "POST"
+    ) -> str:
         """The `Payment-Signature` header value for this exact request."""
         signed_at = int(at.timestamp())
         message = devices.payment_message(signed_at, key, method, path, body)
@@ -122,8 +127,7 @@ class Api:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
-    def login(self, app: PhoneApp | None, phone: str = PHONE,
-              password: str = PASSWORD) -> Response:  # fmt: skip
+    def login(self, app: PhoneApp | None, phone: str = PHONE, password: str = PASSWORD) -> Response:
         self.clock.advance(seconds=1)  # each device proof must be newer than the last
         body: dict[str, Any] = {"phone": phone, "password": password}
         if app is not None:
@@ -137,8 +141,9 @@ class Api:
         assert code is not None
         return code
 
-    def sign_in(self, app: PhoneApp | None = None, phone: str = PHONE,
-                password: str = PASSWORD) -> str:  # fmt: skip
+    def sign_in(
+        self, app: PhoneApp | None = None, phone: str = PHONE, password: str = PASSWORD
+    ) -> str:
         """Log in from `app`, answering the step-up by SMS if asked; the token."""
         r = self.login(app, phone, password)
         if r.status_code == 201:
@@ -174,8 +179,12 @@ class Api:
     def audit(self, action: str) -> list[tuple[Any, ...]]:
         with self.db.read() as conn:
             rows = conn.execute(
-                text("SELECT actor, subject, outcome, details FROM audit_log "
-                     "WHERE action = :a ORDER BY seq"), {"a": action})  # fmt: skip
+                text(
+                    "SELECT actor, subject, outcome, details FROM audit_log "
+                    "WHERE action = :a ORDER BY seq"
+                ),
+                {"a": action},
+            )
             return [tuple(r) for r in rows]
 
 

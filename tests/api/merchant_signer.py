@@ -39,18 +39,29 @@ class Signer:
     key_id: str
     key: rsa.RSAPrivateKey
 
-    def header(self, method: str, path: str, body: bytes, *, skew: int = 0,
-               nonce: str | None = None) -> str:  # fmt: skip
+    def header(
+        self, method: str, path: str, body: bytes, *, skew: int = 0, nonce: str | None = None
+    ) -> str:
         at = int(self.api.clock().timestamp()) + skew
         nonce = nonce or secrets.token_hex(12)
         message = signing.canonical(method, path, at, nonce, body)
         return merchant_keys.authorization(self.key, self.key_id, message, at, nonce)
 
-    def request(self, method: str, path: str, payload: Any = None, *,
-                headers: dict[str, str] | None = None, **sign: Any) -> Response:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **sign: Any,
+    ) -> Response:
         body = b"" if payload is None else json.dumps(payload).encode()
-        all_headers = {"Authorization": self.header(method, path, body, **sign),
-                       "Content-Type": "application/json", **(headers or {})}  # fmt: skip
+        all_headers = {
+            "Authorization": self.header(method, path, body, **sign),
+            "Content-Type": "application/json",
+            **(headers or {}),
+        }
         r = self.api.client.request(method, path, content=body, headers=all_headers)
         self.api.responses.append(r)
         return r
@@ -59,11 +70,13 @@ class Signer:
         return self.request("POST", path, payload, **kw)
 
 
-def enrol(api: Api, merchant_id: str, operator_token: str,
-          key: rsa.RSAPrivateKey | None = None) -> Signer:  # fmt: skip
+def enrol(
+    api: Api, merchant_id: str, operator_token: str, key: rsa.RSAPrivateKey | None = None
+) -> Signer:
     """Register a key pair's public half for the merchant (as an analyst); its signer."""
     key = key or private_key()
-    r = api.post(f"/v1/merchants/{merchant_id}/api-keys", {"public_key": public_pem(key)},
-                 operator_token)  # fmt: skip
+    r = api.post(
+        f"/v1/merchants/{merchant_id}/api-keys", {"public_key": public_pem(key)}, operator_token
+    )
     assert r.status_code == 201, r.text
     return Signer(api, r.json()["id"], key)

@@ -44,8 +44,10 @@ def test_a_buffered_body_is_whole_and_handed_on_once() -> None:
 
 
 def test_a_body_cut_off_by_a_disconnect_is_not_whole() -> None:
-    parts = [{"type": "http.request", "body": b'{"amount": 1', "more_body": True},
-             {"type": "http.disconnect"}]  # fmt: skip
+    parts = [
+        {"type": "http.request", "body": b'{"amount": 1', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
     body, _replay, complete = asyncio.run(asgi.buffer_body(_receiver(parts)))
     assert (body, complete) == (b'{"amount": 1', False)
 
@@ -59,10 +61,14 @@ def test_an_idempotent_request_cut_off_mid_body_claims_nothing() -> None:
         reached.append(True)
 
     app = SimpleNamespace(state=SimpleNamespace(db=None, clock=None))  # a claim would fail
-    scope = {"type": "http", "method": "POST", "path": "/v1/transfers", "app": app,
-             "headers": [(b"idempotency-key", b"k-cut")]}  # fmt: skip
-    parts = [{"type": "http.request", "body": b"{", "more_body": True},
-             {"type": "http.disconnect"}]  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/transfers",
+        "app": app,
+        "headers": [(b"idempotency-key", b"k-cut")],
+    }
+    parts = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
     sent: list[asgi.Message] = []
 
     async def send(message: asgi.Message) -> None:

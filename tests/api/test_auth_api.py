@@ -31,13 +31,17 @@ from tests.api.api_fixtures import (
 
 
 def test_register_shows_the_user_masked(api: Api) -> None:
-    r = api.post("/v1/users", {"phone": "+86 138 1234 5678", "password": PASSWORD,
-                               "display_name": "小张"})  # fmt: skip
+    r = api.post(
+        "/v1/users", {"phone": "+86 138 1234 5678", "password": PASSWORD, "display_name": "小张"}
+    )
     assert r.status_code == 201, r.text
     user = r.json()
     assert (user["phone"], user["display_name"]) == ("138****5678", "小*")
     assert (user["account_class"], user["can_pay"], user["status"]) == (
-        "unverified", False, "active")  # fmt: skip
+        "unverified",
+        False,
+        "active",
+    )
     assert r.headers["cache-control"] == "no-store"
     assert PHONE not in r.text
     assert PASSWORD not in str(api.snapshot())
@@ -83,8 +87,11 @@ def test_a_new_device_steps_up_by_sms_and_is_trusted_after(api: Api) -> None:
     again = api.login(phone)  # the same phone, a fresh proof: no step-up
     assert again.status_code == 201, again.text
     assert again.json()["token"] != issued["token"]
-    error_of(api.post(f"/v1/step-ups/{challenge}/complete",
-                      {"method": "sms", "code": code}), 401, "challenge_used")  # fmt: skip
+    error_of(
+        api.post(f"/v1/step-ups/{challenge}/complete", {"method": "sms", "code": code}),
+        401,
+        "challenge_used",
+    )
 
 
 def test_wrong_step_up_answers_are_kept_until_the_challenge_dies(api: Api) -> None:
@@ -101,8 +108,11 @@ def test_wrong_step_up_answers_are_kept_until_the_challenge_dies(api: Api) -> No
     error_of(api.post(answer, {"method": "sms", "code": code}), 401, "challenge_failed")
     assert len(api.audit("auth.step_up_failed")) == 6
     assert api.audit("auth.login") == []
-    error_of(api.post("/v1/step-ups/chl_0123/complete", {"method": "sms", "code": code}),
-             401, "challenge_invalid")  # fmt: skip
+    error_of(
+        api.post("/v1/step-ups/chl_0123/complete", {"method": "sms", "code": code}),
+        401,
+        "challenge_invalid",
+    )
 
 
 def test_failed_logins_are_counted_then_refused(api: Api) -> None:
@@ -137,7 +147,9 @@ def test_a_trusted_device_signs_a_new_devices_challenge(api: Api) -> None:
     assert api.post(answer, body).status_code == 201
     devices = api.get("/v1/me/devices", token).json()["data"]
     assert sorted((d["name"], d["trusted"]) for d in devices) == [
-        ("new phone", True), ("old phone", True)]  # fmt: skip
+        ("new phone", True),
+        ("old phone", True),
+    ]
 
 
 def test_sessions_are_listed_and_revoked(api: Api) -> None:
@@ -175,13 +187,17 @@ def test_payment_password_lockout_survives_the_error_responses(api: Api) -> None
         error_of(api.post("/v1/me/payment-password", body, token), 400, "weak_password")
     assert api.changed(before) == set()
     assert api.post("/v1/me/payment-password", {"payment_password": PIN}, token).status_code == 200
-    error_of(api.post("/v1/me/payment-password", {"payment_password": "902817"}, token),
-             409, "payment_password_already_set")  # fmt: skip
+    error_of(
+        api.post("/v1/me/payment-password", {"payment_password": "902817"}, token),
+        409,
+        "payment_password_already_set",
+    )
     check = "/v1/me/payment-password/verify"
     assert api.post(check, {"payment_password": PIN}, token).json() == {"ok": True}
     for attempt in range(1, 5):
-        error = error_of(api.post(check, {"payment_password": "902817"}, token),
-                         401, "invalid_payment_password")  # fmt: skip
+        error = error_of(
+            api.post(check, {"payment_password": "902817"}, token), 401, "invalid_payment_password"
+        )
         assert f"{5 - attempt} attempts left" in error["message"]
     before = api.snapshot()
     error_of(api.post(check, {"payment_password": "902817"}, token), 403, "payment_locked")
@@ -205,8 +221,10 @@ def test_totp_enrolment_and_its_use_at_login(api: Api) -> None:
     api.clock.advance(seconds=30)  # a code is good once: the next step's code
     step_up = error_of(api.login(PhoneApp("tablet")), 401, "step_up_required")["step_up"]
     assert step_up["methods"][0] == "totp"
-    done = api.post(f"/v1/step-ups/{step_up['challenge_id']}/complete",
-                    {"method": "totp", "code": totp.at(api.clock())})  # fmt: skip
+    done = api.post(
+        f"/v1/step-ups/{step_up['challenge_id']}/complete",
+        {"method": "totp", "code": totp.at(api.clock())},
+    )
     assert done.status_code == 201, done.text
 
 
@@ -217,8 +235,9 @@ def test_devices_are_registered_listed_and_revoked(api: Api) -> None:
     spare = PhoneApp("spare")
     r = api.post("/v1/me/devices", {"public_key": spare.public_key, "name": "spare"}, token)
     assert (r.status_code, r.json()["trusted"]) == (201, False)
-    error_of(api.post("/v1/me/devices", {"public_key": "not-a-key"}, token),
-             400, "invalid_device_key")  # fmt: skip
+    error_of(
+        api.post("/v1/me/devices", {"public_key": "not-a-key"}, token), 400, "invalid_device_key"
+    )
     mine = next(d for d in api.get("/v1/me/devices", token).json()["data"] if d["trusted"])
     assert api.post(f"/v1/me/devices/{mine['id']}/revoke", token=token).json() == {"ok": True}
     error_of(api.get("/v1/me", token), 401, "session_revoked")  # its sessions ended

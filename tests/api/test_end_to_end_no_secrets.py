@@ -65,8 +65,9 @@ class Captured:
 
 
 @pytest.fixture
-def captured(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
-             ) -> Iterator[Captured]:  # fmt: skip
+def captured(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> Iterator[Captured]:
     saved = structlog.get_config()
     buffer = io.StringIO()
     observability.configure(logging.DEBUG)  # the production processors, redaction included
@@ -114,8 +115,11 @@ def _journey(api: Api) -> list[str]:
     token = second.json()["token"]
     verify = "/v1/me/payment-password/verify"
     for _ in range(4):
-        error_of(api.post(verify, {"payment_password": WRONG_PIN}, token), 401,
-                 "invalid_payment_password")  # fmt: skip
+        error_of(
+            api.post(verify, {"payment_password": WRONG_PIN}, token),
+            401,
+            "invalid_payment_password",
+        )
     error_of(api.post(verify, {"payment_password": WRONG_PIN}, token), 403, "payment_locked")
     error_of(api.post(verify, {"payment_password": PIN}, token), 403, "payment_locked")
     return [first, token]
@@ -123,8 +127,13 @@ def _journey(api: Api) -> list[str]:
 
 def _secrets(api: Api) -> list[str]:
     national = E164[3:]
-    phones = [national, E164, E164[1:], f"{national[:3]} {national[3:7]} {national[7:]}",
-              f"{national[:3]}-{national[3:7]}-{national[7:]}"]  # fmt: skip
+    phones = [
+        national,
+        E164,
+        E164[1:],
+        f"{national[:3]} {national[3:7]} {national[7:]}",
+        f"{national[:3]}-{national[3:7]}-{national[7:]}",
+    ]
     pans = [PAN, " ".join(PAN[i : i + 4] for i in range(0, len(PAN), 4))]
     codes = [c for m in api.sms.outbox for c in _CODE.findall(m.text)]
     assert len(codes) == 2  # two step-ups by SMS

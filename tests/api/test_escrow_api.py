@@ -18,8 +18,12 @@ SETTLEMENT = AccountCode.MERCHANT_SETTLEMENT
 
 def _pay(world: World, amount: int = 200_00) -> dict[str, Any]:
     api, alice, _, merchant = world
-    body = {"merchant_id": merchant.id, "amount": amount, "payment_password": PIN,
-            "description": "a lamp"}  # fmt: skip
+    body = {
+        "merchant_id": merchant.id,
+        "amount": amount,
+        "payment_password": PIN,
+        "description": "a lamp",
+    }
     r = api.post("/v1/escrow", body, alice.token)
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -59,8 +63,14 @@ def test_refusals_on_create(world: World) -> None:
     body = {"merchant_id": merchant.id, "amount": 600_00, "payment_password": PIN}
     refused(api, "/v1/escrow", body, alice.token, 400, "insufficient_funds")
     refused(api, "/v1/escrow", {**body, "amount": 1.5}, alice.token, 400, "parameter_invalid")
-    refused(api, "/v1/escrow", {**body, "merchant_id": "mer_nope", "amount": 1}, alice.token,
-            404, "resource_missing")  # fmt: skip
+    refused(
+        api,
+        "/v1/escrow",
+        {**body, "merchant_id": "mer_nope", "amount": 1},
+        alice.token,
+        404,
+        "resource_missing",
+    )
 
 
 def test_refund_before_release(world: World) -> None:

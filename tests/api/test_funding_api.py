@@ -47,16 +47,23 @@ class BankApi(Api):
         self.register(phone)
         token = self.sign_in(PhoneApp(), phone)
         assert self.verify(token, resident_id("310104", "19880512", seq)).status_code == 200
-        assert self.post("/v1/me/payment-password", {"payment_password": PIN},
-                         token).status_code == 200  # fmt: skip
+        assert (
+            self.post("/v1/me/payment-password", {"payment_password": PIN}, token).status_code
+            == 200
+        )
         bound = self.post("/v1/me/cards", {"card_number": pan, "reserved_phone": phone}, token)
         assert bound.status_code == 201, bound.text
         return Holder(token, bound.json()["id"], phone)
 
-    def fund(self, kind: str, who: Holder, amount: int, pin: str = PIN,
-             challenge: str | None = None) -> Response:  # fmt: skip
-        body = {"card_id": who.card_id, "amount": amount, "payment_password": pin,
-                "step_up_challenge_id": challenge}  # fmt: skip
+    def fund(
+        self, kind: str, who: Holder, amount: int, pin: str = PIN, challenge: str | None = None
+    ) -> Response:
+        body = {
+            "card_id": who.card_id,
+            "amount": amount,
+            "payment_password": pin,
+            "step_up_challenge_id": challenge,
+        }
         return self.post(f"/v1/me/{kind}", body, who.token)
 
     def fund_as_the_app_does(self, kind: str, who: Holder, amount: int) -> Response:
@@ -73,16 +80,25 @@ class BankApi(Api):
         code = self.sms_code(challenge, "+86" + who.phone)
         if wrong:
             code = "000000" if code != "000000" else "111111"
-        return self.post(f"/v1/me/step-ups/{challenge}/pass", {"method": "sms", "code": code},
-                         who.token)  # fmt: skip
+        return self.post(
+            f"/v1/me/step-ups/{challenge}/pass", {"method": "sms", "code": code}, who.token
+        )
 
-    def callback(self, cb: BankCallback, secret: str = SECRET, at: int | None = None,
-                 raw: bytes | None = None) -> Response:  # fmt: skip
+    def callback(
+        self,
+        cb: BankCallback,
+        secret: str = SECRET,
+        at: int | None = None,
+        raw: bytes | None = None,
+    ) -> Response:
         """What the bank sends: the JSON body, signed with the shared secret."""
         body = raw if raw is not None else json.dumps(asdict(cb)).encode()
         signed_at = int(self.clock().timestamp()) if at is None else at
-        headers = {"Bank-Timestamp": str(signed_at), "Content-Type": "application/json",
-                   "Bank-Signature": webhooks.signature(secret, signed_at, body)}  # fmt: skip
+        headers = {
+            "Bank-Timestamp": str(signed_at),
+            "Content-Type": "application/json",
+            "Bank-Signature": webhooks.signature(secret, signed_at, body),
+        }
         return self.client.post("/v1/bank/callbacks", content=body, headers=headers)
 
     def deliver_all(self) -> list[str]:
@@ -115,11 +131,11 @@ class BankApi(Api):
         return account.available
 
 
-def bank_api(db: Database, bank: FakeBank | None,
-             secret: str | None = SECRET) -> Iterator[BankApi]:  # fmt: skip
+def bank_api(db: Database, bank: FakeBank | None, secret: str | None = SECRET) -> Iterator[BankApi]:
     keyring, kyc, sms, clock = Keyring.generate(), Kyc.fakes(), FakeSms(), Clock()
-    app = create_app(db, keyring=keyring, kyc=kyc, sms=sms, clock=clock, bank=bank,
-                     bank_secret=secret)  # fmt: skip
+    app = create_app(
+        db, keyring=keyring, kyc=kyc, sms=sms, clock=clock, bank=bank, bank_secret=secret
+    )
     with passwords.using(passwords.CHEAP), TestClient(app, raise_server_exceptions=RAISE) as c:
         api = BankApi(c, db, keyring, kyc, sms, clock)
         api.bank = bank if bank is not None else app.state.bank
@@ -267,8 +283,10 @@ def test_callbacks_are_refused_until_a_secret_is_configured(db: Database) -> Non
 
 def test_the_banks_worst_day_ends_as_the_bank_finally_said(db: Database) -> None:
     for api in bank_api(db, FakeBank(seed=5, chaos=WORST_DAY)):
-        people = [api.holder(ALICE, "111", card("622202", 19)),
-                  api.holder(BOB, "222", card("622848", 19))]  # fmt: skip
+        people = [
+            api.holder(ALICE, "111", card("622202", 19)),
+            api.holder(BOB, "222", card("622848", 19)),
+        ]
         made: list[tuple[Holder, dict[str, Any]]] = []
         for k in range(12):
             who = people[k % 2]
@@ -303,8 +321,7 @@ def test_a_step_up_asked_for_a_top_up_is_answered_over_the_api(api: BankApi) -> 
         assert r.status_code == 201, r.text
     assert asked is not None, "risk control never asked for a step-up"
     theirs = {"method": "sms", "code": "123456"}
-    error_of(api.post(f"/v1/me/step-ups/{asked}/pass", theirs, bob.token), 401,
-             "challenge_invalid")  # fmt: skip
+    error_of(api.post(f"/v1/me/step-ups/{asked}/pass", theirs, bob.token), 401, "challenge_invalid")
     error_of(api.step_up(alice, asked, wrong=True), 401, "invalid_code")
     assert api.step_up(alice, asked).status_code == 200
     retried = api.fund("top-ups", alice, 10_00 + k, challenge=asked)

@@ -60,8 +60,7 @@ def test_api_requests_are_admitted_a_few_at_a_time(
 def test_a_request_cut_off_mid_body_reaches_no_one() -> None:
     app = _Slow()
     gate = WriteGate(app, "sqlite", writers=1)
-    parts = [{"type": "http.request", "body": b"{", "more_body": True},
-             {"type": "http.disconnect"}]  # fmt: skip
+    parts = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
 
     async def receive() -> asgi.Message:
         return parts.pop(0)

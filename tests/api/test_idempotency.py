@@ -96,8 +96,11 @@ def test_commit_on_failures_are_stored_and_replayed_without_counting_twice(api: 
     assert again.headers["Idempotent-Replayed"] == "true"
     assert (again.status_code, again.json()) == (401, first.json())
     assert api.snapshot()["auth_failures"] == failures
-    error_of(_post(api, check, {"payment_password": "111111"}, "guess-1", token),
-             400, "idempotency_key_reused")  # fmt: skip
+    error_of(
+        _post(api, check, {"payment_password": "111111"}, "guess-1", token),
+        400,
+        "idempotency_key_reused",
+    )
 
 
 def test_paths_that_mint_credentials_ignore_the_key(api: Api) -> None:
@@ -134,14 +137,23 @@ def test_server_errors_release_the_key(api: Api, monkeypatch: pytest.MonkeyPatch
 def test_keys_are_optional_unless_required(api: Api) -> None:
     assert _post(api, "/v1/users", {"phone": PHONE, "password": PASSWORD}, None).status_code == 201
     error_of(_post(api, "/v1/users", {}, ""), 400, "parameter_invalid")
-    strict = create_app(api.db, keyring=api.keyring, kyc=api.kyc, sms=api.sms, clock=api.clock,
-                        idempotency_settings=IdempotencySettings(required=True))  # fmt: skip
+    strict = create_app(
+        api.db,
+        keyring=api.keyring,
+        kyc=api.kyc,
+        sms=api.sms,
+        clock=api.clock,
+        idempotency_settings=IdempotencySettings(required=True),
+    )
     with passwords.using(passwords.CHEAP), TestClient(strict) as client:
         refused = client.post("/v1/users", json={"phone": "13900001111", "password": PASSWORD})
         error_of(refused, 400, "idempotency_key_required")
         assert client.get("/healthz").status_code == 200  # GETs never need one
-        keyed = client.post("/v1/users", json={"phone": "13900001111", "password": PASSWORD},
-                            headers={"Idempotency-Key": "x"})  # fmt: skip
+        keyed = client.post(
+            "/v1/users",
+            json={"phone": "13900001111", "password": PASSWORD},
+            headers={"Idempotency-Key": "x"},
+        )
         assert keyed.status_code == 201
 
 

@@ -30,8 +30,9 @@ def _keys(api: Api) -> list[tuple[Any, ...]]:
 
 def _raw(api: Api, path: str, payload: Any, headers: dict[str, str]) -> Response:
     body = json.dumps(payload).encode()
-    return api.client.post(path, content=body,
-                           headers={"Content-Type": "application/json", **headers})  # fmt: skip
+    return api.client.post(
+        path, content=body, headers={"Content-Type": "application/json", **headers}
+    )
 
 
 def _collected(world: World, key: str) -> tuple[Signer, str, dict[str, Any], Response]:
@@ -39,8 +40,10 @@ def _collected(world: World, key: str) -> tuple[Signer, str, dict[str, Any], Res
     api, alice, _, shop = world
     signer = enrol(api, shop.id, shop.token)
     code = api.post("/v1/me/payment-codes", {"payment_password": PIN}, alice.token)
-    path, payload = f"/v1/merchants/{shop.id}/collect", {"code": code.json()["code"],
-                                                         "amount": 1000}  # fmt: skip
+    path, payload = (
+        f"/v1/merchants/{shop.id}/collect",
+        {"code": code.json()["code"], "amount": 1000},
+    )
     first = signer.post(path, payload, headers={"Idempotency-Key": key})
     assert first.status_code == 201, first.text
     return signer, path, payload, first
@@ -50,10 +53,13 @@ def test_a_header_naming_a_merchant_key_gets_no_stored_answer(world: World) -> N
     api, alice, _, _ = world
     signer, path, payload, first = _collected(world, "till-7-receipt-1001")
     kept = _keys(api)
-    for claimed in (f"GP-RSA2 key_id={signer.key_id},timestamp=1,nonce={'x' * 16},signature=AAAA",
-                    f"GP-RSA2 key_id={signer.key_id}"):  # fmt: skip
-        r = _raw(api, path, payload, {"Authorization": claimed,
-                                      "Idempotency-Key": "till-7-receipt-1001"})  # fmt: skip
+    for claimed in (
+        f"GP-RSA2 key_id={signer.key_id},timestamp=1,nonce={'x' * 16},signature=AAAA",
+        f"GP-RSA2 key_id={signer.key_id}",
+    ):
+        r = _raw(
+            api, path, payload, {"Authorization": claimed, "Idempotency-Key": "till-7-receipt-1001"}
+        )
         assert r.status_code == 401, r.text
         assert "Idempotent-Replayed" not in r.headers
         assert alice.id not in r.text
@@ -68,13 +74,19 @@ def test_an_unsigned_answer_cannot_burn_a_merchants_key(world: World) -> None:
     api, _, _, shop = world
     signer = enrol(api, shop.id, shop.token)
     claimed = {"Authorization": f"GP-RSA2 key_id={signer.key_id}", "Idempotency-Key": "order-42"}
-    assert _raw(api, f"/v1/merchants/{shop.id}/no-such-route", {"amount": 42},
-                claimed).status_code == 404  # fmt: skip
-    error_of(_raw(api, f"/v1/merchants/{shop.id}/orders", {"amount": 42}, claimed), 401,
-             "signature_malformed")  # fmt: skip
+    assert (
+        _raw(api, f"/v1/merchants/{shop.id}/no-such-route", {"amount": 42}, claimed).status_code
+        == 404
+    )
+    error_of(
+        _raw(api, f"/v1/merchants/{shop.id}/orders", {"amount": 42}, claimed),
+        401,
+        "signature_malformed",
+    )
     assert _keys(api) == []
-    mine = signer.post(f"/v1/merchants/{shop.id}/orders", {"amount": 42},
-                       headers={"Idempotency-Key": "order-42"})  # fmt: skip
+    mine = signer.post(
+        f"/v1/merchants/{shop.id}/orders", {"amount": 42}, headers={"Idempotency-Key": "order-42"}
+    )
     assert mine.status_code == 201, mine.text
     assert "Idempotent-Replayed" not in mine.headers
     assert _keys(api) == [(f"merchant-key:{signer.key_id}", "order-42", 201)]
@@ -98,18 +110,22 @@ def test_a_signed_keyed_call_spends_its_nonce_once(world: World) -> None:
             f"merchant-key:{signer.key_id}", "busy", f"POST {path}", digest, api.clock()
         )
     busy = {"Idempotency-Key": "busy"}
-    error_of(signer.post(path, {"amount": 8}, headers=busy, nonce="c" * 16), 409,
-             "idempotency_request_in_progress")  # fmt: skip
-    error_of(signer.post(path, {"amount": 8}, headers=busy, nonce="c" * 16), 401,
-             "nonce_reused")  # fmt: skip
+    error_of(
+        signer.post(path, {"amount": 8}, headers=busy, nonce="c" * 16),
+        409,
+        "idempotency_request_in_progress",
+    )
+    error_of(signer.post(path, {"amount": 8}, headers=busy, nonce="c" * 16), 401, "nonce_reused")
     with api.db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM payment_orders")).scalar() == 1
 
 
 def _red_packet(api: Api, token: str) -> Response:
-    return api.client.post("/v1/red-packets", json=RED_PACKET,
-                           headers={"Idempotency-Key": "rp-1",
-                                    "Authorization": f"Bearer {token}"})  # fmt: skip
+    return api.client.post(
+        "/v1/red-packets",
+        json=RED_PACKET,
+        headers={"Idempotency-Key": "rp-1", "Authorization": f"Bearer {token}"},
+    )
 
 
 def test_a_revoked_session_gets_no_replay_and_stores_nothing(world: World) -> None:

@@ -52,8 +52,11 @@ def _payments(api: Api) -> list[tuple[Any, ...]]:
 
 def test_the_payment_routes_keep_their_own_keys(api: Api) -> None:
     kept = getattr(api.client.app.state, idempotency.IN_ENDPOINT)  # type: ignore[attr-defined]
-    matched = {p for p in ("/v1/transfers", "/v1/payments/qr", "/v1/users", "/v1/me/erase")
-               if any(r.match(p) for r in kept)}  # fmt: skip
+    matched = {
+        p
+        for p in ("/v1/transfers", "/v1/payments/qr", "/v1/users", "/v1/me/erase")
+        if any(r.match(p) for r in kept)
+    }
     assert matched == {"/v1/transfers", "/v1/payments/qr"}
 
 
@@ -69,8 +72,7 @@ def test_a_payment_and_its_answer_commit_together_and_replay(api: Api) -> None:
     assert again.json() == first.json()
     assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
     assert _payments(api) == [("succeeded", None, 25_00)]  # paid once
-    error_of(_send(api, alice.token, {**body, "amount": 1}, "pay-1"), 400,
-             "idempotency_key_reused")  # fmt: skip
+    error_of(_send(api, alice.token, {**body, "amount": 1}, "pay-1"), 400, "idempotency_key_reused")
 
 
 def test_a_failure_inside_the_payment_leaves_neither_payment_nor_key(
@@ -130,13 +132,16 @@ def test_a_key_held_by_another_request_answers_from_it(api: Api) -> None:
 
 def test_a_request_refused_before_the_endpoint_began_stores_nothing(api: Api) -> None:
     alice, bob = _alice_and_bob(api)
-    error_of(_send(api, alice.token, {"payee": bob.id, "amount": 1.5}, "pay-5"), 400,
-             "parameter_invalid")  # fmt: skip
-    error_of(_send(api, "not-a-session", {"payee": bob.id, "amount": 1}, "pay-5"), 401,
-             "session_invalid")  # fmt: skip
+    error_of(
+        _send(api, alice.token, {"payee": bob.id, "amount": 1.5}, "pay-5"), 400, "parameter_invalid"
+    )
+    error_of(
+        _send(api, "not-a-session", {"payee": bob.id, "amount": 1}, "pay-5"), 401, "session_invalid"
+    )
     assert _keys(api) == []
-    fixed = _send(api, alice.token, {"payee": bob.id, "amount": 1, "payment_password": PIN},
-                  "pay-5")  # fmt: skip
+    fixed = _send(
+        api, alice.token, {"payee": bob.id, "amount": 1, "payment_password": PIN}, "pay-5"
+    )
     assert fixed.status_code == 201
 
 
@@ -188,8 +193,7 @@ def test_a_refused_request_holds_its_key_until_its_answer_is_stored(
     thread, out = _in_thread(lambda: _send(api, alice.token, refused, "K"))
     assert reached.wait(10)  # refused and rolled back; its answer not stored yet
     monkeypatch.setattr(idempotency.InEndpoint, "settle", real)
-    other = _send(api, alice.token, {"payee": bob.id, "amount": 2_00, "payment_password": PIN},
-                  "K")  # fmt: skip
+    other = _send(api, alice.token, {"payee": bob.id, "amount": 2_00, "payment_password": PIN}, "K")
     go.set()
     thread.join(10)
     error_of(out[0], 404, "payee_not_found")

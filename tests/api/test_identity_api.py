@@ -27,8 +27,13 @@ def _card(pan: str = PAN, phone: str = "13812345678") -> dict[str, str]:
 def test_verification_sets_the_class_and_shows_nothing_in_full(api: Api) -> None:
     api.register()
     token = api.sign_in(PhoneApp())
-    body = {"name": NAME, "document_type": "resident_id", "document_number": ID_NUMBER,
-            "selfie_ref": "selfie-001", "card": _card()}  # fmt: skip
+    body = {
+        "name": NAME,
+        "document_type": "resident_id",
+        "document_number": ID_NUMBER,
+        "selfie_ref": "selfie-001",
+        "card": _card(),
+    }
     r = api.post("/v1/me/verification", body, token)
     assert r.status_code == 200, r.text
     result = r.json()
@@ -67,8 +72,12 @@ def test_failed_and_unavailable_channels_are_outcomes(api: Api) -> None:
     token = api.sign_in(PhoneApp())
     api.kyc.id_authority.available = False
     api.kyc.faces.set_score("blurry", 0.2)
-    body = {"name": NAME, "document_type": "resident_id", "document_number": ID_NUMBER,
-            "selfie_ref": "blurry"}  # fmt: skip
+    body = {
+        "name": NAME,
+        "document_type": "resident_id",
+        "document_number": ID_NUMBER,
+        "selfie_ref": "blurry",
+    }
     result = api.post("/v1/me/verification", body, token).json()
     assert (result["account_class"], result["passed"]) == ("unverified", [])
     assert (result["failed"], result["unavailable"]) == (["face_match"], ["id_authority"])
@@ -89,13 +98,18 @@ def test_cards_bind_masked_and_only_once(api: Api) -> None:
     assert listed == bound
     other = api.verified_user(OTHER_PHONE, OTHER_ID)
     before = api.snapshot()
-    error = error_of(api.post("/v1/me/cards", _card(phone=OTHER_PHONE), other),
-                     409, "card_already_bound")  # fmt: skip
+    error = error_of(
+        api.post("/v1/me/cards", _card(phone=OTHER_PHONE), other), 409, "card_already_bound"
+    )
     assert error["param"] == "card_number"
-    error_of(api.post("/v1/me/cards", _card(card("622202", 19, "3")[:-1] + "0"), other),
-             400, "invalid_card_number")  # fmt: skip
-    error_of(api.post("/v1/me/cards", _card("4111111111111111"), other),
-             400, "unsupported_card_bin")  # fmt: skip
+    error_of(
+        api.post("/v1/me/cards", _card(card("622202", 19, "3")[:-1] + "0"), other),
+        400,
+        "invalid_card_number",
+    )
+    error_of(
+        api.post("/v1/me/cards", _card("4111111111111111"), other), 400, "unsupported_card_bin"
+    )
     assert api.changed(before) == set()
     unbind = f"/v1/me/cards/{bound['id']}/unbind"
     error_of(api.post(unbind, token=other), 404, "resource_missing")
@@ -121,8 +135,12 @@ def test_an_unexpected_failure_is_a_bare_500_and_rolls_back(api: Api) -> None:
     token = api.sign_in(PhoneApp())
     api.kyc.faces.score = lambda *_: 1 / 0  # type: ignore[method-assign]
     before = api.snapshot()
-    body = {"name": NAME, "document_type": "resident_id", "document_number": ID_NUMBER,
-            "selfie_ref": "selfie-001"}  # fmt: skip
+    body = {
+        "name": NAME,
+        "document_type": "resident_id",
+        "document_number": ID_NUMBER,
+        "selfie_ref": "selfie-001",
+    }
     error = error_of(api.post("/v1/me/verification", body, token), 500, "internal_error")
     assert error["message"] == "internal error"
     assert api.changed(before) == set()  # the id_authority check's attempt is gone too
@@ -149,27 +167,49 @@ def test_openapi_lists_the_identity_and_auth_endpoints_with_models(api: Api) -> 
     spec = api.get("/openapi.json").json()
     paths = spec["paths"]
     expected = {
-        ("post", "/v1/users"), ("post", "/v1/sessions"), ("get", "/v1/sessions"),
+        ("post", "/v1/users"),
+        ("post", "/v1/sessions"),
+        ("get", "/v1/sessions"),
         ("post", "/v1/step-ups/{challenge_id}/sms"),
         ("post", "/v1/step-ups/{challenge_id}/complete"),
-        ("post", "/v1/sessions/{session_id}/revoke"), ("get", "/v1/me"),
-        ("post", "/v1/me/verification"), ("post", "/v1/me/payment-password"),
-        ("post", "/v1/me/payment-password/verify"), ("post", "/v1/me/cards"),
-        ("get", "/v1/me/cards"), ("post", "/v1/me/cards/{card_id}/unbind"),
-        ("post", "/v1/me/devices"), ("post", "/v1/me/totp"), ("post", "/v1/me/totp/confirm"),
-        ("get", "/v1/me/export"), ("post", "/v1/me/erase"),
-        ("post", "/v1/operator/sessions"), ("post", "/v1/operator/users/{user_id}/reveal"),
+        ("post", "/v1/sessions/{session_id}/revoke"),
+        ("get", "/v1/me"),
+        ("post", "/v1/me/verification"),
+        ("post", "/v1/me/payment-password"),
+        ("post", "/v1/me/payment-password/verify"),
+        ("post", "/v1/me/cards"),
+        ("get", "/v1/me/cards"),
+        ("post", "/v1/me/cards/{card_id}/unbind"),
+        ("post", "/v1/me/devices"),
+        ("post", "/v1/me/totp"),
+        ("post", "/v1/me/totp/confirm"),
+        ("get", "/v1/me/export"),
+        ("post", "/v1/me/erase"),
+        ("post", "/v1/operator/sessions"),
+        ("post", "/v1/operator/users/{user_id}/reveal"),
         ("post", "/v1/operator/approvals"),
         ("post", "/v1/operator/approvals/{approval_id}/approve"),
-        ("post", "/v1/operator/approvals/{approval_id}/reject"), ("post", "/v1/merchants"),
+        ("post", "/v1/operator/approvals/{approval_id}/reject"),
+        ("post", "/v1/merchants"),
         ("post", "/v1/merchants/{merchant_id}/sub-merchants"),
         ("get", "/v1/merchants/{merchant_id}"),
-    }  # fmt: skip
+    }
     listed = {(method, path) for path, ops in paths.items() for method in ops}
     assert expected <= listed
     schemas = spec["components"]["schemas"]
-    models = ["RegisterIn", "UserOut", "LoginIn", "IssuedOut", "StepUpErrorOut", "ErrorOut",
-              "VerificationIn", "CardOut", "RevealIn", "ApprovalOut", "MerchantOut"]  # fmt: skip
+    models = [
+        "RegisterIn",
+        "UserOut",
+        "LoginIn",
+        "IssuedOut",
+        "StepUpErrorOut",
+        "ErrorOut",
+        "VerificationIn",
+        "CardOut",
+        "RevealIn",
+        "ApprovalOut",
+        "MerchantOut",
+    ]
     assert [m for m in models if m not in schemas] == []
     assert schemas["LoginIn"]["properties"]["password"]["format"] == "password"
     login_401 = paths["/v1/sessions"]["post"]["responses"]["401"]

@@ -27,16 +27,21 @@ class Ledger:
 
     def paths(self) -> list[str]:
         w = self.wallet
-        return ["/v1/ledger/accounts", f"/v1/ledger/accounts/{w}",
-                f"/v1/ledger/accounts/{w}/transfers", f"/v1/ledger/accounts/{w}/balances",
-                f"/v1/ledger/transfers/{self.transfer}"]  # fmt: skip
+        return [
+            "/v1/ledger/accounts",
+            f"/v1/ledger/accounts/{w}",
+            f"/v1/ledger/accounts/{w}/transfers",
+            f"/v1/ledger/accounts/{w}/balances",
+            f"/v1/ledger/transfers/{self.transfer}",
+        ]
 
 
 @pytest.fixture
 def ledger(world: World) -> Ledger:
     api, alice, bob, _ = world
-    paid = api.post("/v1/transfers", {"payee": bob.id, "amount": 123_45, "payment_password": PIN},
-                    alice.token)  # fmt: skip
+    paid = api.post(
+        "/v1/transfers", {"payee": bob.id, "amount": 123_45, "payment_password": PIN}, alice.token
+    )
     assert paid.status_code == 201, paid.text
     wallet = _ctx_run(api, lambda ctx: wallets.wallet(ctx, "user", alice.id, "CNY"))
     with read_only(api.db) as uow:

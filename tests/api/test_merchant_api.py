@@ -25,15 +25,18 @@ def test_a_signed_merchant_issues_orders_collects_and_refunds(world: World) -> N
     api, alice, _, shop = world
     signer = enrol(api, shop.id, shop.token)
     order = _order(signer, shop.id)
-    paid = api.post("/v1/payments/qr", {"payload": order["payload"], "payment_password": PIN},
-                    alice.token)  # fmt: skip
+    paid = api.post(
+        "/v1/payments/qr", {"payload": order["payload"], "payment_password": PIN}, alice.token
+    )
     assert paid.status_code == 201, paid.text
     code = api.post("/v1/me/payment-codes", {"payment_password": PIN}, alice.token).json()
-    collected = signer.post(f"/v1/merchants/{shop.id}/collect", {"code": code["code"],
-                                                                  "amount": 1000})  # fmt: skip
+    collected = signer.post(
+        f"/v1/merchants/{shop.id}/collect", {"code": code["code"], "amount": 1000}
+    )
     assert (collected.status_code, collected.json()["payer_id"]) == (201, alice.id)
-    refund = signer.post(f"/v1/payments/{paid.json()['id']}/refunds",
-                         {"refund_id": "r1", "amount": 800})  # fmt: skip
+    refund = signer.post(
+        f"/v1/payments/{paid.json()['id']}/refunds", {"refund_id": "r1", "amount": 800}
+    )
     assert (refund.status_code, refund.json()["refunded_amount"]) == (201, 800)
     listed = signer.request("GET", f"/v1/payments/{paid.json()['id']}/refunds")
     assert [r["refund_id"] for r in listed.json()["data"]] == ["r1"]
@@ -74,38 +77,57 @@ def test_a_nonce_is_spent_once_even_by_a_failed_request(world: World) -> None:
 
 def test_a_key_acts_only_for_its_merchant(world: World) -> None:
     api, alice, _, shop = world
-    other_id = _ctx_run(api, lambda ctx: identity.register_merchant(
-        ctx, legal_name="Tea House Ltd", display_name="Tea House",
-        registration_number=uscc("91310000MA1FL5LX3"), mcc="5814").id)  # fmt: skip
-    mine, theirs = enrol(api, shop.id, shop.token), enrol(api, other_id, shop.token,
-                                                         private_key(1))  # fmt: skip
-    error_of(theirs.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}), 403,
-             "merchant_mismatch")  # fmt: skip
+    other_id = _ctx_run(
+        api,
+        lambda ctx: (
+            identity.register_merchant(
+                ctx,
+                legal_name="Tea House Ltd",
+                display_name="Tea House",
+                registration_number=uscc("91310000MA1FL5LX3"),
+                mcc="5814",
+            ).id
+        ),
+    )
+    mine, theirs = enrol(api, shop.id, shop.token), enrol(api, other_id, shop.token, private_key(1))
+    error_of(
+        theirs.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}), 403, "merchant_mismatch"
+    )
     order = _order(mine, shop.id)
-    paid = api.post("/v1/payments/qr", {"payload": order["payload"], "payment_password": PIN},
-                    alice.token).json()  # fmt: skip
-    error_of(theirs.post(f"/v1/payments/{paid['id']}/refunds", {"refund_id": "x", "amount": 1}),
-             404, "resource_missing")  # fmt: skip
-    error_of(api.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}, alice.token), 403,
-             "operator_required")  # a user's session is no merchant's  # fmt: skip
+    paid = api.post(
+        "/v1/payments/qr", {"payload": order["payload"], "payment_password": PIN}, alice.token
+    ).json()
+    error_of(
+        theirs.post(f"/v1/payments/{paid['id']}/refunds", {"refund_id": "x", "amount": 1}),
+        404,
+        "resource_missing",
+    )
+    error_of(
+        api.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}, alice.token),
+        403,
+        "operator_required",
+    )  # a user's session is no merchant's
 
 
 def test_keys_are_checked_and_revocable(world: World) -> None:
     api, _, _, shop = world
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     keys = f"/v1/merchants/{shop.id}/api-keys"
-    error_of(api.post(keys, {"public_key": public_pem(weak)}, shop.token), 400,
-             "public_key_invalid")  # fmt: skip
-    error_of(api.post(keys, {"public_key": "-----BEGIN PUBLIC KEY-----\nxx"}, shop.token), 400,
-             "public_key_invalid")  # fmt: skip
+    error_of(
+        api.post(keys, {"public_key": public_pem(weak)}, shop.token), 400, "public_key_invalid"
+    )
+    error_of(
+        api.post(keys, {"public_key": "-----BEGIN PUBLIC KEY-----\nxx"}, shop.token),
+        400,
+        "public_key_invalid",
+    )
     signer = enrol(api, shop.id, shop.token)
     listed = api.get(keys, shop.token).json()["data"]
     assert [k["id"] for k in listed] == [signer.key_id]
     assert "public_key" not in listed[0]
     revoked = api.post(f"{keys}/{signer.key_id}/revoke", None, shop.token)
     assert revoked.json()["revoked_at"] is not None
-    error_of(signer.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}), 401,
-             "api_key_unknown")  # fmt: skip
+    error_of(signer.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}), 401, "api_key_unknown")
     added, revoked_by = api.audit("merchant.api_key_added"), api.audit("merchant.api_key_revoked")
     assert revoked_by[0][0] == added[0][0]
     assert str(revoked_by[0][0]).startswith("operator:")
@@ -122,5 +144,7 @@ def test_idempotent_replay_is_keyed_by_the_merchant_key(world: World) -> None:
     assert first.status_code == 201, first.text  # the forged 401 was not kept for the key
     again = signer.post(path, {"amount": 42}, headers=key)  # new nonce, same request
     assert (again.json()["id"], again.headers["Idempotent-Replayed"]) == (
-        first.json()["id"], "true")  # fmt: skip
+        first.json()["id"],
+        "true",
+    )
     error_of(signer.post(path, {"amount": 43}, headers=key), 400, "idempotency_key_reused")

@@ -46,10 +46,14 @@ def _merchant(api: Api, analyst: bool = True) -> tuple[str, str]:
     with unit_of_work(api.db) as uow:
         ctx = Context(uow, api.keyring, SYSTEM, api.clock)
         operators.create_operator(ctx, "ana", "analyst" if analyst else "viewer", SECRET)
-        merchant = register_merchant(ctx, legal_name="上海美食城电子商务有限公司",
-                                     display_name="FoodMall", mcc="5411",
-                                     registration_number=uscc("91310115MA1H7XYR0"),
-                                     settlement_account_id=None)  # fmt: skip
+        merchant = register_merchant(
+            ctx,
+            legal_name="上海美食城电子商务有限公司",
+            display_name="FoodMall",
+            mcc="5411",
+            registration_number=uscc("91310115MA1H7XYR0"),
+            settlement_account_id=None,
+        )
     r = api.post("/v1/operator/sessions", {"name": "ana", "password": SECRET})
     return merchant.id, str(r.json()["token"])
 

@@ -100,8 +100,18 @@ def _free_port() -> int:
 def _serve(db: Database, keyring: Keyring, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config()}
-    command = [sys.executable, "-m", "guardpay", "--database-url", db.url, "serve",
-               "--host", HOST, "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "guardpay",
+        "--database-url",
+        db.url,
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
     with (workdir / "serve.log").open("wb") as log:
         server = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=log)
     base = f"http://{HOST}:{port}"

@@ -26,8 +26,7 @@ from tests.api.api_fixtures import (
 from tests.domain.identity.numbers import uscc
 
 SECRET = "Console-pass-7"
-STAFF = {"vera": "viewer", "ana": "analyst", "alan": "analyst", "sam": "supervisor",
-         "ada": "admin"}  # fmt: skip
+STAFF = {"vera": "viewer", "ana": "analyst", "alan": "analyst", "sam": "supervisor", "ada": "admin"}
 FOODMALL = uscc("91310115MA1H7XYR0")
 RAN: list[Mapping[str, Any]] = []
 REASON = "customer called about a disputed top-up, ticket 4711"
@@ -63,8 +62,11 @@ def test_operator_and_user_sessions_do_not_mix(api: Api, staff: dict[str, str]) 
     user = api.sign_in(PhoneApp())
     error_of(api.get("/v1/operator/approvals", user), 403, "operator_required")
     error_of(api.get("/v1/me", staff["ada"]), 403, "user_session_required")
-    error_of(api.post("/v1/operator/sessions", {"name": "vera", "password": "Nope-nope-1"}),
-             401, "invalid_credentials")  # fmt: skip
+    error_of(
+        api.post("/v1/operator/sessions", {"name": "vera", "password": "Nope-nope-1"}),
+        401,
+        "invalid_credentials",
+    )
     assert api.get("/v1/operator/approvals", staff["vera"]).json()["data"] == []
 
 
@@ -78,10 +80,16 @@ def test_reveal_needs_an_analyst_and_a_reason_and_is_audited(
     before = api.snapshot()
     body = {"field": "phone", "reason": REASON}
     error_of(api.post(f"{path}/reveal", body, staff["vera"]), 403, "insufficient_role")
-    error_of(api.post(f"{path}/reveal", {**body, "reason": "because"}, staff["ana"]),
-             400, "reason_required")  # fmt: skip
-    error_of(api.post(f"{path}/reveal", {**body, "field": "password"}, staff["ana"]),
-             400, "parameter_invalid")  # fmt: skip
+    error_of(
+        api.post(f"{path}/reveal", {**body, "reason": "because"}, staff["ana"]),
+        400,
+        "reason_required",
+    )
+    error_of(
+        api.post(f"{path}/reveal", {**body, "field": "password"}, staff["ana"]),
+        400,
+        "parameter_invalid",
+    )
     assert api.changed(before) == set()
     r = api.post(f"{path}/reveal", body, staff["ana"])
     assert r.json() == {"field": "phone", "value": E164}
@@ -94,8 +102,11 @@ def test_reveal_needs_an_analyst_and_a_reason_and_is_audited(
 def test_four_eyes_refusals_are_audited_and_change_nothing_else(
     api: Api, staff: dict[str, str]
 ) -> None:
-    body = {"action": "test.api_release_hold", "payload": {"hold": "77"},
-            "required_role": "analyst"}  # fmt: skip
+    body = {
+        "action": "test.api_release_hold",
+        "payload": {"hold": "77"},
+        "required_role": "analyst",
+    }
     r = api.post("/v1/operator/approvals", body, staff["ana"])
     assert (r.status_code, r.json()["status"]) == (201, "pending")
     approve = f"/v1/operator/approvals/{r.json()['id']}/approve"
@@ -105,14 +116,19 @@ def test_four_eyes_refusals_are_audited_and_change_nothing_else(
         assert api.changed(before) == {"audit_log", "audit_head"}
     denied = api.audit("approval.approved")
     assert [(d[2], "four_eyes_same_operator" in d[3]) for d in denied] == [
-        ("denied", True), ("denied", False)]  # fmt: skip
+        ("denied", True),
+        ("denied", False),
+    ]
     assert RAN == []
     done = api.post(approve, token=staff["alan"]).json()
     assert (done["status"], done["result"]) == ("approved", {"released": "77"})
     assert RAN == [{"hold": "77"}]
     error_of(api.post(approve, token=staff["sam"]), 409, "approval_not_pending")
-    error_of(api.post("/v1/operator/approvals", {**body, "action": "nope.nope"}, staff["ana"]),
-             400, "unknown_action")  # fmt: skip
+    error_of(
+        api.post("/v1/operator/approvals", {**body, "action": "nope.nope"}, staff["ana"]),
+        400,
+        "unknown_action",
+    )
 
 
 def test_a_request_is_rejected_or_withdrawn(api: Api, staff: dict[str, str]) -> None:
@@ -134,8 +150,11 @@ def test_a_request_is_rejected_or_withdrawn(api: Api, staff: dict[str, str]) -> 
 def test_only_an_admin_creates_operators(api: Api, staff: dict[str, str]) -> None:
     body = {"name": "olga", "role": "viewer", "password": SECRET}
     error_of(api.post("/v1/operator/operators", body, staff["sam"]), 403, "insufficient_role")
-    error_of(api.post("/v1/operator/operators", {**body, "password": "password1"}, staff["ada"]),
-             400, "weak_password")  # fmt: skip
+    error_of(
+        api.post("/v1/operator/operators", {**body, "password": "password1"}, staff["ada"]),
+        400,
+        "weak_password",
+    )
     r = api.post("/v1/operator/operators", body, staff["ada"])
     assert (r.status_code, r.json()["role"]) == (201, "viewer")
     assert SECRET not in r.text
@@ -145,9 +164,13 @@ def test_only_an_admin_creates_operators(api: Api, staff: dict[str, str]) -> Non
 def test_merchants_and_sub_merchants_are_onboarded_by_analysts(
     api: Api, staff: dict[str, str]
 ) -> None:
-    body = {"legal_name": "上海美食城电子商务有限公司", "display_name": "FoodMall",
-            "registration_number": FOODMALL, "mcc": "5411",
-            "settlement_account_id": str(2**62 + 7)}  # fmt: skip
+    body = {
+        "legal_name": "上海美食城电子商务有限公司",
+        "display_name": "FoodMall",
+        "registration_number": FOODMALL,
+        "mcc": "5411",
+        "settlement_account_id": str(2**62 + 7),
+    }
     error_of(api.post("/v1/merchants", body, staff["vera"]), 403, "insufficient_role")
     r = api.post("/v1/merchants", body, staff["ana"])
     assert r.status_code == 201, r.text
@@ -156,8 +179,9 @@ def test_merchants_and_sub_merchants_are_onboarded_by_analysts(
     assert FOODMALL not in r.text
     before = api.snapshot()
     error_of(api.post("/v1/merchants", body, staff["ana"]), 409, "merchant_already_registered")
-    error_of(api.post("/v1/merchants", {**body, "mcc": "7995"}, staff["ana"]),
-             400, "mcc_not_allowed")  # fmt: skip
+    error_of(
+        api.post("/v1/merchants", {**body, "mcc": "7995"}, staff["ana"]), 400, "mcc_not_allowed"
+    )
     assert api.changed(before) == set()
     shop = {"legal_name": "上海小笼包店", "display_name": "Xiaolong", "mcc": "5812"}
     sub = api.post(f"/v1/merchants/{merchant['id']}/sub-merchants", shop, staff["ana"])

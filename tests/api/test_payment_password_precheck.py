@@ -61,8 +61,9 @@ def test_a_wrong_password_is_still_counted_and_locks(api: Api, watched: list[boo
     api.post("/v1/me/payment-password", {"payment_password": PIN}, token)
     watched.clear()
     for left in (4, 3, 2, 1):
-        wrong = error_of(api.post(VERIFY, {"payment_password": "000000"}, token), 401,
-                         "invalid_payment_password")  # fmt: skip
+        wrong = error_of(
+            api.post(VERIFY, {"payment_password": "000000"}, token), 401, "invalid_payment_password"
+        )
         assert str(left) in wrong["message"]
     error_of(api.post(VERIFY, {"payment_password": "000000"}, token), 403, "payment_locked")
     error_of(api.post(VERIFY, {"payment_password": PIN}, token), 403, "payment_locked")
@@ -78,8 +79,11 @@ def test_a_stale_pre_check_is_not_trusted(api: Api, monkeypatch: pytest.MonkeyPa
 
     def outdated(*args: Any) -> Any:
         checked = precheck(*args)
-        return None if checked is None else type(checked)(
-            checked.user_id, "$argon2id$stale", checked.pin_mac, right=False)  # fmt: skip
+        return (
+            None
+            if checked is None
+            else type(checked)(checked.user_id, "$argon2id$stale", checked.pin_mac, right=False)
+        )
 
     monkeypatch.setattr(deps.auth, "precheck_payment_password", outdated)
     assert api.post(VERIFY, {"payment_password": PIN}, token).status_code == 200

@@ -35,8 +35,7 @@ def _body(payee: str, amount: int, **extra: Any) -> bytes:
     return json.dumps({"payee": payee, "amount": amount, **extra}).encode()
 
 
-def _send(api: Api, token: str, body: bytes, *, key: str | None,
-          signature: str | None) -> Response:  # fmt: skip
+def _send(api: Api, token: str, body: bytes, *, key: str | None, signature: str | None) -> Response:
     headers = {**bearer(token), "Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
@@ -62,8 +61,9 @@ def test_a_signed_transfer_pays_without_the_password(
     assert r.json()["status"] == "succeeded"
     assert balance(api, "user", payer_id) == 500_00 - 12_34
     assert balance(api, "user", payee) == 12_34
-    again = _send(api, token, body, key=key,
-                  signature=phone.sign_request(api.clock(), key, PATH, body))  # fmt: skip
+    again = _send(
+        api, token, body, key=key, signature=phone.sign_request(api.clock(), key, PATH, body)
+    )
     assert again.headers["Idempotent-Replayed"] == "true"
     assert balance(api, "user", payer_id) == 500_00 - 12_34  # the replay paid nothing
 
@@ -91,13 +91,28 @@ def test_an_altered_body_another_key_or_another_device_is_refused(
     signed, key = _body(payee, 1_00), uuid.uuid4().hex
     signature = phone.sign_request(api.clock(), key, PATH, signed)
     altered = _body(payee, 400_00)
-    _refused(api, payer_id, _send(api, token, altered, key=key, signature=signature),
-             401, "invalid_signature")  # fmt: skip
-    _refused(api, payer_id, _send(api, token, signed, key=uuid.uuid4().hex,
-                                  signature=signature), 401, "invalid_signature")  # fmt: skip
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, altered, key=key, signature=signature),
+        401,
+        "invalid_signature",
+    )
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, signed, key=uuid.uuid4().hex, signature=signature),
+        401,
+        "invalid_signature",
+    )
     thief = PhoneApp("thief").sign_request(api.clock(), key, PATH, signed)
-    _refused(api, payer_id, _send(api, token, signed, key=uuid.uuid4().hex, signature=thief),
-             401, "invalid_signature")  # fmt: skip
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, signed, key=uuid.uuid4().hex, signature=thief),
+        401,
+        "invalid_signature",
+    )
     reasons = [json.loads(r[3])["reason"] for r in api.audit("auth.payment_signature_failed")]
     assert reasons == ["invalid_signature"] * 3
 
@@ -107,8 +122,13 @@ def test_a_stale_signature_is_refused(api: Api, world: tuple[str, str, PhoneApp,
     body, key = _body(payee, 1_00), uuid.uuid4().hex
     signature = phone.sign_request(api.clock(), key, PATH, body)
     api.clock.advance(minutes=3)  # past the device clock skew allowed (2 minutes)
-    _refused(api, payer_id, _send(api, token, body, key=key, signature=signature),
-             401, "signature_expired")  # fmt: skip
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, body, key=key, signature=signature),
+        401,
+        "signature_expired",
+    )
 
 
 def test_an_untrusted_device_cannot_sign(api: Api) -> None:
@@ -117,8 +137,13 @@ def test_an_untrusted_device_cannot_sign(api: Api) -> None:
     token = api.sign_in(None, ALICE)  # a session without any device
     body, key = _body(payee, 1_00), uuid.uuid4().hex
     signature = PhoneApp().sign_request(api.clock(), key, PATH, body)
-    _refused(api, user.id, _send(api, token, body, key=key, signature=signature),
-             401, "device_not_trusted")  # fmt: skip
+    _refused(
+        api,
+        user.id,
+        _send(api, token, body, key=key, signature=signature),
+        401,
+        "device_not_trusted",
+    )
 
 
 def test_a_signature_needs_an_idempotency_key_and_a_well_formed_header(
@@ -127,10 +152,20 @@ def test_a_signature_needs_an_idempotency_key_and_a_well_formed_header(
     payer_id, token, phone, payee = world
     body = _body(payee, 1_00)
     signature = phone.sign_request(api.clock(), "", PATH, body)
-    _refused(api, payer_id, _send(api, token, body, key=None, signature=signature),
-             400, "idempotency_key_required")  # fmt: skip
-    _refused(api, payer_id, _send(api, token, body, key="k1", signature="sig=abc"),
-             400, "payment_signature_malformed")  # fmt: skip
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, body, key=None, signature=signature),
+        400,
+        "idempotency_key_required",
+    )
+    _refused(
+        api,
+        payer_id,
+        _send(api, token, body, key="k1", signature="sig=abc"),
+        400,
+        "payment_signature_malformed",
+    )
 
 
 def test_a_locked_payment_password_stops_signed_payments_too(
@@ -141,8 +176,9 @@ def test_a_locked_payment_password_stops_signed_payments_too(
         _ctx_run(api, lambda ctx: _wrong_pin(ctx, payer_id))
     body, key = _body(payee, 1_00), uuid.uuid4().hex
     signature = phone.sign_request(api.clock(), key, PATH, body)
-    _refused(api, payer_id, _send(api, token, body, key=key, signature=signature),
-             403, "payment_locked")  # fmt: skip
+    _refused(
+        api, payer_id, _send(api, token, body, key=key, signature=signature), 403, "payment_locked"
+    )
 
 
 def _wrong_pin(ctx: Context, user_id: str) -> None:

@@ -50,8 +50,14 @@ def payer(api: Api, phone: str, number: str, fund: int = 0) -> Payer:
         def top_up(ctx: Context) -> None:
             reserve = wallets.open_platform_accounts(ctx, "CNY")[AccountCode.RESERVE]
             wallet = wallets.wallet(ctx, "user", user_id, "CNY")
-            move = Transfer(10**12 + fund + len(phone) + int(phone[-4:]), reserve, wallet, fund,
-                            ledger=156, code=TransferCode.TOP_UP)  # fmt: skip
+            move = Transfer(
+                10**12 + fund + len(phone) + int(phone[-4:]),
+                reserve,
+                wallet,
+                fund,
+                ledger=156,
+                code=TransferCode.TOP_UP,
+            )
             assert [r.value for r in ledger.execute(ctx.uow, [move])] == ["ok"]
 
         _ctx_run(api, top_up)
@@ -64,8 +70,12 @@ def shop(api: Api) -> Shop:
     def make(ctx: Context) -> str:
         operators.create_operator(ctx, "ana", "analyst", OP_SECRET)
         return identity.register_merchant(
-            ctx, legal_name="FoodMall Ltd", display_name="FoodMall",
-            registration_number=uscc("91310115MA1H7XYR0"), mcc="5812").id  # fmt: skip
+            ctx,
+            legal_name="FoodMall Ltd",
+            display_name="FoodMall",
+            registration_number=uscc("91310115MA1H7XYR0"),
+            mcc="5812",
+        ).id
 
     merchant_id = _ctx_run(api, make)
     r = api.post("/v1/operator/sessions", {"name": "ana", "password": OP_SECRET})
@@ -73,10 +83,17 @@ def shop(api: Api) -> Shop:
     return Shop(merchant_id, r.json()["token"])
 
 
-def balance(api: Api, kind: str, owner: str,
-            code: AccountCode = AccountCode.CUSTOMER_WALLET) -> int:  # fmt: skip
-    return int(_ctx_run(api, lambda ctx: wallets.balance(
-        ctx, wallets.wallet(ctx, kind, owner, "CNY", code), "CNY").amount))  # fmt: skip
+def balance(
+    api: Api, kind: str, owner: str, code: AccountCode = AccountCode.CUSTOMER_WALLET
+) -> int:
+    return int(
+        _ctx_run(
+            api,
+            lambda ctx: (
+                wallets.balance(ctx, wallets.wallet(ctx, kind, owner, "CNY", code), "CNY").amount
+            ),
+        )
+    )
 
 
 @pytest.fixture
@@ -89,8 +106,9 @@ def world(api: Api) -> Iterator[tuple[Api, Payer, Payer, Shop]]:
     assert report.ok, report.problems
 
 
-def refused(api: Api, path: str, body: dict[str, Any], token: str, status: int,
-            code: str) -> dict[str, Any]:  # fmt: skip
+def refused(
+    api: Api, path: str, body: dict[str, Any], token: str, status: int, code: str
+) -> dict[str, Any]:
     before = _ledger_rows(api)
     error = error_of(api.post(path, body, token), status, code)
     assert _ledger_rows(api) == before
@@ -106,17 +124,21 @@ World = tuple[Api, Payer, Payer, Shop]
 
 def test_p2p_and_my_payments_and_limits(world: World) -> None:
     api, alice, bob, _ = world
-    r = api.post("/v1/transfers", {"payee": BOB, "amount": 1234, "payment_password": PIN},
-                 alice.token)  # fmt: skip
+    r = api.post(
+        "/v1/transfers", {"payee": BOB, "amount": 1234, "payment_password": PIN}, alice.token
+    )
     assert r.status_code == 201, r.text
     paid = r.json()
     assert {k: paid[k] for k in ("status", "amount", "currency", "fee")} == {
-        "status": "succeeded", "amount": 1234, "currency": "CNY", "fee": 0}  # fmt: skip
+        "status": "succeeded",
+        "amount": 1234,
+        "currency": "CNY",
+        "fee": 0,
+    }
     assert api.get(f"/v1/payments/{paid['id']}", bob.token).json()["id"] == paid["id"]
     error_of(api.get(f"/v1/payments/{paid['id']}", "nope"), 401, "session_invalid")
     api.clock.advance(seconds=1)
-    api.post("/v1/transfers", {"payee": bob.id, "amount": 1, "payment_password": PIN},
-             alice.token)  # fmt: skip
+    api.post("/v1/transfers", {"payee": bob.id, "amount": 1, "payment_password": PIN}, alice.token)
     page = api.get("/v1/me/payments?limit=1", alice.token).json()
     assert (page["has_more"], page["data"][0]["amount"]) == (True, 1)
     rest = api.get(f"/v1/me/payments?limit=1&cursor={page['next_cursor']}", alice.token).json()
@@ -129,12 +151,19 @@ def test_p2p_and_my_payments_and_limits(world: World) -> None:
 def test_p2p_rejections(world: World) -> None:
     api, alice, bob, _ = world
     body = {"payee": BOB, "amount": 100, "payment_password": PIN}
-    refused(api, "/v1/transfers", {**body, "payment_password": "111111"}, alice.token, 401,
-            "invalid_payment_password")  # fmt: skip
+    refused(
+        api,
+        "/v1/transfers",
+        {**body, "payment_password": "111111"},
+        alice.token,
+        401,
+        "invalid_payment_password",
+    )
     refused(api, "/v1/transfers", {**body, "payee": ALICE}, bob.token, 400, "insufficient_funds")
     refused(api, "/v1/transfers", {**body, "amount": 1.5}, alice.token, 400, "parameter_invalid")
-    error = refused(api, "/v1/transfers", {**body, "amount": 600_00}, alice.token, 400,
-                    "insufficient_funds")  # fmt: skip
+    error = refused(
+        api, "/v1/transfers", {**body, "amount": 600_00}, alice.token, 400, "insufficient_funds"
+    )
     assert error["param"] == "amount"
     carol = api.register("13700001111")
     token = api.sign_in(PhoneApp(), "13700001111")
@@ -158,8 +187,14 @@ def test_class_limit_and_step_up_flow(world: World) -> None:
     assert done.json()["status"] == "succeeded", done.text
     assert balance(api, "user", bob.id) == 100
     # class I: ¥1,000 since opening
-    error = refused(api, "/v1/transfers", {"payee": BOB, "amount": 1000_00,
-                    "payment_password": PIN}, alice.token, 400, "limit_exceeded")  # fmt: skip
+    error = refused(
+        api,
+        "/v1/transfers",
+        {"payee": BOB, "amount": 1000_00, "payment_password": PIN},
+        alice.token,
+        400,
+        "limit_exceeded",
+    )
     assert "999.00 CNY remaining" in error["message"]
 
 
@@ -175,20 +210,21 @@ def test_static_qr_with_images(world: World) -> None:
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert b"<svg" in svg.content
     error_of(api.get(f"/v1/merchants/{merchant.id}/qr.gif"), 400, "parameter_invalid")
-    error_of(api.post(f"/v1/merchants/{merchant.id}/qr", None, alice.token), 403,
-             "operator_required")  # fmt: skip
+    error_of(
+        api.post(f"/v1/merchants/{merchant.id}/qr", None, alice.token), 403, "operator_required"
+    )
     body = {"payload": payload, "amount": 250, "payment_password": PIN}
     paid = api.post("/v1/payments/qr", body, alice.token).json()
     assert (paid["status"], paid["fee"], paid["descriptor"]) == ("succeeded", 2, "FoodMall")
     assert balance(api, "merchant", merchant.id, AccountCode.MERCHANT_SETTLEMENT) == 248
-    refused(api, "/v1/payments/qr", {**body, "amount": 500_00}, alice.token, 400,
-            "limit_exceeded")  # fmt: skip
+    refused(api, "/v1/payments/qr", {**body, "amount": 500_00}, alice.token, 400, "limit_exceeded")
 
 
 def test_order_qr_and_its_rejections(world: World) -> None:
     api, alice, _, merchant = world
-    r = api.post(f"/v1/merchants/{merchant.id}/orders", {"amount": 8800, "expires_in": 300},
-                 merchant.token)  # fmt: skip
+    r = api.post(
+        f"/v1/merchants/{merchant.id}/orders", {"amount": 8800, "expires_in": 300}, merchant.token
+    )
     assert r.status_code == 201, r.text
     order = r.json()
     svg = api.get(f"/v1/orders/{order['id']}/qr.svg")
@@ -203,11 +239,13 @@ def test_order_qr_and_its_rejections(world: World) -> None:
     paid = api.post("/v1/payments/qr", body, alice.token)
     assert (paid.status_code, paid.json()["amount"]) == (201, 8800), paid.text
     refused(api, "/v1/payments/qr", body, alice.token, 403, "qr_already_used")
-    late = api.post(f"/v1/merchants/{merchant.id}/orders", {"amount": 100, "expires_in": 10},
-                    merchant.token).json()  # fmt: skip
+    late = api.post(
+        f"/v1/merchants/{merchant.id}/orders", {"amount": 100, "expires_in": 10}, merchant.token
+    ).json()
     api.clock.advance(seconds=11)
-    refused(api, "/v1/payments/qr", {**body, "payload": late["payload"]}, alice.token, 403,
-            "qr_expired")  # fmt: skip
+    refused(
+        api, "/v1/payments/qr", {**body, "payload": late["payload"]}, alice.token, 403, "qr_expired"
+    )
     outcomes = [row[2] for row in api.audit("security.qr_rejected")]
     assert outcomes == ["qr_signature_invalid", "qr_already_used", "qr_expired"]
 
@@ -220,12 +258,17 @@ def test_payment_code_collect(world: World) -> None:
     collect = f"/v1/merchants/{merchant.id}/collect"
     paid = api.post(collect, {"code": code, "amount": 1000}, merchant.token)
     assert (paid.status_code, paid.json()["payer_id"], paid.json()["fee"]) == (201, alice.id, 6)
-    refused(api, collect, {"code": code, "amount": 1000}, merchant.token, 403,
-            "payment_code_used")  # fmt: skip
+    refused(api, collect, {"code": code, "amount": 1000}, merchant.token, 403, "payment_code_used")
     second = api.post("/v1/me/payment-codes", {"payment_password": PIN}, alice.token).json()
     api.clock.advance(seconds=61)
-    refused(api, collect, {"code": second["code"], "amount": 1}, merchant.token, 403,
-            "payment_code_expired")  # fmt: skip
+    refused(
+        api,
+        collect,
+        {"code": second["code"], "amount": 1},
+        merchant.token,
+        403,
+        "payment_code_expired",
+    )
     error = error_of(api.post("/v1/me/payment-codes", {}, alice.token), 401, "step_up_required")
     assert "sms" in error["step_up"]["methods"]
 

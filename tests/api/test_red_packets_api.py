@@ -32,8 +32,11 @@ def world(api: Api) -> Iterator[World]:
 
 
 def _send(api: Api, sender: Payer, **body: object) -> dict[str, object]:
-    r = api.post("/v1/red-packets", {"amount": 10_00, "shares": 2, "split": "fixed",
-                                     "payment_password": PIN, **body}, sender.token)  # fmt: skip
+    r = api.post(
+        "/v1/red-packets",
+        {"amount": 10_00, "shares": 2, "split": "fixed", "payment_password": PIN, **body},
+        sender.token,
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -45,11 +48,11 @@ def test_send_claim_and_look(world: World) -> None:
     assert (packet["status"], packet["remaining_amount"], packet["claims"]) == ("open", 10_00, [])
     r = api.post(f"/v1/red-packets/{pid}/claim", None, bob.token)
     assert (r.status_code, r.json()["amount"]) == (200, 5_00), r.text
-    error_of(api.post(f"/v1/red-packets/{pid}/claim", None, bob.token), 409,
-             "red_packet_already_claimed")  # fmt: skip
+    error_of(
+        api.post(f"/v1/red-packets/{pid}/claim", None, bob.token), 409, "red_packet_already_claimed"
+    )
     assert api.post(f"/v1/red-packets/{pid}/claim", None, carol.token).status_code == 200
-    error_of(api.post(f"/v1/red-packets/{pid}/claim", None, alice.token), 409,
-             "red_packet_empty")  # fmt: skip
+    error_of(api.post(f"/v1/red-packets/{pid}/claim", None, alice.token), 409, "red_packet_empty")
     seen = api.get(f"/v1/red-packets/{pid}", alice.token).json()
     assert (seen["status"], seen["remaining_shares"], len(seen["claims"])) == ("empty", 0, 2)
     assert (balance(api, "user", alice.id), balance(api, "user", bob.id)) == (490_00, 5_00)
@@ -58,21 +61,38 @@ def test_send_claim_and_look(world: World) -> None:
 
 def test_refusals_and_expiry(world: World) -> None:
     api, alice, bob, carol = world
-    error_of(api.post("/v1/red-packets", {"amount": 1, "shares": 2, "payment_password": PIN},
-                      alice.token), 400, "invalid_red_packet")  # fmt: skip
-    error_of(api.post("/v1/red-packets", {"amount": 1.5, "shares": 1, "payment_password": PIN},
-                      alice.token), 400, "parameter_invalid")  # fmt: skip
-    error_of(api.post("/v1/red-packets", {"amount": 100, "shares": 1}, alice.token), 401,
-             "step_up_required")  # fmt: skip
-    error_of(api.post("/v1/red-packets", {"amount": 100, "shares": 1, "payment_password": PIN},
-                      bob.token), 400, "insufficient_funds")  # fmt: skip
+    error_of(
+        api.post(
+            "/v1/red-packets", {"amount": 1, "shares": 2, "payment_password": PIN}, alice.token
+        ),
+        400,
+        "invalid_red_packet",
+    )
+    error_of(
+        api.post(
+            "/v1/red-packets", {"amount": 1.5, "shares": 1, "payment_password": PIN}, alice.token
+        ),
+        400,
+        "parameter_invalid",
+    )
+    error_of(
+        api.post("/v1/red-packets", {"amount": 100, "shares": 1}, alice.token),
+        401,
+        "step_up_required",
+    )
+    error_of(
+        api.post(
+            "/v1/red-packets", {"amount": 100, "shares": 1, "payment_password": PIN}, bob.token
+        ),
+        400,
+        "insufficient_funds",
+    )
     error_of(api.get("/v1/red-packets/rp_nope", bob.token), 404, "red_packet_not_found")
     pid = str(_send(api, alice, shares=3, expires_in=60)["id"])
     assert api.post(f"/v1/red-packets/{pid}/claim", None, bob.token).status_code == 200
     assert api.get(f"/v1/red-packets/{pid}", carol.token).json()["claims"] == []
     api.clock.advance(seconds=60)
-    error_of(api.post(f"/v1/red-packets/{pid}/claim", None, carol.token), 409,
-             "red_packet_expired")  # fmt: skip
+    error_of(api.post(f"/v1/red-packets/{pid}/claim", None, carol.token), 409, "red_packet_expired")
     assert _ctx_run(api, rp.expire_red_packets) == [pid]
     seen = api.get(f"/v1/red-packets/{pid}", alice.token).json()
     assert (seen["status"], seen["refunded"], seen["remaining_amount"]) == ("expired", 6_66, 0)

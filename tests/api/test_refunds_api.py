@@ -26,16 +26,22 @@ def test_partial_twice_then_full_and_over_refund(world: World) -> None:
     first = api.post(path, {"refund_id": "r1", "amount": 100_00}, merchant.token)
     assert first.status_code == 201, first.text
     assert (first.json()["fee_refunded"], first.json()["refund_status"]) == (
-        60, "partially_refunded")  # fmt: skip
+        60,
+        "partially_refunded",
+    )
     again = api.post(path, {"refund_id": "r1", "amount": 100_00}, merchant.token)
     assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
     assert again.json()["replayed"] is True
-    error_of(api.post(path, {"refund_id": "r1", "amount": 1}, merchant.token), 400,
-             "refund_id_reused")  # fmt: skip
+    error_of(
+        api.post(path, {"refund_id": "r1", "amount": 1}, merchant.token), 400, "refund_id_reused"
+    )
     second = api.post(path, {"refund_id": "r2", "amount": 150_00}, merchant.token).json()
     assert second["refunded_amount"] == 250_00
-    error_of(api.post(path, {"refund_id": "r3", "amount": 50_01}, merchant.token), 400,
-             "refund_exceeds_payment")  # fmt: skip
+    error_of(
+        api.post(path, {"refund_id": "r3", "amount": 50_01}, merchant.token),
+        400,
+        "refund_exceeds_payment",
+    )
     last = api.post(path, {"refund_id": "r3", "amount": 50_00}, merchant.token).json()
     assert (last["refund_status"], last["refunded_amount"]) == ("refunded", 300_00)
     listed = api.get(path, merchant.token).json()
@@ -50,9 +56,15 @@ def test_refund_needs_an_operator_and_a_merchant_payment(world: World) -> None:
     api, alice, _, merchant = world
     pay_id = _paid(world, 10_00)
     path = f"/v1/payments/{pay_id}/refunds"
-    error_of(api.post(path, {"refund_id": "r1", "amount": 1}, alice.token), 403,
-             "operator_required")  # fmt: skip
-    error_of(api.post("/v1/payments/pay_missing/refunds", {"refund_id": "r1", "amount": 1},
-                      merchant.token), 404, "resource_missing")  # fmt: skip
+    error_of(
+        api.post(path, {"refund_id": "r1", "amount": 1}, alice.token), 403, "operator_required"
+    )
+    error_of(
+        api.post(
+            "/v1/payments/pay_missing/refunds", {"refund_id": "r1", "amount": 1}, merchant.token
+        ),
+        404,
+        "resource_missing",
+    )
     full = api.post(path, {"refund_id": "all", "amount": 10_00}, merchant.token).json()
     assert (full["refund_status"], full["fee_refunded"]) == ("refunded", 6)

@@ -29,8 +29,9 @@ def _class_ii(api: Api, user_id: str, fund: int) -> None:
         ctx.uow.identity.set_verified(user_id, "II", None, ctx.now())
         reserve = wallets.open_platform_accounts(ctx, "CNY")[AccountCode.RESERVE]
         wallet = wallets.wallet(ctx, "user", user_id, "CNY")
-        move = Transfer(7 * 10**12 + fund, reserve, wallet, fund, ledger=156,
-                        code=TransferCode.TOP_UP)  # fmt: skip
+        move = Transfer(
+            7 * 10**12 + fund, reserve, wallet, fund, ledger=156, code=TransferCode.TOP_UP
+        )
         assert [r.value for r in ledger.execute(ctx.uow, [move])] == ["ok"]
 
     _ctx_run(api, run)
@@ -46,8 +47,9 @@ def _wallet(api: Api, user_id: str) -> Account:
 
 
 def _send(api: Api, token: str, payee: str, amount: int) -> dict[str, Any]:
-    r = api.post("/v1/transfers", {"payee": payee, "amount": amount, "payment_password": PIN},
-                 token)  # fmt: skip
+    r = api.post(
+        "/v1/transfers", {"payee": payee, "amount": amount, "payment_password": PIN}, token
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -77,8 +79,7 @@ def test_a_new_device_drain_is_challenged_then_continues(world: World) -> None:
     before = _wallet(api, alice.id)
     waiting = _send(api, thief, BOB, 1_900_00)
     assert waiting["status"] == "requires_action"
-    assert (waiting["next_action"]["type"], waiting["next_action"]["reason"]) == (
-        "step_up", "risk")  # fmt: skip
+    assert (waiting["next_action"]["type"], waiting["next_action"]["reason"]) == ("step_up", "risk")
     assert _wallet(api, alice.id) == before  # nothing moved
     seen = _decision(api, alice.token, waiting["id"], shop.token)
     assert seen["analyst"]["action"] == "challenge"
@@ -88,8 +89,9 @@ def test_a_new_device_drain_is_challenged_then_continues(world: World) -> None:
     assert "new_device" not in str(seen["payer"])  # plain words, not codes
     assert seen["payer"]["explanation"][0].startswith("We asked you to confirm")
     code = api.sms_code(waiting["next_action"]["challenge_id"], "+86" + ALICE)
-    done = api.post(f"/v1/payments/{waiting['id']}/confirm",
-                    {"step_up": {"method": "sms", "code": code}}, thief)  # fmt: skip
+    done = api.post(
+        f"/v1/payments/{waiting['id']}/confirm", {"step_up": {"method": "sms", "code": code}}, thief
+    )
     assert done.json()["status"] == "succeeded", done.text
     assert balance(api, "user", bob.id) == 1_910_00
 
@@ -107,13 +109,14 @@ def test_a_scam_like_transfer_is_held_then_released_or_returned(world: World) ->
     queue = api.get("/v1/risk/reviews", shop.token).json()["data"]
     assert [(q["subject_id"], q["review_status"]) for q in queue] == [(held["id"], "pending")]
     decision_id = queue[0]["id"]
-    approved = api.post(f"/v1/risk/reviews/{decision_id}/approve", {"note": "called her"},
-                        shop.token)  # fmt: skip
+    approved = api.post(
+        f"/v1/risk/reviews/{decision_id}/approve", {"note": "called her"}, shop.token
+    )
     assert approved.json()["payment_status"] == "succeeded", approved.text
-    assert (balance(api, "user", bob.id), _wallet(api, alice.id).debits_pending) == (
-        6_000_00, 0)  # fmt: skip
-    error_of(api.post(f"/v1/risk/reviews/{decision_id}/decline", {}, shop.token), 409,
-             "review_closed")  # fmt: skip
+    assert (balance(api, "user", bob.id), _wallet(api, alice.id).debits_pending) == (6_000_00, 0)
+    error_of(
+        api.post(f"/v1/risk/reviews/{decision_id}/decline", {}, shop.token), 409, "review_closed"
+    )
     second = _send(api, alice.token, "13700001111", 6_000_00)
     assert second["status"] == "processing"
     pending = api.get("/v1/risk/reviews", shop.token).json()["data"]
@@ -122,19 +125,32 @@ def test_a_scam_like_transfer_is_held_then_released_or_returned(world: World) ->
     after = _wallet(api, alice.id)
     assert (after.balance, after.debits_pending) == (14_000_00, 0)  # returned in full
     assert balance(api, "user", carol.id) == 0
-    labels = [api.get(f"/v1/risk/decisions/{d}", shop.token).json()["label"]
-              for d in (decision_id, pending[0]["id"])]  # fmt: skip
+    labels = [
+        api.get(f"/v1/risk/decisions/{d}", shop.token).json()["label"]
+        for d in (decision_id, pending[0]["id"])
+    ]
     assert labels == ["legit", "fraud"]
     assert len(api.audit("risk.review_approved")) == len(api.audit("risk.review_declined")) == 1
-    error_of(api.post(f"/v1/risk/reviews/{decision_id}/approve", {}, alice.token), 403,
-             "operator_required")  # fmt: skip
+    error_of(
+        api.post(f"/v1/risk/reviews/{decision_id}/approve", {}, alice.token),
+        403,
+        "operator_required",
+    )
 
 
 def test_a_blocked_payee_is_denied_and_the_refusal_is_kept(world: World) -> None:
     api, alice, bob, shop = world
-    entry = api.post("/v1/risk/lists", {"list": "block", "entity": "payee", "value": bob.id,
-                                        "reason": "mule reported by bank",
-                                        "expires_in_hours": 48}, shop.token)  # fmt: skip
+    entry = api.post(
+        "/v1/risk/lists",
+        {
+            "list": "block",
+            "entity": "payee",
+            "value": bob.id,
+            "reason": "mule reported by bank",
+            "expires_in_hours": 48,
+        },
+        shop.token,
+    )
     assert entry.status_code == 201, entry.text
     body = {"payee": BOB, "amount": 10_00, "payment_password": PIN}
     error_of(api.post("/v1/transfers", body, alice.token), 403, "payment_denied")
@@ -145,13 +161,23 @@ def test_a_blocked_payee_is_denied_and_the_refusal_is_kept(world: World) -> None
     assert (analyst["action"], analyst["reasons"][0]) == ("deny", "list_block_hit")
     assert seen["payer"]["explanation"][1].startswith("An account, device or payee")
     assert balance(api, "user", bob.id) == 0
-    assert api.post(f"/v1/risk/lists/{entry.json()['id']}/remove", None,
-                    shop.token).json()["expires_at"] is not None  # fmt: skip
+    assert (
+        api.post(f"/v1/risk/lists/{entry.json()['id']}/remove", None, shop.token).json()[
+            "expires_at"
+        ]
+        is not None
+    )
     assert _send(api, alice.token, BOB, 10_00)["status"] == "succeeded"
     listed = api.get("/v1/risk/lists", shop.token).json()["data"]
     assert listed == []  # the removed entry is no longer live
-    refused(api, "/v1/risk/lists", {"list": "block", "entity": "card", "value": "card_nope",
-                                    "reason": "x"}, shop.token, 404, "card_not_found")  # fmt: skip
+    refused(
+        api,
+        "/v1/risk/lists",
+        {"list": "block", "entity": "card", "value": "card_nope", "reason": "x"},
+        shop.token,
+        404,
+        "card_not_found",
+    )
 
 
 def test_payment_flows_pass_the_gate_in_order(world: World) -> None:
@@ -167,8 +193,11 @@ def test_payment_flows_pass_the_gate_in_order(world: World) -> None:
 
 def test_a_block_listed_user_cannot_sign_in_from_any_device(world: World) -> None:
     api, alice, _, shop = world
-    r = api.post("/v1/risk/lists", {"list": "block", "entity": "user", "value": alice.id,
-                                    "reason": "account taken over"}, shop.token)  # fmt: skip
+    r = api.post(
+        "/v1/risk/lists",
+        {"list": "block", "entity": "user", "value": alice.id, "reason": "account taken over"},
+        shop.token,
+    )
     assert r.status_code == 201, r.text
     error_of(api.login(PhoneApp("new phone"), ALICE), 403, "request_denied")
     assert api.audit("risk.request_denied")[-1][1] == alice.id
@@ -180,8 +209,11 @@ def test_an_operators_note_with_a_grouped_card_number_is_masked_in_the_audit_log
     api, _, _, shop = world
     grouped = " ".join(PAN[i : i + 4] for i in range(0, len(PAN), 4))
     reason = f"chargeback on card {grouped}, 2026-11-22 02:53:59"
-    r = api.post("/v1/risk/lists", {"list": "block", "entity": "ip", "value": "203.0.113.9",
-                                    "reason": reason}, shop.token)  # fmt: skip
+    r = api.post(
+        "/v1/risk/lists",
+        {"list": "block", "entity": "ip", "value": "203.0.113.9", "reason": reason},
+        shop.token,
+    )
     assert r.status_code == 201, r.text
     ((_, _, _, details),) = api.audit("risk.list_added")
     assert PAN not in "".join(c for c in details if c.isdigit())

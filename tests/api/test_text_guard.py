@@ -48,8 +48,12 @@ def test_query_strings(query: bytes, refused: bool) -> None:
 def test_a_nul_anywhere_is_a_400_that_changes_nothing(world: World) -> None:
     api, alice, _, merchant = world
     before = api.snapshot()
-    body = {"merchant_id": merchant.id, "amount": 100, "payment_password": PIN,
-            "description": "x\u0000y"}  # fmt: skip
+    body = {
+        "merchant_id": merchant.id,
+        "amount": 100,
+        "payment_password": PIN,
+        "description": "x\u0000y",
+    }
     error = error_of(api.post("/v1/escrow", body, alice.token), 400, "invalid_characters")
     assert error["param"] == "description"
     error_of(api.get("/v1/me/payments?cursor=%00", alice.token), 400, "invalid_characters")

@@ -28,8 +28,7 @@ def _top_up(api: Api, user_id: str, amount: int, transfer_id: int) -> None:
     def run(ctx: Context) -> None:
         reserve = wallets.open_platform_accounts(ctx, "CNY")[AccountCode.RESERVE]
         wallet = wallets.wallet(ctx, "user", user_id, "CNY")
-        move = Transfer(transfer_id, reserve, wallet, amount, ledger=156,
-                        code=TransferCode.TOP_UP)  # fmt: skip
+        move = Transfer(transfer_id, reserve, wallet, amount, ledger=156, code=TransferCode.TOP_UP)
         assert [r.value for r in ledger.execute(ctx.uow, [move])] == ["ok"]
 
     _ctx_run(api, run)
@@ -68,8 +67,9 @@ def assert_replays(wallet: dict[str, Any], history: list[dict[str, Any]]) -> Non
     assert sum(e["amount"] for e in held if e["direction"] == "out") == wallet["pending_out"]
     assert wallet["available"] == wallet["balance"] - wallet["pending_out"]
     assert len({e["id"] for e in history}) == len(history)
-    assert [e["timestamp"] for e in history] == sorted((e["timestamp"] for e in history),
-                                                       reverse=True)  # fmt: skip
+    assert [e["timestamp"] for e in history] == sorted(
+        (e["timestamp"] for e in history), reverse=True
+    )
     after = 0
     for e in reversed(history):
         after += _signed(e) if e["status"] == "posted" else 0
@@ -85,22 +85,34 @@ def test_received_paid_topped_up_history_replays_to_the_balance(world: World) ->
     api, alice, bob, shop = world
     _send(api, alice.token, BOB, 300_00)
     qr = _ok(api.post(f"/v1/merchants/{shop.id}/qr", None, shop.token))["payload"]
-    paid = api.post("/v1/payments/qr", {"payload": qr, "amount": 50_00, "payment_password": PIN},
-                    bob.token)  # fmt: skip
+    paid = api.post(
+        "/v1/payments/qr", {"payload": qr, "amount": 50_00, "payment_password": PIN}, bob.token
+    )
     assert paid.json()["status"] == "succeeded", paid.text
     _top_up(api, bob.id, 100_00, 10**13 + 1)
     for n in range(3):  # enough entries for several pages
         _send(api, alice.token, BOB, 101 + n)
     wallets_of_bob = _ok(api.get("/v1/me/wallets", bob.token))
     assert wallets_of_bob["has_more"] is False
-    assert wallets_of_bob["data"] == [{"currency": "CNY", "balance": 350_00 + 306,
-                                       "pending_in": 0, "pending_out": 0,
-                                       "available": 350_00 + 306}]  # fmt: skip
+    assert wallets_of_bob["data"] == [
+        {
+            "currency": "CNY",
+            "balance": 350_00 + 306,
+            "pending_in": 0,
+            "pending_out": 0,
+            "available": 350_00 + 306,
+        }
+    ]
     path = "/v1/me/wallets/CNY/transactions"
     whole = _ok(api.get(f"{path}?limit=100", bob.token))["data"]
     assert [(e["kind"], e["direction"], e["amount"]) for e in whole] == [
-        ("p2p", "in", 103), ("p2p", "in", 102), ("p2p", "in", 101), ("top_up", "in", 100_00),
-        ("merchant_payment", "out", 50_00), ("p2p", "in", 300_00)]  # fmt: skip
+        ("p2p", "in", 103),
+        ("p2p", "in", 102),
+        ("p2p", "in", 101),
+        ("top_up", "in", 100_00),
+        ("merchant_payment", "out", 50_00),
+        ("p2p", "in", 300_00),
+    ]
     assert {(e["currency"], e["status"]) for e in whole} == {("CNY", "posted")}
     assert_replays(wallets_of_bob["data"][0], whole)
     for limit in (1, 2, 4):
@@ -116,14 +128,19 @@ def test_a_payment_held_for_review_is_pending_out_until_decided(world: World) ->
     assert held["status"] == "processing"
     mine = _ok(api.get("/v1/me/wallets", alice.token))["data"][0]
     assert (mine["balance"], mine["pending_out"], mine["available"]) == (
-        20_000_00, 6_000_00, 14_000_00)  # fmt: skip
+        20_000_00,
+        6_000_00,
+        14_000_00,
+    )
     history = _ok(api.get("/v1/me/wallets/CNY/transactions", alice.token))["data"]
     assert (history[0]["status"], history[0]["direction"], history[0]["amount"]) == (
-        "pending", "out", 6_000_00)  # fmt: skip
+        "pending",
+        "out",
+        6_000_00,
+    )
     assert_replays(mine, history)
     theirs = _ok(api.get("/v1/me/wallets", bob.token))["data"]
-    assert [(w["balance"], w["pending_in"], w["available"]) for w in theirs] == [
-        (0, 6_000_00, 0)]  # fmt: skip
+    assert [(w["balance"], w["pending_in"], w["available"]) for w in theirs] == [(0, 6_000_00, 0)]
     queue = _ok(api.get("/v1/risk/reviews", shop.token))["data"]
     approved = api.post(f"/v1/risk/reviews/{queue[0]['id']}/approve", {}, shop.token)
     assert approved.json()["payment_status"] == "succeeded", approved.text
@@ -132,7 +149,10 @@ def test_a_payment_held_for_review_is_pending_out_until_decided(world: World) ->
     after = _ok(api.get("/v1/me/wallets/CNY/transactions", alice.token))["data"]
     posting, hold = after[0], after[1]
     assert (posting["status"], posting["hold_id"], hold["status"]) == (
-        "posted", hold["id"], "released")  # fmt: skip
+        "posted",
+        hold["id"],
+        "released",
+    )
     assert_replays(mine, after)
 
 
@@ -141,7 +161,10 @@ def test_everyone_sees_only_their_own_and_a_get_opens_nothing(world: World) -> N
     carol = payer(api, CAROL, resident_id("440106", "19920202", "789"))
     before = _ledger_accounts(api)
     assert _ok(api.get("/v1/me/wallets", carol.token)) == {
-        "data": [], "has_more": False, "next_cursor": None}  # fmt: skip
+        "data": [],
+        "has_more": False,
+        "next_cursor": None,
+    }
     error_of(api.get("/v1/me/wallets/CNY/transactions", carol.token), 404, "wallet_not_found")
     error_of(api.get("/v1/me/wallets/XYZ/transactions", alice.token), 404, "wallet_not_found")
     error_of(api.get("/v1/me/wallets/USD/transactions", alice.token), 404, "wallet_not_found")
@@ -153,14 +176,24 @@ def test_everyone_sees_only_their_own_and_a_get_opens_nothing(world: World) -> N
     error_of(api.get("/v1/me/wallets"), 401, "authentication_required")
     error_of(api.get("/v1/me/wallets/CNY/transactions"), 401, "authentication_required")
     error_of(api.get("/v1/me/wallets", shop.token), 403, "user_session_required")
-    error_of(api.get("/v1/me/wallets/CNY/transactions", shop.token), 403,
-             "user_session_required")  # fmt: skip
+    error_of(api.get("/v1/me/wallets/CNY/transactions", shop.token), 403, "user_session_required")
 
 
 def _other_merchant(api: Api) -> str:
-    return str(_ctx_run(api, lambda ctx: identity.register_merchant(
-        ctx, legal_name="Tea House Ltd", display_name="Tea House",
-        registration_number=uscc("91310000MA1FL5LX3"), mcc="5814").id))  # fmt: skip
+    return str(
+        _ctx_run(
+            api,
+            lambda ctx: (
+                identity.register_merchant(
+                    ctx,
+                    legal_name="Tea House Ltd",
+                    display_name="Tea House",
+                    registration_number=uscc("91310000MA1FL5LX3"),
+                    mcc="5814",
+                ).id
+            ),
+        )
+    )
 
 
 def test_a_merchant_sees_its_settlement_balance_and_history_signed(world: World) -> None:
@@ -171,8 +204,11 @@ def test_a_merchant_sees_its_settlement_balance_and_history_signed(world: World)
     error_of(signer.request("GET", f"{base}/CNY/transactions"), 404, "wallet_not_found")
     qr = _ok(signer.post(f"/v1/merchants/{shop.id}/qr"))["payload"]
     for amount in (250, 1_000, 40_00):
-        paid = api.post("/v1/payments/qr", {"payload": qr, "amount": amount,
-                                            "payment_password": PIN}, alice.token)  # fmt: skip
+        paid = api.post(
+            "/v1/payments/qr",
+            {"payload": qr, "amount": amount, "payment_password": PIN},
+            alice.token,
+        )
         assert paid.json()["status"] == "succeeded", paid.text
     balances = _ok(signer.request("GET", base))["data"]
     assert [b["currency"] for b in balances] == ["CNY"]
@@ -196,8 +232,7 @@ def test_another_merchants_key_and_users_are_refused(world: World) -> None:
     error_of(api.get(base, alice.token), 403, "operator_required")
     error_of(api.get(base), 401, "authentication_required")
     error_of(api.get("/v1/merchants/mch_nosuch/balances", shop.token), 404, "resource_missing")
-    error_of(theirs.request("GET", "/v1/merchants/mch_nosuch/balances"), 404,
-             "resource_missing")  # fmt: skip
+    error_of(theirs.request("GET", "/v1/merchants/mch_nosuch/balances"), 404, "resource_missing")
     assert _ok(theirs.request("GET", f"/v1/merchants/{other}/balances"))["data"] == []
 
 
@@ -205,11 +240,22 @@ def test_the_openapi_schema_describes_the_new_endpoints(world: World) -> None:
     api = world[0]
     schema = _ok(api.get("/openapi.json"))
     paths = schema["paths"]
-    for path in ("/v1/me/wallets", "/v1/me/wallets/{currency}/transactions",
-                 "/v1/merchants/{merchant_id}/balances",
-                 "/v1/merchants/{merchant_id}/balances/{currency}/transactions"):  # fmt: skip
+    for path in (
+        "/v1/me/wallets",
+        "/v1/me/wallets/{currency}/transactions",
+        "/v1/merchants/{merchant_id}/balances",
+        "/v1/merchants/{merchant_id}/balances/{currency}/transactions",
+    ):
         ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok["$ref"].startswith("#/components/schemas/ListOut_"), (path, ok)
     entry = schema["components"]["schemas"]["EntryOut"]["properties"]
-    assert {"id", "timestamp", "kind", "direction", "amount", "currency", "status",
-            "balance_after"} <= set(entry)  # fmt: skip
+    assert {
+        "id",
+        "timestamp",
+        "kind",
+        "direction",
+        "amount",
+        "currency",
+        "status",
+        "balance_after",
+    } <= set(entry)

@@ -129,7 +129,9 @@ class Receiver:
         except (ValueError, KeyError, TypeError):
             return self._problem(400, "not an event envelope")
         if (headers.get("guardpay-sequence"), headers.get("guardpay-event-id")) != (
-            str(sequence), event_id):  # fmt: skip
+            str(sequence),
+            event_id,
+        ):
             return self._problem(400, f"headers disagree with the body of {sequence}")
         with self.lock:
             self.verified += 1
@@ -139,14 +141,16 @@ class Receiver:
             known = self.accepted.get(sequence)
             if known is not None:
                 if (known.event_id, known.body) != (event_id, body):
-                    return self._problem(409, f"sequence {sequence} reused by another event",
-                                         locked=True)  # fmt: skip
+                    return self._problem(
+                        409, f"sequence {sequence} reused by another event", locked=True
+                    )
                 self.redeliveries.append(sequence)  # idempotent: already processed
                 return 200
             expected = len(self.accepted) + 1
             if sequence != expected:
-                return self._problem(409, f"got sequence {sequence}, expected {expected}",
-                                     locked=True)  # fmt: skip
+                return self._problem(
+                    409, f"got sequence {sequence}, expected {expected}", locked=True
+                )
             self.accepted[sequence] = Accepted(sequence, event_id, body)
             if sequence != self.lose_ack_of:
                 return 200
@@ -239,8 +243,12 @@ class Platform:
 
         def make(ctx: Context) -> None:
             self.merchant = identity.register_merchant(
-                ctx, legal_name="上海美食城电子商务有限公司", display_name="美食城",
-                registration_number=uscc("91310115MA1H7XYR0"), mcc="5812").id  # fmt: skip
+                ctx,
+                legal_name="上海美食城电子商务有限公司",
+                display_name="美食城",
+                registration_number=uscc("91310115MA1H7XYR0"),
+                mcc="5812",
+            ).id
             receiver.secret = webhooks.register_endpoint(
                 ctx, self.merchant, url, settings=LOCAL_RECEIVER
             ).secret
@@ -251,8 +259,9 @@ class Platform:
                 ctx.uow.identity.set_verified(payer, "II", None, ctx.now())
                 auth.set_payment_password(ctx, payer, PIN)
                 wallet = wallets.wallet(ctx, "user", payer, "CNY")
-                top_up = Transfer(7_000_000 + i, reserve, wallet, 100_00, ledger=156,
-                                  code=TransferCode.TOP_UP)  # fmt: skip
+                top_up = Transfer(
+                    7_000_000 + i, reserve, wallet, 100_00, ledger=156, code=TransferCode.TOP_UP
+                )
                 assert [r.value for r in ledger.execute(ctx.uow, [top_up])] == ["ok"]
                 self.payers.append((payer, auth.issue_session(ctx, "user", payer).token))
 
@@ -266,10 +275,21 @@ class Platform:
         # The receiver is on 127.0.0.1: the servers opt in to private webhook addresses.
         env = {**os.environ, MASTER_KEYS_ENV: self.keyring.to_config(), ALLOW_PRIVATE_ENV: "1"}
         log = (self.workdir / f"serve-{len(self.processes) + 1}.log").open("wb")
-        command = [sys.executable, "-m", "guardpay", "--database-url", self.db.url,
-                   "serve", "--host", HOST, "--port", str(port)]  # fmt: skip
-        server = subprocess.Popen(command, env=env, cwd=self.workdir, stdout=log,
-                                  stderr=subprocess.STDOUT)  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "guardpay",
+            "--database-url",
+            self.db.url,
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
+        server = subprocess.Popen(
+            command, env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         self.processes.append(server)
         return server, f"http://{HOST}:{port}"
@@ -304,9 +324,8 @@ class Platform:
         response = self.http.post(
             f"{base_url}/v1/payments/qr",
             json={"payload": self.qr, "amount": 1, "currency": "CNY", "payment_password": PIN},
-            headers={"Authorization": f"Bearer {token}",
-                     "Idempotency-Key": uuid.uuid4().hex},
-        )  # fmt: skip
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+        )
         assert response.status_code == 201, f"{response.text}\n{self.logs()}"
         assert response.json()["status"] == "succeeded"
         self.payment_ids.append(response.json()["id"])
@@ -314,9 +333,11 @@ class Platform:
     def pay_in_process(self) -> None:
         """Another writer on the same database while no server runs."""
         payer, _token = self._next_payer()
-        paid = self.run(lambda ctx: payments_qr.pay_qr(
-            ctx, payer, self.qr, Authorization(payment_password=PIN),
-            Money(1, "CNY")))  # fmt: skip
+        paid = self.run(
+            lambda ctx: payments_qr.pay_qr(
+                ctx, payer, self.qr, Authorization(payment_password=PIN), Money(1, "CNY")
+            )
+        )
         assert paid.row.status == "succeeded"
         self.payment_ids.append(paid.row.id)
 
@@ -328,8 +349,9 @@ class Platform:
             row = uow.conn.execute(
                 select(t.c.sequence, t.c.attempts, t.c.next_attempt_at, t.c.leased_until)
                 .where(t.c.merchant_id == self.merchant, t.c.delivered_at.is_(None))
-                .order_by(t.c.sequence).limit(1)
-            ).first()  # fmt: skip
+                .order_by(t.c.sequence)
+                .limit(1)
+            ).first()
         if row is None:
             return None
         return int(row[0]), int(row[1]), as_utc(row[2]) or row[2], as_utc(row[3])
@@ -347,8 +369,9 @@ class Platform:
 
     def merchant_payments(self) -> set[str]:
         with self.db.read() as conn:
-            rows = conn.execute(text("SELECT id FROM payments WHERE payee_id = :m"),
-                                {"m": self.merchant})  # fmt: skip
+            rows = conn.execute(
+                text("SELECT id FROM payments WHERE payee_id = :m"), {"m": self.merchant}
+            )
             return {str(r[0]) for r in rows}
 
 
@@ -387,9 +410,13 @@ def test_webhooks_survive_a_sigkilled_server_signed_in_order_and_once(
         """Head is the lost-ack event, its 500 recorded, unleased, not due for >= 1 s:
         no POST is in flight and none can start before the SIGKILL lands."""
         head = platform.head()
-        return (head is not None and head[0] == LOST_ACK_SEQUENCE and head[1] >= 1
-                and head[3] is None
-                and (head[2] - datetime.now(UTC)).total_seconds() >= 1.0)  # fmt: skip
+        return (
+            head is not None
+            and head[0] == LOST_ACK_SEQUENCE
+            and head[1] >= 1
+            and head[3] is None
+            and (head[2] - datetime.now(UTC)).total_seconds() >= 1.0
+        )
 
     _poll(
         "the lost acknowledgement to be recorded",
@@ -457,14 +484,22 @@ def test_webhooks_survive_a_sigkilled_server_signed_in_order_and_once(
 def _signed(secret: str, body: bytes, *, at: float | None = None) -> dict[str, str]:
     event = json.loads(body)
     stamp = int(time.time() if at is None else at)
-    return {"Guardpay-Timestamp": str(stamp), "Guardpay-Sequence": str(event["sequence"]),
-            "Guardpay-Event-Id": event["id"],
-            "Guardpay-Signature": webhooks.signature(secret, stamp, body)}  # fmt: skip
+    return {
+        "Guardpay-Timestamp": str(stamp),
+        "Guardpay-Sequence": str(event["sequence"]),
+        "Guardpay-Event-Id": event["id"],
+        "Guardpay-Signature": webhooks.signature(secret, stamp, body),
+    }
 
 
 def _body(sequence: int, amount: int = 100) -> bytes:
-    envelope = {"id": f"evt_{sequence}", "type": "payment.succeeded", "sequence": sequence,
-                "created_at": "2026-11-21T09:30:00+00:00", "data": {"amount": amount}}  # fmt: skip
+    envelope = {
+        "id": f"evt_{sequence}",
+        "type": "payment.succeeded",
+        "sequence": sequence,
+        "created_at": "2026-11-21T09:30:00+00:00",
+        "data": {"amount": amount},
+    }
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
@@ -477,7 +512,8 @@ def test_the_webhook_receiver_refuses_tampered_forged_stale_and_gapped_deliverie
     # The merchant's own HMAC agrees with what the platform sends.
     stamp = int(time.time())
     assert merchant_signature(merchant.secret, stamp, body) == webhooks.signature(
-        merchant.secret, stamp, body)  # fmt: skip
+        merchant.secret, stamp, body
+    )
     good = _signed(merchant.secret, body)
 
     tampered = body.replace(b'"amount":100', b'"amount":900')
@@ -497,9 +533,12 @@ def test_the_webhook_receiver_refuses_tampered_forged_stale_and_gapped_deliverie
     again = _signed(merchant.secret, body, at=time.time() + 1)
     assert httpx.post(url, content=body, headers=again).status_code == 200
     other = _body(1, amount=5)  # sequence 1 again, but a different event body
-    assert httpx.post(url, content=other, headers=_signed(merchant.secret, other)).status_code \
-        == 409  # fmt: skip
+    assert (
+        httpx.post(url, content=other, headers=_signed(merchant.secret, other)).status_code == 409
+    )
     assert sorted(merchant.accepted) == [1]
     assert merchant.redeliveries == [1]
-    assert merchant.problems[-2:] == ["bad signature or stale timestamp",
-                                      "sequence 1 reused by another event"]  # fmt: skip
+    assert merchant.problems[-2:] == [
+        "bad signature or stale timestamp",
+        "sequence 1 reused by another event",
+    ]

@@ -19,10 +19,16 @@ def no_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/iam/", "http://127.0.0.1:8000/v1/bank/callbacks",
-    "http://10.0.0.5/admin", "http://[::1]:8000/", "http://localhost:8000/",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://127.0.0.1:8000/v1/bank/callbacks",
+        "http://10.0.0.5/admin",
+        "http://[::1]:8000/",
+        "http://localhost:8000/",
+    ],
+)
 def test_a_merchant_cannot_point_webhooks_at_internal_addresses(world: World, url: str) -> None:
     api, _, _, shop = world
     signer = enrol(api, shop.id, shop.token)

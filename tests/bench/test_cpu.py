@@ -26,8 +26,14 @@ def test_a_process_that_works_is_seen_working() -> None:
 
 
 def test_a_childs_cpu_counts_for_its_parent() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
-                              "while time.process_time() < end: pass\ntime.sleep(30)"])  # fmt: skip
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.process_time() + 0.6\n"
+            "while time.process_time() < end: pass\ntime.sleep(30)",
+        ]
+    )
     try:
         deadline = time.monotonic() + 20
         while (process_tree_seconds(child.pid) or 0.0) < 0.6 and time.monotonic() < deadline:

@@ -16,10 +16,22 @@ from guardpay.cli.main import app
 from guardpay.domain.risk.features import RiskEvent
 
 KEYS = {
-    "decisions", "p50_ms", "p99_ms", "mean_ms", "max_ms", "history", "load_seconds",
-    "baseline", "ratio_p99_to_baseline", "target_p99_ms", "met", "model_version",
-    "store", "unit_of_work", "actions",
-}  # fmt: skip
+    "decisions",
+    "p50_ms",
+    "p99_ms",
+    "mean_ms",
+    "max_ms",
+    "history",
+    "load_seconds",
+    "baseline",
+    "ratio_p99_to_baseline",
+    "target_p99_ms",
+    "met",
+    "model_version",
+    "store",
+    "unit_of_work",
+    "actions",
+}
 
 
 def test_tiny_run_reports_every_decision_with_the_model() -> None:

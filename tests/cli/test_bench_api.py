@@ -31,8 +31,22 @@ KEYS = {
 
 
 def test_bench_api_short_run() -> None:
-    result = CliRunner().invoke(app, ["bench", "api", "--seconds", "2", "--workers", "2",
-                                      "--payers", "300", "--payees", "75", "--json"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "api",
+            "--seconds",
+            "2",
+            "--workers",
+            "2",
+            "--payers",
+            "300",
+            "--payees",
+            "75",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) >= KEYS
@@ -81,8 +95,23 @@ def test_bench_api_against_two_server_workers() -> None:
     them across processes), risk features are shared in Redis under the run's own
     prefix, and the prefix is gone afterwards."""
     require_redis()
-    args = ["bench", "api", "--seconds", "2", "--workers", "4", "--payers", "300", "--payees",
-            "75", "--server-workers", "2", "--redis-url", redis_url(), "--json"]  # fmt: skip
+    args = [
+        "bench",
+        "api",
+        "--seconds",
+        "2",
+        "--workers",
+        "4",
+        "--payers",
+        "300",
+        "--payees",
+        "75",
+        "--server-workers",
+        "2",
+        "--redis-url",
+        redis_url(),
+        "--json",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -96,7 +125,8 @@ def test_bench_api_against_two_server_workers() -> None:
 
 def test_several_workers_need_shared_risk_state(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(REDIS_ENV, raising=False)
-    result = CliRunner().invoke(app, ["--database-url", "sqlite:///unused.db", "serve",
-                                      "--workers", "2"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["--database-url", "sqlite:///unused.db", "serve", "--workers", "2"]
+    )
     assert result.exit_code == 2
     assert REDIS_ENV in result.output

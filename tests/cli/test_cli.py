@@ -185,9 +185,16 @@ def test_bench_ledger_json_on_a_throwaway_database(
         require_postgres()
     monkeypatch.chdir(tmp_path)
     result = invoke(
-        "bench", "ledger", "--backend", backend, "--transfers", "20000", "--accounts", "100",
+        "bench",
+        "ledger",
+        "--backend",
+        backend,
+        "--transfers",
+        "20000",
+        "--accounts",
+        "100",
         "--json",
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     report = json_out(result)
     assert set(report) >= BENCH_KEYS
@@ -214,5 +221,9 @@ def test_bench_ledger_with_a_database_url_keeps_its_data(database_url: str) -> N
     verify = invoke("ledger", "verify", "--json", url=database_url)
     assert verify.exit_code == 0, verify.output
     # The source account and 50 funded accounts; a funding transfer each, then the run.
-    assert json_out(verify) == {"ok": True, "accounts": 51, "transfers": 50 + 10_000,
-                                "problems": []}  # fmt: skip
+    assert json_out(verify) == {
+        "ok": True,
+        "accounts": 51,
+        "transfers": 50 + 10_000,
+        "problems": [],
+    }

@@ -30,9 +30,13 @@ def test_audit_verify_reports_the_chain_and_fails_on_tampering(db: Database) -> 
     code, out = run(db, "audit", "verify", "--json")
     assert code == 0
     assert json.loads(out) | {"head_hash": "x"} == {
-        "ok": True, "entries": 2, "head_seq": 2, "head_hash": "x",
-        "first_bad_seq": None, "problem": None,
-    }  # fmt: skip
+        "ok": True,
+        "entries": 2,
+        "head_seq": 2,
+        "head_hash": "x",
+        "first_bad_seq": None,
+        "problem": None,
+    }
     with db.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
@@ -55,8 +59,12 @@ def test_keys_rotate_moves_data_keys_to_the_new_master_key(
     code, out = run(db, "keys", "rotate", "--data-keys", "--json")
     assert code == 0
     assert json.loads(out) == {
-        "master_version": 2, "rewrapped": 1, "subjects": 1, "fields": 0, "retired_keys": 1,
-    }  # fmt: skip
+        "master_version": 2,
+        "rewrapped": 1,
+        "subjects": 1,
+        "fields": 0,
+        "retired_keys": 1,
+    }
     with unit_of_work(db) as uow:
         ctx = Context(uow, Keyring({2: new.keys[2]}))
         assert ctx.vault.encrypt("usr_1", "phone", "+8613800138000").startswith("gpf1.2.")
@@ -68,7 +76,9 @@ def test_keys_rotate_qr_adds_a_key_version(db: Database, monkeypatch: pytest.Mon
     keyring = Keyring.generate()
     monkeypatch.setenv(MASTER_KEYS_ENV, keyring.to_config())
     assert [json.loads(run(db, "keys", "rotate-qr", "--json")[1]) for _ in range(2)] == [
-        {"qr_key_version": 2}, {"qr_key_version": 3}]  # fmt: skip
+        {"qr_key_version": 2},
+        {"qr_key_version": 3},
+    ]
     with unit_of_work(db) as uow:
         versions = [k.version for k in uow.keys.keys_of("platform:qr")]
     assert versions == [1, 2, 3]

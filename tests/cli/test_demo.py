@@ -20,16 +20,30 @@ from guardpay.cli.demo_risk import ANALYST_NAME, ANALYST_SECRET
 from guardpay.cli.demo_world import LOGIN_PASSWORD, PEOPLE
 from tests.cli.test_cli import invoke, json_out
 
-FLOWS = {"p2p", "qr_static", "qr_dynamic", "payment_code", "escrow", "refund", "red_packet",
-         "topup", "withdrawal", "risk"}  # fmt: skip  # the issue's nine, and risk control
+FLOWS = {
+    "p2p",
+    "qr_static",
+    "qr_dynamic",
+    "payment_code",
+    "escrow",
+    "refund",
+    "red_packet",
+    "topup",
+    "withdrawal",
+    "risk",
+}  # the nine, and risk control
 EXPECTED = {
-    "topup": "succeeded", "p2p": "succeeded", "qr_static": "succeeded",
-    "qr_dynamic": "succeeded", "payment_code": "succeeded", "withdrawal": "succeeded",
+    "topup": "succeeded",
+    "p2p": "succeeded",
+    "qr_static": "succeeded",
+    "qr_dynamic": "succeeded",
+    "payment_code": "succeeded",
+    "withdrawal": "succeeded",
     "risk": "succeeded",  # the held transfer, released by the analyst
     "refund": "partially_refunded",  # a partial refund, shown as such
     "red_packet": "empty",  # every share claimed
     "escrow": "released",  # paid, shipped, confirmed
-}  # fmt: skip
+}
 
 
 def test_demo_json_reports_every_flow_and_the_three_checks(
@@ -41,8 +55,7 @@ def test_demo_json_reports_every_flow_and_the_three_checks(
         result = invoke("demo", "--no-serve", "--json")
         assert result.exit_code == 0, result.output
         report = json_out(result)
-        assert set(report) == {"flows", "ledger_verified", "reserve_reconciled",
-                               "audit_verified"}  # fmt: skip
+        assert set(report) == {"flows", "ledger_verified", "reserve_reconciled", "audit_verified"}
         assert set(report["flows"]) == FLOWS
         assert report["flows"] == EXPECTED
         assert report["ledger_verified"] is True

@@ -20,8 +20,7 @@ def test_list_and_run_once(db: Database, database_url: str) -> None:
     world = World(db)
     world.clock.at = world.clock.at.replace(year=2020)  # a key from long ago
     with unit_of_work(db) as uow:
-        IdempotencyRepository(uow.conn).claim("ip:-", "old", "POST /v1/x", "0" * 64,
-                                              world.clock())  # fmt: skip
+        IdempotencyRepository(uow.conn).claim("ip:-", "old", "POST /v1/x", "0" * 64, world.clock())
     ran = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "--json"])
     assert ran.exit_code == 0, ran.output
     expected = {job.name: 0 for job in jobs.JOBS} | {"idempotency_purge": 1}

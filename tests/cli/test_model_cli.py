@@ -17,8 +17,19 @@ from guardpay.ml.model import load_model
 from guardpay.ml.train import train_model
 from tests.ml.synth import FAST, NAMES, fraud_data
 
-KEYS = {"version", "pr_auc", "roc_auc", "recall_at_0.1pct", "recall_at_1pct", "rows",
-        "positives", "features", "skipped_columns", "best_iteration", "validation"}  # fmt: skip
+KEYS = {
+    "version",
+    "pr_auc",
+    "roc_auc",
+    "recall_at_0.1pct",
+    "recall_at_1pct",
+    "rows",
+    "positives",
+    "features",
+    "skipped_columns",
+    "best_iteration",
+    "validation",
+}
 
 
 def invoke(*args: str) -> Result:
@@ -47,8 +58,18 @@ def saved_model(directory: Path) -> np.ndarray:
 def test_train_prints_json_metrics_and_saves_a_model(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     _, y = write_training_csv(data)
-    out = invoke("train", "--csv", str(data), "--label", "is_fraud", "--time-column",
-                 "created", "--out", str(tmp_path / "m1"), "--json")  # fmt: skip
+    out = invoke(
+        "train",
+        "--csv",
+        str(data),
+        "--label",
+        "is_fraud",
+        "--time-column",
+        "created",
+        "--out",
+        str(tmp_path / "m1"),
+        "--json",
+    )
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
     assert set(report) >= KEYS
@@ -59,8 +80,7 @@ def test_train_prints_json_metrics_and_saves_a_model(tmp_path: Path) -> None:
     assert report["validation"]["rows"] == 160
     assert 0.0 < report["pr_auc"] <= 1.0
     assert report["version"] == load_model(tmp_path / "m1").version
-    text = invoke("train", "--csv", str(data), "--label", "is_fraud", "--out",
-                  str(tmp_path / "m2"))  # fmt: skip
+    text = invoke("train", "--csv", str(data), "--label", "is_fraud", "--out", str(tmp_path / "m2"))
     assert text.exit_code == 0, text.output
     assert "PR-AUC" in text.stdout
     assert "skipped payment_id" in text.stdout
@@ -73,8 +93,9 @@ def test_score_writes_one_score_per_row_in_order(tmp_path: Path) -> None:
     frame = pl.DataFrame({name: rows[:, i] for i, name in reversed(list(enumerate(NAMES)))})
     frame.with_columns(pl.lit("ignored").alias("extra")).write_csv(new)
     scores_path = tmp_path / "scores.csv"
-    out = invoke("score", "--csv", str(new), "--model", str(tmp_path / "m"), "--out",
-                 str(scores_path))  # fmt: skip
+    out = invoke(
+        "score", "--csv", str(new), "--model", str(tmp_path / "m"), "--out", str(scores_path)
+    )
     assert out.exit_code == 0, out.output
     scores = pl.read_csv(scores_path)
     assert scores.columns == ["score"]
@@ -88,8 +109,15 @@ def test_missing_feature_column_exits_2_naming_it(
     saved_model(tmp_path / "m")
     partial = tmp_path / "partial.csv"
     partial.write_text("amount,noise_a\n1,2\n")
-    args = ["score", "--csv", str(partial), "--model", str(tmp_path / "m"), "--out",
-            str(tmp_path / "s.csv")]  # fmt: skip
+    args = [
+        "score",
+        "--csv",
+        str(partial),
+        "--model",
+        str(tmp_path / "m"),
+        "--out",
+        str(tmp_path / "s.csv"),
+    ]
     result = invoke(*args)
     assert isinstance(result.exception, InvalidRequest)
     assert result.exception.code == "missing_feature_columns"
@@ -114,6 +142,13 @@ def test_train_needs_a_csv_and_score_a_model(tmp_path: Path) -> None:
     assert no_out.exception.code == "missing_out"
     data = tmp_path / "x.csv"
     data.write_text("amount\n1\n")
-    missing = invoke("score", "--csv", str(data), "--model", str(tmp_path / "none"), "--out",
-                     str(tmp_path / "s.csv"))  # fmt: skip
+    missing = invoke(
+        "score",
+        "--csv",
+        str(data),
+        "--model",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "s.csv"),
+    )
     assert getattr(missing.exception, "code", None) == "model_missing"

@@ -33,10 +33,33 @@ def _decisions(n: int) -> list[DecisionRow]:
         features["hour_local"] = int(rng.integers(0, 5) if fraud else rng.integers(8, 22))
         label = ("fraud" if fraud else "legit") if i % 3 == 0 or fraud else None
         age = 60 if i % 7 else 2  # every 7th is recent: unknown unless labelled
-        rows.append(DecisionRow(
-            f"rsk_{i:05d}", "transfer", "p2p", f"pay_{i}", "usr_a", int(features["amount"]),
-            "CNY", "allow", 0, [], "default@1:x", None, features, [], [], None, None, None,
-            None, None, label, None, now - timedelta(days=age, minutes=n - i)))  # fmt: skip
+        rows.append(
+            DecisionRow(
+                f"rsk_{i:05d}",
+                "transfer",
+                "p2p",
+                f"pay_{i}",
+                "usr_a",
+                int(features["amount"]),
+                "CNY",
+                "allow",
+                0,
+                [],
+                "default@1:x",
+                None,
+                features,
+                [],
+                [],
+                None,
+                None,
+                None,
+                None,
+                None,
+                label,
+                None,
+                now - timedelta(days=age, minutes=n - i),
+            )
+        )
     return rows
 
 

@@ -40,8 +40,9 @@ def test_reserve_prints_the_figures_and_json(db: Database, database_url: str) ->
     assert (line["withdrawals_in_flight"], line["breaks"]) == (4_000, [])
 
 
-def test_statement_exits_non_zero_on_breaks(db: Database, database_url: str,
-                                            tmp_path: Path) -> None:  # fmt: skip
+def test_statement_exits_non_zero_on_breaks(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
     env = world(db)
     env.bank.drain(env.deliver)
     rows = env.bank.statement()
@@ -54,14 +55,16 @@ def test_statement_exits_non_zero_on_breaks(db: Database, database_url: str,
     assert out.exit_code == 1
     report = json.loads(out.stdout)
     assert sorted(b["kind"] for b in report["breaks"]) == [
-        "amount_mismatch", "duplicate", "missing_on_platform"]  # fmt: skip
+        "amount_mismatch",
+        "duplicate",
+        "missing_on_platform",
+    ]
     text = invoke(database_url, "statement", str(path))
     assert text.exit_code == 1
     assert "missing_on_platform" in text.output
 
 
-def test_a_malformed_statement_is_refused(db: Database, database_url: str,
-                                         tmp_path: Path) -> None:  # fmt: skip
+def test_a_malformed_statement_is_refused(db: Database, database_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("nope\n1\n")
     out = invoke(database_url, "statement", str(bad))

@@ -68,7 +68,11 @@ def test_a_failing_example_exits_1(tmp_path: Path) -> None:
     assert report["version"] == 2
     first, second = report["examples"]
     assert (first["name"], first["passed"], first["expected"], first["got"]) == (
-        "big is held", False, "deny", "review")  # fmt: skip
+        "big is held",
+        False,
+        "deny",
+        "review",
+    )
     assert second["passed"] is True
 
     words = CliRunner().invoke(app, ["rules", "test", str(path)])

@@ -48,9 +48,13 @@ def test_info_as_json_is_one_scrubbed_object_a_line(
     assert line["password"] == observability.REDACTED
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    (observability.LOG_LEVEL_ENV, "loud"), (observability.LOG_FORMAT_ENV, "xml"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        (observability.LOG_LEVEL_ENV, "loud"),
+        (observability.LOG_FORMAT_ENV, "xml"),
+    ],
+)
 def test_an_unknown_value_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
@@ -69,8 +73,17 @@ def test_serve_configures_logging_for_itself_and_its_workers(
         served.append(options)
 
     monkeypatch.setattr(serve_module.uvicorn, "run", run)
-    argv = ["--database-url", sqlite_db.url, "serve", "--log-level", "info", "--log-format",
-            "json", "--port", "0"]  # fmt: skip
+    argv = [
+        "--database-url",
+        sqlite_db.url,
+        "serve",
+        "--log-level",
+        "info",
+        "--log-format",
+        "json",
+        "--port",
+        "0",
+    ]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     assert served  # the app was built and handed to uvicorn

@@ -26,15 +26,35 @@ def iso(at: datetime | None) -> str:
 
 def base(at: datetime, user: str, **extra: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "ts": at, "day": (at - START).days, "kind": "payment", "channel": "qr_dynamic",
-        "user_id": user, "payee_id": "", "payee_is_merchant": False, "merchant_id": "",
-        "amount": 0, "currency": "CNY", "device_id": f"dev-{user}", "ip": f"ip-{user}",
-        "lat": 31.23, "lon": 121.47, "account_created_at": START - timedelta(days=300),
-        "account_class": 2, "balance_before": BALANCE, "credential_changed_at": None,
-        "payee_created_at": None, "payment_id": "", "status": "done", "decision": "",
-        "score": None, "is_fraud": 0, "fraud_typology": "", "is_laundering": 0,
-        "laundering_typology": "", "case_id": "",
-    }  # fmt: skip
+        "ts": at,
+        "day": (at - START).days,
+        "kind": "payment",
+        "channel": "qr_dynamic",
+        "user_id": user,
+        "payee_id": "",
+        "payee_is_merchant": False,
+        "merchant_id": "",
+        "amount": 0,
+        "currency": "CNY",
+        "device_id": f"dev-{user}",
+        "ip": f"ip-{user}",
+        "lat": 31.23,
+        "lon": 121.47,
+        "account_created_at": START - timedelta(days=300),
+        "account_class": 2,
+        "balance_before": BALANCE,
+        "credential_changed_at": None,
+        "payee_created_at": None,
+        "payment_id": "",
+        "status": "done",
+        "decision": "",
+        "score": None,
+        "is_fraud": 0,
+        "fraud_typology": "",
+        "is_laundering": 0,
+        "laundering_typology": "",
+        "case_id": "",
+    }
     row.update(extra)
     return row
 
@@ -45,8 +65,16 @@ def legit(rng: np.random.Generator, day: int, count: int) -> list[dict[str, Any]
         at = START + timedelta(days=day, seconds=int(rng.integers(0, 86_400)))
         merchant = f"m{int(rng.integers(0, MERCHANTS)):02d}"
         amount = int(min(40_000, rng.lognormal(8.0, 0.6)))
-        rows.append(base(at, f"u{int(rng.integers(0, USERS)):03d}", payee_id=merchant,
-                         payee_is_merchant=True, merchant_id=merchant, amount=amount))  # fmt: skip
+        rows.append(
+            base(
+                at,
+                f"u{int(rng.integers(0, USERS)):03d}",
+                payee_id=merchant,
+                payee_is_merchant=True,
+                merchant_id=merchant,
+                amount=amount,
+            )
+        )
     return rows
 
 
@@ -55,12 +83,24 @@ def takeovers(rng: np.random.Generator, day: int) -> list[dict[str, Any]]:
     for k in range(4):
         at = START + timedelta(days=day, seconds=int(rng.integers(3_600, 86_400)))
         tag = f"{day}-{k}"
-        rows.append(base(at, f"u{int(rng.integers(0, USERS)):03d}", kind="transfer",
-                         channel="p2p", payee_id=f"mule-{tag}", device_id=f"fd-{tag}",
-                         ip=f"fip-{tag}", lat=23.13, lon=113.26, amount=BALANCE * 9 // 10,
-                         credential_changed_at=at - timedelta(hours=1),
-                         payee_created_at=at - timedelta(days=2), is_fraud=1,
-                         fraud_typology="account_takeover"))  # fmt: skip
+        rows.append(
+            base(
+                at,
+                f"u{int(rng.integers(0, USERS)):03d}",
+                kind="transfer",
+                channel="p2p",
+                payee_id=f"mule-{tag}",
+                device_id=f"fd-{tag}",
+                ip=f"fip-{tag}",
+                lat=23.13,
+                lon=113.26,
+                amount=BALANCE * 9 // 10,
+                credential_changed_at=at - timedelta(hours=1),
+                payee_created_at=at - timedelta(days=2),
+                is_fraud=1,
+                fraud_typology="account_takeover",
+            )
+        )
     return rows
 
 

@@ -17,9 +17,23 @@ from guardpay.evaluate.run import AML_STATUS, EvaluateOptions, evaluate_director
 from guardpay.ml.train import TrainConfig
 from tests.evaluate.synth import DAYS, transactions
 
-KEYS = {"fraud_recall_by_amount", "fraud_recall_by_count", "review_rate", "false_deny_rate",
-        "challenge_rate_legit", "per_typology", "pr_auc", "loss_prevented", "loss_let_through",
-        "missed_typologies", "targets", "aml", "model", "period", "summary"}  # fmt: skip
+KEYS = {
+    "fraud_recall_by_amount",
+    "fraud_recall_by_count",
+    "review_rate",
+    "false_deny_rate",
+    "challenge_rate_legit",
+    "per_typology",
+    "pr_auc",
+    "loss_prevented",
+    "loss_let_through",
+    "missed_typologies",
+    "targets",
+    "aml",
+    "model",
+    "period",
+    "summary",
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +92,10 @@ def test_cli_prints_json_from_csv_data(tmp_path: Path) -> None:
     app = typer.Typer()
     app.command()(evaluate)
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["--data", str(data), "--out", str(out), "--json",
-                                      "--train-share", "0.6", "--seed", "3"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["--data", str(data), "--out", str(out), "--json", "--train-share", "0.6", "--seed", "3"],
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert set(figures) >= KEYS

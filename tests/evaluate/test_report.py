@@ -13,10 +13,14 @@ from tests.evaluate.test_metrics import SCAM, table
 
 def figures() -> dict[str, Any]:
     f = compute_metrics(table())
-    f["model"] = {"trained": False, "error": "single_class: all labels are 0",
-                  "pr_auc_eval": None}  # fmt: skip
-    f["period"] = {"train_share": 0.5, "train_days": [0, 9], "eval_days": [10, 11], "seed": 7,
-                   "skipped_kinds": {"refund": 2}}  # fmt: skip
+    f["model"] = {"trained": False, "error": "single_class: all labels are 0", "pr_auc_eval": None}
+    f["period"] = {
+        "train_share": 0.5,
+        "train_days": [0, 9],
+        "eval_days": [10, 11],
+        "seed": 7,
+        "skipped_kinds": {"refund": 2},
+    }
     f["aml"] = {"status": AML_STATUS}
     f["summary"] = summary_lines(f)
     f["plots"] = ["pr_curve.png"]

@@ -28,5 +28,11 @@ def fraud_data(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np
 
 def risky_row() -> dict[str, float]:
     """A payment every signal feature flags."""
-    return {"amount": 3.0, "speed_kmh": 2.5, "device_accounts": 2.5,
-            "noise_a": 0.0, "noise_b": 0.0, "noise_c": 0.0}  # fmt: skip
+    return {
+        "amount": 3.0,
+        "speed_kmh": 2.5,
+        "device_accounts": 2.5,
+        "noise_a": 0.0,
+        "noise_b": 0.0,
+        "noise_c": 0.0,
+    }

@@ -43,12 +43,24 @@ def test_messy_values_parse_to_the_exact_numbers(tmp_path: Path) -> None:
     assert data.X.dtype == np.float64
     assert data.y.tolist() == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
     base = datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp()  # 1709287200
-    expected_times = [base, base - 36000, base, base, base, base + 3600, base + 3600,
-                      base + 3600.5, base + 3600, base + 3600]  # fmt: skip
+    expected_times = [
+        base,
+        base - 36000,
+        base,
+        base,
+        base,
+        base + 3600,
+        base + 3600,
+        base + 3600.5,
+        base + 3600,
+        base + 3600,
+    ]
     assert data.times is not None
     assert data.times.tolist() == expected_times
-    assert data.skipped == {"id_text": "not numeric (0% of values are numbers)",
-                            "note": "not numeric (0% of values are numbers)"}  # fmt: skip
+    assert data.skipped == {
+        "id_text": "not numeric (0% of values are numbers)",
+        "note": "not numeric (0% of values are numbers)",
+    }
     assert data.coerced == {}
 
 

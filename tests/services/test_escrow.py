@@ -91,10 +91,20 @@ def test_refusals_before_money_moves(world: World) -> None:
     world.fund(buyer, cny(10))
     new = escrow.NewTrade(shop, cny(11))
     world.refused("insufficient_funds", escrow.pay_into_escrow, buyer, new, PASSWORD)
-    world.refused("step_up_required", escrow.pay_into_escrow, buyer,
-                  escrow.NewTrade(shop, cny(1)), Authorization())  # fmt: skip
-    world.refused("resource_missing", escrow.pay_into_escrow, buyer,
-                  escrow.NewTrade("mch_nope", cny(1)), PASSWORD)  # fmt: skip
+    world.refused(
+        "step_up_required",
+        escrow.pay_into_escrow,
+        buyer,
+        escrow.NewTrade(shop, cny(1)),
+        Authorization(),
+    )
+    world.refused(
+        "resource_missing",
+        escrow.pay_into_escrow,
+        buyer,
+        escrow.NewTrade("mch_nope", cny(1)),
+        PASSWORD,
+    )
     world.refused("escrow_not_found", escrow.mark_shipped, "esc_nope")
 
 

@@ -41,12 +41,14 @@ class FundingEnv(Env):
         return user.id, self.run(bind_card, self.kyc, user.id, pan, phone).id
 
     def top_up(self, user: str, card_id: str, amount: int, **kw: Any) -> FundingRow:
-        return self.run(funding.request_top_up, self.bank, user, card_id,
-                        Money(amount, "CNY"), **kw)  # fmt: skip
+        return self.run(
+            funding.request_top_up, self.bank, user, card_id, Money(amount, "CNY"), **kw
+        )
 
     def withdraw(self, user: str, card_id: str, amount: int, **kw: Any) -> FundingRow:
-        return self.run(funding.request_withdrawal, self.bank, user, card_id,
-                        Money(amount, "CNY"), **kw)  # fmt: skip
+        return self.run(
+            funding.request_withdrawal, self.bank, user, card_id, Money(amount, "CNY"), **kw
+        )
 
     def deliver(self, callback: BankCallback) -> funding.Outcome:
         return self.run(funding.handle_callback, callback)
@@ -75,8 +77,9 @@ class FundingEnv(Env):
 
 def callback(row: FundingRow, status: str, amount: int | None = None) -> BankCallback:
     assert row.bank_reference
-    return BankCallback(row.bank_reference, row.id, status,
-                        row.amount if amount is None else amount, row.currency)  # fmt: skip
+    return BankCallback(
+        row.bank_reference, row.id, status, row.amount if amount is None else amount, row.currency
+    )
 
 
 @pytest.fixture
@@ -137,8 +140,14 @@ def test_a_withdrawal_holds_the_money_and_a_failure_gives_it_back(env: FundingEn
     env.deliver(callback(env.top_up(user, card_id, 10_000), "succeeded"))
     first = env.withdraw(user, card_id, 7_000)
     assert env.account(user) == (10_000, 3_000)  # held, not spendable twice
-    env.refused("insufficient_funds", funding.request_withdrawal, env.bank, user, card_id,
-                Money(3_001, "CNY"))  # fmt: skip
+    env.refused(
+        "insufficient_funds",
+        funding.request_withdrawal,
+        env.bank,
+        user,
+        card_id,
+        Money(3_001, "CNY"),
+    )
     assert env.deliver(callback(first, "failed")) is funding.Outcome.FAILED
     assert env.account(user) == (10_000, 10_000)
     second = env.withdraw(user, card_id, 9_000)
@@ -217,12 +226,23 @@ def test_a_retried_request_returns_the_first_and_cannot_double_post(env: Funding
     row = env.top_up(user, card_id, 10_000, funding_id="fnd_client_1")
     again = env.top_up(user, card_id, 10_000, funding_id="fnd_client_1")
     assert (again.id, again.bank_reference) == (row.id, row.bank_reference)
-    env.refused("funding_id_reused", funding.request_top_up, env.bank, user, card_id,
-                Money(1, "CNY"), funding_id="fnd_client_1")  # fmt: skip
+    env.refused(
+        "funding_id_reused",
+        funding.request_top_up,
+        env.bank,
+        user,
+        card_id,
+        Money(1, "CNY"),
+        funding_id="fnd_client_1",
+    )
     env.deliver(callback(row, "succeeded"))
     platform = {c: wallets.platform_account_id(c, "CNY") for c in AccountCode}
-    accounts = rules.Accounts(row.wallet_account_id, platform[AccountCode.RESERVE],
-                              platform[AccountCode.BANK_IN_FLIGHT], 156)  # fmt: skip
+    accounts = rules.Accounts(
+        row.wallet_account_id,
+        platform[AccountCode.RESERVE],
+        platform[AccountCode.BANK_IN_FLIGHT],
+        156,
+    )
     with env.ctx() as ctx:  # the same settlement again: the ledger knows the ids
         replay = ledger.execute(ctx.uow, rules.settle(row.id, rules.Kind.TOP_UP, 10_000, accounts))
     assert replay == [Result.exists, Result.exists]
@@ -232,12 +252,18 @@ def test_a_retried_request_returns_the_first_and_cannot_double_post(env: Funding
 def test_refusals(env: FundingEnv) -> None:
     user, card_id = env.customer()
     other, other_card = env.customer(1)
-    env.refused("card_not_found", funding.request_top_up, env.bank, user, other_card,
-                Money(100, "CNY"))  # fmt: skip
-    env.refused("invalid_amount", funding.request_top_up, env.bank, user, card_id,
-                Money(0, "CNY"))  # fmt: skip
-    env.refused("insufficient_funds", funding.request_withdrawal, env.bank, other, other_card,
-                Money(1, "CNY"))  # fmt: skip
+    env.refused(
+        "card_not_found", funding.request_top_up, env.bank, user, other_card, Money(100, "CNY")
+    )
+    env.refused("invalid_amount", funding.request_top_up, env.bank, user, card_id, Money(0, "CNY"))
+    env.refused(
+        "insufficient_funds",
+        funding.request_withdrawal,
+        env.bank,
+        other,
+        other_card,
+        Money(1, "CNY"),
+    )
     assert env.bank.idle  # nothing was sent to the bank
 
 

@@ -41,16 +41,37 @@ ZHANG_ID = resident_id("310104", "19900307", "123")
 ZHANG = "张三"
 DEBIT = card("622202", 19)  # ICBC debit
 CREDIT = card("625802", 16)  # CMB credit
-TABLES = ("users", "identity_documents", "identity_verifications", "merchants", "bank_cards",
-          "audit_log", "data_keys")  # fmt: skip
+TABLES = (
+    "users",
+    "identity_documents",
+    "identity_verifications",
+    "merchants",
+    "bank_cards",
+    "audit_log",
+    "data_keys",
+)
 
 
-def verify_as(ctx: Context, kyc: Kyc, user_id: str, evidence: Evidence | None = None, *,
-              name: str = ZHANG, number: str = ZHANG_ID, doc_type: str = "resident_id"
-              ) -> VerificationResult:  # fmt: skip
+def verify_as(
+    ctx: Context,
+    kyc: Kyc,
+    user_id: str,
+    evidence: Evidence | None = None,
+    *,
+    name: str = ZHANG,
+    number: str = ZHANG_ID,
+    doc_type: str = "resident_id",
+) -> VerificationResult:
     """Verify as 张三 with his resident ID unless told otherwise."""
-    return verify_identity(ctx, kyc, user_id, name=name, document_type=doc_type,
-                           document_number=number, evidence=evidence or Evidence())  # fmt: skip
+    return verify_identity(
+        ctx,
+        kyc,
+        user_id,
+        name=name,
+        document_type=doc_type,
+        document_number=number,
+        evidence=evidence or Evidence(),
+    )
 
 
 class Env:
@@ -71,11 +92,13 @@ class Env:
 
     def counts(self) -> dict[str, int]:
         with self.db.read() as conn:
-            return {t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
-                    for t in TABLES}  # fmt: skip
+            return {
+                t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()) for t in TABLES
+            }
 
-    def refused(self, code: str, fn: Callable[..., Any], *args: Any, actor: Actor = SYSTEM,
-                **kw: Any) -> GuardpayError:  # fmt: skip
+    def refused(
+        self, code: str, fn: Callable[..., Any], *args: Any, actor: Actor = SYSTEM, **kw: Any
+    ) -> GuardpayError:
         """The call fails with `code` and leaves every identity and audit table as it was."""
         before = self.counts()
         with pytest.raises(GuardpayError) as refused:
@@ -89,15 +112,18 @@ class Env:
             return [tuple(r) for r in conn.execute(text(sql), params)]
 
     def audit(self, action: str) -> list[tuple[Any, ...]]:
-        return self.rows("SELECT subject, outcome, details FROM audit_log WHERE action = :a "
-                         "ORDER BY seq", a=action)  # fmt: skip
+        return self.rows(
+            "SELECT subject, outcome, details FROM audit_log WHERE action = :a ORDER BY seq",
+            a=action,
+        )
 
     # -- common set-ups --------------------------------------------------------------
     def user(self, phone: str = PHONE) -> User:
         return self.run(register_user, phone)
 
-    def verify(self, user_id: str, evidence: Evidence | None = None, **kw: str
-               ) -> VerificationResult:  # fmt: skip
+    def verify(
+        self, user_id: str, evidence: Evidence | None = None, **kw: str
+    ) -> VerificationResult:
         return self.run(verify_as, self.kyc, user_id, evidence, **kw)
 
     def verified_user(self, phone: str = PHONE, number: str = ZHANG_ID) -> User:
@@ -116,8 +142,11 @@ def test_register_keeps_the_phone_encrypted_and_shows_it_masked(env: Env) -> Non
     assert user.id.startswith("usr_")
     assert len(user.id) == 20
     assert (user.phone, user.display_name) == ("138****8000", "小*")
-    assert (user.account_class, user.can_pay, user.status) == (AccountClass.UNVERIFIED, False,
-                                                              "active")  # fmt: skip
+    assert (user.account_class, user.can_pay, user.status) == (
+        AccountClass.UNVERIFIED,
+        False,
+        "active",
+    )
     [(phone_enc, phone_index, name_enc)] = env.rows(
         "SELECT phone_enc, phone_index, display_name_enc FROM users"
     )
@@ -138,14 +167,18 @@ def test_one_account_per_phone_whatever_the_spelling(env: Env) -> None:
     env.user("13900139000")  # another number is fine
 
 
-@pytest.mark.parametrize(("phone", "name", "code"), [
-    ("12800138000", None, "invalid_phone_number"),
-    ("1380013800", None, "invalid_phone_number"),
-    ("13800138000", "", "invalid_display_name"),
-    ("13800138000", "x" * 33, "invalid_display_name"),
-])  # fmt: skip
-def test_registration_rejections_change_nothing(env: Env, phone: str, name: str | None,
-                                                code: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("phone", "name", "code"),
+    [
+        ("12800138000", None, "invalid_phone_number"),
+        ("1380013800", None, "invalid_phone_number"),
+        ("13800138000", "", "invalid_display_name"),
+        ("13800138000", "x" * 33, "invalid_display_name"),
+    ],
+)
+def test_registration_rejections_change_nothing(
+    env: Env, phone: str, name: str | None, code: str
+) -> None:
     env.refused(code, register_user, phone, name)
 
 
@@ -175,8 +208,12 @@ def test_three_channels_make_class_ii(env: Env) -> None:
 
 def test_all_five_channels_make_class_iii(env: Env) -> None:
     user = env.user()
-    evidence = Evidence(card=CardEvidence(CREDIT, PHONE, "123", "12/29"), selfie_ref="s1",
-                        phone_carrier=True, transfer_reference="GPV-7Q2K")  # fmt: skip
+    evidence = Evidence(
+        card=CardEvidence(CREDIT, PHONE, "123", "12/29"),
+        selfie_ref="s1",
+        phone_carrier=True,
+        transfer_reference="GPV-7Q2K",
+    )
     result = env.verify(user.id, evidence)
     assert (result.account_class, len(result.passed)) == (AccountClass.III, 5)
 
@@ -200,7 +237,9 @@ def test_failed_channels_are_recorded_not_rejected(env: Env) -> None:
     assert result.account_class is AccountClass.UNVERIFIED
     assert (result.passed, sorted(result.failed)) == ([], ["face_match", "id_authority"])
     assert env.rows("SELECT channel, outcome FROM identity_verifications ORDER BY channel") == [
-        ("face_match", "failed"), ("id_authority", "failed")]  # fmt: skip
+        ("face_match", "failed"),
+        ("id_authority", "failed"),
+    ]
     assert env.rows("SELECT COUNT(*) FROM identity_documents") == [(0,)]  # nothing kept
     [(subject, outcome, details)] = env.audit("identity.verification_failed")
     assert (subject, outcome) == (user.id, "failed")
@@ -225,20 +264,23 @@ def test_a_wrong_name_fails_at_the_authority(env: Env) -> None:
     assert (result.failed, result.account_class) == (["id_authority"], AccountClass.UNVERIFIED)
 
 
-@pytest.mark.parametrize(("kw", "evidence", "code"), [
-    ({"number": wrong_check(ZHANG_ID)}, None, "id_number_check_digit_mismatch"),
-    ({"number": resident_id("990105")}, None, "id_number_region_invalid"),
-    ({"number": resident_id(birth="19900230")}, None, "id_number_birth_date_invalid"),
-    ({"number": ZHANG_ID[:-1]}, None, "invalid_id_number"),
-    ({"name": "张3"}, None, "invalid_name"),
-    ({"doc_type": "drivers_license"}, None, "invalid_document_type"),
-    ({"doc_type": "passport", "number": "E12"}, None, "invalid_passport_number"),
-    ({}, Evidence(card=CardEvidence(DEBIT[:-1] + "0", PHONE)), "invalid_card_number"),
-    ({}, Evidence(card=CardEvidence("4111111111111111", PHONE)), "unsupported_card_bin"),
-    ({}, Evidence(card=CardEvidence(DEBIT, "12345")), "invalid_phone_number"),
-    ({}, Evidence(card=CardEvidence(CREDIT, PHONE)), "cvv2_required"),
-    ({}, Evidence(card=CardEvidence(CREDIT, PHONE, "123", "01/20")), "expired_card"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kw", "evidence", "code"),
+    [
+        ({"number": wrong_check(ZHANG_ID)}, None, "id_number_check_digit_mismatch"),
+        ({"number": resident_id("990105")}, None, "id_number_region_invalid"),
+        ({"number": resident_id(birth="19900230")}, None, "id_number_birth_date_invalid"),
+        ({"number": ZHANG_ID[:-1]}, None, "invalid_id_number"),
+        ({"name": "张3"}, None, "invalid_name"),
+        ({"doc_type": "drivers_license"}, None, "invalid_document_type"),
+        ({"doc_type": "passport", "number": "E12"}, None, "invalid_passport_number"),
+        ({}, Evidence(card=CardEvidence(DEBIT[:-1] + "0", PHONE)), "invalid_card_number"),
+        ({}, Evidence(card=CardEvidence("4111111111111111", PHONE)), "unsupported_card_bin"),
+        ({}, Evidence(card=CardEvidence(DEBIT, "12345")), "invalid_phone_number"),
+        ({}, Evidence(card=CardEvidence(CREDIT, PHONE)), "cvv2_required"),
+        ({}, Evidence(card=CardEvidence(CREDIT, PHONE, "123", "01/20")), "expired_card"),
+    ],
+)
 def test_bad_input_is_rejected_before_any_channel_is_called(
     env: Env, kw: dict[str, str], evidence: Evidence | None, code: str
 ) -> None:
@@ -257,8 +299,9 @@ def test_an_account_stays_with_the_person_it_was_verified_for(env: Env) -> None:
 def test_a_passport_holder_without_the_id_authority(env: Env) -> None:
     user = env.user()
     evidence = Evidence(selfie_ref="s1", transfer_reference="GPV-1")
-    result = env.verify(user.id, evidence, name="John Smith", number="E12345678",
-                        doc_type="passport")  # fmt: skip
+    result = env.verify(
+        user.id, evidence, name="John Smith", number="E12345678", doc_type="passport"
+    )
     assert sorted(result.passed) == ["bank_account_transfer", "face_match"]  # no ID authority
     assert result.account_class is AccountClass.I
 
@@ -266,10 +309,18 @@ def test_a_passport_holder_without_the_id_authority(env: Env) -> None:
 def test_evidence_for_no_applicable_channel_is_refused(env: Env) -> None:
     user = env.user()
     # the ID authority knows resident IDs only
-    env.refused("no_verification_channel", verify_as, env.kyc, user.id, Evidence(),
-                doc_type="passport", number="E12345678")  # fmt: skip
-    env.refused("no_verification_channel", verify_as, env.kyc, user.id,
-                Evidence(id_authority=False))  # fmt: skip
+    env.refused(
+        "no_verification_channel",
+        verify_as,
+        env.kyc,
+        user.id,
+        Evidence(),
+        doc_type="passport",
+        number="E12345678",
+    )
+    env.refused(
+        "no_verification_channel", verify_as, env.kyc, user.id, Evidence(id_authority=False)
+    )
 
 
 def test_unknown_users(env: Env) -> None:

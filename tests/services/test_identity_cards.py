@@ -27,7 +27,11 @@ def test_bind_a_debit_card(env: Env) -> None:
     assert bound.token.startswith("tok_")
     assert bound.number == f"6222 **** **** {DEBIT[-4:]}"
     assert (bound.bank_code, bound.card_type, bound.scheme, bound.status) == (
-        "ICBC", "debit", "unionpay", "active")  # fmt: skip
+        "ICBC",
+        "debit",
+        "unionpay",
+        "active",
+    )
     assert env.run(list_cards, user.id) == [bound]
     [(pan_enc, pan_index, last4, bin_)] = env.rows(
         "SELECT pan_enc, pan_index, last4, bin FROM bank_cards"
@@ -41,8 +45,9 @@ def test_bind_a_debit_card(env: Env) -> None:
     assert f"**** {DEBIT[-4:]}" in details
     # the passed four-element check counts as a verification channel
     assert env.run(get_user, user.id).account_class is AccountClass.I  # id_authority + card
-    assert env.rows("SELECT COUNT(DISTINCT channel) FROM identity_verifications "
-                    "WHERE outcome = 'passed'") == [(2,)]  # fmt: skip
+    assert env.rows(
+        "SELECT COUNT(DISTINCT channel) FROM identity_verifications WHERE outcome = 'passed'"
+    ) == [(2,)]
 
 
 def test_a_credit_card_needs_cvv2_and_expiry_which_are_never_stored(env: Env) -> None:
@@ -50,8 +55,16 @@ def test_a_credit_card_needs_cvv2_and_expiry_which_are_never_stored(env: Env) ->
     env.kyc.bank_cards.issue(CREDIT, ZHANG, ZHANG_ID, "+8613800138000", cvv2="739")
     env.refused("cvv2_required", bind_card, env.kyc, user.id, CREDIT, PHONE)
     env.refused("expiry_required", bind_card, env.kyc, user.id, CREDIT, PHONE, cvv2="739")
-    env.refused("card_verification_failed", bind_card, env.kyc, user.id, CREDIT, PHONE,
-                cvv2="111", expiry="08/29")  # fmt: skip
+    env.refused(
+        "card_verification_failed",
+        bind_card,
+        env.kyc,
+        user.id,
+        CREDIT,
+        PHONE,
+        cvv2="111",
+        expiry="08/29",
+    )
     bound = env.run(bind_card, env.kyc, user.id, CREDIT, PHONE, cvv2="739", expiry="08/29")
     assert (bound.card_type, bound.bank_code) == ("credit", "CMB")
     [row] = env.rows("SELECT * FROM bank_cards")

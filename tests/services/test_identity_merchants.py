@@ -26,9 +26,14 @@ def env(db: Database) -> Env:
 
 
 def register_foodmall(ctx: Context, registration: str = FOODMALL) -> Merchant:
-    return register_merchant(ctx, legal_name="上海美食城电子商务有限公司",
-                             display_name="FoodMall", registration_number=registration,
-                             mcc="5411", settlement_account_id=7001)  # fmt: skip
+    return register_merchant(
+        ctx,
+        legal_name="上海美食城电子商务有限公司",
+        display_name="FoodMall",
+        registration_number=registration,
+        mcc="5411",
+        settlement_account_id=7001,
+    )
 
 
 def platform(env: Env) -> str:
@@ -39,10 +44,16 @@ def test_register_a_merchant(env: Env) -> None:
     merchant_id = platform(env)
     merchant = env.run(get_merchant, merchant_id)
     assert merchant.id.startswith("mer_")
-    assert (merchant.display_name, merchant.descriptor, merchant.mcc) == ("FoodMall", "FoodMall",
-                                                                         "5411")  # fmt: skip
+    assert (merchant.display_name, merchant.descriptor, merchant.mcc) == (
+        "FoodMall",
+        "FoodMall",
+        "5411",
+    )
     assert (merchant.parent_id, merchant.status, merchant.settlement_account_id) == (
-        None, "active", 7001)  # fmt: skip
+        None,
+        "active",
+        7001,
+    )
     [(enc, index)] = env.rows("SELECT registration_enc, registration_index FROM merchants")
     assert FOODMALL not in enc
     assert len(index) == 64
@@ -59,39 +70,69 @@ def test_one_merchant_per_registration_number(env: Env) -> None:
 def test_sub_merchants_carry_their_name_into_payments(env: Env) -> None:
     parent = platform(env)
     shop = env.run(
-        add_sub_merchant, parent, legal_name="张三小吃店", display_name="Zhang's Noodles",
-        mcc="5812", registration_number=SHOP,
-    )  # fmt: skip
-    stall = env.run(add_sub_merchant, parent, legal_name="李四", display_name="Li's Tea",
-                    mcc="5814")  # no registration number of its own  # fmt: skip
+        add_sub_merchant,
+        parent,
+        legal_name="张三小吃店",
+        display_name="Zhang's Noodles",
+        mcc="5812",
+        registration_number=SHOP,
+    )
+    stall = env.run(
+        add_sub_merchant, parent, legal_name="李四", display_name="Li's Tea", mcc="5814"
+    )  # no registration number of its own
     assert shop.descriptor == "FoodMall-Zhang's Noodles"
     assert (shop.parent_id, stall.parent_id) == (parent, parent)
     assert {m.id for m in env.run(list_sub_merchants, parent)} == {shop.id, stall.id}
-    env.refused("invalid_parent_merchant", add_sub_merchant, shop.id, legal_name="x",
-                display_name="x", mcc="5812")  # no third level  # fmt: skip
-    env.refused("merchant_already_registered", add_sub_merchant, parent, legal_name="x",
-                display_name="x", mcc="5812", registration_number=SHOP)  # fmt: skip
+    env.refused(
+        "invalid_parent_merchant",
+        add_sub_merchant,
+        shop.id,
+        legal_name="x",
+        display_name="x",
+        mcc="5812",
+    )  # no third level
+    env.refused(
+        "merchant_already_registered",
+        add_sub_merchant,
+        parent,
+        legal_name="x",
+        display_name="x",
+        mcc="5812",
+        registration_number=SHOP,
+    )
     assert len(env.audit("merchant.sub_merchant_added")) == 2
 
 
-@pytest.mark.parametrize(("kw", "code"), [
-    ({"registration_number": wrong_check(FOODMALL)}, "invalid_registration_number"),
-    ({"registration_number": FOODMALL[:-1]}, "invalid_registration_number"),
-    ({"mcc": "541"}, "invalid_mcc"),
-    ({"mcc": "7995"}, "mcc_not_allowed"),
-    ({"display_name": ""}, "invalid_merchant_name"),
-    ({"legal_name": "x" * 101}, "invalid_merchant_name"),
-    ({"settlement_account_id": 0}, "invalid_settlement_account"),
-])  # fmt: skip
-def test_registration_rejections_change_nothing(env: Env, kw: dict[str, object],
-                                                code: str) -> None:  # fmt: skip
-    args: dict[str, object] = {"legal_name": "上海美食城电子商务有限公司",
-                               "display_name": "FoodMall", "registration_number": FOODMALL,
-                               "mcc": "5411", **kw}  # fmt: skip
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"registration_number": wrong_check(FOODMALL)}, "invalid_registration_number"),
+        ({"registration_number": FOODMALL[:-1]}, "invalid_registration_number"),
+        ({"mcc": "541"}, "invalid_mcc"),
+        ({"mcc": "7995"}, "mcc_not_allowed"),
+        ({"display_name": ""}, "invalid_merchant_name"),
+        ({"legal_name": "x" * 101}, "invalid_merchant_name"),
+        ({"settlement_account_id": 0}, "invalid_settlement_account"),
+    ],
+)
+def test_registration_rejections_change_nothing(env: Env, kw: dict[str, object], code: str) -> None:
+    args: dict[str, object] = {
+        "legal_name": "上海美食城电子商务有限公司",
+        "display_name": "FoodMall",
+        "registration_number": FOODMALL,
+        "mcc": "5411",
+        **kw,
+    }
     env.refused(code, register_merchant, **args)
 
 
 def test_unknown_merchants(env: Env) -> None:
     env.refused("resource_missing", get_merchant, "mer_nobody")
-    env.refused("resource_missing", add_sub_merchant, "mer_nobody", legal_name="x",
-                display_name="x", mcc="5812")  # fmt: skip
+    env.refused(
+        "resource_missing",
+        add_sub_merchant,
+        "mer_nobody",
+        legal_name="x",
+        display_name="x",
+        mcc="5812",
+    )

@@ -32,8 +32,11 @@ def _due_work(world: World) -> tuple[str, str]:
     world.run(escrow.mark_shipped, trade.id)
     new = red_packets.NewPacket(Money(3_00, "CNY"), 3, Split.FIXED, timedelta(hours=24))
     packet = world.run(red_packets.create_red_packet, buyer, new, PASSWORD)
-    world.run(lambda ctx: IdempotencyRepository(ctx.uow.conn).claim(
-        "user:x", "k1", "POST /v1/x", "0" * 64, ctx.now()))  # fmt: skip
+    world.run(
+        lambda ctx: IdempotencyRepository(ctx.uow.conn).claim(
+            "user:x", "k1", "POST /v1/x", "0" * 64, ctx.now()
+        )
+    )
     world.clock.advance(days=11)
     return trade.id, packet.row.id
 

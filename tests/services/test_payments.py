@@ -84,22 +84,29 @@ class World:
         def top_up(ctx: Context) -> None:
             reserve = wallets.open_platform_accounts(ctx, amount.currency)[AccountCode.RESERVE]
             wallet = wallets.wallet(ctx, "user", user_id, amount.currency)
-            move = Transfer(tid, reserve, wallet, amount.amount, ledger=156,
-                            code=TransferCode.TOP_UP)  # fmt: skip
+            move = Transfer(
+                tid, reserve, wallet, amount.amount, ledger=156, code=TransferCode.TOP_UP
+            )
             assert [r.value for r in ledger.execute(ctx.uow, [move])] == ["ok"]
 
         self.run(top_up)
 
     def merchant(self, name: str = "FoodMall") -> str:
         return self.run(
-            lambda ctx: identity.register_merchant(
-                ctx, legal_name=f"{name} Ltd", display_name=name,
-                registration_number=FOODMALL, mcc="5812",
-            ).id
-        )  # fmt: skip
+            lambda ctx: (
+                identity.register_merchant(
+                    ctx,
+                    legal_name=f"{name} Ltd",
+                    display_name=name,
+                    registration_number=FOODMALL,
+                    mcc="5812",
+                ).id
+            )
+        )
 
-    def balance(self, kind: str, owner: str,
-                code: AccountCode = AccountCode.CUSTOMER_WALLET) -> int:  # fmt: skip
+    def balance(
+        self, kind: str, owner: str, code: AccountCode = AccountCode.CUSTOMER_WALLET
+    ) -> int:
         def read(ctx: Context) -> int:
             account = wallets.wallet(ctx, kind, owner, "CNY", code)
             return wallets.balance(ctx, account, "CNY").amount
@@ -111,22 +118,28 @@ class World:
         to a refusal is no balance)."""
         with self.db.read() as conn:
             rows = conn.execute(
-                text("SELECT id, credits_posted, debits_posted FROM ledger_accounts "
-                     "WHERE credits_posted != 0 OR debits_posted != 0 ORDER BY id")
-            )  # fmt: skip
-            return [(int(a), int(b), int(c)) for a, b, c in rows]  # fmt: skip
+                text(
+                    "SELECT id, credits_posted, debits_posted FROM ledger_accounts "
+                    "WHERE credits_posted != 0 OR debits_posted != 0 ORDER BY id"
+                )
+            )
+            return [(int(a), int(b), int(c)) for a, b, c in rows]
 
     def failed_payments(self, payer: str) -> list[str]:
         with self.db.read() as conn:
-            query = text("SELECT failure_code FROM payments WHERE payer_id = :p "
-                         "AND status = 'failed' ORDER BY created_at, id")  # fmt: skip
+            query = text(
+                "SELECT failure_code FROM payments WHERE payer_id = :p "
+                "AND status = 'failed' ORDER BY created_at, id"
+            )
             rows = conn.execute(query, {"p": payer})
             return [str(r[0]) for r in rows]
 
     def audit(self, action: str) -> list[tuple[Any, ...]]:
         with self.db.read() as conn:
-            rows = conn.execute(text("SELECT subject, outcome FROM audit_log WHERE action = :a "
-                                     "ORDER BY seq"), {"a": action})  # fmt: skip
+            rows = conn.execute(
+                text("SELECT subject, outcome FROM audit_log WHERE action = :a ORDER BY seq"),
+                {"a": action},
+            )
             return [tuple(r) for r in rows]
 
 
@@ -159,11 +172,16 @@ def test_p2p_rejections_change_no_balance(world: World) -> None:
     alice, bob = world.user(ALICE, "I"), world.user(BOB, "unverified")
     world.fund(alice, cny(2000))
     world.fund(bob, cny(10))
-    world.refused("invalid_payment_password", payments.p2p_transfer, alice, bob, cny(1),
-                  Authorization(payment_password="000000"))  # fmt: skip
+    world.refused(
+        "invalid_payment_password",
+        payments.p2p_transfer,
+        alice,
+        bob,
+        cny(1),
+        Authorization(payment_password="000000"),
+    )
     world.refused("account_not_verified", payments.p2p_transfer, bob, alice, cny(1), PASSWORD)
-    world.refused("payee_not_found", payments.p2p_transfer, alice, "13700000000", cny(1),
-                  PASSWORD)  # fmt: skip
+    world.refused("payee_not_found", payments.p2p_transfer, alice, "13700000000", cny(1), PASSWORD)
     world.refused("payee_is_payer", payments.p2p_transfer, alice, alice, cny(1), PASSWORD)
     world.run(payments.p2p_transfer, alice, bob, cny(900), PASSWORD)
     world.refused("limit_exceeded", payments.p2p_transfer, alice, bob, cny(101), PASSWORD)
@@ -187,16 +205,16 @@ def test_no_factor_requires_a_step_up_then_confirms(world: World) -> None:
     assert "sms" in waiting.next_action["methods"]  # type: ignore[operator]
     assert world.balances() == before
     challenge = str(waiting.next_action["challenge_id"])
-    world.refused("step_up_not_passed", payments.confirm_payment, alice, waiting.row.id,
-                  Authorization())  # fmt: skip
+    world.refused(
+        "step_up_not_passed", payments.confirm_payment, alice, waiting.row.id, Authorization()
+    )
     world.run(auth.send_sms_code, challenge, world.sms)
     code = world.sms.last_code("+86" + ALICE)
     world.run(auth.pass_step_up, challenge, "sms", code=code)
     done = world.run(payments.confirm_payment, alice, waiting.row.id, PASSWORD)
     assert (done.row.status, done.row.factors) == ("succeeded", 2)
     assert world.balance("user", bob) == 20_00
-    world.refused("illegal_transition", payments.confirm_payment, alice, waiting.row.id,
-                  PASSWORD)  # fmt: skip
+    world.refused("illegal_transition", payments.confirm_payment, alice, waiting.row.id, PASSWORD)
 
 
 def test_my_payments_page_by_cursor(world: World) -> None:

@@ -52,21 +52,33 @@ def test_order_qr_pays_once_and_rejects_replays_forgeries_and_expiry(world: Worl
     world.fund(alice, cny(1000))
     order = world.run(payments_qr.create_order_qr, shop, cny(88), timedelta(minutes=5))
     paid = world.run(payments_qr.pay_qr, alice, order.payload, PASSWORD)
-    assert (paid.row.status, paid.row.amount, paid.row.order_id) == ("succeeded", 88_00,
-                                                                      order.row.id)  # fmt: skip
+    assert (paid.row.status, paid.row.amount, paid.row.order_id) == (
+        "succeeded",
+        88_00,
+        order.row.id,
+    )
     assert world.run(payments_qr.get_order, order.row.id).row.status == "paid"
     world.refused("qr_already_used", payments_qr.pay_qr, alice, order.payload, PASSWORD)
     other = world.run(payments_qr.create_order_qr, shop, cny(1), timedelta(minutes=5))
     prefix, _body, sig = other.payload.split(".")
-    world.refused("qr_signature_invalid", payments_qr.pay_qr, alice,
-                  f"{prefix}.{order.payload.split('.')[1]}.{sig}", PASSWORD)  # fmt: skip
+    world.refused(
+        "qr_signature_invalid",
+        payments_qr.pay_qr,
+        alice,
+        f"{prefix}.{order.payload.split('.')[1]}.{sig}",
+        PASSWORD,
+    )
     world.refused("qr_signature_invalid", payments_qr.pay_qr, alice, "GPQ1.e30.AAAA", PASSWORD)
     world.refused("amount_mismatch", payments_qr.pay_qr, alice, other.payload, PASSWORD, cny(2))
     world.clock.advance(minutes=5)
     world.refused("qr_expired", payments_qr.pay_qr, alice, other.payload, PASSWORD)
     events = world.audit("security.qr_rejected")
-    assert [o for _, o in events] == ["qr_already_used", "qr_signature_invalid",
-                                      "qr_signature_invalid", "qr_expired"]  # fmt: skip
+    assert [o for _, o in events] == [
+        "qr_already_used",
+        "qr_signature_invalid",
+        "qr_signature_invalid",
+        "qr_expired",
+    ]
     assert {s for s, _ in events} == {alice}
 
 
@@ -81,8 +93,9 @@ def test_order_paid_after_a_step_up_is_claimed_then(world: World) -> None:
     challenge = str(waiting.next_action["challenge_id"])  # type: ignore[index]
     world.run(auth.send_sms_code, challenge, world.sms)
     world.run(auth.pass_step_up, challenge, "sms", code=world.sms.last_code("+86" + ALICE))
-    world.refused("qr_already_used", payments.confirm_payment, alice, waiting.row.id,
-                  Authorization())  # fmt: skip
+    world.refused(
+        "qr_already_used", payments.confirm_payment, alice, waiting.row.id, Authorization()
+    )
     assert world.balance("user", alice) == 10_00
 
 
@@ -102,15 +115,20 @@ def test_payment_code_collects_once_within_60_seconds(world: World) -> None:
     world.refused("payment_code_invalid", payments_codes.collect, shop, "28" + "1" * 16, cny(1))
     world.refused("payment_code_invalid", payments_codes.collect, shop, "hello", cny(1))
     outcomes = [o for _, o in world.audit("security.payment_code_rejected")]
-    assert outcomes == ["payment_code_used", "payment_code_expired", "payment_code_invalid",
-                        "payment_code_invalid"]  # fmt: skip
+    assert outcomes == [
+        "payment_code_used",
+        "payment_code_expired",
+        "payment_code_invalid",
+        "payment_code_invalid",
+    ]
     assert world.balance("merchant", shop, SETTLEMENT) == 10_00 - 6
 
 
 def test_payment_code_needs_a_factor_and_funds(world: World) -> None:
     alice, shop = world.user(ALICE), world.merchant()
-    world.refused("step_up_required", payments_codes.generate_payment_code, alice, "dev_a",
-                  Authorization())  # fmt: skip
+    world.refused(
+        "step_up_required", payments_codes.generate_payment_code, alice, "dev_a", Authorization()
+    )
     issued = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
     world.refused("insufficient_funds", payments_codes.collect, shop, issued.code, cny(1))
     world.fund(alice, cny(5))

@@ -48,12 +48,14 @@ def test_every_kind_of_break_is_reported(env: FundingEnv) -> None:
     a, b, c = settled_world(env)
     ghost = replace(a, bank_reference="bnk_ghost")
     rows = [replace(a, amount=a.amount + 1), b, b, replace(c, status="failed"), ghost]
-    assert breaks(env, rows) == sorted([
-        ("amount_mismatch", a.bank_reference),
-        ("duplicate", b.bank_reference),
-        ("status_mismatch", c.bank_reference),
-        ("missing_on_platform", "bnk_ghost"),
-    ])  # fmt: skip
+    assert breaks(env, rows) == sorted(
+        [
+            ("amount_mismatch", a.bank_reference),
+            ("duplicate", b.bank_reference),
+            ("status_mismatch", c.bank_reference),
+            ("missing_on_platform", "bnk_ghost"),
+        ]
+    )
     assert breaks(env, [a, b]) == [("missing_at_bank", c.bank_reference)]
 
 
@@ -84,8 +86,10 @@ def test_money_created_outside_a_funding_breaks_the_reserve(env: FundingEnv) -> 
     with env.ctx() as ctx:  # someone books a top-up into the suspense account by hand
         in_flight = wallets.platform_account_id(AccountCode.BANK_IN_FLIGHT, "CNY")
         wallet = wallets.wallet(ctx, "user", user, "CNY")
-        ledger.execute(ctx.uow, [Transfer(99, in_flight, wallet, 500, ledger=156,
-                                          code=TransferCode.ADJUSTMENT)])  # fmt: skip
+        ledger.execute(
+            ctx.uow,
+            [Transfer(99, in_flight, wallet, 500, ledger=156, code=TransferCode.ADJUSTMENT)],
+        )
         report = reconcile.reserve(ctx.uow)
     assert not report.ok
     [line] = report.lines

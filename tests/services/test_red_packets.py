@@ -37,8 +37,14 @@ def world(db: Database) -> Iterator[World]:
     assert report.ok, report.problems
 
 
-def _packet(world: World, sender: str, amount: int, shares: int, mode: Split = Split.FIXED,
-            expires_in: timedelta = rp.DEFAULT_TTL) -> rp.RedPacket:  # fmt: skip
+def _packet(
+    world: World,
+    sender: str,
+    amount: int,
+    shares: int,
+    mode: Split = Split.FIXED,
+    expires_in: timedelta = rp.DEFAULT_TTL,
+) -> rp.RedPacket:
     new = rp.NewPacket(Money(amount, "CNY"), shares, mode, expires_in)
     return world.run(rp.create_red_packet, sender, new, PASSWORD, rng=random.Random(3))
 
@@ -96,15 +102,31 @@ def test_refusals_change_no_balance(world: World) -> None:
     alice, bob = world.user(ALICE), world.user(BOB, "unverified")
     world.fund(alice, cny(10))
     new = rp.NewPacket(cny(5), 3)
-    world.refused("invalid_payment_password", rp.create_red_packet, alice, new,
-                  Authorization(payment_password="000000"))  # fmt: skip
+    world.refused(
+        "invalid_payment_password",
+        rp.create_red_packet,
+        alice,
+        new,
+        Authorization(payment_password="000000"),
+    )
     world.refused("account_not_verified", rp.create_red_packet, bob, new, PASSWORD)
-    world.refused("insufficient_funds", rp.create_red_packet, alice, rp.NewPacket(cny(11), 3),
-                  PASSWORD)  # fmt: skip
-    world.refused("invalid_red_packet", rp.create_red_packet, alice,
-                  rp.NewPacket(Money(2, "CNY"), 3), PASSWORD)  # fmt: skip
-    world.refused("invalid_red_packet", rp.create_red_packet, alice,
-                  rp.NewPacket(cny(5), 3, expires_in=timedelta(days=8)), PASSWORD)  # fmt: skip
+    world.refused(
+        "insufficient_funds", rp.create_red_packet, alice, rp.NewPacket(cny(11), 3), PASSWORD
+    )
+    world.refused(
+        "invalid_red_packet",
+        rp.create_red_packet,
+        alice,
+        rp.NewPacket(Money(2, "CNY"), 3),
+        PASSWORD,
+    )
+    world.refused(
+        "invalid_red_packet",
+        rp.create_red_packet,
+        alice,
+        rp.NewPacket(cny(5), 3, expires_in=timedelta(days=8)),
+        PASSWORD,
+    )
     world.refused("red_packet_not_found", rp.claim_red_packet, alice, "rp_nope")
     with pytest.raises(GuardpayError) as caught:
         world.run(rp.create_red_packet, alice, new, Authorization())
@@ -118,8 +140,13 @@ def test_counts_against_the_balance_payment_limit(world: World) -> None:
     before = world.run(payments_limits.allowance, alice).balance_payments
     _packet(world, alice, 300_00, 2)
     assert world.run(payments_limits.allowance, alice).balance_payments == before - 300_00
-    world.refused("limit_exceeded", rp.create_red_packet, alice,
-                  rp.NewPacket(Money(before - 300_00 + 1, "CNY"), 2), PASSWORD)  # fmt: skip
+    world.refused(
+        "limit_exceeded",
+        rp.create_red_packet,
+        alice,
+        rp.NewPacket(Money(before - 300_00 + 1, "CNY"), 2),
+        PASSWORD,
+    )
 
 
 def test_two_claimers_race_for_the_last_share(world: World) -> None:

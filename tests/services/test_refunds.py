@@ -47,14 +47,16 @@ def _paid(world: World) -> tuple[str, str, str]:
     return alice, shop, paid.row.id
 
 
-def _ask(ctx: Context, payment_id: str, refund_id: str, amount: int,
-         reason: str | None = None) -> refunds.Refund:  # fmt: skip
+def _ask(
+    ctx: Context, payment_id: str, refund_id: str, amount: int, reason: str | None = None
+) -> refunds.Refund:
     request = RefundRequest(refund_id, Money(amount, "CNY"), reason)
     return refunds.refund_payment(ctx, payment_id, request)
 
 
-def _refund(world: World, payment_id: str, refund_id: str, amount: int,
-            reason: str | None = None) -> refunds.Refund:  # fmt: skip
+def _refund(
+    world: World, payment_id: str, refund_id: str, amount: int, reason: str | None = None
+) -> refunds.Refund:
     return world.run(_ask, payment_id, refund_id, amount, reason)
 
 
@@ -111,8 +113,9 @@ def test_same_refund_id_replays_and_other_fields_are_refused(world: World) -> No
 def test_refusals(world: World) -> None:
     _, shop, pay_id = _paid(world)
     world.refused("resource_missing", _ask, "pay_nope", "r1", 1)
-    world.refused("currency_mismatch", refunds.refund_payment, pay_id,
-                  RefundRequest("r1", Money(1, "USD")))  # fmt: skip
+    world.refused(
+        "currency_mismatch", refunds.refund_payment, pay_id, RefundRequest("r1", Money(1, "USD"))
+    )
     world.run(_drain, shop, PAID - FEE - 10_00)
     world.refused("merchant_balance_insufficient", _ask, pay_id, "r1", 20_00)
     assert _refund(world, pay_id, "r1", 10_00).row.fee_refunded == 6  # net 994 <= 1000

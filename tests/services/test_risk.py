@@ -116,7 +116,10 @@ def test_an_undecided_review_times_out_and_returns_the_money(world: World) -> No
     assert world.run(jobs.by_name("risk_review_timeouts").run) == 1
     decision = _decision(world, held.row.id)
     assert (decision.review_status, decision.reviewed_by, decision.label) == (
-        "expired", "system", None)  # fmt: skip
+        "expired",
+        "system",
+        None,
+    )
     row = world.run(payments.get_payment, alice, held.row.id)
     assert (row.status, row.failure_code) == ("failed", "review_expired")
     assert world.balance("user", alice) == 20_000_00
@@ -134,14 +137,18 @@ def test_the_escrow_gate_denies_a_blocked_user_until_the_entry_lapses(world: Wor
     alice, shop = world.user(ALICE), world.merchant()
     world.fund(alice, cny(100))
     _block(world, "user", alice)
-    world.refused("request_denied", escrow.pay_into_escrow, alice,
-                  escrow.NewTrade(shop, cny(10)), PASSWORD)  # fmt: skip
+    world.refused(
+        "request_denied", escrow.pay_into_escrow, alice, escrow.NewTrade(shop, cny(10)), PASSWORD
+    )
     kept = world.run(lambda ctx: list(RiskRepository(ctx.uow.conn).history()))
     assert [(d.channel, d.action, d.reasons[0]) for d in kept] == [
-        ("escrow", "deny", "list_block_hit")]  # the refusal committed its decision  # fmt: skip
+        ("escrow", "deny", "list_block_hit")
+    ]  # the refusal committed its decision
     world.clock.advance(hours=2)  # the entry lapses by itself
-    assert world.run(escrow.pay_into_escrow, alice, escrow.NewTrade(shop, cny(10)),
-                     PASSWORD).status == "held"  # fmt: skip
+    assert (
+        world.run(escrow.pay_into_escrow, alice, escrow.NewTrade(shop, cny(10)), PASSWORD).status
+        == "held"
+    )
 
 
 def test_a_fresh_engine_per_world_keeps_histories_apart(db: Database) -> None:

@@ -32,13 +32,34 @@ rules:
 """
 
 
-def decision(n: int, amount: int, hour: int, label: str | None, *, age_days: int = 1
-             ) -> DecisionRow:  # fmt: skip
+def decision(
+    n: int, amount: int, hour: int, label: str | None, *, age_days: int = 1
+) -> DecisionRow:
     return DecisionRow(
-        f"rsk_{n}", "transfer", "p2p", f"pay_{n}", "usr_a", amount, "CNY", "allow", 0, [],
-        "default@1:x", None, {"amount": amount, "hour_local": hour}, [], [], None, None, None,
-        None, None, label, None if label is None else "analyst:op", NOW - timedelta(days=age_days),
-    )  # fmt: skip
+        f"rsk_{n}",
+        "transfer",
+        "p2p",
+        f"pay_{n}",
+        "usr_a",
+        amount,
+        "CNY",
+        "allow",
+        0,
+        [],
+        "default@1:x",
+        None,
+        {"amount": amount, "hour_local": hour},
+        [],
+        [],
+        None,
+        None,
+        None,
+        None,
+        None,
+        label,
+        None if label is None else "analyst:op",
+        NOW - timedelta(days=age_days),
+    )
 
 
 ROWS = [
@@ -59,7 +80,11 @@ def test_per_rule_hits_precision_and_recall() -> None:
     big, night = result["rules"]["big"], result["rules"]["night"]  # type: ignore[index]
     assert (big["hits"], big["fraud_hits"], big["precision"], big["recall"]) == (3, 1, 1 / 3, 0.5)
     assert (night["hits"], night["fraud_hits"], night["precision"], night["recall"]) == (
-        2, 2, 1.0, 1.0)  # fmt: skip
+        2,
+        2,
+        1.0,
+        1.0,
+    )
 
 
 def test_the_cli_replays_the_database(db: Database, database_url: str, tmp_path: Path) -> None:

@@ -35,8 +35,10 @@ def test_registration_shows_the_secret_once_and_stores_it_sealed(world: World) -
     assert secret not in stored
     assert stored.startswith("gpf1.")
     assert world.run(lambda ctx: webhooks.endpoint_url(ctx, world.merchant)) == URL
-    for merchant, url, code in (("mer_nothere", URL, "resource_missing"),
-                                (world.merchant, "ftp://x", "webhook_url_invalid")):  # fmt: skip
+    for merchant, url, code in (
+        ("mer_nothere", URL, "resource_missing"),
+        (world.merchant, "ftp://x", "webhook_url_invalid"),
+    ):
         with pytest.raises(GuardpayError) as refused:
             world.run(lambda ctx, m=merchant, u=url: webhooks.register_endpoint(ctx, m, u))
         assert refused.value.code == code

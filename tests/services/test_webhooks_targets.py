@@ -78,18 +78,37 @@ def local_receiver() -> Iterator[tuple[list[str], int]]:
 
 
 def _register(world: World, url: str, settings: WebhookSettings | None = CHECKED) -> str:
-    done = world.run(lambda ctx: webhooks.register_endpoint(ctx, world.merchant, url,
-                                                            settings=settings))  # fmt: skip
+    done = world.run(
+        lambda ctx: webhooks.register_endpoint(ctx, world.merchant, url, settings=settings)
+    )
     world.receiver.secret = done.secret
     return str(done.url)
 
 
 # -- which addresses ---------------------------------------------------------------------
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-    "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1",
-    "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "2001:db8::1",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.5",
+        "172.16.3.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "2001:db8::1",
+    ],
+)
 def test_internal_addresses_are_not_public(address: str) -> None:
     assert not is_public(ipaddress.ip_address(address))
 
@@ -100,12 +119,19 @@ def test_public_addresses_are(address: str) -> None:
 
 
 # -- at registration ---------------------------------------------------------------------
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/iam/", "http://127.0.0.1:8000/v1/bank/callbacks",
-    "http://10.0.0.5/admin", "https://[::1]/hooks", "http://[::ffff:10.0.0.5]/",
-    "http://0.0.0.0:8080/", "http://localhost:8000/hooks",
-    "http://2130706433/hooks",  # 127.0.0.1 written as one number: the resolver reads it so
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://127.0.0.1:8000/v1/bank/callbacks",
+        "http://10.0.0.5/admin",
+        "https://[::1]/hooks",
+        "http://[::ffff:10.0.0.5]/",
+        "http://0.0.0.0:8080/",
+        "http://localhost:8000/hooks",
+        "http://2130706433/hooks",  # 127.0.0.1 written as one number: the resolver reads it so
+    ],
+)
 def test_an_internal_url_is_refused_at_registration_and_nothing_is_kept(
     world: World, url: str
 ) -> None:
@@ -160,9 +186,17 @@ def test_a_slow_resolver_holds_registration_only_resolve_seconds(
     assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize(("value", "allowed"), [
-    ("1", True), ("true", True), ("YES", True), ("0", False), ("", False), ("no", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("0", False),
+        ("", False),
+        ("no", False),
+    ],
+)
 def test_the_opt_in_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, value: str, allowed: bool
 ) -> None:

@@ -53,8 +53,13 @@ class Receiver:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         stamp = int(request.headers["Guardpay-Timestamp"])
-        ok = webhooks.verify_signature(self.secret, stamp, body, request.headers[
-            "Guardpay-Signature"], now=int(self.clock().timestamp()))  # fmt: skip
+        ok = webhooks.verify_signature(
+            self.secret,
+            stamp,
+            body,
+            request.headers["Guardpay-Signature"],
+            now=int(self.clock().timestamp()),
+        )
         if not ok:
             self.bad_signatures += 1
             return httpx.Response(400)
@@ -76,10 +81,18 @@ class World:
         self.keyring = Keyring.generate()
         self.clock = Clock()
         self.receiver = Receiver(self.clock)
-        self.merchant = self.run(lambda ctx: register_merchant(
-            ctx, legal_name="上海美食城电子商务有限公司", display_name="FoodMall",
-            registration_number=uscc("91310115MA1H7XYR0"), mcc="5411",
-            settlement_account_id=None).id)  # fmt: skip
+        self.merchant = self.run(
+            lambda ctx: (
+                register_merchant(
+                    ctx,
+                    legal_name="上海美食城电子商务有限公司",
+                    display_name="FoodMall",
+                    registration_number=uscc("91310115MA1H7XYR0"),
+                    mcc="5411",
+                    settlement_account_id=None,
+                ).id
+            )
+        )
 
     @contextmanager
     def ctx(self) -> Iterator[Context]:
@@ -97,8 +110,10 @@ class World:
 
     def enqueue(self, n: int = 1) -> list[int]:
         def _add(ctx: Context) -> list[int]:
-            return [webhooks.enqueue(ctx, self.merchant, "payment.succeeded", {"n": i})
-                    for i in range(n)]  # fmt: skip
+            return [
+                webhooks.enqueue(ctx, self.merchant, "payment.succeeded", {"n": i})
+                for i in range(n)
+            ]
 
         return list(self.run(_add))
 
@@ -110,10 +125,14 @@ class World:
         http = client or HttpxWebhookClient(httpx.Client(transport=transport), settings=unchecked)
         import random
 
-        return DeliveryWorker(self.db, self.keyring, http, clock=self.clock,
-                              policy=RetryPolicy(base_seconds=2, cap_seconds=60,
-                                                 lease_seconds=30),
-                              rng=random.Random(7))  # fmt: skip
+        return DeliveryWorker(
+            self.db,
+            self.keyring,
+            http,
+            clock=self.clock,
+            policy=RetryPolicy(base_seconds=2, cap_seconds=60, lease_seconds=30),
+            rng=random.Random(7),
+        )
 
     def events(self) -> list[OutboxEvent]:
         with read_only(self.db) as uow:

@@ -32,8 +32,21 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result, Path, 
     first = tmp_path_factory.mktemp("cli")
     app = typer.Typer()
     app.command()(simulate)
-    args = ["--users", str(USERS), "--merchants", "10", "--days", str(DAYS), "--seed",
-            str(SEED), "--out", str(first), "--activity", str(ACTIVITY), "--json"]  # fmt: skip
+    args = [
+        "--users",
+        str(USERS),
+        "--merchants",
+        "10",
+        "--days",
+        str(DAYS),
+        "--seed",
+        str(SEED),
+        "--out",
+        str(first),
+        "--activity",
+        str(ACTIVITY),
+        "--json",
+    ]
     args += [arg for t in TYPOLOGIES for arg in ("--rate", f"{t}={RATE}")]
     saved = structlog.get_config()  # the command configures logging onto the runner's
     result = CliRunner().invoke(app, args)  # stderr; a module fixture runs before the
@@ -49,7 +62,8 @@ def test_a_seed_gives_the_same_run(runs: tuple[Path, Result, Path, Result]) -> N
     _, a, _, b = runs
     assert a.transactions.height == b.transactions.height > 200
     assert a.transactions.select(DETERMINISTIC_COLUMNS).equals(
-        b.transactions.select(DETERMINISTIC_COLUMNS))  # fmt: skip
+        b.transactions.select(DETERMINISTIC_COLUMNS)
+    )
     assert a.manifest["typologies"] == b.manifest["typologies"]
 
 
@@ -113,13 +127,14 @@ def test_outputs_agree_with_the_manifest(runs: tuple[Path, Result, Path, Result]
         assert manifest["totals"]["transactions"] == frame.height
         assert manifest["seed"] == SEED
         for typology, counts in manifest["typologies"].items():
-            mine = frame.filter((pl.col("fraud_typology") == typology)
-                                | (pl.col("laundering_typology") == typology))  # fmt: skip
+            mine = frame.filter(
+                (pl.col("fraud_typology") == typology) | (pl.col("laundering_typology") == typology)
+            )
             assert counts["transactions"] == mine.height
             assert counts["active_cases"] == mine["case_id"].n_unique()
         cases = pl.read_parquet(out / "cases.parquet")
         assert cases.group_by("typology").len().sort("typology").rows() == sorted(
-            (t, c["cases"]) for t, c in manifest["typologies"].items() if c["cases"])  # fmt: skip
+            (t, c["cases"]) for t, c in manifest["typologies"].items() if c["cases"]
+        )
         assert frame["ts"].is_sorted()
-        assert set(frame["status"]) <= {"succeeded", "failed", "requires_action", "held",
-                                        "denied"}  # fmt: skip
+        assert set(frame["status"]) <= {"succeeded", "failed", "requires_action", "held", "denied"}

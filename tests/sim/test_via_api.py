@@ -35,7 +35,8 @@ def test_a_seed_gives_the_same_run_through_the_api(api_runs: tuple[Path, Result,
     _, a, b = api_runs
     assert a.transactions.height == b.transactions.height > 200
     assert a.transactions.select(DETERMINISTIC_COLUMNS).equals(
-        b.transactions.select(DETERMINISTIC_COLUMNS))  # fmt: skip
+        b.transactions.select(DETERMINISTIC_COLUMNS)
+    )
     assert a.manifest["parameters"]["via_api"] is True
     assert "requests through the HTTP API" in a.manifest["notes"]
 
@@ -54,9 +55,16 @@ def test_the_requests_went_over_http(api_runs: tuple[Path, Result, Result]) -> N
     db = Database(f"sqlite:///{out / 'simulation.db'}")
     try:
         with db.read() as conn:
-            count = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                     for t in ("idempotency_keys", "merchant_api_keys", "merchant_nonces",
-                               "auth_sessions", "bank_callbacks")}  # fmt: skip
+            count = {
+                t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                for t in (
+                    "idempotency_keys",
+                    "merchant_api_keys",
+                    "merchant_nonces",
+                    "auth_sessions",
+                    "bank_callbacks",
+                )
+            }
     finally:
         db.dispose()
     frame = result.transactions
@@ -64,6 +72,7 @@ def test_the_requests_went_over_http(api_runs: tuple[Path, Result, Result]) -> N
     assert count["merchant_api_keys"] >= 1
     assert count["merchant_nonces"] >= frame.filter(frame["channel"] == "payment_code").height
     assert count["auth_sessions"] >= 1
-    settled = frame.filter(frame["kind"].is_in(["topup", "withdrawal"])
-                           & (frame["status"] == "succeeded")).height  # fmt: skip
+    settled = frame.filter(
+        frame["kind"].is_in(["topup", "withdrawal"]) & (frame["status"] == "succeeded")
+    ).height
     assert count["bank_callbacks"] >= settled > 0  # each answered through the endpoint

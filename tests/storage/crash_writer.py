@@ -29,8 +29,11 @@ def chain(n: int) -> list[Transfer]:
     out = []
     for i in range(CHAIN):
         flags = TransferFlags.LINKED if i < CHAIN - 1 else 0
-        out.append(Transfer(n * 1_000 + i + 1, path[i], path[i + 1], 1_000 + n, 0, n, 0, 0,
-                            CNY, P2P, flags))  # fmt: skip
+        out.append(
+            Transfer(
+                n * 1_000 + i + 1, path[i], path[i + 1], 1_000 + n, 0, n, 0, 0, CNY, P2P, flags
+            )
+        )
     return out
 
 

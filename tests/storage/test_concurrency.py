@@ -55,8 +55,13 @@ def test_writers_on_separate_connections_never_overdraw_a_wallet(db: Database) -
                 start.wait(60)
                 mine = []
                 for a in range(ATTEMPTS):
-                    pay = transfer(payment_id(w, a), ALICE, payee(w, a), AMOUNT,
-                                   code=TransferCode.MERCHANT_PAYMENT)  # fmt: skip
+                    pay = transfer(
+                        payment_id(w, a),
+                        ALICE,
+                        payee(w, a),
+                        AMOUNT,
+                        code=TransferCode.MERCHANT_PAYMENT,
+                    )
                     (result,) = writer.apply([pay])
                     mine.append(result)
                 results[w] = mine

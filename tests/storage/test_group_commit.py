@@ -25,9 +25,13 @@ def _keys(db: Database) -> set[str]:
 
 def _insert_on(conn: Connection, key: str) -> None:
     conn.execute(
-        text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
-             "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
-             "CURRENT_TIMESTAMP)"), {"k": key})  # fmt: skip
+        text(
+            "INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
+            "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
+            "CURRENT_TIMESTAMP)"
+        ),
+        {"k": key},
+    )
 
 
 def _commits(db: Database) -> list[int]:

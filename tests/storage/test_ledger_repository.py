@@ -78,8 +78,15 @@ def test_a_batch_round_trips_through_the_repository(db: Database) -> None:
     topup_ts, hold_ts = T0 + SECOND + 1, T0 + SECOND + 2
     stored_topup = transfer(1, BANK, ALICE, 50_000, code=TransferCode.TOP_UP, user_data_64=42)
     stored_hold = transfer(2, ALICE, BOB, 2_000, flags=TransferFlags.PENDING, timeout=60)
-    alice = Account(ALICE, CNY, AccountCode.CUSTOMER_WALLET, WALLET_FLAGS,
-                    debits_pending=2_000, credits_posted=50_000, timestamp=T0 + 2)  # fmt: skip
+    alice = Account(
+        ALICE,
+        CNY,
+        AccountCode.CUSTOMER_WALLET,
+        WALLET_FLAGS,
+        debits_pending=2_000,
+        credits_posted=50_000,
+        timestamp=T0 + 2,
+    )
 
     with unit_of_work(db) as uow:
         view = uow.ledger.load_view(

@@ -33,8 +33,11 @@ def account_class(uow: UnitOfWork, user_id: str) -> str:
 def test_a_row_is_read_once_and_a_write_is_seen_at_once(db: Database, user_id: str) -> None:
     selects: list[str] = []
     with unit_of_work(db) as uow:
-        event.listen(uow.conn, "before_cursor_execute",
-                     lambda *a: selects.append(a[2]) if "FROM users" in a[2] else None)  # fmt: skip
+        event.listen(
+            uow.conn,
+            "before_cursor_execute",
+            lambda *a: selects.append(a[2]) if "FROM users" in a[2] else None,
+        )
         assert [account_class(uow, user_id) for _ in range(3)] == ["unverified"] * 3
         assert len(selects) == 1
         uow.identity.set_verified(user_id, "II", None, AT)

@@ -144,9 +144,14 @@ def test_keying_transfers_by_time_keeps_every_transfer_and_hold(database_url: st
     try:
         upgrade(db, "0013_risk")
         hold = TransferFlags.PENDING
-        opening = [account(BANK, code=200), wallet(ALICE), wallet(ALICE + 1),
-                   transfer(1, BANK, ALICE, 500), transfer(2, ALICE, ALICE + 1, 200, flags=hold),
-                   transfer(3, ALICE, ALICE + 1, 50, flags=hold)]  # fmt: skip
+        opening = [
+            account(BANK, code=200),
+            wallet(ALICE),
+            wallet(ALICE + 1),
+            transfer(1, BANK, ALICE, 500),
+            transfer(2, ALICE, ALICE + 1, 200, flags=hold),
+            transfer(3, ALICE, ALICE + 1, 50, flags=hold),
+        ]
         with unit_of_work(db) as uow:
             before = execute(uow, opening)
         assert before == [Result.ok] * 6

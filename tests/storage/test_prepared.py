@@ -50,8 +50,9 @@ def probe_db(db: Database) -> Iterator[Database]:
     probes.drop(db.engine)
 
 
-def probe(*, id: int = 1, name: str = "first", at: datetime | None = AT,
-          note: str = "given") -> dict[str, Any]:  # fmt: skip
+def probe(
+    *, id: int = 1, name: str = "first", at: datetime | None = AT, note: str = "given"
+) -> dict[str, Any]:
     return {"id": id, "name": name, "at": at, "note": note}
 
 

@@ -11,10 +11,12 @@ from guardpay.storage.uow import unit_of_work
 
 def _insert(conn: Connection, key: str) -> None:
     conn.execute(
-        text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, state, "
-             "created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', CURRENT_TIMESTAMP)"),
+        text(
+            "INSERT INTO idempotency_keys (caller, key, request_path, request_hash, state, "
+            "created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', CURRENT_TIMESTAMP)"
+        ),
         {"k": key},
-    )  # fmt: skip
+    )
 
 
 def _keys(db: Database) -> list[str]:

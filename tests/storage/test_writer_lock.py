@@ -30,9 +30,13 @@ def _insert(db: Database, key: str) -> None:
 
 def _insert_on(conn: Connection, key: str) -> None:
     conn.execute(
-        text("INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
-             "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
-             "CURRENT_TIMESTAMP)"), {"k": key})  # fmt: skip
+        text(
+            "INSERT INTO idempotency_keys (caller, key, request_path, request_hash, "
+            "state, created_at) VALUES ('c', :k, 'POST /x', 'h', 'in_progress', "
+            "CURRENT_TIMESTAMP)"
+        ),
+        {"k": key},
+    )
 
 
 def test_a_second_writer_waits_for_the_first_to_commit(sqlite_db: Database) -> None:

@@ -215,9 +215,11 @@ class FakeBank:
         raise RuntimeError("the fake bank could not deliver its callbacks")
 
     def run_in_thread(
-        self, deliver: Callable[[BankCallback], object], stop: threading.Event,
+        self,
+        deliver: Callable[[BankCallback], object],
+        stop: threading.Event,
         interval: float = 0.05,
-    ) -> threading.Thread:  # fmt: skip
+    ) -> threading.Thread:
         """Pump in the background (for the demo), until `stop` is set."""
 
         def loop() -> None:
@@ -235,11 +237,17 @@ class FakeBank:
     def statement(self, day: date | None = None) -> list[StatementRow]:
         """The bank's final answers (for one value date, or all), in reference order."""
         rows = [
-            StatementRow(o.instruction.value_date, o.reference, o.instruction.direction,
-                         o.instruction.amount, o.instruction.currency, o.status)
+            StatementRow(
+                o.instruction.value_date,
+                o.reference,
+                o.instruction.direction,
+                o.instruction.amount,
+                o.instruction.currency,
+                o.status,
+            )
             for o in self._orders.values()
             if day is None or o.instruction.value_date == day
-        ]  # fmt: skip
+        ]
         return sorted(rows, key=lambda r: r.bank_reference)
 
     def write_statement(self, path: Path, day: date | None = None) -> Path:
@@ -257,9 +265,8 @@ def write_statement(path: Path, rows: Iterable[StatementRow]) -> Path:
         writer.writerow(STATEMENT_FIELDS)
         for r in rows:
             writer.writerow(
-                [r.date.isoformat(), r.bank_reference, r.direction, r.amount, r.currency,
-                 r.status]
-            )  # fmt: skip
+                [r.date.isoformat(), r.bank_reference, r.direction, r.amount, r.currency, r.status]
+            )
     return path
 
 
@@ -283,6 +290,12 @@ def _row(raw: dict[str, str], line: int) -> StatementRow:
         raise ValueError(f"line {line}: amount must be whole minor units")
     if raw["direction"] not in ("in", "out") or raw["status"] not in ("succeeded", "failed"):
         raise ValueError(f"line {line}: unknown direction or status")
-    row = StatementRow(date.fromisoformat(raw["date"]), raw["bank_reference"], raw["direction"],
-                       int(amount), raw["currency"], raw["status"])  # fmt: skip
+    row = StatementRow(
+        date.fromisoformat(raw["date"]),
+        raw["bank_reference"],
+        raw["direction"],
+        int(amount),
+        raw["currency"],
+        raw["status"],
+    )
     return replace(row, currency=row.currency.upper())

@@ -153,8 +153,9 @@ class FakeBankCardVerifier(FakeService):
     channel: str = "bank_card_four_elements"
     _cards: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict, repr=False)
 
-    def issue(self, pan: str, name: str, id_number: str, phone: str, cvv2: str | None = None
-              ) -> None:  # fmt: skip
+    def issue(
+        self, pan: str, name: str, id_number: str, phone: str, cvv2: str | None = None
+    ) -> None:
         self._cards[_key(pan)] = (name, _key(id_number), phone, cvv2)
 
     def verify(self, elements: FourElements, security: CardSecurity | None) -> Verdict:

@@ -70,8 +70,13 @@ class RequestLog:
             await self.app(scope, receive, watch)
         finally:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-            log.info("http_request", method=scope["method"], path=path, status=watch.status,
-                     ms=elapsed_ms)  # fmt: skip
+            log.info(
+                "http_request",
+                method=scope["method"],
+                path=path,
+                status=watch.status,
+                ms=elapsed_ms,
+            )
 
 
 #: The bank a server gets when none is given: the fake, answering late and twice now and
@@ -80,8 +85,14 @@ SERVED_FAKE_BANK = Chaos(failure=0.02, duplicate=0.3, late=0.2, contradiction=0.
 BANK_SECRET_ENV = "GUARDPAY_BANK_CALLBACK_SECRET"
 
 
-def _adapters(app: FastAPI, keyring: Keyring | None, kyc: Kyc | None, sms: SmsSender | None,
-              bank: BankChannel | None, bank_secret: str | None) -> None:  # fmt: skip
+def _adapters(
+    app: FastAPI,
+    keyring: Keyring | None,
+    kyc: Kyc | None,
+    sms: SmsSender | None,
+    bank: BankChannel | None,
+    bank_secret: str | None,
+) -> None:
     """What the services need from outside, on app.state. The KYC, SMS and bank defaults
     are the in-process fakes (the demo); a deployment passes real adapters, and is told.
     The default fake bank answers in-process (the server pumps it, see the lifespan); a
@@ -105,8 +116,9 @@ def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
 
     def deliver(callback: BankCallback) -> object:
         with unit_of_work(state.db) as uow:
-            return funding.handle_callback(Context(uow, keyring_of(state), SYSTEM, state.clock),
-                                           callback)  # fmt: skip
+            return funding.handle_callback(
+                Context(uow, keyring_of(state), SYSTEM, state.clock), callback
+            )
 
     state.bank.run_in_thread(deliver, stop)
 
@@ -143,10 +155,22 @@ def _background_lifespan(
 #: Routes are matched in this order, one by one (route matching was 18% of the CPU of a
 #: transfer refused before any work): the payment routes, the hot path, come first. No
 #: route matches a path of a later router's (tests/api/test_app.py checks).
-ROUTERS = (payments_router.router, ledger.router, users.router, sessions.router, me.router,
-           operators.router, merchants.router, webhooks.router, funding_router.router,
-           refunds_router.router, red_packets_router.router, escrow_router.router,
-           risk_router.router, wallets_router.router)  # fmt: skip
+ROUTERS = (
+    payments_router.router,
+    ledger.router,
+    users.router,
+    sessions.router,
+    me.router,
+    operators.router,
+    merchants.router,
+    webhooks.router,
+    funding_router.router,
+    refunds_router.router,
+    red_packets_router.router,
+    escrow_router.router,
+    risk_router.router,
+    wallets_router.router,
+)
 
 
 def create_app(
@@ -171,9 +195,14 @@ def create_app(
     `metrics_token` is the bearer token /metrics asks for (default: the
     GUARDPAY_METRICS_TOKEN variable; without one /metrics is refused, api/metrics.py)."""
     db.require_migrated()
-    app = FastAPI(title="guardpay", version=__version__, openapi_url="/openapi.json",
-                  docs_url=None, redoc_url=None,  # served offline: api/docs.py
-                  lifespan=_background_lifespan(webhook_client))  # fmt: skip
+    app = FastAPI(
+        title="guardpay",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,  # served offline: api/docs.py
+        lifespan=_background_lifespan(webhook_client),
+    )
     app.state.db = db
     app.state.clock = clock or utc_now
     app.state.risk = risk if risk is not None else engine_from_environment()
@@ -195,13 +224,26 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     docs.install(app)
-    setattr(app.state, idempotency.IN_ENDPOINT, tuple(
-        compile_path(f"/v1{route.path}")[0] for router in ROUTERS for route in router.routes
-        if isinstance(route, APIRoute) and "POST" in (route.methods or ())
-        and opens_own_unit(route.dependant)
-    ))  # fmt: skip
-    metrics.known_routes(app, ["/healthz", "/metrics", f"{docs.ASSETS}/{{name}}"] + [
-        f"/v1{route.path}" for router in ROUTERS for route in router.routes
-        if isinstance(route, APIRoute)
-    ])  # fmt: skip
+    setattr(
+        app.state,
+        idempotency.IN_ENDPOINT,
+        tuple(
+            compile_path(f"/v1{route.path}")[0]
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            and "POST" in (route.methods or ())
+            and opens_own_unit(route.dependant)
+        ),
+    )
+    metrics.known_routes(
+        app,
+        ["/healthz", "/metrics", f"{docs.ASSETS}/{{name}}"]
+        + [
+            f"/v1{route.path}"
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ],
+    )
     return app

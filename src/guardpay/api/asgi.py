@@ -70,8 +70,9 @@ async def buffer_body(receive: Receive) -> tuple[bytes, Receive, bool]:
     return body, replay, complete
 
 
-async def send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]],
-                     body: bytes) -> None:  # fmt: skip
+async def send_whole(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     """A complete response: start (with a correct Content-Length) and one body message."""
     kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
     kept.append((b"content-length", str(len(body)).encode()))

@@ -273,15 +273,18 @@ async def _payment_signature(
         return None
     found = _SIGNATURE.match(signature)
     if found is None:
-        raise InvalidRequest("send Payment-Signature as 't=<unix seconds>, sig=<base64url>'",
-                             code="payment_signature_malformed",
-                             param=SIGNATURE_HEADER)  # fmt: skip
+        raise InvalidRequest(
+            "send Payment-Signature as 't=<unix seconds>, sig=<base64url>'",
+            code="payment_signature_malformed",
+            param=SIGNATURE_HEADER,
+        )
     if key is None or not key.strip():
         raise InvalidRequest(
             "a signed request needs an Idempotency-Key (the signature covers it, and it is "
             "spent once)",
-            code="idempotency_key_required", param=idempotency.HEADER,
-        )  # fmt: skip
+            code="idempotency_key_required",
+            param=idempotency.HEADER,
+        )
     signed_at = int(found.group(1))
     body = await request.body()
     message = devices.payment_message(signed_at, key, request.method, request.url.path, body)
@@ -522,8 +525,9 @@ def _merchant_key(
     state = request.app.state
     pending = idempotency.in_endpoint(request.scope)
     with unit_of_work(state.db) as uow:
-        ctx = Context(uow, keyring_of(state), Actor(ANONYMOUS, "-", client_ip(request)),
-                      state.clock)  # fmt: skip
+        ctx = Context(
+            uow, keyring_of(state), Actor(ANONYMOUS, "-", client_ip(request)), state.clock
+        )
         key = merchant_api.authenticate(ctx, signed)
         if pending is not None:
             pending.take(uow, idempotency_callers.merchant_caller(key.id))

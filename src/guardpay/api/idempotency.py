@@ -140,11 +140,15 @@ def applies(scope: asgi.Scope) -> bool:
 
 def _replay(found: StoredKey, request_path: str, request_hash: str) -> Answer:
     if found.request_path != request_path or found.request_hash != request_hash:
-        return _error(400, "idempotency_key_reused",
-                      "this Idempotency-Key was used with a different request")  # fmt: skip
+        return _error(
+            400, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
+        )
     if found.state == IN_PROGRESS or found.response_status is None:
-        return _error(409, "idempotency_request_in_progress",
-                      "a request with this Idempotency-Key is still in progress")  # fmt: skip
+        return _error(
+            409,
+            "idempotency_request_in_progress",
+            "a request with this Idempotency-Key is still in progress",
+        )
     headers = [(REPLAYED.lower().encode(), b"true")]
     if found.response_type:
         headers.append((b"content-type", found.response_type.encode("latin-1")))
@@ -185,8 +189,9 @@ class _Claim:
             IdempotencyRepository(uow.conn).release(self.caller, self.key)
 
 
-def _open(db: Database, scope: asgi.Scope, key: str, request_path: str, request_hash: str,
-          now: datetime) -> tuple[_Claim | None, Answer | None]:  # fmt: skip
+def _open(
+    db: Database, scope: asgi.Scope, key: str, request_path: str, request_hash: str, now: datetime
+) -> tuple[_Claim | None, Answer | None]:
     """Who is asking, and their claim on the key, in one transaction (and one worker
     thread hop): no answer if this request may run, else a replay or an error; no claim
     either if its credentials prove no one (it runs unkeyed)."""
@@ -228,10 +233,12 @@ def storable_error(exc: GuardpayError) -> bool:
     return storable_status(exc.http_status) and not exc.retryable
 
 
-def _complete(repo: IdempotencyRepository, caller: str, key: str, answer: Answer, text: str,
-              now: datetime) -> None:  # fmt: skip
-    media = next((v.decode("latin-1") for k, v in answer.headers
-                  if k.lower() == b"content-type"), None)  # fmt: skip
+def _complete(
+    repo: IdempotencyRepository, caller: str, key: str, answer: Answer, text: str, now: datetime
+) -> None:
+    media = next(
+        (v.decode("latin-1") for k, v in answer.headers if k.lower() == b"content-type"), None
+    )
     repo.complete(caller, key, answer.status, media, text, now)
 
 
@@ -261,8 +268,7 @@ class InEndpoint:
         """Claim the key for `caller` in `uow`: whether this request won it."""
         self.caller = caller
         repo = IdempotencyRepository(uow.conn)
-        self.lost = not repo.claim(caller, self.key, self.request_path, self.request_hash,
-                                   self.at)  # fmt: skip
+        self.lost = not repo.claim(caller, self.key, self.request_path, self.request_hash, self.at)
         return not self.lost
 
     def took(self) -> None:
@@ -307,8 +313,11 @@ class InEndpoint:
 
 
 def _came_first() -> Conflict:
-    return Conflict("a request with this Idempotency-Key came first",
-                    code="idempotency_request_in_progress", param=HEADER)  # fmt: skip
+    return Conflict(
+        "a request with this Idempotency-Key came first",
+        code="idempotency_request_in_progress",
+        param=HEADER,
+    )
 
 
 def in_endpoint(scope: asgi.Scope) -> InEndpoint | None:
@@ -357,19 +366,22 @@ class Idempotency:
         key = asgi.header(scope, HEADER.lower().encode())
         if key is None:
             if self.settings.required:
-                await _error(400, "idempotency_key_required",
-                             "send an Idempotency-Key header").send(send)  # fmt: skip
+                await _error(
+                    400, "idempotency_key_required", "send an Idempotency-Key header"
+                ).send(send)
                 return
             await self.app(scope, receive, send)
             return
         if not key.strip() or len(key) > KEY_MAX:
-            await _error(400, "parameter_invalid",
-                         "the Idempotency-Key must be 1-255 chars").send(send)  # fmt: skip
+            await _error(400, "parameter_invalid", "the Idempotency-Key must be 1-255 chars").send(
+                send
+            )
             return
         await self._claimed(scope, receive, send, key)
 
-    async def _claimed(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send,
-                       key: str) -> None:  # fmt: skip
+    async def _claimed(
+        self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send, key: str
+    ) -> None:
         state = scope["app"].state
         body, replay, complete = await asgi.buffer_body(receive)
         if not complete:  # the client left mid-body: claim nothing, answer no one
@@ -398,8 +410,9 @@ class Idempotency:
         await run_in_threadpool(claim.store, answer, state.clock())
         await answer.send(send)
 
-    async def _kept_by_endpoint(self, scope: asgi.Scope, receive: asgi.Receive,
-                                send: asgi.Send, pending: InEndpoint) -> None:  # fmt: skip
+    async def _kept_by_endpoint(
+        self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send, pending: InEndpoint
+    ) -> None:
         state = scope["app"].state
         scope[SCOPE_KEY] = pending
         capture = _Capture()

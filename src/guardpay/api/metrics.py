@@ -116,8 +116,9 @@ class _Risk(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
-        decisions = CounterMetricFamily("guardpay_risk_decisions", "Risk decisions made",
-                                        labels=("action",))  # fmt: skip
+        decisions = CounterMetricFamily(
+            "guardpay_risk_decisions", "Risk decisions made", labels=("action",)
+        )
         for action in ("allow", "challenge", "review", "deny"):
             decisions.add_metric((action,), self.engine.counts[action])
         yield decisions
@@ -176,11 +177,19 @@ def install(
 ) -> None:
     """Count requests and serve /metrics to the bearer of `token` (None: refused, 403)."""
     registry = CollectorRegistry()
-    requests = Counter("guardpay_http_requests", "HTTP requests answered",
-                       ("method", "route", "status"), registry=registry)  # fmt: skip
-    latency = Histogram("guardpay_http_request_duration_seconds", "Time to answer",
-                        ("method", "route", "status"), registry=registry,
-                        buckets=_BUCKETS)  # fmt: skip
+    requests = Counter(
+        "guardpay_http_requests",
+        "HTTP requests answered",
+        ("method", "route", "status"),
+        registry=registry,
+    )
+    latency = Histogram(
+        "guardpay_http_request_duration_seconds",
+        "Time to answer",
+        ("method", "route", "status"),
+        registry=registry,
+        buckets=_BUCKETS,
+    )
     registry.register(_OutboxBacklog(db))
     if risk is not None:
         registry.register(_Risk(risk))

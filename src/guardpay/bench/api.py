@@ -111,8 +111,15 @@ def _resident_id(i: int) -> str:
 def _payer(ctx: Context, kyc: Kyc, i: int) -> Payer:
     """A verified, funded payer with a trusted device; its session and device key."""
     user = identity.register_user(ctx, f"138{i:08d}", "付款人")
-    identity.verify_identity(ctx, kyc, user.id, name="付款人", document_type="resident_id",
-                             document_number=_resident_id(i), evidence=Evidence())  # fmt: skip
+    identity.verify_identity(
+        ctx,
+        kyc,
+        user.id,
+        name="付款人",
+        document_type="resident_id",
+        document_number=_resident_id(i),
+        evidence=Evidence(),
+    )
     key = Ed25519PrivateKey.generate()
     public = devices.b64url(key.public_key().public_bytes_raw())
     device = trust_device(ctx, auth.register_device(ctx, user.id, public, "bench"), "sms")
@@ -124,14 +131,16 @@ def _payer(ctx: Context, kyc: Kyc, i: int) -> Payer:
     return Payer(token, key.private_bytes_raw())
 
 
-def seed(db: Database, keyring: Keyring, payers: int,
-         payees: int) -> tuple[tuple[Payer, ...], tuple[str, ...]]:  # fmt: skip
+def seed(
+    db: Database, keyring: Keyring, payers: int, payees: int
+) -> tuple[tuple[Payer, ...], tuple[str, ...]]:
     """The payers and the payees' ids, in one unit of work."""
     kyc = Kyc.fakes()
     with unit_of_work(db) as uow:
         ctx = Context(uow, keyring, SYSTEM)
-        receivers = tuple(identity.register_user(ctx, f"139{i:08d}", "收款人").id
-                          for i in range(payees))  # fmt: skip
+        receivers = tuple(
+            identity.register_user(ctx, f"139{i:08d}", "收款人").id for i in range(payees)
+        )
         senders = tuple(_payer(ctx, kyc, i) for i in range(payers))
     return senders, receivers
 
@@ -156,16 +165,30 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(db_url: str, keyring: Keyring, workers: int = 1,
-            extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:  # fmt: skip
+def serving(
+    db_url: str, keyring: Keyring, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[int, int]]:
     """`guardpay serve` on a free local port, as its own process(es); yields the port and
     the server's pid (its workers are its children)."""
     port = _free_port()
     env = {**os.environ, MASTER_KEYS_ENV: keyring.to_config(), **(extra_env or {})}
-    command = [sys.executable, "-m", "guardpay", "--database-url", db_url, "serve",
-               "--host", HOST, "--port", str(port), "--workers", str(workers)]  # fmt: skip
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "guardpay",
+        "--database-url",
+        db_url,
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_ready(f"http://{HOST}:{port}", server)
         yield port, server.pid
@@ -185,8 +208,10 @@ class _Payments:
     the payer's device key with a fresh Idempotency-Key."""
 
     def __init__(self, payers: list[tuple[int, Payer]], payees: tuple[str, ...]) -> None:
-        self.payers = [(p.token, Ed25519PrivateKey.from_private_bytes(p.key),
-                        payees[i % len(payees)]) for i, p in payers]  # fmt: skip
+        self.payers = [
+            (p.token, Ed25519PrivateKey.from_private_bytes(p.key), payees[i % len(payees)])
+            for i, p in payers
+        ]
         self.turn = 0
 
     def __call__(self) -> bytes:
@@ -246,9 +271,15 @@ def drive(load: Load) -> dict[str, Any]:
     flat = sorted(x for t in tallies for x in t.latencies)
     first_error = next((t.first_error for t in tallies if t.first_error), None)
     cpu = None if before is None or after is None else after - before
-    return {"requests": len(flat), "errors": sum(t.errors for t in tallies),
-            "seconds": elapsed, "latencies": flat, "first_error": first_error,
-            "server_cpu": cpu, "client_cpu": client}  # fmt: skip
+    return {
+        "requests": len(flat),
+        "errors": sum(t.errors for t in tallies),
+        "seconds": elapsed,
+        "latencies": flat,
+        "first_error": first_error,
+        "server_cpu": cpu,
+        "client_cpu": client,
+    }
 
 
 def _server_cpu(load: Load) -> float | None:
@@ -265,8 +296,9 @@ def _outcomes(db: Database) -> dict[str, dict[str, int]]:
     """What the run left: payments by status and risk decisions by action."""
     with db.read() as conn:
         payments = conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
-        decisions = conn.execute(text("SELECT action, count(*) FROM risk_decisions "
-                                      "GROUP BY action"))  # fmt: skip
+        decisions = conn.execute(
+            text("SELECT action, count(*) FROM risk_decisions GROUP BY action")
+        )
         return {
             "payment_statuses": {str(k): int(v) for k, v in payments},
             "risk_decisions": {str(k): int(v) for k, v in decisions},
@@ -280,8 +312,14 @@ def _percentile_ms(sorted_seconds: list[float], q: float) -> float:
     return round(sorted_seconds[index] * 1000, 2)
 
 
-def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_250,
-        server_workers: int = 1, redis_url: str = DEFAULT_REDIS) -> dict[str, Any]:  # fmt: skip
+def run(
+    seconds: float,
+    connections: int,
+    payers: int = 5_000,
+    payees: int = 1_250,
+    server_workers: int = 1,
+    redis_url: str = DEFAULT_REDIS,
+) -> dict[str, Any]:
     """The benchmark end to end; the JSON the command prints. Several server workers
     share risk features in Redis, under a prefix of this run's own, removed after."""
     keyring = Keyring.generate()
@@ -297,8 +335,11 @@ def run(seconds: float, connections: int, payers: int = 5_000, payees: int = 1_2
             floor = _in_load_process(replace(load, payers=(), baseline="floor"))
         outcomes = _outcomes(db)
     risk_state = "redis" if env else "in process"
-    return _report(paid, base, floor, connections, payers) | outcomes | {
-        "server_workers": server_workers, "risk_state": risk_state}  # fmt: skip
+    return (
+        _report(paid, base, floor, connections, payers)
+        | outcomes
+        | {"server_workers": server_workers, "risk_state": risk_state}
+    )
 
 
 @contextmanager
@@ -339,8 +380,9 @@ def _baseline(what: str, load: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _report(paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any],
-            connections: int, payers: int) -> dict[str, Any]:  # fmt: skip
+def _report(
+    paid: dict[str, Any], base: dict[str, Any], floor: dict[str, Any], connections: int, payers: int
+) -> dict[str, Any]:
     succeeded = paid["requests"] - paid["errors"]
     per_second = round(succeeded / paid["seconds"], 1)
     cpu_each, p99 = _cpu_ms_each(paid, paid["requests"]), _percentile_ms(paid["latencies"], 0.99)

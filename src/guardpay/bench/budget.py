@@ -38,8 +38,9 @@ def _per(part: float | None, allowed: float | None) -> float | None:
     return None if part is None or allowed is None or allowed <= 0 else round(part / allowed, 2)
 
 
-def budget(*, cpus: int, client_ms: float | None, server_ms: float | None,
-           floor_ms: float | None) -> dict[str, Any]:  # fmt: skip
+def budget(
+    *, cpus: int, client_ms: float | None, server_ms: float | None, floor_ms: float | None
+) -> dict[str, Any]:
     """The allowance and the spend, per payment, in CPU milliseconds. `client_ms` is the
     load generator's, `server_ms` the server's per payment, `floor_ms` the server's per
     refused request; a figure that could not be read (None) leaves its lines None."""

@@ -149,8 +149,15 @@ def resolve_backend(backend: str | None, database_url: str | None) -> str:
     return inferred
 
 
-def run(backend: str | None, database_url: str | None, transfers: int, accounts: int,
-        history: bool = False, seed: int = 7, io: str = "auto") -> dict[str, Any]:  # fmt: skip
+def run(
+    backend: str | None,
+    database_url: str | None,
+    transfers: int,
+    accounts: int,
+    history: bool = False,
+    seed: int = 7,
+    io: str = "auto",
+) -> dict[str, Any]:
     """Given a URL, migrate it if needed and leave the data; else use a throwaway database
     (`backend`: None follows the URL, `resolve_backend`)."""
     backend = resolve_backend(backend, database_url)

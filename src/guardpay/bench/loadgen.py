@@ -51,8 +51,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
-async def _connection(host: str, port: int, make: RequestMaker, accept: Accept,
-                      deadline: float, tally: Tally) -> None:  # fmt: skip
+async def _connection(
+    host: str, port: int, make: RequestMaker, accept: Accept, deadline: float, tally: Tally
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while (started := time.perf_counter()) < deadline:
@@ -71,20 +72,24 @@ async def _connection(host: str, port: int, make: RequestMaker, accept: Accept,
         writer.close()
 
 
-async def _drive(host: str, port: int, makers: list[RequestMaker], accept: Accept,
-                 seconds: float) -> tuple[list[Tally], float]:  # fmt: skip
+async def _drive(
+    host: str, port: int, makers: list[RequestMaker], accept: Accept, seconds: float
+) -> tuple[list[Tally], float]:
     tallies = [Tally() for _ in makers]
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(
-        _connection(host, port, make, accept, deadline, tally)
-        for make, tally in zip(makers, tallies, strict=True)
-    ))  # fmt: skip
+    await asyncio.gather(
+        *(
+            _connection(host, port, make, accept, deadline, tally)
+            for make, tally in zip(makers, tallies, strict=True)
+        )
+    )
     return tallies, time.perf_counter() - started
 
 
-def drive(host: str, port: int, makers: list[RequestMaker], accept: Accept,
-          seconds: float) -> tuple[list[Tally], float]:  # fmt: skip
+def drive(
+    host: str, port: int, makers: list[RequestMaker], accept: Accept, seconds: float
+) -> tuple[list[Tally], float]:
     """One connection per maker, each sending back to back until `seconds` pass."""
     try:
         import uvloop

@@ -64,9 +64,17 @@ TRAIN_ROWS: Final = 20_000
 WARMUP: Final = 200
 MODEL_FEATURES: Final = tuple(n for n in NUMERIC_FEATURES if n != "model_score")
 CITIES: Final[tuple[Location, ...]] = (
-    (31.23, 121.47), (39.90, 116.41), (23.13, 113.26), (22.54, 114.06), (30.57, 104.07),
-    (30.27, 120.16), (34.34, 108.94), (29.56, 106.55), (32.06, 118.80), (22.32, 114.17),
-)  # fmt: skip
+    (31.23, 121.47),
+    (39.90, 116.41),
+    (23.13, 113.26),
+    (22.54, 114.06),
+    (30.57, 104.07),
+    (30.27, 120.16),
+    (34.34, 108.94),
+    (29.56, 106.55),
+    (32.06, 118.80),
+    (22.32, 114.17),
+)
 
 
 @dataclass(frozen=True)
@@ -123,29 +131,57 @@ def txn(pop: Population, rng: random.Random, ts: int) -> Txn:
     city = CITIES[pop.home[u] if rng.random() < 0.95 else rng.randrange(len(CITIES))]
     where = (city[0] + rng.uniform(-0.05, 0.05), city[1] + rng.uniform(-0.05, 0.05))
     amount = 0 if kind == "login" else max(1, int(rng.lognormvariate(8.5, 1.3)))
-    return Txn(ts, u, kind, None if kind == "login" else payee, merchant, amount, device, ip,
-               where, rng.random() >= 0.02)  # fmt: skip
+    return Txn(
+        ts,
+        u,
+        kind,
+        None if kind == "login" else payee,
+        merchant,
+        amount,
+        device,
+        ip,
+        where,
+        rng.random() >= 0.02,
+    )
 
 
 def event(pop: Population, t: Txn) -> RiskEvent:
     """What `RiskEvent.from_request(request(...))` gives, without the datetime round trip."""
-    return RiskEvent(t.ts, pop.users[t.user], t.amount, t.accepted, t.kind != "login",
-                     (t.ts + UTC8) // 3_600 % 24, t.device, t.ip, t.payee, t.merchant,
-                     t.location)  # fmt: skip
+    return RiskEvent(
+        t.ts,
+        pop.users[t.user],
+        t.amount,
+        t.accepted,
+        t.kind != "login",
+        (t.ts + UTC8) // 3_600 % 24,
+        t.device,
+        t.ip,
+        t.payee,
+        t.merchant,
+        t.location,
+    )
 
 
 def request(pop: Population, t: Txn) -> RiskRequest:
     """The request the payment path would build (list flags filled in later)."""
     return RiskRequest(
-        kind=t.kind, channel={"payment": "qr_dynamic", "transfer": "p2p"}.get(t.kind, "app"),
-        user_id=pop.users[t.user], amount=t.amount, currency="CNY",
+        kind=t.kind,
+        channel={"payment": "qr_dynamic", "transfer": "p2p"}.get(t.kind, "app"),
+        user_id=pop.users[t.user],
+        amount=t.amount,
+        currency="CNY",
         at=datetime.fromtimestamp(t.ts, UTC),
         account_created_at=datetime.fromtimestamp(pop.created[t.user], UTC),
-        balance_before=t.amount * (1 + t.user % 7), account_class=1 + t.user % 3,
-        device_id=t.device, ip=t.ip, payee_id=t.payee, payee_is_merchant=t.merchant is not None,
-        merchant_id=t.merchant, location=t.location,
+        balance_before=t.amount * (1 + t.user % 7),
+        account_class=1 + t.user % 3,
+        device_id=t.device,
+        ip=t.ip,
+        payee_id=t.payee,
+        payee_is_merchant=t.merchant is not None,
+        merchant_id=t.merchant,
+        location=t.location,
         payee_created_at=datetime.fromtimestamp(START - 400 * 86_400, UTC),
-    )  # fmt: skip
+    )
 
 
 def history(pop: Population, n: int, seed: int) -> Iterator[Txn]:
@@ -158,8 +194,9 @@ def history(pop: Population, n: int, seed: int) -> Iterator[Txn]:
         yield txn(pop, rng, START + min(int(at), DAYS * 86_400 - 1))
 
 
-def load_history(state: FeatureState, pop: Population, n: int, seed: int,
-                 tick: Callable[[int], None]) -> list[list[float]]:  # fmt: skip
+def load_history(
+    state: FeatureState, pop: Population, n: int, seed: int, tick: Callable[[int], None]
+) -> list[list[float]]:
     """Record the history in time order; every k-th request is also featurised against
     the history before it (the model's training rows)."""
     every = max(1, n // TRAIN_ROWS)
@@ -188,9 +225,14 @@ def synthetic_labels(rows: list[list[float]], seed: int) -> np.ndarray:
     model has something to learn and both classes exist at any size."""
     X = np.asarray(rows)
     col = {name: X[:, i] for i, name in enumerate(MODEL_FEATURES)}
-    risk = (1.5 * col["device_new"] + 1.2 * col["payee_new"]
-            + 0.8 * np.log1p(col["amount_ratio_avg"]) + np.log1p(col["speed_kmh"]) / 4
-            + col["hour_unusual"] + np.random.default_rng(seed).normal(0, 1, len(X)))  # fmt: skip
+    risk = (
+        1.5 * col["device_new"]
+        + 1.2 * col["payee_new"]
+        + 0.8 * np.log1p(col["amount_ratio_avg"])
+        + np.log1p(col["speed_kmh"]) / 4
+        + col["hour_unusual"]
+        + np.random.default_rng(seed).normal(0, 1, len(X))
+    )
     y = np.zeros(len(X), dtype=np.int8)
     y[np.argsort(risk, kind="stable")[-max(4, len(X) * 3 // 100) :]] = 1
     return y
@@ -218,8 +260,9 @@ def add_list_entries(db: Database, pop: Population) -> int:
     with unit_of_work(db) as uow:
         repo = RiskRepository(uow.conn)
         for i, (kind, entity, value) in enumerate(entries):
-            repo.add_list_entry(ListEntry(f"rl_bench{i:05d}", kind, entity, value, "bench",
-                                          "bench", at, None))  # fmt: skip
+            repo.add_list_entry(
+                ListEntry(f"rl_bench{i:05d}", kind, entity, value, "bench", "bench", at, None)
+            )
     return len(entries)
 
 
@@ -232,8 +275,7 @@ def probes(pop: Population, d: int, seed: int) -> list[Probe]:
     out: list[Probe] = []
     for i in range(d):
         t = txn(pop, rng, NOW + i * 3_600 // max(d, 1))
-        keys = [("user", pop.users[t.user]), ("device", t.device), ("ip", t.ip),
-                ("payee", t.payee)]  # fmt: skip
+        keys = [("user", pop.users[t.user]), ("device", t.device), ("ip", t.ip), ("payee", t.payee)]
         out.append((request(pop, t), keys))
     return out
 
@@ -245,8 +287,7 @@ def decide_one(db: Database, engine: RiskEngine, keyring: Keyring, probe: Probe)
     with read_only(db) as uow:
         ctx = Context(uow, keyring, clock=lambda: req.at)
         block, allow = list_flags(ctx, keys)
-        decision, _, _ = engine.score(ctx, replace(req, list_block_hit=block,
-                                                   list_allow_hit=allow))  # fmt: skip
+        decision, _, _ = engine.score(ctx, replace(req, list_block_hit=block, list_allow_hit=allow))
     return decision
 
 
@@ -323,8 +364,15 @@ def _measure(
     return decided, features, noop, actions
 
 
-def _setup(db: Database, state: FeatureState, pop: Population, size: int, seed: int,
-           progress: Progress, models: Path) -> tuple[float, str, int, int]:  # fmt: skip
+def _setup(
+    db: Database,
+    state: FeatureState,
+    pop: Population,
+    size: int,
+    seed: int,
+    progress: Progress,
+    models: Path,
+) -> tuple[float, str, int, int]:
     """(load seconds, model version, training rows, list entries)."""
     if current_revision(db) != head_revision():
         upgrade(db)
@@ -339,30 +387,39 @@ def _setup(db: Database, state: FeatureState, pop: Population, size: int, seed: 
     return loaded, version, len(rows), entries
 
 
-def _report(size: int, loaded: float, timings: tuple[Timings, Timings, Timings],
-            extra: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def _report(
+    size: int, loaded: float, timings: tuple[Timings, Timings, Timings], extra: dict[str, Any]
+) -> dict[str, Any]:
     decided, features, noop = timings
     main, base = stats(decided.wall), stats(features.wall)
     return {
-        "decisions": len(decided.wall), **main, "history": size,
-        "cpu": {"what": "thread CPU time per decision (no time lost to other processes)",
-                **stats(decided.cpu)},
+        "decisions": len(decided.wall),
+        **main,
+        "history": size,
+        "cpu": {
+            "what": "thread CPU time per decision (no time lost to other processes)",
+            **stats(decided.cpu),
+        },
         "load_seconds": round(loaded, 1),
         "load_events_per_second": round(size / loaded) if loaded else None,
         "baseline": {
             "what": "state snapshot + compute_features only (no lists, model, rules or "
-                    "unit of work), same requests, same run", **base,
+            "unit of work), same requests, same run",
+            **base,
             "cpu_p99_ms": stats(features.cpu)["p99_ms"],
             "noop": {"what": "an empty call in the same timing loop", **stats(noop.wall)},
         },
         "ratio_p99_to_baseline": round(main["p99_ms"] / base["p99_ms"], 2)
-        if base["p99_ms"] else None,
-        "target_p99_ms": TARGET_P99_MS, "met": main["p99_ms"] <= TARGET_P99_MS,
+        if base["p99_ms"]
+        else None,
+        "target_p99_ms": TARGET_P99_MS,
+        "met": main["p99_ms"] <= TARGET_P99_MS,
         "unit_of_work": "one read-only unit of work per decision, inside the timed span",
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         **extra,
-    }  # fmt: skip
+    }
 
 
 @contextmanager
@@ -375,24 +432,42 @@ def _model_dir(keep: bool) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def run(history_size: int = 1_000_000, decisions: int = 20_000, *, seed: int = 7,
-        database_url: str | None = None, use_redis: bool = False, users: int = 20_000,
-        merchants: int = 2_000, show_progress: bool = True) -> dict[str, Any]:  # fmt: skip
+def run(
+    history_size: int = 1_000_000,
+    decisions: int = 20_000,
+    *,
+    seed: int = 7,
+    database_url: str | None = None,
+    use_redis: bool = False,
+    users: int = 20_000,
+    merchants: int = 2_000,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """The benchmark end to end; the JSON the command prints."""
     pop = population(users, merchants, seed)
     work = probes(pop, decisions, seed)
     db_ctx: AbstractContextManager[Database]
     db_ctx = nullcontext(Database(database_url)) if database_url else throwaway_database("sqlite")
     progress = Progress(console=Console(stderr=True), disable=not show_progress)
-    with db_ctx as db, feature_state(use_redis) as (store, state), progress, \
-            _model_dir(keep=database_url is not None) as models:  # fmt: skip
+    with (
+        db_ctx as db,
+        feature_state(use_redis) as (store, state),
+        progress,
+        _model_dir(keep=database_url is not None) as models,
+    ):
         setup = _setup(db, state, pop, history_size, seed, progress, models)
         engine = RiskEngine(state, RuleSource(), ModelSource())
         decided, features, noop, actions = _measure(db, engine, work, progress)
         model = engine.models.model
-        extra = {"store": store, "database": db.backend, "seed": seed,
-                 "model_version": None if model is None else model.version,
-                 "model_registered": setup[1], "train_rows": setup[2], "list_entries": setup[3],
-                 "population": {"users": users, "merchants": merchants, "days": DAYS},
-                 "actions": dict(sorted(actions.items()))}  # fmt: skip
+        extra = {
+            "store": store,
+            "database": db.backend,
+            "seed": seed,
+            "model_version": None if model is None else model.version,
+            "model_registered": setup[1],
+            "train_rows": setup[2],
+            "list_entries": setup[3],
+            "population": {"users": users, "merchants": merchants, "days": DAYS},
+            "actions": dict(sorted(actions.items())),
+        }
         return _report(history_size, setup[0], (decided, features, noop), extra)

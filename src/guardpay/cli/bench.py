@@ -48,8 +48,14 @@ def ledger(
         emit_json(result)
         return
     table = Table("measure", "value", title=f"ledger benchmark ({result['backend']})")
-    for key in ("transfers", "seconds", "transfers_per_second", "median_batch_latency_seconds",
-                "ratio_to_baseline", "failed"):  # fmt: skip
+    for key in (
+        "transfers",
+        "seconds",
+        "transfers_per_second",
+        "median_batch_latency_seconds",
+        "ratio_to_baseline",
+        "failed",
+    ):
         table.add_row(key, str(result[key]))
     table.add_row("baseline transfers_per_second", str(result["baseline"]["transfers_per_second"]))
     console.print(table)
@@ -102,15 +108,33 @@ def risk(
     history; report p50/p99 against a features-only baseline and the 5 ms p99 target."""
     from guardpay.bench import risk as risk_bench  # LightGBM and numpy only when asked
 
-    result = risk_bench.run(history, decisions, seed=seed, database_url=database_url,
-                            use_redis=redis_store, users=users, merchants=merchants)  # fmt: skip
+    result = risk_bench.run(
+        history,
+        decisions,
+        seed=seed,
+        database_url=database_url,
+        use_redis=redis_store,
+        users=users,
+        merchants=merchants,
+    )
     if json_out:
         emit_json(result)
         return
     table = Table("measure", "value", title=f"risk decision benchmark ({result['store']})")
-    for key in ("decisions", "history", "p50_ms", "p99_ms", "mean_ms", "max_ms",
-                "ratio_p99_to_baseline", "target_p99_ms", "met", "load_seconds",
-                "model_version", "max_rss_mb"):  # fmt: skip
+    for key in (
+        "decisions",
+        "history",
+        "p50_ms",
+        "p99_ms",
+        "mean_ms",
+        "max_ms",
+        "ratio_p99_to_baseline",
+        "target_p99_ms",
+        "met",
+        "load_seconds",
+        "model_version",
+        "max_rss_mb",
+    ):
         table.add_row(key, str(result[key]))
     for key in ("p50_ms", "p99_ms"):
         table.add_row(f"baseline {key}", str(result["baseline"][key]))

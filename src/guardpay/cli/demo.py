@@ -90,15 +90,21 @@ def check(db: Database, say: Say) -> dict[str, bool]:
     with read_only(db) as uow:
         lv, rr, av = ledger.verify(uow), reconcile.reserve(uow), audit.verify(uow)
     ok, bad = "[green]clean[/]", "[red]FAILED[/]"
-    say(f"ledger verify: {ok if lv.ok else bad} ({lv.accounts} accounts, "
-        f"{lv.transfers} transfers){'' if lv.ok else ' ' + str(lv.problems)}")  # fmt: skip
+    say(
+        f"ledger verify: {ok if lv.ok else bad} ({lv.accounts} accounts, "
+        f"{lv.transfers} transfers){'' if lv.ok else ' ' + str(lv.problems)}"
+    )
     for line in rr.lines:
         why = "" if rr.ok else f" {line.breaks}"
-        say(f"reconcile reserve: {ok if rr.ok else bad} — {line.currency} reserve "
+        say(
+            f"reconcile reserve: {ok if rr.ok else bad} — {line.currency} reserve "
             f"{yuan(line.reserve)} = customer and merchant money {yuan(line.liabilities)} "
-            f"+ platform funds {yuan(line.platform_funds)}{why}")  # fmt: skip
-    say(f"audit verify: {ok if av.ok else bad} ({av.entries} entries, head "
-        f"{av.head_hash[:16]}…){'' if av.ok else ' ' + str(av.problem)}")  # fmt: skip
+            f"+ platform funds {yuan(line.platform_funds)}{why}"
+        )
+    say(
+        f"audit verify: {ok if av.ok else bad} ({av.entries} entries, head "
+        f"{av.head_hash[:16]}…){'' if av.ok else ' ' + str(av.problem)}"
+    )
     return {"ledger_verified": lv.ok, "reserve_reconciled": rr.ok, "audit_verified": av.ok}
 
 
@@ -125,8 +131,10 @@ def _serve(world: DemoWorld, port: int) -> None:
     scrape = token_from_environment() or secrets.token_urlsafe(18)  # a demo's own
     console.print(f"\nAPI: {base}  docs: {base}/docs  (Ctrl-C to stop)")
     console.print(f"Metrics: curl -H 'Authorization: Bearer {scrape}' {base}/metrics")
-    console.print(f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
-                  f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}")  # fmt: skip
+    console.print(
+        f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
+        f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}"
+    )
     console.print(
         f"Analyst login (operator console, POST /v1/operator/sessions): name {ANALYST_NAME}, "
         f"password {ANALYST_SECRET}"

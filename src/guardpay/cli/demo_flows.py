@@ -55,15 +55,19 @@ def top_up(world: DemoWorld, cast: Cast, say: Say) -> str:
     a = cast.alice
     assert a.card_id is not None
     row = world.run(funding.request_top_up, world.bank, a.user_id, a.card_id, cny(500_00))
-    say(f"{a.person.name} tops up {yuan(row.amount)} from her card ending {row.card_last4}: "
-        f"[cyan]{row.state}[/] — held in flight, not spendable until the bank answers")  # fmt: skip
+    say(
+        f"{a.person.name} tops up {yuan(row.amount)} from her card ending {row.card_last4}: "
+        f"[cyan]{row.state}[/] — held in flight, not spendable until the bank answers"
+    )
     world.bank.drain(world.deliver)
     done = world.run(funding.get_funding, row.id)
     say(f"  the bank calls back: top-up [green]{done.state}[/], the money is in her wallet")
     assert done.bank_reference is not None
     again = BankCallback(done.bank_reference, done.id, "succeeded", done.amount, done.currency)
-    say(f"  the bank sends the same callback again: [yellow]{world.deliver(again).value}[/] "
-        "— nothing moves twice")  # fmt: skip
+    say(
+        f"  the bank sends the same callback again: [yellow]{world.deliver(again).value}[/] "
+        "— nothing moves twice"
+    )
     return done.state
 
 
@@ -85,14 +89,19 @@ def p2p(world: DemoWorld, cast: Cast, say: Say) -> str:
 def qr_static(world: DemoWorld, cast: Cast, say: Say) -> str:
     payload = world.run(payments_qr.static_payload, cast.shop)
     paid = world.run(payments_qr.pay_qr, cast.alice.user_id, payload, PIN, cny(35_00))
-    return _paid(say, f"{cast.alice.person.name} scans {cast.shop_name}'s counter QR code "
-                      "and types the amount", paid)  # fmt: skip
+    return _paid(
+        say,
+        f"{cast.alice.person.name} scans {cast.shop_name}'s counter QR code and types the amount",
+        paid,
+    )
 
 
 def qr_dynamic(world: DemoWorld, cast: Cast, say: Say) -> str:
     order = world.run(payments_qr.create_order_qr, cast.branch, cny(88_00), timedelta(minutes=5))
-    say(f"{cast.branch_name} shows a signed, single-use order QR code for "
-        f"{yuan(order.row.amount)} (valid 5 minutes)")  # fmt: skip
+    say(
+        f"{cast.branch_name} shows a signed, single-use order QR code for "
+        f"{yuan(order.row.amount)} (valid 5 minutes)"
+    )
     paid = world.run(payments_qr.pay_qr, cast.alice.user_id, order.payload, PIN)
     state = _paid(say, f"  {cast.alice.person.name} scans and pays it", paid)
     say(
@@ -119,8 +128,10 @@ def withdrawal(world: DemoWorld, cast: Cast, say: Say) -> str:
     b = cast.bob
     assert b.card_id is not None
     row = world.run(funding.request_withdrawal, world.bank, b.user_id, b.card_id, cny(50_00))
-    say(f"{b.person.name} withdraws {yuan(row.amount)} to his card ending {row.card_last4}: "
-        f"[cyan]{row.state}[/] — held in his wallet while the bank pays out")  # fmt: skip
+    say(
+        f"{b.person.name} withdraws {yuan(row.amount)} to his card ending {row.card_last4}: "
+        f"[cyan]{row.state}[/] — held in his wallet while the bank pays out"
+    )
     world.bank.drain(world.deliver)
     done = world.run(funding.get_funding, row.id)
     say(f"  the bank calls back: withdrawal [green]{done.state}[/]")
@@ -134,21 +145,28 @@ def refund(world: DemoWorld, cast: Cast, say: Say) -> str:
     _paid(say, f"{a.person.name} pays {cast.shop_name} for two cups of tea", paid)
     ask = refunds.RefundRequest("demo-refund-1", cny(15_00), "one cup returned")
     done = world.run(refunds.refund_payment, paid.row.id, ask)
-    say(f"  {cast.shop_name} refunds {yuan(done.row.amount)} (fee returned pro rata: "
-        f"{yuan(done.row.fee_refunded)}): [green]{done.refund_status.value}[/]")  # fmt: skip
+    say(
+        f"  {cast.shop_name} refunds {yuan(done.row.amount)} (fee returned pro rata: "
+        f"{yuan(done.row.fee_refunded)}): [green]{done.refund_status.value}[/]"
+    )
     again = world.run(refunds.refund_payment, paid.row.id, ask)
-    say(f"  the shop's system sends the same refund again: the same refund comes back "
-        f"({again.row.id == done.row.id and 'nothing moves twice'})")  # fmt: skip
+    say(
+        f"  the shop's system sends the same refund again: the same refund comes back "
+        f"({again.row.id == done.row.id and 'nothing moves twice'})"
+    )
     over = refunds.RefundRequest("demo-refund-2", cny(30_00), None)
-    say("  and asks to refund more than was paid: "
-        + refused(world, refunds.refund_payment, paid.row.id, over))  # fmt: skip
+    say(
+        "  and asks to refund more than was paid: "
+        + refused(world, refunds.refund_payment, paid.row.id, over)
+    )
     return done.refund_status.value
 
 
 def red_packet(world: DemoWorld, cast: Cast, say: Say) -> str:
     a, others = cast.alice, [m for m in cast.members if m is not cast.alice]
-    new = red_packets.NewPacket(cny(8_88), shares=3, expires_in=timedelta(hours=24),
-                                message="新年快乐")  # fmt: skip
+    new = red_packets.NewPacket(
+        cny(8_88), shares=3, expires_in=timedelta(hours=24), message="新年快乐"
+    )
     packet = world.run(red_packets.create_red_packet, a.user_id, new, PIN)
     say(f"{a.person.name} sends a red packet of {yuan(packet.row.amount)} in 3 random shares")
     for m in others:
@@ -165,8 +183,10 @@ def escrow_trade(world: DemoWorld, cast: Cast, say: Say) -> str:
     b = cast.bob
     new = escrow.NewTrade(cast.shop, cny(30_00), "a tin of tea, by post")
     trade = world.run(escrow.pay_into_escrow, b.user_id, new, PIN)
-    say(f"{b.person.name} buys a tin of tea by post from {cast.shop_name}: {yuan(30_00)} is "
-        f"[cyan]{trade.status}[/] by the platform, not yet the shop's")  # fmt: skip
+    say(
+        f"{b.person.name} buys a tin of tea by post from {cast.shop_name}: {yuan(30_00)} is "
+        f"[cyan]{trade.status}[/] by the platform, not yet the shop's"
+    )
     say(
         "  he tries to confirm before it ships: "
         + refused(world, escrow.confirm_receipt, b.user_id, trade.id)
@@ -174,8 +194,10 @@ def escrow_trade(world: DemoWorld, cast: Cast, say: Say) -> str:
     world.run(escrow.mark_shipped, trade.id)
     say(f"  {cast.shop_name} ships it")
     done = world.run(escrow.confirm_receipt, b.user_id, trade.id)
-    say(f"  {b.person.name} confirms receipt: [green]{done.status}[/] to the shop, "
-        f"minus the merchant fee {yuan(done.fee)}")  # fmt: skip
+    say(
+        f"  {b.person.name} confirms receipt: [green]{done.status}[/] to the shop, "
+        f"minus the merchant fee {yuan(done.fee)}"
+    )
     return done.status
 
 
@@ -218,7 +240,10 @@ def balances(world: DemoWorld, cast: Cast) -> Table:
         table.add_row(m.person.name, m.account_class, yuan(amount))
     for name, merchant in ((cast.shop_name, cast.shop), (cast.branch_name, cast.branch)):
         table.add_row(name, "merchant", yuan(world.run(_balance, "merchant", merchant, settle)))
-    fees = world.run(lambda ctx: wallets.balance(
-        ctx, wallets.platform_account_id(AccountCode.FEE_REVENUE, "CNY"), "CNY"))  # fmt: skip
+    fees = world.run(
+        lambda ctx: wallets.balance(
+            ctx, wallets.platform_account_id(AccountCode.FEE_REVENUE, "CNY"), "CNY"
+        )
+    )
     table.add_row("platform fee revenue", "platform", yuan(fees.amount))
     return table

@@ -38,23 +38,41 @@ def risk_flow(world: DemoWorld, cast: Cast, say: Callable[[str], None]) -> str:
     pin = Authorization(payment_password=PAYMENT_PIN)
     analyst = world.run(create_operator, ANALYST_NAME, "analyst", ANALYST_SECRET)
     as_analyst = Actor("operator", analyst.id)
-    world.run_as(as_analyst, risk_lists.add_entry, "block", "payee", cast.dave.user_id,
-                 "reported by a bank as a money mule", timedelta(days=30))  # fmt: skip
+    world.run_as(
+        as_analyst,
+        risk_lists.add_entry,
+        "block",
+        "payee",
+        cast.dave.user_id,
+        "reported by a bank as a money mule",
+        timedelta(days=30),
+    )
     say(f"an analyst puts {cast.dave.person.name} on the block list (a reported money mule)")
-    say(f"  {cast.alice.person.name} tries to pay him ¥50.00: " + refused(
-        world, payments.p2p_transfer, cast.alice.user_id, cast.dave.user_id,
-        Money(50_00, "CNY"), pin))  # fmt: skip
+    say(
+        f"  {cast.alice.person.name} tries to pay him ¥50.00: "
+        + refused(
+            world,
+            payments.p2p_transfer,
+            cast.alice.user_id,
+            cast.dave.user_id,
+            Money(50_00, "CNY"),
+            pin,
+        )
+    )
     bob = cast.bob
     assert bob.card_id is not None
     world.run(funding.request_top_up, world.bank, bob.user_id, bob.card_id, Money(8_000_00, "CNY"))
     world.bank.drain(world.deliver)
     _night(world)
-    held = world.run(payments.p2p_transfer, bob.user_id, cast.carol.user_id,
-                     Money(6_000_00, "CNY"), pin)  # fmt: skip
+    held = world.run(
+        payments.p2p_transfer, bob.user_id, cast.carol.user_id, Money(6_000_00, "CNY"), pin
+    )
     decision = world.run(lambda ctx: RiskRepository(ctx.uow.conn).decision_for(held.row.id))
     assert decision is not None
-    say(f"at 02:30 {bob.person.name} sends {_yuan(6_000_00)} to someone he never paid: "
-        f"[cyan]{held.row.status}[/], the money held ({', '.join(decision.reasons)})")  # fmt: skip
+    say(
+        f"at 02:30 {bob.person.name} sends {_yuan(6_000_00)} to someone he never paid: "
+        f"[cyan]{held.row.status}[/], the money held ({', '.join(decision.reasons)})"
+    )
     for line in plain_words(decision.action, decision.reasons):
         say(f"  what {bob.person.name} is told: {line}")
     done = world.run_as(as_analyst, payments_review.approve, decision.id, "called him back")

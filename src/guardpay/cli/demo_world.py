@@ -163,9 +163,14 @@ def _onboard(ctx: Context, kyc: Kyc, p: Person) -> Member:
     cls = user.account_class.value
     if p.channels:
         cls = identity.verify_identity(
-            ctx, kyc, user.id, name=p.name, document_type="resident_id",
-            document_number=p.id_number, evidence=_evidence(p),
-        ).account_class.value  # fmt: skip
+            ctx,
+            kyc,
+            user.id,
+            name=p.name,
+            document_type="resident_id",
+            document_number=p.id_number,
+            evidence=_evidence(p),
+        ).account_class.value
     auth.set_login_password(ctx, user.id, LOGIN_PASSWORD)
     card_id = None
     if p.card_seed is not None:
@@ -177,9 +182,12 @@ def _onboard(ctx: Context, kyc: Kyc, p: Person) -> Member:
 
 def _merchants(ctx: Context) -> tuple[str, str]:
     shop = identity.register_merchant(
-        ctx, legal_name="Shanghai Tea House Co Ltd", display_name="Tea House",
-        registration_number=credit_code("91310115MA1H7XYR0"), mcc="5812",
-    )  # fmt: skip
+        ctx,
+        legal_name="Shanghai Tea House Co Ltd",
+        display_name="Tea House",
+        registration_number=credit_code("91310115MA1H7XYR0"),
+        mcc="5812",
+    )
     branch = identity.add_sub_merchant(
         ctx, shop.id, legal_name="Tea House Pudong Branch", display_name="Pudong", mcc="5812"
     )
@@ -191,8 +199,12 @@ def build(world: DemoWorld) -> Cast:
     world.run(wallets.open_platform_accounts, "CNY")
     alice, bob, carol, dave = (world.run(_onboard, world.kyc, p) for p in PEOPLE)
     shop, branch = world.run(_merchants)
-    names = world.run(lambda ctx: (identity.get_merchant(ctx, shop).descriptor,
-                                   identity.get_merchant(ctx, branch).descriptor))  # fmt: skip
+    names = world.run(
+        lambda ctx: (
+            identity.get_merchant(ctx, shop).descriptor,
+            identity.get_merchant(ctx, branch).descriptor,
+        )
+    )
     return Cast(alice, bob, carol, dave, shop, names[0], branch, names[1])
 
 

@@ -51,9 +51,14 @@ def print_summary(figures: dict[str, Any], out: Path) -> None:
         table.add_column(column, justify="left" if column == "typology" else "right")
     for name, t in figures["per_typology"].items():
         style = "red" if name in figures["missed_typologies"] else None
-        table.add_row(name, str(t["count"]), pct(t["recall_by_count"]),
-                      pct(t["recall_by_amount"]), money(t["loss_let_through"]),
-                      style=style)  # fmt: skip
+        table.add_row(
+            name,
+            str(t["count"]),
+            pct(t["recall_by_count"]),
+            pct(t["recall_by_amount"]),
+            money(t["loss_let_through"]),
+            style=style,
+        )
     console.print(table)
     for line in figures["summary"]:
         console.print(line, markup=False)

@@ -18,8 +18,14 @@ app = typer.Typer(no_args_is_help=True, help=__doc__)
 @app.command("list")
 def list_jobs(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every registered job and its interval."""
-    rows = [{"name": j.name, "every_seconds": int(j.every.total_seconds()),
-             "description": j.description} for j in jobs.JOBS]  # fmt: skip
+    rows = [
+        {
+            "name": j.name,
+            "every_seconds": int(j.every.total_seconds()),
+            "description": j.description,
+        }
+        for j in jobs.JOBS
+    ]
     if json_out:
         emit_json(rows)
         return

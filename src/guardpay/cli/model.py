@@ -59,8 +59,9 @@ def train_cmd(
     if out is None:
         raise InvalidRequest("--out DIR is required with --csv", code="missing_out", param="out")
     if label is None:
-        raise InvalidRequest("--label COLUMN is required with --csv", code="missing_label",
-                             param="label")  # fmt: skip
+        raise InvalidRequest(
+            "--label COLUMN is required with --csv", code="missing_label", param="label"
+        )
     report = train_from_csv(csv, label, time_column, out, seed=seed)
     if json_out:
         emit_json(report)
@@ -68,8 +69,9 @@ def train_cmd(
         print_train_report(report, out)
 
 
-def train_from_csv(csv: Path, label: str, time_column: str | None, out: Path,
-                   *, seed: int = 7) -> dict[str, Any]:  # fmt: skip
+def train_from_csv(
+    csv: Path, label: str, time_column: str | None, out: Path, *, seed: int = 7
+) -> dict[str, Any]:
     """The CSV path of `model train`: load, train, save; returns the printed report."""
     from guardpay.ml.csvdata import load_training_csv
     from guardpay.ml.train import train_model
@@ -78,8 +80,15 @@ def train_from_csv(csv: Path, label: str, time_column: str | None, out: Path,
     with err_console.status("reading the CSV..."):
         data = load_training_csv(csv, label, time_column)
     with err_console.status(f"training on {data.rows} rows, {len(data.feature_names)} features"):
-        model = train_model(data.X, data.y, data.feature_names, data.times, seed=seed,
-                            label_column=label, time_column=time_column)  # fmt: skip
+        model = train_model(
+            data.X,
+            data.y,
+            data.feature_names,
+            data.times,
+            seed=seed,
+            label_column=label,
+            time_column=time_column,
+        )
     model.save(out)
     return train_report(model, data)
 
@@ -116,8 +125,10 @@ def print_train_report(report: dict[str, Any], out: Path) -> None:
     table.add_row("ROC-AUC", f"{report['roc_auc']:.4f}")
     for rate in ("0.1pct", "1pct"):
         caught = validation[f"caught_at_{rate}"]
-        table.add_row(f"recall at {rate.replace('pct', ' %')} alerted",
-                      f"{report[f'recall_at_{rate}']:.4f} ({caught} caught)")  # fmt: skip
+        table.add_row(
+            f"recall at {rate.replace('pct', ' %')} alerted",
+            f"{report[f'recall_at_{rate}']:.4f} ({caught} caught)",
+        )
     held_out = f"{validation['rows']} / {validation['positives']} ({validation['split']} split)"
     table.add_row("validation rows / fraud", held_out)
     table.add_row("all rows / fraud", f"{report['rows']} / {report['positives']}")
@@ -155,8 +166,9 @@ def score_cmd(
         console.print(f"[green]scored[/] {len(scores)} rows with {model.version} -> {out}")
 
 
-def train_from_platform(ctx: typer.Context, out: Path | None, *, seed: int,
-                        mature_days: int) -> dict[str, Any]:  # fmt: skip
+def train_from_platform(
+    ctx: typer.Context, out: Path | None, *, seed: int, mature_days: int
+) -> dict[str, Any]:
     """The platform path: decisions with known outcomes, a time-ordered validation split,
     the model saved and registered (inactive)."""
     from guardpay.ml.train import train_model
@@ -168,17 +180,31 @@ def train_from_platform(ctx: typer.Context, out: Path | None, *, seed: int,
     target = out or DEFAULT_DATA_DIR / "models" / utc_now().strftime("%Y%m%d-%H%M%S")
     ensure_new_model_dir(target)
     with err_console.status(f"training on {len(data.y)} decisions"):
-        model = train_model(data.X, data.y, data.feature_names, data.times, seed=seed,
-                            label_column="label", time_column="created_at")  # fmt: skip
+        model = train_model(
+            data.X,
+            data.y,
+            data.feature_names,
+            data.times,
+            seed=seed,
+            label_column="label",
+            time_column="created_at",
+        )
     model.save(target)
     with unit_of_work(db) as uow:
-        risk_models.register(Context(uow, state(ctx).keyring(), SYSTEM), model.version,
-                             target, model.metrics)  # fmt: skip
-    return {"version": model.version, "path": str(target), "rows": len(data.y),
-            "positives": int(data.y.sum()), "labelled": data.labelled,
-            "best_iteration": model.best_iteration,
-            **{k: model.metrics[k] for k in ("pr_auc", "roc_auc", "recall_at_0.1pct",
-                                             "recall_at_1pct")}}  # fmt: skip
+        risk_models.register(
+            Context(uow, state(ctx).keyring(), SYSTEM), model.version, target, model.metrics
+        )
+    return {
+        "version": model.version,
+        "path": str(target),
+        "rows": len(data.y),
+        "positives": int(data.y.sum()),
+        "labelled": data.labelled,
+        "best_iteration": model.best_iteration,
+        **{
+            k: model.metrics[k] for k in ("pr_auc", "roc_auc", "recall_at_0.1pct", "recall_at_1pct")
+        },
+    }
 
 
 def print_platform_report(report: dict[str, Any]) -> None:
@@ -209,13 +235,24 @@ def list_cmd(
     db.require_migrated()
     with read_only(db) as uow:
         rows = RiskRepository(uow.conn).models()
-    data = [{"version": r.version, "active": r.active, "path": r.path,
-             "pr_auc": r.metrics.get("pr_auc")} for r in rows]  # fmt: skip
+    data = [
+        {
+            "version": r.version,
+            "active": r.active,
+            "path": r.path,
+            "pr_auc": r.metrics.get("pr_auc"),
+        }
+        for r in rows
+    ]
     if json_out:
         emit_json(data)
         return
     table = Table("version", "active", "PR-AUC", "path")
     for item in data:
-        table.add_row(str(item["version"]), "yes" if item["active"] else "",
-                      str(item["pr_auc"]), str(item["path"]))  # fmt: skip
+        table.add_row(
+            str(item["version"]),
+            "yes" if item["active"] else "",
+            str(item["pr_auc"]),
+            str(item["path"]),
+        )
     console.print(table)

@@ -34,13 +34,27 @@ def reserve(
 
 
 def _print_reserve(report: service.ReserveReport) -> None:
-    columns = ("currency", "reserve", "liabilities", "platform funds", "in flight (posted)",
-               "top-ups in flight", "withdrawals in flight", "status")  # fmt: skip
+    columns = (
+        "currency",
+        "reserve",
+        "liabilities",
+        "platform funds",
+        "in flight (posted)",
+        "top-ups in flight",
+        "withdrawals in flight",
+        "status",
+    )
     table = Table(*columns, title="reserve reconciliation (minor units)")
     for ln in report.lines:
         status = "[green]ok[/]" if not ln.breaks else "[red]" + "; ".join(ln.breaks)
-        figures = (ln.reserve, ln.liabilities, ln.platform_funds, ln.in_flight_posted,
-                   ln.top_ups_in_flight, ln.withdrawals_in_flight)  # fmt: skip
+        figures = (
+            ln.reserve,
+            ln.liabilities,
+            ln.platform_funds,
+            ln.in_flight_posted,
+            ln.top_ups_in_flight,
+            ln.withdrawals_in_flight,
+        )
         table.add_row(ln.currency, *(str(v) for v in figures), status)
     console.print(table)
     console.print("[green]reserve reconciled[/]" if report.ok else "[red]reserve breaks[/]")
@@ -70,5 +84,6 @@ def _print_statement(report: service.StatementReport) -> None:
         line = f"{b.kind}  {b.bank_reference}  {b.funding_id or '-'}  {b.detail}"
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     colour = "green" if report.ok else "red"
-    console.print(f"[{colour}]{report.rows} rows, {report.matched} matched, "
-                  f"{len(report.breaks)} break(s)[/]")  # fmt: skip
+    console.print(
+        f"[{colour}]{report.rows} rows, {report.matched} matched, {len(report.breaks)} break(s)[/]"
+    )

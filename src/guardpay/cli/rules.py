@@ -40,13 +40,24 @@ def run_tests(
 
 def _as_dict(rule_set: RuleSet, results: list[ExampleResult], passed: bool) -> dict[str, object]:
     examples = [
-        {"name": r.name, "passed": r.passed, "expected": r.expected.value, "got": r.got.value,
-         "expected_hits": list(r.expected_hits) if r.expected_hits is not None else None,
-         "got_hits": list(r.got_hits), "line": r.line}
+        {
+            "name": r.name,
+            "passed": r.passed,
+            "expected": r.expected.value,
+            "got": r.got.value,
+            "expected_hits": list(r.expected_hits) if r.expected_hits is not None else None,
+            "got_hits": list(r.got_hits),
+            "line": r.line,
+        }
         for r in results
-    ]  # fmt: skip
-    return {"rule_set": rule_set.name, "version": rule_set.version, "digest": rule_set.digest,
-            "examples": examples, "passed": passed}  # fmt: skip
+    ]
+    return {
+        "rule_set": rule_set.name,
+        "version": rule_set.version,
+        "digest": rule_set.digest,
+        "examples": examples,
+        "passed": passed,
+    }
 
 
 def _print_examples(rule_set: RuleSet, results: list[ExampleResult], passed: bool) -> None:
@@ -71,14 +82,17 @@ def _print_examples(rule_set: RuleSet, results: list[ExampleResult], passed: boo
 @app.command("backtest")
 def backtest_cmd(
     ctx: typer.Context,
-    rules: Path = typer.Option(..., "--rules", exists=True, dir_okay=False,
-                               help="The candidate rule set (YAML)."),
-    since: datetime | None = typer.Option(None, "--since", formats=["%Y-%m-%d"],
-                                          help="Only decisions from this day (UTC) on."),
-    mature_days: int = typer.Option(30, "--mature-days", min=0,
-                                     help="Unlabelled decisions this old count as legitimate."),
+    rules: Path = typer.Option(
+        ..., "--rules", exists=True, dir_okay=False, help="The candidate rule set (YAML)."
+    ),
+    since: datetime | None = typer.Option(
+        None, "--since", formats=["%Y-%m-%d"], help="Only decisions from this day (UTC) on."
+    ),
+    mature_days: int = typer.Option(
+        30, "--mature-days", min=0, help="Unlabelled decisions this old count as legitimate."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:  # fmt: skip
+) -> None:
     """Replay the stored decisions (their recorded features) through a rule set and print
     per rule: hits, precision and recall against known fraud labels."""
     rule_set = load_rule_set_file(rules)
@@ -99,12 +113,22 @@ def _ratio(value: object) -> str:
 
 
 def _print_backtest(result: dict[str, Any]) -> None:
-    title = (f"{result['rule_set']} v{result['version']} over {result['decisions']} decisions "
-             f"({result['fraud']} fraud, {result['legit']} legitimate known)")  # fmt: skip
+    title = (
+        f"{result['rule_set']} v{result['version']} over {result['decisions']} decisions "
+        f"({result['fraud']} fraud, {result['legit']} legitimate known)"
+    )
     table = Table("rule", "hits", "fraud hits", "precision", "recall", "shadow", title=title)
     for name, s in result["rules"].items():
-        table.add_row(name, str(s["hits"]), str(s["fraud_hits"]), _ratio(s["precision"]),
-                      _ratio(s["recall"]), "yes" if s["shadow"] else "")  # fmt: skip
+        table.add_row(
+            name,
+            str(s["hits"]),
+            str(s["fraud_hits"]),
+            _ratio(s["precision"]),
+            _ratio(s["recall"]),
+            "yes" if s["shadow"] else "",
+        )
     console.print(table)
-    console.print(f"would decide: {result['actions']}; stops {result['stopped_fraud']} known "
-                  f"fraud and {result['stopped_legit']} known legitimate")  # fmt: skip
+    console.print(
+        f"would decide: {result['actions']}; stops {result['stopped_fraud']} known "
+        f"fraud and {result['stopped_legit']} known legitimate"
+    )

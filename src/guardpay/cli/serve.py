@@ -70,15 +70,24 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
     if not os.environ.get(REDIS_ENV):
-        err_console.print(f"[bold red]error[/]: {workers} workers must share risk control's "
-                          f"features: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)")  # fmt: skip
+        err_console.print(
+            f"[bold red]error[/]: {workers} workers must share risk control's "
+            f"features: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)"
+        )
         raise typer.Exit(2)
     db = state(ctx).database()
     db.require_migrated()  # refuse before starting any worker
     db.dispose()
     os.environ[DATABASE_ENV] = state(ctx).database_url
-    uvicorn.run("guardpay.cli.serve:worker_app", factory=True, workers=workers, host=host,
-                port=port, log_level="info", access_log=False)  # fmt: skip
+    uvicorn.run(
+        "guardpay.cli.serve:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def _logging(level: str | None, form: str | None) -> None:

@@ -21,17 +21,47 @@ from guardpay.domain.risk.schema import KINDS
 from guardpay.errors import InvalidRequest
 
 TIME_COLUMNS: Final = ("ts", "account_created_at", "credential_changed_at", "payee_created_at")
-TEXT_COLUMNS: Final = ("tx_id", "kind", "channel", "user_id", "payee_id", "merchant_id",
-                       "currency", "device_id", "ip", "fraud_typology",
-                       "laundering_typology")  # fmt: skip
-REQUIRED: Final = ("tx_id", "ts", "day", "kind", "channel", "user_id", "amount", "currency",
-                   "account_created_at", "is_fraud")  # fmt: skip
+TEXT_COLUMNS: Final = (
+    "tx_id",
+    "kind",
+    "channel",
+    "user_id",
+    "payee_id",
+    "merchant_id",
+    "currency",
+    "device_id",
+    "ip",
+    "fraud_typology",
+    "laundering_typology",
+)
+REQUIRED: Final = (
+    "tx_id",
+    "ts",
+    "day",
+    "kind",
+    "channel",
+    "user_id",
+    "amount",
+    "currency",
+    "account_created_at",
+    "is_fraud",
+)
 OPTIONAL_DEFAULTS: Final[dict[str, Any]] = {
-    "payee_id": None, "payee_is_merchant": False, "merchant_id": None, "device_id": None,
-    "ip": None, "lat": None, "lon": None, "account_class": 0, "balance_before": 0,
-    "credential_changed_at": None, "payee_created_at": None, "fraud_typology": "",
-    "is_laundering": 0, "laundering_typology": "",
-}  # fmt: skip
+    "payee_id": None,
+    "payee_is_merchant": False,
+    "merchant_id": None,
+    "device_id": None,
+    "ip": None,
+    "lat": None,
+    "lon": None,
+    "account_class": 0,
+    "balance_before": 0,
+    "credential_changed_at": None,
+    "payee_created_at": None,
+    "fraud_typology": "",
+    "is_laundering": 0,
+    "laundering_typology": "",
+}
 
 
 def read_transactions(directory: Path) -> pl.DataFrame:
@@ -43,8 +73,11 @@ def read_transactions(directory: Path) -> pl.DataFrame:
         overrides = {name: pl.String for name in (*TEXT_COLUMNS, *TIME_COLUMNS)}
         frame = pl.read_csv(csv, schema_overrides=overrides, infer_schema_length=10_000)
     else:
-        raise InvalidRequest(f"no transactions.parquet or transactions.csv in {directory}",
-                             code="data_missing", param="data")  # fmt: skip
+        raise InvalidRequest(
+            f"no transactions.parquet or transactions.csv in {directory}",
+            code="data_missing",
+            param="data",
+        )
     return prepare(frame)
 
 
@@ -52,8 +85,9 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     """Check the columns, fill optional ones, type times as UTC and sort by time."""
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
-        raise InvalidRequest(f"the transactions table lacks {', '.join(missing)}",
-                             code="data_invalid", param="data")  # fmt: skip
+        raise InvalidRequest(
+            f"the transactions table lacks {', '.join(missing)}", code="data_invalid", param="data"
+        )
     for name, default in OPTIONAL_DEFAULTS.items():
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(default).alias(name))
@@ -99,13 +133,19 @@ def split_days(frame: pl.DataFrame, train_share: float) -> DaySplit:
     """The first `train_share` of the distinct days train, the rest are evaluated; each
     side gets at least one day."""
     if not 0.0 < train_share < 1.0:
-        raise InvalidRequest("--train-share must be between 0 and 1 (exclusive)",
-                             code="parameter_invalid", param="train_share")  # fmt: skip
+        raise InvalidRequest(
+            "--train-share must be between 0 and 1 (exclusive)",
+            code="parameter_invalid",
+            param="train_share",
+        )
     days = tuple(sorted(int(d) for d in frame["day"].unique().to_list()))
     if len(days) < 2:
-        raise InvalidRequest(f"the data covers {len(days)} day(s); at least 2 are needed "
-                             "to train on some and evaluate on the rest",
-                             code="data_too_short", param="data")  # fmt: skip
+        raise InvalidRequest(
+            f"the data covers {len(days)} day(s); at least 2 are needed "
+            "to train on some and evaluate on the rest",
+            code="data_too_short",
+            param="data",
+        )
     cut = min(len(days) - 1, max(1, round(train_share * len(days))))
     return DaySplit(days[:cut], days[cut:])
 

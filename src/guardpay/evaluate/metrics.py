@@ -90,17 +90,21 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
     dec = pl.col("decision")
     amount = pl.col("amount")
     row = frame.select(
-        requests=pl.len(), fraud=fraud.sum(), legit=legit.sum(),
-        fraud_amount=amount.filter(fraud).sum(), caught=pl.col("caught").sum(),
+        requests=pl.len(),
+        fraud=fraud.sum(),
+        legit=legit.sum(),
+        fraud_amount=amount.filter(fraud).sum(),
+        caught=pl.col("caught").sum(),
         caught_amount=amount.filter(pl.col("caught")).sum(),
-        reviewed=(dec == "review").sum(), denied=(dec == "deny").sum(),
+        reviewed=(dec == "review").sum(),
+        denied=(dec == "deny").sum(),
         challenged=(dec == "challenge").sum(),
         fraud_reviewed=(fraud & (dec == "review")).sum(),
         fraud_denied=(fraud & (dec == "deny")).sum(),
         legit_denied=(legit & (dec == "deny")).sum(),
         legit_reviewed=(legit & (dec == "review")).sum(),
         legit_challenged=(legit & (dec == "challenge")).sum(),
-    ).row(0, named=True)  # fmt: skip
+    ).row(0, named=True)
     return {name: int(value or 0) for name, value in row.items()}
 
 
@@ -108,7 +112,9 @@ def overall(frame: pl.DataFrame) -> dict[str, Any]:
     """The headline figures of a table that already has `caught`."""
     c = _counts(frame)
     return {
-        "requests": c["requests"], "fraud": c["fraud"], "legit": c["legit"],
+        "requests": c["requests"],
+        "fraud": c["fraud"],
+        "legit": c["legit"],
         "fraud_amount": c["fraud_amount"],
         "fraud_recall_by_count": ratio(c["caught"], c["fraud"]),
         "fraud_recall_by_amount": ratio(c["caught_amount"], c["fraud_amount"]),
@@ -120,10 +126,12 @@ def overall(frame: pl.DataFrame) -> dict[str, Any]:
         "review_rate_legit": ratio(c["legit_reviewed"], c["legit"]),
         "review_precision": ratio(c["fraud_reviewed"], c["reviewed"]),
         "deny_precision": ratio(c["fraud_denied"], c["denied"]),
-        "reviewed": c["reviewed"], "denied": c["denied"], "challenged": c["challenged"],
+        "reviewed": c["reviewed"],
+        "denied": c["denied"],
+        "challenged": c["challenged"],
         "loss_prevented": c["caught_amount"],
         "loss_let_through": c["fraud_amount"] - c["caught_amount"],
-    }  # fmt: skip
+    }
 
 
 def per_typology(frame: pl.DataFrame, policy: CatchPolicy) -> dict[str, dict[str, Any]]:
@@ -135,18 +143,22 @@ def per_typology(frame: pl.DataFrame, policy: CatchPolicy) -> dict[str, dict[str
         part = frame.filter(pl.col("typology") == name)
         c = _counts(part)
         out[name] = {
-            "count": c["fraud"], "amount": c["fraud_amount"],
-            "caught": c["caught"], "caught_amount": c["caught_amount"],
+            "count": c["fraud"],
+            "amount": c["fraud_amount"],
+            "caught": c["caught"],
+            "caught_amount": c["caught_amount"],
             "recall_by_count": ratio(c["caught"], c["fraud"]),
             "recall_by_amount": ratio(c["caught_amount"], c["fraud_amount"]),
-            "reviewed": c["reviewed"], "denied": c["denied"], "challenged": c["challenged"],
+            "reviewed": c["reviewed"],
+            "denied": c["denied"],
+            "challenged": c["challenged"],
             "allowed": c["fraud"] - c["reviewed"] - c["denied"] - c["challenged"],
             "review_precision": ratio(c["fraud_reviewed"], reviewed),
             "deny_precision": ratio(c["fraud_denied"], denied),
             "challenge_counts_as_caught": policy.challenge_caught(name),
             "loss_prevented": c["caught_amount"],
             "loss_let_through": c["fraud_amount"] - c["caught_amount"],
-        }  # fmt: skip
+        }
     return out
 
 

@@ -52,8 +52,10 @@ def pr_curve(outcomes: pl.DataFrame) -> Figure:
     fig, ax = _axes(6)
     y = outcomes["is_fraud"].to_numpy()
     drawn = False
-    for column, label in (("model_score", "model probability"),
-                          ("decision_score", "decision score (rules + model)")):  # fmt: skip
+    for column, label in (
+        ("model_score", "model probability"),
+        ("decision_score", "decision score (rules + model)"),
+    ):
         scores = outcomes[column].cast(pl.Float64).to_numpy()
         if len(y) == 0 or y.min() == y.max() or np.isnan(scores).all():
             continue
@@ -64,8 +66,13 @@ def pr_curve(outcomes: pl.DataFrame) -> Figure:
         _note(ax, "not available: the evaluated period needs fraud and legitimate requests")
     else:
         ax.legend(loc="upper right")
-    ax.set(xlabel="recall (fraud requests)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
-           title="Precision-recall, evaluated period")  # fmt: skip
+    ax.set(
+        xlabel="recall (fraud requests)",
+        ylabel="precision",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title="Precision-recall, evaluated period",
+    )
     return fig
 
 
@@ -83,17 +90,27 @@ def score_distributions(outcomes: pl.DataFrame) -> Figure:
     for label, part in groups:
         if part.height:
             values = part[column].cast(pl.Float64).to_numpy() / scale
-            ax.hist(values, bins=bins, histtype="step", linewidth=1.5,
-                    weights=np.full(len(values), 1 / len(values)),
-                    label=f"{label} ({part.height})")  # fmt: skip
+            ax.hist(
+                values,
+                bins=bins,
+                histtype="step",
+                linewidth=1.5,
+                weights=np.full(len(values), 1 / len(values)),
+                label=f"{label} ({part.height})",
+            )
     if not outcomes.height:
         _note(ax, "no evaluated requests")
     else:
         ax.legend(fontsize=8)
         ax.set_ylim(0.5 / max(part.height for _, part in groups), 1.5)
     xlabel = "model probability" if use_model else "decision score / 100 (no model)"
-    ax.set(xlabel=xlabel, ylabel="share of the group (log)", yscale="log", xlim=(0, 1),
-           title="Score distributions by typology, evaluated period")  # fmt: skip
+    ax.set(
+        xlabel=xlabel,
+        ylabel="share of the group (log)",
+        yscale="log",
+        xlim=(0, 1),
+        title="Score distributions by typology, evaluated period",
+    )
     return fig
 
 
@@ -102,8 +119,10 @@ def recall_by_typology(table: dict[str, dict[str, Any]]) -> Figure:
     fig, ax = _axes(max(6.0, 1.2 * len(table) + 2))
     names = list(table)
     x = np.arange(len(names))
-    for offset, key, label in ((-0.2, "recall_by_count", "by count"),
-                               (0.2, "recall_by_amount", "by amount")):  # fmt: skip
+    for offset, key, label in (
+        (-0.2, "recall_by_count", "by count"),
+        (0.2, "recall_by_amount", "by amount"),
+    ):
         values = [table[n][key] or 0.0 for n in names]
         ax.bar(x + offset, values, width=0.4, label=label)
     ax.axhline(0.9, color="grey", linestyle="--", linewidth=1, label="target 90 %")

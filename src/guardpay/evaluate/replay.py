@@ -85,16 +85,24 @@ class _Collected:
         self.labels.append(int(row["is_fraud"]))
         self.times.append(row["ts"].timestamp())
 
-    def add_outcome(self, row: dict[str, Any], decision: Decision,
-                    features: dict[str, Value], has_model: bool) -> None:  # fmt: skip
+    def add_outcome(
+        self, row: dict[str, Any], decision: Decision, features: dict[str, Value], has_model: bool
+    ) -> None:
         values = {
-            "tx_id": row["tx_id"], "day": row["day"], "ts": row["ts"], "kind": row["kind"],
-            "user_id": row["user_id"], "amount": row["amount"], "is_fraud": row["is_fraud"],
-            "fraud_typology": row["fraud_typology"], "is_laundering": row["is_laundering"],
-            "decision": decision.action.value, "decision_score": decision.score,
+            "tx_id": row["tx_id"],
+            "day": row["day"],
+            "ts": row["ts"],
+            "kind": row["kind"],
+            "user_id": row["user_id"],
+            "amount": row["amount"],
+            "is_fraud": row["is_fraud"],
+            "fraud_typology": row["fraud_typology"],
+            "is_laundering": row["is_laundering"],
+            "decision": decision.action.value,
+            "decision_score": decision.score,
             "model_score": float(features["model_score"]) if has_model else float("nan"),
             "reasons": ",".join(decision.reasons),
-        }  # fmt: skip
+        }
         for name, value in values.items():
             self.outcomes.setdefault(name, []).append(value)
 
@@ -156,11 +164,20 @@ def _train(got: _Collected, trainer: Trainer) -> TrainedModel | None:
 
 def _outcome_frame(got: _Collected) -> pl.DataFrame:
     schema: dict[str, Any] = {
-        "tx_id": pl.String, "day": pl.Int64, "ts": pl.Datetime("us", "UTC"),
-        "kind": pl.String, "user_id": pl.String, "amount": pl.Int64, "is_fraud": pl.Int8,
-        "fraud_typology": pl.String, "is_laundering": pl.Int8, "decision": pl.String,
-        "decision_score": pl.Int64, "model_score": pl.Float64, "reasons": pl.String,
-    }  # fmt: skip
+        "tx_id": pl.String,
+        "day": pl.Int64,
+        "ts": pl.Datetime("us", "UTC"),
+        "kind": pl.String,
+        "user_id": pl.String,
+        "amount": pl.Int64,
+        "is_fraud": pl.Int8,
+        "fraud_typology": pl.String,
+        "is_laundering": pl.Int8,
+        "decision": pl.String,
+        "decision_score": pl.Int64,
+        "model_score": pl.Float64,
+        "reasons": pl.String,
+    }
     if not got.outcomes:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(got.outcomes, schema=schema)

@@ -59,11 +59,15 @@ def summary_lines(f: dict[str, Any]) -> list[str]:
     ]
     table = f["per_typology"]
     if f["missed_typologies"]:
-        lines.append("The system still misses: " + "; ".join(
-            f"{name} ({pct(table[name]['recall_by_count'], 0)} by count, "
-            f"{pct(table[name]['recall_by_amount'], 0)} by amount)"
-            for name in f["missed_typologies"]
-        ) + ".")  # fmt: skip
+        lines.append(
+            "The system still misses: "
+            + "; ".join(
+                f"{name} ({pct(table[name]['recall_by_count'], 0)} by count, "
+                f"{pct(table[name]['recall_by_amount'], 0)} by amount)"
+                for name in f["missed_typologies"]
+            )
+            + "."
+        )
     elif table:
         lines.append(f"No typology is missed (every recall is at least {pct(MISS_BELOW, 0)}).")
     else:
@@ -94,9 +98,11 @@ def headline_table(f: dict[str, Any]) -> str:
         ("Fraud loss prevented", money(f["loss_prevented"])),
         ("Fraud loss let through", money(f["loss_let_through"])),
         ("Model PR-AUC (evaluated period)", _num(f["model"]["pr_auc_eval"])),
-        ("Requests evaluated (fraud / legitimate)", f"{f['requests']} ({f['fraud']} / "
-                                                     f"{f['legit']})"),
-    ]  # fmt: skip
+        (
+            "Requests evaluated (fraud / legitimate)",
+            f"{f['requests']} ({f['fraud']} / {f['legit']})",
+        ),
+    ]
     body = "".join(_row([name, value]) for name, value in rows)
     return f"<table>{_row(['Figure', 'Value'], 'th')}{body}</table>"
 
@@ -106,16 +112,38 @@ def _num(value: float | None) -> str:
 
 
 def typology_table(f: dict[str, Any]) -> str:
-    head = ["Typology", "Fraud requests", "Amount", "Recall (count)", "Recall (amount)",
-            "Denied", "Reviewed", "Challenged", "Allowed", "Precision of review",
-            "Precision of deny", "Challenge stops it", "Let through"]  # fmt: skip
+    head = [
+        "Typology",
+        "Fraud requests",
+        "Amount",
+        "Recall (count)",
+        "Recall (amount)",
+        "Denied",
+        "Reviewed",
+        "Challenged",
+        "Allowed",
+        "Precision of review",
+        "Precision of deny",
+        "Challenge stops it",
+        "Let through",
+    ]
     rows = [_row(head, "th")]
     for name, t in f["per_typology"].items():
-        cells = [name, str(t["count"]), money(t["amount"]), pct(t["recall_by_count"]),
-                 pct(t["recall_by_amount"]), str(t["denied"]), str(t["reviewed"]),
-                 str(t["challenged"]), str(t["allowed"]), pct(t["review_precision"]),
-                 pct(t["deny_precision"]), "yes" if t["challenge_counts_as_caught"] else "no",
-                 money(t["loss_let_through"])]  # fmt: skip
+        cells = [
+            name,
+            str(t["count"]),
+            money(t["amount"]),
+            pct(t["recall_by_count"]),
+            pct(t["recall_by_amount"]),
+            str(t["denied"]),
+            str(t["reviewed"]),
+            str(t["challenged"]),
+            str(t["allowed"]),
+            pct(t["review_precision"]),
+            pct(t["deny_precision"]),
+            "yes" if t["challenge_counts_as_caught"] else "no",
+            money(t["loss_let_through"]),
+        ]
         rows.append(_row(cells, cls="miss" if name in f["missed_typologies"] else ""))
     return "<table>" + "".join(rows) + "</table>"
 
@@ -124,37 +152,49 @@ def targets_list(f: dict[str, Any]) -> str:
     items = []
     for name, t in f["targets"].items():
         met = t["met"]
-        cls, word = {True: ("met", "met"), False: ("unmet", "not met"),
-                     None: ("unmet", "not measurable")}[met]  # fmt: skip
-        items.append(f'<li>{escape(name)} {escape(t["target"])}: <span class="{cls}">'
-                     f"{word}</span> ({escape(pct(t['value'], 3))})</li>")  # fmt: skip
+        cls, word = {
+            True: ("met", "met"),
+            False: ("unmet", "not met"),
+            None: ("unmet", "not measurable"),
+        }[met]
+        items.append(
+            f'<li>{escape(name)} {escape(t["target"])}: <span class="{cls}">'
+            f"{word}</span> ({escape(pct(t['value'], 3))})</li>"
+        )
     return "<ul>" + "".join(items) + "</ul>"
 
 
 def method_text(f: dict[str, Any]) -> str:
     p = f["period"]
     return METHOD.format(
-        share=p["train_share"], t0=p["train_days"][0], t1=p["train_days"][1],
-        e0=p["eval_days"][0], e1=p["eval_days"][1], seed=p["seed"], miss=MISS_BELOW,
+        share=p["train_share"],
+        t0=p["train_days"][0],
+        t1=p["train_days"][1],
+        e0=p["eval_days"][0],
+        e1=p["eval_days"][1],
+        seed=p["seed"],
+        miss=MISS_BELOW,
         stops=", ".join(f["caught_definition"]["challenge_stops"]) or "none",
-    )  # fmt: skip
+    )
 
 
 def model_text(f: dict[str, Any]) -> str:
     m = f["model"]
     if not m["trained"]:
-        return (f"No model could be trained ({m['error']}); the evaluated period ran on "
-                "rules alone.")  # fmt: skip
-    return (f"Model {m['version']} trained on {m['training_rows']} requests "
-            f"({m['training_fraud']} fraud); validation PR-AUC {_num(m['validation_pr_auc'])}, "
-            f"PR-AUC on the evaluated period {_num(m['pr_auc_eval'])} (decision score: "
-            f"{_num(m['decision_score_pr_auc_eval'])}).")  # fmt: skip
+        return f"No model could be trained ({m['error']}); the evaluated period ran on rules alone."
+    return (
+        f"Model {m['version']} trained on {m['training_rows']} requests "
+        f"({m['training_fraud']} fraud); validation PR-AUC {_num(m['validation_pr_auc'])}, "
+        f"PR-AUC on the evaluated period {_num(m['pr_auc_eval'])} (decision score: "
+        f"{_num(m['decision_score_pr_auc_eval'])})."
+    )
 
 
 def render_html(f: dict[str, Any]) -> str:
     summary = "".join(f"<li>{escape(line)}</li>" for line in f["summary"])
-    images = "".join(f'<p><img src="{escape(name)}" alt="{escape(name)}"></p>'
-                     for name in f.get("plots", []))  # fmt: skip
+    images = "".join(
+        f'<p><img src="{escape(name)}" alt="{escape(name)}"></p>' for name in f.get("plots", [])
+    )
     skipped = f["period"]["skipped_kinds"]
     skipped_text = f"<p>Skipped (kinds the risk engine does not decide): {escape(str(skipped))}</p>"
     return f"""<!DOCTYPE html>

@@ -52,14 +52,19 @@ class ModelTrainer:
             return None
 
 
-def evaluate_directory(data: Path, out: Path, options: EvaluateOptions | None = None,
-                       progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+def evaluate_directory(
+    data: Path, out: Path, options: EvaluateOptions | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Read `data`, evaluate, write the report into `out`; returns the figures."""
     return evaluate_frame(read_transactions(data), out, options, progress)
 
 
-def evaluate_frame(frame: pl.DataFrame, out: Path, options: EvaluateOptions | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+def evaluate_frame(
+    frame: pl.DataFrame,
+    out: Path,
+    options: EvaluateOptions | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Evaluate a prepared transactions table (`data.prepare`) and write the report."""
     options = options or EvaluateOptions()
     split = split_days(frame, options.train_share)
@@ -106,8 +111,9 @@ def model_section(result: ReplayResult, error: str | None) -> dict[str, Any]:
     return out
 
 
-def period_section(frame: pl.DataFrame, split: DaySplit, options: EvaluateOptions,
-                   result: ReplayResult) -> dict[str, Any]:  # fmt: skip
+def period_section(
+    frame: pl.DataFrame, split: DaySplit, options: EvaluateOptions, result: ReplayResult
+) -> dict[str, Any]:
     return {
         "train_share": options.train_share,
         "seed": options.seed,

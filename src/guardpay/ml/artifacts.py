@@ -52,8 +52,11 @@ def ensure_new_model_dir(directory: Path) -> None:
     """Fail unless a model can be written to `directory` (checked before training too,
     so a long run does not end in this error)."""
     if (directory / MODEL_FILE).exists() or (directory / META_FILE).exists():
-        raise InvalidRequest(f"{directory} already holds a model; choose a new directory",
-                             code="model_exists", param="out")  # fmt: skip
+        raise InvalidRequest(
+            f"{directory} already holds a model; choose a new directory",
+            code="model_exists",
+            param="out",
+        )
     if directory.exists() and not directory.is_dir():
         raise InvalidRequest(f"{directory} is not a directory", code="model_exists", param="out")
 
@@ -86,8 +89,10 @@ def _check_meta(meta: Any) -> None:
     if absent := [k for k in REQUIRED_META if k not in meta]:
         raise ModelUnavailable(f"{META_FILE} lacks {', '.join(absent)}", code="model_corrupt")
     if meta["format"] != FORMAT:
-        raise ModelUnavailable(f"model format {meta['format']!r} is not supported (want "
-                               f"{FORMAT})", code="model_corrupt")  # fmt: skip
+        raise ModelUnavailable(
+            f"model format {meta['format']!r} is not supported (want {FORMAT})",
+            code="model_corrupt",
+        )
     names = meta["feature_names"]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ModelUnavailable(f"{META_FILE} has no valid feature_names", code="model_corrupt")
@@ -107,6 +112,7 @@ def read_model_dir(directory: Path) -> tuple[str, dict[str, Any]]:
         raise ModelUnavailable(f"{META_FILE} is not JSON: {exc}", code="model_corrupt") from exc
     _check_meta(meta)
     if sha256_text(model_text) != meta["model_sha256"]:
-        raise ModelUnavailable(f"{MODEL_FILE} does not match its checksum in {META_FILE}",
-                               code="model_corrupt")  # fmt: skip
+        raise ModelUnavailable(
+            f"{MODEL_FILE} does not match its checksum in {META_FILE}", code="model_corrupt"
+        )
     return model_text, meta

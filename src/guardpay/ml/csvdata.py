@@ -56,8 +56,9 @@ def read_text_csv(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InvalidRequest(f"cannot read {path} as CSV: {exc}", code="invalid_csv",
-                             param="csv") from exc  # fmt: skip
+        raise InvalidRequest(
+            f"cannot read {path} as CSV: {exc}", code="invalid_csv", param="csv"
+        ) from exc
     if frame.height == 0:
         raise InvalidRequest(f"{path} has no data rows", code="empty_csv", param="csv")
     frame.columns = [c.strip().lstrip("\ufeff") for c in frame.columns]
@@ -107,8 +108,9 @@ def parse_label(column: pl.Series, name: str) -> np.ndarray:
         raise InvalidRequest(
             f"label column {name!r} has unrecognised values: {listed}; expected 1/0, "
             "true/false, t/f, yes/no or fraud/legit",
-            code="invalid_label", param=name,
-        )  # fmt: skip
+            code="invalid_label",
+            param=name,
+        )
     return out
 
 
@@ -138,16 +140,22 @@ def parse_times(column: pl.Series, name: str) -> np.ndarray:
         elif word is None:
             seconds.append(None)
         else:
-            seconds.append(cache[word] if word in cache else cache.setdefault(
-                word, _parse_instant(word)))  # fmt: skip
-    bad = [f"row {i + 2}: {w!r}" for i, (w, s) in enumerate(zip(text.to_list(), seconds,
-           strict=True)) if s is None]  # fmt: skip
+            seconds.append(
+                cache[word] if word in cache else cache.setdefault(word, _parse_instant(word))
+            )
+    bad = [
+        f"row {i + 2}: {w!r}"
+        for i, (w, s) in enumerate(zip(text.to_list(), seconds, strict=True))
+        if s is None
+    ]
     if bad:
         raise InvalidRequest(
             f"time column {name!r} has {len(bad)} missing or unparsable value(s), e.g. "
-            + "; ".join(bad[:5]) + " (use ISO 8601 dates/datetimes or epoch seconds/ms)",
-            code="invalid_time", param=name,
-        )  # fmt: skip
+            + "; ".join(bad[:5])
+            + " (use ISO 8601 dates/datetimes or epoch seconds/ms)",
+            code="invalid_time",
+            param=name,
+        )
     return np.array(seconds, dtype=np.float64)
 
 
@@ -155,8 +163,9 @@ def _require_column(frame: pl.DataFrame, name: str, param: str) -> None:
     if name not in frame.columns:
         raise InvalidRequest(
             f"column {name!r} not in the CSV (columns: {', '.join(frame.columns)})",
-            code="unknown_column", param=param,
-        )  # fmt: skip
+            code="unknown_column",
+            param=param,
+        )
 
 
 def _as_matrix(columns: Sequence[pl.Series], rows: int) -> np.ndarray:
@@ -175,8 +184,9 @@ def load_training_csv(path: Path, label: str, time_column: str | None = None) ->
     if time_column is not None:
         _require_column(frame, time_column, "time_column")
         if time_column == label:
-            raise InvalidRequest("the label and time columns must differ",
-                                 code="invalid_time", param="time_column")  # fmt: skip
+            raise InvalidRequest(
+                "the label and time columns must differ", code="invalid_time", param="time_column"
+            )
     y = parse_label(frame[label], label)
     times = None if time_column is None else parse_times(frame[time_column], time_column)
     used: list[pl.Series] = []
@@ -197,10 +207,19 @@ def load_training_csv(path: Path, label: str, time_column: str | None = None) ->
             if bad := numbers.null_count() - text.null_count():
                 coerced[name] = bad
     if not used:
-        raise InvalidRequest(f"{path} has no numeric feature columns", code="no_features",
-                             param="csv")  # fmt: skip
-    return CsvData(_as_matrix(used, frame.height), [s.name for s in used], y, label, times,
-                   time_column, skipped, coerced)  # fmt: skip
+        raise InvalidRequest(
+            f"{path} has no numeric feature columns", code="no_features", param="csv"
+        )
+    return CsvData(
+        _as_matrix(used, frame.height),
+        [s.name for s in used],
+        y,
+        label,
+        times,
+        time_column,
+        skipped,
+        coerced,
+    )
 
 
 def load_scoring_csv(path: Path, feature_names: Sequence[str]) -> np.ndarray:
@@ -212,7 +231,8 @@ def load_scoring_csv(path: Path, feature_names: Sequence[str]) -> np.ndarray:
     if absent:
         raise InvalidRequest(
             f"the CSV lacks the model's feature column(s): {', '.join(absent)}",
-            code="missing_feature_columns", param="csv",
-        )  # fmt: skip
+            code="missing_feature_columns",
+            param="csv",
+        )
     columns = [parse_numbers(clean_text(frame[n])).alias(n) for n in feature_names]
     return _as_matrix(columns, frame.height)

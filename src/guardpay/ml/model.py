@@ -36,8 +36,9 @@ class TrainedModel:
         if booster.num_feature() != len(self.feature_names):
             raise ModelUnavailable(
                 f"the booster has {booster.num_feature()} features, meta names "
-                f"{len(self.feature_names)}", code="model_corrupt",
-            )  # fmt: skip
+                f"{len(self.feature_names)}",
+                code="model_corrupt",
+            )
 
     @property
     def version(self) -> str:
@@ -58,8 +59,9 @@ class TrainedModel:
         if matrix.ndim != 2 or matrix.shape[1] != len(self.feature_names):
             raise InvalidRequest(
                 f"expected a 2-D array with {len(self.feature_names)} columns, got shape "
-                f"{matrix.shape}", code="invalid_features",
-            )  # fmt: skip
+                f"{matrix.shape}",
+                code="invalid_features",
+            )
         if matrix.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         threads = 1 if len(matrix) < 1000 else 2  # thread start-up outweighs small batches
@@ -71,8 +73,9 @@ class TrainedModel:
         try:  # one list -> array conversion: half the cost of filling element by element
             return np.array([[values.get(name) for name in self.feature_names]], dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise InvalidRequest(f"a model feature is not a number: {exc}",
-                                 code="invalid_features") from exc  # fmt: skip
+            raise InvalidRequest(
+                f"a model feature is not a number: {exc}", code="invalid_features"
+            ) from exc
 
     def score_one(self, values: Mapping[str, Any]) -> float:
         """The probability for one request, without an explanation (the cheap path)."""

@@ -69,28 +69,33 @@ class Split:
     kind: Literal["time", "stratified"]
 
 
-def _check_inputs(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str],
-                  times: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _check_inputs(
+    X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], times: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Shapes and label values; returns (X as float64, y as int8)."""
     matrix = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y)
     if matrix.ndim != 2 or matrix.shape[1] != len(feature_names) or len(labels) != len(matrix):
         raise InvalidRequest(
             f"X {matrix.shape}, y {labels.shape} and {len(feature_names)} feature names "
-            "do not fit together", code="invalid_features",
-        )  # fmt: skip
+            "do not fit together",
+            code="invalid_features",
+        )
     if len(set(feature_names)) != len(feature_names):
         raise InvalidRequest("feature names must be unique", code="invalid_features")
     if len(matrix) < MIN_ROWS:
-        raise InvalidRequest(f"{len(matrix)} labelled rows; at least {MIN_ROWS} are needed",
-                             code="too_few_rows")  # fmt: skip
+        raise InvalidRequest(
+            f"{len(matrix)} labelled rows; at least {MIN_ROWS} are needed", code="too_few_rows"
+        )
     if not np.isin(labels, (0, 1)).all():
         raise InvalidRequest("labels must be 0 (legitimate) or 1 (fraud)", code="invalid_label")
     if times is not None and (len(times) != len(matrix) or np.isnan(times).any()):
         raise InvalidRequest("every row needs a time, one per row", code="invalid_time")
     if labels.min() == labels.max():
-        raise InvalidRequest(f"all {len(labels)} labels are {int(labels[0])}: need both "
-                             "fraud and legitimate rows", code="single_class")  # fmt: skip
+        raise InvalidRequest(
+            f"all {len(labels)} labels are {int(labels[0])}: need both fraud and legitimate rows",
+            code="single_class",
+        )
     return matrix, labels.astype(np.int8)
 
 
@@ -107,8 +112,9 @@ def time_split(times: np.ndarray, share: float) -> Split:
         after = int(np.searchsorted(ordered, ordered[cut], side="right"))
         options = [c for c in (first, after) if 0 < c < n]
         if not options:
-            raise InvalidRequest("all rows have the same time: cannot split by time",
-                                 code="invalid_time")  # fmt: skip
+            raise InvalidRequest(
+                "all rows have the same time: cannot split by time", code="invalid_time"
+            )
         cut = min(options, key=lambda c: abs(c - cut))
     return Split(np.sort(order[:cut]), np.sort(order[cut:]), "time")
 
@@ -116,8 +122,9 @@ def time_split(times: np.ndarray, share: float) -> Split:
 def stratified_split(y: np.ndarray, share: float, seed: int) -> Split:
     """A seeded random split with the same fraud rate on both sides."""
     if min(int(y.sum()), int(len(y) - y.sum())) < 2:
-        raise InvalidRequest("need at least 2 fraud and 2 legitimate rows to split",
-                             code="too_few_positives")  # fmt: skip
+        raise InvalidRequest(
+            "need at least 2 fraud and 2 legitimate rows to split", code="too_few_positives"
+        )
     index = np.arange(len(y))
     train, valid = train_test_split(index, test_size=share, random_state=seed, stratify=y)
     return Split(np.sort(train), np.sort(valid), "stratified")
@@ -131,7 +138,7 @@ def _check_sides(y: np.ndarray, split: Split) -> None:
                 f"the {side} part ({split.kind} split, {len(labels)} rows) holds only one "
                 "class; add data (or labelled fraud) covering that period",
                 code=f"single_class_{side}",
-            )  # fmt: skip
+            )
 
 
 def lgb_params(config: TrainConfig, y_train: np.ndarray, seed: int) -> dict[str, Any]:
@@ -141,15 +148,25 @@ def lgb_params(config: TrainConfig, y_train: np.ndarray, seed: int) -> dict[str,
     weight = {"none": 1.0, "sqrt": math.sqrt(ratio), "balanced": ratio}[config.class_weight]
     min_leaf = config.min_data_in_leaf or int(np.clip(len(y_train) // 200, 5, 50))
     return {
-        "objective": "binary", "metric": [config.stopping_metric],
-        "learning_rate": config.learning_rate, "num_leaves": config.num_leaves,
-        "max_depth": config.max_depth, "min_data_in_leaf": min_leaf,
-        "min_sum_hessian_in_leaf": 1e-3, "feature_fraction": 0.9,
-        "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0,
-        "scale_pos_weight": weight, "seed": seed, "deterministic": True,
-        "num_threads": config.num_threads, "force_col_wise": True, "feature_pre_filter": False,
+        "objective": "binary",
+        "metric": [config.stopping_metric],
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "max_depth": config.max_depth,
+        "min_data_in_leaf": min_leaf,
+        "min_sum_hessian_in_leaf": 1e-3,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.9,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "scale_pos_weight": weight,
+        "seed": seed,
+        "deterministic": True,
+        "num_threads": config.num_threads,
+        "force_col_wise": True,
+        "feature_pre_filter": False,
         "verbose": -1,
-    }  # fmt: skip
+    }
 
 
 def lgb_names(count: int) -> list[str]:
@@ -158,18 +175,23 @@ def lgb_names(count: int) -> list[str]:
     return [f"f{i}" for i in range(count)]
 
 
-def _fit(X: np.ndarray, y: np.ndarray, split: Split, params: dict[str, Any],
-         config: TrainConfig) -> tuple[str, int]:  # fmt: skip
+def _fit(
+    X: np.ndarray, y: np.ndarray, split: Split, params: dict[str, Any], config: TrainConfig
+) -> tuple[str, int]:
     """(model text cut at the best iteration, that iteration)."""
     names = lgb_names(X.shape[1])
     train = lgb.Dataset(X[split.train], y[split.train], feature_name=names, free_raw_data=True)
     valid = lgb.Dataset(X[split.validation], y[split.validation], reference=train)
     booster = lgb.train(
-        params, train, num_boost_round=config.max_rounds, valid_sets=[valid],
+        params,
+        train,
+        num_boost_round=config.max_rounds,
+        valid_sets=[valid],
         valid_names=["validation"],
-        callbacks=[lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True,
-                                      verbose=False)],
-    )  # fmt: skip
+        callbacks=[
+            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
+        ],
+    )
     best = int(booster.best_iteration) or int(booster.current_iteration())
     return booster.model_to_string(num_iteration=best), best
 
@@ -200,15 +222,22 @@ def train_model(
     meta: dict[str, Any] = {
         "version": make_version(model_text, created),
         "created_at": created.isoformat(timespec="seconds"),
-        "feature_names": list(feature_names), "label_column": label_column,
-        "time_column": time_column, "validation": split.kind, "seed": seed,
-        "train_rows": len(split.train), "validation_rows": len(split.validation),
-        "train_positives": int(labels[split.train].sum()), "best_iteration": best,
-        "params": params, "config": asdict(config),
-    }  # fmt: skip
+        "feature_names": list(feature_names),
+        "label_column": label_column,
+        "time_column": time_column,
+        "validation": split.kind,
+        "seed": seed,
+        "train_rows": len(split.train),
+        "validation_rows": len(split.validation),
+        "train_positives": int(labels[split.train].sum()),
+        "best_iteration": best,
+        "params": params,
+        "config": asdict(config),
+    }
     if times is not None:
         meta["validation_from"] = float(np.asarray(times)[split.validation].min())
     model = TrainedModel(model_text, meta)
-    model.meta["metrics"] = held_out_metrics(labels[split.validation],
-                                             model.score(matrix[split.validation]))  # fmt: skip
+    model.meta["metrics"] = held_out_metrics(
+        labels[split.validation], model.score(matrix[split.validation])
+    )
     return model

@@ -96,7 +96,8 @@ def login_proof_fresh(at: int, now: datetime, skew_seconds: float, last_seen: in
     return last_seen is None or at > last_seen
 
 
-def payment_message(signed_at: int, idempotency_key: str, method: str, path: str,
-                    body: bytes) -> bytes:  # fmt: skip
+def payment_message(
+    signed_at: int, idempotency_key: str, method: str, path: str, body: bytes
+) -> bytes:
     digest = hashlib.sha256(body).hexdigest()
     return f"guardpay-pay:{signed_at}:{idempotency_key}:{method} {path}:{digest}".encode()

@@ -20,11 +20,15 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
     try:
         key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError):
-        raise InvalidRequest("public_key is not a PEM public key", code="public_key_invalid",
-                             param="public_key") from None  # fmt: skip
+        raise InvalidRequest(
+            "public_key is not a PEM public key", code="public_key_invalid", param="public_key"
+        ) from None
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_BITS:
-        raise InvalidRequest(f"RSA2 needs an RSA public key of at least {MIN_BITS} bits",
-                             code="public_key_invalid", param="public_key")  # fmt: skip
+        raise InvalidRequest(
+            f"RSA2 needs an RSA public key of at least {MIN_BITS} bits",
+            code="public_key_invalid",
+            param="public_key",
+        )
     return key
 
 
@@ -34,8 +38,9 @@ def verify(pem: str, signature_b64: str, message: bytes) -> None:
         signature = base64.b64decode(signature_b64, validate=True)
         load_public_key(pem).verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, binascii.Error, InvalidRequest):
-        raise AuthenticationFailed("the request signature does not verify",
-                                   code="signature_invalid") from None  # fmt: skip
+        raise AuthenticationFailed(
+            "the request signature does not verify", code="signature_invalid"
+        ) from None
 
 
 def fingerprint(pem: str) -> str:
@@ -48,8 +53,9 @@ def fingerprint(pem: str) -> str:
     return digest.finalize().hex()
 
 
-def authorization(private_key: rsa.RSAPrivateKey, key_id: str, message: bytes,
-                  timestamp: int, nonce: str) -> str:  # fmt: skip
+def authorization(
+    private_key: rsa.RSAPrivateKey, key_id: str, message: bytes, timestamp: int, nonce: str
+) -> str:
     """The merchant side: the `Authorization` header value for a canonical request
     (`signing.canonical`). The demo, the benchmark and the tests sign with it; a merchant's
     own code does the same in its language (or uses an Alipay SDK's RSA2 signer)."""

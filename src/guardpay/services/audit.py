@@ -39,8 +39,17 @@ def _timestamp(at: datetime) -> str:
     return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, ip: str | None,
-               action: str, subject: str | None, outcome: str, details: str) -> str:  # fmt: skip
+def entry_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    ip: str | None,
+    action: str,
+    subject: str | None,
+    outcome: str,
+    details: str,
+) -> str:
     body = json.dumps(
         [seq, _timestamp(at), actor, ip, action, subject, outcome, details],
         ensure_ascii=False,
@@ -55,8 +64,9 @@ def record(
     """Append one entry in the caller's unit of work (it commits with the action)."""
     repo = ctx.uow.audit
     seq, prev = repo.lock_head()
-    canonical = json.dumps(scrub(details), ensure_ascii=False, sort_keys=True,
-                           separators=(",", ":"), default=str)  # fmt: skip
+    canonical = json.dumps(
+        scrub(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+    )
     at, actor, ip = ctx.now(), ctx.actor.label, ctx.actor.ip
     digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
@@ -82,9 +92,14 @@ class AuditReport:
         return self.problem is None
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "entries": self.entries, "head_seq": self.head_seq,
-                "head_hash": self.head_hash, "first_bad_seq": self.first_bad_seq,
-                "problem": self.problem}  # fmt: skip
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+        }
 
 
 def verify(uow: UnitOfWork) -> AuditReport:
@@ -110,8 +125,9 @@ def _check(e: AuditEntry, expected_seq: int, prev: str) -> str | None:
         return f"entry {expected_seq} is missing (found {e.seq} next)"
     if e.prev_hash != prev:
         return f"entry {e.seq} does not follow the entry before it"
-    digest = entry_hash(e.prev_hash, e.seq, e.at, e.actor, e.ip, e.action, e.subject,
-                        e.outcome, e.details)  # fmt: skip
+    digest = entry_hash(
+        e.prev_hash, e.seq, e.at, e.actor, e.ip, e.action, e.subject, e.outcome, e.details
+    )
     if digest != e.hash:
         return f"entry {e.seq} was changed after it was written"
     return None

@@ -94,9 +94,13 @@ class PaymentSignature:
     signature: str = field(repr=False)
 
 
-def verify_payment_signature(ctx: Context, user_id: str, device_id: str | None,
-                             proof: PaymentSignature,
-                             settings: AuthSettings = DEFAULT_SETTINGS) -> None:  # fmt: skip
+def verify_payment_signature(
+    ctx: Context,
+    user_id: str,
+    device_id: str | None,
+    proof: PaymentSignature,
+    settings: AuthSettings = DEFAULT_SETTINGS,
+) -> None:
     """One payment factor: the session's own trusted device signed this very request,
     recently. A failure is audited (committed, as every authentication failure) and
     raises; guessing is hopeless (Ed25519), so there is no failure counter to lock."""
@@ -105,8 +109,12 @@ def verify_payment_signature(ctx: Context, user_id: str, device_id: str | None,
     problem = _payment_signature_problem(ctx, user_id, device, proof, settings)
     if problem is None:
         return
-    ctx.audit("auth.payment_signature_failed", subject=user_id, outcome="failed",
-              details={"device_id": device_id, "reason": problem})  # fmt: skip
+    ctx.audit(
+        "auth.payment_signature_failed",
+        subject=user_id,
+        outcome="failed",
+        details={"device_id": device_id, "reason": problem},
+    )
     raise AuthenticationFailed(_SIGNATURE_PROBLEMS[problem], code=problem)
 
 
@@ -118,9 +126,12 @@ _SIGNATURE_PROBLEMS = {
 
 
 def _payment_signature_problem(
-    ctx: Context, user_id: str, device: Device | None, proof: PaymentSignature,
+    ctx: Context,
+    user_id: str,
+    device: Device | None,
+    proof: PaymentSignature,
     settings: AuthSettings,
-) -> str | None:  # fmt: skip
+) -> str | None:
     if device is None or device.user_id != user_id or not device.trusted:
         return "device_not_trusted"
     skew = settings.step_up.device_clock_skew.total_seconds()

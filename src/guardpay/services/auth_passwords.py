@@ -174,8 +174,7 @@ class PinCheck:
 #: The request's pre-checked payment password, set by the edge before it opens the write
 #: unit of work (api/deps.py): the ~60 ms argon2 verification then runs while no database
 #: lock is held, instead of inside the transaction that holds SQLite's write lock.
-PRECHECKED: ContextVar[PinCheck | None] = ContextVar("prechecked_payment_password",
-                                                     default=None)  # fmt: skip
+PRECHECKED: ContextVar[PinCheck | None] = ContextVar("prechecked_payment_password", default=None)
 _PIN_MAC_KEY = secrets.token_bytes(32)  # per process: a check never outlives it
 
 
@@ -196,9 +195,12 @@ def precheck_payment_password(ctx: Context, user_id: str, pin: str) -> PinCheck 
 def _is_right(creds: Credentials, pin: str) -> bool:
     assert creds.pay_hash is not None
     checked = PRECHECKED.get()
-    if (checked is not None and checked.user_id == creds.user_id
-            and checked.pay_hash == creds.pay_hash
-            and hmac.compare_digest(checked.pin_mac, _pin_mac(pin))):  # fmt: skip
+    if (
+        checked is not None
+        and checked.user_id == creds.user_id
+        and checked.pay_hash == creds.pay_hash
+        and hmac.compare_digest(checked.pin_mac, _pin_mac(pin))
+    ):
         return checked.right
     return hasher().verify(creds.pay_hash, pin)
 

@@ -233,17 +233,25 @@ def pass_step_up(
     return passed
 
 
-def pass_own_step_up(ctx: Context, user_id: str, challenge_id: str, method: str, *,
-                     code: str | None = None, signature: str | None = None,
-                     signer_device_id: str | None = None) -> Challenge:  # fmt: skip
+def pass_own_step_up(
+    ctx: Context,
+    user_id: str,
+    challenge_id: str,
+    method: str,
+    *,
+    code: str | None = None,
+    signature: str | None = None,
+    signer_device_id: str | None = None,
+) -> Challenge:
     """A signed-in user answers a challenge a request of theirs was refused with (a red
     packet, a top-up, ...), to retry that request with its id. Someone else's challenge
     is as unknown as none; a login's is answered where the login completes."""
     challenge = _load(ctx, challenge_id)
     if challenge.user_id != user_id or challenge.purpose == stepup.LOGIN:
         raise _refuse("challenge_invalid")
-    return pass_step_up(ctx, challenge_id, method, code=code, signature=signature,
-                        signer_device_id=signer_device_id)  # fmt: skip
+    return pass_step_up(
+        ctx, challenge_id, method, code=code, signature=signature, signer_device_id=signer_device_id
+    )
 
 
 def _audit_failure(ctx: Context, challenge: Challenge, method: str, reason: str) -> None:

@@ -76,14 +76,15 @@ def _authenticate(ctx: Context, buyer_id: str, given: Authorization) -> int:
     factors = payments.authenticate(ctx, buyer_id, given)
     if factors == 0:
         challenge = auth.begin_step_up(ctx, buyer_id, payments.PURPOSE)
-        raise StepUpRequired("confirm this payment with your payment password or a step-up",
-                             methods=list(challenge.methods),
-                             challenge_id=challenge.id)  # fmt: skip
+        raise StepUpRequired(
+            "confirm this payment with your payment password or a step-up",
+            methods=list(challenge.methods),
+            challenge_id=challenge.id,
+        )
     return factors
 
 
-def _payment(ctx: Context, buyer_id: str, trade_id: str, amount: Money,
-             factors: int) -> PaymentRow:  # fmt: skip
+def _payment(ctx: Context, buyer_id: str, trade_id: str, amount: Money, factors: int) -> PaymentRow:
     """The succeeded `escrow` payment the balance-payment limits count."""
     row = payments.new_row(ctx, KIND, buyer_id, (KIND, trade_id), amount)
     state = PaymentState(row.id, Status.CREATED)
@@ -92,8 +93,13 @@ def _payment(ctx: Context, buyer_id: str, trade_id: str, amount: Money,
     return replace(row, status=state.status.value, factors=factors)
 
 
-def pay_into_escrow(ctx: Context, buyer_id: str, new: NewTrade, given: Authorization,
-                    settings: PaymentSettings = DEFAULT) -> TradeRow:  # fmt: skip
+def pay_into_escrow(
+    ctx: Context,
+    buyer_id: str,
+    new: NewTrade,
+    given: Authorization,
+    settings: PaymentSettings = DEFAULT,
+) -> TradeRow:
     """Authenticate the buyer, check limits, and move the amount into holding."""
     if new.amount.amount <= 0:
         raise InvalidRequest("an amount is a positive number of minor units", param="amount")
@@ -106,9 +112,24 @@ def pay_into_escrow(ctx: Context, buyer_id: str, new: NewTrade, given: Authoriza
     screen(ctx, buyer_id, subject, trade_id, stepped_up=given.step_up_challenge_id is not None)
     pay = _payment(ctx, buyer_id, trade_id, new.amount, factors)
     PaymentRepository(ctx.uow.conn).insert_payment(pay)
-    row = TradeRow(trade_id, buyer_id, new.merchant_id, pay.id, new.amount.amount, cur, 0,
-                   new.description, EscrowStatus.HELD.value, None, None, None, None, None,
-                   now, now)  # fmt: skip
+    row = TradeRow(
+        trade_id,
+        buyer_id,
+        new.merchant_id,
+        pay.id,
+        new.amount.amount,
+        cur,
+        0,
+        new.description,
+        EscrowStatus.HELD.value,
+        None,
+        None,
+        None,
+        None,
+        None,
+        now,
+        now,
+    )
     repo(ctx).insert(row)
     buyer = wallets.wallet(ctx, "user", buyer_id, cur)
     legs = postings.hold(
@@ -126,14 +147,25 @@ def pay_into_escrow(ctx: Context, buyer_id: str, new: NewTrade, given: Authoriza
 def _record(ctx: Context, row: TradeRow, event: str, extra: dict[str, object]) -> None:
     """Audit the transition and tell the merchant, both in this transaction, so the
     merchant hears of exactly the transitions that committed."""
-    details: dict[str, object] = {"buyer": row.buyer_id, "merchant": row.merchant_id,
-                                  "amount": row.amount, "currency": row.currency,
-                                  "fee": row.fee, "status": row.status, **extra}  # fmt: skip
+    details: dict[str, object] = {
+        "buyer": row.buyer_id,
+        "merchant": row.merchant_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee": row.fee,
+        "status": row.status,
+        **extra,
+    }
     ctx.audit(event, subject=row.id, details=details)
     if event in ("escrow.shipped", "escrow.confirmed"):
         return  # the merchant shipped it themselves; a confirm is told by escrow.released
-    payload = {"escrow_id": row.id, "status": row.status, "amount": row.amount,
-               "currency": row.currency, "fee": row.fee}  # fmt: skip
+    payload = {
+        "escrow_id": row.id,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee": row.fee,
+    }
     webhooks.enqueue(ctx, row.merchant_id, event, payload)
 
 
@@ -162,8 +194,9 @@ def mark_shipped(ctx: Context, trade_id: str) -> TradeRow:
     return row
 
 
-def _release(ctx: Context, row: TradeRow, action: Action, settings: PaymentSettings,
-             extra: dict[str, object]) -> TradeRow:  # fmt: skip
+def _release(
+    ctx: Context, row: TradeRow, action: Action, settings: PaymentSettings, extra: dict[str, object]
+) -> TradeRow:
     """Holding -> merchant settlement (net) and holding -> fee revenue, linked."""
     fee = merchant_fee(row.amount, settings.fee_rate)
     row = _moved(ctx, row, action, fee=fee)
@@ -188,8 +221,9 @@ def _release(ctx: Context, row: TradeRow, action: Action, settings: PaymentSetti
     return row
 
 
-def _refund(ctx: Context, row: TradeRow, action: Action, extra: dict[str, object],
-            **changes: object) -> TradeRow:  # fmt: skip
+def _refund(
+    ctx: Context, row: TradeRow, action: Action, extra: dict[str, object], **changes: object
+) -> TradeRow:
     """The whole amount back to the buyer's wallet; no fee, nothing was earned."""
     row = _moved(ctx, row, action, **changes)
     cur = row.currency
@@ -206,8 +240,9 @@ def _refund(ctx: Context, row: TradeRow, action: Action, extra: dict[str, object
     return row
 
 
-def confirm_receipt(ctx: Context, buyer_id: str, trade_id: str,
-                    settings: PaymentSettings = DEFAULT) -> TradeRow:  # fmt: skip
+def confirm_receipt(
+    ctx: Context, buyer_id: str, trade_id: str, settings: PaymentSettings = DEFAULT
+) -> TradeRow:
     """The buyer has the goods: release to the merchant."""
     row = _locked(ctx, trade_id, buyer_id)
     return _release(ctx, row, Action.CONFIRM, settings, {"by": "buyer"})
@@ -225,8 +260,9 @@ def open_dispute(ctx: Context, buyer_id: str, trade_id: str, reason: str) -> Tra
     return row
 
 
-def resolve_dispute(ctx: Context, trade_id: str, outcome: str, reason: str,
-                    settings: PaymentSettings = DEFAULT) -> TradeRow:  # fmt: skip
+def resolve_dispute(
+    ctx: Context, trade_id: str, outcome: str, reason: str, settings: PaymentSettings = DEFAULT
+) -> TradeRow:
     """A supervisor decides a dispute: release to the merchant or refund the buyer."""
     operator = operators.require_role(ctx, Role.SUPERVISOR)
     if outcome not in ("release", "refund"):
@@ -234,8 +270,7 @@ def resolve_dispute(ctx: Context, trade_id: str, outcome: str, reason: str,
     if not reason.strip():
         raise InvalidRequest("a resolution needs a reason", param="reason")
     row = _locked(ctx, trade_id)
-    extra: dict[str, object] = {"operator": operator.id, "reason": reason,
-                                "outcome": outcome}  # fmt: skip
+    extra: dict[str, object] = {"operator": operator.id, "reason": reason, "outcome": outcome}
     row = replace(row, resolved_by=operator.id, resolution_reason=reason)
     if outcome == "release":
         row = _release(ctx, row, Action.RESOLVE_RELEASE, settings, extra)
@@ -245,9 +280,12 @@ def resolve_dispute(ctx: Context, trade_id: str, outcome: str, reason: str,
     return row
 
 
-def auto_confirm_due(ctx: Context, now: datetime | None = None,
-                     days: int = machine.DEFAULT_AUTO_CONFIRM_DAYS,
-                     settings: PaymentSettings = DEFAULT) -> list[str]:  # fmt: skip
+def auto_confirm_due(
+    ctx: Context,
+    now: datetime | None = None,
+    days: int = machine.DEFAULT_AUTO_CONFIRM_DAYS,
+    settings: PaymentSettings = DEFAULT,
+) -> list[str]:
     """The job: release every trade shipped more than `days` ago; the ids it released.
     Each candidate is re-checked under its lock, so one disputed meanwhile is skipped."""
     at = ctx.now() if now is None else now

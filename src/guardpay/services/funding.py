@@ -72,25 +72,42 @@ def repo(ctx: Context) -> FundingRepository:
     return FundingRepository(ctx.uow.conn)
 
 
-def request_top_up(ctx: Context, bank: BankChannel, user_id: str, card_id: str, money: Money,
-                   *, funding_id: str | None = None, step_up_challenge_id: str | None = None,
-                   payment_password: str | None = None) -> FundingRow:  # fmt: skip
+def request_top_up(
+    ctx: Context,
+    bank: BankChannel,
+    user_id: str,
+    card_id: str,
+    money: Money,
+    *,
+    funding_id: str | None = None,
+    step_up_challenge_id: str | None = None,
+    payment_password: str | None = None,
+) -> FundingRow:
     """Ask the bank to pull `money` from the user's bound card into their wallet. A
     payment password, when given (the API always asks for one), is checked first."""
     _check_password(ctx, user_id, payment_password)
-    return _request(ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id,
-                    step_up_challenge_id)  # fmt: skip
+    return _request(
+        ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id, step_up_challenge_id
+    )
 
 
-def request_withdrawal(ctx: Context, bank: BankChannel, user_id: str, card_id: str,
-                       money: Money, *, funding_id: str | None = None,
-                       step_up_challenge_id: str | None = None,
-                       payment_password: str | None = None) -> FundingRow:  # fmt: skip
+def request_withdrawal(
+    ctx: Context,
+    bank: BankChannel,
+    user_id: str,
+    card_id: str,
+    money: Money,
+    *,
+    funding_id: str | None = None,
+    step_up_challenge_id: str | None = None,
+    payment_password: str | None = None,
+) -> FundingRow:
     """Hold `money` in the wallet and ask the bank to pay it to the bound card
     (`insufficient_funds` if the wallet's available balance is short)."""
     _check_password(ctx, user_id, payment_password)
-    return _request(ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id,
-                    step_up_challenge_id)  # fmt: skip
+    return _request(
+        ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id, step_up_challenge_id
+    )
 
 
 def funding_id_for(user_id: str, idempotency_key: str) -> str:
@@ -108,8 +125,15 @@ def _check_password(ctx: Context, user_id: str, payment_password: str | None) ->
         auth.verify_payment_password(ctx, user_id, payment_password)
 
 
-def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
-            step_up_challenge_id: str | None, funding_id: str) -> None:  # fmt: skip
+def _screen(
+    ctx: Context,
+    kind: Kind,
+    user_id: str,
+    card: CardRow,
+    money: Money,
+    step_up_challenge_id: str | None,
+    funding_id: str,
+) -> None:
     """Risk control sees every top-up and withdrawal (card fingerprint included); a
     step-up it asked for is redeemed here when the client retries with its id."""
     if step_up_challenge_id is not None:
@@ -127,16 +151,24 @@ def _screen(ctx: Context, kind: Kind, user_id: str, card: CardRow, money: Money,
     )
 
 
-def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id: str,
-             money: Money, funding_id: str | None,
-             step_up_challenge_id: str | None = None) -> FundingRow:  # fmt: skip
+def _request(
+    ctx: Context,
+    bank: BankChannel,
+    kind: Kind,
+    user_id: str,
+    card_id: str,
+    money: Money,
+    funding_id: str | None,
+    step_up_challenge_id: str | None = None,
+) -> FundingRow:
     if money.amount <= 0:
         raise InvalidRequest("the amount must be positive", code="invalid_amount", param="amount")
     live_user(ctx, user_id)
     card = ctx.uow.identity.card(card_id)
     if card is None or card.user_id != user_id or card.status != "active":
-        raise NotFound("no such active card on this account", code="card_not_found",
-                       param="card_id")  # fmt: skip
+        raise NotFound(
+            "no such active card on this account", code="card_not_found", param="card_id"
+        )
     existing = repo(ctx).get(funding_id) if funding_id else None
     if existing is not None:
         return _same_request(existing, kind, user_id, card_id, money)
@@ -147,46 +179,90 @@ def _request(ctx: Context, bank: BankChannel, kind: Kind, user_id: str, card_id:
     _apply(ctx, postings.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
     reference = _submit(ctx, bank, row, card.token or card_id)
     repo(ctx).update(row.id, ctx.now(), bank_reference=reference)
-    ctx.audit("funding.requested", subject=user_id, details={
-        "funding_id": row.id, "kind": kind.value, "amount": money.amount,
-        "currency": money.currency, "instrument_id": card_id, "last4": card.last4,
-        "bank_reference": reference})  # fmt: skip
+    ctx.audit(
+        "funding.requested",
+        subject=user_id,
+        details={
+            "funding_id": row.id,
+            "kind": kind.value,
+            "amount": money.amount,
+            "currency": money.currency,
+            "instrument_id": card_id,
+            "last4": card.last4,
+            "bank_reference": reference,
+        },
+    )
     found = repo(ctx).get(row.id)
     assert found is not None
     return found
 
 
-def _same_request(row: FundingRow, kind: Kind, user_id: str, card_id: str,
-                  money: Money) -> FundingRow:  # fmt: skip
+def _same_request(
+    row: FundingRow, kind: Kind, user_id: str, card_id: str, money: Money
+) -> FundingRow:
     """A retried request returns the first one's funding; a different one is refused."""
     same = (row.kind, row.user_id, row.card_id, row.amount, row.currency) == (
-        kind.value, user_id, card_id, money.amount, money.currency)  # fmt: skip
+        kind.value,
+        user_id,
+        card_id,
+        money.amount,
+        money.currency,
+    )
     if not same:
-        raise Conflict("this funding id was used for a different request",
-                       code="funding_id_reused", param="funding_id")  # fmt: skip
+        raise Conflict(
+            "this funding id was used for a different request",
+            code="funding_id_reused",
+            param="funding_id",
+        )
     return row
 
 
-def _new_row(ctx: Context, funding_id: str, kind: Kind, user_id: str, card_id: str,
-             last4: str | None, money: Money) -> FundingRow:  # fmt: skip
+def _new_row(
+    ctx: Context,
+    funding_id: str,
+    kind: Kind,
+    user_id: str,
+    card_id: str,
+    last4: str | None,
+    money: Money,
+) -> FundingRow:
     wallets.open_platform_accounts(ctx, money.currency)
     wallet_id = wallets.wallet(ctx, "user", user_id, money.currency)
     now = ctx.now()
-    return FundingRow(funding_id, kind.value, user_id, card_id, last4, wallet_id, money.amount,
-                      money.currency, State.PROCESSING.value, None, now, now)  # fmt: skip
+    return FundingRow(
+        funding_id,
+        kind.value,
+        user_id,
+        card_id,
+        last4,
+        wallet_id,
+        money.amount,
+        money.currency,
+        State.PROCESSING.value,
+        None,
+        now,
+        now,
+    )
 
 
 def _submit(ctx: Context, bank: BankChannel, row: FundingRow, token: str) -> str:
     instruction = BankInstruction(
-        row.id, rules.DIRECTION[Kind(row.kind)], row.amount, row.currency, token,
-        row.card_last4 or "", ctx.now().date())  # fmt: skip
+        row.id,
+        rules.DIRECTION[Kind(row.kind)],
+        row.amount,
+        row.currency,
+        token,
+        row.card_last4 or "",
+        ctx.now().date(),
+    )
     try:
         return bank.submit(instruction)
     except GuardpayError:
         raise
     except Exception as exc:  # the channel is down or answered garbage: nothing is held
-        raise ServiceUnavailable("the bank did not accept the instruction",
-                                 code="bank_unavailable") from exc  # fmt: skip
+        raise ServiceUnavailable(
+            "the bank did not accept the instruction", code="bank_unavailable"
+        ) from exc
 
 
 def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
@@ -223,10 +299,16 @@ def _not_ours_yet(callback: BankCallback) -> ServiceUnavailable:
     (an early answer is no anomaly); a reference that never becomes ours, an instruction
     whose request rolled back, is what statement reconciliation reports as
     `missing_on_platform` once the bank stops retrying."""
-    log.warning("bank_callback_reference_unknown", bank_reference=callback.bank_reference,
-                status=callback.status)  # fmt: skip
-    return ServiceUnavailable("no funding has this bank reference (yet): send it again later",
-                              code="bank_reference_unknown", param="bank_reference")  # fmt: skip
+    log.warning(
+        "bank_callback_reference_unknown",
+        bank_reference=callback.bank_reference,
+        status=callback.status,
+    )
+    return ServiceUnavailable(
+        "no funding has this bank reference (yet): send it again later",
+        code="bank_reference_unknown",
+        param="bank_reference",
+    )
 
 
 def _outcome(row: FundingRow, callback: BankCallback) -> Outcome:
@@ -249,18 +331,36 @@ def _transition(ctx: Context, row: FundingRow, outcome: Outcome) -> None:
         events = postings.void(row.id)
     _apply(ctx, events)
     repo(ctx).update(row.id, ctx.now(), state=outcome.value)
-    ctx.audit(f"funding.{outcome.value}", subject=row.user_id, details={
-        "funding_id": row.id, "kind": row.kind, "amount": row.amount,
-        "currency": row.currency, "bank_reference": row.bank_reference})  # fmt: skip
+    ctx.audit(
+        f"funding.{outcome.value}",
+        subject=row.user_id,
+        details={
+            "funding_id": row.id,
+            "kind": row.kind,
+            "amount": row.amount,
+            "currency": row.currency,
+            "bank_reference": row.bank_reference,
+        },
+    )
 
 
 def _anomaly(ctx: Context, cb: BankCallback, kind: str, row: FundingRow | None) -> None:
-    detail = (f"status={cb.status} amount={cb.amount} {cb.currency}; ours: "
-              + (f"{row.state} {row.amount} {row.currency}" if row else "none"))  # fmt: skip
+    detail = f"status={cb.status} amount={cb.amount} {cb.currency}; ours: " + (
+        f"{row.state} {row.amount} {row.currency}" if row else "none"
+    )
     repo(ctx).add_anomaly(cb.bank_reference, kind, detail, ctx.now())
-    ctx.audit("funding.anomaly", subject=row.user_id if row else None, outcome=kind, details={
-        "bank_reference": cb.bank_reference, "funding_id": row.id if row else None,
-        "status": cb.status, "amount": cb.amount, "currency": cb.currency})  # fmt: skip
+    ctx.audit(
+        "funding.anomaly",
+        subject=row.user_id if row else None,
+        outcome=kind,
+        details={
+            "bank_reference": cb.bank_reference,
+            "funding_id": row.id if row else None,
+            "status": cb.status,
+            "amount": cb.amount,
+            "currency": cb.currency,
+        },
+    )
 
 
 def _accounts(row: FundingRow) -> postings.Accounts:
@@ -288,8 +388,9 @@ def get_funding(ctx: Context, funding_id: str, *, user_id: str | None = None) ->
     return row
 
 
-def list_fundings(ctx: Context, user_id: str, cursor: str | None,
-                  limit: int = 20) -> tuple[list[FundingRow], str | None]:  # fmt: skip
+def list_fundings(
+    ctx: Context, user_id: str, cursor: str | None, limit: int = 20
+) -> tuple[list[FundingRow], str | None]:
     """A page of the user's top-ups and withdrawals, newest first, and the next cursor."""
     store = repo(ctx)
     return keyset_page(

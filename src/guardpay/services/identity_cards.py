@@ -122,8 +122,14 @@ def _screen(ctx: Context, user_id: str, pan_index: str) -> None:
     screen(ctx, user_id, subject, None, stepped_up=True)
 
 
-def _four_element_check(ctx: Context, kyc: Kyc, document: DocumentRow, card: Card, phone: str,
-                        security: CardSecurity | None) -> None:  # fmt: skip
+def _four_element_check(
+    ctx: Context,
+    kyc: Kyc,
+    document: DocumentRow,
+    card: Card,
+    phone: str,
+    security: CardSecurity | None,
+) -> None:
     """The issuer confirms the card belongs to the verified name and ID number and that
     `phone` is the number reserved with it (`card_verification_failed` otherwise)."""
     user_id = document.user_id

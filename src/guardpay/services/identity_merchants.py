@@ -85,8 +85,9 @@ def _view(ctx: Context, row: MerchantRow) -> Merchant:
     )
 
 
-def _registration(ctx: Context, merchant_id: str, registration: str | None
-                  ) -> tuple[str | None, str | None]:  # fmt: skip
+def _registration(
+    ctx: Context, merchant_id: str, registration: str | None
+) -> tuple[str | None, str | None]:
     """(token, blind index) of a registration number, refusing one already registered."""
     if registration is None:
         return None, None
@@ -109,8 +110,18 @@ def _create(
 ) -> Merchant:
     merchant_id = new_id("mer")
     encrypted, index = _registration(ctx, merchant_id, registration)
-    row = MerchantRow(merchant_id, parent_id, names.legal, names.display, encrypted, index,
-                      names.mcc, "active", settlement_account_id, ctx.now())  # fmt: skip
+    row = MerchantRow(
+        merchant_id,
+        parent_id,
+        names.legal,
+        names.display,
+        encrypted,
+        index,
+        names.mcc,
+        "active",
+        settlement_account_id,
+        ctx.now(),
+    )
     ctx.uow.identity.insert_merchant(row)
     action = "merchant.registered" if parent_id is None else "merchant.sub_merchant_added"
     ctx.audit(

@@ -47,15 +47,31 @@ def _expire_reviews(ctx: Context) -> int:
 
 
 JOBS: list[Job] = [
-    Job("escrow_auto_confirm", timedelta(minutes=10), lambda c: len(escrow.auto_confirm_due(c)),
-        "release escrow trades shipped more than the auto-confirm days ago"),
-    Job("red_packet_expiry", timedelta(minutes=1), lambda c: len(red_packets.expire_red_packets(c)),
-        "return the unclaimed rest of expired red packets to their senders"),
-    Job("idempotency_purge", timedelta(hours=1), _purge_idempotency,
-        "forget Idempotency-Keys older than 25 hours"),
-    Job("risk_review_timeouts", timedelta(minutes=1), _expire_reviews,
-        "decline held payments whose risk review deadline passed"),
-]  # fmt: skip
+    Job(
+        "escrow_auto_confirm",
+        timedelta(minutes=10),
+        lambda c: len(escrow.auto_confirm_due(c)),
+        "release escrow trades shipped more than the auto-confirm days ago",
+    ),
+    Job(
+        "red_packet_expiry",
+        timedelta(minutes=1),
+        lambda c: len(red_packets.expire_red_packets(c)),
+        "return the unclaimed rest of expired red packets to their senders",
+    ),
+    Job(
+        "idempotency_purge",
+        timedelta(hours=1),
+        _purge_idempotency,
+        "forget Idempotency-Keys older than 25 hours",
+    ),
+    Job(
+        "risk_review_timeouts",
+        timedelta(minutes=1),
+        _expire_reviews,
+        "decline held payments whose risk review deadline passed",
+    ),
+]
 
 
 def register(job: Job) -> None:

@@ -40,11 +40,15 @@ def add_key(ctx: Context, merchant_id: str, public_key_pem: str) -> ApiKeyRow:
     operators.require_role(ctx, ACT_FOR_MERCHANT_ROLE)
     identity.get_merchant(ctx, merchant_id)
     fingerprint = merchant_keys.fingerprint(public_key_pem)
-    row = ApiKeyRow(new_id("mak"), merchant_id, public_key_pem.strip(), fingerprint,
-                    ctx.now(), None)  # fmt: skip
+    row = ApiKeyRow(
+        new_id("mak"), merchant_id, public_key_pem.strip(), fingerprint, ctx.now(), None
+    )
     _repo(ctx).insert_key(row)
-    ctx.audit("merchant.api_key_added", subject=merchant_id,
-              details={"key_id": row.id, "fingerprint": fingerprint})  # fmt: skip
+    ctx.audit(
+        "merchant.api_key_added",
+        subject=merchant_id,
+        details={"key_id": row.id, "fingerprint": fingerprint},
+    )
     return row
 
 
@@ -74,8 +78,9 @@ def authenticate(ctx: Context, request: SignedRequest) -> ApiKeyRow:
     key = _repo(ctx).key(header.key_id)
     if key is None or key.revoked_at is not None:
         raise AuthenticationFailed("unknown or revoked API key", code="api_key_unknown")
-    message = signing.canonical(request.method, request.path_and_query, header.timestamp,
-                                header.nonce, request.body)  # fmt: skip
+    message = signing.canonical(
+        request.method, request.path_and_query, header.timestamp, header.nonce, request.body
+    )
     merchant_keys.verify(key.public_key, header.signature, message)
     if not _repo(ctx).claim_nonce(key.id, header.nonce, ctx.now()):
         raise AuthenticationFailed("this nonce was already used", code="nonce_reused")

@@ -239,8 +239,9 @@ def reject(ctx: Context, approval_id: str, reason: str = "") -> Approval:
     return done
 
 
-def list_approvals(ctx: Context, status: str | None = PENDING, limit: int = 100,
-                   cursor: str | None = None) -> tuple[list[Approval], str | None]:  # fmt: skip
+def list_approvals(
+    ctx: Context, status: str | None = PENDING, limit: int = 100, cursor: str | None = None
+) -> tuple[list[Approval], str | None]:
     """A page of approvals, oldest first, and the cursor of the next page (or None)."""
     require_role(ctx, Role.VIEWER)
     after = None

@@ -17,9 +17,13 @@ class Row(Protocol):
 R = TypeVar("R", bound=Row)
 
 
-def keyset_page(find: Callable[[str], R | None], mine: Callable[[R], bool],
-                fetch: Callable[[R | None, int], list[R]], cursor: str | None,
-                limit: int) -> tuple[list[R], str | None]:  # fmt: skip
+def keyset_page(
+    find: Callable[[str], R | None],
+    mine: Callable[[R], bool],
+    fetch: Callable[[R | None, int], list[R]],
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[R], str | None]:
     """`fetch(after, n)` reads up to n rows after the cursor's row; a cursor naming no row
     of this person's (`find` and `mine`) is 400 `invalid_cursor`. Returns the page and
     the next cursor, or None on the last page."""

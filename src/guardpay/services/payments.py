@@ -105,14 +105,36 @@ def authenticate(ctx: Context, user_id: str, given: Authorization) -> int:
     return factors + possession
 
 
-def new_row(ctx: Context, kind: str, payer_id: str, payee: tuple[str, str], amount: Money,
-            descriptor: str | None = None, order_id: str | None = None) -> PaymentRow:  # fmt: skip
+def new_row(
+    ctx: Context,
+    kind: str,
+    payer_id: str,
+    payee: tuple[str, str],
+    amount: Money,
+    descriptor: str | None = None,
+    order_id: str | None = None,
+) -> PaymentRow:
     if amount.amount <= 0:
         raise InvalidRequest("an amount is a positive number of minor units", param="amount")
     now = ctx.now()
-    return PaymentRow(new_id("pay"), kind, payer_id, payee[0], payee[1], descriptor,
-                      amount.amount, amount.currency, 0, Status.CREATED.value, None, 0,
-                      order_id, None, now, now)  # fmt: skip
+    return PaymentRow(
+        new_id("pay"),
+        kind,
+        payer_id,
+        payee[0],
+        payee[1],
+        descriptor,
+        amount.amount,
+        amount.currency,
+        0,
+        Status.CREATED.value,
+        None,
+        0,
+        order_id,
+        None,
+        now,
+        now,
+    )
 
 
 @dataclass(frozen=True)
@@ -193,9 +215,16 @@ def advance(ctx: Context, row: PaymentRow, *targets: Status) -> tuple[PaymentRow
     return replace(row, status=state.status.value, updated_at=ctx.now()), seen
 
 
-def process(ctx: Context, row: PaymentRow, factors: int, standing: identity.Standing, *,
-            new: bool, stepped_up: bool = False,
-            settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+def process(
+    ctx: Context,
+    row: PaymentRow,
+    factors: int,
+    standing: identity.Standing,
+    *,
+    new: bool,
+    stepped_up: bool = False,
+    settings: PaymentSettings = DEFAULT,
+) -> Payment:
     """Check limits, ask risk control, then move the money and record success. A limit
     or balance refusal and a risk denial commit the failed payment (with its decision
     for a denial); anything else rolls back. `standing` is the payer's, from
@@ -204,8 +233,7 @@ def process(ctx: Context, row: PaymentRow, factors: int, standing: identity.Stan
         row = replace(row, fee=merchant_fee(row.amount, settings.fee_rate))
     row = replace(row, factors=factors)
     try:
-        check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors,
-                     settings)  # fmt: skip
+        check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors, settings)
         verdict = payments_risk.assess_payment(ctx, row)
     except InvalidRequest as refused:
         if refused.code in RECORDED:
@@ -232,12 +260,14 @@ def process(ctx: Context, row: PaymentRow, factors: int, standing: identity.Stan
 RECORDED = ("limit_exceeded", "insufficient_funds")
 
 
-def record_refusal(ctx: Context, row: PaymentRow, refused: InvalidRequest, *,
-                   new: bool) -> NoReturn:  # fmt: skip
+def record_refusal(
+    ctx: Context, row: PaymentRow, refused: InvalidRequest, *, new: bool
+) -> NoReturn:
     """Record the payment failed with the refusal's code, and refuse with the same code
     and message (`RecordedRefusal`: the edge commits the record)."""
-    row, seen = advance(ctx, replace(row, failure_code=refused.code), Status.PROCESSING,
-                        Status.FAILED)  # fmt: skip
+    row, seen = advance(
+        ctx, replace(row, failure_code=refused.code), Status.PROCESSING, Status.FAILED
+    )
     store(ctx, row, new=new)
     audit(ctx, row, seen)
     raise RecordedRefusal(refused.message, code=refused.code, param=refused.param)
@@ -246,13 +276,15 @@ def record_refusal(ctx: Context, row: PaymentRow, refused: InvalidRequest, *,
 def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> NoReturn:
     """Record the payment failed with its decision, and refuse: `payment_denied` is a
     PermissionDenied, so the edge commits this record (services/auth.py COMMIT_ON)."""
-    row, seen = advance(ctx, replace(row, failure_code="risk_denied"), Status.PROCESSING,
-                        Status.FAILED)  # fmt: skip
+    row, seen = advance(
+        ctx, replace(row, failure_code="risk_denied"), Status.PROCESSING, Status.FAILED
+    )
     store(ctx, row, new=new)
     audit(ctx, row, seen, decision=verdict.row.id)
     ctx.risk.learn(ctx, verdict.request, accepted=False)
-    raise PermissionDenied("risk control declined this payment; contact support if it was you",
-                           code="payment_denied")  # fmt: skip
+    raise PermissionDenied(
+        "risk control declined this payment; contact support if it was you", code="payment_denied"
+    )
 
 
 def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> Payment:
@@ -264,13 +296,19 @@ def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: 
     hold = hold_transfer(ctx, row)
     move_money(ctx, [hold])
     deadline = ctx.now() + review_timeout()
-    RiskRepository(ctx.uow.conn).save_review(verdict.row.id, review_status="pending",
-                                             review_deadline=deadline, holds=[hold.id])  # fmt: skip
+    RiskRepository(ctx.uow.conn).save_review(
+        verdict.row.id, review_status="pending", review_deadline=deadline, holds=[hold.id]
+    )
     audit(ctx, row, seen, decision=verdict.row.id)
-    ctx.audit("risk.review_opened", subject=verdict.row.id,
-              details={"payment": row.id, "reasons": list(verdict.decision.reasons)})  # fmt: skip
-    return Payment(row, {"type": "review", "decision_id": verdict.row.id,
-                         "review_deadline": deadline.isoformat()})  # fmt: skip
+    ctx.audit(
+        "risk.review_opened",
+        subject=verdict.row.id,
+        details={"payment": row.id, "reasons": list(verdict.decision.reasons)},
+    )
+    return Payment(
+        row,
+        {"type": "review", "decision_id": verdict.row.id, "review_deadline": deadline.isoformat()},
+    )
 
 
 def review_timeout() -> timedelta:
@@ -290,9 +328,16 @@ def notify_merchant(ctx: Context, row: PaymentRow) -> None:
     payments that committed. No payer identity travels; the payment id is the key."""
     if row.payee_kind != "merchant":
         return
-    payload = {"payment_id": row.id, "kind": row.kind, "status": row.status,
-               "amount": row.amount, "currency": row.currency, "fee": row.fee,
-               "order_id": row.order_id, "descriptor": row.descriptor}  # fmt: skip
+    payload = {
+        "payment_id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee": row.fee,
+        "order_id": row.order_id,
+        "descriptor": row.descriptor,
+    }
     webhooks.enqueue(ctx, row.payee_id, f"payment.{row.status}", payload)
 
 
@@ -309,18 +354,27 @@ def claim_order(ctx: Context, row: PaymentRow) -> None:
         raise Conflict("this QR code was already paid", code="qr_already_used", param="payload")
 
 
-def audit(ctx: Context, row: PaymentRow, transitions: list[str],
-          decision: str | None = None) -> None:  # fmt: skip
-    details = {"kind": row.kind, "payer": row.payer_id, "payee": row.payee_id,
-               "amount": row.amount, "currency": row.currency, "fee": row.fee,
-               "factors": row.factors, "transitions": transitions}  # fmt: skip
+def audit(
+    ctx: Context, row: PaymentRow, transitions: list[str], decision: str | None = None
+) -> None:
+    details = {
+        "kind": row.kind,
+        "payer": row.payer_id,
+        "payee": row.payee_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee": row.fee,
+        "factors": row.factors,
+        "transitions": transitions,
+    }
     if decision is not None:
         details["risk_decision"] = decision
     ctx.audit(f"payment.{row.status}", subject=row.id, details=details)
 
 
-def require_action(ctx: Context, row: PaymentRow, *, new: bool = True,
-                   reason: str = "authentication") -> Payment:  # fmt: skip
+def require_action(
+    ctx: Context, row: PaymentRow, *, new: bool = True, reason: str = "authentication"
+) -> Payment:
     """Record the payment waiting for a step-up (committed with it): no factor shown
     (`authentication`), or risk control asked for one more (`risk`)."""
     challenge = auth.begin_step_up(ctx, row.payer_id, PURPOSE)
@@ -331,24 +385,33 @@ def require_action(ctx: Context, row: PaymentRow, *, new: bool = True,
 
 
 def _next_action(row: PaymentRow, methods: list[str], reason: str) -> dict[str, object]:
-    return {"type": "step_up", "challenge_id": row.challenge_id, "methods": methods,
-            "reason": reason}  # fmt: skip
+    return {
+        "type": "step_up",
+        "challenge_id": row.challenge_id,
+        "methods": methods,
+        "reason": reason,
+    }
 
 
-def pay(ctx: Context, row: PaymentRow, given: Authorization,
-        settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+def pay(
+    ctx: Context, row: PaymentRow, given: Authorization, settings: PaymentSettings = DEFAULT
+) -> Payment:
     """Authenticate, then process now or wait for a step-up."""
     standing = lock_payer(ctx, row.payer_id)  # account_not_verified before anything is written
     factors = authenticate(ctx, row.payer_id, given)
     if factors == 0:
         return require_action(ctx, row)
     stepped_up = given.step_up_challenge_id is not None
-    return process(ctx, row, factors, standing, new=True, stepped_up=stepped_up,
-                   settings=settings)  # fmt: skip
+    return process(ctx, row, factors, standing, new=True, stepped_up=stepped_up, settings=settings)
 
 
-def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authorization,
-                    settings: PaymentSettings = DEFAULT) -> Payment:  # fmt: skip
+def confirm_payment(
+    ctx: Context,
+    user_id: str,
+    payment_id: str,
+    given: Authorization,
+    settings: PaymentSettings = DEFAULT,
+) -> Payment:
     """Complete a `requires_action` payment with its step-up (passed before, or answered
     here) and optionally the payment password for a second factor. A wrong answer or
     password raises its committed auth error before the payment changes."""
@@ -363,8 +426,15 @@ def confirm_payment(ctx: Context, user_id: str, payment_id: str, given: Authoriz
     standing = lock_payer(ctx, user_id)
     if given.answer is not None and row.challenge_id is not None:
         a = given.answer
-        auth.pass_step_up(ctx, row.challenge_id, a.method, code=a.code, signature=a.signature,
-                          signer_device_id=ctx.actor.device_id, purpose=PURPOSE)  # fmt: skip
+        auth.pass_step_up(
+            ctx,
+            row.challenge_id,
+            a.method,
+            code=a.code,
+            signature=a.signature,
+            signer_device_id=ctx.actor.device_id,
+            purpose=PURPOSE,
+        )
     factors = authenticate(ctx, user_id, given)
     return process(ctx, row, factors, standing, new=False, stepped_up=True, settings=settings)
 
@@ -380,8 +450,9 @@ def _payee_id(ctx: Context, payee: str) -> str:
     return found
 
 
-def p2p_transfer(ctx: Context, payer_id: str, payee: str, amount: Money,
-                 given: Authorization) -> Payment:  # fmt: skip
+def p2p_transfer(
+    ctx: Context, payer_id: str, payee: str, amount: Money, given: Authorization
+) -> Payment:
     """Send money to a user by phone number or user id."""
     payee_id = _payee_id(ctx, payee)
     if payee_id == payer_id:
@@ -397,8 +468,9 @@ def get_payment(ctx: Context, user_id: str, payment_id: str) -> PaymentRow:
     return row
 
 
-def list_payments(ctx: Context, user_id: str, cursor: str | None,
-                  limit: int = 20) -> tuple[list[PaymentRow], str | None]:  # fmt: skip
+def list_payments(
+    ctx: Context, user_id: str, cursor: str | None, limit: int = 20
+) -> tuple[list[PaymentRow], str | None]:
     """A page of the payer's payments, newest first, and the next cursor (or None)."""
     store = repo(ctx)
     return keyset_page(

@@ -68,8 +68,9 @@ def _secret(ctx: Context, user_id: str, device_id: str) -> bytes:
     return secret
 
 
-def generate_payment_code(ctx: Context, user_id: str, device_id: str,
-                          given: Authorization) -> IssuedCode:  # fmt: skip
+def generate_payment_code(
+    ctx: Context, user_id: str, device_id: str, given: Authorization
+) -> IssuedCode:
     """A fresh code for this device. Several codes in one 30-second step get successive
     counters (step * 16 + k), so a regenerated code never repeats a used one."""
     lock_payer(ctx, user_id)
@@ -84,10 +85,12 @@ def generate_payment_code(ctx: Context, user_id: str, device_id: str,
             break
     else:
         raise Conflict("too many codes this half minute; wait", code="payment_code_busy")
-    repo(ctx).insert_code(CodeRow(codes.code_hash(code), user_id, device_id, factors, now,
-                                  None, None))  # fmt: skip
-    ctx.audit("payment.code_issued", subject=user_id,
-              details={"device": device_id, "factors": factors})  # fmt: skip
+    repo(ctx).insert_code(
+        CodeRow(codes.code_hash(code), user_id, device_id, factors, now, None, None)
+    )
+    ctx.audit(
+        "payment.code_issued", subject=user_id, details={"device": device_id, "factors": factors}
+    )
     return IssuedCode(code, now + codes.TTL)
 
 
@@ -98,8 +101,12 @@ def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
         problem = codes.code_problem(row.issued_at, row.used_at is not None, ctx.now())
     if problem is None and row is not None:
         return row
-    ctx.audit("security.payment_code_rejected", subject=merchant_id, outcome=str(problem),
-              details={"user": row.user_id if row else None})  # fmt: skip
+    ctx.audit(
+        "security.payment_code_rejected",
+        subject=merchant_id,
+        outcome=str(problem),
+        details={"user": row.user_id if row else None},
+    )
     raise PaymentCodeRejected(str(problem))
 
 
@@ -107,8 +114,9 @@ def collect(ctx: Context, merchant_id: str, code: str, amount: Money) -> Payment
     """The merchant's terminal takes `amount` with the payer's scanned code."""
     merchant = active_merchant(ctx, merchant_id)
     found = _usable(ctx, merchant_id, code)
-    row = new_row(ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount,
-                  merchant.descriptor)  # fmt: skip
+    row = new_row(
+        ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount, merchant.descriptor
+    )
     standing = lock_payer(ctx, found.user_id)
     if not repo(ctx).mark_code_used(found.code_hash, row.id, ctx.now()):
         raise Conflict(_MESSAGES["payment_code_used"], code="payment_code_used")

@@ -47,13 +47,19 @@ def lock_payer(ctx: Context, user_id: str) -> identity.Standing:
     return standing
 
 
-def _spending(ctx: Context, standing: identity.Standing,
-              settings: PaymentSettings) -> tuple[int, DaySpend]:  # fmt: skip
+def _spending(
+    ctx: Context, standing: identity.Standing, settings: PaymentSettings
+) -> tuple[int, DaySpend]:
     """(what the account class still allows, today's QR spending), in one query."""
     now = ctx.now()
     total, this_year, static, weak, dynamic = PaymentRepository(ctx.uow.conn).spend_totals(
-        standing.person_accounts, standing.user_id, qr.year_start(now, settings),
-        qr.day_start(now, settings), [qr.QR_STATIC], qr.DYNAMIC)  # fmt: skip
+        standing.person_accounts,
+        standing.user_id,
+        qr.year_start(now, settings),
+        qr.day_start(now, settings),
+        [qr.QR_STATIC],
+        qr.DYNAMIC,
+    )
     left = remaining_allowance(standing.account_class, total, this_year)
     return left, DaySpend(static=static, dynamic_weak=weak, dynamic_all=dynamic)
 
@@ -68,16 +74,23 @@ def _refuse(left: int, currency: str, what: str) -> InvalidRequest:
 
 
 def check_limits(
-    ctx: Context, standing: identity.Standing, kind: str, amount: Money, factors: int,
+    ctx: Context,
+    standing: identity.Standing,
+    kind: str,
+    amount: Money,
+    factors: int,
     settings: PaymentSettings = DEFAULT,
-) -> None:  # fmt: skip
+) -> None:
     """`limit_exceeded` with the remaining allowance. A currency the limits are not set
     in is refused (`currency_not_supported`): paying in it would escape the account
     class caps, which the regulation sets in yuan."""
     if amount.currency != settings.currency:
         raise InvalidRequest(
             f"payments in {amount.currency} are not enabled: account limits are set in "
-            f"{settings.currency}", code="currency_not_supported", param="currency")  # fmt: skip
+            f"{settings.currency}",
+            code="currency_not_supported",
+            param="currency",
+        )
     left, spend = _spending(ctx, standing, settings)
     if amount.amount > left:
         raise _refuse(left, amount.currency, f"Class {standing.account_class.value} account")
@@ -95,6 +108,11 @@ def allowance(ctx: Context, user_id: str, settings: PaymentSettings = DEFAULT) -
         return min(cls_left, qr.qr_remaining(kind, factors, spend, settings) or 0)
 
     return Allowance(
-        settings.currency, standing.account_class, standing.can_pay, cls_left,
-        capped(qr.QR_STATIC, 1), capped(qr.QR_ORDER, 1), capped(qr.QR_ORDER, 2),
-    )  # fmt: skip
+        settings.currency,
+        standing.account_class,
+        standing.can_pay,
+        cls_left,
+        capped(qr.QR_STATIC, 1),
+        capped(qr.QR_ORDER, 1),
+        capped(qr.QR_ORDER, 2),
+    )

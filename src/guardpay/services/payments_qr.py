@@ -74,9 +74,13 @@ def static_payload(ctx: Context, merchant_id: str) -> str:
     return qr.sign(*_claims(ctx, qr.QrClaims(qr.STATIC, merchant_id, nonce="static")))
 
 
-def create_order_qr(ctx: Context, merchant_id: str, amount: Money,
-                    expires_in: timedelta | None = None,
-                    settings: PaymentSettings = DEFAULT) -> Order:  # fmt: skip
+def create_order_qr(
+    ctx: Context,
+    merchant_id: str,
+    amount: Money,
+    expires_in: timedelta | None = None,
+    settings: PaymentSettings = DEFAULT,
+) -> Order:
     """A single-use code for one order of a fixed amount, valid for `expires_in`."""
     active_merchant(ctx, merchant_id)
     ttl = settings.order_ttl if expires_in is None else expires_in
@@ -84,14 +88,33 @@ def create_order_qr(ctx: Context, merchant_id: str, amount: Money,
         raise InvalidRequest("an order needs a positive amount and a TTL of 10 s to 2 h")
     order_id, nonce, now = new_id("ord"), secrets.token_hex(12), ctx.now()
     expires = now + ttl
-    claims = qr.QrClaims(qr.ORDER, merchant_id, nonce, order_id, amount.amount,
-                         amount.currency, int(expires.timestamp()))  # fmt: skip
-    row = OrderRow(order_id, merchant_id, amount.amount, amount.currency, nonce,
-                   qr.sign(*_claims(ctx, claims)), "open", None, expires, now)  # fmt: skip
+    claims = qr.QrClaims(
+        qr.ORDER,
+        merchant_id,
+        nonce,
+        order_id,
+        amount.amount,
+        amount.currency,
+        int(expires.timestamp()),
+    )
+    row = OrderRow(
+        order_id,
+        merchant_id,
+        amount.amount,
+        amount.currency,
+        nonce,
+        qr.sign(*_claims(ctx, claims)),
+        "open",
+        None,
+        expires,
+        now,
+    )
     repo(ctx).insert_order(row)
-    ctx.audit("payment.order_created", subject=order_id,
-              details={"merchant": merchant_id, "amount": amount.amount,
-                       "currency": amount.currency})  # fmt: skip
+    ctx.audit(
+        "payment.order_created",
+        subject=order_id,
+        details={"merchant": merchant_id, "amount": amount.amount, "currency": amount.currency},
+    )
     return Order(row)
 
 
@@ -103,9 +126,15 @@ def get_order(ctx: Context, order_id: str) -> Order:
 
 
 def _reject(ctx: Context, payer_id: str, code: str, claims: qr.QrClaims | None) -> qr.QrRejected:
-    ctx.audit("security.qr_rejected", subject=payer_id, outcome=code,
-              details={"merchant": claims.merchant_id if claims else None,
-                       "order": claims.order_id if claims else None})  # fmt: skip
+    ctx.audit(
+        "security.qr_rejected",
+        subject=payer_id,
+        outcome=code,
+        details={
+            "merchant": claims.merchant_id if claims else None,
+            "order": claims.order_id if claims else None,
+        },
+    )
     return qr.QrRejected(code)
 
 
@@ -120,7 +149,11 @@ def _order_for(ctx: Context, payer_id: str, claims: qr.QrClaims) -> OrderRow:
     """The order a genuine code names: open, unexpired, and matching the code."""
     row = repo(ctx).order(claims.order_id, lock=True)
     matches = row is not None and (row.merchant_id, row.amount, row.currency, row.nonce) == (
-        claims.merchant_id, claims.amount, claims.currency, claims.nonce)  # fmt: skip
+        claims.merchant_id,
+        claims.amount,
+        claims.currency,
+        claims.nonce,
+    )
     if row is None or not matches:
         raise _reject(ctx, payer_id, "qr_signature_invalid", claims)
     if row.status != "open":
@@ -128,8 +161,9 @@ def _order_for(ctx: Context, payer_id: str, claims: qr.QrClaims) -> OrderRow:
     return row
 
 
-def pay_qr(ctx: Context, payer_id: str, payload: str, given: Authorization,
-           amount: Money | None = None) -> Payment:  # fmt: skip
+def pay_qr(
+    ctx: Context, payer_id: str, payload: str, given: Authorization, amount: Money | None = None
+) -> Payment:
     """Pay a scanned code: a static one with the amount the payer typed, an order code
     for the order's amount (a typed amount, if any, must match it)."""
     claims = _verified(ctx, payer_id, payload)
@@ -137,14 +171,15 @@ def pay_qr(ctx: Context, payer_id: str, payload: str, given: Authorization,
     payee = ("merchant", merchant.id)
     if claims.kind == qr.STATIC:
         if amount is None:
-            raise InvalidRequest("enter the amount to pay", code="amount_required",
-                                 param="amount")  # fmt: skip
-        return pay(ctx, new_row(ctx, QR_STATIC, payer_id, payee, amount, merchant.descriptor),
-                   given)  # fmt: skip
+            raise InvalidRequest("enter the amount to pay", code="amount_required", param="amount")
+        return pay(
+            ctx, new_row(ctx, QR_STATIC, payer_id, payee, amount, merchant.descriptor), given
+        )
     order = _order_for(ctx, payer_id, claims)
     due = Money(order.amount, order.currency)
     if amount is not None and amount != due:
-        raise InvalidRequest("the amount differs from the order's", code="amount_mismatch",
-                             param="amount")  # fmt: skip
+        raise InvalidRequest(
+            "the amount differs from the order's", code="amount_mismatch", param="amount"
+        )
     row = new_row(ctx, QR_ORDER, payer_id, payee, due, merchant.descriptor, order.id)
     return pay(ctx, row, given)

@@ -73,8 +73,9 @@ def _settle(ctx: Context, payment: PaymentRow, hold: int, post: bool) -> list[Tr
     )
 
 
-def _close(ctx: Context, decision_id: str, outcome: str, by: str, note: str | None,
-           label: str | None) -> Reviewed:  # fmt: skip
+def _close(
+    ctx: Context, decision_id: str, outcome: str, by: str, note: str | None, label: str | None
+) -> Reviewed:
     decision, payment = _open_review(ctx, decision_id)
     approve = outcome == APPROVED
     assert decision.holds is not None
@@ -86,11 +87,20 @@ def _close(ctx: Context, decision_id: str, outcome: str, by: str, note: str | No
     if not approve and row.order_id is not None:  # the order may be paid another way
         payments.repo(ctx).reopen_order(row.order_id, row.id)
     repo = RiskRepository(ctx.uow.conn)
-    repo.save_review(decision_id, review_status=outcome, reviewed_by=by, reviewed_at=ctx.now(),
-                     label=label, label_source=None if label is None else "review")  # fmt: skip
+    repo.save_review(
+        decision_id,
+        review_status=outcome,
+        reviewed_by=by,
+        reviewed_at=ctx.now(),
+        label=label,
+        label_source=None if label is None else "review",
+    )
     payments.audit(ctx, row, seen, decision=decision_id)
-    ctx.audit(f"risk.review_{outcome}", subject=decision_id,
-              details={"payment": row.id, "note": note or ""})  # fmt: skip
+    ctx.audit(
+        f"risk.review_{outcome}",
+        subject=decision_id,
+        details={"payment": row.id, "note": note or ""},
+    )
     payments.notify_merchant(ctx, row)
     closed = repo.decision(decision_id)
     assert closed is not None

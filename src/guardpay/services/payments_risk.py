@@ -72,8 +72,11 @@ class Subject:
 def _payee_created(ctx: Context, payee: tuple[str, str] | None) -> datetime | None:
     if payee is None:
         return None
-    found = (ctx.uow.identity.merchant(payee[1]) if payee[0] == "merchant"
-             else ctx.uow.identity.user(payee[1]))  # fmt: skip
+    found = (
+        ctx.uow.identity.merchant(payee[1])
+        if payee[0] == "merchant"
+        else ctx.uow.identity.user(payee[1])
+    )
     return None if found is None else found.created_at
 
 
@@ -84,21 +87,36 @@ def request_for(ctx: Context, user_id: str, subject: Subject) -> RiskRequest:
         raise NotFound("no such user", param="user_id")
     actor, payee_id = ctx.actor, None if subject.payee is None else subject.payee[1]
     merchant = subject.payee is not None and subject.payee[0] == "merchant"
-    keys = [("user", user_id), ("device", actor.device_id), ("ip", actor.ip),
-            ("payee", payee_id), *subject.list_keys]  # fmt: skip
+    keys = [
+        ("user", user_id),
+        ("device", actor.device_id),
+        ("ip", actor.ip),
+        ("payee", payee_id),
+        *subject.list_keys,
+    ]
     block, allow = list_flags(ctx, keys)
     wallet = wallets.find(ctx, "user", user_id, subject.currency)  # a login opens none
     return RiskRequest(
-        kind=subject.kind, channel=subject.channel, user_id=user_id, amount=subject.amount,
-        currency=subject.currency, at=ctx.now(), account_created_at=user.created_at,
+        kind=subject.kind,
+        channel=subject.channel,
+        user_id=user_id,
+        amount=subject.amount,
+        currency=subject.currency,
+        at=ctx.now(),
+        account_created_at=user.created_at,
         balance_before=available(ctx, wallet),
         account_class=CLASS_NUMBER.get(user.account_class, 0),
-        device_id=actor.device_id, ip=actor.ip, payee_id=payee_id, payee_is_merchant=merchant,
-        merchant_id=payee_id if merchant else None, location=actor.location,
+        device_id=actor.device_id,
+        ip=actor.ip,
+        payee_id=payee_id,
+        payee_is_merchant=merchant,
+        merchant_id=payee_id if merchant else None,
+        location=actor.location,
         credential_changed_at=credential_changed_at(ctx, user_id, user.created_at),
         payee_created_at=_payee_created(ctx, subject.payee),
-        list_block_hit=block, list_allow_hit=allow,
-    )  # fmt: skip
+        list_block_hit=block,
+        list_allow_hit=allow,
+    )
 
 
 def payment_request(ctx: Context, row: PaymentRow) -> RiskRequest:
@@ -125,13 +143,22 @@ def assess_payment(ctx: Context, row: PaymentRow) -> Assessment:
 
 def _require_balance(req: RiskRequest) -> None:
     if req.kind in DEBITS and req.balance_before < req.amount:
-        raise InvalidRequest("the balance is not enough for this payment",
-                             code="insufficient_funds", param="amount")  # fmt: skip
+        raise InvalidRequest(
+            "the balance is not enough for this payment", code="insufficient_funds", param="amount"
+        )
 
 
-def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None, *,
-           stepped_up: bool, purpose: str = "payment", learn: bool = True,
-           review_refuses: bool = False) -> Assessment:  # fmt: skip
+def screen(
+    ctx: Context,
+    user_id: str,
+    subject: Subject,
+    subject_id: str | None,
+    *,
+    stepped_up: bool,
+    purpose: str = "payment",
+    learn: bool = True,
+    review_refuses: bool = False,
+) -> Assessment:
     """The gate for requests other than payments (escrow, red packets, withdrawals,
     top-ups, card binding, account changes), which have no held state: `deny` refuses
     with 403 `request_denied`; `challenge` and `review` ask for a step-up unless the
@@ -151,8 +178,11 @@ def screen(ctx: Context, user_id: str, subject: Subject, subject_id: str | None,
         _refuse(ctx, verdict, learn, FOR_REVIEW)
     if action in (Action.CHALLENGE, Action.REVIEW) and not stepped_up:
         challenge = auth.begin_step_up(ctx, user_id, purpose)
-        raise StepUpRequired("confirm it is you to continue", methods=list(challenge.methods),
-                             challenge_id=challenge.id)  # fmt: skip
+        raise StepUpRequired(
+            "confirm it is you to continue",
+            methods=list(challenge.methods),
+            challenge_id=challenge.id,
+        )
     if learn:
         ctx.risk.learn(ctx, req, accepted=True)
     return verdict
@@ -172,9 +202,11 @@ DENIED = _Refusal(
 )
 #: money leaving the platform (a withdrawal) under review: not on a step-up, since a
 #: taken-over account's thief may hold the SIM too; support reviews it with the customer
-FOR_REVIEW = _Refusal("risk.request_refused_for_review", "review_required",
-                      "this needs a check by our risk team before it can go ahead; "
-                      "please contact support")  # fmt: skip
+FOR_REVIEW = _Refusal(
+    "risk.request_refused_for_review",
+    "review_required",
+    "this needs a check by our risk team before it can go ahead; please contact support",
+)
 
 
 def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> NoReturn:
@@ -183,6 +215,7 @@ def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> No
     req = verdict.request
     if learn:
         ctx.risk.learn(ctx, req, accepted=False)
-    ctx.audit(why.audit, subject=req.user_id,
-              details={"kind": req.kind, "decision": verdict.row.id})  # fmt: skip
+    ctx.audit(
+        why.audit, subject=req.user_id, details={"kind": req.kind, "decision": verdict.row.id}
+    )
     raise PermissionDenied(why.message, code=why.code)

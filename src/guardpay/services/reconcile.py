@@ -74,32 +74,44 @@ def reserve(uow: UnitOfWork) -> ReserveReport:
     )
 
 
-def _reserve_line(codes: dict[int, AccountTotals], ledger: int,
-                  in_flight: dict[tuple[str, str], int]) -> ReserveLine:  # fmt: skip
+def _reserve_line(
+    codes: dict[int, AccountTotals], ledger: int, in_flight: dict[tuple[str, str], int]
+) -> ReserveLine:
     cur = BY_LEDGER[ledger].code if ledger in BY_LEDGER else str(ledger)
     zero = AccountTotals(ledger, 0, 0, 0, 0, 0)
 
     def owed(code_set: Sequence[AccountCode] | frozenset[AccountCode]) -> int:
-        return sum(codes.get(c, zero).credits_posted - codes.get(c, zero).debits_posted
-                   for c in code_set)  # fmt: skip
+        return sum(
+            codes.get(c, zero).credits_posted - codes.get(c, zero).debits_posted for c in code_set
+        )
 
     res, bif = codes.get(AccountCode.RESERVE, zero), codes.get(AccountCode.BANK_IN_FLIGHT, zero)
     line = ReserveLine(
-        cur, res.debits_posted - res.credits_posted, owed(LIABILITIES), owed(_PLATFORM_FUNDS),
-        bif.credits_posted - bif.debits_posted, bif.debits_pending, bif.credits_pending,
-        in_flight.get((cur, Kind.TOP_UP.value), 0), in_flight.get((cur, Kind.WITHDRAWAL.value), 0),
-    )  # fmt: skip
+        cur,
+        res.debits_posted - res.credits_posted,
+        owed(LIABILITIES),
+        owed(_PLATFORM_FUNDS),
+        bif.credits_posted - bif.debits_posted,
+        bif.debits_pending,
+        bif.credits_pending,
+        in_flight.get((cur, Kind.TOP_UP.value), 0),
+        in_flight.get((cur, Kind.WITHDRAWAL.value), 0),
+    )
     covered = line.liabilities + line.platform_funds + line.in_flight_posted
     if line.reserve != covered:
         line.breaks.append(f"reserve {line.reserve} != liabilities and in flight {covered}")
     if line.in_flight_posted:
         line.breaks.append(f"suspense not clear: {line.in_flight_posted} posted in flight")
     if line.top_ups_in_flight != line.expected_top_ups_in_flight:
-        line.breaks.append(f"top-ups in flight {line.top_ups_in_flight} != fundings "
-                           f"{line.expected_top_ups_in_flight}")  # fmt: skip
+        line.breaks.append(
+            f"top-ups in flight {line.top_ups_in_flight} != fundings "
+            f"{line.expected_top_ups_in_flight}"
+        )
     if line.withdrawals_in_flight != line.expected_withdrawals_in_flight:
-        line.breaks.append(f"withdrawals in flight {line.withdrawals_in_flight} != fundings "
-                           f"{line.expected_withdrawals_in_flight}")  # fmt: skip
+        line.breaks.append(
+            f"withdrawals in flight {line.withdrawals_in_flight} != fundings "
+            f"{line.expected_withdrawals_in_flight}"
+        )
     return line
 
 
@@ -122,8 +134,12 @@ class StatementReport:
         return not self.breaks
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "rows": self.rows, "matched": self.matched,
-                "breaks": [asdict(b) for b in self.breaks]}  # fmt: skip
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "matched": self.matched,
+            "breaks": [asdict(b) for b in self.breaks],
+        }
 
 
 def statement(uow: UnitOfWork, rows: list[StatementRow]) -> StatementReport:
@@ -136,8 +152,11 @@ def match_statement(rows: list[StatementRow], fundings: list[FundingRow]) -> Sta
     """Pure matching, so each kind of break is easy to test on its own."""
     ours = {f.bank_reference: f for f in fundings if f.bank_reference}
     counts = Counter(r.bank_reference for r in rows)
-    breaks = [Break("duplicate", ref, f"listed {n} times", _fid(ours.get(ref)))
-              for ref, n in sorted(counts.items()) if n > 1]  # fmt: skip
+    breaks = [
+        Break("duplicate", ref, f"listed {n} times", _fid(ours.get(ref)))
+        for ref, n in sorted(counts.items())
+        if n > 1
+    ]
     matched, seen = 0, set()
     for row in rows:
         if row.bank_reference in seen:
@@ -147,17 +166,24 @@ def match_statement(rows: list[StatementRow], fundings: list[FundingRow]) -> Sta
         breaks += found
         matched += not found
     days = {r.date for r in rows}
-    breaks += [Break("missing_at_bank", ref, f"{f.kind} {f.amount} {f.currency} {f.state}", f.id)
-               for ref, f in sorted(ours.items())
-               if ref not in seen and f.created_at.date() in days]  # fmt: skip
+    breaks += [
+        Break("missing_at_bank", ref, f"{f.kind} {f.amount} {f.currency} {f.state}", f.id)
+        for ref, f in sorted(ours.items())
+        if ref not in seen and f.created_at.date() in days
+    ]
     return StatementReport(len(rows), matched, breaks)
 
 
 def _compare(row: StatementRow, f: FundingRow | None) -> list[Break]:
     ref = row.bank_reference
     if f is None:
-        return [Break("missing_on_platform", ref,
-                      f"{row.direction} {row.amount} {row.currency} {row.status}")]  # fmt: skip
+        return [
+            Break(
+                "missing_on_platform",
+                ref,
+                f"{row.direction} {row.amount} {row.currency} {row.status}",
+            )
+        ]
     out: list[Break] = []
     theirs = (row.amount, row.currency, row.direction)
     mine = (f.amount, f.currency, DIRECTION[Kind(f.kind)])

@@ -70,8 +70,11 @@ class RedPacket:
 
     @property
     def remaining_amount(self) -> int:
-        return 0 if self.row.status == "expired" else sum(
-            s.amount for s in self.shares if s.claimer_id is None)  # fmt: skip
+        return (
+            0
+            if self.row.status == "expired"
+            else sum(s.amount for s in self.shares if s.claimer_id is None)
+        )
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,11 @@ def _validate(new: NewPacket) -> None:
     except ValueError as e:
         raise InvalidRequest(str(e), code="invalid_red_packet", param="shares") from e
     if not MIN_TTL <= new.expires_in <= MAX_TTL:
-        raise InvalidRequest("a red packet expires in 1 minute to 7 days",
-                             code="invalid_red_packet", param="expires_in")  # fmt: skip
+        raise InvalidRequest(
+            "a red packet expires in 1 minute to 7 days",
+            code="invalid_red_packet",
+            param="expires_in",
+        )
 
 
 def _authenticate(ctx: Context, sender_id: str, given: Authorization) -> int:
@@ -118,14 +124,17 @@ def _authenticate(ctx: Context, sender_id: str, given: Authorization) -> int:
     factors = payments.authenticate(ctx, sender_id, given)
     if factors == 0:
         challenge = auth.begin_step_up(ctx, sender_id, payments.PURPOSE)
-        raise StepUpRequired("confirm this red packet with your payment password or a "
-                             "step-up", methods=list(challenge.methods),
-                             challenge_id=challenge.id)  # fmt: skip
+        raise StepUpRequired(
+            "confirm this red packet with your payment password or a step-up",
+            methods=list(challenge.methods),
+            challenge_id=challenge.id,
+        )
     return factors
 
 
-def _payment(ctx: Context, sender_id: str, packet_id: str, new: NewPacket,
-             factors: int) -> PaymentRow:  # fmt: skip
+def _payment(
+    ctx: Context, sender_id: str, packet_id: str, new: NewPacket, factors: int
+) -> PaymentRow:
     """The succeeded `red_packet` payment the balance-payment limits count."""
     row = payments.new_row(ctx, KIND, sender_id, (KIND, packet_id), new.amount)
     state = PaymentState(row.id, Status.CREATED)
@@ -134,17 +143,36 @@ def _payment(ctx: Context, sender_id: str, packet_id: str, new: NewPacket,
     return replace(row, status=state.status.value, factors=factors)
 
 
-def _packet(ctx: Context, packet_id: str, sender_id: str, payment_id: str,
-            new: NewPacket) -> PacketRow:  # fmt: skip
+def _packet(
+    ctx: Context, packet_id: str, sender_id: str, payment_id: str, new: NewPacket
+) -> PacketRow:
     now = ctx.now()
-    return PacketRow(packet_id, sender_id, payment_id, new.amount.amount, new.amount.currency,
-                     new.shares, new.split.value, new.message, "open", 0,
-                     now + new.expires_in, now, now)  # fmt: skip
+    return PacketRow(
+        packet_id,
+        sender_id,
+        payment_id,
+        new.amount.amount,
+        new.amount.currency,
+        new.shares,
+        new.split.value,
+        new.message,
+        "open",
+        0,
+        now + new.expires_in,
+        now,
+        now,
+    )
 
 
-def create_red_packet(ctx: Context, sender_id: str, new: NewPacket, given: Authorization, *,
-                      rng: RandomSource | None = None,
-                      settings: PaymentSettings = DEFAULT) -> RedPacket:  # fmt: skip
+def create_red_packet(
+    ctx: Context,
+    sender_id: str,
+    new: NewPacket,
+    given: Authorization,
+    *,
+    rng: RandomSource | None = None,
+    settings: PaymentSettings = DEFAULT,
+) -> RedPacket:
     """Authenticate the sender, check their limits, split, and fund the holding account."""
     _validate(new)
     standing = lock_payer(ctx, sender_id)  # account_not_verified before anything is written
@@ -168,10 +196,19 @@ def create_red_packet(ctx: Context, sender_id: str, new: NewPacket, given: Autho
         transfer_id=new_transfer_id(),
     )
     _move(ctx, fund)
-    ctx.audit("red_packet.created", subject=packet_id,
-              details={"sender": sender_id, "payment": pay.id, "amount": row.amount,
-                       "currency": cur, "shares": new.shares, "split": row.split,
-                       "factors": factors})  # fmt: skip
+    ctx.audit(
+        "red_packet.created",
+        subject=packet_id,
+        details={
+            "sender": sender_id,
+            "payment": pay.id,
+            "amount": row.amount,
+            "currency": cur,
+            "shares": new.shares,
+            "split": row.split,
+            "factors": factors,
+        },
+    )
     return RedPacket(row, shares)
 
 
@@ -212,9 +249,11 @@ def claim_red_packet(ctx: Context, user_id: str, packet_id: str) -> Claimed:
         transfer_id=new_transfer_id(),
     )
     _move(ctx, claim)
-    ctx.audit("red_packet.claimed", subject=packet_id,
-              details={"claimer": user_id, "share": share.seq, "amount": share.amount,
-                       "currency": cur})  # fmt: skip
+    ctx.audit(
+        "red_packet.claimed",
+        subject=packet_id,
+        details={"claimer": user_id, "share": share.seq, "amount": share.amount, "currency": cur},
+    )
     return Claimed(packet_id, user_id, share.amount, cur, now)
 
 

@@ -79,8 +79,11 @@ def _refundable(ctx: Context, payment_id: str, *, lock: bool) -> PaymentRow:
     if row is None:
         raise NotFound("no such payment", param="payment_id")
     if row.payee_kind != "merchant" or row.status != Status.SUCCEEDED.value:
-        raise Conflict("only a succeeded merchant payment can be refunded",
-                       code="payment_not_refundable", param="payment_id")  # fmt: skip
+        raise Conflict(
+            "only a succeeded merchant payment can be refunded",
+            code="payment_not_refundable",
+            param="payment_id",
+        )
     return row
 
 
@@ -91,8 +94,9 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
     if first is not None:
         return _replay(ctx, payment, first, request)
     if request.amount.currency != payment.currency:
-        raise InvalidRequest(f"the payment was in {payment.currency}",
-                             code="currency_mismatch", param="currency")  # fmt: skip
+        raise InvalidRequest(
+            f"the payment was in {payment.currency}", code="currency_mismatch", param="currency"
+        )
     before = _repo(ctx).total(payment_id)
     try:
         split = split_refund(payment.amount, payment.fee, before, request.amount.amount)
@@ -100,25 +104,36 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
         if exc.code != "refund_exceeds_payment":
             raise
         left, paid = (Money(v, payment.currency) for v in (payment.amount - before, payment.amount))
-        raise InvalidRequest(f"only {left} of {paid} is left to refund",
-                             code=exc.code, param="amount") from None  # fmt: skip
-    row = RefundRow(new_id("rfd"), payment_id, request.refund_id, split.amount,
-                    payment.currency, split.fee, before + split.amount, request.reason,
-                    SUCCEEDED, ctx.now())  # fmt: skip
+        raise InvalidRequest(
+            f"only {left} of {paid} is left to refund", code=exc.code, param="amount"
+        ) from None
+    row = RefundRow(
+        new_id("rfd"),
+        payment_id,
+        request.refund_id,
+        split.amount,
+        payment.currency,
+        split.fee,
+        before + split.amount,
+        request.reason,
+        SUCCEEDED,
+        ctx.now(),
+    )
     _repo(ctx).insert(row)
     _move_money(ctx, payment, row)
     _audit(ctx, payment, row)
-    return Refund(row, payment, row.refunded_total,
-                  refund_state(payment.amount, row.refunded_total))  # fmt: skip
+    return Refund(
+        row, payment, row.refunded_total, refund_state(payment.amount, row.refunded_total)
+    )
 
 
-def _replay(ctx: Context, payment: PaymentRow, first: RefundRow,
-            request: RefundRequest) -> Refund:  # fmt: skip
+def _replay(ctx: Context, payment: PaymentRow, first: RefundRow, request: RefundRequest) -> Refund:
     """Same request id: the first result if the fields agree, else `refund_id_reused`."""
     asked = (request.amount.amount, request.amount.currency, request.reason)
     if asked != (first.amount, first.currency, first.reason):
-        raise InvalidRequest("this refund_id was used for another refund",
-                             code="refund_id_reused", param="refund_id")  # fmt: skip
+        raise InvalidRequest(
+            "this refund_id was used for another refund", code="refund_id_reused", param="refund_id"
+        )
     total = first.refunded_total
     return Refund(first, payment, total, refund_state(payment.amount, total), replayed=True)
 
@@ -155,14 +170,27 @@ def _audit(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
     ctx.audit(
         "payment.refunded",
         subject=row.id,
-        details={"payment": payment.id, "refund_id": row.request_id, "amount": row.amount,
-                 "currency": row.currency, "fee_refunded": row.fee_refunded,
-                 "payer": payment.payer_id, "merchant": payment.payee_id,
-                 "refunded_total": row.refunded_total, "paid": payment.amount},
-    )  # fmt: skip
-    payload = {"refund_id": row.id, "request_id": row.request_id, "payment_id": payment.id,
-               "amount": row.amount, "currency": row.currency, "fee_refunded": row.fee_refunded,
-               "refunded_total": row.refunded_total}  # fmt: skip
+        details={
+            "payment": payment.id,
+            "refund_id": row.request_id,
+            "amount": row.amount,
+            "currency": row.currency,
+            "fee_refunded": row.fee_refunded,
+            "payer": payment.payer_id,
+            "merchant": payment.payee_id,
+            "refunded_total": row.refunded_total,
+            "paid": payment.amount,
+        },
+    )
+    payload = {
+        "refund_id": row.id,
+        "request_id": row.request_id,
+        "payment_id": payment.id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "fee_refunded": row.fee_refunded,
+        "refunded_total": row.refunded_total,
+    }
     webhooks.enqueue(ctx, payment.payee_id, "refund.succeeded", payload)  # in this transaction
 
 

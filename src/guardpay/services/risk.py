@@ -85,8 +85,7 @@ class RuleSource:
             if stamp == self._stamp:
                 return
             self._rules, self._stamp, self.last_error = load_rule_set_file(path), stamp, None
-            log.info("risk_rules_reloaded", rule_set=self._rules.name,
-                     version=self._rules.version)  # fmt: skip
+            log.info("risk_rules_reloaded", rule_set=self._rules.name, version=self._rules.version)
         except (OSError, GuardpayError) as exc:
             self.last_error = getattr(exc, "message", str(exc))
             log.error("risk_rules_reload_failed", error=self.last_error)
@@ -102,8 +101,13 @@ class ModelSource:
     """The active model (the `risk_models` row marked active), loaded once per version.
     A load failure means rules only until a retry (every `retry_after` seconds)."""
 
-    def __init__(self, *, check_every: float = 5.0, retry_after: float = 60.0,
-                 loader: Callable[[Path], TrainedModel] = _load_model) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        check_every: float = 5.0,
+        retry_after: float = 60.0,
+        loader: Callable[[Path], TrainedModel] = _load_model,
+    ) -> None:
         self.check_every, self.retry_after, self.loader = check_every, retry_after, loader
         self._lock = threading.Lock()
         self._checked = -1e9
@@ -140,8 +144,12 @@ class ModelSource:
             self.model, self.failed = None, version
             self._retry_at = time.monotonic() + self.retry_after
             log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
-            ctx.audit("risk.model_unavailable", subject=version, outcome="degraded",
-                      details={"version": version, "error": type(exc).__name__})  # fmt: skip
+            ctx.audit(
+                "risk.model_unavailable",
+                subject=version,
+                outcome="degraded",
+                details={"version": version, "error": type(exc).__name__},
+            )
 
 
 @dataclass
@@ -165,8 +173,9 @@ class RiskEngine:
         """Deciding without the model or without the feature history."""
         return self.models.failed is not None or self.state_failed
 
-    def score(self, ctx: Context | None, req: RiskRequest
-              ) -> tuple[Decision, dict[str, Value], Any]:  # fmt: skip
+    def score(
+        self, ctx: Context | None, req: RiskRequest
+    ) -> tuple[Decision, dict[str, Value], Any]:
         """Features, model and rules for one request; nothing recorded. Without a context
         (an offline replay) the model is whatever the model source holds."""
         features = compute_features(req, self._snapshot(req))
@@ -214,14 +223,30 @@ class RiskEngine:
         happened next with `learn` (services/payments.py, payments_risk.screen)."""
         decision, features, (rule_set, model, contributions) = self.score(ctx, req)
         row = DecisionRow(
-            new_id("rsk"), req.kind, req.channel, subject_id, req.user_id, req.amount,
-            req.currency, decision.action.value, decision.score, list(decision.reasons),
+            new_id("rsk"),
+            req.kind,
+            req.channel,
+            subject_id,
+            req.user_id,
+            req.amount,
+            req.currency,
+            decision.action.value,
+            decision.score,
+            list(decision.reasons),
             f"{rule_set.name}@{rule_set.version}:{rule_set.digest[:12]}",
-            None if model is None else model.version, features,
+            None if model is None else model.version,
+            features,
             [[name, round(value, 6)] for name, value in contributions],
-            [h.rule for h in decision.hits if h.shadow], None, None, None, None, None, None,
-            None, ctx.now(),
-        )  # fmt: skip
+            [h.rule for h in decision.hits if h.shadow],
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            ctx.now(),
+        )
         RiskRepository(ctx.uow.conn).insert_decision(row)
         with self._count_lock:
             self.counts[decision.action.value] += 1

@@ -44,19 +44,32 @@ class Backtest:
 
     def as_dict(self, rule_set: RuleSet) -> dict[str, object]:
         per_rule = {
-            name: {"hits": s.hits, "fraud_hits": s.fraud_hits, "precision": s.precision(),
-                   "recall": None if self.fraud == 0 else s.fraud_hits / self.fraud,
-                   "shadow": rule.shadow}
-            for rule in rule_set.rules for name, s in [(rule.name, self.rules[rule.name])]
-        }  # fmt: skip
-        return {"rule_set": rule_set.name, "version": rule_set.version,
-                "decisions": self.decisions, "fraud": self.fraud, "legit": self.legit,
-                "actions": dict(self.actions), "stopped_fraud": self.stopped_fraud,
-                "stopped_legit": self.stopped_legit, "rules": per_rule}  # fmt: skip
+            name: {
+                "hits": s.hits,
+                "fraud_hits": s.fraud_hits,
+                "precision": s.precision(),
+                "recall": None if self.fraud == 0 else s.fraud_hits / self.fraud,
+                "shadow": rule.shadow,
+            }
+            for rule in rule_set.rules
+            for name, s in [(rule.name, self.rules[rule.name])]
+        }
+        return {
+            "rule_set": rule_set.name,
+            "version": rule_set.version,
+            "decisions": self.decisions,
+            "fraud": self.fraud,
+            "legit": self.legit,
+            "actions": dict(self.actions),
+            "stopped_fraud": self.stopped_fraud,
+            "stopped_legit": self.stopped_legit,
+            "rules": per_rule,
+        }
 
 
-def backtest(rule_set: RuleSet, rows: Iterable[DecisionRow], now: datetime,
-             mature_days: int = 30) -> Backtest:  # fmt: skip
+def backtest(
+    rule_set: RuleSet, rows: Iterable[DecisionRow], now: datetime, mature_days: int = 30
+) -> Backtest:
     """Replay `rows` (stored decisions) through `rule_set`; the recorded model score
     stays as it was, so only the rules change."""
     out = Backtest(rules={r.name: RuleStats() for r in rule_set.rules})

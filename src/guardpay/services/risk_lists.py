@@ -25,31 +25,51 @@ def _value(ctx: Context, entity: str, value: str) -> str:
         return value
     card = ctx.uow.identity.card(value)
     if card is None or card.pan_index is None:
-        raise NotFound("no such card (list a card by its id)", code="card_not_found",
-                       param="value")  # fmt: skip
+        raise NotFound("no such card (list a card by its id)", code="card_not_found", param="value")
     return card.pan_index
 
 
-def add_entry(ctx: Context, list_name: str, entity: str, value: str, reason: str,
-              expires_in: timedelta | None = None) -> ListEntry:  # fmt: skip
+def add_entry(
+    ctx: Context,
+    list_name: str,
+    entity: str,
+    value: str,
+    reason: str,
+    expires_in: timedelta | None = None,
+) -> ListEntry:
     operator = operators.require_role(ctx, EDIT_ROLE)
     if list_name not in LISTS:
         raise InvalidRequest("list is block or allow", code="parameter_invalid", param="list")
     if entity not in ENTITIES:
-        raise InvalidRequest(f"entity is one of {', '.join(ENTITIES)}",
-                             code="parameter_invalid", param="entity")  # fmt: skip
+        raise InvalidRequest(
+            f"entity is one of {', '.join(ENTITIES)}", code="parameter_invalid", param="entity"
+        )
     if expires_in is not None and expires_in <= timedelta(0):
-        raise InvalidRequest("expires_in must be positive", code="parameter_invalid",
-                             param="expires_in")  # fmt: skip
+        raise InvalidRequest(
+            "expires_in must be positive", code="parameter_invalid", param="expires_in"
+        )
     now = ctx.now()
-    entry = ListEntry(new_id("lst"), list_name, entity, _value(ctx, entity, value.strip()),
-                      reason, f"operator:{operator.id}", now,
-                      None if expires_in is None else now + expires_in)  # fmt: skip
+    entry = ListEntry(
+        new_id("lst"),
+        list_name,
+        entity,
+        _value(ctx, entity, value.strip()),
+        reason,
+        f"operator:{operator.id}",
+        now,
+        None if expires_in is None else now + expires_in,
+    )
     RiskRepository(ctx.uow.conn).add_list_entry(entry)
-    ctx.audit("risk.list_added", subject=entry.id,
-              details={"list": list_name, "entity": entity, "reason": reason,
-                       "expires_at": None if entry.expires_at is None
-                       else entry.expires_at.isoformat()})  # fmt: skip
+    ctx.audit(
+        "risk.list_added",
+        subject=entry.id,
+        details={
+            "list": list_name,
+            "entity": entity,
+            "reason": reason,
+            "expires_at": None if entry.expires_at is None else entry.expires_at.isoformat(),
+        },
+    )
     return entry
 
 

@@ -51,8 +51,9 @@ def _label_of(row: DecisionRow, mature_before: datetime) -> int | None:
     return None
 
 
-def training_set(uow: UnitOfWork, now: datetime, mature_days: int = 30,
-                 since: datetime | None = None) -> TrainingSet:  # fmt: skip
+def training_set(
+    uow: UnitOfWork, now: datetime, mature_days: int = 30, since: datetime | None = None
+) -> TrainingSet:
     """Features and labels of every decision with a known outcome, oldest first."""
     mature_before = now - timedelta(days=mature_days)
     rows, labels, times, explicit = [], [], [], 0
@@ -65,8 +66,9 @@ def training_set(uow: UnitOfWork, now: datetime, mature_days: int = 30,
         labels.append(label)
         times.append(row.created_at.timestamp())
     X = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(NUMERIC_FEATURES))
-    return TrainingSet(X, np.asarray(labels, dtype=np.int64), np.asarray(times),
-                       NUMERIC_FEATURES, explicit)  # fmt: skip
+    return TrainingSet(
+        X, np.asarray(labels, dtype=np.int64), np.asarray(times), NUMERIC_FEATURES, explicit
+    )
 
 
 def label_decision(ctx: Context, decision_id: str, label: str) -> DecisionRow:
@@ -102,8 +104,11 @@ def activate(ctx: Context, version: str) -> ModelRow:
         raise NotFound(f"no model version {version}", code="model_not_found", param="version")
     previous = repo.active_model()
     repo.activate_model(version, ctx.now())
-    ctx.audit("risk.model_activated", subject=version,
-              details={"previous": None if previous is None else previous.version})  # fmt: skip
+    ctx.audit(
+        "risk.model_activated",
+        subject=version,
+        details={"previous": None if previous is None else previous.version},
+    )
     found = repo.model(version)
     assert found is not None
     return found

@@ -73,8 +73,9 @@ def user_wallets(ctx: Context, user_id: str) -> list[WalletView]:
     return _wallets(ctx, USER, user_id, AccountCode.CUSTOMER_WALLET)
 
 
-def user_history(ctx: Context, user_id: str, currency_code: str, cursor: str | None,
-                 limit: int) -> History:  # fmt: skip
+def user_history(
+    ctx: Context, user_id: str, currency_code: str, cursor: str | None, limit: int
+) -> History:
     return _history(ctx, USER, user_id, AccountCode.CUSTOMER_WALLET, currency_code, cursor, limit)
 
 
@@ -84,11 +85,13 @@ def merchant_balances(ctx: Context, merchant_id: str) -> list[WalletView]:
     return _wallets(ctx, MERCHANT, merchant_id, AccountCode.MERCHANT_SETTLEMENT)
 
 
-def merchant_history(ctx: Context, merchant_id: str, currency_code: str, cursor: str | None,
-                     limit: int) -> History:  # fmt: skip
+def merchant_history(
+    ctx: Context, merchant_id: str, currency_code: str, cursor: str | None, limit: int
+) -> History:
     _require_merchant(ctx, merchant_id)
-    return _history(ctx, MERCHANT, merchant_id, AccountCode.MERCHANT_SETTLEMENT, currency_code,
-                    cursor, limit)  # fmt: skip
+    return _history(
+        ctx, MERCHANT, merchant_id, AccountCode.MERCHANT_SETTLEMENT, currency_code, cursor, limit
+    )
 
 
 def _require_merchant(ctx: Context, merchant_id: str) -> None:
@@ -108,18 +111,23 @@ def _view(ctx: Context, currency_code: str, account_id: int) -> WalletView:
     a = ctx.uow.ledger_queries.account(account_id)
     if a is None:  # the wallets row commits with its account; never absent
         return WalletView(currency_code, 0, 0, 0, 0)
-    return WalletView(currency_code, a.balance, a.credits_pending, a.debits_pending,
-                      a.available)  # fmt: skip
+    return WalletView(currency_code, a.balance, a.credits_pending, a.debits_pending, a.available)
 
 
-def _history(ctx: Context, kind: str, owner: str, code: AccountCode, currency_code: str,
-             cursor: str | None, limit: int) -> History:  # fmt: skip
+def _history(
+    ctx: Context,
+    kind: str,
+    owner: str,
+    code: AccountCode,
+    currency_code: str,
+    cursor: str | None,
+    limit: int,
+) -> History:
     cur = _currency(currency_code)
     account_id = wallets.find(ctx, kind, owner, cur, code)
     if account_id is None:
         raise NotFound(f"no {cur} wallet here", code="wallet_not_found", param="currency")
-    page = ctx.uow.ledger_queries.account_history(account_id, before=_before(cursor),
-                                                  limit=limit)  # fmt: skip
+    page = ctx.uow.ledger_queries.account_history(account_id, before=_before(cursor), limit=limit)
     entries = [_entry(row, account_id, cur) for row in page.items]
     return History(entries, None if page.next_cursor is None else str(page.next_cursor))
 
@@ -127,8 +135,11 @@ def _history(ctx: Context, kind: str, owner: str, code: AccountCode, currency_co
 def _currency(text: str) -> str:
     """A well-formed code (`CNY`); one that is no currency of ours names no wallet (404)."""
     if not _CODE.match(text):
-        raise InvalidRequest("a currency is three capital letters, like CNY",
-                             code="currency_invalid", param="currency")  # fmt: skip
+        raise InvalidRequest(
+            "a currency is three capital letters, like CNY",
+            code="currency_invalid",
+            param="currency",
+        )
     if text not in CURRENCIES:
         raise NotFound(f"no {text} wallet here", code="wallet_not_found", param="currency")
     return text
@@ -148,11 +159,16 @@ def _entry(row: HistoryRow, account_id: int, cur: str) -> Entry:
     t = row.transfer
     hold = t.pending_id if t.flags & _RESOLVES else 0
     return Entry(
-        id=t.id, at=_EPOCH + timedelta(microseconds=t.timestamp // 1_000), kind=_kind(t.code),
-        direction="in" if t.credit_account_id == account_id else "out", amount=t.amount,
-        currency=cur, status=_status(t.flags, row.hold_status), hold_id=hold or None,
+        id=t.id,
+        at=_EPOCH + timedelta(microseconds=t.timestamp // 1_000),
+        kind=_kind(t.code),
+        direction="in" if t.credit_account_id == account_id else "out",
+        amount=t.amount,
+        currency=cur,
+        status=_status(t.flags, row.hold_status),
+        hold_id=hold or None,
         balance_after=row.balance_after,
-    )  # fmt: skip
+    )
 
 
 def _kind(code: int) -> str:

@@ -57,8 +57,11 @@ def _check_url(url: str, settings: WebhookSettings) -> str:
     except ValueError:  # a port out of range or not a number
         port = None
     if parts.scheme not in ("https", "http") or not parts.hostname or port is None:
-        raise InvalidRequest("the webhook URL must be an http(s) URL with a host",
-                             code="webhook_url_invalid", param="url")  # fmt: skip
+        raise InvalidRequest(
+            "the webhook URL must be an http(s) URL with a host",
+            code="webhook_url_invalid",
+            param="url",
+        )
     check_host(parts.hostname, port, settings)
     return parts.geturl()
 

@@ -50,16 +50,23 @@ class HttpxWebhookClient:
     so a name re-pointed at an internal address after registration reaches nothing;
     `settings` defaults to the environment's (GUARDPAY_WEBHOOK_ALLOW_PRIVATE)."""
 
-    def __init__(self, client: httpx.Client | None = None, timeout: float = 10.0, *,
-                 settings: WebhookSettings | None = None) -> None:  # fmt: skip
-        self.client = client or httpx.Client(timeout=timeout, follow_redirects=False,
-                                             trust_env=False)  # fmt: skip
+    def __init__(
+        self,
+        client: httpx.Client | None = None,
+        timeout: float = 10.0,
+        *,
+        settings: WebhookSettings | None = None,
+    ) -> None:
+        self.client = client or httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False
+        )
         self.settings = settings or WebhookSettings.from_environment()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         to = pin(url, self.settings)
-        sent = self.client.post(to.url, content=body, headers={**headers, **to.headers},
-                                extensions=to.extensions)  # fmt: skip
+        sent = self.client.post(
+            to.url, content=body, headers={**headers, **to.headers}, extensions=to.extensions
+        )
         return sent.status_code
 
 
@@ -90,10 +97,16 @@ class DeliveryWorker:
     """One pass at a time (`run_once`); any number of workers may share a database."""
 
     def __init__(
-        self, db: Database, keyring: Keyring, client: WebhookClient, *,
-        clock: Callable[[], datetime] = utc_now, policy: RetryPolicy | None = None,
-        rng: random.Random | None = None, batch: int = 100,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        keyring: Keyring,
+        client: WebhookClient,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        batch: int = 100,
+    ) -> None:
         self.db, self.keyring, self.client, self.clock = db, keyring, client, clock
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
@@ -128,8 +141,9 @@ class DeliveryWorker:
             if not repo.lease(event.id, now, until):
                 return False  # another worker has it
             target = self._target(Context(uow, self.keyring, clock=self.clock), event)
-        outcome = _Outcome(None, "no webhook endpoint") if target is None else self._post(
-            event, *target)  # fmt: skip
+        outcome = (
+            _Outcome(None, "no webhook endpoint") if target is None else self._post(event, *target)
+        )
         return self._record(event, outcome, until) and outcome.acknowledged
 
     def _target(self, ctx: Context, event: OutboxEvent) -> tuple[str, str] | None:
@@ -163,10 +177,18 @@ class DeliveryWorker:
             retry_at = now + self.policy.delay(event.attempts + 1, self.rng)
         with unit_of_work(self.db) as uow:
             kept = OutboxRepository(uow.conn).record_attempt(
-                event, now, outcome.status, outcome.error, retry_at, lease)  # fmt: skip
-        log.info("webhook_attempt", event_id=event.id, merchant_id=event.merchant_id,
-                 sequence=event.sequence, status=outcome.status, error=outcome.error,
-                 acknowledged=outcome.acknowledged, recorded=kept)  # fmt: skip
+                event, now, outcome.status, outcome.error, retry_at, lease
+            )
+        log.info(
+            "webhook_attempt",
+            event_id=event.id,
+            merchant_id=event.merchant_id,
+            sequence=event.sequence,
+            status=outcome.status,
+            error=outcome.error,
+            acknowledged=outcome.acknowledged,
+            recorded=kept,
+        )
         return kept
 
 
@@ -179,8 +201,9 @@ class DeliveryThread:
     `interval` seconds until stopped, at once again while it finds work; what `guardpay
     serve` starts beside the API."""
 
-    def __init__(self, worker: Periodic, interval: float = 1.0,
-                 name: str = "webhook-delivery") -> None:  # fmt: skip
+    def __init__(
+        self, worker: Periodic, interval: float = 1.0, name: str = "webhook-delivery"
+    ) -> None:
         self.worker = worker
         self.interval = interval
         self._stop = threading.Event()
@@ -198,8 +221,11 @@ class DeliveryThread:
             try:
                 busy = self.worker.run_once() > 0
             except Exception as exc:  # a bad pass must not end delivery for good
-                log.error("background_pass_failed", thread=self._thread.name,
-                          error_type=type(exc).__name__)  # fmt: skip
+                log.error(
+                    "background_pass_failed",
+                    thread=self._thread.name,
+                    error_type=type(exc).__name__,
+                )
                 busy = False
             if not busy:
                 self._stop.wait(self.interval)

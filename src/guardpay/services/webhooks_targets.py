@@ -59,9 +59,13 @@ def is_public(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     internal = (
-        address.is_private or address.is_loopback or address.is_link_local
-        or address.is_reserved or address.is_multicast or address.is_unspecified
-    )  # fmt: skip
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
     return address.is_global and not internal
 
 
@@ -89,8 +93,9 @@ def check_host(host: str, port: int, settings: WebhookSettings) -> None:
         raise InvalidRequest(
             "the webhook URL's host is, or resolves to, a loopback, private, link-local or "
             "otherwise non-public address; webhooks are sent to public addresses only",
-            code="webhook_url_not_public", param="url",
-        )  # fmt: skip
+            code="webhook_url_not_public",
+            param="url",
+        )
 
 
 @dataclass(frozen=True)
@@ -113,11 +118,15 @@ def pin(url: str, settings: WebhookSettings) -> Pinned:
     try:
         addresses = resolve(target.host, target.port or (443 if target.scheme == "https" else 80))
     except (OSError, UnicodeError, ValueError) as exc:
-        raise ServiceUnavailable(f"the webhook host did not resolve ({type(exc).__name__})",
-                                 code="webhook_host_unresolved") from exc  # fmt: skip
+        raise ServiceUnavailable(
+            f"the webhook host did not resolve ({type(exc).__name__})",
+            code="webhook_host_unresolved",
+        ) from exc
     if not addresses or not all(is_public(a) for a in addresses):
-        raise PermissionDenied("the webhook host resolves to a non-public address",
-                               code="webhook_destination_refused")  # fmt: skip
+        raise PermissionDenied(
+            "the webhook host resolves to a non-public address", code="webhook_destination_refused"
+        )
     host = target.netloc.decode("ascii")
-    return Pinned(str(target.copy_with(host=str(addresses[0]))), {"Host": host},
-                  {"sni_hostname": target.host})  # fmt: skip
+    return Pinned(
+        str(target.copy_with(host=str(addresses[0]))), {"Host": host}, {"sni_hostname": target.host}
+    )

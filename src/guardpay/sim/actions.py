@@ -104,8 +104,9 @@ class Actions:
             before.clear()
             return self._once(tx, payer, actor, before, exc.challenge_id)
 
-    def _once(self, tx: Tx, payer: Person, actor: Actor, before: dict[str, Any],
-              challenge: str | None) -> Outcome:  # fmt: skip
+    def _once(
+        self, tx: Tx, payer: Person, actor: Actor, before: dict[str, Any], challenge: str | None
+    ) -> Outcome:
         handler = getattr(self, f"_{tx.channel}")
         if tx.channel == "refund":
             return handler(tx, payer, actor, before)  # type: ignore[no-any-return]
@@ -159,8 +160,9 @@ class Actions:
         wallet = wallets.wallet(ctx, "user", payer.user_id, CURRENCY)
         balance = available(ctx, wallet)
         before["balance_before"] = balance
-        before["credential_changed_at"] = credential_changed_at(ctx, payer.user_id,
-                                                                payer.created_at)  # fmt: skip
+        before["credential_changed_at"] = credential_changed_at(
+            ctx, payer.user_id, payer.created_at
+        )
         if tx.share_bp is None:
             before["amount"] = tx.amount
         else:  # whole basis points of the balance, rounded down to whole yuan
@@ -180,50 +182,63 @@ class Actions:
     def _qr_order(self, ctx: Context, tx: Tx, payer: Person, money: Money, payload: str) -> Outcome:
         return self._paid(payments_qr.pay_qr(ctx, payer.user_id, payload, self.given))
 
-    def _payment_code(self, ctx: Context, tx: Tx, payer: Person, money: Money,
-                      code: str) -> Outcome:  # fmt: skip
+    def _payment_code(
+        self, ctx: Context, tx: Tx, payer: Person, money: Money, code: str
+    ) -> Outcome:
         merchant = self.population.merchants[tx.merchant].merchant_id
         return self._paid(payments_codes.collect(ctx, merchant, code, money))
 
     def _escrow(self, ctx: Context, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         merchant = self.population.merchants[tx.merchant].merchant_id
-        trade = escrow.pay_into_escrow(ctx, payer.user_id, escrow.NewTrade(merchant, money),
-                                       self.given)  # fmt: skip
+        trade = escrow.pay_into_escrow(
+            ctx, payer.user_id, escrow.NewTrade(merchant, money), self.given
+        )
         ship, confirm = tx.at + timedelta(hours=20), tx.at + timedelta(days=3, hours=2)
         ups: list[FollowUp] = [
             (ship, lambda: self._system(lambda c: escrow.mark_shipped(c, trade.id))),
-            (confirm, lambda: self._system(
-                lambda c: escrow.confirm_receipt(c, payer.user_id, trade.id))),
-        ]  # fmt: skip
-        return Outcome("succeeded", trade.payment_id, ref=trade.id, follow_ups=ups,
-                       subject=trade.id)  # fmt: skip
+            (
+                confirm,
+                lambda: self._system(lambda c: escrow.confirm_receipt(c, payer.user_id, trade.id)),
+            ),
+        ]
+        return Outcome(
+            "succeeded", trade.payment_id, ref=trade.id, follow_ups=ups, subject=trade.id
+        )
 
     def _red_packet(self, ctx: Context, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         friends = [f for f in payer.friends if self.population.people[f].role == "normal"]
         shares = max(1, min(len(friends), 5))
         new = red_packets.NewPacket(money, shares, Split.RANDOM)
-        packet = red_packets.create_red_packet(ctx, payer.user_id, new, self.given,
-                                               rng=random.Random(self.rng.random()))  # fmt: skip
+        packet = red_packets.create_red_packet(
+            ctx, payer.user_id, new, self.given, rng=random.Random(self.rng.random())
+        )
         ups: list[FollowUp] = []
         for k, friend in enumerate(friends[:shares]):
             uid = self.population.people[friend].user_id
             ups.append((tx.at + timedelta(minutes=5 + 17 * k), self._claim(uid, packet.row.id)))
-        return Outcome("succeeded", packet.row.payment_id, ref=packet.row.id, follow_ups=ups,
-                       subject=packet.row.id)  # fmt: skip
+        return Outcome(
+            "succeeded",
+            packet.row.payment_id,
+            ref=packet.row.id,
+            follow_ups=ups,
+            subject=packet.row.id,
+        )
 
     def _claim(self, user_id: str, packet_id: str) -> Callable[[], None]:
         return lambda: self._system(lambda c: red_packets.claim_red_packet(c, user_id, packet_id))
 
     def _topup(self, ctx: Context, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         card = self.platform.cards[(payer.index, tx.card)]
-        row = funding.request_top_up(ctx, self.platform.bank, payer.user_id, card, money,
-                                     step_up_challenge_id=self.challenge)  # fmt: skip
+        row = funding.request_top_up(
+            ctx, self.platform.bank, payer.user_id, card, money, step_up_challenge_id=self.challenge
+        )
         return Outcome("processing", row.id, ref=row.id)
 
     def _withdrawal(self, ctx: Context, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         card = self.platform.cards[(payer.index, tx.card)]
-        row = funding.request_withdrawal(ctx, self.platform.bank, payer.user_id, card, money,
-                                         step_up_challenge_id=self.challenge)  # fmt: skip
+        row = funding.request_withdrawal(
+            ctx, self.platform.bank, payer.user_id, card, money, step_up_challenge_id=self.challenge
+        )
         return Outcome("processing", row.id, ref=row.id)
 
     def _refund(self, tx: Tx, payer: Person, actor: Actor, before: dict[str, Any]) -> Outcome:
@@ -301,29 +316,49 @@ class Actions:
         row = RiskRepository(ctx.uow.conn).decision_for(subject_id) if subject_id else None
         return ("", None) if row is None else (row.action, row.score)
 
-    def _row(self, tx: Tx, at: datetime, payer: Person, where: Where, before: dict[str, Any],
-             outcome: Outcome) -> dict[str, Any]:  # fmt: skip
+    def _row(
+        self,
+        tx: Tx,
+        at: datetime,
+        payer: Person,
+        where: Where,
+        before: dict[str, Any],
+        outcome: Outcome,
+    ) -> dict[str, Any]:
         payee, is_merchant, merchant, payee_created = self._counterpart(tx)
         if tx.channel in ("topup", "withdrawal") and outcome.status == "processing":
             self.settle_funding(outcome)
         decision, score = outcome.decided or self.decision(outcome.subject or outcome.payment_id)
         loc = where.location
         return {
-            "tx_id": "", "ts": iso(at), "day": 0, "kind": KIND_OF[tx.channel],
-            "channel": OUTPUT_CHANNEL.get(tx.channel, tx.channel), "user_id": payer.sim_id,
+            "tx_id": "",
+            "ts": iso(at),
+            "day": 0,
+            "kind": KIND_OF[tx.channel],
+            "channel": OUTPUT_CHANNEL.get(tx.channel, tx.channel),
+            "user_id": payer.sim_id,
             "payee_id": payee,
-            "payee_is_merchant": is_merchant, "merchant_id": merchant,
-            "amount": int(before["amount"]), "currency": CURRENCY,
-            "device_id": where.device_id, "ip": where.ip,
-            "lat": None if loc is None else loc[0], "lon": None if loc is None else loc[1],
+            "payee_is_merchant": is_merchant,
+            "merchant_id": merchant,
+            "amount": int(before["amount"]),
+            "currency": CURRENCY,
+            "device_id": where.device_id,
+            "ip": where.ip,
+            "lat": None if loc is None else loc[0],
+            "lon": None if loc is None else loc[1],
             "account_created_at": iso(payer.created_at),
             "account_class": CLASS_NUMBER[payer.account_class],
             "balance_before": int(before["balance_before"]),
             "credential_changed_at": iso(before["credential_changed_at"]),
-            "payee_created_at": iso(payee_created), "payment_id": outcome.payment_id,
-            "status": outcome.status, "decision": decision, "score": score,
-            "is_fraud": int(bool(tx.label.fraud)), "fraud_typology": tx.label.fraud,
+            "payee_created_at": iso(payee_created),
+            "payment_id": outcome.payment_id,
+            "status": outcome.status,
+            "decision": decision,
+            "score": score,
+            "is_fraud": int(bool(tx.label.fraud)),
+            "fraud_typology": tx.label.fraud,
             "is_laundering": int(bool(tx.label.laundering)),
-            "laundering_typology": tx.label.laundering, "case_id": tx.label.case_id,
+            "laundering_typology": tx.label.laundering,
+            "case_id": tx.label.case_id,
             "failure_code": outcome.failure_code,
-        }  # fmt: skip
+        }

@@ -32,15 +32,17 @@ Body = dict[str, Any]
 
 
 class ApiActions(Actions):
-    def __init__(self, platform: Platform, population: Population, seed: int,
-                 client: ApiClient) -> None:  # fmt: skip
+    def __init__(
+        self, platform: Platform, population: Population, seed: int, client: ApiClient
+    ) -> None:
         super().__init__(platform, population, seed)
         self.api = client
         self.actor = Actor()
         self.waiting_challenge = ""
 
-    def _once(self, tx: Tx, payer: Person, actor: Actor, before: dict[str, Any],
-              challenge: str | None) -> Outcome:  # fmt: skip
+    def _once(
+        self, tx: Tx, payer: Person, actor: Actor, before: dict[str, Any], challenge: str | None
+    ) -> Outcome:
         """As `Actions._once`, but no unit of work stays open while the API works: the
         snapshot is read first, the request goes over HTTP, the decision is read after."""
         self.actor, self.challenge = actor, challenge
@@ -75,8 +77,11 @@ class ApiActions(Actions):
     def _prepare(self, tx: Tx, payer: Person, actor: Actor) -> str:
         if tx.channel == "qr_order":
             merchant = self.population.merchants[tx.merchant].merchant_id
-            order = self.api.merchant(merchant, f"/v1/merchants/{merchant}/orders",
-                                      {"amount": tx.amount, "currency": CURRENCY})  # fmt: skip
+            order = self.api.merchant(
+                merchant,
+                f"/v1/merchants/{merchant}/orders",
+                {"amount": tx.amount, "currency": CURRENCY},
+            )
             return str(order["payload"])
         if tx.channel == "payment_code":
             made = self.api.user(actor, "POST", "/v1/me/payment-codes", {"payment_password": PIN})
@@ -86,46 +91,54 @@ class ApiActions(Actions):
     def _p2p(self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         payee = self.population.people[tx.payee].user_id
         body = {"payee": payee, "amount": money.amount, "currency": money.currency}
-        return self._paid_body(self.api.user(self.actor, "POST", "/v1/transfers",
-                                             {**body, **self._auth()}))  # fmt: skip
+        return self._paid_body(
+            self.api.user(self.actor, "POST", "/v1/transfers", {**body, **self._auth()})
+        )
 
-    def _qr_static(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                   _: str) -> Outcome:  # fmt: skip
+    def _qr_static(
+        self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str
+    ) -> Outcome:
         merchant = self.population.merchants[tx.merchant].merchant_id
         with self.platform.reading() as ctx:
             payload = self.platform.static_qr(ctx, merchant)  # printed on the counter
         body = {"payload": payload, "amount": money.amount, **self._auth()}
         return self._paid_body(self.api.user(self.actor, "POST", "/v1/payments/qr", body))
 
-    def _qr_order(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                  payload: str) -> Outcome:  # fmt: skip
+    def _qr_order(
+        self, ctx: Context | None, tx: Tx, payer: Person, money: Money, payload: str
+    ) -> Outcome:
         body = {"payload": payload, **self._auth()}
         return self._paid_body(self.api.user(self.actor, "POST", "/v1/payments/qr", body))
 
-    def _payment_code(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                      code: str) -> Outcome:  # fmt: skip
+    def _payment_code(
+        self, ctx: Context | None, tx: Tx, payer: Person, money: Money, code: str
+    ) -> Outcome:
         merchant = self.population.merchants[tx.merchant].merchant_id
         body = {"code": code, "amount": money.amount, "currency": money.currency}
-        return self._paid_body(self.api.merchant(merchant, f"/v1/merchants/{merchant}/collect",
-                                                 body))  # fmt: skip
+        return self._paid_body(
+            self.api.merchant(merchant, f"/v1/merchants/{merchant}/collect", body)
+        )
 
-    def _escrow(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                _: str) -> Outcome:  # fmt: skip
+    def _escrow(self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         merchant = self.population.merchants[tx.merchant].merchant_id
         body = {"merchant_id": merchant, "amount": money.amount, **self._auth()}
         trade = self.api.user(self.actor, "POST", "/v1/escrow", body)
         tid, buyer = str(trade["id"]), self.actor
         ups: list[FollowUp] = [
-            (tx.at + timedelta(hours=20), self._later(
-                lambda: self.api.merchant(merchant, f"/v1/escrow/{tid}/ship"))),
-            (tx.at + timedelta(days=3, hours=2), self._later(
-                lambda: self.api.user(buyer, "POST", f"/v1/escrow/{tid}/confirm"))),
-        ]  # fmt: skip
-        return Outcome("succeeded", str(trade["payment_id"]), ref=tid, follow_ups=ups,
-                       subject=tid)  # fmt: skip
+            (
+                tx.at + timedelta(hours=20),
+                self._later(lambda: self.api.merchant(merchant, f"/v1/escrow/{tid}/ship")),
+            ),
+            (
+                tx.at + timedelta(days=3, hours=2),
+                self._later(lambda: self.api.user(buyer, "POST", f"/v1/escrow/{tid}/confirm")),
+            ),
+        ]
+        return Outcome("succeeded", str(trade["payment_id"]), ref=tid, follow_ups=ups, subject=tid)
 
-    def _red_packet(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                    _: str) -> Outcome:  # fmt: skip
+    def _red_packet(
+        self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str
+    ) -> Outcome:
         friends = [f for f in payer.friends if self.population.people[f].role == "normal"]
         shares = max(1, min(len(friends), 5))
         body = {"amount": money.amount, "shares": shares, "split": "random", **self._auth()}
@@ -148,18 +161,17 @@ class ApiActions(Actions):
             row = RedPacketRepository(ctx.uow.conn).packet(packet_id)
         return row.payment_id if row is not None else ""
 
-    def _topup(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-               _: str) -> Outcome:  # fmt: skip
+    def _topup(self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         return self._funding("top-ups", tx, payer, money)
 
-    def _withdrawal(self, ctx: Context | None, tx: Tx, payer: Person, money: Money,
-                    _: str) -> Outcome:  # fmt: skip
+    def _withdrawal(
+        self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str
+    ) -> Outcome:
         return self._funding("withdrawals", tx, payer, money)
 
     def _funding(self, kind: str, tx: Tx, payer: Person, money: Money) -> Outcome:
         card = self.platform.cards[(payer.index, tx.card)]
-        body = {"card_id": card, "amount": money.amount, "currency": money.currency,
-                **self._auth()}  # fmt: skip
+        body = {"card_id": card, "amount": money.amount, "currency": money.currency, **self._auth()}
         row = self.api.user(self.actor, "POST", f"/v1/me/{kind}", body)
         return Outcome("processing", str(row["id"]), ref=str(row["id"]))
 
@@ -175,8 +187,9 @@ class ApiActions(Actions):
     def _pass_sms(self, payer: Person, actor: Actor, challenge_id: str) -> str:
         self.platform.clock.now += timedelta(seconds=20)  # reading the text message
         code = self._texted_code(payer, actor, challenge_id)
-        self.api.user(actor, "POST", f"/v1/me/step-ups/{challenge_id}/pass",
-                      {"method": "sms", "code": code})  # fmt: skip
+        self.api.user(
+            actor, "POST", f"/v1/me/step-ups/{challenge_id}/pass", {"method": "sms", "code": code}
+        )
         return code
 
     def _texted_code(self, payer: Person, actor: Actor, challenge_id: str) -> str:

@@ -47,9 +47,16 @@ class ApiClient:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.bank_secret = secrets.token_hex(16)
-        app = create_app(platform.db, keyring=platform.keyring, kyc=Kyc.fakes(),
-                         sms=platform.sms, clock=platform.clock, risk=platform.engine,
-                         bank=platform.bank, bank_secret=self.bank_secret)  # fmt: skip
+        app = create_app(
+            platform.db,
+            keyring=platform.keyring,
+            kyc=Kyc.fakes(),
+            sms=platform.sms,
+            clock=platform.clock,
+            risk=platform.engine,
+            bank=platform.bank,
+            bank_secret=self.bank_secret,
+        )
         front = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=PROXY)
         self.http = TestClient(cast(Any, front))
         self._sessions: dict[tuple[str, str | None], str] = {}
@@ -90,9 +97,11 @@ class ApiClient:
         raw = b"" if body is None else json.dumps(body).encode()
         at, nonce = int(self.platform.clock().timestamp()), secrets.token_hex(12)
         message = signing.canonical("POST", path, at, nonce, raw)
-        headers = {"Authorization": merchant_keys.authorization(key, key_id, message, at, nonce),
-                   "Content-Type": "application/json",
-                   "Idempotency-Key": uuid.uuid4().hex}  # fmt: skip
+        headers = {
+            "Authorization": merchant_keys.authorization(key, key_id, message, at, nonce),
+            "Content-Type": "application/json",
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
         return _answer(self.http.post(path, content=raw, headers=headers))
 
     def _key(self, merchant_id: str) -> tuple[str, rsa.RSAPrivateKey]:
@@ -109,8 +118,9 @@ class ApiClient:
         """The analyst who registers merchants' keys (made on first use)."""
         if self._analyst is None:
             with self.platform.unit() as ctx:
-                made = operators.create_operator(ctx, "sim-onboarding", "analyst",
-                                                 f"Sim-{secrets.token_urlsafe(18)}")  # fmt: skip
+                made = operators.create_operator(
+                    ctx, "sim-onboarding", "analyst", f"Sim-{secrets.token_urlsafe(18)}"
+                )
             self._analyst = Actor("operator", made.id)
         return self._analyst
 
@@ -118,10 +128,14 @@ class ApiClient:
     def bank_callback(self, callback: BankCallback) -> str:
         raw = json.dumps(asdict(callback)).encode()
         at = int(self.platform.clock().timestamp())
-        headers = {"Bank-Timestamp": str(at), "Content-Type": "application/json",
-                   "Bank-Signature": webhooks.signature(self.bank_secret, at, raw)}  # fmt: skip
-        return str(_answer(self.http.post("/v1/bank/callbacks", content=raw,
-                                          headers=headers))["outcome"])  # fmt: skip
+        headers = {
+            "Bank-Timestamp": str(at),
+            "Content-Type": "application/json",
+            "Bank-Signature": webhooks.signature(self.bank_secret, at, raw),
+        }
+        return str(
+            _answer(self.http.post("/v1/bank/callbacks", content=raw, headers=headers))["outcome"]
+        )
 
 
 def _origin(actor: Actor) -> dict[str, str]:
@@ -146,8 +160,11 @@ def _answer(r: Response) -> dict[str, Any]:
     code, message = str(error.get("code", "internal_error")), str(error.get("message", ""))
     if code == "step_up_required":
         step_up = error.get("step_up") or {}
-        raise StepUpRequired(message, methods=list(step_up.get("methods", [])),
-                             challenge_id=step_up.get("challenge_id"))  # fmt: skip
+        raise StepUpRequired(
+            message,
+            methods=list(step_up.get("methods", [])),
+            challenge_id=step_up.get("challenge_id"),
+        )
     raised = GuardpayError(message, code=code, param=error.get("param"))
     raised.http_status = r.status_code
     raise raised

@@ -39,8 +39,9 @@ class CaseKit:
             return Label(fraud=typology, case_id=case_id)
         return Label(laundering=typology, case_id=case_id)
 
-    def recruit(self, role: str, *, balance: int = 0, cls: str = "II",
-                age: tuple[int, int] = (2, 60)) -> Person:  # fmt: skip
+    def recruit(
+        self, role: str, *, balance: int = 0, cls: str = "II", age: tuple[int, int] = (2, 60)
+    ) -> Person:
         person = self.pop.recruit(role, self.rng, self.cfg.start, age_days=age, balance=balance)
         person.account_class = cls
         return person

@@ -67,10 +67,17 @@ class SimConfig:
     #: ordinary money-moving requests per user per day (before weekday rhythm)
     activity: float = 0.1
     #: share of an ordinary day's requests by channel (normalised)
-    channel_mix: dict[str, float] = field(default_factory=lambda: {
-        "qr_static": 0.25, "qr_order": 0.2, "payment_code": 0.25, "p2p": 0.18,
-        "escrow": 0.05, "withdrawal": 0.03, "topup": 0.04,
-    })  # fmt: skip
+    channel_mix: dict[str, float] = field(
+        default_factory=lambda: {
+            "qr_static": 0.25,
+            "qr_order": 0.2,
+            "payment_code": 0.25,
+            "p2p": 0.18,
+            "escrow": 0.05,
+            "withdrawal": 0.03,
+            "topup": 0.04,
+        }
+    )
     weekday_factor: tuple[float, ...] = (0.9, 0.9, 0.95, 0.95, 1.1, 1.3, 1.2)  # Mon..Sun
     #: days (0-based) that are festivals: red packets among friends
     festival_days: tuple[int, ...] = (10,)

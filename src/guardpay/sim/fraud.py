@@ -24,14 +24,49 @@ def account_takeover(kit: CaseKit, case_id: str, day: int) -> Plan:
     t0 = local_time(kit.cfg, day, kit.hour(0.5, 23.5))
     plan: Plan = [Step(t0, victim.index, "change_password", crew, label)]
     for k, (mule, part) in enumerate(zip(mules, (5_000, 9_000), strict=True)):
-        plan.append(Tx(after(t0, 3 + 4 * k), victim.index, "p2p", payee=mule.index,
-                       where=crew, can_step_up=swapped, label=label, share_bp=part))  # fmt: skip
-    plan.append(Tx(after(t0, 120), mules[0].index, "withdrawal", where=kit.home(mules[0]),
-                   label=label, share_bp=9_500))  # fmt: skip
-    plan.append(Tx(after(t0, 150), mules[1].index, "p2p", payee=boss.index,
-                   where=kit.home(mules[1]), label=label, share_bp=9_500))  # fmt: skip
-    plan.append(Tx(after(t0, 300), boss.index, "withdrawal", where=kit.home(boss),
-                   label=label, share_bp=9_500))  # fmt: skip
+        plan.append(
+            Tx(
+                after(t0, 3 + 4 * k),
+                victim.index,
+                "p2p",
+                payee=mule.index,
+                where=crew,
+                can_step_up=swapped,
+                label=label,
+                share_bp=part,
+            )
+        )
+    plan.append(
+        Tx(
+            after(t0, 120),
+            mules[0].index,
+            "withdrawal",
+            where=kit.home(mules[0]),
+            label=label,
+            share_bp=9_500,
+        )
+    )
+    plan.append(
+        Tx(
+            after(t0, 150),
+            mules[1].index,
+            "p2p",
+            payee=boss.index,
+            where=kit.home(mules[1]),
+            label=label,
+            share_bp=9_500,
+        )
+    )
+    plan.append(
+        Tx(
+            after(t0, 300),
+            boss.index,
+            "withdrawal",
+            where=kit.home(boss),
+            label=label,
+            share_bp=9_500,
+        )
+    )
     return plan
 
 
@@ -44,12 +79,39 @@ def telecom_scam(kit: CaseKit, case_id: str, day: int) -> Plan:
     t0 = local_time(kit.cfg, day, kit.hour(9, 23))
     where = kit.home(victim)
     shares = (4_000, 7_000, 9_000)[: int(kit.rng.integers(1, 4))]
-    plan: Plan = [Tx(after(t0, 12 * k), victim.index, "p2p", payee=mule.index, where=where,
-                     label=label, share_bp=part) for k, part in enumerate(shares)]  # fmt: skip
-    plan.append(Tx(after(t0, 45), mule.index, "p2p", payee=boss.index,
-                   where=kit.crew_where(case_id), label=label, share_bp=9_700))  # fmt: skip
-    plan.append(Tx(after(t0, 90), boss.index, "withdrawal", where=kit.home(boss),
-                   label=label, share_bp=9_500))  # fmt: skip
+    plan: Plan = [
+        Tx(
+            after(t0, 12 * k),
+            victim.index,
+            "p2p",
+            payee=mule.index,
+            where=where,
+            label=label,
+            share_bp=part,
+        )
+        for k, part in enumerate(shares)
+    ]
+    plan.append(
+        Tx(
+            after(t0, 45),
+            mule.index,
+            "p2p",
+            payee=boss.index,
+            where=kit.crew_where(case_id),
+            label=label,
+            share_bp=9_700,
+        )
+    )
+    plan.append(
+        Tx(
+            after(t0, 90),
+            boss.index,
+            "withdrawal",
+            where=kit.home(boss),
+            label=label,
+            share_bp=9_500,
+        )
+    )
     return plan
 
 
@@ -65,8 +127,17 @@ def qr_swap(kit: CaseKit, case_id: str, day: int) -> Plan:
         payer = kit.victim()
         where = Where(payer.devices[0], payer.ip, shop.home)
         at = local_time(kit.cfg, day, kit.hour(8, 21))
-        plan.append(Tx(at, payer.index, "qr_static", kit.yuan(8, 200), merchant=fake.index,
-                       where=where, label=label))  # fmt: skip
+        plan.append(
+            Tx(
+                at,
+                payer.index,
+                "qr_static",
+                kit.yuan(8, 200),
+                merchant=fake.index,
+                where=where,
+                label=label,
+            )
+        )
     return plan
 
 
@@ -77,14 +148,42 @@ def stolen_card_topup(kit: CaseKit, case_id: str, day: int) -> Plan:
     boss, mule = kit.recruit("fraudster", age=(0, 5)), kit.recruit("mule", age=(2, 30))
     boss.stolen_cards = 2
     where, t0 = kit.crew_where(case_id), local_time(kit.cfg, day, kit.hour(0, 20))
-    plan: Plan = [Tx(after(t0, 7 * k), boss.index, "topup", kit.yuan(500, 3_000), where=where,
-                     label=label, card=1 + k % 2) for k in range(3)]  # fmt: skip
-    plan.append(Tx(after(t0, 40), boss.index, "p2p", payee=mule.index, where=where,
-                   label=label, share_bp=6_000))  # fmt: skip
-    plan.append(Tx(after(t0, 50), boss.index, "withdrawal", where=where, label=label,
-                   share_bp=9_500))  # fmt: skip
-    plan.append(Tx(after(t0, 180), mule.index, "withdrawal", where=kit.home(mule),
-                   label=label, share_bp=9_500))  # fmt: skip
+    plan: Plan = [
+        Tx(
+            after(t0, 7 * k),
+            boss.index,
+            "topup",
+            kit.yuan(500, 3_000),
+            where=where,
+            label=label,
+            card=1 + k % 2,
+        )
+        for k in range(3)
+    ]
+    plan.append(
+        Tx(
+            after(t0, 40),
+            boss.index,
+            "p2p",
+            payee=mule.index,
+            where=where,
+            label=label,
+            share_bp=6_000,
+        )
+    )
+    plan.append(
+        Tx(after(t0, 50), boss.index, "withdrawal", where=where, label=label, share_bp=9_500)
+    )
+    plan.append(
+        Tx(
+            after(t0, 180),
+            mule.index,
+            "withdrawal",
+            where=kit.home(mule),
+            label=label,
+            share_bp=9_500,
+        )
+    )
     return plan
 
 
@@ -97,12 +196,24 @@ def card_testing(kit: CaseKit, case_id: str, day: int) -> Plan:
     live = 1 + int(kit.rng.integers(cards))
     kit.declined.extend((boss.index, k) for k in range(1, cards + 1) if k != live)
     where, t0 = kit.crew_where(case_id), local_time(kit.cfg, day, kit.hour(0, 22))
-    plan: Plan = [Tx(after(t0, 3 * k), boss.index, "topup", kit.yuan(1, 10), where=where,
-                     label=label, card=k) for k in range(1, cards + 1)]  # fmt: skip
-    plan.append(Tx(after(t0, 60), boss.index, "topup", kit.yuan(1_000, 3_000), where=where,
-                   label=label, card=live))  # fmt: skip
-    plan.append(Tx(after(t0, 75), boss.index, "withdrawal", where=where, label=label,
-                   share_bp=9_000))  # fmt: skip
+    plan: Plan = [
+        Tx(after(t0, 3 * k), boss.index, "topup", kit.yuan(1, 10), where=where, label=label, card=k)
+        for k in range(1, cards + 1)
+    ]
+    plan.append(
+        Tx(
+            after(t0, 60),
+            boss.index,
+            "topup",
+            kit.yuan(1_000, 3_000),
+            where=where,
+            label=label,
+            card=live,
+        )
+    )
+    plan.append(
+        Tx(after(t0, 75), boss.index, "withdrawal", where=where, label=label, share_bp=9_000)
+    )
     return plan
 
 
@@ -116,8 +227,17 @@ def fake_merchant_cashout(kit: CaseKit, case_id: str, day: int) -> Plan:
     for _ in range(int(kit.rng.integers(3, 7))):
         buyer = kit.recruit("mule", balance=kit.yuan(3_000, 9_000), age=(5, 90))
         at = local_time(kit.cfg, day, kit.hour(9, 22))
-        plan.append(Tx(at, buyer.index, "escrow", kit.yuan(1_000, 2_800),
-                       merchant=shop.index, where=kit.home(buyer), label=label))  # fmt: skip
+        plan.append(
+            Tx(
+                at,
+                buyer.index,
+                "escrow",
+                kit.yuan(1_000, 2_800),
+                merchant=shop.index,
+                where=kit.home(buyer),
+                label=label,
+            )
+        )
     return plan
 
 

@@ -11,12 +11,28 @@ from guardpay.sim.model import Label, Step, Tx, Where
 from guardpay.sim.population import Person
 
 
-def _p2p(kit: CaseKit, label: Label, at_min: float, day: int, payer: Person, payee: Person,
-         amount: int = 0, share_bp: int | None = None,
-         where: Where | None = None) -> Tx:  # fmt: skip
+def _p2p(
+    kit: CaseKit,
+    label: Label,
+    at_min: float,
+    day: int,
+    payer: Person,
+    payee: Person,
+    amount: int = 0,
+    share_bp: int | None = None,
+    where: Where | None = None,
+) -> Tx:
     at = after(local_time(kit.cfg, day, 0), at_min)
-    return Tx(at, payer.index, "p2p", amount, payee=payee.index,
-              where=where or kit.home(payer), label=label, share_bp=share_bp)  # fmt: skip
+    return Tx(
+        at,
+        payer.index,
+        "p2p",
+        amount,
+        payee=payee.index,
+        where=where or kit.home(payer),
+        label=label,
+        share_bp=share_bp,
+    )
 
 
 def mule_network(kit: CaseKit, case_id: str, day: int) -> Plan:
@@ -26,8 +42,11 @@ def mule_network(kit: CaseKit, case_id: str, day: int) -> Plan:
     plan: Plan = []
     for k in range(int(kit.rng.integers(5, 9))):
         sender = kit.recruit("launderer", balance=kit.yuan(3_000, 8_000), cls="III")
-        plan.append(_p2p(kit, label, 600 + 40 * k, day, sender, mules[k % len(mules)],
-                         kit.yuan(1_500, 2_900)))  # fmt: skip
+        plan.append(
+            _p2p(
+                kit, label, 600 + 40 * k, day, sender, mules[k % len(mules)], kit.yuan(1_500, 2_900)
+            )
+        )
     for m, mule in enumerate(mules):
         for k, part in enumerate((3_500, 5_000, 9_500)):
             out = kit.recruit("launderer", cls="III")
@@ -41,11 +60,27 @@ def structuring(kit: CaseKit, case_id: str, day: int) -> Plan:
     t0, plan = local_time(kit.cfg, day, kit.hour(9, 12)), list[Tx | Step]()
     n = int(kit.rng.integers(2, 4))
     for k in range(n):
-        plan.append(Tx(after(t0, 95 * k), who.index, "topup", kit.yuan(45_000, 49_900),
-                       where=kit.home(who), label=label))  # fmt: skip
+        plan.append(
+            Tx(
+                after(t0, 95 * k),
+                who.index,
+                "topup",
+                kit.yuan(45_000, 49_900),
+                where=kit.home(who),
+                label=label,
+            )
+        )
     for k in range(n):
-        plan.append(Tx(after(t0, 1_440 + 110 * k), who.index, "withdrawal",
-                       kit.yuan(45_000, 48_000), where=kit.home(who), label=label))  # fmt: skip
+        plan.append(
+            Tx(
+                after(t0, 1_440 + 110 * k),
+                who.index,
+                "withdrawal",
+                kit.yuan(45_000, 48_000),
+                where=kit.home(who),
+                label=label,
+            )
+        )
     return plan
 
 
@@ -70,8 +105,9 @@ def cycle(kit: CaseKit, case_id: str, day: int) -> Plan:
     for rnd in range(2):
         for k, payer in enumerate(ring):
             payee = ring[(k + 1) % len(ring)]
-            plan.append(_p2p(kit, label, 600 + 480 * rnd + 30 * k, day, payer, payee,
-                             share_bp=9_700))  # fmt: skip
+            plan.append(
+                _p2p(kit, label, 600 + 480 * rnd + 30 * k, day, payer, payee, share_bp=9_700)
+            )
     return plan
 
 
@@ -81,9 +117,10 @@ def rapid_pass_through(kit: CaseKit, case_id: str, day: int) -> Plan:
     source = kit.recruit("launderer", balance=kit.yuan(12_000, 40_000), cls="III")
     through, dest = kit.recruit("mule", cls="III"), kit.recruit("launderer", cls="III")
     t = kit.hour(8, 22) * 60
-    return [_p2p(kit, label, t, day, source, through, share_bp=9_000),
-            _p2p(kit, label, t + float(kit.rng.uniform(3, 15)), day, through, dest,
-                 share_bp=9_900)]  # fmt: skip
+    return [
+        _p2p(kit, label, t, day, source, through, share_bp=9_000),
+        _p2p(kit, label, t + float(kit.rng.uniform(3, 15)), day, through, dest, share_bp=9_900),
+    ]
 
 
 def dormant_reactivation(kit: CaseKit, case_id: str, day: int) -> Plan:
@@ -97,21 +134,31 @@ def dormant_reactivation(kit: CaseKit, case_id: str, day: int) -> Plan:
         plan.append(_p2p(kit, label, 660 + 20 * k, day, sender, sleeper, share_bp=9_000))
     dest = kit.recruit("launderer", cls="III")
     plan.append(_p2p(kit, label, 800, day, sleeper, dest, share_bp=6_000))
-    plan.append(Tx(after(local_time(kit.cfg, day, 0), 830), sleeper.index, "withdrawal",
-                   where=kit.home(sleeper), label=label, share_bp=9_500))  # fmt: skip
+    plan.append(
+        Tx(
+            after(local_time(kit.cfg, day, 0), 830),
+            sleeper.index,
+            "withdrawal",
+            where=kit.home(sleeper),
+            label=label,
+            share_bp=9_500,
+        )
+    )
     return plan
 
 
 def account_farm(kit: CaseKit, case_id: str, day: int) -> Plan:
     """Several accounts run from one phone and address, all paying one collector."""
     label = kit.label("account_farm", case_id)
-    phone = Where(f"farm-{case_id}", f"198.51.100.{int(kit.rng.integers(1, 250))}",
-                  kit.pop.people[0].home)  # fmt: skip
+    phone = Where(
+        f"farm-{case_id}", f"198.51.100.{int(kit.rng.integers(1, 250))}", kit.pop.people[0].home
+    )
     collector, plan = kit.recruit("launderer", cls="III"), list[Tx | Step]()
     for k in range(int(kit.rng.integers(5, 9))):
         farm = kit.recruit("farm", balance=kit.yuan(300, 1_500), age=(1, 20))
-        plan.append(_p2p(kit, label, 1_200 + 2 * k, day, farm, collector, share_bp=9_500,
-                         where=phone))  # fmt: skip
+        plan.append(
+            _p2p(kit, label, 1_200 + 2 * k, day, farm, collector, share_bp=9_500, where=phone)
+        )
     return plan
 
 

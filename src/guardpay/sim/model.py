@@ -9,10 +9,16 @@ Location = tuple[float, float]
 
 #: request kinds (RiskRequest.kind) by simulated channel
 KIND_OF = {
-    "p2p": "transfer", "qr_static": "payment", "qr_order": "payment",
-    "payment_code": "payment", "escrow": "payment", "red_packet": "red_packet",
-    "topup": "topup", "withdrawal": "withdrawal", "refund": "refund",
-}  # fmt: skip
+    "p2p": "transfer",
+    "qr_static": "payment",
+    "qr_order": "payment",
+    "payment_code": "payment",
+    "escrow": "payment",
+    "red_packet": "red_packet",
+    "topup": "topup",
+    "withdrawal": "withdrawal",
+    "refund": "refund",
+}
 
 
 @dataclass(frozen=True)

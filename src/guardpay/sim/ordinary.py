@@ -17,10 +17,15 @@ from guardpay.sim.population import CITIES, Person, Population, jitter
 MERCHANT_CHANNELS = frozenset({"qr_static", "qr_order", "payment_code"})
 #: (median yuan, spread, cap yuan) of an amount by channel
 AMOUNTS: dict[str, tuple[float, float, int]] = {
-    "qr_static": (25, 0.8, 450), "qr_order": (60, 0.9, 900), "payment_code": (40, 0.9, 900),
-    "p2p": (150, 1.0, 5_000), "escrow": (150, 0.8, 3_000), "withdrawal": (500, 0.7, 5_000),
-    "topup": (500, 0.7, 5_000), "red_packet": (30, 0.6, 200),
-}  # fmt: skip
+    "qr_static": (25, 0.8, 450),
+    "qr_order": (60, 0.9, 900),
+    "payment_code": (40, 0.9, 900),
+    "p2p": (150, 1.0, 5_000),
+    "escrow": (150, 0.8, 3_000),
+    "withdrawal": (500, 0.7, 5_000),
+    "topup": (500, 0.7, 5_000),
+    "red_packet": (30, 0.6, 200),
+}
 
 
 class OrdinaryLife:
@@ -52,8 +57,11 @@ class OrdinaryLife:
         return float(np.clip(self.rng.normal(peak + 0.5, 1.2), 6.5, 23.9))
 
     def _where(self, person: Person) -> Where:
-        device = person.devices[1] if len(person.devices) > 1 and self.rng.random() < 0.2 \
-            else person.devices[0]  # fmt: skip
+        device = (
+            person.devices[1]
+            if len(person.devices) > 1 and self.rng.random() < 0.2
+            else person.devices[0]
+        )
         home = person.home
         if self.rng.random() < 0.02:  # away on a trip
             city = CITIES[int(self.rng.integers(len(CITIES)))]
@@ -64,8 +72,9 @@ class OrdinaryLife:
         median, spread, cap = AMOUNTS[channel]
         yuan = float(np.exp(self.rng.normal(np.log(median), spread)))
         fen = int(min(yuan, cap) * 100)
-        return max(100, fen // 100 * 100) if channel in ("p2p", "topup", "withdrawal") \
-            else max(1, fen)  # fmt: skip
+        return (
+            max(100, fen // 100 * 100) if channel in ("p2p", "topup", "withdrawal") else max(1, fen)
+        )
 
     def _tx(self, person: Person, day: int, channel: str) -> Tx:
         at = local_time(self.cfg, day, self._when(person, day))
@@ -92,17 +101,26 @@ class OrdinaryLife:
     def _salaries(self, day: int) -> list[Tx]:
         if (self.cfg.start + timedelta(days=day)).day != self.cfg.salary_day:
             return []
-        return [Tx(local_time(self.cfg, day, float(self.rng.uniform(9, 11))), p.index, "topup",
-                   p.salary, where=Where(p.devices[0], p.ip, p.home))
-                for p in self.people if p.employed]  # fmt: skip
+        return [
+            Tx(
+                local_time(self.cfg, day, float(self.rng.uniform(9, 11))),
+                p.index,
+                "topup",
+                p.salary,
+                where=Where(p.devices[0], p.ip, p.home),
+            )
+            for p in self.people
+            if p.employed
+        ]
 
     def _red_packets(self, day: int) -> list[Tx]:
         out = []
         for p in self.people:
             if self.rng.random() < self.cfg.red_packets_per_user_festival and p.friends:
                 at = local_time(self.cfg, day, float(self.rng.uniform(18, 23.5)))
-                out.append(Tx(at, p.index, "red_packet", self.amount("red_packet"),
-                              where=self._where(p)))  # fmt: skip
+                out.append(
+                    Tx(at, p.index, "red_packet", self.amount("red_packet"), where=self._where(p))
+                )
         return out
 
     def after(self, tx: Tx, outcome: Outcome) -> list[Tx]:
@@ -113,5 +131,14 @@ class OrdinaryLife:
             return []
         amount = tx.amount if self.rng.random() < 0.7 else max(1, tx.amount // 2)
         at = tx.at + timedelta(days=float(self.rng.uniform(1, 3)))
-        return [Tx(at, tx.payer, "refund", amount, merchant=tx.merchant, ref=outcome.payment_id,
-                   where=Where("merchant-terminal", "", None))]  # fmt: skip
+        return [
+            Tx(
+                at,
+                tx.payer,
+                "refund",
+                amount,
+                merchant=tx.merchant,
+                ref=outcome.payment_id,
+                where=Where("merchant-terminal", "", None),
+            )
+        ]

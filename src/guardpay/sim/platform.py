@@ -109,8 +109,10 @@ def open_accounts(platform: Platform, population: Population, start: datetime) -
     for first in range(0, len(people), SETUP_BATCH):
         with platform.unit() as ctx:
             wallets.open_platform_accounts(ctx, CURRENCY)
-            moves = [_open_person(platform, ctx, person, pin_hash)
-                     for person in people[first : first + SETUP_BATCH]]  # fmt: skip
+            moves = [
+                _open_person(platform, ctx, person, pin_hash)
+                for person in people[first : first + SETUP_BATCH]
+            ]
             funded = [m for m in moves if m is not None]
             if funded:
                 results = ledger.execute(ctx.uow, funded, clock=ctx.ledger_clock)
@@ -124,8 +126,9 @@ def open_accounts(platform: Platform, population: Population, start: datetime) -
     platform.clock.now = start
 
 
-def _open_person(platform: Platform, ctx: Context, person: Person,
-                 pin_hash: str) -> Transfer | None:  # fmt: skip
+def _open_person(
+    platform: Platform, ctx: Context, person: Person, pin_hash: str
+) -> Transfer | None:
     """The person's accounts; the opening balance's ledger transfer, if any."""
     platform.clock.now = person.created_at
     user = identity.register_user(ctx, phone(person))
@@ -138,23 +141,36 @@ def _open_person(platform: Platform, ctx: Context, person: Person,
     ctx.audit("auth.password_changed", subject=user.id, details={"kind": "payment", "first": True})
     for k in range(1 + person.stolen_cards):
         platform.cards[(person.index, k)], platform.tokens[(person.index, k)] = _bind(
-            ctx, person, k)  # fmt: skip
+            ctx, person, k
+        )
     wallet = wallets.wallet(ctx, "user", user.id, CURRENCY)
     if person.balance <= 0:
         return None
     reserve = wallets.platform_account_id(AccountCode.RESERVE, CURRENCY)
-    return Transfer(10**15 + person.index, reserve, wallet, person.balance, ledger=156,
-                    code=TransferCode.TOP_UP)  # fmt: skip
+    return Transfer(
+        10**15 + person.index, reserve, wallet, person.balance, ledger=156, code=TransferCode.TOP_UP
+    )
 
 
 def _bind(ctx: Context, person: Person, k: int) -> tuple[str, str]:
     """A bound debit card, stored as `identity.bind_card` stores one."""
     card = parse_card(card_number(person, k))
-    row = CardRow(new_id("card"), person.user_id,
-                  ctx.vault.encrypt(person.user_id, "pan", card.pan),
-                  ctx.vault.blind_index("pan", card.pan), new_id("tok"), card.bin, card.last4,
-                  card.bank_code, card.bank, card.card_type.value, card.scheme, "active",
-                  ctx.now(), None)  # fmt: skip
+    row = CardRow(
+        new_id("card"),
+        person.user_id,
+        ctx.vault.encrypt(person.user_id, "pan", card.pan),
+        ctx.vault.blind_index("pan", card.pan),
+        new_id("tok"),
+        card.bin,
+        card.last4,
+        card.bank_code,
+        card.bank,
+        card.card_type.value,
+        card.scheme,
+        "active",
+        ctx.now(),
+        None,
+    )
     ctx.uow.identity.insert_card(row)
     assert row.token is not None
     return row.id, row.token
@@ -166,7 +182,10 @@ def _open_merchant(platform: Platform, ctx: Context, merchant: Merchant, start: 
     merchant.created_at = at
     body = f"91310115{merchant.index:09d}"
     made = identity.register_merchant(
-        ctx, legal_name=f"{merchant.name} Trading Co Ltd", display_name=merchant.name,
-        registration_number=body + gb32100_check_char(body), mcc=merchant.mcc,
-    )  # fmt: skip
+        ctx,
+        legal_name=f"{merchant.name} Trading Co Ltd",
+        display_name=merchant.name,
+        registration_number=body + gb32100_check_char(body),
+        mcc=merchant.mcc,
+    )
     merchant.merchant_id = made.id

@@ -19,10 +19,15 @@ from guardpay.sim.config import SimConfig
 Location = tuple[float, float]
 
 CITIES: tuple[tuple[str, float, float], ...] = (
-    ("Shanghai", 31.23, 121.47), ("Beijing", 39.90, 116.41), ("Shenzhen", 22.54, 114.06),
-    ("Guangzhou", 23.13, 113.26), ("Hangzhou", 30.27, 120.16), ("Chengdu", 30.57, 104.07),
-    ("Wuhan", 30.59, 114.31), ("Xi'an", 34.34, 108.94),
-)  # fmt: skip
+    ("Shanghai", 31.23, 121.47),
+    ("Beijing", 39.90, 116.41),
+    ("Shenzhen", 22.54, 114.06),
+    ("Guangzhou", 23.13, 113.26),
+    ("Hangzhou", 30.27, 120.16),
+    ("Chengdu", 30.57, 104.07),
+    ("Wuhan", 30.59, 114.31),
+    ("Xi'an", 34.34, 108.94),
+)
 #: where fraud crews operate from: far from the victims' homes
 FRAUD_BASES: tuple[Location, ...] = ((11.56, 104.92), (14.60, 120.98), (21.97, 96.08))
 MCCS = ("5812", "5411", "5999", "5732", "5651", "4121", "5814", "5311")
@@ -69,23 +74,38 @@ class Population:
     merchants: list[Merchant]
     _free: list[int] = field(default_factory=list)
 
-    def recruit(self, role: str, rng: np.random.Generator, start: datetime, *,
-                age_days: tuple[int, int] = (2, 60), balance: int = 0) -> Person:  # fmt: skip
+    def recruit(
+        self,
+        role: str,
+        rng: np.random.Generator,
+        start: datetime,
+        *,
+        age_days: tuple[int, int] = (2, 60),
+        balance: int = 0,
+    ) -> Person:
         """Take an ordinary person out of ordinary life for `role`."""
         if not self._free:
             raise ValueError("the population is too small for the configured case rates")
         person = self.people[self._free.pop()]
         person.role, person.activity, person.balance = role, 0.0, balance
-        person.created_at = start - timedelta(days=int(rng.integers(*age_days)),
-                                              minutes=int(rng.integers(0, 1440)))  # fmt: skip
+        person.created_at = start - timedelta(
+            days=int(rng.integers(*age_days)), minutes=int(rng.integers(0, 1440))
+        )
         person.friends, person.favourites = [], []
         return person
 
     def add_merchant(self, owner: int, rng: np.random.Generator, created_at: datetime) -> Merchant:
         """A fraudster's merchant, registered shortly before it is used."""
         i = len(self.merchants)
-        merchant = Merchant(i, f"M{i:05d}", f"Shop {i}", str(rng.choice(MCCS)),
-                            self.people[owner].home, owner, created_at)  # fmt: skip
+        merchant = Merchant(
+            i,
+            f"M{i:05d}",
+            f"Shop {i}",
+            str(rng.choice(MCCS)),
+            self.people[owner].home,
+            owner,
+            created_at,
+        )
         self.merchants.append(merchant)
         return merchant
 
@@ -106,20 +126,27 @@ def _person(i: int, cfg: SimConfig, rng: np.random.Generator) -> Person:
     employed = bool(rng.random() < cfg.employed_share)
     hours = tuple(sorted({int(h) for h in rng.choice([8, 12, 13, 18, 19, 20, 21], size=2)}))
     return Person(
-        i, f"P{i:06d}", "normal", cls,
+        i,
+        f"P{i:06d}",
+        "normal",
+        cls,
         cfg.start - timedelta(days=age, minutes=int(rng.integers(0, 1440))),
-        jitter(rng, (city[1], city[2]), 8.0), devices,
+        jitter(rng, (city[1], city[2]), 8.0),
+        devices,
         f"10.{(i >> 8) & 255}.{i & 255}.{1 + (i >> 16)}",
         float(cfg.activity * rng.lognormal(0.0, 0.8) / np.exp(0.32)),
-        employed, int(rng.integers(30, 150)) * 10_000 if employed else 0,
-        int(rng.integers(50, 3_000)) * 100, habit_hours=hours,
-    )  # fmt: skip
+        employed,
+        int(rng.integers(30, 150)) * 10_000 if employed else 0,
+        int(rng.integers(50, 3_000)) * 100,
+        habit_hours=hours,
+    )
 
 
 def _merchant(i: int, rng: np.random.Generator) -> Merchant:
     city = CITIES[int(rng.integers(len(CITIES)))]
-    return Merchant(i, f"M{i:05d}", f"Shop {i}", str(rng.choice(MCCS)),
-                    jitter(rng, (city[1], city[2]), 8.0))  # fmt: skip
+    return Merchant(
+        i, f"M{i:05d}", f"Shop {i}", str(rng.choice(MCCS)), jitter(rng, (city[1], city[2]), 8.0)
+    )
 
 
 def _social(people: list[Person], merchants: list[Merchant], rng: np.random.Generator) -> None:
@@ -139,8 +166,9 @@ def _social(people: list[Person], merchants: list[Merchant], rng: np.random.Gene
 
 
 def _city_of(at: Location) -> int:
-    return min(range(len(CITIES)), key=lambda c: (CITIES[c][1] - at[0]) ** 2
-               + (CITIES[c][2] - at[1]) ** 2)  # fmt: skip
+    return min(
+        range(len(CITIES)), key=lambda c: (CITIES[c][1] - at[0]) ** 2 + (CITIES[c][2] - at[1]) ** 2
+    )
 
 
 def _by_city(places: list[Location]) -> dict[int, list[int]]:

@@ -170,8 +170,13 @@ class Simulation:
         return tx_frame(self.rows)
 
 
-def run(cfg: SimConfig, out: Path, *, database_url: str | None = None,
-        progress: Callable[[int], None] | None = None) -> Result:  # fmt: skip
+def run(
+    cfg: SimConfig,
+    out: Path,
+    *,
+    database_url: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Result:
     """Simulate `cfg` and write the outputs to `out`; `progress(day)` after each day."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -194,8 +199,10 @@ def run(cfg: SimConfig, out: Path, *, database_url: str | None = None,
         sim.client.close()
     db.dispose()
     frame = sim.frame()
-    timing = {"setup_seconds": round(set_up - started, 2),
-              "run_seconds": round(time.perf_counter() - set_up, 2)}  # fmt: skip
+    timing = {
+        "setup_seconds": round(set_up - started, 2),
+        "run_seconds": round(time.perf_counter() - set_up, 2),
+    }
     manifest = _manifest(cfg, frame, sim, timing)
     write_outputs(out, frame, _people(sim.pop), _merchants(sim.pop), sim.cases, manifest)
     return Result(frame, manifest, sim.cases)
@@ -209,40 +216,66 @@ def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _manifest(cfg: SimConfig, frame: pl.DataFrame, sim: Simulation,
-              timing: dict[str, float]) -> dict[str, Any]:  # fmt: skip
-    params = {k: (v.isoformat() if isinstance(v, datetime) else v)
-              for k, v in asdict(cfg).items()}  # fmt: skip
+def _manifest(
+    cfg: SimConfig, frame: pl.DataFrame, sim: Simulation, timing: dict[str, float]
+) -> dict[str, Any]:
+    params = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(cfg).items()}
     run_s = max(timing["run_seconds"], 1e-9)
     roles: dict[str, int] = {}
     for p in sim.pop.people:
         roles[p.role] = roles.get(p.role, 0) + 1
     return {
-        "seed": cfg.seed, "parameters": params,
+        "seed": cfg.seed,
+        "parameters": params,
         "typologies": typology_counts(frame, sim.cases),
         "expected_cases": {t: round(expected_cases(cfg, t), 3) for t in TYPOLOGIES},
-        "totals": totals(frame, cfg.users), "roles": roles,
+        "totals": totals(frame, cfg.users),
+        "roles": roles,
         "runtime": {**timing, "requests_per_second": round(frame.height / run_s, 1)},
-        "notes": ["payment passwords hashed with passwords.CHEAP during the run",
-                  "requests through the HTTP API" if cfg.via_api else
-                  "requests through the platform's services",
-                  "ids are simulation ids; payment_id is the platform's (random per run)"],
-    }  # fmt: skip
+        "notes": [
+            "payment passwords hashed with passwords.CHEAP during the run",
+            "requests through the HTTP API"
+            if cfg.via_api
+            else "requests through the platform's services",
+            "ids are simulation ids; payment_id is the platform's (random per run)",
+        ],
+    }
 
 
 def _people(pop: Population) -> pl.DataFrame:
-    return pl.DataFrame([{
-        "id": p.sim_id, "created_at": p.created_at.isoformat(), "account_class": p.account_class,
-        "home_lat": p.home[0], "home_lon": p.home[1], "devices": ",".join(p.devices),
-        "ip": p.ip, "role": p.role, "activity": p.activity, "employed": p.employed,
-        "stolen_cards": p.stolen_cards,
-    } for p in pop.people])  # fmt: skip
+    return pl.DataFrame(
+        [
+            {
+                "id": p.sim_id,
+                "created_at": p.created_at.isoformat(),
+                "account_class": p.account_class,
+                "home_lat": p.home[0],
+                "home_lon": p.home[1],
+                "devices": ",".join(p.devices),
+                "ip": p.ip,
+                "role": p.role,
+                "activity": p.activity,
+                "employed": p.employed,
+                "stolen_cards": p.stolen_cards,
+            }
+            for p in pop.people
+        ]
+    )
 
 
 def _merchants(pop: Population) -> pl.DataFrame:
-    return pl.DataFrame([{
-        "id": m.sim_id, "name": m.name, "mcc": m.mcc, "home_lat": m.home[0],
-        "home_lon": m.home[1], "owner": pop.people[m.owner].sim_id if m.owner >= 0 else "",
-        "role": "fraud_merchant" if m.owner >= 0 else "merchant",
-        "created_at": m.created_at.isoformat() if m.created_at else "",
-    } for m in pop.merchants])  # fmt: skip
+    return pl.DataFrame(
+        [
+            {
+                "id": m.sim_id,
+                "name": m.name,
+                "mcc": m.mcc,
+                "home_lat": m.home[0],
+                "home_lon": m.home[1],
+                "owner": pop.people[m.owner].sim_id if m.owner >= 0 else "",
+                "role": "fraud_merchant" if m.owner >= 0 else "merchant",
+                "created_at": m.created_at.isoformat() if m.created_at else "",
+            }
+            for m in pop.merchants
+        ]
+    )

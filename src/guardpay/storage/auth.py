@@ -59,84 +59,120 @@ def _user(table: str) -> ForeignKey:
 
 
 auth_credentials = Table(
-    "auth_credentials", metadata,
+    "auth_credentials",
+    metadata,
     Column("user_id", Ref, _user("credentials"), primary_key=True),
-    Column("login_hash", String(255), nullable=True), _at("login_changed_at", True),
-    Column("pay_hash", String(255), nullable=True), _at("pay_changed_at", True),
+    Column("login_hash", String(255), nullable=True),
+    _at("login_changed_at", True),
+    Column("pay_hash", String(255), nullable=True),
+    _at("pay_changed_at", True),
     _at("pay_locked_until", True),
-)  # fmt: skip
+)
 auth_totp = Table(
-    "auth_totp", metadata,
+    "auth_totp",
+    metadata,
     Column("user_id", Ref, _user("totp"), primary_key=True),
-    Column("secret", String(255), nullable=False), _at("created_at"),
-    _at("confirmed_at", True), Column("last_step", BigInteger, nullable=True),
-)  # fmt: skip
+    Column("secret", String(255), nullable=False),
+    _at("created_at"),
+    _at("confirmed_at", True),
+    Column("last_step", BigInteger, nullable=True),
+)
 auth_failures = Table(
-    "auth_failures", metadata,
+    "auth_failures",
+    metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("kind", String(24), nullable=False), Column("key", String(128), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("key", String(128), nullable=False),
     _at("at"),
     Index("ix_auth_failures_key", "kind", "key", "at"),
-)  # fmt: skip
+)
 auth_sessions = Table(
-    "auth_sessions", metadata,
+    "auth_sessions",
+    metadata,
     Column("id", Ref, primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("subject_kind", String(16), nullable=False), Column("subject_id", Ref, nullable=False),
-    Column("device_id", Ref, nullable=True), Column("ip", String(64), nullable=True),
-    _at("created_at"), _at("last_seen_at"), _at("expires_at"),
-    _at("revoked_at", True), Column("revoked_reason", String(32), nullable=True),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", Ref, nullable=False),
+    Column("device_id", Ref, nullable=True),
+    Column("ip", String(64), nullable=True),
+    _at("created_at"),
+    _at("last_seen_at"),
+    _at("expires_at"),
+    _at("revoked_at", True),
+    Column("revoked_reason", String(32), nullable=True),
     Index("ix_auth_sessions_subject", "subject_kind", "subject_id"),
-)  # fmt: skip
+)
 auth_devices = Table(
-    "auth_devices", metadata,
+    "auth_devices",
+    metadata,
     Column("id", Ref, primary_key=True),
     Column("user_id", Ref, _user("devices"), nullable=False),
     Column("public_key", String(64), nullable=False),
-    Column("name", String(80), nullable=False), _at("created_at"),
-    _at("trusted_at", True), _at("revoked_at", True),
-    Column("last_proof_at", BigInteger, nullable=True), _at("last_used_at", True),
+    Column("name", String(80), nullable=False),
+    _at("created_at"),
+    _at("trusted_at", True),
+    _at("revoked_at", True),
+    Column("last_proof_at", BigInteger, nullable=True),
+    _at("last_used_at", True),
     UniqueConstraint("user_id", "public_key", name="uq_auth_devices_user_key"),
-)  # fmt: skip
+)
 auth_challenges = Table(
-    "auth_challenges", metadata,
+    "auth_challenges",
+    metadata,
     Column("id", Ref, primary_key=True),
     Column("user_id", Ref, _user("challenges"), nullable=False),
     Column("purpose", String(32), nullable=False),
-    Column("methods", String(64), nullable=False), Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False), _at("created_at"), _at("expires_at"),
-    Column("nonce", String(64), nullable=False), Column("device_id", Ref, nullable=True),
-    Column("sms_hash", String(64), nullable=True), Column("sms_salt", String(32), nullable=True),
-    _at("sms_expires_at", True), Column("sms_sends", Integer, nullable=False),
-    Column("passed_method", String(24), nullable=True), _at("passed_at", True),
+    Column("methods", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _at("created_at"),
+    _at("expires_at"),
+    Column("nonce", String(64), nullable=False),
+    Column("device_id", Ref, nullable=True),
+    Column("sms_hash", String(64), nullable=True),
+    Column("sms_salt", String(32), nullable=True),
+    _at("sms_expires_at", True),
+    Column("sms_sends", Integer, nullable=False),
+    Column("passed_method", String(24), nullable=True),
+    _at("passed_at", True),
     Index("ix_auth_challenges_user", "user_id", "status"),
-)  # fmt: skip
+)
 auth_operators = Table(
-    "auth_operators", metadata,
+    "auth_operators",
+    metadata,
     Column("id", Ref, primary_key=True),
     Column("name", String(80), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
-    Column("password_hash", String(255), nullable=False), _at("created_at"),
+    Column("password_hash", String(255), nullable=False),
+    _at("created_at"),
     _at("disabled_at", True),
-)  # fmt: skip
+)
 auth_approvals = Table(
-    "auth_approvals", metadata,
+    "auth_approvals",
+    metadata,
     Column("id", Ref, primary_key=True),
-    Column("action", String(80), nullable=False), Column("payload", Text, nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("payload", Text, nullable=False),
     Column("required_role", String(16), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("requested_by", Ref, nullable=False), _at("requested_at"),
-    Column("decided_by", Ref, nullable=True), _at("decided_at", True),
-    Column("reason", Text, nullable=True), Column("result", Text, nullable=True),
+    Column("requested_by", Ref, nullable=False),
+    _at("requested_at"),
+    Column("decided_by", Ref, nullable=True),
+    _at("decided_at", True),
+    Column("reason", Text, nullable=True),
+    Column("result", Text, nullable=True),
     Index("ix_auth_approvals_status", "status", "requested_at"),
-)  # fmt: skip
+)
 
 register(EncryptedColumn("auth_totp", "user_id", "user_id", "secret", "totp_secret"))
 
 _TIMES = frozenset(
-    c.name for t in metadata.tables.values() if t.name.startswith("auth_") for c in t.columns
+    c.name
+    for t in metadata.tables.values()
+    if t.name.startswith("auth_")
+    for c in t.columns
     if isinstance(c.type, DateTime)
-)  # fmt: skip
+)
 
 
 def _db(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,9 +299,16 @@ class AuthRepository:
         run(self.conn, _TOUCH, {**_db({"last_seen_at": at}), "w_id": session_id})
 
     def revoke_sessions(
-        self, kind: str, subject_id: str, at: datetime, reason: str,
-        *, only: str | None = None, keep: str | None = None, device_id: str | None = None,
-    ) -> list[str]:  # fmt: skip
+        self,
+        kind: str,
+        subject_id: str,
+        at: datetime,
+        reason: str,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+        device_id: str | None = None,
+    ) -> list[str]:
         """Revoke the subject's live sessions (just `only`, all but `keep`, or those on
         `device_id`); returns their ids."""
         t = auth_sessions.c
@@ -359,8 +402,9 @@ class AuthRepository:
         query = update(auth_approvals).where(auth_approvals.c.id == approval.id)
         self.conn.execute(query, _approval_values(approval))
 
-    def approvals(self, status: str | None = None, limit: int = 100,
-                  after: Approval | None = None) -> Sequence[Approval]:  # fmt: skip
+    def approvals(
+        self, status: str | None = None, limit: int = 100, after: Approval | None = None
+    ) -> Sequence[Approval]:
         """Oldest first; `after`: the last one of the previous page (keyset paging)."""
         t = auth_approvals.c
         query = select(auth_approvals).order_by(t.requested_at, t.id).limit(limit)

@@ -91,8 +91,14 @@ class IdempotencyRepository:
         self, caller: str, key: str, request_path: str, request_hash: str, at: datetime
     ) -> bool:
         """Insert an in-progress row; False if the (caller, key) row already exists."""
-        values = {"caller": caller, "key": key, "request_path": request_path,
-                  "request_hash": request_hash, "state": IN_PROGRESS, "created_at": at}  # fmt: skip
+        values = {
+            "caller": caller,
+            "key": key,
+            "request_path": request_path,
+            "request_hash": request_hash,
+            "state": IN_PROGRESS,
+            "created_at": at,
+        }
         return run(self.conn, _claim(self.conn.dialect.name), values).first() is not None
 
     def find(self, caller: str, key: str) -> StoredKey | None:
@@ -108,9 +114,15 @@ class IdempotencyRepository:
     def complete(
         self, caller: str, key: str, status: int, media_type: str | None, body: str, at: datetime
     ) -> None:
-        values = {"state": DONE, "response_status": status, "response_type": media_type,
-                  "response_body": body, "completed_at": at,
-                  "w_caller": caller, "w_key": key}  # fmt: skip
+        values = {
+            "state": DONE,
+            "response_status": status,
+            "response_type": media_type,
+            "response_body": body,
+            "completed_at": at,
+            "w_caller": caller,
+            "w_key": key,
+        }
         run(self.conn, _COMPLETE, values)
 
     def release(self, caller: str, key: str) -> None:

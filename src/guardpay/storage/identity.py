@@ -231,8 +231,9 @@ class IdentityRepository:
         self.conn = conn
         self.memo = memo or RowMemo()
 
-    def _one(self, cls: type[R], stmt: Executable,
-             params: dict[str, Any] | None = None) -> R | None:  # fmt: skip
+    def _one(
+        self, cls: type[R], stmt: Executable, params: dict[str, Any] | None = None
+    ) -> R | None:
         found = run(self.conn, stmt, params).mappings().first()
         return None if found is None else _row(cls, found)
 
@@ -259,8 +260,7 @@ class IdentityRepository:
         stmt = select_by(users, ("id",), for_update)
         if for_update:  # a lock is taken in the database, whatever was read before
             self.memo.forget(("users", user_id))
-        return self.memo.get(("users", user_id),
-                             lambda: self._one(UserRow, stmt, {"id": user_id}))  # fmt: skip
+        return self.memo.get(("users", user_id), lambda: self._one(UserRow, stmt, {"id": user_id}))
 
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))

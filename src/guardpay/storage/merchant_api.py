@@ -56,9 +56,11 @@ class MerchantApiRepository:
         self.conn.execute(merchant_api_keys.insert().values(**row.__dict__))
 
     def key(self, key_id: str) -> ApiKeyRow | None:
-        found = self.conn.execute(
-            select(merchant_api_keys).where(merchant_api_keys.c.id == key_id)
-        ).mappings().first()  # fmt: skip
+        found = (
+            self.conn.execute(select(merchant_api_keys).where(merchant_api_keys.c.id == key_id))
+            .mappings()
+            .first()
+        )
         return None if found is None else _row(dict(found))
 
     def keys_of(self, merchant_id: str) -> list[ApiKeyRow]:
@@ -89,5 +91,6 @@ class MerchantApiRepository:
 def _row(values: dict[str, object]) -> ApiKeyRow:
     row = ApiKeyRow(**values)  # type: ignore[arg-type]
     revoked = None if row.revoked_at is None else as_utc(row.revoked_at)
-    return ApiKeyRow(row.id, row.merchant_id, row.public_key, row.fingerprint,
-                     as_utc(row.created_at), revoked)  # fmt: skip
+    return ApiKeyRow(
+        row.id, row.merchant_id, row.public_key, row.fingerprint, as_utc(row.created_at), revoked
+    )

@@ -96,9 +96,16 @@ class OutboxEvent:
 
 def _event(row: object) -> OutboxEvent:
     m = row._mapping  # type: ignore[attr-defined]
-    return OutboxEvent(m["id"], m["merchant_id"], int(m["sequence"]), m["event_type"],
-                       m["payload"], _utc(m["created_at"]) or m["created_at"],
-                       int(m["attempts"]), _utc(m["delivered_at"]))  # fmt: skip
+    return OutboxEvent(
+        m["id"],
+        m["merchant_id"],
+        int(m["sequence"]),
+        m["event_type"],
+        m["payload"],
+        _utc(m["created_at"]) or m["created_at"],
+        int(m["attempts"]),
+        _utc(m["delivered_at"]),
+    )
 
 
 class OutboxRepository:
@@ -110,8 +117,9 @@ class OutboxRepository:
         """One endpoint per merchant; registering again replaces URL and secret."""
         t = webhook_endpoints
         self.conn.execute(t.delete().where(t.c.merchant_id == merchant_id))
-        self.conn.execute(insert(t).values(merchant_id=merchant_id, url=url, secret=secret,
-                                           created_at=at))  # fmt: skip
+        self.conn.execute(
+            insert(t).values(merchant_id=merchant_id, url=url, secret=secret, created_at=at)
+        )
 
     def endpoint(self, merchant_id: str) -> tuple[str, str] | None:
         """(url, sealed secret) of the merchant's endpoint."""
@@ -131,19 +139,28 @@ class OutboxRepository:
         row = self.conn.execute(bump, {"m": merchant_id}).first()
         if row is None:
             self.conn.execute(
-                text("INSERT INTO webhook_sequences (merchant_id, last_sequence) "
-                     "VALUES (:m, 0) ON CONFLICT (merchant_id) DO NOTHING"),
+                text(
+                    "INSERT INTO webhook_sequences (merchant_id, last_sequence) "
+                    "VALUES (:m, 0) ON CONFLICT (merchant_id) DO NOTHING"
+                ),
                 {"m": merchant_id},
-            )  # fmt: skip
+            )
             row = self.conn.execute(bump, {"m": merchant_id}).one()
         return int(row[0])
 
     def add_event(self, event: OutboxEvent, next_attempt_at: datetime) -> None:
-        self.conn.execute(insert(outbox_events).values(
-            id=event.id, merchant_id=event.merchant_id, sequence=event.sequence,
-            event_type=event.event_type, payload=event.payload, created_at=event.created_at,
-            attempts=0, next_attempt_at=next_attempt_at,
-        ))  # fmt: skip
+        self.conn.execute(
+            insert(outbox_events).values(
+                id=event.id,
+                merchant_id=event.merchant_id,
+                sequence=event.sequence,
+                event_type=event.event_type,
+                payload=event.payload,
+                created_at=event.created_at,
+                attempts=0,
+                next_attempt_at=next_attempt_at,
+            )
+        )
 
     # -- delivery ----------------------------------------------------------------------
     def due_heads(
@@ -184,9 +201,14 @@ class OutboxRepository:
         return bool(result.rowcount)
 
     def record_attempt(
-        self, event: OutboxEvent, at: datetime, status: int | None, error: str | None,
-        next_attempt_at: datetime | None, lease: datetime | None = None,
-    ) -> bool:  # fmt: skip
+        self,
+        event: OutboxEvent,
+        at: datetime,
+        status: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+        lease: datetime | None = None,
+    ) -> bool:
         """One attempt's outcome; `next_attempt_at` None means it was acknowledged. With
         `lease`, only while that lease is still the event's: a worker whose POST outlived
         its lease (another may have taken the event over) records nothing, and the event
@@ -203,9 +225,15 @@ class OutboxRepository:
             mine = and_(mine, t.c.leased_until == lease, t.c.attempts == event.attempts)
         if not self.conn.execute(update(t).where(mine).values(**values)).rowcount:
             return False
-        self.conn.execute(insert(webhook_attempts).values(
-            event_id=event.id, attempt=attempt, at=at, status_code=status,
-            error=None if error is None else error[:200]))  # fmt: skip
+        self.conn.execute(
+            insert(webhook_attempts).values(
+                event_id=event.id,
+                attempt=attempt,
+                at=at,
+                status_code=status,
+                error=None if error is None else error[:200],
+            )
+        )
         return True
 
     def undelivered_count(self) -> int:
@@ -220,6 +248,9 @@ class OutboxRepository:
 
     def attempts_of(self, event_id: str) -> list[tuple[int, int | None, str | None]]:
         t = webhook_attempts
-        query = (select(t.c.attempt, t.c.status_code, t.c.error)
-                 .where(t.c.event_id == event_id).order_by(t.c.attempt))  # fmt: skip
+        query = (
+            select(t.c.attempt, t.c.status_code, t.c.error)
+            .where(t.c.event_id == event_id)
+            .order_by(t.c.attempt)
+        )
         return [(int(r[0]), r[1], r[2]) for r in self.conn.execute(query)]

@@ -184,8 +184,9 @@ class PaymentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _one(self, cls: type[R], table: Table, where: dict[str, Any],
-             lock: bool = False) -> R | None:  # fmt: skip
+    def _one(
+        self, cls: type[R], table: Table, where: dict[str, Any], lock: bool = False
+    ) -> R | None:
         """The row whose columns equal `where`, by a statement built once per shape."""
         row = run(self.conn, select_by(table, tuple(where), lock), where).mappings().first()
         return None if row is None else _row(cls, row)
@@ -206,23 +207,39 @@ class PaymentRepository:
         c = payments.c
         stmt = select(payments).where(c.payer_id == payer_id)
         if after is not None:
-            older = or_(c.created_at < after.created_at,
-                        and_(c.created_at == after.created_at, c.id < after.id))  # fmt: skip
+            older = or_(
+                c.created_at < after.created_at,
+                and_(c.created_at == after.created_at, c.id < after.id),
+            )
             stmt = stmt.where(older)
         stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_row(PaymentRow, m) for m in self.conn.execute(stmt).mappings().all()]
 
-    def spend_totals(self, person_ids: Sequence[str], user_id: str, year_start: datetime,
-                     day_start: datetime, static_kinds: Sequence[str],
-                     dynamic_kinds: Sequence[str]) -> tuple[int, int, int, int, int]:  # fmt: skip
+    def spend_totals(
+        self,
+        person_ids: Sequence[str],
+        user_id: str,
+        year_start: datetime,
+        day_start: datetime,
+        static_kinds: Sequence[str],
+        dynamic_kinds: Sequence[str],
+    ) -> tuple[int, int, int, int, int]:
         """What the limits need in one query (the same rows `spent` counts): the person's
         total ever and this year, and this account's static, weak dynamic and all dynamic
         QR spending today. One statement text per dialect (`_spend`): building the
         expression anew each time cost more than running it."""
-        row = run(self.conn, _spend(self.conn.dialect.name), {
-            "payers": [*person_ids, user_id], "me": user_id, "year": year_start,
-            "day": day_start, "static": list(static_kinds), "dynamic": list(dynamic_kinds),
-        }).one()  # fmt: skip
+        row = run(
+            self.conn,
+            _spend(self.conn.dialect.name),
+            {
+                "payers": [*person_ids, user_id],
+                "me": user_id,
+                "year": year_start,
+                "day": day_start,
+                "static": list(static_kinds),
+                "dynamic": list(dynamic_kinds),
+            },
+        ).one()
         return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
 
     # -- orders ------------------------------------------------------------------------
@@ -236,18 +253,20 @@ class PaymentRepository:
         """Open -> paid, once: False if it was not open (a concurrent replay lost)."""
         c = payment_orders.c
         result = self.conn.execute(
-            update(payment_orders).where(c.id == order_id, c.status == "open")
+            update(payment_orders)
+            .where(c.id == order_id, c.status == "open")
             .values(status="paid", payment_id=payment_id)
-        )  # fmt: skip
+        )
         return bool(result.rowcount)
 
     def reopen_order(self, order_id: str, payment_id: str) -> None:
         """Paid -> open again, when the payment that claimed it failed after a review."""
         c = payment_orders.c
         self.conn.execute(
-            update(payment_orders).where(c.id == order_id, c.payment_id == payment_id)
+            update(payment_orders)
+            .where(c.id == order_id, c.payment_id == payment_id)
             .values(status="open", payment_id=None)
-        )  # fmt: skip
+        )
 
     # -- payment codes -----------------------------------------------------------------
     def code_secret(self, user_id: str, device_id: str) -> str | None:
@@ -256,8 +275,9 @@ class PaymentRepository:
         found = self.conn.execute(stmt).first()
         return None if found is None else str(found[0])
 
-    def insert_code_secret(self, user_id: str, device_id: str, secret_enc: str,
-                           at: datetime) -> None:  # fmt: skip
+    def insert_code_secret(
+        self, user_id: str, device_id: str, secret_enc: str, at: datetime
+    ) -> None:
         self.conn.execute(
             insert(payment_code_secrets).values(
                 user_id=user_id, device_id=device_id, secret_enc=secret_enc, created_at=at
@@ -273,7 +293,8 @@ class PaymentRepository:
     def mark_code_used(self, code_hash: str, payment_id: str, at: datetime) -> bool:
         c = payment_codes.c
         result = self.conn.execute(
-            update(payment_codes).where(c.code_hash == code_hash, c.used_at.is_(None))
+            update(payment_codes)
+            .where(c.code_hash == code_hash, c.used_at.is_(None))
             .values(used_at=at, payment_id=payment_id)
-        )  # fmt: skip
+        )
         return bool(result.rowcount)

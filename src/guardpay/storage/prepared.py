@@ -150,14 +150,17 @@ def _columns(statement: Executable) -> Sequence[Any]:
 
 
 def _processors(dialect: Dialect, statement: Executable) -> tuple[Processor | None, ...]:
-    return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
-                 for c in _columns(statement))  # fmt: skip
+    return tuple(
+        c.type.dialect_impl(dialect).result_processor(dialect, None) for c in _columns(statement)
+    )
 
 
 def _compile(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _Plan | None:
     try:
-        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(
-            dialect=dialect, column_keys=sorted(keys)))  # fmt: skip
+        compiled = cast(
+            SQLCompiler,
+            cast(ClauseElement, statement).compile(dialect=dialect, column_keys=sorted(keys)),
+        )
     except SQLAlchemyError:
         return None  # SQLAlchemy will say what is wrong when it runs it
     if _unmodelled(compiled, statement):
@@ -165,12 +168,15 @@ def _compile(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _
     binds = compiled.binds
     names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
     return _Plan(
-        statement, compiled.string, dialect.positional, names,
+        statement,
+        compiled.string,
+        dialect.positional,
+        names,
         tuple(binds[n].key for n in names),
         tuple(_REQUIRED if binds[n].required else binds[n].effective_value for n in names),
         tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
         _processors(dialect, statement),
-    )  # fmt: skip
+    )
 
 
 def _unmodelled(compiled: SQLCompiler, statement: Executable) -> bool:
@@ -180,10 +186,12 @@ def _unmodelled(compiled: SQLCompiler, statement: Executable) -> bool:
     binds = compiled.binds.values()
     columns = _columns(statement)
     return bool(
-        compiled.insert_prefetch or compiled.update_prefetch or compiled.escaped_bind_names
+        compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.escaped_bind_names
         or any(b.expanding or b.literal_execute or b.callable is not None for b in binds)
         or any(isinstance(c.type, (Numeric, Float)) for c in columns)
-    )  # fmt: skip
+    )
 
 
 def _plan(dialect: Dialect, statement: Executable, keys: frozenset[str]) -> _Plan | None:
@@ -215,8 +223,11 @@ class Rows:
 
     def one(self) -> tuple[Any, ...]:
         if len(self.rows) != 1:
-            raise NoResultFound("expected one row") if not self.rows else MultipleResultsFound(
-                "expected one row")  # fmt: skip
+            raise (
+                NoResultFound("expected one row")
+                if not self.rows
+                else MultipleResultsFound("expected one row")
+            )
         return self.rows[0]
 
     def all(self) -> list[tuple[Any, ...]]:
@@ -248,8 +259,9 @@ def run(conn: Connection, statement: Executable, params: Mapping[str, Any] | Non
         cursor.execute(plan.sql, plan.arguments(params))
         return _fetched(plan, cursor)
     except conn.dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(plan.sql, params, e, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from e  # fmt: skip
+        raise DBAPIError.instance(
+            plan.sql, params, e, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from e
     finally:
         cursor.close()
 
@@ -269,8 +281,10 @@ def _fetched(plan: _Plan, cursor: Any) -> Rows:
     keys = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     if len(plan.result) == len(keys) and any(plan.result):
-        rows = [tuple(v if p is None else p(v) for p, v in
-                      zip(plan.result, row, strict=True)) for row in rows]  # fmt: skip
+        rows = [
+            tuple(v if p is None else p(v) for p, v in zip(plan.result, row, strict=True))
+            for row in rows
+        ]
     else:
         rows = [tuple(r) for r in rows]
     return Rows(keys, rows, cursor.rowcount)

@@ -123,15 +123,17 @@ class RedPacketRepository:
     def claim_share(self, packet_id: str, seq: int, claimer_id: str, at: datetime) -> None:
         c = red_packet_shares.c
         self.conn.execute(
-            update(red_packet_shares).where(c.packet_id == packet_id, c.seq == seq)
+            update(red_packet_shares)
+            .where(c.packet_id == packet_id, c.seq == seq)
             .values(claimer_id=claimer_id, claimed_at=at)
-        )  # fmt: skip
+        )
 
     def set_status(self, packet_id: str, status: str, at: datetime, refunded: int = 0) -> None:
         self.conn.execute(
-            update(red_packets).where(red_packets.c.id == packet_id)
+            update(red_packets)
+            .where(red_packets.c.id == packet_id)
             .values(status=status, refunded=refunded, updated_at=at)
-        )  # fmt: skip
+        )
 
 
 def _utc(mapping: Any) -> dict[str, Any]:

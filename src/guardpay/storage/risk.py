@@ -206,8 +206,9 @@ class RiskRepository:
     def set_label(self, decision_id: str, label: str, source: str) -> None:
         self.save_review(decision_id, label=label, label_source=source)
 
-    def reviews(self, status: str, limit: int, after: DecisionRow | None = None
-                ) -> list[DecisionRow]:  # fmt: skip
+    def reviews(
+        self, status: str, limit: int, after: DecisionRow | None = None
+    ) -> list[DecisionRow]:
         """Decisions waiting for (or past) review, oldest first, keyset-paged."""
         c = risk_decisions.c
         stmt = select(risk_decisions).where(c.review_status == status)
@@ -221,8 +222,7 @@ class RiskRepository:
         stmt = select(c.id).where(c.review_status == "pending", c.review_deadline <= now)
         return [r[0] for r in self.conn.execute(stmt.order_by(c.review_deadline).limit(limit))]
 
-    def history(self, since: datetime | None = None, batch: int = 5_000
-                ) -> Iterator[DecisionRow]:  # fmt: skip
+    def history(self, since: datetime | None = None, batch: int = 5_000) -> Iterator[DecisionRow]:
         """Every decision since `since`, oldest first, in batches (backtests, training)."""
         c = risk_decisions.c
         after: tuple[datetime, str] | None = None
@@ -232,8 +232,12 @@ class RiskRepository:
                 stmt = stmt.where(c.created_at >= since)
             if after is not None:
                 stmt = stmt.where(_after(*after))
-            rows = [_decision(r) for r in self.conn.execute(
-                stmt.order_by(c.created_at, c.id).limit(batch)).mappings()]  # fmt: skip
+            rows = [
+                _decision(r)
+                for r in self.conn.execute(
+                    stmt.order_by(c.created_at, c.id).limit(batch)
+                ).mappings()
+            ]
             yield from rows
             if len(rows) < batch:
                 return
@@ -272,23 +276,28 @@ class RiskRepository:
         self.conn.execute(risk_models.insert().values(**values))
 
     def model(self, version: str) -> ModelRow | None:
-        found = self.conn.execute(
-            select(risk_models).where(risk_models.c.version == version)
-        ).mappings().first()  # fmt: skip
+        found = (
+            self.conn.execute(select(risk_models).where(risk_models.c.version == version))
+            .mappings()
+            .first()
+        )
         return None if found is None else _model(found)
 
     def active_model(self) -> ModelRow | None:
-        found = self.conn.execute(
-            select(risk_models).where(risk_models.c.active.is_(True))
-        ).mappings().first()  # fmt: skip
+        found = (
+            self.conn.execute(select(risk_models).where(risk_models.c.active.is_(True)))
+            .mappings()
+            .first()
+        )
         return None if found is None else _model(found)
 
     def activate_model(self, version: str, now: datetime) -> None:
         self.conn.execute(update(risk_models).values(active=False))
         self.conn.execute(
-            update(risk_models).where(risk_models.c.version == version)
+            update(risk_models)
+            .where(risk_models.c.version == version)
             .values(active=True, activated_at=now)
-        )  # fmt: skip
+        )
 
     def models(self) -> list[ModelRow]:
         rows = self.conn.execute(select(risk_models).order_by(risk_models.c.created_at))
@@ -312,7 +321,8 @@ def _model(row: Any) -> ModelRow:
     values = dict(row)
     values["metrics"] = json.loads(values["metrics"])
     values["created_at"] = as_utc(values["created_at"])
-    values["activated_at"] = None if values["activated_at"] is None else as_utc(
-        values["activated_at"])  # fmt: skip
+    values["activated_at"] = (
+        None if values["activated_at"] is None else as_utc(values["activated_at"])
+    )
     values["active"] = bool(values["active"])
     return ModelRow(**values)

@@ -35,8 +35,9 @@ class UnitOfWork:
     """A transaction's repositories. Given a connection, it is that transaction; given an
     `opener`, the transaction begins when first used (`lazy_unit_of_work`)."""
 
-    def __init__(self, conn: Connection | None = None, *,
-                 opener: Callable[[], Connection] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, conn: Connection | None = None, *, opener: Callable[[], Connection] | None = None
+    ) -> None:
         if (conn is None) == (opener is None):
             raise ValueError("a unit of work needs a connection or an opener, not both")
         self._conn, self._opener = conn, opener

@@ -56,9 +56,14 @@ class WalletRepository:
         return [(str(r[0]), int(r[1])) for r in rows]
 
     def insert_if_absent(
-        self, owner_kind: str, owner_id: str, currency: str, purpose: str, account_id: int,
+        self,
+        owner_kind: str,
+        owner_id: str,
+        currency: str,
+        purpose: str,
+        account_id: int,
         at: datetime,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         self.memo.forget(("wallets", owner_kind, owner_id, currency, purpose))
         result = self.conn.execute(
             text(

@@ -29,8 +29,11 @@ _FIRST_WAIT, _LONGEST_WAIT = 0.0002, 0.002
 class WriterLock:
     def __init__(self, database_file: Path | None) -> None:
         self._threads = threading.Lock()
-        self._path = database_file.with_name(database_file.name + ".writer-lock") if (
-            database_file is not None and fcntl is not None) else None  # fmt: skip
+        self._path = (
+            database_file.with_name(database_file.name + ".writer-lock")
+            if (database_file is not None and fcntl is not None)
+            else None
+        )
         self._fd: int | None = None
         self._pid = 0
         self._file_held = False  # kept across a hand-over (`release(keep_file=True)`)

@@ -107,8 +107,12 @@ def test_expiry() -> None:
     assert parse_expiry("12/28", TODAY) == (12, 2028)
     assert parse_expiry("1128", TODAY) == (11, 2028)
     assert parse_expiry("11/2026", TODAY) == (11, 2026)  # valid through its month
-    for bad, code in (("13/28", "invalid_expiry"), ("1/28", "invalid_expiry"),
-                      ("10/26", "expired_card"), ("12/2025", "expired_card")):  # fmt: skip
+    for bad, code in (
+        ("13/28", "invalid_expiry"),
+        ("1/28", "invalid_expiry"),
+        ("10/26", "expired_card"),
+        ("12/2025", "expired_card"),
+    ):
         with pytest.raises(InvalidRequest) as refused:
             parse_expiry(bad, TODAY)
         assert (refused.value.code, refused.value.param) == (code, "expiry")

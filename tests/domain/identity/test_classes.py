@@ -22,9 +22,15 @@ ALL = list(Channel)
 
 @pytest.mark.parametrize(
     ("count", "cls"),
-    [(0, AccountClass.UNVERIFIED), (1, AccountClass.I), (2, AccountClass.I),
-     (3, AccountClass.II), (4, AccountClass.II), (5, AccountClass.III)],
-)  # fmt: skip
+    [
+        (0, AccountClass.UNVERIFIED),
+        (1, AccountClass.I),
+        (2, AccountClass.I),
+        (3, AccountClass.II),
+        (4, AccountClass.II),
+        (5, AccountClass.III),
+    ],
+)
 def test_class_by_number_of_distinct_channels(count: int, cls: AccountClass) -> None:
     assert class_for(ALL[:count]) is cls
 

@@ -61,8 +61,11 @@ def test_name(name: str, masked: str) -> None:
 def test_values_holding_personal_data_mask_themselves_in_repr() -> None:
     pan, number = card("622202", 19), resident_id()
     today = date(2026, 11, 21)
-    for value in (parse_card(pan), parse_document("resident_id", number, today),
-                  parse_resident_id(number, today)):  # fmt: skip
+    for value in (
+        parse_card(pan),
+        parse_document("resident_id", number, today),
+        parse_resident_id(number, today),
+    ):
         text = repr(value)
         assert pan not in text
         assert number not in text

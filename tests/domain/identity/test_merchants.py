@@ -73,8 +73,12 @@ def test_mcc() -> None:
 
 
 def test_labels() -> None:
-    assert normalize_label("  Lucky  Noodles ", param="display_name", max_len=32,
-                           code="invalid_merchant_name") == "Lucky Noodles"  # fmt: skip
+    assert (
+        normalize_label(
+            "  Lucky  Noodles ", param="display_name", max_len=32, code="invalid_merchant_name"
+        )
+        == "Lucky Noodles"
+    )
     for bad in ("", "x" * 33, "tab\x07bell"):
         with pytest.raises(InvalidRequest) as refused:
             normalize_label(bad, param="display_name", max_len=32, code="invalid_merchant_name")

@@ -18,7 +18,11 @@ GOOD = "GP-RSA2 key_id=mak_abc,timestamp=1795262400,nonce=abcdefgh12345678,signa
 def test_a_well_formed_header_parses() -> None:
     h = signing.parse_header(GOOD)
     assert (h.key_id, h.timestamp, h.nonce, h.signature) == (
-        "mak_abc", 1795262400, "abcdefgh12345678", "c2ln")  # fmt: skip
+        "mak_abc",
+        1795262400,
+        "abcdefgh12345678",
+        "c2ln",
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,8 +47,9 @@ def test_bad_headers_are_refused_with_their_code(header: str, code: str) -> None
 def test_the_canonical_request_binds_method_path_time_nonce_and_body() -> None:
     body = b'{"amount": 1}'
     base = signing.canonical("post", "/v1/x?a=1", 100, "n" * 16, body)
-    assert base == (f"POST\n/v1/x?a=1\n100\n{'n' * 16}\n" + hashlib.sha256(body).hexdigest()
-                    ).encode()  # fmt: skip
+    assert (
+        base == (f"POST\n/v1/x?a=1\n100\n{'n' * 16}\n" + hashlib.sha256(body).hexdigest()).encode()
+    )
     variants = [
         signing.canonical("GET", "/v1/x?a=1", 100, "n" * 16, body),
         signing.canonical("POST", "/v1/x?a=2", 100, "n" * 16, body),
@@ -56,8 +61,9 @@ def test_the_canonical_request_binds_method_path_time_nonce_and_body() -> None:
     assert len(set(variants)) == len(variants)
 
 
-@pytest.mark.parametrize(("offset", "fresh"), [(0, True), (-300, True), (300, True),
-                                               (-301, False), (301, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("offset", "fresh"), [(0, True), (-300, True), (300, True), (-301, False), (301, False)]
+)
 def test_the_window_is_five_minutes_either_way(offset: int, fresh: bool) -> None:
     stamp = int(NOW.timestamp()) + offset
     if fresh:

@@ -59,9 +59,11 @@ def test_the_happy_path_and_its_events() -> None:
         state, events = transition(state, target, AT)
         seen += [(e.old, e.new) for e in events]
     assert state.status is Status.SUCCEEDED
-    assert seen == [(Status.CREATED, Status.REQUIRES_ACTION),
-                    (Status.REQUIRES_ACTION, Status.PROCESSING),
-                    (Status.PROCESSING, Status.SUCCEEDED)]  # fmt: skip
+    assert seen == [
+        (Status.CREATED, Status.REQUIRES_ACTION),
+        (Status.REQUIRES_ACTION, Status.PROCESSING),
+        (Status.PROCESSING, Status.SUCCEEDED),
+    ]
 
 
 def test_failed_carries_a_code() -> None:

@@ -22,8 +22,9 @@ from guardpay.domain.payments.limits import (
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-ORDER = qr.QrClaims(qr.ORDER, "mer_a", "n1", "ord_a", 1234, "CNY",
-                    int((NOW + timedelta(minutes=5)).timestamp()))  # fmt: skip
+ORDER = qr.QrClaims(
+    qr.ORDER, "mer_a", "n1", "ord_a", 1234, "CNY", int((NOW + timedelta(minutes=5)).timestamp())
+)
 
 
 OLD_KEY = b"o" * 32

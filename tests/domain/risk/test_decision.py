@@ -17,7 +17,7 @@ name: t
 version: 1
 thresholds: {challenge: 40, review: 70, deny: 90}
 rules: []
-""")  # fmt: skip
+""")
 
 
 def score(points: int, reason: str = "", shadow: bool = False) -> RuleHit:
@@ -46,9 +46,17 @@ def test_actions_are_ordered_by_severity_not_alphabet() -> None:
 
 @pytest.mark.parametrize(
     ("points", "action"),
-    [(0, Action.ALLOW), (39, Action.ALLOW), (40, Action.CHALLENGE), (69, Action.CHALLENGE),
-     (70, Action.REVIEW), (89, Action.REVIEW), (90, Action.DENY), (100, Action.DENY)],
-)  # fmt: skip
+    [
+        (0, Action.ALLOW),
+        (39, Action.ALLOW),
+        (40, Action.CHALLENGE),
+        (69, Action.CHALLENGE),
+        (70, Action.REVIEW),
+        (89, Action.REVIEW),
+        (90, Action.DENY),
+        (100, Action.DENY),
+    ],
+)
 def test_thresholds_map_the_score_to_an_action(points: int, action: Action) -> None:
     decision = run(score(points))
     assert (decision.action, decision.score) == (action, points)

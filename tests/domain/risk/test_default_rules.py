@@ -27,7 +27,10 @@ def test_default_rule_set_loads_from_package_data() -> None:
     assert RULES.name == "default"
     assert RULES.version >= 1
     assert (RULES.thresholds.challenge, RULES.thresholds.review, RULES.thresholds.deny) == (
-        40, 70, 90)  # fmt: skip
+        40,
+        70,
+        90,
+    )
     assert len(RULES.rules) >= 15
 
 
@@ -49,39 +52,53 @@ def test_every_action_is_expected_somewhere() -> None:
 
 def test_the_threats_are_covered() -> None:
     reasons = {rule.reason for rule in RULES.rules}
-    assert {"list_block_hit", "allow_listed", "ato_new_device_drain",
-            "ato_credential_change_new_payee", "scam_large_first_transfer",
-            "scam_night_transfer", "mule_fan_in", "card_testing", "qr_swap_new_payee",
-            "structuring_cash", "structuring_transfer", "impossible_travel",
-            "device_shared", "velocity_burst", "new_account_large_amount"} <= reasons  # fmt: skip
+    assert {
+        "list_block_hit",
+        "allow_listed",
+        "ato_new_device_drain",
+        "ato_credential_change_new_payee",
+        "scam_large_first_transfer",
+        "scam_night_transfer",
+        "mule_fan_in",
+        "card_testing",
+        "qr_swap_new_payee",
+        "structuring_cash",
+        "structuring_transfer",
+        "impossible_travel",
+        "device_shared",
+        "velocity_burst",
+        "new_account_large_amount",
+    } <= reasons
 
 
 def test_nothing_known_means_nothing_hit() -> None:
     assert evaluate(RULES, with_defaults({})) == []
 
 
-ordinary = st.fixed_dictionaries({
-    "kind": st.sampled_from(["payment", "transfer", "red_packet"]),
-    "channel": st.sampled_from(["p2p", "qr_dynamic", "payment_code", "qr_static"]),
-    "amount": st.integers(1, 10_000),  # up to ¥100
-    "hour_local": st.integers(0, 23),
-    "balance_before": st.integers(100_000, 10_000_000),
-    "amount_share_of_balance": st.floats(0, 0.1),
-    "account_age_days": st.floats(30, 3_000),
-    "account_class": st.integers(1, 3),
-    "device_new": st.booleans(),
-    "payee_new": st.booleans(),
-    "payee_is_merchant": st.just(True),
-    "payee_account_age_days": st.floats(30, 3_000),
-    "user_count_1m": st.integers(0, 2),
-    "user_count_1h": st.integers(0, 4),
-    "user_count_24h": st.integers(0, 20),
-    "user_sum_24h": st.integers(0, 200_000),
-    "device_accounts": st.integers(1, 2),
-    "location_known": st.booleans(),
-    "speed_kmh": st.floats(0, 300),
-    "payee_new_payers_24h": st.integers(0, 3),
-})  # fmt: skip
+ordinary = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["payment", "transfer", "red_packet"]),
+        "channel": st.sampled_from(["p2p", "qr_dynamic", "payment_code", "qr_static"]),
+        "amount": st.integers(1, 10_000),  # up to ¥100
+        "hour_local": st.integers(0, 23),
+        "balance_before": st.integers(100_000, 10_000_000),
+        "amount_share_of_balance": st.floats(0, 0.1),
+        "account_age_days": st.floats(30, 3_000),
+        "account_class": st.integers(1, 3),
+        "device_new": st.booleans(),
+        "payee_new": st.booleans(),
+        "payee_is_merchant": st.just(True),
+        "payee_account_age_days": st.floats(30, 3_000),
+        "user_count_1m": st.integers(0, 2),
+        "user_count_1h": st.integers(0, 4),
+        "user_count_24h": st.integers(0, 20),
+        "user_sum_24h": st.integers(0, 200_000),
+        "device_accounts": st.integers(1, 2),
+        "location_known": st.booleans(),
+        "speed_kmh": st.floats(0, 300),
+        "payee_new_payers_24h": st.integers(0, 3),
+    }
+)
 
 
 @settings(max_examples=200, deadline=None)

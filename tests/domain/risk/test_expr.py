@@ -281,8 +281,14 @@ def test_evaluation_is_cheap() -> None:
 
 
 # -- property: random expressions agree with a reference computed here ---------------
-SCHEMA = {"a": FeatureType.INT, "b": FeatureType.INT, "x": FeatureType.FLOAT,
-          "y": FeatureType.FLOAT, "p": FeatureType.BOOL, "q": FeatureType.BOOL}  # fmt: skip
+SCHEMA = {
+    "a": FeatureType.INT,
+    "b": FeatureType.INT,
+    "x": FeatureType.FLOAT,
+    "y": FeatureType.FLOAT,
+    "p": FeatureType.BOOL,
+    "q": FeatureType.BOOL,
+}
 PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
 Tree = tuple[Any, ...]
 
@@ -292,12 +298,19 @@ def _div(a: Any, b: Any) -> float:
 
 
 ARITH_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": _div,
-}  # fmt: skip
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _div,
+}
 CMP_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}  # fmt: skip
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 numbers = st.one_of(
     st.integers(0, 1000).map(lambda n: ("lit", n)),
@@ -309,12 +322,15 @@ arith = st.recursive(
     lambda inner: st.one_of(
         st.tuples(st.just("bin"), st.sampled_from(list(ARITH_OPS)), inner, inner),
         st.tuples(st.just("neg"), inner),
-        st.tuples(st.just("call"), st.sampled_from(["min", "max"]), st.lists(inner, min_size=2,
-                                                                             max_size=3)),
+        st.tuples(
+            st.just("call"),
+            st.sampled_from(["min", "max"]),
+            st.lists(inner, min_size=2, max_size=3),
+        ),
         st.tuples(st.just("call"), st.just("abs"), st.lists(inner, min_size=1, max_size=1)),
     ),
     max_leaves=10,
-)  # fmt: skip
+)
 comparisons = st.tuples(st.just("cmp"), st.sampled_from(list(CMP_OPS)), arith, arith)
 booleans = st.recursive(
     st.one_of(comparisons, st.sampled_from(["p", "q"]).map(lambda n: ("var", n))),
@@ -387,11 +403,16 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b) and type(a) is type(b)
 
 
-envs = st.fixed_dictionaries({
-    "a": st.integers(-1000, 1000), "b": st.integers(-1000, 1000),
-    "x": st.floats(-1000, 1000), "y": st.floats(-1000, 1000),
-    "p": st.booleans(), "q": st.booleans(),
-})  # fmt: skip
+envs = st.fixed_dictionaries(
+    {
+        "a": st.integers(-1000, 1000),
+        "b": st.integers(-1000, 1000),
+        "x": st.floats(-1000, 1000),
+        "y": st.floats(-1000, 1000),
+        "p": st.booleans(),
+        "q": st.booleans(),
+    }
+)
 
 
 @settings(max_examples=300, deadline=None)

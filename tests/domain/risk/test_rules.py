@@ -66,7 +66,11 @@ def test_a_rule_set_loads_with_everything_it_says() -> None:
     assert (rs.thresholds.challenge, rs.thresholds.review, rs.thresholds.deny) == (40, 70, 90)
     drain, big, night = rs.rules
     assert (drain.name, drain.action, drain.score, drain.reason) == (
-        "new_device_drain", Action.CHALLENGE, None, "ato_drain")  # fmt: skip
+        "new_device_drain",
+        Action.CHALLENGE,
+        None,
+        "ato_drain",
+    )
     assert drain.description == "Takeover."
     assert drain.line == 6
     assert (big.action, big.score, big.reason, big.shadow) == (None, 35, "big_new_payee", False)
@@ -95,8 +99,15 @@ def test_a_rule_set_is_immutable() -> None:
 
 def test_evaluate_returns_hits_in_file_order_with_shadow_flags() -> None:
     rs = load_rule_set(GOOD)
-    features = with_defaults({"device_new": True, "amount_share_of_balance": 0.95,
-                              "payee_new": True, "amount": 600_000, "hour_local": 2})  # fmt: skip
+    features = with_defaults(
+        {
+            "device_new": True,
+            "amount_share_of_balance": 0.95,
+            "payee_new": True,
+            "amount": 600_000,
+            "hour_local": 2,
+        }
+    )
     assert evaluate(rs, features) == [
         RuleHit("new_device_drain", "ato_drain", Action.CHALLENGE, None, False),
         RuleHit("big_new_payee", "big_new_payee", None, 35, False),
@@ -125,7 +136,8 @@ def test_examples_run_and_report() -> None:
 
 def test_a_failing_example_says_what_it_got() -> None:
     text = GOOD.replace("expect: challenge", "expect: deny").replace(
-        "expect: allow", "expect: allow\n    hits: [big_new_payee]")  # fmt: skip
+        "expect: allow", "expect: allow\n    hits: [big_new_payee]"
+    )
     drain, quiet, _ = run_examples(load_rule_set(text))
     assert (drain.passed, drain.expected, drain.got) == (False, Action.DENY, Action.CHALLENGE)
     assert (quiet.passed, quiet.expected, quiet.got) == (False, Action.ALLOW, Action.ALLOW)
@@ -335,22 +347,46 @@ EXAMPLE_RULE = rules_doc("""\
     - name: a
       when: amount > 1
       score: 10
-    """)  # fmt: skip
+    """)
 ERRORS += [
     (EXAMPLE_RULE + "examples:\n  - name: e\n    expect: hold\n", 10, 13, "expect must be"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    features: {amout: 1}\n    expect: allow\n",
-     10, 16, "did you mean 'amount'?"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    features: {amount: '1'}\n    expect: allow\n",
-     10, 24, "feature 'amount' must be int"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    features: {device_new: 1}\n    expect: allow\n",
-     10, 28, "feature 'device_new' must be bool"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n    hits: [a, b]\n",
-     11, 15, "hits names an unknown rule 'b'"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n    model_score: 2\n",
-     11, 18, "model_score must be within 0..1"),
-    (EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n  - name: e\n    expect: deny\n",
-     11, 5, "duplicate example name 'e'"),
-]  # fmt: skip
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    features: {amout: 1}\n    expect: allow\n",
+        10,
+        16,
+        "did you mean 'amount'?",
+    ),
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    features: {amount: '1'}\n    expect: allow\n",
+        10,
+        24,
+        "feature 'amount' must be int",
+    ),
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    features: {device_new: 1}\n    expect: allow\n",
+        10,
+        28,
+        "feature 'device_new' must be bool",
+    ),
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n    hits: [a, b]\n",
+        11,
+        15,
+        "hits names an unknown rule 'b'",
+    ),
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n    model_score: 2\n",
+        11,
+        18,
+        "model_score must be within 0..1",
+    ),
+    (
+        EXAMPLE_RULE + "examples:\n  - name: e\n    expect: allow\n  - name: e\n    expect: deny\n",
+        11,
+        5,
+        "duplicate example name 'e'",
+    ),
+]
 
 
 @pytest.mark.parametrize(("text", "line", "column", "words"), ERRORS)
@@ -368,7 +404,8 @@ def test_errors_name_the_file_line_and_column(
 
 
 def test_float_features_accept_integers_in_examples() -> None:
-    rs = load_rule_set(EXAMPLE_RULE + "examples:\n  - name: e\n    features: {speed_kmh: 950}\n"
-                       "    expect: allow\n")  # fmt: skip
+    rs = load_rule_set(
+        EXAMPLE_RULE + "examples:\n  - name: e\n    features: {speed_kmh: 950}\n    expect: allow\n"
+    )
     assert rs.examples[0].features["speed_kmh"] == 950.0
     assert isinstance(rs.examples[0].features["speed_kmh"], float)

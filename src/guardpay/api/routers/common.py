@@ -62,10 +62,11 @@ class PageQuery:
 
 
 def _page_query(
-    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the "
-                                         "previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> PageQuery:  # fmt: skip
+) -> PageQuery:
     return PageQuery(cursor, limit)
 
 
@@ -84,8 +85,9 @@ def page_of(items: Sequence[T], ids: Sequence[str], page: PageQuery) -> ListOut[
         start = list(ids).index(page.cursor) + 1
     chunk = list(items[start : start + page.limit])
     more = start + page.limit < len(items)
-    return ListOut[T](data=chunk, has_more=more,
-                      next_cursor=ids[start + page.limit - 1] if more else None)  # fmt: skip
+    return ListOut[T](
+        data=chunk, has_more=more, next_cursor=ids[start + page.limit - 1] if more else None
+    )
 
 
 class SessionOut(BaseModel):
@@ -99,9 +101,15 @@ class SessionOut(BaseModel):
 
     @classmethod
     def of(cls, s: Session) -> SessionOut:
-        return cls(id=s.id, kind=s.subject_kind, device_id=s.device_id, ip=s.ip,
-                   created_at=s.created_at, last_seen_at=s.last_seen_at,
-                   expires_at=s.expires_at)  # fmt: skip
+        return cls(
+            id=s.id,
+            kind=s.subject_kind,
+            device_id=s.device_id,
+            ip=s.ip,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            expires_at=s.expires_at,
+        )
 
 
 class IssuedOut(BaseModel):

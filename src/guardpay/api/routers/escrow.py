@@ -71,8 +71,9 @@ class EscrowOut(BaseModel):
         return cls(**row.__dict__)
 
 
-@router.post("/escrow", status_code=201, response_model=EscrowOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow", status_code=201, response_model=EscrowOut, responses=errors(400, 401, 403, 404, 409)
+)
 def create(caller: PayerCaller, body: EscrowIn) -> EscrowOut:
     """Pay a merchant into escrow: the money is held until I confirm receipt."""
     new = escrow.NewTrade(body.merchant_id, Money(body.amount, body.currency), body.description)
@@ -81,38 +82,45 @@ def create(caller: PayerCaller, body: EscrowIn) -> EscrowOut:
     )
 
 
-@router.post("/escrow/{escrow_id}/ship", response_model=EscrowOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow/{escrow_id}/ship", response_model=EscrowOut, responses=errors(401, 403, 404, 409)
+)
 def ship(m: MerchantCaller, escrow_id: PathId) -> EscrowOut:
     """The merchant has shipped; the auto-confirm countdown starts."""
     merchant_api.require_merchant(m.ctx, escrow.get_trade(m.ctx, escrow_id).merchant_id)
     return EscrowOut.of(escrow.mark_shipped(m.ctx, escrow_id))
 
 
-@router.post("/escrow/{escrow_id}/confirm", response_model=EscrowOut,
-             responses=errors(401, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow/{escrow_id}/confirm", response_model=EscrowOut, responses=errors(401, 404, 409)
+)
 def confirm(caller: UserCaller, escrow_id: PathId) -> EscrowOut:
     """I received the goods: release the money to the merchant (less the fee)."""
     return EscrowOut.of(escrow.confirm_receipt(caller.ctx, caller.id, escrow_id))
 
 
-@router.post("/escrow/{escrow_id}/dispute", response_model=EscrowOut,
-             responses=errors(400, 401, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow/{escrow_id}/dispute", response_model=EscrowOut, responses=errors(400, 401, 404, 409)
+)
 def dispute(caller: UserCaller, escrow_id: PathId, body: ReasonIn) -> EscrowOut:
     """Freeze the trade until an operator decides it."""
     return EscrowOut.of(escrow.open_dispute(caller.ctx, caller.id, escrow_id, body.reason))
 
 
-@router.post("/escrow/{escrow_id}/refund", response_model=EscrowOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow/{escrow_id}/refund", response_model=EscrowOut, responses=errors(401, 403, 404, 409)
+)
 def refund(m: MerchantCaller, escrow_id: PathId, body: RefundIn) -> EscrowOut:
     """The merchant gives the whole amount back before release."""
     merchant_api.require_merchant(m.ctx, escrow.get_trade(m.ctx, escrow_id).merchant_id)
     return EscrowOut.of(escrow.refund(m.ctx, escrow_id, body.reason))
 
 
-@router.post("/escrow/{escrow_id}/resolve", response_model=EscrowOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/escrow/{escrow_id}/resolve",
+    response_model=EscrowOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def resolve(op: OperatorCaller, escrow_id: PathId, body: ResolveIn) -> EscrowOut:
     """A supervisor decides a dispute: release to the merchant or refund the buyer."""
     return EscrowOut.of(escrow.resolve_dispute(op.ctx, escrow_id, body.outcome, body.reason))

@@ -74,24 +74,37 @@ def _request(caller: UserCaller, request: Request, body: FundingIn, kind: str) -
     sends the bank the instruction it may already have taken, not a second one."""
     ask = funding.request_top_up if kind == "top_up" else funding.request_withdrawal
     key = request.headers.get(idempotency.HEADER)
-    row = ask(caller.ctx, request.app.state.bank, caller.id, body.card_id,
-              Money(body.amount, body.currency),
-              funding_id=funding.funding_id_for(caller.id, key) if key else None,
-              step_up_challenge_id=body.step_up_challenge_id,
-              payment_password=reveal(body.payment_password))  # fmt: skip
+    row = ask(
+        caller.ctx,
+        request.app.state.bank,
+        caller.id,
+        body.card_id,
+        Money(body.amount, body.currency),
+        funding_id=funding.funding_id_for(caller.id, key) if key else None,
+        step_up_challenge_id=body.step_up_challenge_id,
+        payment_password=reveal(body.payment_password),
+    )
     return FundingOut.of(row)
 
 
-@router.post("/me/top-ups", status_code=201, response_model=FundingOut,
-             responses=errors(400, 401, 403, 404, 409, 503))  # fmt: skip
+@router.post(
+    "/me/top-ups",
+    status_code=201,
+    response_model=FundingOut,
+    responses=errors(400, 401, 403, 404, 409, 503),
+)
 def top_up(caller: UserCaller, request: Request, body: FundingIn) -> FundingOut:
     """Pull money from my bound card into my wallet (status `processing` until the bank
     answers)."""
     return _request(caller, request, body, "top_up")
 
 
-@router.post("/me/withdrawals", status_code=201, response_model=FundingOut,
-             responses=errors(400, 401, 403, 404, 409, 503))  # fmt: skip
+@router.post(
+    "/me/withdrawals",
+    status_code=201,
+    response_model=FundingOut,
+    responses=errors(400, 401, 403, 404, 409, 503),
+)
 def withdraw(caller: UserCaller, request: Request, body: FundingIn) -> FundingOut:
     """Hold money in my wallet and have the bank pay it to my bound card."""
     return _request(caller, request, body, "withdrawal")
@@ -101,12 +114,12 @@ def withdraw(caller: UserCaller, request: Request, body: FundingIn) -> FundingOu
 def my_fundings(caller: UserCaller, page: Page) -> ListOut[FundingOut]:
     """My top-ups and withdrawals, newest first."""
     rows, after = funding.list_fundings(caller.ctx, caller.id, page.cursor, page.limit)
-    return ListOut[FundingOut](data=[FundingOut.of(r) for r in rows], has_more=after is not None,
-                               next_cursor=after)  # fmt: skip
+    return ListOut[FundingOut](
+        data=[FundingOut.of(r) for r in rows], has_more=after is not None, next_cursor=after
+    )
 
 
-@router.get("/me/fundings/{funding_id}", response_model=FundingOut,
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get("/me/fundings/{funding_id}", response_model=FundingOut, responses=errors(401, 403, 404))
 def my_funding(caller: UserCaller, funding_id: PathId) -> FundingOut:
     return FundingOut.of(funding.get_funding(caller.ctx, funding_id, user_id=caller.id))
 
@@ -120,8 +133,9 @@ class CallbackIn(BaseModel):
 
 
 class CallbackOut(BaseModel):
-    outcome: str = Field(description="succeeded, failed, duplicate, ignored, conflict, "
-                                     "mismatch or unknown (status)")  # fmt: skip
+    outcome: str = Field(
+        description="succeeded, failed, duplicate, ignored, conflict, mismatch or unknown (status)"
+    )
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -144,17 +158,21 @@ def bank_callback(
     that commit settles the funding (services/funding.py)."""
     secret = request.app.state.bank_secret
     if not secret:
-        raise ServiceUnavailable("bank callbacks are not configured on this server",
-                                 code="bank_callbacks_unconfigured")  # fmt: skip
+        raise ServiceUnavailable(
+            "bank callbacks are not configured on this server", code="bank_callbacks_unconfigured"
+        )
     now = int(request.app.state.clock().timestamp())
     if not webhooks.verify_signature(secret, bank_timestamp, raw, bank_signature, now=now):
-        raise AuthenticationFailed("the bank's signature or timestamp is not valid",
-                                   code="bank_signature_invalid")  # fmt: skip
+        raise AuthenticationFailed(
+            "the bank's signature or timestamp is not valid", code="bank_signature_invalid"
+        )
     try:
         body = CallbackIn.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:
-        raise InvalidRequest("the callback body is not a bank callback",
-                             code="invalid_callback") from exc  # fmt: skip
-    callback = BankCallback(body.bank_reference, body.instruction_id, body.status, body.amount,
-                            body.currency)  # fmt: skip
+        raise InvalidRequest(
+            "the callback body is not a bank callback", code="invalid_callback"
+        ) from exc
+    callback = BankCallback(
+        body.bank_reference, body.instruction_id, body.status, body.amount, body.currency
+    )
     return CallbackOut(outcome=funding.handle_callback(ctx, callback).value)

@@ -67,10 +67,18 @@ class AccountOut(BaseModel):
     @classmethod
     def of(cls, a: Account) -> AccountOut:
         cur = BY_LEDGER.get(a.ledger)
-        return cls(id=str(a.id), ledger=a.ledger, currency=cur.code if cur else None, code=a.code,
-                   flags=a.flags, debits_pending=a.debits_pending, debits_posted=a.debits_posted,
-                   credits_pending=a.credits_pending, credits_posted=a.credits_posted,
-                   timestamp=a.timestamp)  # fmt: skip
+        return cls(
+            id=str(a.id),
+            ledger=a.ledger,
+            currency=cur.code if cur else None,
+            code=a.code,
+            flags=a.flags,
+            debits_pending=a.debits_pending,
+            debits_posted=a.debits_posted,
+            credits_pending=a.credits_pending,
+            credits_posted=a.credits_posted,
+            timestamp=a.timestamp,
+        )
 
 
 class TransferOut(BaseModel):
@@ -89,11 +97,20 @@ class TransferOut(BaseModel):
 
     @classmethod
     def of(cls, t: Transfer) -> TransferOut:
-        return cls(id=str(t.id), debit_account_id=str(t.debit_account_id),
-                   credit_account_id=str(t.credit_account_id), amount=t.amount,
-                   pending_id=str(t.pending_id), ledger=t.ledger, code=t.code, flags=t.flags,
-                   timeout=t.timeout, user_data_64=t.user_data_64, user_data_32=t.user_data_32,
-                   timestamp=t.timestamp)  # fmt: skip
+        return cls(
+            id=str(t.id),
+            debit_account_id=str(t.debit_account_id),
+            credit_account_id=str(t.credit_account_id),
+            amount=t.amount,
+            pending_id=str(t.pending_id),
+            ledger=t.ledger,
+            code=t.code,
+            flags=t.flags,
+            timeout=t.timeout,
+            user_data_64=t.user_data_64,
+            user_data_32=t.user_data_32,
+            timestamp=t.timestamp,
+        )
 
 
 class ListOut(BaseModel, Generic[T]):
@@ -103,8 +120,9 @@ class ListOut(BaseModel, Generic[T]):
 
 
 def _page(items: list[T], cursor: int | None) -> ListOut[T]:
-    return ListOut[T](data=items, has_more=cursor is not None,
-                      next_cursor=None if cursor is None else str(cursor))  # fmt: skip
+    return ListOut[T](
+        data=items, has_more=cursor is not None, next_cursor=None if cursor is None else str(cursor)
+    )
 
 
 def _account(uow: UnitOfWork, account_id: int) -> Account:

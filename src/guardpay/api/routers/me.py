@@ -42,8 +42,7 @@ def set_payment_password(caller: UserCaller, body: PaymentPasswordIn) -> Done:
     return Done()
 
 
-@router.post("/payment-password/verify", response_model=Done,
-             responses=errors(400, 401, 403))  # fmt: skip
+@router.post("/payment-password/verify", response_model=Done, responses=errors(400, 401, 403))
 def verify_payment_password(caller: UserCaller, body: PaymentPasswordIn) -> Done:
     """200 if right and paying is not locked; 401 `invalid_payment_password` (with the
     attempts left), or 403 `payment_locked`."""
@@ -66,26 +65,42 @@ class DeviceOut(BaseModel):
 
     @classmethod
     def of(cls, d: auth.Device) -> DeviceOut:
-        return cls(id=d.id, name=d.name, public_key=d.public_key, trusted=d.trusted,
-                   created_at=d.created_at, last_used_at=d.last_used_at)  # fmt: skip
+        return cls(
+            id=d.id,
+            name=d.name,
+            public_key=d.public_key,
+            trusted=d.trusted,
+            created_at=d.created_at,
+            last_used_at=d.last_used_at,
+        )
 
 
-@router.post("/devices", status_code=201, response_model=DeviceOut,
-             responses=errors(400, 401, 403), tags=["devices"])  # fmt: skip
+@router.post(
+    "/devices",
+    status_code=201,
+    response_model=DeviceOut,
+    responses=errors(400, 401, 403),
+    tags=["devices"],
+)
 def register_device(caller: UserCaller, body: DeviceIn) -> DeviceOut:
     """Register a device key (untrusted until a step-up passes for a login from it)."""
     return DeviceOut.of(auth.register_device(caller.ctx, caller.id, body.public_key, body.name))
 
 
-@router.get("/devices", response_model=ListOut[DeviceOut], responses=errors(401, 403),
-            tags=["devices"])  # fmt: skip
+@router.get(
+    "/devices", response_model=ListOut[DeviceOut], responses=errors(401, 403), tags=["devices"]
+)
 def list_devices(caller: UserCaller, page: Page) -> ListOut[DeviceOut]:
     devices = auth.list_devices(caller.ctx, caller.id)
     return page_of([DeviceOut.of(d) for d in devices], [d.id for d in devices], page)
 
 
-@router.post("/devices/{device_id}/revoke", response_model=Done,
-             responses=errors(401, 403, 404), tags=["devices"])  # fmt: skip
+@router.post(
+    "/devices/{device_id}/revoke",
+    response_model=Done,
+    responses=errors(401, 403, 404),
+    tags=["devices"],
+)
 def revoke_device(caller: UserCaller, device_id: PathId) -> Done:
     """A lost phone: untrusted, and its sessions end."""
     auth.revoke_device(caller.ctx, caller.id, device_id)
@@ -109,8 +124,9 @@ class CodeIn(BaseModel):
     code: Secret
 
 
-@router.post("/totp/confirm", response_model=Done, responses=errors(400, 401, 403, 409),
-             tags=["totp"])  # fmt: skip
+@router.post(
+    "/totp/confirm", response_model=Done, responses=errors(400, 401, 403, 409), tags=["totp"]
+)
 def confirm_totp(caller: UserCaller, body: CodeIn) -> Done:
     auth.confirm_totp(caller.ctx, caller.id, body.code.get_secret_value())
     return Done()
@@ -129,27 +145,44 @@ class ChallengeOut(BaseModel):
 
     @classmethod
     def of(cls, c: auth.Challenge) -> ChallengeOut:
-        return cls(id=c.id, purpose=c.purpose, methods=list(c.methods), nonce=c.nonce,
-                   device_id=c.device_id, created_at=c.created_at,
-                   expires_at=c.expires_at)  # fmt: skip
+        return cls(
+            id=c.id,
+            purpose=c.purpose,
+            methods=list(c.methods),
+            nonce=c.nonce,
+            device_id=c.device_id,
+            created_at=c.created_at,
+            expires_at=c.expires_at,
+        )
 
 
-@router.get("/step-ups", response_model=ListOut[ChallengeOut], responses=errors(401, 403),
-            tags=["step-up"])  # fmt: skip
+@router.get(
+    "/step-ups", response_model=ListOut[ChallengeOut], responses=errors(401, 403), tags=["step-up"]
+)
 def pending_step_ups(caller: UserCaller, page: Page) -> ListOut[ChallengeOut]:
     """ "Is this you logging in on a new phone?": open challenges, for a trusted device."""
     found = auth.pending_challenges(caller.ctx, caller.id)
     return page_of([ChallengeOut.of(c) for c in found], [c.id for c in found], page)
 
 
-@router.post("/step-ups/{challenge_id}/pass", response_model=ChallengeOut,
-             responses=errors(401, 403, 429), tags=["step-up"])  # fmt: skip
+@router.post(
+    "/step-ups/{challenge_id}/pass",
+    response_model=ChallengeOut,
+    responses=errors(401, 403, 429),
+    tags=["step-up"],
+)
 def pass_step_up(caller: UserCaller, challenge_id: PathId, body: CompleteIn) -> ChallengeOut:
     """Answer the challenge a request of mine was refused with (401 `step_up_required`:
     a red packet, an escrow payment, a top-up or withdrawal), then make that request
     again with `step_up_challenge_id`. Have an SMS code sent first with
     `POST /v1/step-ups/{challenge_id}/sms`."""
-    passed = auth.pass_own_step_up(caller.ctx, caller.id, challenge_id, body.method,
-                                   code=reveal(body.code), signature=body.signature,
-                                   signer_device_id=body.signer_device_id)  # fmt: skip
+    passed = auth.pass_own_step_up(
+        caller.ctx,
+        caller.id,
+        challenge_id,
+        body.method,
+        code=reveal(body.code),
+        signature=body.signature,
+        signer_device_id=body.signer_device_id,
+    )
     return ChallengeOut.of(passed)

@@ -42,17 +42,25 @@ class MerchantOut(BaseModel):
     @classmethod
     def of(cls, m: identity.Merchant) -> MerchantOut:
         account = None if m.settlement_account_id is None else str(m.settlement_account_id)
-        return cls(id=m.id, parent_id=m.parent_id, legal_name=m.legal_name,
-                   display_name=m.display_name, descriptor=m.descriptor, mcc=m.mcc,
-                   status=m.status, settlement_account_id=account,
-                   created_at=m.created_at)  # fmt: skip
+        return cls(
+            id=m.id,
+            parent_id=m.parent_id,
+            legal_name=m.legal_name,
+            display_name=m.display_name,
+            descriptor=m.descriptor,
+            mcc=m.mcc,
+            status=m.status,
+            settlement_account_id=account,
+            created_at=m.created_at,
+        )
 
 
 class MerchantIn(BaseModel):
     legal_name: str = Field(min_length=1, max_length=200)
     display_name: str = Field(min_length=1, max_length=100)
-    registration_number: str = Field(min_length=1, max_length=32,
-                                     description="Unified social credit code")  # fmt: skip
+    registration_number: str = Field(
+        min_length=1, max_length=32, description="Unified social credit code"
+    )
     mcc: str = Field(min_length=1, max_length=8, examples=["5812"])
     settlement_account_id: AccountIdText | None = None
 
@@ -61,15 +69,17 @@ def _account(text: str | None) -> int | None:
     return None if text is None else int(text)
 
 
-@router.post("", status_code=201, response_model=MerchantOut,
-             responses=errors(400, 401, 403, 409))  # fmt: skip
+@router.post("", status_code=201, response_model=MerchantOut, responses=errors(400, 401, 403, 409))
 def register(op: OperatorCaller, body: MerchantIn) -> MerchantOut:
     operators.require_role(op.ctx, ONBOARD_ROLE)
     merchant = identity.register_merchant(
-        op.ctx, legal_name=body.legal_name, display_name=body.display_name,
-        registration_number=body.registration_number, mcc=body.mcc,
+        op.ctx,
+        legal_name=body.legal_name,
+        display_name=body.display_name,
+        registration_number=body.registration_number,
+        mcc=body.mcc,
         settlement_account_id=_account(body.settlement_account_id),
-    )  # fmt: skip
+    )
     return MerchantOut.of(merchant)
 
 
@@ -81,16 +91,24 @@ class SubMerchantIn(BaseModel):
     settlement_account_id: AccountIdText | None = None
 
 
-@router.post("/{merchant_id}/sub-merchants", status_code=201, response_model=MerchantOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/{merchant_id}/sub-merchants",
+    status_code=201,
+    response_model=MerchantOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def add_sub_merchant(op: OperatorCaller, merchant_id: PathId, body: SubMerchantIn) -> MerchantOut:
     """A shop under a top-level merchant; its payments carry both names."""
     operators.require_role(op.ctx, ONBOARD_ROLE)
     merchant = identity.add_sub_merchant(
-        op.ctx, merchant_id, legal_name=body.legal_name, display_name=body.display_name,
-        mcc=body.mcc, registration_number=body.registration_number,
+        op.ctx,
+        merchant_id,
+        legal_name=body.legal_name,
+        display_name=body.display_name,
+        mcc=body.mcc,
+        registration_number=body.registration_number,
         settlement_account_id=_account(body.settlement_account_id),
-    )  # fmt: skip
+    )
     return MerchantOut.of(merchant)
 
 
@@ -100,18 +118,21 @@ def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
     return MerchantOut.of(identity.get_merchant(op.ctx, merchant_id))
 
 
-@router.get("/{merchant_id}/sub-merchants", response_model=ListOut[MerchantOut],
-            responses=errors(401, 403, 404))  # fmt: skip
-def list_sub_merchants(op: OperatorCaller, merchant_id: PathId, page: Page
-                       ) -> ListOut[MerchantOut]:  # fmt: skip
+@router.get(
+    "/{merchant_id}/sub-merchants",
+    response_model=ListOut[MerchantOut],
+    responses=errors(401, 403, 404),
+)
+def list_sub_merchants(op: OperatorCaller, merchant_id: PathId, page: Page) -> ListOut[MerchantOut]:
     operators.require_role(op.ctx, VIEW_ROLE)
     found = identity.list_sub_merchants(op.ctx, merchant_id)
     return page_of([MerchantOut.of(m) for m in found], [m.id for m in found], page)
 
 
 class ApiKeyIn(BaseModel):
-    public_key: str = Field(min_length=1, max_length=4000,
-                            description="PEM 'PUBLIC KEY', RSA of at least 2048 bits")  # fmt: skip
+    public_key: str = Field(
+        min_length=1, max_length=4000, description="PEM 'PUBLIC KEY', RSA of at least 2048 bits"
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -123,25 +144,38 @@ class ApiKeyOut(BaseModel):
 
     @classmethod
     def of(cls, row: ApiKeyRow) -> ApiKeyOut:
-        return cls(id=row.id, merchant_id=row.merchant_id, fingerprint=row.fingerprint,
-                   created_at=row.created_at, revoked_at=row.revoked_at)  # fmt: skip
+        return cls(
+            id=row.id,
+            merchant_id=row.merchant_id,
+            fingerprint=row.fingerprint,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
 
 
-@router.post("/{merchant_id}/api-keys", status_code=201, response_model=ApiKeyOut,
-             responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.post(
+    "/{merchant_id}/api-keys",
+    status_code=201,
+    response_model=ApiKeyOut,
+    responses=errors(400, 401, 403, 404),
+)
 def add_api_key(op: OperatorCaller, merchant_id: PathId, body: ApiKeyIn) -> ApiKeyOut:
     return ApiKeyOut.of(merchant_api.add_key(op.ctx, merchant_id, body.public_key))
 
 
-@router.get("/{merchant_id}/api-keys", response_model=ListOut[ApiKeyOut],
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get(
+    "/{merchant_id}/api-keys", response_model=ListOut[ApiKeyOut], responses=errors(401, 403, 404)
+)
 def list_api_keys(op: OperatorCaller, merchant_id: PathId, page: Page) -> ListOut[ApiKeyOut]:
     operators.require_role(op.ctx, VIEW_ROLE)
     rows = merchant_api.list_keys(op.ctx, merchant_id)
     return page_of([ApiKeyOut.of(r) for r in rows], [r.id for r in rows], page)
 
 
-@router.post("/{merchant_id}/api-keys/{key_id}/revoke", response_model=ApiKeyOut,
-             responses=errors(401, 403, 404))  # fmt: skip
+@router.post(
+    "/{merchant_id}/api-keys/{key_id}/revoke",
+    response_model=ApiKeyOut,
+    responses=errors(401, 403, 404),
+)
 def revoke_api_key(op: OperatorCaller, merchant_id: PathId, key_id: PathId) -> ApiKeyOut:
     return ApiKeyOut.of(merchant_api.revoke_key(op.ctx, merchant_id, key_id))

@@ -30,8 +30,9 @@ class OperatorLoginIn(BaseModel):
     password: Secret
 
 
-@router.post("/sessions", status_code=201, response_model=IssuedOut,
-             responses=errors(400, 401, 429))  # fmt: skip
+@router.post(
+    "/sessions", status_code=201, response_model=IssuedOut, responses=errors(400, 401, 429)
+)
 def login(ctx: RequestContext, body: OperatorLoginIn) -> IssuedOut:
     """A console session (same failure limits as user login)."""
     return IssuedOut.of(operators.operator_login(ctx, body.name, body.password.get_secret_value()))
@@ -52,16 +53,19 @@ class OperatorOut(BaseModel):
 
     @classmethod
     def of(cls, o: Operator) -> OperatorOut:
-        return cls(id=o.id, name=o.name, role=o.role, created_at=o.created_at,
-                   disabled_at=o.disabled_at)  # fmt: skip
+        return cls(
+            id=o.id, name=o.name, role=o.role, created_at=o.created_at, disabled_at=o.disabled_at
+        )
 
 
-@router.post("/operators", status_code=201, response_model=OperatorOut,
-             responses=errors(400, 401, 403, 409))  # fmt: skip
+@router.post(
+    "/operators", status_code=201, response_model=OperatorOut, responses=errors(400, 401, 403, 409)
+)
 def create_operator(op: OperatorCaller, body: OperatorIn) -> OperatorOut:
     """A new operator, by an admin. Role changes and disabling go through approvals."""
-    created = operators.create_operator(op.ctx, body.name, body.role,
-                                        body.password.get_secret_value())  # fmt: skip
+    created = operators.create_operator(
+        op.ctx, body.name, body.role, body.password.get_secret_value()
+    )
     return OperatorOut.of(created)
 
 
@@ -83,8 +87,9 @@ class RevealOut(BaseModel):
     value: str = Field(repr=False)
 
 
-@router.post("/users/{user_id}/reveal", response_model=RevealOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/users/{user_id}/reveal", response_model=RevealOut, responses=errors(400, 401, 403, 404, 409)
+)
 def reveal_field(op: OperatorCaller, user_id: PathId, body: RevealIn) -> RevealOut:
     """One field in full, for an analyst or above, with a reason; audited `pii.revealed`."""
     value = identity.reveal_field(op.ctx, user_id, body.field, body.reason, card_id=body.card_id)
@@ -112,15 +117,24 @@ class ApprovalOut(BaseModel):
 
     @classmethod
     def of(cls, a: Approval) -> ApprovalOut:
-        return cls(id=a.id, action=a.action, payload=dict(a.payload),
-                   required_role=a.required_role, status=a.status, requested_by=a.requested_by,
-                   requested_at=a.requested_at, decided_by=a.decided_by,
-                   decided_at=a.decided_at, reason=a.reason,
-                   result=dict(a.result) if a.result is not None else None)  # fmt: skip
+        return cls(
+            id=a.id,
+            action=a.action,
+            payload=dict(a.payload),
+            required_role=a.required_role,
+            status=a.status,
+            requested_by=a.requested_by,
+            requested_at=a.requested_at,
+            decided_by=a.decided_by,
+            decided_at=a.decided_at,
+            reason=a.reason,
+            result=dict(a.result) if a.result is not None else None,
+        )
 
 
-@router.post("/approvals", status_code=201, response_model=ApprovalOut,
-             responses=errors(400, 401, 403))  # fmt: skip
+@router.post(
+    "/approvals", status_code=201, response_model=ApprovalOut, responses=errors(400, 401, 403)
+)
 def request_approval(op: OperatorCaller, body: ApprovalIn) -> ApprovalOut:
     """Ask for a sensitive action; it runs when another operator approves."""
     approval = operators.request_approval(op.ctx, body.action, body.payload, body.required_role)
@@ -138,12 +152,16 @@ def list_approvals(
     found, after = operators.list_approvals(
         op.ctx, None if status == "all" else status, limit, cursor
     )
-    return ListOut[ApprovalOut](data=[ApprovalOut.of(a) for a in found],
-                                has_more=after is not None, next_cursor=after)  # fmt: skip
+    return ListOut[ApprovalOut](
+        data=[ApprovalOut.of(a) for a in found], has_more=after is not None, next_cursor=after
+    )
 
 
-@router.post("/approvals/{approval_id}/approve", response_model=ApprovalOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/approvals/{approval_id}/approve",
+    response_model=ApprovalOut,
+    responses=errors(401, 403, 404, 409),
+)
 def approve(op: OperatorCaller, approval_id: PathId) -> ApprovalOut:
     """Approve (and so run) another operator's request."""
     return ApprovalOut.of(operators.approve(op.ctx, approval_id))
@@ -153,8 +171,11 @@ class RejectIn(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-@router.post("/approvals/{approval_id}/reject", response_model=ApprovalOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/approvals/{approval_id}/reject",
+    response_model=ApprovalOut,
+    responses=errors(401, 403, 404, 409),
+)
 def reject(op: OperatorCaller, approval_id: PathId, body: RejectIn) -> ApprovalOut:
     """Refuse a request, or withdraw one's own."""
     return ApprovalOut.of(operators.reject(op.ctx, approval_id, body.reason))

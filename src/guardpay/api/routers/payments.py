@@ -55,8 +55,9 @@ class AuthIn(BaseModel):
     def authorization(self, proof: PaymentSignature | None = None) -> Authorization:
         """With `proof`, the request's `Payment-Signature` (api/deps.py), checked by the
         service as one more factor."""
-        return Authorization(reveal(self.payment_password), self.step_up_challenge_id,
-                             device_signature=proof)  # fmt: skip
+        return Authorization(
+            reveal(self.payment_password), self.step_up_challenge_id, device_signature=proof
+        )
 
 
 class PaymentOut(BaseModel):
@@ -92,8 +93,12 @@ class TransferIn(AuthIn):
     currency: Currency = "CNY"
 
 
-@router.post("/transfers", status_code=201, response_model=PaymentOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def transfer(user: UserRequestDep, body: TransferIn) -> Response:
     """Send money to a user by phone number or user id. Authorise it with
     `payment_password`, or with the `Payment-Signature` header: the session's trusted
@@ -101,8 +106,9 @@ def transfer(user: UserRequestDep, body: TransferIn) -> Response:
     /v1/transfers:{sha256 hex of the body}`, sent as `t=<unix seconds>, sig=<base64url>`."""
     money = Money(body.amount, body.currency)
     with user.caller() as caller:
-        paid = payments.p2p_transfer(caller.ctx, caller.id, body.payee, money,
-                                     body.authorization(caller.proof))  # fmt: skip
+        paid = payments.p2p_transfer(
+            caller.ctx, caller.id, body.payee, money, body.authorization(caller.proof)
+        )
         return user.answer(caller, _out(paid), 201)
 
 
@@ -118,8 +124,11 @@ class ConfirmIn(AuthIn):
     )
 
 
-@router.post("/payments/{payment_id}/confirm", response_model=PaymentOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/payments/{payment_id}/confirm",
+    response_model=PaymentOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def confirm(caller: PayerCaller, payment_id: PathId, body: ConfirmIn) -> PaymentOut:
     """Complete a `requires_action` payment: answer its step-up (`step_up`; for SMS, ask
     for the code with `POST /v1/step-ups/{challenge_id}/sms` first)."""
@@ -137,21 +146,25 @@ class QrPayIn(AuthIn):
     currency: Currency = "CNY"
 
 
-@router.post("/payments/qr", status_code=201, response_model=PaymentOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/payments/qr",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def pay_qr(user: UserRequestDep, body: QrPayIn) -> Response:
     """Pay a scanned merchant code; 403 `qr_signature_invalid`, `qr_expired` or
     `qr_already_used` for a forged, altered, expired or replayed one. Authorised like a
     transfer: `payment_password`, or a `Payment-Signature` header."""
     amount = None if body.amount is None else Money(body.amount, body.currency)
     with user.caller() as caller:
-        paid = payments_qr.pay_qr(caller.ctx, caller.id, body.payload,
-                                  body.authorization(caller.proof), amount)  # fmt: skip
+        paid = payments_qr.pay_qr(
+            caller.ctx, caller.id, body.payload, body.authorization(caller.proof), amount
+        )
         return user.answer(caller, _out(paid), 201)
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut,
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get("/payments/{payment_id}", response_model=PaymentOut, responses=errors(401, 403, 404))
 def get_payment(caller: UserCaller, payment_id: PathId) -> PaymentOut:
     return PaymentOut.of(payments.get_payment(caller.ctx, caller.id, payment_id))
 
@@ -163,12 +176,16 @@ class PaymentPage(BaseModel):
 
 
 @router.get("/me/payments", response_model=PaymentPage, responses=errors(400, 401, 403))
-def my_payments(caller: UserCaller, cursor: Annotated[str | None, Query(max_length=64)] = None,
-                limit: Annotated[int, Query(ge=1, le=100)] = 20) -> PaymentPage:  # fmt: skip
+def my_payments(
+    caller: UserCaller,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PaymentPage:
     """The payments I made, newest first; pass `next_cursor` back as `cursor`."""
     rows, after = payments.list_payments(caller.ctx, caller.id, cursor, limit)
-    return PaymentPage(data=[PaymentOut.of(r) for r in rows], has_more=after is not None,
-                       next_cursor=after)  # fmt: skip
+    return PaymentPage(
+        data=[PaymentOut.of(r) for r in rows], has_more=after is not None, next_cursor=after
+    )
 
 
 class LimitsOut(BaseModel):
@@ -193,12 +210,17 @@ class CodeOut(BaseModel):
     expires_at: datetime
 
 
-@router.post("/me/payment-codes", status_code=201, response_model=CodeOut,
-             responses=errors(400, 401, 403, 409))  # fmt: skip
+@router.post(
+    "/me/payment-codes",
+    status_code=201,
+    response_model=CodeOut,
+    responses=errors(400, 401, 403, 409),
+)
 def payment_code(caller: PayerCaller, body: AuthIn) -> CodeOut:
     device = caller.session.device_id or "unbound"
-    issued = payments_codes.generate_payment_code(caller.ctx, caller.id, device,
-                                                  body.authorization(caller.proof))  # fmt: skip
+    issued = payments_codes.generate_payment_code(
+        caller.ctx, caller.id, device, body.authorization(caller.proof)
+    )
     return CodeOut(code=issued.code, expires_at=issued.expires_at)
 
 
@@ -207,13 +229,15 @@ class PayloadOut(BaseModel):
     payload: str
 
 
-@router.post("/merchants/{merchant_id}/qr", response_model=PayloadOut,
-             responses=errors(401, 403, 404))  # fmt: skip
+@router.post(
+    "/merchants/{merchant_id}/qr", response_model=PayloadOut, responses=errors(401, 403, 404)
+)
 def merchant_qr(m: MerchantCaller, merchant_id: PathId) -> PayloadOut:
     """The merchant's static code (the payer types the amount)."""
     merchant_api.require_merchant(m.ctx, merchant_id)
-    return PayloadOut(merchant_id=merchant_id,
-                      payload=payments_qr.static_payload(m.ctx, merchant_id))  # fmt: skip
+    return PayloadOut(
+        merchant_id=merchant_id, payload=payments_qr.static_payload(m.ctx, merchant_id)
+    )
 
 
 def _image(payload: str, kind: str) -> Response:
@@ -222,10 +246,13 @@ def _image(payload: str, kind: str) -> Response:
     return Response(buffer.getvalue(), media_type=IMAGE[kind])
 
 
-@router.get("/merchants/{merchant_id}/qr.{kind}", responses={200: {"content": {
-    "image/png": {}, "image/svg+xml": {}}}, **errors(400, 404)})  # fmt: skip
-def merchant_qr_image(ctx: RequestContext, merchant_id: PathId,
-                      kind: Literal["png", "svg"]) -> Response:  # fmt: skip
+@router.get(
+    "/merchants/{merchant_id}/qr.{kind}",
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}, **errors(400, 404)},
+)
+def merchant_qr_image(
+    ctx: RequestContext, merchant_id: PathId, kind: Literal["png", "svg"]
+) -> Response:
     return _image(payments_qr.static_payload(ctx, merchant_id), kind)
 
 
@@ -245,23 +272,34 @@ class OrderOut(BaseModel):
     payload: str
 
 
-@router.post("/merchants/{merchant_id}/orders", status_code=201, response_model=OrderOut,
-             responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.post(
+    "/merchants/{merchant_id}/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses=errors(400, 401, 403, 404),
+)
 def create_order(m: MerchantCaller, merchant_id: PathId, body: OrderIn) -> OrderOut:
     """A single-use, signed order code for a fixed amount."""
     merchant_api.require_merchant(m.ctx, merchant_id)
     ttl = None if body.expires_in is None else timedelta(seconds=body.expires_in)
-    order = payments_qr.create_order_qr(m.ctx, merchant_id,
-                                        Money(body.amount, body.currency), ttl)  # fmt: skip
+    order = payments_qr.create_order_qr(m.ctx, merchant_id, Money(body.amount, body.currency), ttl)
     r = order.row
-    return OrderOut(id=r.id, merchant_id=r.merchant_id, amount=r.amount, currency=r.currency,
-                    status=r.status, expires_at=r.expires_at, payload=r.payload)  # fmt: skip
+    return OrderOut(
+        id=r.id,
+        merchant_id=r.merchant_id,
+        amount=r.amount,
+        currency=r.currency,
+        status=r.status,
+        expires_at=r.expires_at,
+        payload=r.payload,
+    )
 
 
-@router.get("/orders/{order_id}/qr.{kind}", responses={200: {"content": {
-    "image/png": {}, "image/svg+xml": {}}}, **errors(404)})  # fmt: skip
-def order_qr_image(ctx: RequestContext, order_id: PathId,
-                   kind: Literal["png", "svg"]) -> Response:  # fmt: skip
+@router.get(
+    "/orders/{order_id}/qr.{kind}",
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}, **errors(404)},
+)
+def order_qr_image(ctx: RequestContext, order_id: PathId, kind: Literal["png", "svg"]) -> Response:
     return _image(payments_qr.get_order(ctx, order_id).payload, kind)
 
 
@@ -271,8 +309,12 @@ class CollectIn(BaseModel):
     currency: Currency = "CNY"
 
 
-@router.post("/merchants/{merchant_id}/collect", status_code=201, response_model=PaymentOut,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/merchants/{merchant_id}/collect",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=errors(400, 401, 403, 404, 409),
+)
 def collect(m: MerchantCaller, merchant_id: PathId, body: CollectIn) -> PaymentOut:
     """The merchant's terminal takes a payment with the payer's scanned code."""
     merchant_api.require_merchant(m.ctx, merchant_id)

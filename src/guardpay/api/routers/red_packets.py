@@ -71,34 +71,53 @@ def _out(packet: red_packets.RedPacket, viewer: str) -> RedPacketOut:
     if viewer != r.sender_id and viewer not in {c.claimer_id for c in claims}:
         claims = []
     return RedPacketOut(
-        id=r.id, sender_id=r.sender_id, amount=r.amount, currency=r.currency,
-        share_count=r.share_count, split=r.split, message=r.message, status=r.status,
-        remaining_shares=packet.remaining_shares, remaining_amount=packet.remaining_amount,
-        refunded=r.refunded, expires_at=r.expires_at, created_at=r.created_at, claims=claims,
-    )  # fmt: skip
+        id=r.id,
+        sender_id=r.sender_id,
+        amount=r.amount,
+        currency=r.currency,
+        share_count=r.share_count,
+        split=r.split,
+        message=r.message,
+        status=r.status,
+        remaining_shares=packet.remaining_shares,
+        remaining_amount=packet.remaining_amount,
+        refunded=r.refunded,
+        expires_at=r.expires_at,
+        created_at=r.created_at,
+        claims=claims,
+    )
 
 
-@router.post("/red-packets", status_code=201, response_model=RedPacketOut,
-             responses=errors(400, 401, 403, 409))  # fmt: skip
+@router.post(
+    "/red-packets",
+    status_code=201,
+    response_model=RedPacketOut,
+    responses=errors(400, 401, 403, 409),
+)
 def create(caller: PayerCaller, body: RedPacketIn) -> RedPacketOut:
     """Fund a red packet from my balance; its shares are decided now."""
-    new = red_packets.NewPacket(Money(body.amount, body.currency), body.shares, body.split,
-                                timedelta(seconds=body.expires_in), body.message)  # fmt: skip
+    new = red_packets.NewPacket(
+        Money(body.amount, body.currency),
+        body.shares,
+        body.split,
+        timedelta(seconds=body.expires_in),
+        body.message,
+    )
     packet = red_packets.create_red_packet(
         caller.ctx, caller.id, new, body.authorization(caller.proof)
     )
     return _out(packet, caller.id)
 
 
-@router.post("/red-packets/{packet_id}/claim", response_model=ClaimOut,
-             responses=errors(401, 404, 409))  # fmt: skip
+@router.post(
+    "/red-packets/{packet_id}/claim", response_model=ClaimOut, responses=errors(401, 404, 409)
+)
 def claim(caller: UserCaller, packet_id: PathId) -> ClaimOut:
     """Take my share (once); it lands in my wallet."""
     got = red_packets.claim_red_packet(caller.ctx, caller.id, packet_id)
     return ClaimOut(claimer_id=got.claimer_id, amount=got.amount, claimed_at=got.claimed_at)
 
 
-@router.get("/red-packets/{packet_id}", response_model=RedPacketOut,
-            responses=errors(401, 404))  # fmt: skip
+@router.get("/red-packets/{packet_id}", response_model=RedPacketOut, responses=errors(401, 404))
 def get(caller: UserCaller, packet_id: PathId) -> RedPacketOut:
     return _out(red_packets.get_red_packet(caller.ctx, packet_id), caller.id)

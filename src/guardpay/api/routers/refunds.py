@@ -26,8 +26,12 @@ Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fe
 
 
 class RefundIn(BaseModel):
-    refund_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                           description="Your name for this refund (idempotent)")  # fmt: skip
+    refund_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Your name for this refund (idempotent)",
+    )
     amount: Amount
     currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
     reason: str | None = Field(None, max_length=200)
@@ -46,9 +50,17 @@ class RefundOut(BaseModel):
 
     @classmethod
     def of(cls, row: RefundRow) -> RefundOut:
-        return cls(id=row.id, refund_id=row.request_id, payment_id=row.payment_id,
-                   amount=row.amount, currency=row.currency, fee_refunded=row.fee_refunded,
-                   reason=row.reason, status=row.status, created_at=row.created_at)  # fmt: skip
+        return cls(
+            id=row.id,
+            refund_id=row.request_id,
+            payment_id=row.payment_id,
+            amount=row.amount,
+            currency=row.currency,
+            fee_refunded=row.fee_refunded,
+            reason=row.reason,
+            status=row.status,
+            created_at=row.created_at,
+        )
 
 
 class RefundResult(RefundOut):
@@ -69,32 +81,47 @@ class RefundList(BaseModel):
     next_cursor: str | None
 
 
-@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundResult,
-             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
-def create_refund(m: MerchantCaller, payment_id: PathId, body: RefundIn,
-                  response: Response) -> RefundResult:  # fmt: skip
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundResult,
+    responses=errors(400, 401, 403, 404, 409),
+)
+def create_refund(
+    m: MerchantCaller, payment_id: PathId, body: RefundIn, response: Response
+) -> RefundResult:
     """Refund (part of) a payment to the payer's wallet; 400 `refund_exceeds_payment`
     past what was paid, 409 `merchant_balance_insufficient` if settlement cannot cover it."""
     merchant_api.require_payment_merchant(m.ctx, payment_id)
-    request = refunds.RefundRequest(body.refund_id, Money(body.amount, body.currency),
-                                    body.reason)  # fmt: skip
+    request = refunds.RefundRequest(body.refund_id, Money(body.amount, body.currency), body.reason)
     done = refunds.refund_payment(m.ctx, payment_id, request)
     if done.replayed:
         response.status_code = 200
-    return RefundResult(**RefundOut.of(done.row).model_dump(),
-                        payment_amount=done.payment.amount,
-                        refunded_amount=done.refunded_amount,
-                        refund_status=done.refund_status.value, replayed=done.replayed)  # fmt: skip
+    return RefundResult(
+        **RefundOut.of(done.row).model_dump(),
+        payment_amount=done.payment.amount,
+        refunded_amount=done.refunded_amount,
+        refund_status=done.refund_status.value,
+        replayed=done.replayed,
+    )
 
 
-@router.get("/payments/{payment_id}/refunds", response_model=RefundList,
-            responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.get(
+    "/payments/{payment_id}/refunds",
+    response_model=RefundList,
+    responses=errors(401, 403, 404, 409),
+)
 def payment_refunds(m: MerchantCaller, payment_id: PathId, page: Page) -> RefundList:
     """A payment's refunds, oldest first (a payment has few), and their total."""
     merchant_api.require_payment_merchant(m.ctx, payment_id)
     found = refunds.list_refunds(m.ctx, payment_id)
-    return RefundList(payment_id=found.payment.id, payment_amount=found.payment.amount,
-                      currency=found.payment.currency, refunded_amount=found.refunded_amount,
-                      refund_status=found.refund_status.value,
-                      **page_of([RefundOut.of(r) for r in found.refunds],
-                                [r.id for r in found.refunds], page).model_dump())  # fmt: skip
+    return RefundList(
+        payment_id=found.payment.id,
+        payment_amount=found.payment.amount,
+        currency=found.payment.currency,
+        refunded_amount=found.refunded_amount,
+        refund_status=found.refund_status.value,
+        **page_of(
+            [RefundOut.of(r) for r in found.refunds], [r.id for r in found.refunds], page
+        ).model_dump(),
+    )

@@ -75,31 +75,42 @@ class ReviewedOut(BaseModel):
 @router.get("/risk/reviews", response_model=ListOut[DecisionOut], responses=errors(400, 401, 403))
 def reviews(op: OperatorCaller, page: Page) -> ListOut[DecisionOut]:
     rows, after = payments_review.pending(op.ctx, page.limit, page.cursor)
-    return ListOut[DecisionOut](data=[DecisionOut.of(r) for r in rows],
-                                has_more=after is not None, next_cursor=after)  # fmt: skip
+    return ListOut[DecisionOut](
+        data=[DecisionOut.of(r) for r in rows], has_more=after is not None, next_cursor=after
+    )
 
 
 def _reviewed(done: payments_review.Reviewed) -> ReviewedOut:
-    return ReviewedOut(decision=DecisionOut.of(done.decision), payment_id=done.payment.id,
-                       payment_status=done.payment.status)  # fmt: skip
+    return ReviewedOut(
+        decision=DecisionOut.of(done.decision),
+        payment_id=done.payment.id,
+        payment_status=done.payment.status,
+    )
 
 
-@router.post("/risk/reviews/{decision_id}/approve", response_model=ReviewedOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/risk/reviews/{decision_id}/approve",
+    response_model=ReviewedOut,
+    responses=errors(401, 403, 404, 409),
+)
 def approve(op: OperatorCaller, decision_id: PathId, body: NoteIn) -> ReviewedOut:
     """Release the held money to the payee (the payment succeeds)."""
     return _reviewed(payments_review.approve(op.ctx, decision_id, body.note))
 
 
-@router.post("/risk/reviews/{decision_id}/decline", response_model=ReviewedOut,
-             responses=errors(401, 403, 404, 409))  # fmt: skip
+@router.post(
+    "/risk/reviews/{decision_id}/decline",
+    response_model=ReviewedOut,
+    responses=errors(401, 403, 404, 409),
+)
 def decline(op: OperatorCaller, decision_id: PathId, body: NoteIn) -> ReviewedOut:
     """Return the held money to the payer (the payment fails)."""
     return _reviewed(payments_review.decline(op.ctx, decision_id, body.note))
 
 
-@router.get("/risk/decisions/{decision_id}", response_model=ExplainedOut,
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get(
+    "/risk/decisions/{decision_id}", response_model=ExplainedOut, responses=errors(401, 403, 404)
+)
 def explain(op: OperatorCaller, decision_id: PathId) -> ExplainedOut:
     operators.require_role(op.ctx, "viewer")
     row = RiskRepository(op.ctx.uow.conn).decision(decision_id)
@@ -113,8 +124,11 @@ class LabelIn(BaseModel):
     label: Literal["fraud", "legit"]
 
 
-@router.post("/risk/decisions/{decision_id}/label", response_model=DecisionOut,
-             responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.post(
+    "/risk/decisions/{decision_id}/label",
+    response_model=DecisionOut,
+    responses=errors(400, 401, 403, 404),
+)
 def label(op: OperatorCaller, decision_id: PathId, body: LabelIn) -> DecisionOut:
     return DecisionOut.of(risk_models.label_decision(op.ctx, decision_id, body.label))
 
@@ -125,16 +139,20 @@ class PayerDecisionOut(BaseModel):
     explanation: list[str]
 
 
-@router.get("/payments/{payment_id}/decision", response_model=PayerDecisionOut,
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get(
+    "/payments/{payment_id}/decision",
+    response_model=PayerDecisionOut,
+    responses=errors(401, 403, 404),
+)
 def payer_decision(caller: UserCaller, payment_id: PathId) -> PayerDecisionOut:
     """Why my payment was stopped, held or questioned, in plain words."""
     row = payments.get_payment(caller.ctx, caller.id, payment_id)
     found = RiskRepository(caller.ctx.uow.conn).decision_for(row.id)
     if found is None or row.payer_id != caller.id:
         raise NotFound("no risk decision for this payment", code="decision_not_found")
-    return PayerDecisionOut(payment_id=row.id, action=found.action,
-                            explanation=plain_words(found.action, found.reasons))  # fmt: skip
+    return PayerDecisionOut(
+        payment_id=row.id, action=found.action, explanation=plain_words(found.action, found.reasons)
+    )
 
 
 class ListIn(BaseModel):
@@ -160,8 +178,12 @@ class ListEntryOut(BaseModel):
         return cls(**e.__dict__)
 
 
-@router.post("/risk/lists", status_code=201, response_model=ListEntryOut,
-             responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.post(
+    "/risk/lists",
+    status_code=201,
+    response_model=ListEntryOut,
+    responses=errors(400, 401, 403, 404),
+)
 def add_list_entry(op: OperatorCaller, body: ListIn) -> ListEntryOut:
     hours = None if body.expires_in_hours is None else timedelta(hours=body.expires_in_hours)
     entry = risk_lists.add_entry(op.ctx, body.list, body.entity, body.value, body.reason, hours)
@@ -174,10 +196,14 @@ def list_entries(op: OperatorCaller, page: Page) -> ListOut[ListEntryOut]:
     return page_of([ListEntryOut.of(e) for e in found], [e.id for e in found], page)
 
 
-@router.post("/risk/lists/{entry_id}/remove", response_model=ListEntryOut,
-             responses=errors(401, 403, 404))  # fmt: skip
+@router.post(
+    "/risk/lists/{entry_id}/remove", response_model=ListEntryOut, responses=errors(401, 403, 404)
+)
 def remove_list_entry(op: OperatorCaller, entry_id: PathId) -> ListEntryOut:
     risk_lists.remove_entry(op.ctx, entry_id)
-    found = [e for e in RiskRepository(op.ctx.uow.conn).list_entries(op.ctx.now(), True)
-             if e.id == entry_id]  # fmt: skip
+    found = [
+        e
+        for e in RiskRepository(op.ctx.uow.conn).list_entries(op.ctx.now(), True)
+        if e.id == entry_id
+    ]
     return ListEntryOut.of(found[0])

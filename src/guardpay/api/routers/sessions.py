@@ -97,9 +97,14 @@ class CompleteIn(BaseModel):
 )
 def complete(ctx: RequestContext, challenge_id: PathId, body: CompleteIn) -> IssuedOut:
     """Answer a login's step-up: the session is issued and the device trusted."""
-    issued = auth.complete_login(ctx, challenge_id, body.method, code=reveal(body.code),
-                                 signature=body.signature,
-                                 signer_device_id=body.signer_device_id)  # fmt: skip
+    issued = auth.complete_login(
+        ctx,
+        challenge_id,
+        body.method,
+        code=reveal(body.code),
+        signature=body.signature,
+        signer_device_id=body.signer_device_id,
+    )
     return IssuedOut.of(issued)
 
 

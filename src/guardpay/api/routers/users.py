@@ -48,9 +48,16 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, u: identity.User) -> UserOut:
-        return cls(id=u.id, phone=u.phone, display_name=u.display_name, status=u.status,
-                   account_class=u.account_class.value, can_pay=u.can_pay,
-                   created_at=u.created_at, verified_at=u.verified_at)  # fmt: skip
+        return cls(
+            id=u.id,
+            phone=u.phone,
+            display_name=u.display_name,
+            status=u.status,
+            account_class=u.account_class.value,
+            can_pay=u.can_pay,
+            created_at=u.created_at,
+            verified_at=u.verified_at,
+        )
 
 
 class RegisterIn(BaseModel):
@@ -105,10 +112,12 @@ class VerificationIn(BaseModel):
         card = None
         if self.card is not None:
             c = self.card
-            card = identity.CardEvidence(c.card_number.get_secret_value(), c.reserved_phone,
-                                         reveal(c.cvv2), c.expiry)  # fmt: skip
-        return identity.Evidence(self.id_authority, card, self.selfie_ref, self.phone_carrier,
-                                 self.transfer_reference)  # fmt: skip
+            card = identity.CardEvidence(
+                c.card_number.get_secret_value(), c.reserved_phone, reveal(c.cvv2), c.expiry
+            )
+        return identity.Evidence(
+            self.id_authority, card, self.selfie_ref, self.phone_carrier, self.transfer_reference
+        )
 
 
 class VerificationOut(BaseModel):
@@ -125,19 +134,29 @@ def _kyc(request: Request) -> Kyc:
     return kyc
 
 
-@router.post("/me/verification", response_model=VerificationOut,
-             responses=errors(400, 401, 403, 409))  # fmt: skip
+@router.post(
+    "/me/verification", response_model=VerificationOut, responses=errors(400, 401, 403, 409)
+)
 def verify(caller: UserCaller, request: Request, body: VerificationIn) -> VerificationOut:
     """Real-name verification; the number of channels passed sets the account class. A
     failed or unavailable channel is an outcome (200), bad input a rejection (400)."""
     result = identity.verify_identity(
-        caller.ctx, _kyc(request), caller.id, name=body.name,
-        document_type=body.document_type, document_number=body.document_number.get_secret_value(),
-        evidence=body.evidence(), country=body.country,
-    )  # fmt: skip
-    return VerificationOut(account_class=result.account_class.value, passed=result.passed,
-                           failed=result.failed, unavailable=result.unavailable,
-                           channels=result.channels)  # fmt: skip
+        caller.ctx,
+        _kyc(request),
+        caller.id,
+        name=body.name,
+        document_type=body.document_type,
+        document_number=body.document_number.get_secret_value(),
+        evidence=body.evidence(),
+        country=body.country,
+    )
+    return VerificationOut(
+        account_class=result.account_class.value,
+        passed=result.passed,
+        failed=result.failed,
+        unavailable=result.unavailable,
+        channels=result.channels,
+    )
 
 
 class CardIn(BaseModel):
@@ -160,37 +179,62 @@ class CardOut(BaseModel):
 
     @classmethod
     def of(cls, c: identity.BankCard) -> CardOut:
-        return cls(id=c.id, token=c.token, number=c.number, bank_code=c.bank_code, bank=c.bank,
-                   card_type=c.card_type, scheme=c.scheme, status=c.status,
-                   bound_at=c.bound_at)  # fmt: skip
+        return cls(
+            id=c.id,
+            token=c.token,
+            number=c.number,
+            bank_code=c.bank_code,
+            bank=c.bank,
+            card_type=c.card_type,
+            scheme=c.scheme,
+            status=c.status,
+            bound_at=c.bound_at,
+        )
 
 
-@router.post("/me/cards", status_code=201, response_model=CardOut,
-             responses=errors(400, 401, 403, 409, 503), tags=["cards"])  # fmt: skip
+@router.post(
+    "/me/cards",
+    status_code=201,
+    response_model=CardOut,
+    responses=errors(400, 401, 403, 409, 503),
+    tags=["cards"],
+)
 def bind_card(caller: UserCaller, request: Request, body: CardIn) -> CardOut:
     """Bind a card after the issuer's four-element check (needs a verified identity)."""
-    card = identity.bind_card(caller.ctx, _kyc(request), caller.id,
-                              body.card_number.get_secret_value(), body.reserved_phone,
-                              cvv2=reveal(body.cvv2), expiry=body.expiry)  # fmt: skip
+    card = identity.bind_card(
+        caller.ctx,
+        _kyc(request),
+        caller.id,
+        body.card_number.get_secret_value(),
+        body.reserved_phone,
+        cvv2=reveal(body.cvv2),
+        expiry=body.expiry,
+    )
     return CardOut.of(card)
 
 
-@router.get("/me/cards", response_model=ListOut[CardOut], responses=errors(401, 403),
-            tags=["cards"])  # fmt: skip
+@router.get(
+    "/me/cards", response_model=ListOut[CardOut], responses=errors(401, 403), tags=["cards"]
+)
 def list_cards(caller: UserCaller, page: Page) -> ListOut[CardOut]:
     cards = identity.list_cards(caller.ctx, caller.id)
     return page_of([CardOut.of(c) for c in cards], [c.id for c in cards], page)
 
 
-@router.post("/me/cards/{card_id}/unbind", response_model=Done,
-             responses=errors(401, 403, 404), tags=["cards"])  # fmt: skip
+@router.post(
+    "/me/cards/{card_id}/unbind",
+    response_model=Done,
+    responses=errors(401, 403, 404),
+    tags=["cards"],
+)
 def unbind_card(caller: UserCaller, card_id: PathId) -> Done:
     identity.unbind_card(caller.ctx, caller.id, card_id)
     return Done()
 
 
-@router.get("/me/export", response_model=dict[str, Any], responses=errors(401, 403),
-            tags=["privacy"])  # fmt: skip
+@router.get(
+    "/me/export", response_model=dict[str, Any], responses=errors(401, 403), tags=["privacy"]
+)
 def export(caller: UserCaller) -> dict[str, Any]:
     """Everything held about the caller, in the clear (it is theirs), as JSON. Audited."""
     return identity.export_person(caller.ctx, caller.id)
@@ -200,8 +244,9 @@ class ErasedOut(BaseModel):
     pseudonym: str = Field(description="What the ledger and the audit log now call you")
 
 
-@router.post("/me/erase", response_model=ErasedOut, responses=errors(401, 403, 409),
-             tags=["privacy"])  # fmt: skip
+@router.post(
+    "/me/erase", response_model=ErasedOut, responses=errors(401, 403, 409), tags=["privacy"]
+)
 def erase(caller: UserCaller) -> ErasedOut:
     """Crypto-shred the caller's personal data; every session ends, this one too."""
     return ErasedOut(pseudonym=identity.erase_person(caller.ctx, caller.id))

@@ -26,8 +26,10 @@ class WalletOut(BaseModel):
     currency: str = Field(examples=["CNY"])
     balance: int = Field(description="Posted credits − posted debits, minor units")
     pending_in: int = Field(description="Held on the way in (pending credits)")
-    pending_out: int = Field(description="Held on the way out: a payment in risk review, "
-                                         "a withdrawal in flight (pending debits)")  # fmt: skip
+    pending_out: int = Field(
+        description="Held on the way out: a payment in risk review, "
+        "a withdrawal in flight (pending debits)"
+    )
     available: int = Field(description="balance − pending_out: what can be spent now")
 
     @classmethod
@@ -51,10 +53,17 @@ class EntryOut(BaseModel):
 
     @classmethod
     def of(cls, e: Entry) -> EntryOut:
-        return cls(id=str(e.id), timestamp=e.at, kind=e.kind, direction=e.direction,
-                   amount=e.amount, currency=e.currency, status=e.status,
-                   hold_id=None if e.hold_id is None else str(e.hold_id),
-                   balance_after=e.balance_after)  # fmt: skip
+        return cls(
+            id=str(e.id),
+            timestamp=e.at,
+            kind=e.kind,
+            direction=e.direction,
+            amount=e.amount,
+            currency=e.currency,
+            status=e.status,
+            hold_id=None if e.hold_id is None else str(e.hold_id),
+            balance_after=e.balance_after,
+        )
 
 
 def _wallets(found: list[WalletView], page: Page) -> ListOut[WalletOut]:
@@ -62,9 +71,11 @@ def _wallets(found: list[WalletView], page: Page) -> ListOut[WalletOut]:
 
 
 def _entries(history: History) -> ListOut[EntryOut]:
-    return ListOut[EntryOut](data=[EntryOut.of(e) for e in history.entries],
-                             has_more=history.next_cursor is not None,
-                             next_cursor=history.next_cursor)  # fmt: skip
+    return ListOut[EntryOut](
+        data=[EntryOut.of(e) for e in history.entries],
+        has_more=history.next_cursor is not None,
+        next_cursor=history.next_cursor,
+    )
 
 
 @router.get("/me/wallets", response_model=ListOut[WalletOut], responses=errors(400, 401, 403))
@@ -73,28 +84,39 @@ def my_wallets(caller: UserCaller, page: Page) -> ListOut[WalletOut]:
     return _wallets(wallet_views.user_wallets(caller.ctx, caller.id), page)
 
 
-@router.get("/me/wallets/{currency}/transactions", response_model=ListOut[EntryOut],
-            responses=errors(400, 401, 403, 404))  # fmt: skip
-def my_wallet_history(caller: UserCaller, currency: CurrencyPath, page: Page
-                      ) -> ListOut[EntryOut]:  # fmt: skip
+@router.get(
+    "/me/wallets/{currency}/transactions",
+    response_model=ListOut[EntryOut],
+    responses=errors(400, 401, 403, 404),
+)
+def my_wallet_history(caller: UserCaller, currency: CurrencyPath, page: Page) -> ListOut[EntryOut]:
     """My wallet's ledger history, newest first; 404 `wallet_not_found` for a currency I
     hold none of, 400 `currency_invalid` for a code that is not three capital letters."""
-    return _entries(wallet_views.user_history(caller.ctx, caller.id, currency, page.cursor,
-                                              page.limit))  # fmt: skip
+    return _entries(
+        wallet_views.user_history(caller.ctx, caller.id, currency, page.cursor, page.limit)
+    )
 
 
-@router.get("/merchants/{merchant_id}/balances", response_model=ListOut[WalletOut],
-            responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.get(
+    "/merchants/{merchant_id}/balances",
+    response_model=ListOut[WalletOut],
+    responses=errors(400, 401, 403, 404),
+)
 def merchant_balances(m: MerchantCaller, merchant_id: PathId, page: Page) -> ListOut[WalletOut]:
     """The merchant's settlement accounts, one per currency it has been paid in."""
     return _wallets(wallet_views.merchant_balances(m.ctx, merchant_id), page)
 
 
-@router.get("/merchants/{merchant_id}/balances/{currency}/transactions",
-            response_model=ListOut[EntryOut], responses=errors(400, 401, 403, 404))  # fmt: skip
-def merchant_balance_history(m: MerchantCaller, merchant_id: PathId, currency: CurrencyPath,
-                             page: Page) -> ListOut[EntryOut]:  # fmt: skip
+@router.get(
+    "/merchants/{merchant_id}/balances/{currency}/transactions",
+    response_model=ListOut[EntryOut],
+    responses=errors(400, 401, 403, 404),
+)
+def merchant_balance_history(
+    m: MerchantCaller, merchant_id: PathId, currency: CurrencyPath, page: Page
+) -> ListOut[EntryOut]:
     """A settlement account's ledger history, newest first (payments in, fees and refunds
     out), paged like `/v1/me/wallets/{currency}/transactions`."""
-    return _entries(wallet_views.merchant_history(m.ctx, merchant_id, currency, page.cursor,
-                                                  page.limit))  # fmt: skip
+    return _entries(
+        wallet_views.merchant_history(m.ctx, merchant_id, currency, page.cursor, page.limit)
+    )

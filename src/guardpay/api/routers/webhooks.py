@@ -36,20 +36,26 @@ class RegisteredOut(EndpointOut):
     created_at: datetime
 
 
-@router.post("/{merchant_id}/webhook-endpoint", status_code=201, response_model=RegisteredOut,
-             responses=errors(400, 401, 403, 404))  # fmt: skip
+@router.post(
+    "/{merchant_id}/webhook-endpoint",
+    status_code=201,
+    response_model=RegisteredOut,
+    responses=errors(400, 401, 403, 404),
+)
 def register(m: MerchantCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
     """Set or replace the endpoint; a new signing secret each time (rotation). 400
     `webhook_url_not_public` if its host is, or resolves to, an internal address
     (services/webhooks_targets.py)."""
     merchant_api.require_merchant(m.ctx, merchant_id)
     done = webhooks.register_endpoint(m.ctx, merchant_id, body.url)
-    return RegisteredOut(merchant_id=done.merchant_id, url=done.url, secret=done.secret,
-                         created_at=done.created_at)  # fmt: skip
+    return RegisteredOut(
+        merchant_id=done.merchant_id, url=done.url, secret=done.secret, created_at=done.created_at
+    )
 
 
-@router.get("/{merchant_id}/webhook-endpoint", response_model=EndpointOut,
-            responses=errors(401, 403, 404))  # fmt: skip
+@router.get(
+    "/{merchant_id}/webhook-endpoint", response_model=EndpointOut, responses=errors(401, 403, 404)
+)
 def get_endpoint(op: OperatorCaller, merchant_id: PathId) -> EndpointOut:
     operators.require_role(op.ctx, VIEW_ROLE)
     return EndpointOut(merchant_id=merchant_id, url=webhooks.endpoint_url(op.ctx, merchant_id))

@@ -30,8 +30,9 @@ MIN_CLASSES = 3
 PIN_LENGTH = 6
 PHONE_RUN = 6  # this many consecutive digits of the phone number give it away
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
-                       "@": "a", "$": "s", "!": "i"})  # fmt: skip
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 _TRAILING = re.compile(r"[\d\W_]+$")
 
 

@@ -218,7 +218,19 @@ def two_phase(w: Work, t: Transfer) -> Result:
     w.add_history_undo()
     w.record_history(p.debit_account_id, dr, ts)
     w.record_history(p.credit_account_id, cr, ts)
-    stored = Transfer(t.id, p.debit_account_id, p.credit_account_id, amount, p.id,
-                      t.user_data_64, t.user_data_32, 0, p.ledger, p.code, t.flags, ts)  # fmt: skip
+    stored = Transfer(
+        t.id,
+        p.debit_account_id,
+        p.credit_account_id,
+        amount,
+        p.id,
+        t.user_data_64,
+        t.user_data_32,
+        0,
+        p.ledger,
+        p.code,
+        t.flags,
+        ts,
+    )
     w.add_transfer(stored)
     return Result.ok

@@ -70,12 +70,12 @@ def parse_header(value: str) -> SignedHeader:
         raise _fail("timestamp must be unix seconds", "signature_malformed")
     if not _NONCE.match(fields["nonce"]):
         raise _fail("nonce must be 16-64 characters of [A-Za-z0-9_-]", "signature_malformed")
-    return SignedHeader(fields["key_id"], int(fields["timestamp"]), fields["nonce"],
-                        fields["signature"])  # fmt: skip
+    return SignedHeader(
+        fields["key_id"], int(fields["timestamp"]), fields["nonce"], fields["signature"]
+    )
 
 
-def canonical(method: str, path_and_query: str, timestamp: int, nonce: str,
-              body: bytes) -> bytes:  # fmt: skip
+def canonical(method: str, path_and_query: str, timestamp: int, nonce: str, body: bytes) -> bytes:
     """The bytes a merchant signs (and the platform verifies)."""
     digest = hashlib.sha256(body).hexdigest()
     return "\n".join((method.upper(), path_and_query, str(timestamp), nonce, digest)).encode()
@@ -85,5 +85,6 @@ def check_fresh(timestamp: int, now: datetime) -> None:
     """A request signed more than `WINDOW` before (or after) `now` is refused."""
     skew = abs(now.timestamp() - timestamp)
     if skew > WINDOW.total_seconds():
-        raise _fail("the signed timestamp is more than 5 minutes from the server clock",
-                    "signature_expired")  # fmt: skip
+        raise _fail(
+            "the signed timestamp is more than 5 minutes from the server clock", "signature_expired"
+        )

@@ -70,10 +70,8 @@ def step(status: EscrowStatus, action: Action) -> EscrowStatus:
     if target is not None:
         return target
     if status is EscrowStatus.DISPUTED:
-        raise EscrowDisputed("this trade is disputed until an operator resolves it",
-                             param="status")  # fmt: skip
-    raise IllegalEscrowTransition(f"a {status.value} trade cannot {action.value}",
-                                  param="status")  # fmt: skip
+        raise EscrowDisputed("this trade is disputed until an operator resolves it", param="status")
+    raise IllegalEscrowTransition(f"a {status.value} trade cannot {action.value}", param="status")
 
 
 def auto_confirm_at(shipped_at: datetime, days: int = DEFAULT_AUTO_CONFIRM_DAYS) -> datetime:
@@ -83,8 +81,12 @@ def auto_confirm_at(shipped_at: datetime, days: int = DEFAULT_AUTO_CONFIRM_DAYS)
     return shipped_at + timedelta(days=days)
 
 
-def auto_confirm_due(status: EscrowStatus, shipped_at: datetime | None, now: datetime,
-                     days: int = DEFAULT_AUTO_CONFIRM_DAYS) -> bool:  # fmt: skip
+def auto_confirm_due(
+    status: EscrowStatus,
+    shipped_at: datetime | None,
+    now: datetime,
+    days: int = DEFAULT_AUTO_CONFIRM_DAYS,
+) -> bool:
     """Only a shipped (not disputed) trade is ever auto-confirmed, and only once due."""
     if status is not EscrowStatus.SHIPPED or shipped_at is None:
         return False

@@ -98,8 +98,11 @@ def verify(key_for: Callable[[int], bytes | None], payload: str, now: datetime) 
         unchecked = _claims(body)
         key = key_for(unchecked.key_version)
         given = _unb64(signature)
-        ok = key is not None and prefix == PREFIX and hmac.compare_digest(
-            given, _mac(key, f"{prefix}.{body}"))  # fmt: skip
+        ok = (
+            key is not None
+            and prefix == PREFIX
+            and hmac.compare_digest(given, _mac(key, f"{prefix}.{body}"))
+        )
         claims = unchecked if ok else None
     except (ValueError, TypeError, binascii.Error):
         claims = None

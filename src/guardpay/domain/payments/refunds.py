@@ -46,8 +46,12 @@ def _cumulative_fee(paid: int, fee: int, refunded: int) -> int:
 def split_refund(paid: int, fee: int, refunded_before: int, amount: int) -> RefundSplit:
     """Check a refund of `amount` against what is left and split off its fee share.
     Raises `refund_exceeds_payment` if cumulative refunds would pass the amount paid."""
-    for name, value in (("paid", paid), ("fee", fee), ("refunded_before", refunded_before),
-                        ("amount", amount)):  # fmt: skip
+    for name, value in (
+        ("paid", paid),
+        ("fee", fee),
+        ("refunded_before", refunded_before),
+        ("amount", amount),
+    ):
         if type(value) is not int:
             raise TypeError(f"{name} is an int of minor units")
     if paid <= 0 or not 0 <= fee <= paid or not 0 <= refunded_before <= paid:
@@ -57,8 +61,9 @@ def split_refund(paid: int, fee: int, refunded_before: int, amount: int) -> Refu
     if refunded_before + amount > paid:
         raise InvalidRequest(
             f"only {paid - refunded_before} of {paid} is left to refund",
-            code="refund_exceeds_payment", param="amount",
-        )  # fmt: skip
+            code="refund_exceeds_payment",
+            param="amount",
+        )
     after = _cumulative_fee(paid, fee, refunded_before + amount)
     return RefundSplit(amount, after - _cumulative_fee(paid, fee, refunded_before))
 

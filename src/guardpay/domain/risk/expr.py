@@ -52,9 +52,25 @@ from guardpay.domain.risk.expr_lex import (
 )
 from guardpay.domain.risk.schema import FEATURES, FeatureType, Value
 
-__all__ = ["FUNCTIONS", "MAX_INT", "NUM", "Binary", "Call", "Expression", "ExpressionError",
-           "ExpressionSyntaxError", "ExpressionTypeError", "Feature", "Literal", "Membership",
-           "Node", "Unary", "UnknownNameError", "parse_condition", "parse_expression"]  # fmt: skip
+__all__ = [
+    "FUNCTIONS",
+    "MAX_INT",
+    "NUM",
+    "Binary",
+    "Call",
+    "Expression",
+    "ExpressionError",
+    "ExpressionSyntaxError",
+    "ExpressionTypeError",
+    "Feature",
+    "Literal",
+    "Membership",
+    "Node",
+    "Unary",
+    "UnknownNameError",
+    "parse_condition",
+    "parse_expression",
+]
 
 NUM = frozenset({FeatureType.INT, FeatureType.FLOAT})
 FUNCTIONS = ("abs", "max", "min")
@@ -175,9 +191,11 @@ class _Parser:
         return self.advance()
 
     def unexpected(self, tok: Token, expected: str = "") -> ExpressionSyntaxError:
-        special = {".": "attribute access ('.') is not allowed",
-                   "[": "subscripts are not allowed; a list may only follow 'in'",
-                   "(": f"only {', '.join(FUNCTIONS)} can be called"}  # fmt: skip
+        special = {
+            ".": "attribute access ('.') is not allowed",
+            "[": "subscripts are not allowed; a list may only follow 'in'",
+            "(": f"only {', '.join(FUNCTIONS)} can be called",
+        }
         if tok.kind == "op" and tok.text in special:
             return ExpressionSyntaxError(special[tok.text], tok.line, tok.column)
         got = "end of expression" if tok.kind == "eof" else repr(tok.text)
@@ -197,8 +215,9 @@ class _Parser:
         while (op := self.infix()) is not None and _BP[op] > min_bp:
             tok = self.advance()
             if compared and _BP[op] == 40:
-                raise ExpressionSyntaxError("comparisons cannot be chained; use 'and'",
-                                            tok.line, tok.column)  # fmt: skip
+                raise ExpressionSyntaxError(
+                    "comparisons cannot be chained; use 'and'", tok.line, tok.column
+                )
             if op == "not in":
                 self.advance()
             if op in ("in", "not in"):
@@ -256,8 +275,9 @@ class _Parser:
             what = "is not a function"
             what = "is a feature, not a function" if tok.text in self.schema else what
             allowed = ", ".join(FUNCTIONS)
-            raise ExpressionSyntaxError(f"'{tok.text}' {what} (allowed: {allowed})",
-                                        tok.line, tok.column)  # fmt: skip
+            raise ExpressionSyntaxError(
+                f"'{tok.text}' {what} (allowed: {allowed})", tok.line, tok.column
+            )
         self.expect("(")
         args = [self.expression(0)]
         while self.peek().text == ",":
@@ -266,8 +286,9 @@ class _Parser:
         self.expect(")")
         wanted = "exactly 1 argument" if tok.text == "abs" else "at least 2 arguments"
         if (len(args) == 1) != (tok.text == "abs"):
-            raise ExpressionTypeError(f"{tok.text}() takes {wanted}, got {len(args)}",
-                                      tok.line, tok.column)  # fmt: skip
+            raise ExpressionTypeError(
+                f"{tok.text}() takes {wanted}, got {len(args)}", tok.line, tok.column
+            )
         for arg in args:
             _need(arg, NUM, f"{tok.text}()", tok)
         kind = _numeric_result(*(a.type for a in args))
@@ -310,8 +331,9 @@ def _missing_operator(tok: Token) -> bool:
     return tok.kind in ("num", "str") or (tok.kind == "op" and tok.text in (".", "[", "("))
 
 
-def _need(node: Node, kinds: set[FeatureType] | frozenset[FeatureType], what: str,
-          at: Token) -> None:  # fmt: skip
+def _need(
+    node: Node, kinds: set[FeatureType] | frozenset[FeatureType], what: str, at: Token
+) -> None:
     if node.type not in kinds:
         names = "number" if kinds == NUM else "/".join(sorted(kinds))
         raise ExpressionTypeError(f"{what} needs {names}, got {node.type}", at.line, at.column)
@@ -343,10 +365,16 @@ def _binary(op: str, left: Node, right: Node, tok: Token) -> Node:
 # -- compilation ------------------------------------------------------------------------
 _Fn = Callable[[Mapping[str, Any]], Any]
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge, "+": operator.add, "-": operator.sub,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "+": operator.add,
+    "-": operator.sub,
     "*": operator.mul,
-}  # fmt: skip
+}
 
 
 def _div(a: Any, b: Any) -> float:

@@ -97,14 +97,16 @@ def _reject_object_access(tokens: list[Token]) -> None:
     after_value = False
     for tok in tokens:
         if tok.kind == "op" and tok.text == ".":
-            raise ExpressionSyntaxError("attribute access ('.') is not allowed", tok.line,
-                                        tok.column)  # fmt: skip
+            raise ExpressionSyntaxError(
+                "attribute access ('.') is not allowed", tok.line, tok.column
+            )
         if tok.kind == "op" and tok.text == "[" and after_value:
             raise ExpressionSyntaxError("subscripts are not allowed", tok.line, tok.column)
         is_value = tok.kind in ("num", "str") or (tok.kind == "name" and tok.text not in WORDS)
         if is_value and after_value:
-            raise ExpressionSyntaxError(f"expected an operator, got {tok.text!r}", tok.line,
-                                        tok.column)  # fmt: skip
+            raise ExpressionSyntaxError(
+                f"expected an operator, got {tok.text!r}", tok.line, tok.column
+            )
         after_value = is_value or tok.text in (")", "]")
 
 

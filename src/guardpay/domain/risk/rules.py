@@ -47,12 +47,24 @@ from guardpay.errors import InvalidRequest
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
 _IDENT = re.compile(r"[a-z][a-z0-9_]*\Z")
-_TOP = {"name": True, "version": True, "description": False, "thresholds": True,
-        "rules": True, "examples": False}  # fmt: skip
-_RULE = {"name": True, "description": False, "when": True, "action": False, "score": False,
-         "reason": False, "shadow": False}  # fmt: skip
-_EXAMPLE = {"name": True, "features": False, "model_score": False, "expect": True,
-            "hits": False}  # fmt: skip
+_TOP = {
+    "name": True,
+    "version": True,
+    "description": False,
+    "thresholds": True,
+    "rules": True,
+    "examples": False,
+}
+_RULE = {
+    "name": True,
+    "description": False,
+    "when": True,
+    "action": False,
+    "score": False,
+    "reason": False,
+    "shadow": False,
+}
+_EXAMPLE = {"name": True, "features": False, "model_score": False, "expect": True, "hits": False}
 _THRESHOLDS = {"challenge": True, "review": True, "deny": True}
 _SAFE = yaml.constructor.SafeConstructor()
 
@@ -300,14 +312,15 @@ class _Doc:
         return Rule(
             name=name,
             description=self.string(keys["description"], "description")
-            if "description" in keys else "",
+            if "description" in keys
+            else "",
             when=self.condition(keys["when"], name),
             action=self.action(keys["action"], "action") if "action" in keys else None,
             score=self.integer(keys["score"], "score", -100, 100) if "score" in keys else None,
             reason=self.ident(keys["reason"], "reason") if "reason" in keys else name,
             shadow=self.boolean(keys["shadow"], "shadow") if "shadow" in keys else False,
             line=node.start_mark.line + 1,
-        )  # fmt: skip
+        )
 
     def condition(self, node: yaml.Node, rule: str) -> Expression:
         if not isinstance(node, yaml.ScalarNode) or not node.value.strip():
@@ -368,8 +381,12 @@ class _Doc:
             value = self.scalar(value_node, key)
             if kind is FeatureType.FLOAT and type(value) is int:
                 value = float(value)
-            python_type = {FeatureType.INT: int, FeatureType.FLOAT: float,
-                           FeatureType.BOOL: bool, FeatureType.STR: str}[kind]  # fmt: skip
+            python_type = {
+                FeatureType.INT: int,
+                FeatureType.FLOAT: float,
+                FeatureType.BOOL: bool,
+                FeatureType.STR: str,
+            }[kind]
             if type(value) is not python_type:
                 raise self.fail(value_node, f"feature '{key}' must be {kind}")
             assert isinstance(value, int | float | bool | str)

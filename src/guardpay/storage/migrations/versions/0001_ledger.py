@@ -63,8 +63,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_transfers_credit", "ledger_transfers", ["credit_account_id", "timestamp"]
     )
-    op.create_index("ix_ledger_transfers_pending", "ledger_transfers", ["pending_id"],
-                    sqlite_where=RESOLVES, postgresql_where=RESOLVES)  # fmt: skip
+    op.create_index(
+        "ix_ledger_transfers_pending",
+        "ledger_transfers",
+        ["pending_id"],
+        sqlite_where=RESOLVES,
+        postgresql_where=RESOLVES,
+    )
     op.create_table(
         "ledger_pending",
         sa.Column(
@@ -77,8 +82,13 @@ def upgrade() -> None:
         sa.Column("status", sa.SmallInteger, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_ledger_pending_expiry", "ledger_pending", ["expires_at"],
-                    sqlite_where=ACTIVE_HOLD, postgresql_where=ACTIVE_HOLD)  # fmt: skip
+    op.create_index(
+        "ix_ledger_pending_expiry",
+        "ledger_pending",
+        ["expires_at"],
+        sqlite_where=ACTIVE_HOLD,
+        postgresql_where=ACTIVE_HOLD,
+    )
     op.create_table(
         "ledger_failed",
         sa.Column("id", ID, primary_key=True, autoincrement=False),
@@ -135,6 +145,13 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP TRIGGER ledger_transfers_immutable ON ledger_transfers")
         op.execute("DROP FUNCTION ledger_transfers_immutable()")
-    for table in ("ledger_clock", "ledger_flag_changes", "ledger_balances", "ledger_failed",
-                  "ledger_pending", "ledger_transfers", "ledger_accounts"):  # fmt: skip
+    for table in (
+        "ledger_clock",
+        "ledger_flag_changes",
+        "ledger_balances",
+        "ledger_failed",
+        "ledger_pending",
+        "ledger_transfers",
+        "ledger_accounts",
+    ):
         op.drop_table(table)

@@ -113,11 +113,22 @@ def _bank_cards() -> None:
     )
     op.create_index("ix_bank_cards_user", "bank_cards", ["user_id"])
     op.create_index("ix_bank_cards_pan", "bank_cards", ["pan_index"])
-    op.create_index("ux_bank_cards_active_pan", "bank_cards", ["pan_index"], unique=True,
-                    sqlite_where=ACTIVE, postgresql_where=ACTIVE)  # fmt: skip
+    op.create_index(
+        "ux_bank_cards_active_pan",
+        "bank_cards",
+        ["pan_index"],
+        unique=True,
+        sqlite_where=ACTIVE,
+        postgresql_where=ACTIVE,
+    )
 
 
 def downgrade() -> None:
-    for table in ("bank_cards", "merchants", "identity_verifications", "identity_documents",
-                  "users"):  # fmt: skip
+    for table in (
+        "bank_cards",
+        "merchants",
+        "identity_verifications",
+        "identity_documents",
+        "users",
+    ):
         op.drop_table(table)

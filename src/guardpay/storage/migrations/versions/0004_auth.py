@@ -24,8 +24,16 @@ depends_on = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 REF = sa.String(40)
 WHEN = sa.DateTime(timezone=True)
-TABLES = ("auth_approvals", "auth_operators", "auth_challenges", "auth_devices",
-          "auth_sessions", "auth_failures", "auth_totp", "auth_credentials")  # fmt: skip
+TABLES = (
+    "auth_approvals",
+    "auth_operators",
+    "auth_challenges",
+    "auth_devices",
+    "auth_sessions",
+    "auth_failures",
+    "auth_totp",
+    "auth_credentials",
+)
 
 
 def _at(name: str, nullable: bool = False) -> sa.Column[object]:
@@ -40,16 +48,20 @@ def upgrade() -> None:
     op.create_table(
         "auth_credentials",
         sa.Column("user_id", REF, _user("credentials"), primary_key=True),
-        sa.Column("login_hash", sa.String(255), nullable=True), _at("login_changed_at", True),
-        sa.Column("pay_hash", sa.String(255), nullable=True), _at("pay_changed_at", True),
+        sa.Column("login_hash", sa.String(255), nullable=True),
+        _at("login_changed_at", True),
+        sa.Column("pay_hash", sa.String(255), nullable=True),
+        _at("pay_changed_at", True),
         _at("pay_locked_until", True),
-    )  # fmt: skip
+    )
     op.create_table(
         "auth_totp",
         sa.Column("user_id", REF, _user("totp"), primary_key=True),
-        sa.Column("secret", sa.String(255), nullable=False), _at("created_at"),
-        _at("confirmed_at", True), sa.Column("last_step", sa.BigInteger, nullable=True),
-    )  # fmt: skip
+        sa.Column("secret", sa.String(255), nullable=False),
+        _at("created_at"),
+        _at("confirmed_at", True),
+        sa.Column("last_step", sa.BigInteger, nullable=True),
+    )
     op.create_table(
         "auth_failures",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
@@ -70,21 +82,28 @@ def _sessions_and_devices() -> None:
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("subject_kind", sa.String(16), nullable=False),
         sa.Column("subject_id", REF, nullable=False),
-        sa.Column("device_id", REF, nullable=True), sa.Column("ip", sa.String(64), nullable=True),
-        _at("created_at"), _at("last_seen_at"), _at("expires_at"),
-        _at("revoked_at", True), sa.Column("revoked_reason", sa.String(32), nullable=True),
-    )  # fmt: skip
+        sa.Column("device_id", REF, nullable=True),
+        sa.Column("ip", sa.String(64), nullable=True),
+        _at("created_at"),
+        _at("last_seen_at"),
+        _at("expires_at"),
+        _at("revoked_at", True),
+        sa.Column("revoked_reason", sa.String(32), nullable=True),
+    )
     op.create_index("ix_auth_sessions_subject", "auth_sessions", ["subject_kind", "subject_id"])
     op.create_table(
         "auth_devices",
         sa.Column("id", REF, primary_key=True),
         sa.Column("user_id", REF, _user("devices"), nullable=False),
         sa.Column("public_key", sa.String(64), nullable=False),
-        sa.Column("name", sa.String(80), nullable=False), _at("created_at"),
-        _at("trusted_at", True), _at("revoked_at", True),
-        sa.Column("last_proof_at", sa.BigInteger, nullable=True), _at("last_used_at", True),
+        sa.Column("name", sa.String(80), nullable=False),
+        _at("created_at"),
+        _at("trusted_at", True),
+        _at("revoked_at", True),
+        sa.Column("last_proof_at", sa.BigInteger, nullable=True),
+        _at("last_used_at", True),
         sa.UniqueConstraint("user_id", "public_key", name="uq_auth_devices_user_key"),
-    )  # fmt: skip
+    )
 
 
 def _challenges() -> None:
@@ -95,14 +114,18 @@ def _challenges() -> None:
         sa.Column("purpose", sa.String(32), nullable=False),
         sa.Column("methods", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False), _at("created_at"), _at("expires_at"),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        _at("created_at"),
+        _at("expires_at"),
         sa.Column("nonce", sa.String(64), nullable=False),
         sa.Column("device_id", REF, nullable=True),
         sa.Column("sms_hash", sa.String(64), nullable=True),
         sa.Column("sms_salt", sa.String(32), nullable=True),
-        _at("sms_expires_at", True), sa.Column("sms_sends", sa.Integer, nullable=False),
-        sa.Column("passed_method", sa.String(24), nullable=True), _at("passed_at", True),
-    )  # fmt: skip
+        _at("sms_expires_at", True),
+        sa.Column("sms_sends", sa.Integer, nullable=False),
+        sa.Column("passed_method", sa.String(24), nullable=True),
+        _at("passed_at", True),
+    )
     op.create_index("ix_auth_challenges_user", "auth_challenges", ["user_id", "status"])
 
 
@@ -112,9 +135,10 @@ def _operators_and_approvals() -> None:
         sa.Column("id", REF, primary_key=True),
         sa.Column("name", sa.String(80), nullable=False, unique=True),
         sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("password_hash", sa.String(255), nullable=False), _at("created_at"),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        _at("created_at"),
         _at("disabled_at", True),
-    )  # fmt: skip
+    )
     op.create_table(
         "auth_approvals",
         sa.Column("id", REF, primary_key=True),
@@ -122,10 +146,13 @@ def _operators_and_approvals() -> None:
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("required_role", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("requested_by", REF, nullable=False), _at("requested_at"),
-        sa.Column("decided_by", REF, nullable=True), _at("decided_at", True),
-        sa.Column("reason", sa.Text, nullable=True), sa.Column("result", sa.Text, nullable=True),
-    )  # fmt: skip
+        sa.Column("requested_by", REF, nullable=False),
+        _at("requested_at"),
+        sa.Column("decided_by", REF, nullable=True),
+        _at("decided_at", True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("result", sa.Text, nullable=True),
+    )
     op.create_index("ix_auth_approvals_status", "auth_approvals", ["status", "requested_at"])
 
 

@@ -80,6 +80,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("webhook_attempts", "outbox_events", "webhook_sequences",
-                  "webhook_endpoints", "idempotency_keys"):  # fmt: skip
+    for table in (
+        "webhook_attempts",
+        "outbox_events",
+        "webhook_sequences",
+        "webhook_endpoints",
+        "idempotency_keys",
+    ):
         op.drop_table(table)

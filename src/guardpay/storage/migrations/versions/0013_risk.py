@@ -46,8 +46,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_risk_decisions_subject_id", "risk_decisions", ["subject_id"])
     op.create_index("ix_risk_decisions_user_created", "risk_decisions", ["user_id", "created_at"])
-    op.create_index("ix_risk_decisions_review", "risk_decisions",
-                    ["review_status", "review_deadline"])  # fmt: skip
+    op.create_index(
+        "ix_risk_decisions_review", "risk_decisions", ["review_status", "review_deadline"]
+    )
     op.create_index("ix_risk_decisions_created", "risk_decisions", ["created_at"])
     op.create_table(
         "risk_lists",

@@ -48,8 +48,14 @@ def _transfers_table(name: str, by_time: bool) -> None:
     big = sa.BigInteger()
     op.create_table(
         name,
-        sa.Column("id", sa.Integer if not by_time else big, primary_key=not by_time,
-                  nullable=False, unique=by_time, autoincrement=False),
+        sa.Column(
+            "id",
+            sa.Integer if not by_time else big,
+            primary_key=not by_time,
+            nullable=False,
+            unique=by_time,
+            autoincrement=False,
+        ),
         sa.Column("debit_account_id", big, nullable=False),
         sa.Column("credit_account_id", big, nullable=False),
         sa.Column("amount", big, nullable=False),
@@ -60,9 +66,15 @@ def _transfers_table(name: str, by_time: bool) -> None:
         sa.Column("ledger", sa.Integer, nullable=False),
         sa.Column("code", sa.Integer, nullable=False),
         sa.Column("flags", sa.Integer, nullable=False),
-        sa.Column("timestamp", sa.Integer if by_time else big, primary_key=by_time,
-                  nullable=False, unique=not by_time, autoincrement=False),
-    )  # fmt: skip
+        sa.Column(
+            "timestamp",
+            sa.Integer if by_time else big,
+            primary_key=by_time,
+            nullable=False,
+            unique=not by_time,
+            autoincrement=False,
+        ),
+    )
 
 
 def _rebuild_sqlite(by_time: bool) -> None:
@@ -76,11 +88,16 @@ def _rebuild_sqlite(by_time: bool) -> None:
     )
     op.create_table(
         "ledger_pending_new",
-        sa.Column("transfer_id", sa.Integer, sa.ForeignKey("ledger_transfers_new.id"),
-                  primary_key=True, autoincrement=False),
+        sa.Column(
+            "transfer_id",
+            sa.Integer,
+            sa.ForeignKey("ledger_transfers_new.id"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("status", sa.SmallInteger, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
-    )  # fmt: skip
+    )
     op.execute(
         "INSERT INTO ledger_pending_new SELECT transfer_id, status, expires_at FROM ledger_pending"
     )
@@ -92,10 +109,12 @@ def _rebuild_sqlite(by_time: bool) -> None:
     for side in sides:
         cols = [f"{side}_account_id"] + ([] if by_time else ["timestamp"])
         op.create_index(f"ix_ledger_transfers_{side}", "ledger_transfers", cols)
-    op.create_index("ix_ledger_transfers_pending", "ledger_transfers", ["pending_id"],
-                    sqlite_where=RESOLVES)  # fmt: skip
-    op.create_index("ix_ledger_pending_expiry", "ledger_pending", ["expires_at"],
-                    sqlite_where=ACTIVE_HOLD)  # fmt: skip
+    op.create_index(
+        "ix_ledger_transfers_pending", "ledger_transfers", ["pending_id"], sqlite_where=RESOLVES
+    )
+    op.create_index(
+        "ix_ledger_pending_expiry", "ledger_pending", ["expires_at"], sqlite_where=ACTIVE_HOLD
+    )
     for action in ("UPDATE", "DELETE"):
         op.execute(
             f"CREATE TRIGGER ledger_transfers_no_{action.lower()} BEFORE {action} "
@@ -113,6 +132,9 @@ def _rekey_postgres(pk: str, unique: str) -> None:
     op.create_primary_key("ledger_transfers_pkey", "ledger_transfers", [pk])
     op.create_unique_constraint(f"ledger_transfers_{unique}_key", "ledger_transfers", [unique])
     op.create_foreign_key(
-        "ledger_pending_transfer_id_fkey", "ledger_pending", "ledger_transfers",
-        ["transfer_id"], ["id"],
-    )  # fmt: skip
+        "ledger_pending_transfer_id_fkey",
+        "ledger_pending",
+        "ledger_transfers",
+        ["transfer_id"],
+        ["id"],
+    )
