@@ -18,9 +18,9 @@ import pytest
 import structlog
 from sqlalchemy import create_engine, text
 
-from guardpay.storage.db import Database, normalize_url
-from guardpay.storage.migrate import upgrade
-from guardpay.storage.scratch import postgres_url
+from guardpay.storage.engine.db import Database, normalize_url
+from guardpay.storage.engine.migrate import upgrade
+from guardpay.storage.engine.scratch import postgres_url
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -3,7 +3,7 @@
 `Api` drives the ASGI app through `TestClient` the way the mobile app and the console
 do, with one keyring, the KYC and SMS fakes and a settable clock for the test. `snapshot`
 reads every row of every table, so a test can say exactly what a rejection changed:
-nothing, or only the bookkeeping an auth failure must keep (services/auth.py COMMIT_ON).
+nothing, or only the bookkeeping an auth failure must keep (services/auth/facade.py COMMIT_ON).
 
 The fixture is registered as `api`; test modules import `api_fixture` to use it.
 """
@@ -26,7 +26,7 @@ from guardpay.adapters.sms import FakeSms
 from guardpay.api.app import create_app
 from guardpay.security import devices, passwords
 from guardpay.security.keys import Keyring
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from tests.domain.identity.numbers import card, resident_id
 
 T0 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

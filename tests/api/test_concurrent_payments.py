@@ -19,13 +19,14 @@ from httpx import Response
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
-from guardpay.services import ledger, wallets
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.domain.identity.numbers import resident_id
-from tests.services.risk_fixtures import quiet_risk
+from tests.services.risk.fixtures import quiet_risk
 
 pytestmark = pytest.mark.slow
 

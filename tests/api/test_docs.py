@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from guardpay.api.app import create_app
 from guardpay.security.keys import Keyring
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 #: what each kind of asset must be served as
 CONTENT_TYPES = {

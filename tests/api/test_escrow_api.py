@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from guardpay.domain.ledger.chart import AccountCode
-from guardpay.services import escrow, operators
+from guardpay.services.auth import operators
+from guardpay.services.payments import escrow
 from tests.api.api_fixtures import PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import OP_SECRET, World, _ctx_run, balance, refused

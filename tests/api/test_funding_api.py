@@ -21,8 +21,10 @@ from guardpay.adapters.sms import FakeSms
 from guardpay.api.app import create_app
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
-from guardpay.services import ledger, reconcile, webhooks
-from guardpay.storage.db import Database
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import reconcile
+from guardpay.services.webhooks import events as webhooks
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only
 from tests.api.api_fixtures import PIN, RAISE, Api, Clock, PhoneApp, error_of
 from tests.domain.identity.numbers import card, resident_id

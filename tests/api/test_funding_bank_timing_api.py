@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from guardpay.adapters.bank import BankCallback, BankInstruction, FakeBank
-from guardpay.services import funding
-from guardpay.storage.db import Database
+from guardpay.services.payments import funding
+from guardpay.storage.engine.db import Database
 from tests.api.api_fixtures import PIN, error_of
 from tests.api.test_funding_api import ALICE, CALM, BankApi, assert_books_balance, bank_api
 from tests.domain.identity.numbers import card

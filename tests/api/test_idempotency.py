@@ -119,7 +119,7 @@ def test_paths_that_mint_credentials_ignore_the_key(api: Api) -> None:
 
 
 def test_server_errors_release_the_key(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from guardpay.services import identity
+    from guardpay.services.identity import facade as identity
 
     real = identity.register_user
 

@@ -15,7 +15,7 @@ from httpx import Response
 from sqlalchemy import text
 
 from guardpay.api import idempotency
-from guardpay.services import payments
+from guardpay.services.payments import core as payments
 from guardpay.storage.idempotency import DONE, IN_PROGRESS, IdempotencyRepository
 from guardpay.storage.uow import unit_of_work
 from tests.api.api_fixtures import PIN, T0, Api, bearer, error_of

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from guardpay.errors import Conflict
-from guardpay.services import escrow, payments
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import escrow
 from tests.api.api_fixtures import PIN, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import World

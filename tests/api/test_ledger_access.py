@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from guardpay.domain.auth.roles import Role
-from guardpay.services import operators, wallets
-from guardpay.services.context import Context
+from guardpay.services.auth import operators
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import Context
 from guardpay.storage.uow import read_only
 from tests.api.api_fixtures import PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture

@@ -24,10 +24,10 @@ from guardpay.domain.ledger.results import Result
 from guardpay.errors import DatabaseNotMigrated
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
-from guardpay.services import operators
-from guardpay.services.context import SYSTEM, Context
-from guardpay.services.ledger import execute
-from guardpay.storage.db import Database
+from guardpay.services.auth import operators
+from guardpay.services.ledger.books import execute
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 from tests.factories import account, post, transfer, wallet
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from guardpay.services import identity
+from guardpay.services.identity import facade as identity
 from tests.api.api_fixtures import PIN, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.merchant_signer import Signer, enrol, private_key, public_pem

@@ -11,10 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from guardpay.api.app import create_app
 from guardpay.api.metrics import METRICS_TOKEN_ENV
 from guardpay.security.keys import Keyring
-from guardpay.services import operators, webhooks
-from guardpay.services.context import SYSTEM, Context
-from guardpay.services.identity import register_merchant
-from guardpay.storage.db import Database
+from guardpay.services.auth import operators
+from guardpay.services.identity.facade import register_merchant
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.webhooks import events as webhooks
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 from tests.api.api_fixtures import Api, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture

@@ -31,9 +31,13 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.security import devices
 from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
-from guardpay.services import auth, auth_devices, identity, ledger, wallets
-from guardpay.services.context import SYSTEM, Context, utc_now
-from guardpay.storage.db import Database
+from guardpay.services.auth import devices as auth_devices
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import SYSTEM, Context, utc_now
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.domain.identity.numbers import uscc
 
@@ -130,6 +134,7 @@ def _serve(db: Database, keyring: Keyring, workdir: Path) -> tuple[subprocess.Po
 async def _flood(base: str, world: World) -> tuple[list[httpx.Response], list[float]]:
     """Every payment at once, with /healthz asked every 0.2 s until they are answered:
     the answers, and how long each /healthz took."""
+    took: list[float] = []
     limits = httpx.Limits(max_connections=REQUESTS + 10, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=base, timeout=90.0, limits=limits) as client:
 
@@ -146,7 +151,11 @@ async def _flood(base: str, world: World) -> tuple[list[httpx.Response], list[fl
                 "Idempotency-Key": key,
                 "Payment-Signature": f"t={at}, sig={signature}",
             }
-            return await client.post(path, content=body, headers=headers)
+            started = time.perf_counter()
+            try:
+                return await client.post(path, content=body, headers=headers)
+            finally:
+                took.append(time.perf_counter() - started)
 
         health: list[float] = []
         done = asyncio.Event()
@@ -160,9 +169,13 @@ async def _flood(base: str, world: World) -> tuple[list[httpx.Response], list[fl
                 await asyncio.sleep(0.2)
 
         watcher = asyncio.create_task(watch())
-        answers = await asyncio.gather(*(pay(i) for i in range(REQUESTS)))
-        done.set()
-        await watcher
+        try:
+            answers = await asyncio.gather(*(pay(i) for i in range(REQUESTS)))
+        finally:
+            done.set()
+            await watcher
+        took.sort()
+        print(f"answered in {took[len(took) // 2]:.2f} s (median), {took[-1]:.2f} s (slowest)")
     return list(answers), health
 
 

@@ -40,8 +40,8 @@ from guardpay.api import idempotency
 from guardpay.api.app import create_app
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import upgrade
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import upgrade
 from tests.api.api_fixtures import RAISE, Api, Clock
 from tests.api.test_payments_api import payer
 from tests.domain.identity.numbers import resident_id

@@ -2,7 +2,7 @@
 roles, the audited reveal of one field, four-eyes approvals, and merchant onboarding.
 
 Refusals for role or four-eyes reasons are audited, and that entry (and only that) must
-survive the 403, as for every `services.auth.COMMIT_ON` error.
+survive the 403, as for every `services.auth.facade.COMMIT_ON` error.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from guardpay.domain.auth.records import Approval
-from guardpay.services import operators
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.auth import operators
+from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.uow import unit_of_work
 from tests.api.api_fixtures import (
     E164,

@@ -13,7 +13,7 @@ import pytest
 
 from guardpay.api import deps
 from guardpay.security import passwords
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import UnitOfWork
 from tests.api.api_fixtures import PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from httpx import Response
 
-from guardpay.services import auth
-from guardpay.services.context import Context
+from guardpay.services.auth import facade as auth
+from guardpay.services.platform.context import Context
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import ALICE, BOB, _ctx_run, balance, payer

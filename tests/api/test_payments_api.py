@@ -12,8 +12,10 @@ import pytest
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
-from guardpay.services import ledger, operators, wallets
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.auth import operators
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
@@ -65,7 +67,7 @@ def payer(api: Api, phone: str, number: str, fund: int = 0) -> Payer:
 
 
 def shop(api: Api) -> Shop:
-    from guardpay.services import identity
+    from guardpay.services.identity import facade as identity
 
     def make(ctx: Context) -> str:
         operators.create_operator(ctx, "ana", "analyst", OP_SECRET)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from guardpay.domain.ledger.chart import AccountCode
-from guardpay.services import ledger
-from guardpay.services import red_packets as rp
+from guardpay.services.ledger import books as ledger
+from guardpay.services.payments import red_packets as rp
 from guardpay.storage.uow import read_only
 from tests.api.api_fixtures import PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture

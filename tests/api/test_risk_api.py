@@ -11,8 +11,9 @@ from typing import Any
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Account, Transfer
-from guardpay.services import ledger, wallets
-from guardpay.services.context import Context
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import Context
 from tests.api.api_fixtures import PAN, PIN, Api, PhoneApp, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import ALICE, BOB, World, _ctx_run, balance, payer, refused

@@ -9,8 +9,10 @@ from typing import Any
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
-from guardpay.services import identity, ledger, wallets
-from guardpay.services.context import Context
+from guardpay.services.identity import facade as identity
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import Context
 from tests.api.api_fixtures import PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.merchant_signer import Signer, enrol, private_key

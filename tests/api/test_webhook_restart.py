@@ -46,12 +46,17 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money
 from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
-from guardpay.services import auth, identity, ledger, payments_qr, wallets, webhooks
-from guardpay.services.context import SYSTEM, Context
-from guardpay.services.payments import Authorization
-from guardpay.services.webhooks_targets import ALLOW_PRIVATE_ENV, WebhookSettings
-from guardpay.storage.db import Database, as_utc
-from guardpay.storage.migrate import upgrade
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.payments.core import Authorization
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.webhooks import events as webhooks
+from guardpay.services.webhooks.targets import ALLOW_PRIVATE_ENV, WebhookSettings
+from guardpay.storage.engine.db import Database, as_utc
+from guardpay.storage.engine.migrate import upgrade
 from guardpay.storage.outbox import OutboxRepository, outbox_events
 from guardpay.storage.uow import read_only
 from tests.domain.identity.numbers import uscc
@@ -67,7 +72,7 @@ BEFORE_CRASH, WHILE_DOWN, AFTER_RESTART = 6, 4, 2
 TOTAL = BEFORE_CRASH + WHILE_DOWN + AFTER_RESTART
 PAYERS = 4  # at most 3 payments each
 #: The receiver listens on 127.0.0.1, which webhooks may reach only when a deployment opts
-#: in (GUARDPAY_WEBHOOK_ALLOW_PRIVATE, services/webhooks_targets.py).
+#: in (GUARDPAY_WEBHOOK_ALLOW_PRIVATE, services/webhooks/targets.py).
 LOCAL_RECEIVER = WebhookSettings(allow_private=True)
 
 

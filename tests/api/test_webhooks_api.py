@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardpay.services.webhooks_targets import ALLOW_PRIVATE_ENV
+from guardpay.services.webhooks.targets import ALLOW_PRIVATE_ENV
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.api_fixtures import error_of
 from tests.api.merchant_signer import enrol

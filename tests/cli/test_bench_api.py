@@ -11,7 +11,7 @@ import redis
 from typer.testing import CliRunner
 
 from guardpay.cli.main import app
-from guardpay.services.risk import REDIS_ENV
+from guardpay.services.risk.engine import REDIS_ENV
 from tests.adapters.test_risk_state import redis_url, require_redis
 
 pytestmark = pytest.mark.slow

@@ -19,9 +19,9 @@ from guardpay.cli.main import app, main
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.results import Result as LedgerResult
 from guardpay.errors import DatabaseNotMigrated
-from guardpay.services.ledger import execute
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import current_revision, head_revision
+from guardpay.services.ledger.books import execute
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import current_revision, head_revision
 from guardpay.storage.uow import unit_of_work
 from tests.conftest import require_postgres
 from tests.factories import account, transfer, wallet

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from guardpay.cli.main import app
 from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
 from guardpay.security.vault import Vault
-from guardpay.services.context import Actor, Context
-from guardpay.storage.db import Database
+from guardpay.services.platform.context import Actor, Context
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
 runner = CliRunner()

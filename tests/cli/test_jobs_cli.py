@@ -7,11 +7,11 @@ import json
 from typer.testing import CliRunner
 
 from guardpay.cli.main import app
-from guardpay.services import jobs
-from guardpay.storage.db import Database
+from guardpay.services.jobs import scheduler as jobs
+from guardpay.storage.engine.db import Database
 from guardpay.storage.idempotency import IdempotencyRepository
 from guardpay.storage.uow import unit_of_work
-from tests.services.test_payments import World
+from tests.services.payments.test_core import World
 
 
 def test_list_and_run_once(db: Database, database_url: str) -> None:

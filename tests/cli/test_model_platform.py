@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from guardpay.cli.main import app
 from guardpay.domain.risk.schema import NUMERIC_FEATURES
-from guardpay.services import risk_models
-from guardpay.storage.db import Database
+from guardpay.services.risk import models as risk_models
+from guardpay.storage.engine.db import Database
 from guardpay.storage.risk import DecisionRow, RiskRepository
 from guardpay.storage.uow import read_only, unit_of_work
 

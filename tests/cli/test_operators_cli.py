@@ -19,9 +19,9 @@ from guardpay.cli.main import app
 from guardpay.errors import Conflict, DatabaseNotMigrated, PermissionDenied
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
-from guardpay.services import operators
-from guardpay.services.context import SYSTEM, Actor, Context
-from guardpay.storage.db import Database
+from guardpay.services.auth import operators
+from guardpay.services.platform.context import SYSTEM, Actor, Context
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.cli.test_cli import json_out
 

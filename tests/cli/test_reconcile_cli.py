@@ -10,8 +10,8 @@ from typer.testing import CliRunner, Result
 
 from guardpay.adapters.bank import FakeBank, write_statement
 from guardpay.cli.main import app
-from guardpay.storage.db import Database
-from tests.services.test_funding import CALM, FundingEnv
+from guardpay.storage.engine.db import Database
+from tests.services.payments.test_funding import CALM, FundingEnv
 
 
 def invoke(url: str, *args: str) -> Result:

@@ -20,7 +20,7 @@ from guardpay.adapters.bank import (
 )
 from guardpay.cli import serve as serve_module
 from guardpay.cli.main import app
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from guardpay import observability
 from guardpay.cli import serve as serve_module
 from guardpay.cli.main import app
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 log = structlog.get_logger()
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from guardpay.adapters.sms import BACKEND_ENV, TWILIO_SID_ENV, ConsoleSms, FileSms
 from guardpay.cli import serve as serve_module
 from guardpay.cli.main import app
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from guardpay.adapters.sms import FakeSms
 from guardpay.errors import StepUpRequired
 from guardpay.security import devices, passwords
 from guardpay.security.keys import Keyring
-from guardpay.services import auth
-from guardpay.services.auth import COMMIT_ON, DeviceProof
-from guardpay.services.context import SYSTEM, Actor, Context
-from guardpay.services.identity_users import register_user
+from guardpay.services.auth import facade as auth
+from guardpay.services.auth.facade import COMMIT_ON, DeviceProof
+from guardpay.services.identity.users import register_user
+from guardpay.services.platform.context import SYSTEM, Actor, Context
 from guardpay.storage.audit import AuditEntry
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
 T = TypeVar("T")
@@ -84,7 +84,7 @@ class World:
 
     def run(self, fn: Callable[..., T], *args: Any, actor: Actor = SYSTEM, **kwargs: Any) -> T:
         """One use case in one unit of work, committed also when it raises one of the
-        auth errors that carry state (as `services/auth.py` asks of edges)."""
+        auth errors that carry state (as `services/auth/facade.py` asks of edges)."""
         error: Exception | None = None
         with self.ctx(actor) as ctx:
             try:

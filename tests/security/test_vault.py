@@ -8,8 +8,8 @@ from sqlalchemy import text
 from guardpay.errors import CryptoError
 from guardpay.security.keys import Keyring
 from guardpay.security.vault import Vault, parse_token
-from guardpay.services.keys import rewrap_all, rotate_data_keys
-from guardpay.storage.db import Database
+from guardpay.services.platform.keys import rewrap_all, rotate_data_keys
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
 ALICE, BOB = "usr_alice0000000000", "usr_bob000000000000"
@@ -118,7 +118,6 @@ def test_rotation_reencrypts_every_registered_column(
 
     column = encrypted.EncryptedColumn("scratch_people", "id", "person", "phone_enc", "phone")
     monkeypatch.setattr(encrypted, "REGISTRY", [column])
-    monkeypatch.setattr("guardpay.services.keys.REGISTRY", [column])
     keyring = Keyring.generate()
     with db.begin() as conn:
         conn.exec_driver_sql(

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from guardpay.sim.config import TYPOLOGIES
 from guardpay.sim.records import DETERMINISTIC_COLUMNS
 from guardpay.sim.runner import Result, run
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from tests.sim.test_simulate import CFG
 
 API_CFG = replace(CFG, via_api=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 import threading
 
+from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.model import Transfer, TransferFlags
-from guardpay.services.ledger_writer import LedgerWriter
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 BANK = 1
 WALLETS = list(range(10, 18))

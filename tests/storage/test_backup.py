@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from guardpay.cli.main import app
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.errors import InvalidRequest
-from guardpay.services.ledger import execute, verify
+from guardpay.services.ledger.books import execute, verify
 from guardpay.storage.backup import backup_sqlite
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
+from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.model import AccountFlags, AccountFlagsChange, Event, TransferFlags
 from guardpay.domain.ledger.results import TRANSIENT, Result
-from guardpay.services.ledger import execute, verify
-from guardpay.services.ledger_writer import LedgerWriter
-from guardpay.storage.db import Database
+from guardpay.services.ledger.books import execute, verify
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import USD, account, post, transfer, void, wallet
 

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
+from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.results import Result
-from guardpay.services.ledger import VerifyReport, execute, verify
-from guardpay.services.ledger_writer import LedgerWriter
-from guardpay.storage.db import Database
+from guardpay.services.ledger.books import VerifyReport, execute, verify
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
 

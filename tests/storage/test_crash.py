@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.results import Result
-from guardpay.services.ledger import execute, verify
-from guardpay.services.ledger_writer import LedgerWriter
-from guardpay.storage.db import Database
+from guardpay.services.ledger.books import execute, verify
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, wallet
 from tests.storage.crash_writer import BANK, CHAIN, WALLETS, chain

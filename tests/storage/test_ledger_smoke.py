@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from guardpay.domain.ledger.results import Result
-from guardpay.services.ledger import execute, verify
-from guardpay.storage.db import Database
+from guardpay.services.ledger.books import execute, verify
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
 

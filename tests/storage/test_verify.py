@@ -17,8 +17,8 @@ from guardpay.domain.ledger.model import (
     TransferFlags,
 )
 from guardpay.domain.ledger.results import Result
-from guardpay.services.ledger import Clock, VerifyReport, execute, verify
-from guardpay.storage.db import Database
+from guardpay.services.ledger.books import Clock, VerifyReport, execute, verify
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import CNY, USD, account, post, transfer, void, wallet
 

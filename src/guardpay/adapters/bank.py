@@ -2,7 +2,7 @@
 
 `BankChannel` is what the platform needs from a bank: `submit` an instruction and get the
 bank's reference; the bank answers later, by callback, which the edge hands to
-`services.funding.handle_callback`. A real adapter would detokenize the card inside the
+`services.payments.funding.handle_callback`. A real adapter would detokenize the card inside the
 bank connector; instructions only ever carry the card token and last four.
 
 `FakeBank` behaves like a real one so the platform is tested against its worst day: it

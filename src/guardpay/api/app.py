@@ -32,11 +32,12 @@ from guardpay.api.routers import risk as risk_router
 from guardpay.api.routers import wallets as wallets_router
 from guardpay.api.text_guard import ControlCharacters
 from guardpay.security.keys import Keyring
-from guardpay.services import funding, jobs
-from guardpay.services.context import SYSTEM, Context, utc_now
-from guardpay.services.risk import RiskEngine, engine_from_environment
-from guardpay.services.webhooks_delivery import DeliveryThread, DeliveryWorker, WebhookClient
-from guardpay.storage.db import Database
+from guardpay.services.jobs import scheduler as jobs
+from guardpay.services.payments import funding
+from guardpay.services.platform.context import SYSTEM, Context, utc_now
+from guardpay.services.risk.engine import RiskEngine, engine_from_environment
+from guardpay.services.webhooks.delivery import DeliveryThread, DeliveryWorker, WebhookClient
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
 log = structlog.get_logger("guardpay.http")
@@ -128,7 +129,7 @@ def _background_lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """With a client, the process also delivers the outbox and runs the periodic jobs
     (`guardpay serve`); any number of processes may: the outbox leases each event to one
-    of them, and every job is safe to overlap (services/jobs.py). A default fake bank
+    of them, and every job is safe to overlap (services/jobs/scheduler.py). A default fake bank
     is pumped while the app runs."""
 
     @asynccontextmanager
@@ -190,7 +191,7 @@ def create_app(
     """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
     keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
     is for tests that move time; `webhook_client` starts the webhook delivery thread;
-    `risk` is the app's risk engine (default: from the environment, services/risk.py);
+    `risk` is the app's risk engine (default: from the environment, services/risk/engine.py);
     `bank` and `bank_secret` are the bank channel and its callback secret (`_adapters`);
     `metrics_token` is the bearer token /metrics asks for (default: the
     GUARDPAY_METRICS_TOKEN variable; without one /metrics is refused, api/metrics.py)."""
@@ -218,7 +219,9 @@ def create_app(
     metrics.install(app, db, app.state.risk, metrics_token or metrics.token_from_environment())
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        """On the event loop, never in the worker threads: a health check must answer
+        while every thread waits on a database lock (issue 15)."""
         return {"status": "ok", "database": db.backend, "version": __version__}
 
     for router in ROUTERS:

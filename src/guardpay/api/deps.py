@@ -6,7 +6,7 @@ The unit of work is opened, used and ended in the one worker thread the endpoint
 endpoint's wrapper opens the unit, authenticates the caller, runs the endpoint and
 commits, before the response is sent, so the client never sees an answer whose writes
 might still roll back. It commits when the endpoint succeeds *and* when a service raises
-one of `services.auth.COMMIT_ON`: those failures carry state (failure counters, the
+one of `services.auth.facade.COMMIT_ON`: those failures carry state (failure counters, the
 step-up challenge the client must answer, the audit entry), and rolling them back would
 let a guesser retry forever. Every other exception rolls everything back, so a rejection
 changes nothing.
@@ -47,9 +47,10 @@ from guardpay.errors import AuthenticationFailed, GuardpayError, InvalidRequest,
 from guardpay.security import devices
 from guardpay.security.keys import Keyring
 from guardpay.security.tokens import token_hash
-from guardpay.services import auth, merchant_api
-from guardpay.services.context import SYSTEM, Actor, Context
-from guardpay.storage.db import Database
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import merchant_api
+from guardpay.services.platform.context import SYSTEM, Actor, Context
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import UnitOfWork, lazy_unit_of_work, read_only, unit_of_work
 
 #: The actor of a request that has not (yet) shown a session: registration, login.

@@ -2,7 +2,7 @@
 
 A request's unit of work runs start to finish in one worker thread (api/deps.py
 `Deferred`), so no request waits for a thread that its own lock holder needs. On SQLite
-every such unit holds this process's write lock (storage/db.py) — a signed-in GET too,
+every such unit holds this process's write lock (storage/engine/db.py) — a signed-in GET too,
 since its session is checked in a write unit of work — so admitting more of them than
 can write at once only parks threads on the lock, threads the requests that need no lock
 (`/healthz`, the payment password's argon2 check) would rather have. Writes serialise on

@@ -73,7 +73,7 @@ from guardpay.api import asgi, errors
 from guardpay.api.errors import error_body
 from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
 from guardpay.errors import Conflict, GuardpayError
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
 from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 

@@ -46,8 +46,8 @@ from prometheus_client.registry import Collector
 
 from guardpay.api import asgi
 from guardpay.errors import AuthenticationFailed, PermissionDenied
-from guardpay.services.risk import RiskEngine
-from guardpay.storage.db import Database
+from guardpay.services.risk.engine import RiskEngine
+from guardpay.storage.engine.db import Database
 from guardpay.storage.outbox import OutboxRepository
 from guardpay.storage.uow import read_only
 

@@ -60,14 +60,17 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.security import devices
 from guardpay.security.keys import MASTER_KEYS_ENV, Keyring
-from guardpay.services import auth, identity, ledger, wallets
-from guardpay.services.auth_devices import trust_device
-from guardpay.services.context import SYSTEM, Context
-from guardpay.services.identity import Evidence
-from guardpay.services.risk import REDIS_ENV, REDIS_PREFIX_ENV
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import upgrade
-from guardpay.storage.scratch import throwaway_database
+from guardpay.services.auth import facade as auth
+from guardpay.services.auth.devices import trust_device
+from guardpay.services.identity import facade as identity
+from guardpay.services.identity.facade import Evidence
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.risk.engine import REDIS_ENV, REDIS_PREFIX_ENV
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import upgrade
+from guardpay.storage.engine.scratch import throwaway_database
 from guardpay.storage.uow import unit_of_work
 
 HOST = "127.0.0.1"  # the load never leaves this machine

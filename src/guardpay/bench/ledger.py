@@ -21,14 +21,14 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.model import Account, AccountFlags, Event, Transfer
 from guardpay.domain.ledger.results import Result
 from guardpay.errors import InvalidRequest
-from guardpay.services.ledger import MAX_BATCH
-from guardpay.services.ledger_writer import LedgerWriter
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import current_revision, head_revision, upgrade
-from guardpay.storage.scratch import baseline_insert, throwaway_database
+from guardpay.services.ledger.books import MAX_BATCH
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import current_revision, head_revision, upgrade
+from guardpay.storage.engine.scratch import baseline_insert, throwaway_database
 
 LEDGER, CODE = 156, 100
 SOURCE = 1

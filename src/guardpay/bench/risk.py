@@ -45,13 +45,13 @@ from guardpay.domain.risk.features import Location, RiskEvent, RiskRequest, comp
 from guardpay.domain.risk.schema import NUMERIC_FEATURES
 from guardpay.ml.train import train_model
 from guardpay.security.keys import Keyring
-from guardpay.services.context import Context
-from guardpay.services.payments_risk import list_flags
-from guardpay.services.risk import ModelSource, RiskEngine, RuleSource
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import current_revision, head_revision, upgrade
+from guardpay.services.platform.context import Context
+from guardpay.services.risk.engine import ModelSource, RiskEngine, RuleSource
+from guardpay.services.risk.screening import list_flags
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import current_revision, head_revision, upgrade
+from guardpay.storage.engine.scratch import throwaway_database
 from guardpay.storage.risk import ListEntry, ModelRow, RiskRepository
-from guardpay.storage.scratch import throwaway_database
 from guardpay.storage.uow import read_only, unit_of_work
 
 TARGET_P99_MS: Final = 5.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from guardpay.cli.context import console, emit_json, state
-from guardpay.services.audit import verify as verify_chain
+from guardpay.services.platform.audit import verify as verify_chain
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")

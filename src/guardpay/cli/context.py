@@ -12,7 +12,7 @@ from rich.console import Console
 from guardpay import observability
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.security.keys import Keyring
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 console = Console()
 err_console = Console(stderr=True)

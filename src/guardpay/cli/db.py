@@ -8,7 +8,7 @@ import typer
 
 from guardpay.cli.context import console, emit_json, state
 from guardpay.storage.backup import backup_sqlite
-from guardpay.storage.migrate import upgrade as run_upgrade
+from guardpay.storage.engine.migrate import upgrade as run_upgrade
 
 app = typer.Typer(no_args_is_help=True, help="Database schema.")
 

@@ -39,9 +39,11 @@ from guardpay.cli.demo_world import (
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.identity.masking import mask_phone
 from guardpay.security.keys import Keyring
-from guardpay.services import audit, ledger, reconcile
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import upgrade
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import reconcile
+from guardpay.services.platform import audit
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import upgrade
 from guardpay.storage.uow import read_only
 
 DEMO_DATABASE = Path(DEFAULT_DATA_DIR) / "demo.db"

@@ -19,18 +19,13 @@ from guardpay.cli.demo_risk import risk_flow
 from guardpay.cli.demo_world import PAYMENT_PIN, Cast, DemoWorld, refused
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.money import Money
-from guardpay.services import (
-    escrow,
-    funding,
-    payments,
-    payments_codes,
-    payments_qr,
-    red_packets,
-    refunds,
-    wallets,
-)
-from guardpay.services.context import Context
-from guardpay.services.payments import Authorization
+from guardpay.services.ledger import wallets
+from guardpay.services.payments import codes as payments_codes
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import escrow, funding, red_packets, refunds
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.payments.core import Authorization
+from guardpay.services.platform.context import Context
 
 Say = Callable[[str], None]
 PIN = Authorization(payment_password=PAYMENT_PIN)

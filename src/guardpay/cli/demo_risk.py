@@ -10,10 +10,13 @@ from guardpay.cli.demo_world import PAYMENT_PIN, Cast, DemoWorld, refused
 from guardpay.domain.money import Money
 from guardpay.domain.risk.explain import plain_words
 from guardpay.domain.risk.features import LOCAL_TZ
-from guardpay.services import funding, payments, payments_review, risk_lists
-from guardpay.services.context import Actor
-from guardpay.services.operators import create_operator
-from guardpay.services.payments import Authorization
+from guardpay.services.auth.operators import create_operator
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import funding
+from guardpay.services.payments import review as payments_review
+from guardpay.services.payments.core import Authorization
+from guardpay.services.platform.context import Actor
+from guardpay.services.risk import lists as risk_lists
 from guardpay.storage.risk import RiskRepository
 
 #: the demo's analyst, an operator of the console API (fake, printed on purpose)

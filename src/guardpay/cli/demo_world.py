@@ -29,11 +29,14 @@ from guardpay.domain.identity.checksums import (
 )
 from guardpay.errors import GuardpayError
 from guardpay.security.keys import Keyring
-from guardpay.services import auth, funding, identity, wallets
-from guardpay.services.context import SYSTEM, Actor, Context, utc_now
-from guardpay.services.identity import CardEvidence, Evidence
-from guardpay.services.risk import RiskEngine
-from guardpay.storage.db import Database
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.identity.facade import CardEvidence, Evidence
+from guardpay.services.ledger import wallets
+from guardpay.services.payments import funding
+from guardpay.services.platform.context import SYSTEM, Actor, Context, utc_now
+from guardpay.services.risk.engine import RiskEngine
+from guardpay.storage.engine.db import Database
 
 T = TypeVar("T")
 

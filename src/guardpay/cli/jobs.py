@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, state
-from guardpay.services import jobs
-from guardpay.services.context import utc_now
+from guardpay.services.jobs import scheduler as jobs
+from guardpay.services.platform.context import utc_now
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 

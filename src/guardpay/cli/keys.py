@@ -6,9 +6,9 @@ from __future__ import annotations
 import typer
 
 from guardpay.cli.context import console, emit_json, state
-from guardpay.services import payments_qr
-from guardpay.services.context import SYSTEM, Context
-from guardpay.services.keys import rewrap_all, rotate_data_keys
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.platform.keys import rewrap_all, rotate_data_keys
 from guardpay.storage.uow import unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help="Encryption keys for personal data.")

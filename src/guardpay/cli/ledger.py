@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, state
-from guardpay.services.ledger import verify as verify_ledger
+from guardpay.services.ledger.books import verify as verify_ledger
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")

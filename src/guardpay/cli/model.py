@@ -12,8 +12,8 @@ from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.errors import InvalidRequest
 from guardpay.ml.artifacts import ensure_new_model_dir
-from guardpay.services import risk_models
-from guardpay.services.context import SYSTEM, Context, utc_now
+from guardpay.services.platform.context import SYSTEM, Context, utc_now
+from guardpay.services.risk import models as risk_models
 from guardpay.storage.risk import RiskRepository
 from guardpay.storage.uow import read_only, unit_of_work
 

@@ -23,8 +23,8 @@ from rich.table import Table
 from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.domain.auth.roles import Role
 from guardpay.errors import GuardpayError
-from guardpay.services import operators
-from guardpay.services.context import SYSTEM, Context
+from guardpay.services.auth import operators
+from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.uow import read_only, unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)

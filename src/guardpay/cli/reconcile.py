@@ -9,7 +9,7 @@ from rich.table import Table
 
 from guardpay.adapters.bank import read_statement
 from guardpay.cli.context import console, emit_json, state
-from guardpay.services import reconcile as service
+from guardpay.services.ledger import reconcile as service
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="Reserve and bank-statement reconciliation.")

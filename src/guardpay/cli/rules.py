@@ -11,8 +11,8 @@ from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, state
 from guardpay.domain.risk.rules import ExampleResult, RuleSet, load_rule_set_file, run_examples
-from guardpay.services.context import utc_now
-from guardpay.services.risk_backtest import backtest
+from guardpay.services.platform.context import utc_now
+from guardpay.services.risk.backtest import backtest
 from guardpay.storage.risk import RiskRepository
 from guardpay.storage.uow import read_only
 

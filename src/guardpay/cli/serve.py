@@ -3,9 +3,9 @@
 Several workers (`--workers N`) share one listening socket (uvicorn starts them). Each
 builds its own app (`worker_app`), with its own webhook delivery thread and job
 scheduler: the outbox leases each event to one process and every job is safe to overlap.
-On SQLite their writers queue on the database's writer lock (storage/writer_lock.py).
+On SQLite their writers queue on the database's writer lock (storage/engine/writer_lock.py).
 Risk control's features must be shared, or each worker would see only its part of a
-user's activity: so several workers need `GUARDPAY_REDIS_URL` (services/risk.py).
+user's activity: so several workers need `GUARDPAY_REDIS_URL` (services/risk/engine.py).
 
 Text messages (the login step-up codes) go through the backend `GUARDPAY_SMS_BACKEND`
 names (adapters/sms.py): `console` (development: printed to stdout, not sent; the default,
@@ -28,9 +28,9 @@ from guardpay.adapters.bank import BankChannel, BankConfigError, bank_from_envir
 from guardpay.adapters.sms import BACKEND_ENV, SmsConfigError, SmsSender, sms_from_environment
 from guardpay.api.app import create_app
 from guardpay.cli.context import configure_logging, err_console, state
-from guardpay.services.risk import REDIS_ENV
-from guardpay.services.webhooks_delivery import HttpxWebhookClient
-from guardpay.storage.db import Database
+from guardpay.services.risk.engine import REDIS_ENV
+from guardpay.services.webhooks.delivery import HttpxWebhookClient
+from guardpay.storage.engine.db import Database
 
 #: how the parent hands the database to the workers it starts (the CLI's own variable)
 DATABASE_ENV = "GUARDPAY_DATABASE_URL"

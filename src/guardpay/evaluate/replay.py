@@ -25,11 +25,11 @@ from guardpay.domain.risk.decision import Action, Decision
 from guardpay.domain.risk.features import RiskEvent, RiskRequest
 from guardpay.domain.risk.schema import NUMERIC_FEATURES, Value
 from guardpay.evaluate.data import DaySplit, to_request
-from guardpay.services.risk import ModelSource, RiskEngine, RuleSource
+from guardpay.services.risk.engine import ModelSource, RiskEngine, RuleSource
 
 if TYPE_CHECKING:
     from guardpay.ml.model import TrainedModel
-    from guardpay.services.context import Context
+    from guardpay.services.platform.context import Context
 
 MODEL_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name != "model_score")
 PROGRESS_EVERY: Final = 500

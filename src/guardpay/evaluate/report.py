@@ -24,7 +24,7 @@ th:first-child, td:first-child { text-align: left; }
 
 METHOD: Final = """\
 The transactions are replayed in time order through the platform's live decision path
-(guardpay.services.risk.RiskEngine: features from a fresh in-memory feature state,
+(guardpay.services.risk.engine.RiskEngine: features from a fresh in-memory feature state,
 the rule set, the model, one decision), each request recorded after its decision as the
 payment path records it (accepted unless denied). The first {share:.0%} of the days
 (days {t0}..{t1}) run on rules alone and their features train a LightGBM model

@@ -49,7 +49,7 @@ def _field_aad(subject: str, field: str, version: int) -> bytes:
 
 
 def _utc_now() -> datetime:
-    from guardpay.services.context import utc_now
+    from guardpay.clock import utc_now
 
     return utc_now()
 

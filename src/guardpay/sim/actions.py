@@ -18,20 +18,15 @@ from typing import Any
 from guardpay.domain.money import Money
 from guardpay.domain.payments.red_packets import Split
 from guardpay.errors import GuardpayError, StepUpRequired
-from guardpay.services import (
-    auth,
-    escrow,
-    funding,
-    payments,
-    payments_codes,
-    payments_qr,
-    red_packets,
-    refunds,
-    wallets,
-)
-from guardpay.services.context import Actor, Context
-from guardpay.services.payments import Authorization, Payment, StepUpAnswer
-from guardpay.services.payments_risk import available, credential_changed_at
+from guardpay.services.auth import facade as auth
+from guardpay.services.ledger import wallets
+from guardpay.services.payments import codes as payments_codes
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import escrow, funding, red_packets, refunds
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.payments.core import Authorization, Payment, StepUpAnswer
+from guardpay.services.platform.context import Actor, Context
+from guardpay.services.risk.screening import available, credential_changed_at
 from guardpay.sim.model import KIND_OF, Tx, Where
 from guardpay.sim.platform import CURRENCY, PIN, Platform, phone
 from guardpay.sim.population import Person, Population

@@ -20,7 +20,7 @@ from typing import Any
 
 from guardpay.domain.money import Money
 from guardpay.errors import GuardpayError
-from guardpay.services.context import Actor, Context
+from guardpay.services.platform.context import Actor, Context
 from guardpay.sim.actions import Actions, FollowUp, Outcome
 from guardpay.sim.api_client import ApiClient
 from guardpay.sim.model import Tx

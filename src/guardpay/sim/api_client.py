@@ -35,8 +35,11 @@ from guardpay.api.app import create_app
 from guardpay.domain.merchants import signing
 from guardpay.errors import GuardpayError, StepUpRequired
 from guardpay.security import merchant_keys
-from guardpay.services import auth, merchant_api, operators, webhooks
-from guardpay.services.context import Actor
+from guardpay.services.auth import facade as auth
+from guardpay.services.auth import operators
+from guardpay.services.identity import merchant_api
+from guardpay.services.platform.context import Actor
+from guardpay.services.webhooks import events as webhooks
 from guardpay.sim.platform import Platform
 
 PROXY = "testclient"  # the address TestClient connects from: the trusted front proxy

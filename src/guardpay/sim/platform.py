@@ -29,12 +29,15 @@ from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.security.keys import Keyring
 from guardpay.security.passwords import hasher
-from guardpay.services import auth, identity, ledger, wallets
-from guardpay.services.context import SYSTEM, Actor, Context
-from guardpay.services.identity_common import new_id
-from guardpay.services.risk import RiskEngine
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.platform.context import SYSTEM, Actor, Context
+from guardpay.services.platform.ids import new_id
+from guardpay.services.risk.engine import RiskEngine
 from guardpay.sim.population import Merchant, Person, Population
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 from guardpay.storage.identity import CardRow
 from guardpay.storage.uow import read_only
 
@@ -84,15 +87,15 @@ class Platform:
     def unit(self, actor: Actor = SYSTEM) -> Iterator[Context]:
         """One request's unit of work, as the API runs it."""
         with request_unit(self.db) as uow:
-            yield Context(uow, self.keyring, actor, self.clock, _risk=self.engine)
+            yield Context(uow, self.keyring, actor, self.clock, risk_engine=self.engine)
 
     @contextmanager
     def reading(self) -> Iterator[Context]:
         with read_only(self.db) as uow:
-            yield Context(uow, self.keyring, SYSTEM, self.clock, _risk=self.engine)
+            yield Context(uow, self.keyring, SYSTEM, self.clock, risk_engine=self.engine)
 
     def static_qr(self, ctx: Context, merchant_id: str) -> str:
-        from guardpay.services.payments_qr import static_payload
+        from guardpay.services.payments.qr import static_payload
 
         if merchant_id not in self._static_qr:
             self._static_qr[merchant_id] = static_payload(ctx, merchant_id)

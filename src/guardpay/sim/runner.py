@@ -30,8 +30,8 @@ from sqlalchemy import event
 from guardpay.adapters.bank import FakeBank
 from guardpay.errors import GuardpayError
 from guardpay.security import passwords
-from guardpay.services import auth
-from guardpay.services.context import Actor
+from guardpay.services.auth import facade as auth
+from guardpay.services.platform.context import Actor
 from guardpay.sim import fraud, laundering
 from guardpay.sim.actions import Actions, FollowUp
 from guardpay.sim.api_actions import ApiActions
@@ -43,8 +43,8 @@ from guardpay.sim.ordinary import OrdinaryLife
 from guardpay.sim.platform import CALM, Platform, SimClock, login_password, open_accounts
 from guardpay.sim.population import Population, build_population
 from guardpay.sim.records import Case, totals, tx_frame, typology_counts, write_outputs
-from guardpay.storage.db import Database
-from guardpay.storage.migrate import upgrade
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import upgrade
 
 Item = Tx | Step | FollowUp
 PLANNERS = {**fraud.PLANNERS, **laundering.PLANNERS}

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import run, sql
+from guardpay.storage.engine.db import as_utc
+from guardpay.storage.engine.prepared import run, sql
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from sqlalchemy import (
 from guardpay.domain.auth.records import Approval, Credentials, Device, Operator, TotpState
 from guardpay.domain.auth.sessions import Session
 from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
-from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
-from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import once, run, select_by
+from guardpay.storage.engine.db import as_utc as _utc
+from guardpay.storage.engine.memo import RowMemo
+from guardpay.storage.engine.prepared import once, run, select_by
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from guardpay.errors import InvalidRequest
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
 
 
 def backup_sqlite(db: Database, target: Path) -> int:

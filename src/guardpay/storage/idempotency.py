@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import once, run, select_by
+from guardpay.storage.engine.db import as_utc as _utc
+from guardpay.storage.engine.prepared import once, run, select_by
 from guardpay.storage.schema import metadata
 
 IN_PROGRESS = "in_progress"

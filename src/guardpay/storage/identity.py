@@ -3,8 +3,8 @@
 Columns ending `_enc` hold vault tokens (ciphertext); `_index` columns hold blind indexes.
 This module never sees plaintext personal data and never decrypts: the services encrypt
 before writing and decrypt after reading. The tables are declared on the shared
-`schema.metadata` (for the migration check) and every encrypted column is registered for
-key rotation (`storage/encrypted.py`).
+`schema.metadata` (storage/tables.py gathers every repository's, for the migration check)
+and every encrypted column is registered for key rotation (`storage/encrypted.py`).
 
 Uniqueness races (two requests registering one phone, binding one card) are settled by
 the unique indexes; a violation is reported as the same `Conflict` the services raise
@@ -41,10 +41,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import Executable
 
 from guardpay.errors import Conflict
-from guardpay.storage.db import as_utc as _utc
 from guardpay.storage.encrypted import EncryptedColumn, register
-from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import insert_into, once, run, select_by
+from guardpay.storage.engine.db import as_utc as _utc
+from guardpay.storage.engine.memo import RowMemo
+from guardpay.storage.engine.prepared import insert_into, once, run, select_by
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")

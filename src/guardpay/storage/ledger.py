@@ -4,7 +4,7 @@ Serialisation. Every batch first locks the single `ledger_clock` row (SQLite: th
 `BEGIN IMMEDIATE` write lock; PostgreSQL: `SELECT ... FOR UPDATE`). Ledger writes are
 therefore applied one batch at a time per database, whichever process sends them, which
 is what makes the balance checks race-free without per-account locks or deadlocks. The
-batching writer (`services/ledger_writer.py`) turns that serial section into throughput.
+batching writer (`bench/ledger_writer.py`) turns that serial section into throughput.
 
 Partitioning beyond one database: the clock row is the unit of serialisation, so a
 deployment that outgrows one writer shards the ledger by account id (e.g. Citus,
@@ -180,7 +180,7 @@ class LedgerRepository:
         """The view as of clock `last`: stored state, plus `inflight` (a batch being
         committed on another connection) laid over it. Without the lock this is a
         speculation, valid only if the clock still reads `last` when the batch is written
-        (see `services/ledger_writer.py`)."""
+        (see `bench/ledger_writer.py`)."""
         fly = inflight or InFlight.empty(last)
         expiring = [p for p in self._expiring(now) if p.id not in fly.pending]
         transfer_ids: set[int] = set()

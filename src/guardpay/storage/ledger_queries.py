@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from guardpay.domain.ledger.model import Account, Transfer
 from guardpay.domain.ledger.verify import Counters, Problem
-from guardpay.storage import prepared
+from guardpay.storage.engine import prepared
 from guardpay.storage.ledger import ACCOUNT_COLS, TRANSFER_COLS
 
 T = TypeVar("T")

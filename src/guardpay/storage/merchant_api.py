@@ -15,7 +15,7 @@ from sqlalchemy import Column, Connection, DateTime, String, Table, Text, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from guardpay.storage.db import as_utc
+from guardpay.storage.engine.db import as_utc
 from guardpay.storage.schema import metadata
 
 merchant_api_keys = Table(

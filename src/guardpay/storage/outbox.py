@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 
-from guardpay.storage.db import as_utc as _utc
+from guardpay.storage.engine.db import as_utc as _utc
 from guardpay.storage.schema import metadata
 
 webhook_endpoints = Table(

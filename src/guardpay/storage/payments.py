@@ -33,8 +33,8 @@ from sqlalchemy import (
     update,
 )
 
-from guardpay.storage.db import as_utc as _utc
-from guardpay.storage.prepared import StringList, insert_into, member, once, run, select_by
+from guardpay.storage.engine.db import as_utc as _utc
+from guardpay.storage.engine.prepared import StringList, insert_into, member, once, run, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")

@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from guardpay.storage.db import as_utc
+from guardpay.storage.engine.db import as_utc
 from guardpay.storage.schema import metadata
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
-from guardpay.storage.db import as_utc
+from guardpay.storage.engine.db import as_utc
 from guardpay.storage.schema import metadata
 
 refunds = Table(

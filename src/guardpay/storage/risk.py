@@ -35,8 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from guardpay.storage.db import as_utc
-from guardpay.storage.prepared import insert_into, once, one_of, run
+from guardpay.storage.engine.db import as_utc
+from guardpay.storage.engine.prepared import insert_into, once, one_of, run
 from guardpay.storage.schema import metadata
 
 risk_decisions = Table(

@@ -162,20 +162,3 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
-
-# Identity and auth declare their tables beside their repositories, on this metadata;
-# importing them here makes `metadata` complete for the migration check.
-from guardpay.storage import (  # noqa: E402, F401  # noqa: E402, F401
-    auth,
-    escrow,
-    funding,
-    idempotency,
-    identity,
-    merchant_api,
-    outbox,
-    payments,
-    red_packets,
-    refunds,
-    risk,
-    wallets,
-)

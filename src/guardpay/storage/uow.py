@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Connection, NestedTransaction
 
-from guardpay.storage.db import Database
+from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
-from guardpay.storage.memo import RowMemo
 
 log = structlog.get_logger("guardpay.storage")
 
@@ -158,7 +158,7 @@ def lazy_unit_of_work(db: Database) -> Iterator[UnitOfWork]:
 
     An API request's unit of work is opened before its dependencies and endpoint run,
     each in a worker thread of its own with the event loop in between; begun eagerly,
-    SQLite's write lock was held across all those hand-overs (storage/db.py)."""
+    SQLite's write lock was held across all those hand-overs (storage/engine/db.py)."""
     with ExitStack() as stack:
         uow = UnitOfWork(opener=lambda: stack.enter_context(db.begin()))
         yield uow

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
 
-from guardpay.storage.memo import RowMemo
-from guardpay.storage.prepared import run, sql
+from guardpay.storage.engine.memo import RowMemo
+from guardpay.storage.engine.prepared import run, sql
 from guardpay.storage.schema import metadata
 
 wallets = Table(

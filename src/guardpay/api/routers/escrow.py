@@ -21,7 +21,8 @@ from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller, PayerCa
 from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
-from guardpay.services import escrow, merchant_api
+from guardpay.services.identity import merchant_api
+from guardpay.services.payments import escrow
 from guardpay.storage.escrow import TradeRow
 
 router = APIRouter(route_class=InOneUnit, tags=["escrow"])

@@ -5,7 +5,7 @@ the instruction is with the bank. The bank's answer arrives later at
 `POST /v1/bank/callbacks`, signed like our own webhooks (HMAC-SHA256 over
 `{timestamp}.{body}` under a secret shared with the bank, the timestamp within five
 minutes); duplicates, early, late and contradicting answers are the service's business
-(`services/funding.py`). Both requests need the payment password; a step-up that risk
+(`services/payments/funding.py`). Both requests need the payment password; a step-up that risk
 control asks for is passed and the request made again with its challenge id. A request
 with an Idempotency-Key names its funding after the key (`funding.funding_id_for`): a
 retry after a 503 (the bank's reply was lost) meets the instruction the bank may have
@@ -32,7 +32,8 @@ from guardpay.api.routers.common import ListOut, Page, PathId, Secret, errors, r
 from guardpay.api.routers.payments import Amount, Currency
 from guardpay.domain.money import Money
 from guardpay.errors import AuthenticationFailed, InvalidRequest, ServiceUnavailable
-from guardpay.services import funding, webhooks
+from guardpay.services.payments import funding
+from guardpay.services.webhooks import events as webhooks
 from guardpay.storage.funding import FundingRow
 
 router = APIRouter(route_class=InOneUnit, tags=["funding"])
@@ -155,7 +156,7 @@ def bank_callback(
     a bad signature is 401 and changes nothing. An answer for a reference we do not have
     is 503 `bank_reference_unknown` and changes nothing: it may have overtaken the
     commit of the request that submitted the instruction, and the bank's retry after
-    that commit settles the funding (services/funding.py)."""
+    that commit settles the funding (services/payments/funding.py)."""
     secret = request.app.state.bank_secret
     if not secret:
         raise ServiceUnavailable(

@@ -20,7 +20,7 @@ from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.model import INT64_MAX, Account, Transfer
 from guardpay.domain.money import BY_LEDGER
 from guardpay.errors import NotFound
-from guardpay.services import operators
+from guardpay.services.platform import access
 from guardpay.storage.ledger_queries import BalanceRow
 from guardpay.storage.uow import UnitOfWork
 
@@ -30,8 +30,8 @@ READ_ROLE = Role.VIEWER
 
 def _ledger_reader(op: Caller) -> UnitOfWork:
     """401 without a session, 403 `operator_required` for a user's session and
-    `insufficient_role` for a disabled operator's (services/operators.py)."""
-    operators.require_role(op.ctx, READ_ROLE)
+    `insufficient_role` for a disabled operator's (services/auth/operators.py)."""
+    access.require_role(op.ctx, READ_ROLE)
     return op.ctx.uow
 
 

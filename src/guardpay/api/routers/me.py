@@ -26,7 +26,7 @@ from guardpay.api.routers.common import (
     reveal,
 )
 from guardpay.api.routers.sessions import CompleteIn
-from guardpay.services import auth
+from guardpay.services.auth import facade as auth
 
 router = APIRouter(route_class=InOneUnit, prefix="/me", tags=["credentials"])
 

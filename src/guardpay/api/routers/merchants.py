@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 
 from guardpay.api.deps import InOneUnit, OperatorCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
-from guardpay.services import identity, merchant_api, operators
+from guardpay.services.identity import facade as identity
+from guardpay.services.identity import merchant_api
+from guardpay.services.platform import access
 from guardpay.storage.merchant_api import ApiKeyRow
 
 router = APIRouter(route_class=InOneUnit, prefix="/merchants", tags=["merchants"])
@@ -71,7 +73,7 @@ def _account(text: str | None) -> int | None:
 
 @router.post("", status_code=201, response_model=MerchantOut, responses=errors(400, 401, 403, 409))
 def register(op: OperatorCaller, body: MerchantIn) -> MerchantOut:
-    operators.require_role(op.ctx, ONBOARD_ROLE)
+    access.require_role(op.ctx, ONBOARD_ROLE)
     merchant = identity.register_merchant(
         op.ctx,
         legal_name=body.legal_name,
@@ -99,7 +101,7 @@ class SubMerchantIn(BaseModel):
 )
 def add_sub_merchant(op: OperatorCaller, merchant_id: PathId, body: SubMerchantIn) -> MerchantOut:
     """A shop under a top-level merchant; its payments carry both names."""
-    operators.require_role(op.ctx, ONBOARD_ROLE)
+    access.require_role(op.ctx, ONBOARD_ROLE)
     merchant = identity.add_sub_merchant(
         op.ctx,
         merchant_id,
@@ -114,7 +116,7 @@ def add_sub_merchant(op: OperatorCaller, merchant_id: PathId, body: SubMerchantI
 
 @router.get("/{merchant_id}", response_model=MerchantOut, responses=errors(401, 403, 404))
 def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
-    operators.require_role(op.ctx, VIEW_ROLE)
+    access.require_role(op.ctx, VIEW_ROLE)
     return MerchantOut.of(identity.get_merchant(op.ctx, merchant_id))
 
 
@@ -124,7 +126,7 @@ def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
     responses=errors(401, 403, 404),
 )
 def list_sub_merchants(op: OperatorCaller, merchant_id: PathId, page: Page) -> ListOut[MerchantOut]:
-    operators.require_role(op.ctx, VIEW_ROLE)
+    access.require_role(op.ctx, VIEW_ROLE)
     found = identity.list_sub_merchants(op.ctx, merchant_id)
     return page_of([MerchantOut.of(m) for m in found], [m.id for m in found], page)
 
@@ -167,7 +169,7 @@ def add_api_key(op: OperatorCaller, merchant_id: PathId, body: ApiKeyIn) -> ApiK
     "/{merchant_id}/api-keys", response_model=ListOut[ApiKeyOut], responses=errors(401, 403, 404)
 )
 def list_api_keys(op: OperatorCaller, merchant_id: PathId, page: Page) -> ListOut[ApiKeyOut]:
-    operators.require_role(op.ctx, VIEW_ROLE)
+    access.require_role(op.ctx, VIEW_ROLE)
     rows = merchant_api.list_keys(op.ctx, merchant_id)
     return page_of([ApiKeyOut.of(r) for r in rows], [r.id for r in rows], page)
 

@@ -18,7 +18,9 @@ from guardpay.api.deps import InOneUnit, OperatorCaller, RequestContext
 from guardpay.api.routers.common import IssuedOut, ListOut, PathId, Secret, errors
 from guardpay.api.routers.users import UserOut
 from guardpay.domain.auth.records import Approval, Operator
-from guardpay.services import identity, operators
+from guardpay.services.auth import operators
+from guardpay.services.identity import facade as identity
+from guardpay.services.platform import access
 
 router = APIRouter(route_class=InOneUnit, prefix="/operator", tags=["operators"])
 
@@ -72,7 +74,7 @@ def create_operator(op: OperatorCaller, body: OperatorIn) -> OperatorOut:
 @router.get("/users/{user_id}", response_model=UserOut, responses=errors(401, 403, 404))
 def get_user(op: OperatorCaller, user_id: PathId) -> UserOut:
     """A user as the console shows them: masked (any operator)."""
-    operators.require_role(op.ctx, "viewer")
+    access.require_role(op.ctx, "viewer")
     return UserOut.of(identity.get_user(op.ctx, user_id))
 
 

@@ -31,15 +31,13 @@ from guardpay.api.deps import (
 )
 from guardpay.api.routers.common import PathId, Secret, errors, reveal
 from guardpay.domain.money import Money
-from guardpay.services import (
-    merchant_api,
-    payments,
-    payments_codes,
-    payments_limits,
-    payments_qr,
-)
-from guardpay.services.auth import PaymentSignature
-from guardpay.services.payments import Authorization, StepUpAnswer
+from guardpay.services.auth.facade import PaymentSignature
+from guardpay.services.identity import merchant_api
+from guardpay.services.payments import codes as payments_codes
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import limits as payments_limits
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.payments.core import Authorization, StepUpAnswer
 from guardpay.storage.payments import PaymentRow
 
 router = APIRouter(route_class=InOneUnit, tags=["payments"])

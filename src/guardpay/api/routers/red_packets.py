@@ -19,7 +19,7 @@ from guardpay.api.routers.common import PathId, errors
 from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
 from guardpay.domain.payments.red_packets import MAX_SHARES, Split
-from guardpay.services import red_packets
+from guardpay.services.payments import red_packets
 from guardpay.storage.red_packets import ShareRow
 
 router = APIRouter(route_class=InOneUnit, tags=["red packets"])

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, StrictInt
 from guardpay.api.deps import InOneUnit, MerchantCaller
 from guardpay.api.routers.common import Page, PathId, errors, page_of
 from guardpay.domain.money import Money
-from guardpay.services import merchant_api, refunds
+from guardpay.services.identity import merchant_api
+from guardpay.services.payments import refunds
 from guardpay.storage.refunds import RefundRow
 
 router = APIRouter(route_class=InOneUnit, tags=["refunds"])

@@ -22,7 +22,11 @@ from guardpay.api.deps import InOneUnit, OperatorCaller, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import NotFound
-from guardpay.services import operators, payments, payments_review, risk_lists, risk_models
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import review as payments_review
+from guardpay.services.platform import access
+from guardpay.services.risk import lists as risk_lists
+from guardpay.services.risk import models as risk_models
 from guardpay.storage.risk import DecisionRow, ListEntry, RiskRepository
 
 router = APIRouter(route_class=InOneUnit, tags=["risk"])
@@ -112,7 +116,7 @@ def decline(op: OperatorCaller, decision_id: PathId, body: NoteIn) -> ReviewedOu
     "/risk/decisions/{decision_id}", response_model=ExplainedOut, responses=errors(401, 403, 404)
 )
 def explain(op: OperatorCaller, decision_id: PathId) -> ExplainedOut:
-    operators.require_role(op.ctx, "viewer")
+    access.require_role(op.ctx, "viewer")
     row = RiskRepository(op.ctx.uow.conn).decision(decision_id)
     if row is None:
         raise NotFound("no such decision", code="decision_not_found", param="decision_id")

@@ -29,7 +29,7 @@ from guardpay.api.routers.common import (
     page_of,
     reveal,
 )
-from guardpay.services import auth
+from guardpay.services.auth import facade as auth
 
 router = APIRouter(route_class=InOneUnit, tags=["sessions"])
 

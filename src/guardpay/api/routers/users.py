@@ -28,8 +28,9 @@ from guardpay.api.routers.common import (
     page_of,
     reveal,
 )
-from guardpay.services import auth, identity
-from guardpay.services.context import Actor
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.platform.context import Actor
 
 router = APIRouter(route_class=InOneUnit, tags=["users"])
 

@@ -2,7 +2,7 @@
 only: no id in the path), a merchant's settlement accounts under
 `/v1/merchants/{merchant_id}/balances` (signed with the merchant's key, or an analyst
 acting for it, like every merchant-side call). Read from the ledger, never opening an
-account (services/wallet_views.py); amounts are integers of minor units beside their
+account (services/ledger/wallet_views.py); amounts are integers of minor units beside their
 currency, transfer ids strings (they are 64-bit)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from guardpay.api.deps import InOneUnit, MerchantCaller, UserCaller
 from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
-from guardpay.services import wallet_views
-from guardpay.services.wallet_views import Direction, Entry, History, Status, WalletView
+from guardpay.services.ledger import wallet_views
+from guardpay.services.ledger.wallet_views import Direction, Entry, History, Status, WalletView
 
 router = APIRouter(route_class=InOneUnit, tags=["wallets"])
 CurrencyPath = Annotated[str, Path(min_length=1, max_length=8, examples=["CNY"])]

@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 
 from guardpay.api.deps import InOneUnit, MerchantCaller, OperatorCaller
 from guardpay.api.routers.common import PathId, errors
-from guardpay.services import merchant_api, operators, webhooks
+from guardpay.services.identity import merchant_api
+from guardpay.services.platform import access
+from guardpay.services.webhooks import events as webhooks
 
 router = APIRouter(route_class=InOneUnit, prefix="/merchants", tags=["webhooks"])
 
@@ -45,7 +47,7 @@ class RegisteredOut(EndpointOut):
 def register(m: MerchantCaller, merchant_id: PathId, body: EndpointIn) -> RegisteredOut:
     """Set or replace the endpoint; a new signing secret each time (rotation). 400
     `webhook_url_not_public` if its host is, or resolves to, an internal address
-    (services/webhooks_targets.py)."""
+    (services/webhooks/targets.py)."""
     merchant_api.require_merchant(m.ctx, merchant_id)
     done = webhooks.register_endpoint(m.ctx, merchant_id, body.url)
     return RegisteredOut(
@@ -57,5 +59,5 @@ def register(m: MerchantCaller, merchant_id: PathId, body: EndpointIn) -> Regist
     "/{merchant_id}/webhook-endpoint", response_model=EndpointOut, responses=errors(401, 403, 404)
 )
 def get_endpoint(op: OperatorCaller, merchant_id: PathId) -> EndpointOut:
-    operators.require_role(op.ctx, VIEW_ROLE)
+    access.require_role(op.ctx, VIEW_ROLE)
     return EndpointOut(merchant_id=merchant_id, url=webhooks.endpoint_url(op.ctx, merchant_id))

@@ -39,7 +39,7 @@ _MESSAGES = {
 
 class QrRejected(PermissionDenied):
     """A QR code refused for a security reason. A PermissionDenied, so the edge commits
-    the security event recorded before it is raised (services/auth.py COMMIT_ON)."""
+    the security event recorded before it is raised (services/auth/facade.py COMMIT_ON)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(_MESSAGES[code], code=code, param="payload")

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the engine handed over by `storage.migrate`."""
+"""Alembic environment: runs on the engine handed over by `storage.engine.migrate`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Top-up and withdrawal through the bank channel: the postings (the state machine is in
-`domain/funding.py`).
+`domain/payments/funding.py`).
 
 The accounting (signs as the ledger stores them: a transfer debits one account and
 credits another; a wallet's balance is credits - debits, the RESERVE's is debits -

@@ -1,0 +1,122 @@
+"""The platform's periodic jobs, in one registry: what runs on a schedule, and how often.
+
+Each run of a job is one unit of work (one transaction) acting as the system, so a job
+that fails changes nothing and the next run tries again; jobs are idempotent by
+construction (each re-checks its rows under their locks), so two schedulers, or a
+scheduler and `guardpay jobs run`, may overlap safely. `guardpay serve` runs them in a
+background thread (`Scheduler`); `guardpay jobs run` runs them once, e.g. from cron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from guardpay.security.keys import Keyring
+from guardpay.services.payments import escrow, red_packets
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.storage.engine.db import Database
+from guardpay.storage.idempotency import IdempotencyRepository
+from guardpay.storage.uow import unit_of_work
+
+log = structlog.get_logger("guardpay.jobs")
+
+#: Idempotency keys are honoured at least this long (the API promises 24 hours).
+IDEMPOTENCY_RETENTION = timedelta(hours=25)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: timedelta
+    run: Callable[[Context], int]  # how many things it did
+    description: str
+
+
+def _purge_idempotency(ctx: Context) -> int:
+    return IdempotencyRepository(ctx.uow.conn).purge(ctx.now() - IDEMPOTENCY_RETENTION)
+
+
+def _expire_reviews(ctx: Context) -> int:
+    from guardpay.services.payments import (
+        review as payments_review,  # it builds on payments, jobs do not
+    )
+
+    return len(payments_review.expire_overdue(ctx))
+
+
+JOBS: list[Job] = [
+    Job(
+        "escrow_auto_confirm",
+        timedelta(minutes=10),
+        lambda c: len(escrow.auto_confirm_due(c)),
+        "release escrow trades shipped more than the auto-confirm days ago",
+    ),
+    Job(
+        "red_packet_expiry",
+        timedelta(minutes=1),
+        lambda c: len(red_packets.expire_red_packets(c)),
+        "return the unclaimed rest of expired red packets to their senders",
+    ),
+    Job(
+        "idempotency_purge",
+        timedelta(hours=1),
+        _purge_idempotency,
+        "forget Idempotency-Keys older than 25 hours",
+    ),
+    Job(
+        "risk_review_timeouts",
+        timedelta(minutes=1),
+        _expire_reviews,
+        "decline held payments whose risk review deadline passed",
+    ),
+]
+
+
+def register(job: Job) -> None:
+    """Later layers (risk review timeouts) add their jobs here; names are unique."""
+    if any(j.name == job.name for j in JOBS):
+        raise ValueError(f"job {job.name} is already registered")
+    JOBS.append(job)
+
+
+def by_name(name: str) -> Job:
+    for job in JOBS:
+        if job.name == name:
+            return job
+    raise KeyError(name)
+
+
+def run_job(db: Database, keyring: Keyring, clock: Callable[[], datetime], job: Job) -> int:
+    """One run of `job` in its own unit of work; what it did is logged after commit."""
+    with unit_of_work(db) as uow:
+        done = job.run(Context(uow, keyring, SYSTEM, clock))
+    if done:
+        log.info("job_ran", job=job.name, done=done)
+    return done
+
+
+class Scheduler:
+    """Runs every job whose interval has passed; `run_once` is one tick (a DeliveryThread
+    calls it periodically). A failing job is logged and retried at its next interval."""
+
+    def __init__(self, db: Database, keyring: Keyring, clock: Callable[[], datetime]) -> None:
+        self.db, self.keyring, self.clock = db, keyring, clock
+        self.last: dict[str, datetime] = {}
+
+    def run_once(self) -> int:
+        done = 0
+        for job in list(JOBS):
+            now = self.clock()
+            last = self.last.get(job.name)
+            if last is not None and now - last < job.every:
+                continue
+            self.last[job.name] = now
+            try:
+                done += run_job(self.db, self.keyring, self.clock, job)
+            except Exception as exc:  # one job's failure must not stop the others
+                log.error("job_failed", job=job.name, error_type=type(exc).__name__)
+        return done

@@ -1,0 +1,123 @@
+"""Customer payment codes: the payer's phone shows a code, the merchant's terminal
+collects with it.
+
+Each device of a user gets its own random 32-byte secret, stored encrypted under the
+user's data key (so erasing the person destroys it). `generate_payment_code` needs the
+payer to authenticate (payment password and/or step-up; with neither it demands a
+step-up), derives the code from the secret and the time step (domain/payments/codes.py)
+and stores it hashed with the factors shown, because the terminal's payment is made
+later without the payer's input. `collect` refuses an unknown, expired or used code as a
+security event (committed, nothing else written), then pays like any other payment.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from guardpay.domain.money import Money
+from guardpay.domain.payments import codes
+from guardpay.domain.payments.limits import PAYMENT_CODE
+from guardpay.errors import Conflict, PermissionDenied
+from guardpay.services.auth import facade as auth
+from guardpay.services.payments.core import (
+    PURPOSE,
+    Authorization,
+    Payment,
+    authenticate,
+    new_row,
+    process,
+    repo,
+)
+from guardpay.services.payments.limits import lock_payer
+from guardpay.services.payments.qr import active_merchant
+from guardpay.services.platform.context import Context
+from guardpay.storage.payments import CodeRow
+
+SECRET_FIELD = "payment_code_secret"
+_MESSAGES = {
+    "payment_code_invalid": "this is not a valid payment code",
+    "payment_code_expired": "this payment code has expired; show a new one",
+    "payment_code_used": "this payment code was already used",
+}
+
+
+class PaymentCodeRejected(PermissionDenied):
+    """Refused at the terminal; committed with its security event (COMMIT_ON)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(_MESSAGES[code], code=code, param="code")
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+
+
+def _secret(ctx: Context, user_id: str, device_id: str) -> bytes:
+    """The device's secret, made on first use."""
+    stored = repo(ctx).code_secret(user_id, device_id)
+    if stored is not None:
+        return base64.b64decode(ctx.vault.decrypt(user_id, SECRET_FIELD, stored))
+    secret = secrets.token_bytes(32)
+    sealed = ctx.vault.encrypt(user_id, SECRET_FIELD, base64.b64encode(secret).decode())
+    repo(ctx).insert_code_secret(user_id, device_id, sealed, ctx.now())
+    return secret
+
+
+def generate_payment_code(
+    ctx: Context, user_id: str, device_id: str, given: Authorization
+) -> IssuedCode:
+    """A fresh code for this device. Several codes in one 30-second step get successive
+    counters (step * 16 + k), so a regenerated code never repeats a used one."""
+    lock_payer(ctx, user_id)
+    factors = authenticate(ctx, user_id, given)
+    if factors == 0:
+        auth.step_up(ctx, user_id, PURPOSE)
+    secret, now = _secret(ctx, user_id, device_id), ctx.now()
+    step = codes.time_step(now)
+    for k in range(16):
+        code = codes.derive_code(secret, step * 16 + k)
+        if repo(ctx).code(codes.code_hash(code)) is None:
+            break
+    else:
+        raise Conflict("too many codes this half minute; wait", code="payment_code_busy")
+    repo(ctx).insert_code(
+        CodeRow(codes.code_hash(code), user_id, device_id, factors, now, None, None)
+    )
+    ctx.audit(
+        "payment.code_issued", subject=user_id, details={"device": device_id, "factors": factors}
+    )
+    return IssuedCode(code, now + codes.TTL)
+
+
+def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
+    row = repo(ctx).code(codes.code_hash(code), lock=True) if codes.well_formed(code) else None
+    problem = "payment_code_invalid" if row is None else None
+    if row is not None:
+        problem = codes.code_problem(row.issued_at, row.used_at is not None, ctx.now())
+    if problem is None and row is not None:
+        return row
+    ctx.audit(
+        "security.payment_code_rejected",
+        subject=merchant_id,
+        outcome=str(problem),
+        details={"user": row.user_id if row else None},
+    )
+    raise PaymentCodeRejected(str(problem))
+
+
+def collect(ctx: Context, merchant_id: str, code: str, amount: Money) -> Payment:
+    """The merchant's terminal takes `amount` with the payer's scanned code."""
+    merchant = active_merchant(ctx, merchant_id)
+    found = _usable(ctx, merchant_id, code)
+    row = new_row(
+        ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount, merchant.descriptor
+    )
+    standing = lock_payer(ctx, found.user_id)
+    if not repo(ctx).mark_code_used(found.code_hash, row.id, ctx.now()):
+        raise Conflict(_MESSAGES["payment_code_used"], code="payment_code_used")
+    return process(ctx, row, found.factors, standing, new=True)

@@ -1,0 +1,306 @@
+"""Red packets: a sender funds a packet of N shares; each user claims one share, once;
+on expiry the unclaimed rest goes back to the sender.
+
+Money: creation moves the total from the sender's wallet to the packet's own holding
+account (`RED_PACKET_HOLDING`, one per packet, so "the packet is settled" is simply "its
+holding account is at zero"); a claim moves one share out to the claimer's wallet; expiry
+moves the unclaimed shares back. Each step is one unit of work with its rows, its ledger
+transfer and its audit entry, so they commit together or not at all.
+
+Authentication and limits are a payment's: the sender shows the payment password and/or
+a passed "payment" step-up (with neither, a step-up challenge is begun and
+`step_up_required` answered, committed like every auth refusal). Funding a packet is
+recorded as a succeeded `payments` row of kind `red_packet` paid to the packet, checked
+by `payments_limits.check_limits` first, so it counts against the sender's account-class
+balance-payment allowance like a P2P transfer (no QR limit applies).
+
+Concurrency: claims and expiry lock the packet row first, so the last share goes to one
+claimer, and a share is never both claimed and refunded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.ledger.ids import new_transfer_id
+from guardpay.domain.ledger.model import Transfer
+from guardpay.domain.money import Money, currency
+from guardpay.domain.payments import outcomes
+from guardpay.domain.payments.limits import DEFAULT, PaymentSettings
+from guardpay.domain.payments.postings import red_packets as postings
+from guardpay.domain.payments.red_packets import RandomSource, Split, check_split, split
+from guardpay.domain.payments.states import PaymentState, Status, transition
+from guardpay.errors import Conflict, InvalidRequest, NotFound, StepUpRequired
+from guardpay.services.auth import facade as auth
+from guardpay.services.ledger import books as ledger
+from guardpay.services.ledger import wallets
+from guardpay.services.payments import core as payments
+from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.limits import check_limits, lock_payer
+from guardpay.services.platform.context import Context
+from guardpay.services.platform.ids import new_id
+from guardpay.services.risk.screening import Subject, screen
+from guardpay.storage.payments import PaymentRepository, PaymentRow
+from guardpay.storage.red_packets import PacketRow, RedPacketRepository, ShareRow
+
+KIND = "red_packet"
+DEFAULT_TTL = timedelta(hours=24)
+MAX_TTL = timedelta(days=7)
+MIN_TTL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class NewPacket:
+    """What the sender asks for; `amount` is the total, split into `shares`."""
+
+    amount: Money
+    shares: int
+    split: Split = Split.RANDOM
+    expires_in: timedelta = DEFAULT_TTL
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RedPacket:
+    row: PacketRow
+    shares: list[ShareRow]
+
+    @property
+    def remaining_shares(self) -> int:
+        return sum(1 for s in self.shares if s.claimer_id is None)
+
+    @property
+    def remaining_amount(self) -> int:
+        return (
+            0
+            if self.row.status == "expired"
+            else sum(s.amount for s in self.shares if s.claimer_id is None)
+        )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One successful claim: whose share, how much, when."""
+
+    packet_id: str
+    claimer_id: str
+    amount: int
+    currency: str
+    claimed_at: datetime
+
+
+def repo(ctx: Context) -> RedPacketRepository:
+    return RedPacketRepository(ctx.uow.conn)
+
+
+def holding(ctx: Context, packet_id: str, currency_code: str) -> int:
+    """The packet's own holding account (opened on first use)."""
+    return wallets.wallet(ctx, KIND, packet_id, currency_code, AccountCode.RED_PACKET_HOLDING)
+
+
+def _move(ctx: Context, legs: list[Transfer]) -> None:
+    """Apply the packet's transfer in this unit of work; a refusal rolls the whole use
+    case back."""
+    results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
+    outcomes.require_applied(results, outcomes.RED_PACKET)
+
+
+def _validate(new: NewPacket) -> None:
+    """Refuse an impossible packet before anything (auth bookkeeping included) happens."""
+    try:
+        check_split(new.amount.amount, new.shares)
+    except ValueError as e:
+        raise InvalidRequest(str(e), code="invalid_red_packet", param="shares") from e
+    if not MIN_TTL <= new.expires_in <= MAX_TTL:
+        raise InvalidRequest(
+            "a red packet expires in 1 minute to 7 days",
+            code="invalid_red_packet",
+            param="expires_in",
+        )
+
+
+def _authenticate(ctx: Context, sender_id: str, given: Authorization) -> int:
+    """At least one factor, as for any balance payment; with none, begin a step-up (the
+    challenge commits with the `step_up_required` refusal) for the client to pass."""
+    factors = payments.authenticate(ctx, sender_id, given)
+    if factors == 0:
+        challenge = auth.begin_step_up(ctx, sender_id, payments.PURPOSE)
+        raise StepUpRequired(
+            "confirm this red packet with your payment password or a step-up",
+            methods=list(challenge.methods),
+            challenge_id=challenge.id,
+        )
+    return factors
+
+
+def _payment(
+    ctx: Context, sender_id: str, packet_id: str, new: NewPacket, factors: int
+) -> PaymentRow:
+    """The succeeded `red_packet` payment the balance-payment limits count."""
+    row = payments.new_row(ctx, KIND, sender_id, (KIND, packet_id), new.amount)
+    state = PaymentState(row.id, Status.CREATED)
+    for target in (Status.PROCESSING, Status.SUCCEEDED):
+        state, _ = transition(state, target, ctx.now())
+    return replace(row, status=state.status.value, factors=factors)
+
+
+def _packet(
+    ctx: Context, packet_id: str, sender_id: str, payment_id: str, new: NewPacket
+) -> PacketRow:
+    now = ctx.now()
+    return PacketRow(
+        packet_id,
+        sender_id,
+        payment_id,
+        new.amount.amount,
+        new.amount.currency,
+        new.shares,
+        new.split.value,
+        new.message,
+        "open",
+        0,
+        now + new.expires_in,
+        now,
+        now,
+    )
+
+
+def create_red_packet(
+    ctx: Context,
+    sender_id: str,
+    new: NewPacket,
+    given: Authorization,
+    *,
+    rng: RandomSource | None = None,
+    settings: PaymentSettings = DEFAULT,
+) -> RedPacket:
+    """Authenticate the sender, check their limits, split, and fund the holding account."""
+    _validate(new)
+    standing = lock_payer(ctx, sender_id)  # account_not_verified before anything is written
+    factors = _authenticate(ctx, sender_id, given)
+    check_limits(ctx, standing, KIND, new.amount, factors, settings)
+    packet_id = new_id("rp")
+    subject = Subject("red_packet", KIND, new.amount.amount, new.amount.currency)
+    screen(
+        ctx,
+        sender_id,
+        subject,
+        packet_id,
+        stepped_up=given.step_up_challenge_id is not None,
+        begin_step_up=auth.begin_step_up,
+    )
+    pay = _payment(ctx, sender_id, packet_id, new, factors)
+    PaymentRepository(ctx.uow.conn).insert_payment(pay)
+    row = _packet(ctx, packet_id, sender_id, pay.id, new)
+    amounts = split(new.amount.amount, new.shares, new.split, rng)
+    shares = [ShareRow(packet_id, i, a, None, None) for i, a in enumerate(amounts)]
+    repo(ctx).insert(row, shares)
+    cur = new.amount.currency
+    fund = postings.fund(
+        sender=wallets.wallet(ctx, "user", sender_id, cur),
+        holding=holding(ctx, packet_id, cur),
+        amount=row.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _move(ctx, fund)
+    ctx.audit(
+        "red_packet.created",
+        subject=packet_id,
+        details={
+            "sender": sender_id,
+            "payment": pay.id,
+            "amount": row.amount,
+            "currency": cur,
+            "shares": new.shares,
+            "split": row.split,
+            "factors": factors,
+        },
+    )
+    return RedPacket(row, shares)
+
+
+def _locked(ctx: Context, packet_id: str) -> PacketRow:
+    row = repo(ctx).packet(packet_id, lock=True)
+    if row is None:
+        raise NotFound("no such red packet", code="red_packet_not_found", param="packet_id")
+    return row
+
+
+def _claimable(ctx: Context, row: PacketRow, shares: list[ShareRow], user_id: str) -> ShareRow:
+    """The share this user gets, or the specific reason they get none."""
+    if any(s.claimer_id == user_id for s in shares):
+        raise Conflict("you already claimed this red packet", code="red_packet_already_claimed")
+    if row.status == "expired" or ctx.now() >= row.expires_at:
+        raise Conflict("this red packet has expired", code="red_packet_expired")
+    free = [s for s in shares if s.claimer_id is None]
+    if not free:
+        raise Conflict("this red packet is all taken", code="red_packet_empty")
+    return free[0]
+
+
+def claim_red_packet(ctx: Context, user_id: str, packet_id: str) -> Claimed:
+    """Take the next unclaimed share, under the packet's row lock (one winner per share)."""
+    row = _locked(ctx, packet_id)
+    shares = repo(ctx).shares(packet_id)
+    share = _claimable(ctx, row, shares, user_id)
+    now = ctx.now()
+    repo(ctx).claim_share(packet_id, share.seq, user_id, now)
+    if sum(1 for s in shares if s.claimer_id is None) == 1:
+        repo(ctx).set_status(packet_id, "empty", now)
+    cur = row.currency
+    claim = postings.claim(
+        holding=holding(ctx, packet_id, cur),
+        claimer=wallets.wallet(ctx, "user", user_id, cur),
+        amount=share.amount,
+        ledger=currency(cur).numeric,
+        transfer_id=new_transfer_id(),
+    )
+    _move(ctx, claim)
+    ctx.audit(
+        "red_packet.claimed",
+        subject=packet_id,
+        details={"claimer": user_id, "share": share.seq, "amount": share.amount, "currency": cur},
+    )
+    return Claimed(packet_id, user_id, share.amount, cur, now)
+
+
+def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
+    """Return the unclaimed shares to the sender; False if a claim emptied it meanwhile."""
+    row = _locked(ctx, packet_id)
+    if row.status != "open" or row.expires_at > now:
+        return False
+    left = sum(s.amount for s in repo(ctx).shares(packet_id) if s.claimer_id is None)
+    cur = row.currency
+    if left:
+        back = postings.give_back(
+            holding=holding(ctx, packet_id, cur),
+            sender=wallets.wallet(ctx, "user", row.sender_id, cur),
+            amount=left,
+            ledger=currency(cur).numeric,
+            transfer_id=new_transfer_id(),
+        )
+        _move(ctx, back)
+    repo(ctx).set_status(packet_id, "expired", now, refunded=left)
+    ctx.audit(
+        "red_packet.expired",
+        subject=packet_id,
+        details={"sender": row.sender_id, "refunded": left, "currency": cur},
+    )
+    return True
+
+
+def expire_red_packets(ctx: Context, now: datetime | None = None) -> list[str]:
+    """The expiry job: settle every open packet past its expiry; the ids it settled."""
+    at = ctx.now() if now is None else now
+    return [i for i in repo(ctx).due(at) if _expire_one(ctx, i, at)]
+
+
+def get_red_packet(ctx: Context, packet_id: str) -> RedPacket:
+    """A packet and its shares; whoever has the id may look (they need it to claim)."""
+    row = repo(ctx).packet(packet_id)
+    if row is None:
+        raise NotFound("no such red packet", code="red_packet_not_found", param="packet_id")
+    return RedPacket(row, repo(ctx).shares(packet_id))

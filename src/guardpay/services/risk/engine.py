@@ -1,0 +1,291 @@
+"""Risk decisions in the request path: features, rules and model in, one decision out.
+
+`RiskEngine` is what a process holds: the feature state (in process, or Redis shared by
+every API worker), the rule set (reloaded when its file changes, no restart) and the
+active model (switched by `guardpay model activate`, seen by every worker within
+seconds). `assess` runs inside the request's unit of work, before the ledger sees
+anything: it records the decision with its score, reasons, versions and the features it
+used, and after commit tells the feature state what happened.
+
+Degrading, never failing silently: a model that cannot be loaded leaves the engine on
+rules alone, with an error log, the `guardpay_risk_model_degraded` gauge at 1 and an
+audit entry; a rule file that stops parsing keeps the last good rule set and says so. A
+payment is never taken down by risk control's own faults, and nobody is left unaware.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from guardpay.adapters.risk_state import FeatureState, MemoryFeatureState
+from guardpay.domain.risk.decision import Decision, decide
+from guardpay.domain.risk.features import (
+    RiskEvent,
+    RiskRequest,
+    StateSnapshot,
+    compute_features,
+)
+from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set, load_rule_set_file
+from guardpay.domain.risk.schema import Value
+from guardpay.errors import GuardpayError
+from guardpay.services.platform.context import Context
+from guardpay.services.platform.ids import new_id
+from guardpay.storage.risk import DecisionRow, RiskRepository
+
+if TYPE_CHECKING:
+    from guardpay.ml.model import TrainedModel
+
+log = structlog.get_logger("guardpay.risk")
+
+RULES_ENV = "GUARDPAY_RISK_RULES"
+REDIS_ENV = "GUARDPAY_REDIS_URL"
+REDIS_PREFIX_ENV = "GUARDPAY_REDIS_PREFIX"  # keys under it: one deployment (or bench) each
+
+
+class RuleSource:
+    """The rule set in force: the packaged default, or a file checked for changes at most
+    once a second. A file that no longer loads keeps the last good set (logged)."""
+
+    def __init__(self, path: Path | None = None, *, check_every: float = 1.0) -> None:
+        self.path, self.check_every = path, check_every
+        self._lock = threading.Lock()
+        self._stamp: float | None = None
+        self._checked = 0.0
+        self.last_error: str | None = None
+        self._rules = load_default_rule_set() if path is None else load_rule_set_file(path)
+        self._stamp = None if path is None else path.stat().st_mtime
+
+    @classmethod
+    def fixed(cls, rule_set: RuleSet) -> RuleSource:
+        """Always `rule_set` (an evaluation, a backtest, a test of something else)."""
+        source = cls()
+        source._rules = rule_set
+        return source
+
+    def current(self) -> RuleSet:
+        if self.path is None or time.monotonic() - self._checked < self.check_every:
+            return self._rules
+        with self._lock:
+            self._checked = time.monotonic()
+            self._reload_if_changed(self.path)
+        return self._rules
+
+    def _reload_if_changed(self, path: Path) -> None:
+        try:
+            stamp = path.stat().st_mtime
+            if stamp == self._stamp:
+                return
+            self._rules, self._stamp, self.last_error = load_rule_set_file(path), stamp, None
+            log.info("risk_rules_reloaded", rule_set=self._rules.name, version=self._rules.version)
+        except (OSError, GuardpayError) as exc:
+            self.last_error = getattr(exc, "message", str(exc))
+            log.error("risk_rules_reload_failed", error=self.last_error)
+
+
+def _load_model(path: Path) -> TrainedModel:
+    from guardpay.ml.model import load_model  # LightGBM loads only when a model is active
+
+    return load_model(path)
+
+
+class ModelSource:
+    """The active model (the `risk_models` row marked active), loaded once per version.
+    A load failure means rules only until a retry (every `retry_after` seconds)."""
+
+    def __init__(
+        self,
+        *,
+        check_every: float = 5.0,
+        retry_after: float = 60.0,
+        loader: Callable[[Path], TrainedModel] = _load_model,
+    ) -> None:
+        self.check_every, self.retry_after, self.loader = check_every, retry_after, loader
+        self._lock = threading.Lock()
+        self._checked = -1e9
+        self._retry_at = 0.0
+        self.model: TrainedModel | None = None
+        self.failed: str | None = None  # the version that would not load
+
+    def current(self, ctx: Context | None) -> TrainedModel | None:
+        """The model to use; without a context (a replay), the one already held."""
+        now = time.monotonic()
+        if ctx is not None and now - self._checked >= self.check_every:
+            with self._lock:
+                self._checked = now
+                self._refresh(ctx)
+        return self.model
+
+    def _refresh(self, ctx: Context) -> None:
+        row = RiskRepository(ctx.uow.conn).active_model()
+        wanted = None if row is None else row.version
+        if wanted is None:
+            self.model, self.failed = None, None
+            return
+        loaded = self.model is not None and self.model.version == wanted
+        if loaded or (self.failed == wanted and time.monotonic() < self._retry_at):
+            return
+        assert row is not None
+        self._load(ctx, wanted, Path(row.path))
+
+    def _load(self, ctx: Context, version: str, path: Path) -> None:
+        try:
+            self.model, self.failed = self.loader(path), None
+            log.info("risk_model_loaded", version=version)
+        except (GuardpayError, OSError, ValueError) as exc:
+            self.model, self.failed = None, version
+            self._retry_at = time.monotonic() + self.retry_after
+            log.error("risk_model_unavailable", version=version, error_type=type(exc).__name__)
+            ctx.audit(
+                "risk.model_unavailable",
+                subject=version,
+                outcome="degraded",
+                details={"version": version, "error": type(exc).__name__},
+            )
+
+
+@dataclass
+class Assessment:
+    decision: Decision
+    row: DecisionRow
+    request: RiskRequest
+
+
+@dataclass
+class RiskEngine:
+    state: FeatureState = field(default_factory=MemoryFeatureState)
+    rules: RuleSource = field(default_factory=RuleSource)
+    models: ModelSource = field(default_factory=ModelSource)
+    counts: Counter[str] = field(default_factory=Counter)
+    state_failed: bool = False
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def degraded(self) -> bool:
+        """Deciding without the model or without the feature history."""
+        return self.models.failed is not None or self.state_failed
+
+    def score(
+        self, ctx: Context | None, req: RiskRequest
+    ) -> tuple[Decision, dict[str, Value], Any]:
+        """Features, model and rules for one request; nothing recorded. Without a context
+        (an offline replay) the model is whatever the model source holds."""
+        features = compute_features(req, self._snapshot(req))
+        model = self.models.current(ctx)
+        contributions: list[tuple[str, float]] = []
+        score = None
+        if model is not None:
+            score, contributions = model.explain_one(features)
+            features["model_score"] = score
+        rule_set = self.rules.current()
+        decision = decide(rule_set, evaluate(rule_set, features), score)
+        return decision, features, (rule_set, model, contributions)
+
+    def _snapshot(self, req: RiskRequest) -> StateSnapshot:
+        """The history; if the state store cannot answer (Redis down), an empty one, with
+        the degraded flag up: rules on the request itself (lists, amounts, payee age) still
+        decide, and the payment path stays up."""
+        try:
+            snapshot = self.state.snapshot(req)
+        except Exception as exc:  # any store failure: degrade, never take payments down
+            self.state_failed = True
+            log.error("risk_state_unavailable", error_type=type(exc).__name__)
+            return StateSnapshot()
+        self.state_failed = False
+        return snapshot
+
+    def learn(self, ctx: Context, req: RiskRequest, *, accepted: bool) -> None:
+        """After commit, tell the feature state what happened: `accepted` only when money
+        moved (or the request went through), so an abandoned challenge or a held payment
+        never makes a device or payee "known". A store failure is logged, never raised:
+        the request already committed and its answer must stand."""
+        event = RiskEvent.from_request(req, accepted=accepted)
+
+        def record() -> None:
+            try:
+                self.state.record(event)
+            except Exception as exc:  # the commit stands; the features miss one event
+                self.state_failed = True
+                log.error("risk_state_record_failed", error_type=type(exc).__name__)
+
+        ctx.uow.after_commit(record)
+
+    def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
+        """Decide and record the decision, in this unit of work. The caller says what
+        happened next with `learn` (services/payments/core.py, payments_risk.screen)."""
+        decision, features, (rule_set, model, contributions) = self.score(ctx, req)
+        row = DecisionRow(
+            new_id("rsk"),
+            req.kind,
+            req.channel,
+            subject_id,
+            req.user_id,
+            req.amount,
+            req.currency,
+            decision.action.value,
+            decision.score,
+            list(decision.reasons),
+            f"{rule_set.name}@{rule_set.version}:{rule_set.digest[:12]}",
+            None if model is None else model.version,
+            features,
+            [[name, round(value, 6)] for name, value in contributions],
+            [h.rule for h in decision.hits if h.shadow],
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            ctx.now(),
+        )
+        RiskRepository(ctx.uow.conn).insert_decision(row)
+        with self._count_lock:
+            self.counts[decision.action.value] += 1
+        return Assessment(decision, row, req)
+
+
+_default: RiskEngine | None = None
+_default_lock = threading.Lock()
+
+
+def engine_from_environment() -> RiskEngine:
+    """`GUARDPAY_RISK_RULES` (a rule file, hot reloaded) and `GUARDPAY_REDIS_URL` (shared
+    feature state for several workers, keys under `GUARDPAY_REDIS_PREFIX`); without
+    them, the packaged rules in process."""
+    path = os.environ.get(RULES_ENV)
+    state: FeatureState = MemoryFeatureState()
+    url = os.environ.get(REDIS_ENV)
+    if url:
+        import redis
+
+        from guardpay.adapters.risk_state_redis import RedisFeatureState
+
+        prefix = os.environ.get(REDIS_PREFIX_ENV, "guardpay:risk:")
+        state = RedisFeatureState(redis.Redis.from_url(url), prefix=prefix)
+    return RiskEngine(state, RuleSource(Path(path) if path else None))
+
+
+def engine_of(ctx: Context) -> RiskEngine:
+    """The risk engine deciding this request: the edge's (the app's), else the process
+    default (kept on the context for the rest of its unit of work)."""
+    if ctx.risk_engine is None:
+        ctx.risk_engine = default_engine()
+    return ctx.risk_engine
+
+
+def default_engine() -> RiskEngine:
+    """The process's engine for contexts built without one (CLI commands, jobs)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = engine_from_environment()
+        return _default

@@ -1,0 +1,66 @@
+"""The per-transaction row memo on both backends: a row is read once per transaction, a
+write through the repository is seen at once, a rolled-back savepoint takes its writes
+with it, and nothing is remembered from one transaction to the next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event
+
+from guardpay.security.keys import Keyring
+from guardpay.services.identity import facade as identity
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.storage.engine.db import Database
+from guardpay.storage.uow import UnitOfWork, unit_of_work
+
+AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def user_id(db: Database) -> str:
+    with unit_of_work(db) as uow:
+        return identity.register_user(Context(uow, Keyring.generate(), SYSTEM), "13812345678").id
+
+
+def account_class(uow: UnitOfWork, user_id: str) -> str:
+    found = uow.identity.user(user_id)
+    assert found is not None
+    return found.account_class
+
+
+def test_a_row_is_read_once_and_a_write_is_seen_at_once(db: Database, user_id: str) -> None:
+    selects: list[str] = []
+    with unit_of_work(db) as uow:
+        event.listen(
+            uow.conn,
+            "before_cursor_execute",
+            lambda *a: selects.append(a[2]) if "FROM users" in a[2] else None,
+        )
+        assert [account_class(uow, user_id) for _ in range(3)] == ["unverified"] * 3
+        assert len(selects) == 1
+        uow.identity.set_verified(user_id, "II", None, AT)
+        assert account_class(uow, user_id) == "II"
+        assert len(selects) == 2
+
+
+def test_a_rolled_back_savepoint_takes_its_writes_out_of_the_memo(
+    db: Database, user_id: str
+) -> None:
+    with unit_of_work(db) as uow:
+        assert account_class(uow, user_id) == "unverified"
+        savepoint = uow.conn.begin_nested()
+        uow.identity.set_verified(user_id, "III", None, AT)
+        assert account_class(uow, user_id) == "III"  # remembered inside the savepoint
+        savepoint.rollback()
+        assert account_class(uow, user_id) == "unverified"
+
+
+def test_nothing_is_remembered_between_transactions(db: Database, user_id: str) -> None:
+    with unit_of_work(db) as first:
+        assert account_class(first, user_id) == "unverified"
+    with unit_of_work(db) as second:
+        second.identity.set_verified(user_id, "II", None, AT)
+    with unit_of_work(db) as third:
+        assert account_class(third, user_id) == "II"
