@@ -18,11 +18,17 @@ import pytest
 import structlog
 from sqlalchemy import create_engine, text
 
+from guardpay.config import Settings
 from guardpay.storage.engine.db import Database, normalize_url
 from guardpay.storage.engine.migrate import upgrade
-from guardpay.storage.engine.scratch import postgres_url
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@cache
+def postgres_url() -> str:
+    """GUARDPAY_TEST_POSTGRES_URL (config.py `Settings.test_postgres_url`), read once."""
+    return Settings.from_environment().test_postgres_url
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,6 @@ too: in a log, masking too much is the safe side.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -146,8 +145,9 @@ def configure(level: int = logging.INFO, *, json: bool = False) -> None:
 
 
 #: How much the CLI and `guardpay serve` log (debug, info, warning, error; default
-#: warning: the CLI's stderr stays quiet) and how (console, or json for a log pipeline).
-#: `serve --log-level/--log-format` set them, so its worker processes inherit them.
+#: warning: the CLI's stderr stays quiet) and how (console, or json for a log pipeline):
+#: config.py `Settings.log_level` / `log_format` read these variables; `serve
+#: --log-level/--log-format` write them, so its worker processes inherit the choice.
 LOG_LEVEL_ENV = "GUARDPAY_LOG_LEVEL"
 LOG_FORMAT_ENV = "GUARDPAY_LOG_FORMAT"
 LEVELS = {
@@ -159,11 +159,11 @@ LEVELS = {
 FORMATS = ("console", "json")
 
 
-def configure_from_environment() -> None:
-    """`configure` as the environment says; an unknown value is refused, not ignored
-    (a server quietly logging nothing is what an operator must not get)."""
-    level = os.environ.get(LOG_LEVEL_ENV, "warning").lower()
-    form = os.environ.get(LOG_FORMAT_ENV, "console").lower()
+def configure_named(level: str = "warning", form: str = "console") -> None:
+    """`configure` by the names the settings use (the edge passes its `Settings.log_level`
+    and `log_format`); an unknown name is refused, not ignored (a server quietly logging
+    nothing is what an operator must not get)."""
+    level, form = level.lower(), form.lower()
     if level not in LEVELS:
         raise ValueError(f"{LOG_LEVEL_ENV} must be one of {', '.join(LEVELS)}, not {level!r}")
     if form not in FORMATS:

@@ -35,8 +35,9 @@ from guardpay.adapters.sms import (
     SmsConfigError,
     SmsSender,
     TwilioSms,
-    sms_from_environment,
+    sms_from_settings,
 )
+from guardpay.config import Settings
 from guardpay.errors import ServiceUnavailable
 
 PHONE = "+8613812345678"
@@ -294,6 +295,11 @@ TWILIO_ENV = {
     TWILIO_TOKEN_ENV: TOKEN,
     TWILIO_FROM_ENV: SENDER,
 }
+
+
+def sms_from_environment(environ: dict[str, str]) -> SmsSender:
+    """The backend these variables configure, read as the edges read them (config.py)."""
+    return sms_from_settings(Settings.from_environment(environ))
 
 
 def test_unset_or_console_is_the_console_backend() -> None:

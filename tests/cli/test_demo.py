@@ -84,7 +84,7 @@ def test_demo_serves_on_the_port_given_with_both_logins_and_the_console_sms(
     assert "console backend" in said
     assert isinstance(app.state.sms, ConsoleSms)
 
-    observability.configure_from_environment()  # not to the CLI runner's closed stderr
+    observability.configure_named()  # not to the CLI runner's closed stderr
     client = TestClient(app)
     analyst = client.post(
         "/v1/operator/sessions", json={"name": ANALYST_NAME, "password": ANALYST_SECRET}

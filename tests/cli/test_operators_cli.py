@@ -66,7 +66,7 @@ def test_the_first_admin_is_created_and_can_log_in(db: Database) -> None:
     assert "admin" in in_words.stdout
     assert "argon2" not in in_words.stdout + run(db, "list", "--json").stdout  # no hash
 
-    observability.configure_from_environment()  # not to the CLI runner's closed stderr
+    observability.configure_named()  # not to the CLI runner's closed stderr
     client = TestClient(create_app(db, keyring=Keyring.generate()))
     r = client.post("/v1/operator/sessions", json={"name": "admin", "password": SECRET})
     assert r.status_code == 201, r.text

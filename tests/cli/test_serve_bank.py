@@ -16,10 +16,11 @@ from guardpay.adapters.bank import (
     BankConfigError,
     BankInstruction,
     FakeBank,
-    bank_from_environment,
+    bank_from_settings,
 )
 from guardpay.cli import serve as serve_module
 from guardpay.cli.main import app
+from guardpay.config import Settings
 from guardpay.storage.engine.db import Database
 
 
@@ -88,7 +89,7 @@ def test_a_bad_setting_is_refused_before_serving(
     says: str,
 ) -> None:
     with pytest.raises(BankConfigError, match=says):
-        bank_from_environment({ADAPTER_ENV: setting})
+        bank_from_settings(Settings.from_environment({ADAPTER_ENV: setting}))
     monkeypatch.setenv(ADAPTER_ENV, setting)
     result = _serve(sqlite_db)
     assert result.exit_code == 2

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from guardpay import observability
 from guardpay.cli import serve as serve_module
 from guardpay.cli.main import app
+from guardpay.config import Settings, SettingsError
 from guardpay.storage.engine.db import Database
 
 log = structlog.get_logger()
@@ -27,8 +28,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(observability.LOG_FORMAT_ENV, raising=False)
 
 
+def configure_from_environment() -> None:
+    """Logging as the environment says, read as the CLI reads it (config.py)."""
+    settings = Settings.from_environment()
+    observability.configure_named(settings.log_level, settings.log_format)
+
+
 def test_by_default_only_warnings_are_written(capsys: pytest.CaptureFixture[str]) -> None:
-    observability.configure_from_environment()
+    configure_from_environment()
     log.info("http_request", path="/v1/transfers")
     log.warning("fake_adapters_in_use")
     written = capsys.readouterr().err
@@ -41,7 +48,7 @@ def test_info_as_json_is_one_scrubbed_object_a_line(
 ) -> None:
     monkeypatch.setenv(observability.LOG_LEVEL_ENV, "INFO")
     monkeypatch.setenv(observability.LOG_FORMAT_ENV, "json")
-    observability.configure_from_environment()
+    configure_from_environment()
     log.info("http_request", path="/v1/transfers", status=201, password="hunter2")
     line = json.loads(capsys.readouterr().err.strip())
     assert (line["event"], line["level"], line["status"]) == ("http_request", "info", 201)
@@ -59,8 +66,13 @@ def test_an_unknown_value_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ValueError, match=variable):
-        observability.configure_from_environment()
+    with pytest.raises(SettingsError, match=variable):
+        configure_from_environment()
+    with pytest.raises(ValueError, match=variable):  # the names alone, too
+        observability.configure_named(
+            value if variable == observability.LOG_LEVEL_ENV else "warning",
+            value if variable == observability.LOG_FORMAT_ENV else "console",
+        )
 
 
 def test_serve_configures_logging_for_itself_and_its_workers(

@@ -29,12 +29,13 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol, cast
 
+from guardpay.config import Settings
 from guardpay.errors import InvalidRequest
 
 STATEMENT_FIELDS = ("date", "bank_reference", "direction", "amount", "currency", "status")
@@ -79,7 +80,8 @@ class BankChannel(Protocol):
 
 
 #: a deployment's bank adapter: `package.module:factory`, the factory returning a
-#: `BankChannel` (it reads its own settings); unset, the server runs `FakeBank`
+#: `BankChannel` (it reads its own settings); unset, the server runs `FakeBank`. The
+#: variable config.py reads into `Settings.bank_adapter`
 ADAPTER_ENV = "GUARDPAY_BANK_ADAPTER"
 
 
@@ -87,10 +89,11 @@ class BankConfigError(ValueError):
     """GUARDPAY_BANK_ADAPTER names nothing usable (the message says what, never a secret)."""
 
 
-def bank_from_environment(environ: Mapping[str, str]) -> BankChannel | None:
-    """The deployment's bank adapter, loaded by its dotted path (the way Django loads a
-    mail backend), or None when none is configured (the server then runs the fake)."""
-    path = environ.get(ADAPTER_ENV, "").strip()
+def bank_from_settings(settings: Settings) -> BankChannel | None:
+    """The deployment's bank adapter (`settings.bank_adapter`), loaded by its dotted path
+    (the way Django loads a mail backend), or None when none is configured (the server
+    then runs the fake)."""
+    path = (settings.bank_adapter or "").strip()
     if not path:
         return None
     module_name, _, factory_name = path.partition(":")

@@ -3,11 +3,12 @@ deployment chooses by configuration (the way Django chooses a mail backend).
 
 `FakeSms` is what the tests use: it keeps every message in an `outbox` (so a test can read
 the code the user would have received), and can be told to fail the next sends, as
-gateways do. `sms_from_environment` builds the configured backend from
-`GUARDPAY_SMS_BACKEND`: `console` (development: printed to the terminal, not sent),
-`file:PATH` (development and tests: one JSON line per message) or `twilio` (Twilio's
-Messages API). Messages carry the full phone number because they must reach it, and a
-one-time code; nothing here logs either (only the console backend prints, as its purpose).
+gateways do. `sms_from_settings` builds the configured backend from
+`GUARDPAY_SMS_BACKEND` (config.py `Settings.sms_backend`): `console` (development:
+printed to the terminal, not sent), `file:PATH` (development and tests: one JSON line per
+message) or `twilio` (Twilio's Messages API). Messages carry the full phone number
+because they must reach it, and a one-time code; nothing here logs either (only the
+console backend prints, as its purpose).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Protocol, TextIO
 
 import httpx
 
+from guardpay.config import Settings
 from guardpay.domain.identity.masking import mask_phone
 from guardpay.errors import ServiceUnavailable
 
@@ -74,7 +75,8 @@ class FakeSms:
 
 
 # -- backends a deployment configures ------------------------------------------------------
-#: which backend `sms_from_environment` builds: console, file:PATH or twilio
+#: which backend `sms_from_settings` builds: console, file:PATH or twilio (the variables
+#: config.py reads these settings from)
 BACKEND_ENV = "GUARDPAY_SMS_BACKEND"
 TWILIO_SID_ENV = "GUARDPAY_TWILIO_ACCOUNT_SID"
 TWILIO_TOKEN_ENV = "GUARDPAY_TWILIO_AUTH_TOKEN"
@@ -196,12 +198,12 @@ def _twilio_error(response: httpx.Response) -> str:
     return f", Twilio error {code}" if isinstance(code, int) else ""
 
 
-def sms_from_environment(environ: Mapping[str, str]) -> SmsSender:
+def sms_from_settings(settings: Settings) -> SmsSender:
     """The backend `GUARDPAY_SMS_BACKEND` names: `console` (also when unset: development),
     `file:PATH`, or `twilio` with `GUARDPAY_TWILIO_ACCOUNT_SID`, `GUARDPAY_TWILIO_AUTH_TOKEN`
     and `GUARDPAY_TWILIO_FROM` (optional `GUARDPAY_TWILIO_BASE_URL`). Raises SmsConfigError
     for an unknown backend or a missing setting."""
-    choice = environ.get(BACKEND_ENV, "").strip()
+    choice = (settings.sms_backend or "").strip()
     if choice in ("", "console"):
         return ConsoleSms()
     if choice.startswith("file:"):
@@ -212,13 +214,18 @@ def sms_from_environment(environ: Mapping[str, str]) -> SmsSender:
             raise SmsConfigError(f"{BACKEND_ENV}: {path} is a directory, not a file")
         return FileSms(path)
     if choice == "twilio":
-        names = (TWILIO_SID_ENV, TWILIO_TOKEN_ENV, TWILIO_FROM_ENV)
-        missing = [n for n in names if not environ.get(n, "").strip()]
+        token = settings.twilio_auth_token
+        given = {
+            TWILIO_SID_ENV: (settings.twilio_account_sid or "").strip(),
+            TWILIO_TOKEN_ENV: (token.get_secret_value() if token else "").strip(),
+            TWILIO_FROM_ENV: (settings.twilio_from or "").strip(),
+        }
+        missing = [name for name, value in given.items() if not value]
         if missing:
             raise SmsConfigError(f"{BACKEND_ENV}=twilio needs {', '.join(missing)}")
-        base = environ.get(TWILIO_BASE_URL_ENV, "").strip() or TWILIO_BASE_URL
+        base = settings.twilio_base_url.strip() or TWILIO_BASE_URL
         if not base.startswith(("https://", "http://")):
             raise SmsConfigError(f"{TWILIO_BASE_URL_ENV} must be an http(s) URL")
-        sid, token, sender = (environ[n].strip() for n in names)
-        return TwilioSms(sid, token, sender, base_url=base)
+        sid, secret, sender = given.values()
+        return TwilioSms(sid, secret, sender, base_url=base)
     raise SmsConfigError(f"unknown {BACKEND_ENV} {choice!r}: use console, file:PATH or twilio")

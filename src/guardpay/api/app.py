@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +11,7 @@ from datetime import datetime
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic import SecretStr
 from starlette.routing import compile_path
 
 from guardpay import __version__
@@ -31,11 +31,12 @@ from guardpay.api.routers import refunds as refunds_router
 from guardpay.api.routers import risk as risk_router
 from guardpay.api.routers import wallets as wallets_router
 from guardpay.api.text_guard import ControlCharacters
+from guardpay.config import Settings
 from guardpay.security.keys import Keyring
 from guardpay.services.jobs import scheduler as jobs
 from guardpay.services.payments import funding
 from guardpay.services.platform.context import SYSTEM, Context, utc_now
-from guardpay.services.risk.engine import RiskEngine, engine_from_environment
+from guardpay.services.risk.engine import RiskEngine, engine_from_settings
 from guardpay.services.webhooks.delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
@@ -83,7 +84,16 @@ class RequestLog:
 #: The bank a server gets when none is given: the fake, answering late and twice now and
 #: then, and seldom failing (a demo should mostly succeed).
 SERVED_FAKE_BANK = Chaos(failure=0.02, duplicate=0.3, late=0.2, contradiction=0.02)
-BANK_SECRET_ENV = "GUARDPAY_BANK_CALLBACK_SECRET"
+BANK_SECRET_ENV = "GUARDPAY_BANK_CALLBACK_SECRET"  # Settings.bank_callback_secret
+
+
+def _secret(given: str | None, configured: SecretStr | None) -> str | None:
+    """An explicit argument, else the setting; empty is none."""
+    if given:
+        return given
+    if configured is None:
+        return None
+    return configured.get_secret_value() or None
 
 
 def _adapters(
@@ -93,13 +103,14 @@ def _adapters(
     sms: SmsSender | None,
     bank: BankChannel | None,
     bank_secret: str | None,
+    settings: Settings,
 ) -> None:
     """What the services need from outside, on app.state. The KYC, SMS and bank defaults
     are the in-process fakes (the demo); a deployment passes real adapters, and is told.
     The default fake bank answers in-process (the server pumps it, see the lifespan); a
     real one calls `POST /v1/bank/callbacks`, signed with `bank_secret` (default: the
-    GUARDPAY_BANK_CALLBACK_SECRET variable; without one that endpoint answers 503). The
-    default keyring comes from the environment when a request first needs it."""
+    GUARDPAY_BANK_CALLBACK_SECRET setting; without one that endpoint answers 503). The
+    default keyring comes from the settings when a request first needs it."""
     if kyc is None or sms is None or bank is None:
         log.warning("fake_adapters_in_use", kyc=kyc is None, sms=sms is None, bank=bank is None)
     app.state.keyring = keyring  # None: read on first use (deps.keyring_of)
@@ -107,7 +118,7 @@ def _adapters(
     app.state.sms = sms if sms is not None else FakeSms()
     app.state.pump_bank = bank is None
     app.state.bank = bank if bank is not None else FakeBank(chaos=SERVED_FAKE_BANK)
-    app.state.bank_secret = bank_secret or os.environ.get(BANK_SECRET_ENV) or None
+    app.state.bank_secret = _secret(bank_secret, settings.bank_callback_secret)
 
 
 def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
@@ -118,7 +129,8 @@ def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
     def deliver(callback: BankCallback) -> object:
         with unit_of_work(state.db) as uow:
             return funding.handle_callback(
-                Context(uow, keyring_of(state), SYSTEM, state.clock), callback
+                Context(uow, keyring_of(state), SYSTEM, state.clock, settings=state.settings),
+                callback,
             )
 
     state.bank.run_in_thread(deliver, stop)
@@ -139,7 +151,7 @@ def _background_lifespan(
         if client is not None:
             state = app.state
             worker = DeliveryWorker(state.db, keyring_of(state), client, clock=state.clock)
-            scheduler = jobs.Scheduler(state.db, keyring_of(state), state.clock)
+            scheduler = jobs.Scheduler(state.db, keyring_of(state), state.clock, state.settings)
             runners = [DeliveryThread(worker), DeliveryThread(scheduler, 5.0, "jobs")]
             for runner in runners:
                 runner.start()
@@ -177,6 +189,7 @@ ROUTERS = (
 def create_app(
     db: Database,
     *,
+    settings: Settings | None = None,
     keyring: Keyring | None = None,
     kyc: Kyc | None = None,
     sms: SmsSender | None = None,
@@ -188,13 +201,17 @@ def create_app(
     bank_secret: str | None = None,
     metrics_token: str | None = None,
 ) -> FastAPI:
-    """Refuses to build on an un-migrated database (raises DatabaseNotMigrated). The
-    keyring defaults to `GUARDPAY_MASTER_KEYS` (or the development key file); `clock`
-    is for tests that move time; `webhook_client` starts the webhook delivery thread;
-    `risk` is the app's risk engine (default: from the environment, services/risk/engine.py);
-    `bank` and `bank_secret` are the bank channel and its callback secret (`_adapters`);
-    `metrics_token` is the bearer token /metrics asks for (default: the
-    GUARDPAY_METRICS_TOKEN variable; without one /metrics is refused, api/metrics.py)."""
+    """Refuses to build on an un-migrated database (raises DatabaseNotMigrated).
+    `settings` (config.py) default to `Settings.from_environment()`, read once, here, and
+    kept on `app.state.settings`: every request's context carries them. The other
+    arguments, given, win over the settings: the keyring defaults to
+    `settings.master_keys` (or the development key file); `clock` is for tests that move
+    time; `webhook_client` starts the webhook delivery thread; `risk` is the app's risk
+    engine (default: from the settings, services/risk/engine.py); `bank` and `bank_secret`
+    are the bank channel and its callback secret (`_adapters`); `idempotency_settings`
+    default to `settings.idempotency_required`; `metrics_token` is the bearer token
+    /metrics asks for (default: GUARDPAY_METRICS_TOKEN; without one /metrics is refused,
+    api/metrics.py)."""
     db.require_migrated()
     app = FastAPI(
         title="guardpay",
@@ -204,19 +221,21 @@ def create_app(
         redoc_url=None,  # served offline: api/docs.py
         lifespan=_background_lifespan(webhook_client),
     )
+    settings = settings if settings is not None else Settings.from_environment()
+    app.state.settings = settings
     app.state.db = db
     app.state.clock = clock or utc_now
-    app.state.risk = risk if risk is not None else engine_from_environment()
-    _adapters(app, keyring, kyc, sms, bank, bank_secret)
+    app.state.risk = risk if risk is not None else engine_from_settings(settings)
+    _adapters(app, keyring, kyc, sms, bank, bank_secret, settings)
     errors.install(app)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors;
     # the write gate admits a request before its idempotency claim (a write) is made, and a
     # request holding control characters is refused before either (api/text_guard.py).
-    idempotency.install(app, idempotency_settings or IdempotencySettings.from_environment())
+    idempotency.install(app, idempotency_settings or IdempotencySettings.from_settings(settings))
     app.add_middleware(WriteGate, backend=db.backend)
     app.add_middleware(ControlCharacters)
     app.add_middleware(RequestLog)
-    metrics.install(app, db, app.state.risk, metrics_token or metrics.token_from_environment())
+    metrics.install(app, db, app.state.risk, _secret(metrics_token, settings.metrics_token))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -100,13 +100,14 @@ _keyring_lock = threading.Lock()
 
 
 def keyring_of(state: Any) -> Keyring:
-    """The app's keyring. The default (`GUARDPAY_MASTER_KEYS`, else the development key
-    file) is read on first use, once, so an app that never serves a request in a context
-    (health and metrics alone) neither needs a master key nor creates a key file."""
+    """The app's keyring. The default (the app's settings' `GUARDPAY_MASTER_KEYS`, else
+    the development key file) is made on first use, once, so an app that never serves a
+    request in a context (health and metrics alone) neither needs a master key nor creates
+    a key file."""
     if state.keyring is None:
         with _keyring_lock:
             if state.keyring is None:
-                state.keyring = Keyring.from_environment(DEFAULT_DATA_DIR)
+                state.keyring = Keyring.from_settings(state.settings, DEFAULT_DATA_DIR)
     keyring = state.keyring
     assert isinstance(keyring, Keyring)
     return keyring
@@ -154,7 +155,7 @@ def _precheck(state: Any, token: str, pin: str) -> auth.PinCheck | None:
         session = uow.auth.session_by_token_hash(token_hash(token.strip()))
         if session is None or session.subject_kind != USER:
             return None
-        ctx = Context(uow, keyring_of(state), SYSTEM, state.clock)
+        ctx = Context(uow, keyring_of(state), SYSTEM, state.clock, settings=state.settings)
         return auth.precheck_payment_password(ctx, session.subject_id, pin)
 
 
@@ -164,7 +165,7 @@ def _request_context(request: Request) -> Iterator[Context]:
     state = request.app.state
     with request_unit(state.db) as uow:
         actor = Actor(ANONYMOUS, "-", client_ip(request), None, geo_position(request))
-        yield Context(uow, keyring_of(state), actor, state.clock, None, state.risk)
+        yield Context(uow, keyring_of(state), actor, state.clock, None, state.risk, state.settings)
 
 
 @dataclass(frozen=True)
@@ -527,7 +528,11 @@ def _merchant_key(
     pending = idempotency.in_endpoint(request.scope)
     with unit_of_work(state.db) as uow:
         ctx = Context(
-            uow, keyring_of(state), Actor(ANONYMOUS, "-", client_ip(request)), state.clock
+            uow,
+            keyring_of(state),
+            Actor(ANONYMOUS, "-", client_ip(request)),
+            state.clock,
+            settings=state.settings,
         )
         key = merchant_api.authenticate(ctx, signed)
         if pending is not None:

@@ -60,7 +60,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +71,7 @@ from starlette.concurrency import run_in_threadpool
 from guardpay.api import asgi, errors
 from guardpay.api.errors import error_body
 from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
+from guardpay.config import Settings
 from guardpay.errors import Conflict, GuardpayError
 from guardpay.storage.engine.db import Database
 from guardpay.storage.idempotency import IN_PROGRESS, IdempotencyRepository, StoredKey
@@ -106,8 +106,8 @@ class IdempotencySettings:
     retention: timedelta = timedelta(hours=24)  # keys are kept at least this long
 
     @classmethod
-    def from_environment(cls) -> IdempotencySettings:
-        return cls(required=os.environ.get(REQUIRED_ENV, "").lower() in ("1", "true", "yes"))
+    def from_settings(cls, settings: Settings) -> IdempotencySettings:
+        return cls(required=settings.idempotency_required)
 
 
 def _error(status: int, code: str, message: str, type_: str = "invalid_request_error") -> Answer:

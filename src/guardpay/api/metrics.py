@@ -32,7 +32,6 @@ otherwise).
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -147,11 +146,6 @@ class _Measure:
             labels = (scope["method"], _template(scope), str(watch.status))
             self.requests.labels(*labels).inc()
             self.latency.labels(*labels).observe(time.perf_counter() - started)
-
-
-def token_from_environment() -> str | None:
-    """`GUARDPAY_METRICS_TOKEN`, or None when it is unset or empty (/metrics is off)."""
-    return os.environ.get(METRICS_TOKEN_ENV) or None
 
 
 def _check(token: str | None, authorization: str | None) -> None:

@@ -28,7 +28,11 @@ from guardpay.errors import InvalidRequest
 from guardpay.services.ledger.books import MAX_BATCH
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import current_revision, head_revision, upgrade
-from guardpay.storage.engine.scratch import baseline_insert, throwaway_database
+from guardpay.storage.engine.scratch import (
+    DEFAULT_POSTGRES_URL,
+    baseline_insert,
+    throwaway_database,
+)
 
 LEDGER, CODE = 156, 100
 SOURCE = 1
@@ -157,12 +161,17 @@ def run(
     history: bool = False,
     seed: int = 7,
     io: str = "auto",
+    postgres_url: str = DEFAULT_POSTGRES_URL,
 ) -> dict[str, Any]:
     """Given a URL, migrate it if needed and leave the data; else use a throwaway database
-    (`backend`: None follows the URL, `resolve_backend`)."""
+    (`backend`: None follows the URL, `resolve_backend`; a PostgreSQL one on the server
+    `postgres_url` names)."""
     backend = resolve_backend(backend, database_url)
     ctx: AbstractContextManager[Database]
-    ctx = nullcontext(Database(database_url)) if database_url else throwaway_database(backend)
+    if database_url:
+        ctx = nullcontext(Database(database_url))
+    else:
+        ctx = throwaway_database(backend, postgres_url)
     with ctx as db:
         if db.backend != ("postgresql" if backend == "postgres" else backend):
             raise InvalidRequest(

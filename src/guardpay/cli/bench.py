@@ -7,7 +7,7 @@ from rich.table import Table
 
 from guardpay.bench import api as api_bench
 from guardpay.bench import ledger as ledger_bench
-from guardpay.cli.context import console, emit_json
+from guardpay.cli.context import console, emit_json, state
 from guardpay.errors import InvalidRequest
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks (not part of the test suite).")
@@ -15,6 +15,7 @@ app = typer.Typer(no_args_is_help=True, help="Benchmarks (not part of the test s
 
 @app.command("ledger")
 def ledger(
+    ctx: typer.Context,
     backend: str | None = typer.Option(
         None,
         show_default=False,
@@ -43,7 +44,10 @@ def ledger(
         backend = ledger_bench.resolve_backend(backend, database_url)
     except InvalidRequest as exc:
         raise typer.BadParameter(exc.message) from exc  # the message names the options
-    result = ledger_bench.run(backend, database_url, transfers, accounts, history, seed, io)
+    throwaway = state(ctx).settings.test_postgres_url  # GUARDPAY_TEST_POSTGRES_URL
+    result = ledger_bench.run(
+        backend, database_url, transfers, accounts, history, seed, io, throwaway
+    )
     if json_out:
         emit_json(result)
         return

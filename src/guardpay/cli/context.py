@@ -1,4 +1,5 @@
-"""What every CLI command shares: the database URL and how to print results."""
+"""What every CLI command shares: the settings (the database URL among them) and how to
+print results."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from guardpay import observability
-from guardpay.config import DEFAULT_DATA_DIR
+from guardpay.config import DEFAULT_DATA_DIR, Settings
 from guardpay.security.keys import Keyring
 from guardpay.storage.engine.db import Database
 
@@ -20,13 +21,20 @@ err_console = Console(stderr=True)
 
 @dataclass
 class CliState:
-    database_url: str
+    """Built once, in the root callback (cli/main.py): the settings read from the
+    environment, `--database-url` already applied."""
+
+    settings: Settings
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url
 
     def database(self) -> Database:
         return Database(self.database_url)
 
     def keyring(self) -> Keyring:
-        return Keyring.from_environment(DEFAULT_DATA_DIR)
+        return Keyring.from_settings(self.settings, DEFAULT_DATA_DIR)
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -40,10 +48,10 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
-def configure_logging() -> None:
-    """Logging as `GUARDPAY_LOG_LEVEL` / `GUARDPAY_LOG_FORMAT` say; a bad value is the
-    command line's error, named."""
+def configure_logging(settings: Settings) -> None:
+    """Logging as `GUARDPAY_LOG_LEVEL` / `GUARDPAY_LOG_FORMAT` say (`settings`); a bad
+    value is the command line's error, named."""
     try:
-        observability.configure_from_environment()
+        observability.configure_named(settings.log_level, settings.log_format)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

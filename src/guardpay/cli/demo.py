@@ -7,7 +7,7 @@ other: a `--database-url` (or `GUARDPAY_DATABASE_URL`) naming another database i
 refused, never wiped. The served API texts its codes through the console SMS backend
 (printed, not sent), and the demo prints its logins: a user's and the analyst's
 (an operator of the console API). Its master key is the CLI's and the API's
-(`Keyring.from_environment`: `GUARDPAY_MASTER_KEYS`, else the development key file
+(`Keyring.from_settings`: `GUARDPAY_MASTER_KEYS`, else the development key file
 `guardpay-data/master.keys`, made on first use): one key, so the API the demo serves
 can decrypt what the walkthrough wrote, and `guardpay audit verify` or
 `guardpay keys rotate` on the demo database work with no extra setup.
@@ -25,7 +25,7 @@ from pathlib import Path
 import typer
 
 from guardpay.adapters.sms import ConsoleSms
-from guardpay.cli.context import console, emit_json, err_console
+from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.cli.demo_flows import EXPECTED, FLOWS, NOT_AVAILABLE, Say, balances, yuan
 from guardpay.cli.demo_risk import ANALYST_NAME, ANALYST_SECRET
 from guardpay.cli.demo_world import (
@@ -36,7 +36,7 @@ from guardpay.cli.demo_world import (
     DemoWorld,
     build,
 )
-from guardpay.config import DEFAULT_DATA_DIR
+from guardpay.config import DEFAULT_DATA_DIR, Settings
 from guardpay.domain.identity.masking import mask_phone
 from guardpay.security.keys import Keyring
 from guardpay.services.ledger import books as ledger
@@ -123,14 +123,14 @@ def run(world: DemoWorld, *, quiet: bool = False) -> dict[str, object]:
     return {"flows": flows, **check(world.db, say)}
 
 
-def _serve(world: DemoWorld, port: int) -> None:
+def _serve(world: DemoWorld, settings: Settings, port: int) -> None:
     import uvicorn
 
     from guardpay.api.app import create_app
-    from guardpay.api.metrics import token_from_environment
 
     base = f"http://127.0.0.1:{port}"
-    scrape = token_from_environment() or secrets.token_urlsafe(18)  # a demo's own
+    configured = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    scrape = configured or secrets.token_urlsafe(18)  # a demo's own
     console.print(f"\nAPI: {base}  docs: {base}/docs  (Ctrl-C to stop)")
     console.print(f"Metrics: curl -H 'Authorization: Bearer {scrape}' {base}/metrics")
     console.print(
@@ -146,7 +146,12 @@ def _serve(world: DemoWorld, port: int) -> None:
         "printed here, not sent."
     )
     app = create_app(
-        world.db, keyring=world.keyring, kyc=world.kyc, sms=ConsoleSms(), metrics_token=scrape
+        world.db,
+        settings=settings,
+        keyring=world.keyring,
+        kyc=world.kyc,
+        sms=ConsoleSms(),
+        metrics_token=scrape,
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -162,7 +167,8 @@ def demo(
     """Run the guided demo on a fresh embedded database, then serve the API. The demo's
     database is ./guardpay-data/demo.db, deleted and rebuilt on every run; a
     --database-url or GUARDPAY_DATABASE_URL naming any other database is refused."""
-    given = ctx.find_root().params.get("database_url")
+    cli = state(ctx)
+    given = cli.database_url if "database_url" in cli.settings.model_fields_set else None
     if given and not is_demo_database(given):
         err_console.print(
             f"[bold red]error[/]: the demo deletes and rebuilds its own database, "
@@ -170,7 +176,7 @@ def demo(
             "or leave out --database-url (the database named was left untouched)"
         )
         raise typer.Exit(2)
-    world = DemoWorld(fresh_database(), Keyring.from_environment(DEFAULT_DATA_DIR))
+    world = DemoWorld(fresh_database(), Keyring.from_settings(cli.settings, DEFAULT_DATA_DIR))
     if not json:
         console.rule("[bold]guardpay demo")
     report = run(world, quiet=json)
@@ -182,4 +188,4 @@ def demo(
     if not healthy or flows != EXPECTED:
         raise typer.Exit(1)
     if serve:
-        _serve(world, port)
+        _serve(world, cli.settings, port)

@@ -50,7 +50,8 @@ def run(
     except KeyError as exc:
         known = ", ".join(j.name for j in jobs.JOBS)
         raise typer.BadParameter(f"unknown job {exc.args[0]!r}; known: {known}") from None
-    done = {job.name: jobs.run_job(db, cli.keyring(), utc_now, job) for job in chosen}
+    keyring = cli.keyring()
+    done = {job.name: jobs.run_job(db, keyring, utc_now, job, cli.settings) for job in chosen}
     if json_out:
         emit_json(done)
     else:

@@ -23,7 +23,7 @@ from guardpay.cli import (
     simulate,
 )
 from guardpay.cli.context import CliState, configure_logging, err_console
-from guardpay.config import default_database_url
+from guardpay.config import Settings, SettingsError
 from guardpay.errors import GuardpayError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -49,14 +49,21 @@ def _root(
     database_url: str = typer.Option(
         None,
         "--database-url",
-        envvar="GUARDPAY_DATABASE_URL",
         help="SQLAlchemy URL (sqlite:///... or postgresql://...). "
         "Default: GUARDPAY_DATABASE_URL, else ./guardpay-data/guardpay.db",
         show_default=False,
     ),
 ) -> None:
-    configure_logging()
-    ctx.obj = CliState(database_url or default_database_url())
+    """The settings are read here, once, for every command (config.py); a bad one is the
+    command line's error, named."""
+    try:
+        settings = Settings.from_environment()
+        if database_url:
+            settings = settings.replace(database_url=database_url)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    configure_logging(settings)
+    ctx.obj = CliState(settings)
 
 
 def main() -> None:

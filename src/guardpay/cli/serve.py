@@ -11,6 +11,13 @@ Text messages (the login step-up codes) go through the backend `GUARDPAY_SMS_BAC
 names (adapters/sms.py): `console` (development: printed to stdout, not sent; the default,
 with a warning at start), `file:PATH` (one JSON line per message) or `twilio` (with
 `GUARDPAY_TWILIO_ACCOUNT_SID`, `GUARDPAY_TWILIO_AUTH_TOKEN`, `GUARDPAY_TWILIO_FROM`).
+
+Every setting comes from the CLI's `Settings` (config.py), read once in its root
+callback. The one exception is the hand-over to worker processes: uvicorn starts them
+and imports `worker_app` by name, so the parent writes the database URL and the log
+choice (which command line options may have changed) into its own environment, which
+the workers inherit, and each worker reads its settings back with
+`Settings.from_environment()`.
 """
 
 from __future__ import annotations
@@ -24,16 +31,18 @@ from fastapi import FastAPI
 from rich.markup import escape
 
 from guardpay import observability
-from guardpay.adapters.bank import BankChannel, BankConfigError, bank_from_environment
-from guardpay.adapters.sms import BACKEND_ENV, SmsConfigError, SmsSender, sms_from_environment
+from guardpay.adapters.bank import BankChannel, BankConfigError, bank_from_settings
+from guardpay.adapters.sms import BACKEND_ENV, SmsConfigError, SmsSender, sms_from_settings
 from guardpay.api.app import create_app
 from guardpay.cli.context import configure_logging, err_console, state
+from guardpay.config import DATABASE_URL_ENV, Settings, SettingsError
 from guardpay.services.risk.engine import REDIS_ENV
 from guardpay.services.webhooks.delivery import HttpxWebhookClient
+from guardpay.services.webhooks.targets import WebhookSettings
 from guardpay.storage.engine.db import Database
 
 #: how the parent hands the database to the workers it starts (the CLI's own variable)
-DATABASE_ENV = "GUARDPAY_DATABASE_URL"
+DATABASE_ENV = DATABASE_URL_ENV
 
 
 def serve(
@@ -59,26 +68,32 @@ def serve(
     GUARDPAY_TWILIO_AUTH_TOKEN, GUARDPAY_TWILIO_FROM, optional GUARDPAY_TWILIO_BASE_URL).
     Top-ups and withdrawals go to the bank adapter GUARDPAY_BANK_ADAPTER names
     (package.module:factory); without one, to an in-process fake bank."""
-    _logging(log_level, log_format)
-    sms, bank = _sms(), _bank()  # a bad setting is refused before anything starts
+    cli = state(ctx)
+    settings = cli.settings = _logging(cli.settings, log_level, log_format)
+    # a bad setting is refused before anything starts
+    sms, bank = _sms(settings), _bank(settings)
     # No uvicorn access log: the app logs one line per request already, without the
     # client's address or the query string (which may carry personal data).
     if workers == 1:
         app = create_app(
-            state(ctx).database(), sms=sms, bank=bank, webhook_client=HttpxWebhookClient()
+            cli.database(),
+            settings=settings,
+            sms=sms,
+            bank=bank,
+            webhook_client=_webhook_client(settings),
         )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
-    if not os.environ.get(REDIS_ENV):
+    if not settings.redis_url:
         err_console.print(
             f"[bold red]error[/]: {workers} workers must share risk control's "
             f"features: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/0)"
         )
         raise typer.Exit(2)
-    db = state(ctx).database()
+    db = cli.database()
     db.require_migrated()  # refuse before starting any worker
     db.dispose()
-    os.environ[DATABASE_ENV] = state(ctx).database_url
+    os.environ[DATABASE_ENV] = cli.database_url  # the hand-over: written, never read here
     uvicorn.run(
         "guardpay.cli.serve:worker_app",
         factory=True,
@@ -90,23 +105,34 @@ def serve(
     )
 
 
-def _logging(level: str | None, form: str | None) -> None:
-    """The chosen logging, here and (through the environment) in every worker."""
+def _logging(settings: Settings, level: str | None, form: str | None) -> Settings:
+    """The chosen logging (the options over the settings), here and, through the
+    environment (the hand-over), in every worker; the settings with the choice."""
+    changes = {name: value for name, value in (("log_level", level), ("log_format", form)) if value}
+    try:
+        settings = settings.replace(**changes) if changes else settings
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if level is not None:
-        os.environ[observability.LOG_LEVEL_ENV] = level
+        os.environ[observability.LOG_LEVEL_ENV] = settings.log_level
     if form is not None:
-        os.environ[observability.LOG_FORMAT_ENV] = form
-    configure_logging()
+        os.environ[observability.LOG_FORMAT_ENV] = settings.log_format
+    configure_logging(settings)
+    return settings
 
 
-def _sms() -> SmsSender:
+def _webhook_client(settings: Settings) -> HttpxWebhookClient:
+    return HttpxWebhookClient(settings=WebhookSettings.from_settings(settings))
+
+
+def _sms(settings: Settings) -> SmsSender:
     """The configured SMS backend; without one, the console's, said in a warning line."""
     try:
-        sms = sms_from_environment(os.environ)
+        sms = sms_from_settings(settings)
     except SmsConfigError as exc:
         err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    if not os.environ.get(BACKEND_ENV, "").strip():
+    if not settings.sms_backend:
         structlog.get_logger("guardpay.serve").warning(
             "sms_console_backend",
             detail="SMS codes are printed to stdout, not sent (development only)",
@@ -115,22 +141,25 @@ def _sms() -> SmsSender:
     return sms
 
 
-def _bank() -> BankChannel | None:
+def _bank(settings: Settings) -> BankChannel | None:
     """The configured bank adapter (GUARDPAY_BANK_ADAPTER), or None: the fake bank."""
     try:
-        return bank_from_environment(os.environ)
+        return bank_from_settings(settings)
     except BankConfigError as exc:
         err_console.print(f"[bold red]error[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
 def worker_app() -> FastAPI:
-    """The app one worker process builds (uvicorn imports this by name); the parent has
-    already checked the SMS setting and warned about it."""
-    observability.configure_from_environment()
+    """The app one worker process builds (uvicorn imports this by name): its settings
+    are the environment the parent handed over, read once, here; the parent has already
+    checked them and warned about the SMS backend."""
+    settings = Settings.from_environment()
+    observability.configure_named(settings.log_level, settings.log_format)
     return create_app(
-        Database(os.environ[DATABASE_ENV]),
-        sms=sms_from_environment(os.environ),
-        bank=bank_from_environment(os.environ),
-        webhook_client=HttpxWebhookClient(),
+        Database(settings.database_url),
+        settings=settings,
+        sms=sms_from_settings(settings),
+        bank=bank_from_settings(settings),
+        webhook_client=_webhook_client(settings),
     )

@@ -5,7 +5,8 @@ Personal data is encrypted under per-person data keys; those are stored only wra
 versioned so they can be rotated: the newest version wraps, every configured version
 unwraps, and `guardpay keys rotate` re-wraps everything under the newest one.
 
-Configuration: `GUARDPAY_MASTER_KEYS="1:<base64 32 bytes>,2:<base64 32 bytes>"`. Without
+Configuration: `GUARDPAY_MASTER_KEYS="1:<base64 32 bytes>,2:<base64 32 bytes>"` (read into
+config.py `Settings.master_keys`; `Keyring.from_settings` uses it). Without
 it (development and the demo only) a key file is created under ./guardpay-data/ with
 mode 0600 and a warning; production must set the variable (or load it from a KMS).
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from guardpay.config import Settings
 from guardpay.errors import CryptoError
 
 MASTER_KEYS_ENV = "GUARDPAY_MASTER_KEYS"
@@ -95,10 +97,11 @@ class Keyring:
         return cls(keys)
 
     @classmethod
-    def from_environment(cls, data_dir: Path) -> Keyring:
-        configured = os.environ.get(MASTER_KEYS_ENV)
-        if configured:
-            return cls.from_config(configured)
+    def from_settings(cls, settings: Settings, data_dir: Path) -> Keyring:
+        """`settings.master_keys` (GUARDPAY_MASTER_KEYS), else the development key file
+        under `data_dir` (created, with a warning, on first use)."""
+        if settings.master_keys is not None:
+            return cls.from_config(settings.master_keys.get_secret_value())
         return cls._development_keyring(data_dir / "master.keys")
 
     @classmethod

@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from guardpay.config import Settings
 from guardpay.errors import GuardpayError
+from guardpay.services.platform.context import Context
 from guardpay.services.webhooks import events as webhooks
 from guardpay.services.webhooks import targets as webhooks_targets
 from guardpay.services.webhooks.delivery import HttpxWebhookClient
@@ -202,7 +204,7 @@ def test_the_opt_in_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, value: str, allowed: bool
 ) -> None:
     monkeypatch.setenv(ALLOW_PRIVATE_ENV, value)
-    assert WebhookSettings.from_environment().allow_private is allowed
+    assert WebhookSettings.from_settings(Settings.from_environment()).allow_private is allowed
 
 
 def test_with_the_opt_in_a_local_receiver_may_be_registered(
@@ -210,9 +212,15 @@ def test_with_the_opt_in_a_local_receiver_may_be_registered(
 ) -> None:
     url = "http://127.0.0.1:9000/hooks"
     with pytest.raises(GuardpayError, match="public addresses only"):
-        _register(world, url, settings=None)  # the environment's: no opt-in
+        _register(world, url, settings=None)  # the context's: the defaults, no opt-in
     monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
-    assert _register(world, url, settings=None) == url
+    opted_in = Settings.from_environment()  # as an edge reads it, at its start
+
+    def register(ctx: Context) -> str:
+        ctx.settings = opted_in  # what the edge puts on every context it builds
+        return str(webhooks.register_endpoint(ctx, world.merchant, url).url)
+
+    assert world.run(register) == url
 
 
 # -- at delivery -------------------------------------------------------------------------

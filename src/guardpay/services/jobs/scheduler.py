@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from guardpay.config import Settings
 from guardpay.security.keys import Keyring
 from guardpay.services.payments import escrow, red_packets
-from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.platform.context import DEFAULT_SETTINGS, SYSTEM, Context
 from guardpay.storage.engine.db import Database
 from guardpay.storage.idempotency import IdempotencyRepository
 from guardpay.storage.uow import unit_of_work
@@ -90,10 +91,17 @@ def by_name(name: str) -> Job:
     raise KeyError(name)
 
 
-def run_job(db: Database, keyring: Keyring, clock: Callable[[], datetime], job: Job) -> int:
-    """One run of `job` in its own unit of work; what it did is logged after commit."""
+def run_job(
+    db: Database,
+    keyring: Keyring,
+    clock: Callable[[], datetime],
+    job: Job,
+    settings: Settings = DEFAULT_SETTINGS,
+) -> int:
+    """One run of `job` in its own unit of work (its context carries the edge's
+    `settings`); what it did is logged after commit."""
     with unit_of_work(db) as uow:
-        done = job.run(Context(uow, keyring, SYSTEM, clock))
+        done = job.run(Context(uow, keyring, SYSTEM, clock, settings=settings))
     if done:
         log.info("job_ran", job=job.name, done=done)
     return done
@@ -103,8 +111,14 @@ class Scheduler:
     """Runs every job whose interval has passed; `run_once` is one tick (a DeliveryThread
     calls it periodically). A failing job is logged and retried at its next interval."""
 
-    def __init__(self, db: Database, keyring: Keyring, clock: Callable[[], datetime]) -> None:
-        self.db, self.keyring, self.clock = db, keyring, clock
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        clock: Callable[[], datetime],
+        settings: Settings = DEFAULT_SETTINGS,
+    ) -> None:
+        self.db, self.keyring, self.clock, self.settings = db, keyring, clock, settings
         self.last: dict[str, datetime] = {}
 
     def run_once(self) -> int:
@@ -116,7 +130,7 @@ class Scheduler:
                 continue
             self.last[job.name] = now
             try:
-                done += run_job(self.db, self.keyring, self.clock, job)
+                done += run_job(self.db, self.keyring, self.clock, job, self.settings)
             except Exception as exc:  # one job's failure must not stop the others
                 log.error("job_failed", job=job.name, error_type=type(exc).__name__)
         return done

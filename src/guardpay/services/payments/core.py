@@ -17,11 +17,11 @@ and payment codes live in `payments_qr` and `payments_codes`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import NoReturn
 
+from guardpay.config import Settings
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.ids import new_transfer_id
 from guardpay.domain.ledger.model import Transfer
@@ -56,7 +56,6 @@ from guardpay.storage.payments import PaymentRepository, PaymentRow
 from guardpay.storage.risk import RiskRepository
 
 PURPOSE = "payment"
-REVIEW_HOURS_ENV = "GUARDPAY_RISK_REVIEW_HOURS"
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,7 @@ def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: 
     claim_order(ctx, row)
     hold = hold_transfer(ctx, row)
     move_money(ctx, [hold])
-    deadline = ctx.now() + review_timeout()
+    deadline = ctx.now() + review_timeout(ctx.settings)
     RiskRepository(ctx.uow.conn).save_review(
         verdict.row.id, review_status="pending", review_deadline=deadline, holds=[hold.id]
     )
@@ -316,9 +315,10 @@ def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: 
     )
 
 
-def review_timeout() -> timedelta:
-    """How long a held payment waits for an analyst before it is declined."""
-    return timedelta(hours=float(os.environ.get(REVIEW_HOURS_ENV, "24")))
+def review_timeout(settings: Settings) -> timedelta:
+    """How long a held payment waits for an analyst before it is declined
+    (GUARDPAY_RISK_REVIEW_HOURS, `Settings.risk_review_hours`)."""
+    return timedelta(hours=settings.risk_review_hours)
 
 
 def store(ctx: Context, row: PaymentRow, *, new: bool) -> None:

@@ -1,8 +1,16 @@
 """What every identity, auth and payment use case receives: one request's context.
 
 `Context` bundles the unit of work (one transaction), the keyring that unlocks personal
-data, the clock, and who is acting from where, so a service can encrypt, audit and decide
-without reaching for globals. Edges build one per request, job or CLI command.
+data, the clock, who is acting from where, and the settings, so a service can encrypt,
+audit and decide without reaching for globals. Edges build one per request, job or CLI
+command.
+
+Settings travel here: a service that needs a setting while it runs (the review window,
+the webhook destination opt-in, the default risk engine's rules and Redis) reads
+`ctx.settings`, which the edge fills with the `Settings` it built once at start (the
+app's `app.state.settings`, the job scheduler's, `guardpay jobs run`'s). A context built
+without them (a test, a CLI command that needs none) gets `Settings()`: the documented
+defaults, never the environment, which only config.py reads.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from guardpay.clock import utc_now
+from guardpay.config import Settings
 from guardpay.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -22,6 +31,8 @@ if TYPE_CHECKING:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: a context's settings when its edge gives none: the defaults (frozen, so shared)
+DEFAULT_SETTINGS = Settings()
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Context:
     #: the engine deciding this request (the app's); None: the process default, which
     #: services/risk/engine.py `engine_of` supplies
     risk_engine: RiskEngine | None = field(default=None, repr=False)
+    #: the edge's settings (config.py), built once at its start
+    settings: Settings = field(default=DEFAULT_SETTINGS, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -84,7 +97,9 @@ class Context:
         record(self, action, subject=subject, outcome=outcome, details=details or {})
 
     def as_actor(self, actor: Actor) -> Context:
-        return Context(self.uow, self.keyring, actor, self.clock, self._vault, self.risk_engine)
+        return Context(
+            self.uow, self.keyring, actor, self.clock, self._vault, self.risk_engine, self.settings
+        )
 
 
 __all__ = ["SYSTEM", "Actor", "Context", "utc_now"]

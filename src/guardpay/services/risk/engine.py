@@ -15,7 +15,6 @@ payment is never taken down by risk control's own faults, and nobody is left una
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from guardpay.adapters.risk_state import FeatureState, MemoryFeatureState
+from guardpay.config import Settings
 from guardpay.domain.risk.decision import Decision, decide
 from guardpay.domain.risk.features import (
     RiskEvent,
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("guardpay.risk")
 
+#: the variables config.py `Settings` reads the engine's settings from (risk_rules,
+#: redis_url, redis_prefix); the API benchmark sets them for its server processes
 RULES_ENV = "GUARDPAY_RISK_RULES"
 REDIS_ENV = "GUARDPAY_REDIS_URL"
 REDIS_PREFIX_ENV = "GUARDPAY_REDIS_PREFIX"  # keys under it: one deployment (or bench) each
@@ -253,39 +255,39 @@ class RiskEngine:
         return Assessment(decision, row, req)
 
 
-_default: RiskEngine | None = None
+_defaults: dict[tuple[Path | None, str | None, str], RiskEngine] = {}
 _default_lock = threading.Lock()
 
 
-def engine_from_environment() -> RiskEngine:
-    """`GUARDPAY_RISK_RULES` (a rule file, hot reloaded) and `GUARDPAY_REDIS_URL` (shared
-    feature state for several workers, keys under `GUARDPAY_REDIS_PREFIX`); without
-    them, the packaged rules in process."""
-    path = os.environ.get(RULES_ENV)
+def engine_from_settings(settings: Settings) -> RiskEngine:
+    """`settings.risk_rules` (GUARDPAY_RISK_RULES: a rule file, hot reloaded) and
+    `redis_url` (GUARDPAY_REDIS_URL: shared feature state for several workers, keys under
+    `redis_prefix`); without them, the packaged rules in process."""
     state: FeatureState = MemoryFeatureState()
-    url = os.environ.get(REDIS_ENV)
-    if url:
+    if settings.redis_url:
         import redis
 
         from guardpay.adapters.risk_state_redis import RedisFeatureState
 
-        prefix = os.environ.get(REDIS_PREFIX_ENV, "guardpay:risk:")
-        state = RedisFeatureState(redis.Redis.from_url(url), prefix=prefix)
-    return RiskEngine(state, RuleSource(Path(path) if path else None))
+        client = redis.Redis.from_url(settings.redis_url)
+        state = RedisFeatureState(client, prefix=settings.redis_prefix)
+    return RiskEngine(state, RuleSource(settings.risk_rules))
 
 
 def engine_of(ctx: Context) -> RiskEngine:
     """The risk engine deciding this request: the edge's (the app's), else the process
-    default (kept on the context for the rest of its unit of work)."""
+    default for the context's settings (kept on the context for the rest of its unit of
+    work)."""
     if ctx.risk_engine is None:
-        ctx.risk_engine = default_engine()
+        ctx.risk_engine = default_engine(ctx.settings)
     return ctx.risk_engine
 
 
-def default_engine() -> RiskEngine:
-    """The process's engine for contexts built without one (CLI commands, jobs)."""
-    global _default
+def default_engine(settings: Settings) -> RiskEngine:
+    """The process's engine for contexts built without one (CLI commands, jobs): one per
+    distinct engine setting (rules, Redis), built on first use."""
+    key = (settings.risk_rules, settings.redis_url, settings.redis_prefix)
     with _default_lock:
-        if _default is None:
-            _default = engine_from_environment()
-        return _default
+        if key not in _defaults:
+            _defaults[key] = engine_from_settings(settings)
+        return _defaults[key]

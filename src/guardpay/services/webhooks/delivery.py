@@ -48,7 +48,8 @@ class HttpxWebhookClient:
     from the environment (the address checked must be the one connected to). Each POST
     goes to an address of the URL's host checked just before (`webhooks_targets.pin`),
     so a name re-pointed at an internal address after registration reaches nothing;
-    `settings` defaults to the environment's (GUARDPAY_WEBHOOK_ALLOW_PRIVATE)."""
+    `settings` defaults to every check on (the edge passes its own:
+    `WebhookSettings.from_settings`, GUARDPAY_WEBHOOK_ALLOW_PRIVATE)."""
 
     def __init__(
         self,
@@ -60,7 +61,7 @@ class HttpxWebhookClient:
         self.client = client or httpx.Client(
             timeout=timeout, follow_redirects=False, trust_env=False
         )
-        self.settings = settings or WebhookSettings.from_environment()
+        self.settings = settings or WebhookSettings()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         to = pin(url, self.settings)

@@ -70,11 +70,11 @@ def register_endpoint(
     ctx: Context, merchant_id: str, url: str, *, settings: WebhookSettings | None = None
 ) -> RegisteredEndpoint:
     """Set (or replace) the merchant's endpoint with a fresh signing secret. `settings`
-    defaults to the environment's (`WebhookSettings.from_environment`)."""
+    defaults to the context's (`ctx.settings`: GUARDPAY_WEBHOOK_ALLOW_PRIVATE)."""
     from guardpay.services.identity import facade as identity
 
     identity.get_merchant(ctx, merchant_id)  # resource_missing if unknown
-    checked = _check_url(url, settings or WebhookSettings.from_environment())
+    checked = _check_url(url, settings or WebhookSettings.from_settings(ctx.settings))
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     sealed = ctx.vault.encrypt(merchant_id, SECRET_FIELD, secret)
     now = ctx.now()

@@ -17,14 +17,13 @@ if a name has several addresses, every one must be public). It is checked twice:
   nothing. A refusal there is a failed attempt, recorded and retried like any other.
 
 `GUARDPAY_WEBHOOK_ALLOW_PRIVATE=1` turns both checks off, for receivers on 127.0.0.1 (the
-test suite, a developer's machine); it is read only by `WebhookSettings.from_environment`.
-Never set it in production.
+test suite, a developer's machine); config.py reads it (`Settings.webhook_allow_private`)
+and `WebhookSettings.from_settings` carries it here. Never set it in production.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as LookupTimeout
@@ -33,10 +32,10 @@ from typing import Any
 
 import httpx
 
+from guardpay.config import Settings
 from guardpay.errors import InvalidRequest, PermissionDenied, ServiceUnavailable
 
-ALLOW_PRIVATE_ENV = "GUARDPAY_WEBHOOK_ALLOW_PRIVATE"
-_YES = ("1", "true", "yes")
+ALLOW_PRIVATE_ENV = "GUARDPAY_WEBHOOK_ALLOW_PRIVATE"  # the variable Settings reads it from
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: Lookups at registration run here, so a slow resolver costs a request at most
 #: `resolve_seconds` (the lookup itself finishes, or not, in the background).
@@ -49,9 +48,8 @@ class WebhookSettings:
     resolve_seconds: float = 2.0  # how long registration waits for a name's addresses
 
     @classmethod
-    def from_environment(cls) -> WebhookSettings:
-        allow = os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower() in _YES
-        return cls(allow_private=allow)
+    def from_settings(cls, settings: Settings) -> WebhookSettings:
+        return cls(allow_private=settings.webhook_allow_private)
 
 
 def is_public(address: Address) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -11,18 +10,18 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from guardpay.config import DEFAULT_TEST_POSTGRES_URL
 from guardpay.storage.engine.db import Database, normalize_url
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def postgres_url() -> str:
-    return os.environ.get("GUARDPAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+DEFAULT_POSTGRES_URL = DEFAULT_TEST_POSTGRES_URL
 
 
 @contextmanager
-def throwaway_database(backend: str) -> Iterator[Database]:
-    """A fresh, empty database: an SQLite file in a temp dir, or a PostgreSQL schema."""
+def throwaway_database(
+    backend: str, postgres_url: str = DEFAULT_POSTGRES_URL
+) -> Iterator[Database]:
+    """A fresh, empty database: an SQLite file in a temp dir, or a PostgreSQL schema on
+    the server `postgres_url` names (the caller's `Settings.test_postgres_url`)."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="guardpay-") as tmp:
             db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -32,10 +31,10 @@ def throwaway_database(backend: str) -> Iterator[Database]:
                 db.dispose()
         return
     schema = f"gp_scratch_{secrets.token_hex(4)}"
-    admin = create_engine(normalize_url(postgres_url()), isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = Database(postgres_url(), schema=schema)
+    db = Database(postgres_url, schema=schema)
     try:
         yield db
     finally:
