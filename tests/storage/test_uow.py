@@ -1,12 +1,21 @@
 """A unit of work's savepoint undoes its own writes and the after-commit effects it
-registered, and nothing before it, on both backends."""
+registered, and nothing before it, on both backends; every repository is reached
+through the unit of work, and nothing outside storage/ builds one."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
 from sqlalchemy import Connection, text
 
+import guardpay
+import guardpay.storage
 from guardpay.storage.engine.db import Database
-from guardpay.storage.uow import unit_of_work
+from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 
 
 def _insert(conn: Connection, key: str) -> None:
@@ -65,3 +74,49 @@ def test_a_savepoint_block_that_raises_is_undone_alone(db: Database) -> None:
             _insert(uow.conn, "released")
     assert _keys(db) == ["kept", "released"]
     assert ran == []
+
+
+def _repository_classes() -> list[type]:
+    """Every repository the storage package defines: a class taking the connection."""
+    found = []
+    for info in pkgutil.iter_modules(guardpay.storage.__path__, "guardpay.storage."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != info.name:
+                continue
+            params = list(inspect.signature(cls.__init__).parameters)
+            if params[1:2] == ["conn"] and cls is not UnitOfWork:
+                found.append(cls)
+    return found
+
+
+def test_every_repository_is_a_property_of_the_unit_of_work(db: Database) -> None:
+    """The one way to a repository: `uow.<name>`, over the unit's own connection (and its
+    row memo, for a repository that keeps one)."""
+    names = [n for n, v in vars(UnitOfWork).items() if isinstance(v, property)]
+    with read_only(db) as uow:
+        reached = {type(getattr(uow, n)): getattr(uow, n) for n in names if n != "conn"}
+        expected = _repository_classes()
+        assert len(expected) >= 17
+        for cls in expected:
+            assert cls in reached, f"{cls.__name__} has no property on UnitOfWork"
+            repo = reached[cls]
+            assert repo.conn is uow.conn
+            if "memo" in inspect.signature(cls.__init__).parameters:
+                assert repo.memo is uow.memo
+
+
+def test_services_and_edges_never_build_a_repository() -> None:
+    """Nothing outside storage/ constructs one (the edges cannot even import one: the
+    import-linter contract in pyproject.toml)."""
+    names = "|".join(cls.__name__ for cls in _repository_classes())
+    built = re.compile(rf"\b({names})\(")
+    src = Path(guardpay.__file__).parent
+    offenders = [
+        f"{path.relative_to(src)}:{n}"
+        for path in sorted(src.rglob("*.py"))
+        if path.parent.name != "storage" and "storage" not in path.relative_to(src).parts[:1]
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if built.search(line)
+    ]
+    assert offenders == []

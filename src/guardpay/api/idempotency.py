@@ -50,6 +50,13 @@ the signature's nonce. `spend_nonce` claims it in the endpoint's unit of work an
 never completed: nothing is replayed, and the same key from the same caller again is
 refused (api/deps.py `_payer`), here or on any other path.
 
+The keys are kept in the database (storage/idempotency.py), always through the
+repository of the unit of work at hand (`uow.idempotency`), like every repository. This
+middleware is HTTP plumbing, not a use case, so it reaches them directly rather than
+through a service: which request is the same as which is a question about HTTP (caller,
+method, path, body), and the claim must share the endpoint's own unit of work. The
+routers never see the keys; the purge job is services/jobs/scheduler.py.
+
 Keys are optional unless `IdempotencySettings.required` (`GUARDPAY_IDEMPOTENCY_REQUIRED=1`).
 The OpenAPI document declares the header on every operation that keeps keys, with the
 400 and 409 this middleware may answer there (`install`).
@@ -177,7 +184,7 @@ class _Claim:
 
     def store(self, answer: Answer, now: datetime) -> None:
         with unit_of_work(self.db) as uow:
-            repo = IdempotencyRepository(uow.conn)
+            repo = uow.idempotency
             text = _kept_text(answer)
             if text is None:
                 repo.release(self.caller, self.key)
@@ -186,7 +193,7 @@ class _Claim:
 
     def release(self) -> None:
         with unit_of_work(self.db) as uow:
-            IdempotencyRepository(uow.conn).release(self.caller, self.key)
+            uow.idempotency.release(self.caller, self.key)
 
 
 def _open(
@@ -200,7 +207,7 @@ def _open(
         if caller is None:
             return None, None
         claim = _Claim(db, caller, key)
-        repo = IdempotencyRepository(uow.conn)
+        repo = uow.idempotency
         if repo.claim(claim.caller, key, request_path, request_hash, now):
             return claim, None
         found = repo.find(claim.caller, key)
@@ -267,7 +274,7 @@ class InEndpoint:
     def take(self, uow: UnitOfWork, caller: str) -> bool:
         """Claim the key for `caller` in `uow`: whether this request won it."""
         self.caller = caller
-        repo = IdempotencyRepository(uow.conn)
+        repo = uow.idempotency
         self.lost = not repo.claim(caller, self.key, self.request_path, self.request_hash, self.at)
         return not self.lost
 
@@ -288,14 +295,14 @@ class InEndpoint:
         text = None if self.caller is None else _kept_text(answer)
         if text is not None:
             assert self.caller is not None
-            _complete(IdempotencyRepository(uow.conn), self.caller, self.key, answer, text, now)
+            _complete(uow.idempotency, self.caller, self.key, answer, text, now)
             self.kept_status = answer.status
 
     def stored(self, db: Database) -> Answer:
         """The answer of the request that won the claim (this one lost it)."""
         assert self.caller is not None
         with read_only(db) as uow:
-            found = IdempotencyRepository(uow.conn).find(self.caller, self.key)
+            found = uow.idempotency.find(self.caller, self.key)
         return _answer_for(found, self.request_path, self.request_hash)
 
     def unsettled(self, answer: Answer) -> bool:
@@ -439,7 +446,7 @@ def spend_nonce(
 ) -> bool:
     """Claim `key` as a signature's nonce (module docstring): whether it was unused."""
     request_hash = hashlib.sha256(signed).hexdigest()
-    return IdempotencyRepository(uow.conn).claim(caller, key, request_path, request_hash, at)
+    return uow.idempotency.claim(caller, key, request_path, request_hash, at)
 
 
 KEY_DESCRIPTION = (
@@ -499,4 +506,4 @@ def purge(db: Database, now: datetime, settings: IdempotencySettings) -> int:
     """Forget keys older than the retention (at least 24 h); how many. Run it from a
     periodic job: a key is honoured for as long as its row exists."""
     with unit_of_work(db) as uow:
-        return IdempotencyRepository(uow.conn).purge(now - settings.retention)
+        return uow.idempotency.purge(now - settings.retention)

@@ -46,8 +46,8 @@ from prometheus_client.registry import Collector
 from guardpay.api import asgi
 from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.risk.engine import RiskEngine
+from guardpay.services.webhooks import events as webhooks
 from guardpay.storage.engine.db import Database
-from guardpay.storage.outbox import OutboxRepository
 from guardpay.storage.uow import read_only
 
 UNMATCHED = "<unmatched>"
@@ -61,7 +61,7 @@ class _OutboxBacklog(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with read_only(self.db) as uow:
-            count = OutboxRepository(uow.conn).undelivered_count()
+            count = webhooks.undelivered_count(uow)
         yield GaugeMetricFamily(
             "guardpay_webhook_outbox_undelivered",
             "Webhook events committed but not yet acknowledged by their receiver",

@@ -50,7 +50,6 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 
 from guardpay.adapters.kyc import Kyc
 from guardpay.bench import budget, loadgen
@@ -66,12 +65,14 @@ from guardpay.services.identity import facade as identity
 from guardpay.services.identity.facade import Evidence
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
+from guardpay.services.payments import core as payments
 from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk.engine import REDIS_ENV, REDIS_PREFIX_ENV
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import upgrade
 from guardpay.storage.engine.scratch import throwaway_database
-from guardpay.storage.uow import unit_of_work
+from guardpay.storage.uow import read_only, unit_of_work
 
 HOST = "127.0.0.1"  # the load never leaves this machine
 PATH = "/v1/transfers"
@@ -297,14 +298,10 @@ def _in_load_process(load: Load) -> dict[str, Any]:
 
 def _outcomes(db: Database) -> dict[str, dict[str, int]]:
     """What the run left: payments by status and risk decisions by action."""
-    with db.read() as conn:
-        payments = conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
-        decisions = conn.execute(
-            text("SELECT action, count(*) FROM risk_decisions GROUP BY action")
-        )
+    with read_only(db) as uow:
         return {
-            "payment_statuses": {str(k): int(v) for k, v in payments},
-            "risk_decisions": {str(k): int(v) for k, v in decisions},
+            "payment_statuses": payments.status_counts(uow),
+            "risk_decisions": risk_decisions.action_counts(uow),
         }
 
 

@@ -46,12 +46,13 @@ from guardpay.domain.risk.schema import NUMERIC_FEATURES
 from guardpay.ml.train import train_model
 from guardpay.security.keys import Keyring
 from guardpay.services.platform.context import Context
+from guardpay.services.risk import lists as risk_lists
+from guardpay.services.risk import models as risk_models
 from guardpay.services.risk.engine import ModelSource, RiskEngine, RuleSource
 from guardpay.services.risk.screening import list_flags
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import current_revision, head_revision, upgrade
 from guardpay.storage.engine.scratch import throwaway_database
-from guardpay.storage.risk import ListEntry, ModelRow, RiskRepository
 from guardpay.storage.uow import read_only, unit_of_work
 
 TARGET_P99_MS: Final = 5.0
@@ -244,9 +245,7 @@ def register_model(db: Database, rows: list[list[float]], seed: int, directory: 
     path = model.save(directory / model.version)
     now = datetime.now(UTC)
     with unit_of_work(db) as uow:
-        repo = RiskRepository(uow.conn)
-        repo.add_model(ModelRow(model.version, str(path), model.metrics, now, False, None))
-        repo.activate_model(model.version, now)
+        risk_models.seed_active_model(uow, model.version, path, model.metrics, now)
     return model.version
 
 
@@ -258,11 +257,7 @@ def add_list_entries(db: Database, pop: Population) -> int:
     entries += [("block", "ip", pop.ips[u]) for u in range(11, len(pop.users), 1999)]
     entries += [("allow", "user", pop.users[u]) for u in range(3, len(pop.users), 1997)]
     with unit_of_work(db) as uow:
-        repo = RiskRepository(uow.conn)
-        for i, (kind, entity, value) in enumerate(entries):
-            repo.add_list_entry(
-                ListEntry(f"rl_bench{i:05d}", kind, entity, value, "bench", "bench", at, None)
-            )
+        risk_lists.seed_entries(uow, entries, by="bench", at=at)
     return len(entries)
 
 

@@ -223,7 +223,7 @@ EXPECTED: dict[str, str] = {
 
 def _balance(ctx: Context, kind: str, owner: str, code: AccountCode) -> int:
     """Read-only: an owner without an account has 0 (no account is opened to say so)."""
-    found = ctx.uow.wallets.find(kind, owner, "CNY", code.name.lower())
+    found = wallets.find(ctx, kind, owner, "CNY", code)
     return 0 if found is None else wallets.balance(ctx, found, "CNY").amount
 
 

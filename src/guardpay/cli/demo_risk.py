@@ -16,8 +16,8 @@ from guardpay.services.payments import funding
 from guardpay.services.payments import review as payments_review
 from guardpay.services.payments.core import Authorization
 from guardpay.services.platform.context import Actor
+from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk import lists as risk_lists
-from guardpay.storage.risk import RiskRepository
 
 #: the demo's analyst, an operator of the console API (fake, printed on purpose)
 ANALYST_NAME = "demo-risk"
@@ -70,7 +70,7 @@ def risk_flow(world: DemoWorld, cast: Cast, say: Callable[[str], None]) -> str:
     held = world.run(
         payments.p2p_transfer, bob.user_id, cast.carol.user_id, Money(6_000_00, "CNY"), pin
     )
-    decision = world.run(lambda ctx: RiskRepository(ctx.uow.conn).decision_for(held.row.id))
+    decision = world.run(risk_decisions.decision_for, held.row.id)
     assert decision is not None
     say(
         f"at 02:30 {bob.person.name} sends {_yuan(6_000_00)} to someone he never paid: "

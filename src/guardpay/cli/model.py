@@ -14,7 +14,6 @@ from guardpay.errors import InvalidRequest
 from guardpay.ml.artifacts import ensure_new_model_dir
 from guardpay.services.platform.context import SYSTEM, Context, utc_now
 from guardpay.services.risk import models as risk_models
-from guardpay.storage.risk import RiskRepository
 from guardpay.storage.uow import read_only, unit_of_work
 
 if TYPE_CHECKING:  # LightGBM, polars and scikit-learn load when a command needs them
@@ -234,7 +233,7 @@ def list_cmd(
     db = state(ctx).database()
     db.require_migrated()
     with read_only(db) as uow:
-        rows = RiskRepository(uow.conn).models()
+        rows = risk_models.models(uow)
     data = [
         {
             "version": r.version,

@@ -77,7 +77,7 @@ def create(
             "the others"
         )
     with read_only(db) as uow:  # refuse before asking for a password
-        if uow.auth.operators():
+        if operators.operators_exist(uow):
             raise _refuse(_LATER)
     password = _password(password_stdin)
     try:

@@ -12,8 +12,7 @@ from rich.table import Table
 from guardpay.cli.context import console, emit_json, state
 from guardpay.domain.risk.rules import ExampleResult, RuleSet, load_rule_set_file, run_examples
 from guardpay.services.platform.context import utc_now
-from guardpay.services.risk.backtest import backtest
-from guardpay.storage.risk import RiskRepository
+from guardpay.services.risk.backtest import backtest_stored
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
@@ -100,8 +99,8 @@ def backtest_cmd(
     db.require_migrated()
     start = None if since is None else since.replace(tzinfo=UTC)
     with read_only(db) as uow:
-        rows = RiskRepository(uow.conn).history(start)
-        result = backtest(rule_set, rows, utc_now(), mature_days).as_dict(rule_set)
+        found = backtest_stored(uow, rule_set, utc_now(), mature_days, start)
+        result = found.as_dict(rule_set)
     if json_out:
         emit_json(result)
         return

@@ -26,12 +26,11 @@ from guardpay.services.payments import escrow, funding, red_packets, refunds
 from guardpay.services.payments import qr as payments_qr
 from guardpay.services.payments.core import Authorization, Payment, StepUpAnswer
 from guardpay.services.platform.context import Actor, Context
+from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk.screening import available, credential_changed_at
 from guardpay.sim.model import KIND_OF, Tx, Where
 from guardpay.sim.platform import CURRENCY, PIN, Platform, phone
 from guardpay.sim.population import Person, Population
-from guardpay.storage.payments import PaymentRepository
-from guardpay.storage.risk import RiskRepository
 
 PASSWORD = Authorization(payment_password=PIN)
 CLASS_NUMBER = {"I": 1, "II": 2, "III": 3}
@@ -253,8 +252,7 @@ class Actions:
             return waiting  # abandoned: it stays requires_action
         self.platform.clock.now += timedelta(seconds=20)  # reading the text message
         with self.platform.reading() as ctx:
-            row = PaymentRepository(ctx.uow.conn).payment(waiting.payment_id)
-        assert row is not None
+            row = payments.get_payment(ctx, payer.user_id, waiting.payment_id)
         assert row.challenge_id is not None
         with self.platform.unit(actor) as ctx:
             auth.send_sms_code(ctx, row.challenge_id, self.platform.sms)
@@ -286,7 +284,7 @@ class Actions:
 
     def _newest_payment(self, user_id: str) -> str:
         with self.platform.reading() as ctx:
-            rows = PaymentRepository(ctx.uow.conn).payments_of(user_id, None, 1)
+            rows, _ = payments.list_payments(ctx, user_id, None, 1)
         return rows[0].id if rows and rows[0].status == "failed" else ""
 
     # -- the row -----------------------------------------------------------------------
@@ -308,7 +306,7 @@ class Actions:
 
     @staticmethod
     def _decision_in(ctx: Context, subject_id: str) -> tuple[str, int | None]:
-        row = RiskRepository(ctx.uow.conn).decision_for(subject_id) if subject_id else None
+        row = risk_decisions.decision_for(ctx, subject_id) if subject_id else None
         return ("", None) if row is None else (row.action, row.score)
 
     def _row(

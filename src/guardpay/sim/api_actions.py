@@ -19,14 +19,14 @@ from datetime import timedelta
 from typing import Any
 
 from guardpay.domain.money import Money
-from guardpay.errors import GuardpayError
+from guardpay.errors import GuardpayError, NotFound
+from guardpay.services.payments import red_packets
 from guardpay.services.platform.context import Actor, Context
 from guardpay.sim.actions import Actions, FollowUp, Outcome
 from guardpay.sim.api_client import ApiClient
 from guardpay.sim.model import Tx
 from guardpay.sim.platform import CURRENCY, PIN, Platform, phone
 from guardpay.sim.population import Person, Population
-from guardpay.storage.red_packets import RedPacketRepository
 
 Body = dict[str, Any]
 
@@ -158,8 +158,10 @@ class ApiActions(Actions):
 
     def _payment_of_packet(self, packet_id: str) -> str:
         with self.platform.reading() as ctx:
-            row = RedPacketRepository(ctx.uow.conn).packet(packet_id)
-        return row.payment_id if row is not None else ""
+            try:
+                return red_packets.get_red_packet(ctx, packet_id).row.payment_id
+            except NotFound:
+                return ""
 
     def _topup(self, ctx: Context | None, tx: Tx, payer: Person, money: Money, _: str) -> Outcome:
         return self._funding("top-ups", tx, payer, money)

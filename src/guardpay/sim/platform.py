@@ -15,30 +15,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from guardpay.adapters.bank import Chaos, FakeBank
 from guardpay.adapters.risk_state import MemoryFeatureState
 from guardpay.adapters.sms import FakeSms
 from guardpay.api.deps import request_unit
-from guardpay.domain.auth.records import Credentials
-from guardpay.domain.identity.cards import parse_card
 from guardpay.domain.identity.checksums import gb32100_check_char, luhn_check_digit
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
 from guardpay.security.keys import Keyring
 from guardpay.security.passwords import hasher
 from guardpay.services.auth import facade as auth
+from guardpay.services.auth import passwords as auth_passwords
+from guardpay.services.identity import cards as identity_cards
 from guardpay.services.identity import facade as identity
+from guardpay.services.identity import users as identity_users
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
 from guardpay.services.platform.context import SYSTEM, Actor, Context
-from guardpay.services.platform.ids import new_id
 from guardpay.services.risk.engine import RiskEngine
 from guardpay.sim.population import Merchant, Person, Population
 from guardpay.storage.engine.db import Database
-from guardpay.storage.identity import CardRow
 from guardpay.storage.uow import read_only
 
 PIN = "730194"
@@ -136,12 +135,10 @@ def _open_person(
     platform.clock.now = person.created_at
     user = identity.register_user(ctx, phone(person))
     person.user_id = user.id
-    ctx.uow.identity.set_verified(user.id, person.account_class, None, person.created_at)
+    identity_users.seed_verified(ctx, user.id, person.account_class, person.created_at)
     if person.login:
         auth.set_login_password(ctx, user.id, login_password(person))
-    creds = ctx.uow.auth.credentials(user.id) or Credentials(user.id)
-    ctx.uow.auth.save_credentials(replace(creds, pay_hash=pin_hash, pay_changed_at=ctx.now()))
-    ctx.audit("auth.password_changed", subject=user.id, details={"kind": "payment", "first": True})
+    auth_passwords.seed_payment_password_hash(ctx, user.id, pin_hash)
     for k in range(1 + person.stolen_cards):
         platform.cards[(person.index, k)], platform.tokens[(person.index, k)] = _bind(
             ctx, person, k
@@ -157,24 +154,7 @@ def _open_person(
 
 def _bind(ctx: Context, person: Person, k: int) -> tuple[str, str]:
     """A bound debit card, stored as `identity.bind_card` stores one."""
-    card = parse_card(card_number(person, k))
-    row = CardRow(
-        new_id("card"),
-        person.user_id,
-        ctx.vault.encrypt(person.user_id, "pan", card.pan),
-        ctx.vault.blind_index("pan", card.pan),
-        new_id("tok"),
-        card.bin,
-        card.last4,
-        card.bank_code,
-        card.bank,
-        card.card_type.value,
-        card.scheme,
-        "active",
-        ctx.now(),
-        None,
-    )
-    ctx.uow.identity.insert_card(row)
+    row = identity_cards.seed_card(ctx, person.user_id, card_number(person, k))
     assert row.token is not None
     return row.id, row.token
 

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import event
 
 from guardpay.adapters.bank import FakeBank
 from guardpay.errors import GuardpayError
@@ -43,7 +42,7 @@ from guardpay.sim.ordinary import OrdinaryLife
 from guardpay.sim.platform import CALM, Platform, SimClock, login_password, open_accounts
 from guardpay.sim.population import Population, build_population
 from guardpay.sim.records import Case, totals, tx_frame, typology_counts, write_outputs
-from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.db import Database, scratch
 from guardpay.storage.engine.migrate import upgrade
 
 Item = Tx | Step | FollowUp
@@ -184,8 +183,7 @@ def run(
         (out / "simulation.db").unlink(missing_ok=True)
         database_url = f"sqlite:///{out / 'simulation.db'}"
     db = Database(database_url)
-    if db.backend == "sqlite":
-        event.listen(db.engine, "connect", _scratch_pragmas)
+    scratch(db)  # no fsync per commit: a crashed run is simply run again
     upgrade(db)
     with passwords.using(passwords.CHEAP):
         sim = Simulation(cfg, db)
@@ -206,14 +204,6 @@ def run(
     manifest = _manifest(cfg, frame, sim, timing)
     write_outputs(out, frame, _people(sim.pop), _merchants(sim.pop), sim.cases, manifest)
     return Result(frame, manifest, sim.cases)
-
-
-def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """The simulation's database is scratch: no fsync per commit (a crash loses the run,
-    which is simply run again). Applied after the platform's own pragmas."""
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA synchronous=OFF")
-    cur.close()
 
 
 def _manifest(

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    func,
     insert,
     or_,
     select,
@@ -214,6 +215,12 @@ class PaymentRepository:
             stmt = stmt.where(older)
         stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_row(PaymentRow, m) for m in self.conn.execute(stmt).mappings().all()]
+
+    def status_counts(self) -> dict[str, int]:
+        """How many payments are in each status (the API benchmark's outcome)."""
+        c = payments.c
+        rows = self.conn.execute(select(c.status, func.count()).group_by(c.status))
+        return {str(status): int(n) for status, n in rows}
 
     def spend_totals(
         self,

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    func,
     or_,
     select,
     update,
@@ -302,6 +303,12 @@ class RiskRepository:
     def models(self) -> list[ModelRow]:
         rows = self.conn.execute(select(risk_models).order_by(risk_models.c.created_at))
         return [_model(r) for r in rows.mappings()]
+
+    def action_counts(self) -> dict[str, int]:
+        """How many decisions took each action (the API benchmark's outcome)."""
+        c = risk_decisions.c
+        rows = self.conn.execute(select(c.action, func.count()).group_by(c.action))
+        return {str(action): int(n) for action, n in rows}
 
 
 def _after(at: datetime, decision_id: str) -> ColumnElement[bool]:

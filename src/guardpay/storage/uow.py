@@ -26,14 +26,28 @@ log = structlog.get_logger("guardpay.storage")
 if TYPE_CHECKING:
     from guardpay.storage.audit import AuditRepository
     from guardpay.storage.auth import AuthRepository
+    from guardpay.storage.encrypted import EncryptedFields
+    from guardpay.storage.escrow import EscrowRepository
+    from guardpay.storage.funding import FundingRepository
+    from guardpay.storage.idempotency import IdempotencyRepository
     from guardpay.storage.identity import IdentityRepository
     from guardpay.storage.keys import KeyRepository
+    from guardpay.storage.merchant_api import MerchantApiRepository
+    from guardpay.storage.outbox import OutboxRepository
+    from guardpay.storage.payments import PaymentRepository
+    from guardpay.storage.red_packets import RedPacketRepository
+    from guardpay.storage.refunds import RefundRepository
+    from guardpay.storage.risk import RiskRepository
     from guardpay.storage.wallets import WalletRepository
 
 
 class UnitOfWork:
     """A transaction's repositories. Given a connection, it is that transaction; given an
-    `opener`, the transaction begins when first used (`lazy_unit_of_work`)."""
+    `opener`, the transaction begins when first used (`lazy_unit_of_work`).
+
+    Every repository is reached here, one property each (`uow.payments`, `uow.risk`, ...),
+    never built by hand: a repository is a view of this transaction's connection (and of
+    its row memo, for those that keep one), so one made elsewhere could miss either."""
 
     def __init__(
         self, conn: Connection | None = None, *, opener: Callable[[], Connection] | None = None
@@ -113,6 +127,66 @@ class UnitOfWork:
         from guardpay.storage.auth import AuthRepository
 
         return AuthRepository(self.conn, self.memo)
+
+    @property
+    def payments(self) -> PaymentRepository:
+        from guardpay.storage.payments import PaymentRepository
+
+        return PaymentRepository(self.conn)
+
+    @property
+    def risk(self) -> RiskRepository:
+        from guardpay.storage.risk import RiskRepository
+
+        return RiskRepository(self.conn)
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        from guardpay.storage.outbox import OutboxRepository
+
+        return OutboxRepository(self.conn)
+
+    @property
+    def escrow(self) -> EscrowRepository:
+        from guardpay.storage.escrow import EscrowRepository
+
+        return EscrowRepository(self.conn)
+
+    @property
+    def red_packets(self) -> RedPacketRepository:
+        from guardpay.storage.red_packets import RedPacketRepository
+
+        return RedPacketRepository(self.conn)
+
+    @property
+    def refunds(self) -> RefundRepository:
+        from guardpay.storage.refunds import RefundRepository
+
+        return RefundRepository(self.conn)
+
+    @property
+    def funding(self) -> FundingRepository:
+        from guardpay.storage.funding import FundingRepository
+
+        return FundingRepository(self.conn)
+
+    @property
+    def merchant_api(self) -> MerchantApiRepository:
+        from guardpay.storage.merchant_api import MerchantApiRepository
+
+        return MerchantApiRepository(self.conn)
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        from guardpay.storage.idempotency import IdempotencyRepository
+
+        return IdempotencyRepository(self.conn)
+
+    @property
+    def encrypted_fields(self) -> EncryptedFields:
+        from guardpay.storage.encrypted import EncryptedFields
+
+        return EncryptedFields(self.conn)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def test_a_top_up_after_the_bank_restarts_settles_its_own_funding(env: FundingEn
     assert (env.get(first.id).state, env.get(second.id).state) == ("succeeded", "succeeded")
     assert env.account(user) == (12_500, 12_500)
     with env.ctx() as ctx:
-        assert funding.repo(ctx).anomalies() == []
+        assert ctx.uow.funding.anomalies() == []
     env.reserve_ok()
     env.ledger_ok()
 
@@ -170,7 +170,7 @@ def test_duplicates_and_contradictions_change_nothing(env: FundingEnv) -> None:
     assert env.get(row.id).state == "succeeded"
     assert env.account(user) == (10_000, 10_000)
     with env.ctx() as ctx:
-        anomalies = funding.repo(ctx).anomalies()
+        anomalies = ctx.uow.funding.anomalies()
     assert [(a[0], a[1]) for a in anomalies] == [(row.bank_reference, "conflicting_answer")]
     assert [a[1] for a in env.audit("funding.anomaly")] == ["conflicting_answer"]
     env.reserve_ok()
@@ -197,7 +197,7 @@ def test_unknown_references_are_refused_for_a_retry_wrong_amounts_are_anomalies(
     assert env.deliver(callback(row, "succeeded", amount=99)) is funding.Outcome.MISMATCH
     assert env.get(row.id).state == "processing"
     with env.ctx() as ctx:
-        kinds = [a[1] for a in funding.repo(ctx).anomalies()]
+        kinds = [a[1] for a in ctx.uow.funding.anomalies()]
     assert kinds == ["amount_mismatch"]
     env.reserve_ok()
 
@@ -217,7 +217,7 @@ def test_a_wrong_amount_does_not_hide_the_banks_correct_answer(env: FundingEnv) 
     assert env.get(row.id).state == "failed"
     assert env.account(user) == (10_000, 10_000)  # the hold is released
     with env.ctx() as ctx:
-        kinds = [a[1] for a in funding.repo(ctx).anomalies()]
+        kinds = [a[1] for a in ctx.uow.funding.anomalies()]
     assert kinds == ["amount_mismatch", "amount_mismatch"]
     env.reserve_ok()
     env.ledger_ok()

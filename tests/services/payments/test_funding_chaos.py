@@ -47,8 +47,8 @@ def test_the_end_state_is_right_whatever_the_bank_does(
     assert set(codes) <= {"insufficient_funds"}
 
     with env.ctx() as ctx:
-        rows = funding.repo(ctx).all()
-        anomalies = funding.repo(ctx).anomalies()
+        rows = ctx.uow.funding.all()
+        anomalies = ctx.uow.funding.anomalies()
     assert all(r.state == env.bank.final_status(r.bank_reference or "") for r in rows)
     assert {r.state for r in rows} == {"succeeded", "failed"}
     assert {a[1] for a in anomalies} <= {"conflicting_answer"}
@@ -94,7 +94,7 @@ def test_concurrent_duplicate_deliveries_settle_once(db: Database) -> None:
     applied = [o for o in outcomes if o in (funding.Outcome.SUCCEEDED, funding.Outcome.FAILED)]
     assert len(applied) == 8
     with env.ctx() as ctx:
-        rows = funding.repo(ctx).all()
+        rows = ctx.uow.funding.all()
     assert all(r.state == env.bank.final_status(r.bank_reference or "") for r in rows)
     succeeded = sum(r.amount for r in rows if r.state == "succeeded")
     assert env.account(user) == (succeeded, succeeded)

@@ -12,7 +12,7 @@ on a disputed trade 409 `escrow_disputed`. Amounts are integers of minor units.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -23,7 +23,9 @@ from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
 from guardpay.services.identity import merchant_api
 from guardpay.services.payments import escrow
-from guardpay.storage.escrow import TradeRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.escrow import TradeRow
 
 router = APIRouter(route_class=InOneUnit, tags=["escrow"])
 Reason = Field(min_length=1, max_length=200)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -34,7 +34,9 @@ from guardpay.domain.money import Money
 from guardpay.errors import AuthenticationFailed, InvalidRequest, ServiceUnavailable
 from guardpay.services.payments import funding
 from guardpay.services.webhooks import events as webhooks
-from guardpay.storage.funding import FundingRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.funding import FundingRow
 
 router = APIRouter(route_class=InOneUnit, tags=["funding"])
 

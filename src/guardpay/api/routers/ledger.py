@@ -4,12 +4,12 @@ amounts are integers of minor units beside the currency of the account's ledger.
 Every route needs an operator's session with at least the viewer role (`READ_ROLE`): the
 ledger holds every wallet's balance and every transfer, so neither an anonymous client nor
 a user may read it (a user sees their own payments and fundings under `/v1/me/...`). The
-check comes with the unit of work every route reads through (`UoW`), so a route added
-here later cannot read without it."""
+check comes with the context every route reads through (`Reader`), so a route added
+here later cannot read without it; the reads are services/ledger/browse.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
@@ -19,20 +19,22 @@ from guardpay.api.routers.common import errors
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.model import INT64_MAX, Account, Transfer
 from guardpay.domain.money import BY_LEDGER
-from guardpay.errors import NotFound
+from guardpay.services.ledger import browse
 from guardpay.services.platform import access
-from guardpay.storage.ledger_queries import BalanceRow
-from guardpay.storage.uow import UnitOfWork
+from guardpay.services.platform.context import Context
+
+if TYPE_CHECKING:  # a type only: the rows come from the service
+    from guardpay.storage.ledger_queries import BalanceRow
 
 #: The least role that may read the ledger.
 READ_ROLE = Role.VIEWER
 
 
-def _ledger_reader(op: Caller) -> UnitOfWork:
+def _ledger_reader(op: Caller) -> Context:
     """401 without a session, 403 `operator_required` for a user's session and
     `insufficient_role` for a disabled operator's (services/auth/operators.py)."""
     access.require_role(op.ctx, READ_ROLE)
-    return op.ctx.uow
+    return op.ctx
 
 
 router = APIRouter(
@@ -42,9 +44,9 @@ router = APIRouter(
 
 T = TypeVar("T")
 
-#: The unit of work of a ledger route, handed over only once the operator's role is
+#: The context of a ledger route, handed over only once the operator's role is
 #: checked: every route takes it, so none reads the ledger unchecked.
-UoW = Annotated[UnitOfWork, Depends(operator_then(_ledger_reader))]
+Reader = Annotated[Context, Depends(operator_then(_ledger_reader))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 #: Ids and cursors are 64-bit: anything outside is a bad parameter, not a server error.
 AccountId = Annotated[int, Path(ge=1, le=INT64_MAX)]
@@ -125,31 +127,23 @@ def _page(items: list[T], cursor: int | None) -> ListOut[T]:
     )
 
 
-def _account(uow: UnitOfWork, account_id: int) -> Account:
-    a = uow.ledger_queries.account(account_id)
-    if a is None:
-        raise NotFound(f"no account {account_id}", param="account_id")
-    return a
-
-
 @router.get("/accounts", response_model=ListOut[AccountOut])
-def list_accounts(uow: UoW, limit: Limit = 100, cursor: Cursor = 0) -> ListOut[AccountOut]:
-    page = uow.ledger_queries.accounts(after=cursor, limit=limit)
+def list_accounts(ctx: Reader, limit: Limit = 100, cursor: Cursor = 0) -> ListOut[AccountOut]:
+    page = browse.accounts(ctx, cursor, limit)
     return _page([AccountOut.of(a) for a in page.items], page.next_cursor)
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
-def get_account(uow: UoW, account_id: AccountId) -> AccountOut:
-    return AccountOut.of(_account(uow, account_id))
+def get_account(ctx: Reader, account_id: AccountId) -> AccountOut:
+    return AccountOut.of(browse.account(ctx, account_id))
 
 
 @router.get("/accounts/{account_id}/transfers", response_model=ListOut[TransferOut])
 def account_transfers(
-    uow: UoW, account_id: AccountId, limit: Limit = 100, cursor: Cursor | None = None
+    ctx: Reader, account_id: AccountId, limit: Limit = 100, cursor: Cursor | None = None
 ) -> ListOut[TransferOut]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    _account(uow, account_id)
-    page = uow.ledger_queries.account_transfers(account_id, cursor=cursor, limit=limit)
+    page = browse.account_transfers(ctx, account_id, cursor, limit)
     return _page([TransferOut.of(t) for t in page.items], page.next_cursor)
 
 
@@ -163,11 +157,10 @@ class BalanceOut(BaseModel):
 
 @router.get("/accounts/{account_id}/balances", response_model=ListOut[BalanceOut])
 def balance_history(
-    uow: UoW, account_id: AccountId, limit: Limit = 100, cursor: Cursor = 0
+    ctx: Reader, account_id: AccountId, limit: Limit = 100, cursor: Cursor = 0
 ) -> ListOut[BalanceOut]:
     """Balances after each change, oldest first (accounts with the history flag)."""
-    _account(uow, account_id)
-    page = uow.ledger_queries.balance_history(account_id, cursor=cursor, limit=limit)
+    page = browse.balance_history(ctx, account_id, cursor, limit)
     return _page([_balance(b) for b in page.items], page.next_cursor)
 
 
@@ -176,8 +169,5 @@ def _balance(b: BalanceRow) -> BalanceOut:
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
-def get_transfer(uow: UoW, transfer_id: TransferId) -> TransferOut:
-    t = uow.ledger_queries.transfer(transfer_id)
-    if t is None:
-        raise NotFound(f"no transfer {transfer_id}", param="transfer_id")
-    return TransferOut.of(t)
+def get_transfer(ctx: Reader, transfer_id: TransferId) -> TransferOut:
+    return TransferOut.of(browse.transfer(ctx, transfer_id))

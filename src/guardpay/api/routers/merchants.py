@@ -10,7 +10,7 @@ half, which the platform never sees (domain/merchants/signing.py says how to sig
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -20,7 +20,9 @@ from guardpay.api.routers.common import ListOut, Page, PathId, errors, page_of
 from guardpay.services.identity import facade as identity
 from guardpay.services.identity import merchant_api
 from guardpay.services.platform import access
-from guardpay.storage.merchant_api import ApiKeyRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.merchant_api import ApiKeyRow
 
 router = APIRouter(route_class=InOneUnit, prefix="/merchants", tags=["merchants"])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import segno
 from fastapi import APIRouter, Query, Response
@@ -38,7 +38,9 @@ from guardpay.services.payments import core as payments
 from guardpay.services.payments import limits as payments_limits
 from guardpay.services.payments import qr as payments_qr
 from guardpay.services.payments.core import Authorization, StepUpAnswer
-from guardpay.storage.payments import PaymentRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.payments import PaymentRow
 
 router = APIRouter(route_class=InOneUnit, tags=["payments"])
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]

@@ -9,7 +9,7 @@ factor answers 401 `step_up_required` with the challenge to pass; send again wit
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictInt
@@ -20,7 +20,9 @@ from guardpay.api.routers.payments import Amount, AuthIn, Currency
 from guardpay.domain.money import Money
 from guardpay.domain.payments.red_packets import MAX_SHARES, Split
 from guardpay.services.payments import red_packets
-from guardpay.storage.red_packets import ShareRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.red_packets import ShareRow
 
 router = APIRouter(route_class=InOneUnit, tags=["red packets"])
 TTL = int(red_packets.DEFAULT_TTL.total_seconds())

@@ -10,7 +10,7 @@ merchant's key or made by an analyst operator; a payment of another merchant is 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictInt
@@ -20,7 +20,9 @@ from guardpay.api.routers.common import Page, PathId, errors, page_of
 from guardpay.domain.money import Money
 from guardpay.services.identity import merchant_api
 from guardpay.services.payments import refunds
-from guardpay.storage.refunds import RefundRow
+
+if TYPE_CHECKING:  # a type only: the rows come from the services
+    from guardpay.storage.refunds import RefundRow
 
 router = APIRouter(route_class=InOneUnit, tags=["refunds"])
 Amount = Annotated[StrictInt, Field(gt=0, le=2**53, description="Minor units (fen)")]

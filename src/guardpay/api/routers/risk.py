@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -24,10 +24,12 @@ from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import NotFound
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import review as payments_review
-from guardpay.services.platform import access
+from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk import lists as risk_lists
 from guardpay.services.risk import models as risk_models
-from guardpay.storage.risk import DecisionRow, ListEntry, RiskRepository
+
+if TYPE_CHECKING:  # types only: the rows come from the services
+    from guardpay.storage.risk import DecisionRow, ListEntry
 
 router = APIRouter(route_class=InOneUnit, tags=["risk"])
 
@@ -116,12 +118,7 @@ def decline(op: OperatorCaller, decision_id: PathId, body: NoteIn) -> ReviewedOu
     "/risk/decisions/{decision_id}", response_model=ExplainedOut, responses=errors(401, 403, 404)
 )
 def explain(op: OperatorCaller, decision_id: PathId) -> ExplainedOut:
-    access.require_role(op.ctx, "viewer")
-    row = RiskRepository(op.ctx.uow.conn).decision(decision_id)
-    if row is None:
-        raise NotFound("no such decision", code="decision_not_found", param="decision_id")
-    op.ctx.audit("risk.decision_viewed", subject=decision_id)
-    return ExplainedOut.of(row)
+    return ExplainedOut.of(risk_decisions.explain(op.ctx, decision_id))
 
 
 class LabelIn(BaseModel):
@@ -151,7 +148,7 @@ class PayerDecisionOut(BaseModel):
 def payer_decision(caller: UserCaller, payment_id: PathId) -> PayerDecisionOut:
     """Why my payment was stopped, held or questioned, in plain words."""
     row = payments.get_payment(caller.ctx, caller.id, payment_id)
-    found = RiskRepository(caller.ctx.uow.conn).decision_for(row.id)
+    found = risk_decisions.decision_for(caller.ctx, row.id)
     if found is None or row.payer_id != caller.id:
         raise NotFound("no risk decision for this payment", code="decision_not_found")
     return PayerDecisionOut(
@@ -204,10 +201,4 @@ def list_entries(op: OperatorCaller, page: Page) -> ListOut[ListEntryOut]:
     "/risk/lists/{entry_id}/remove", response_model=ListEntryOut, responses=errors(401, 403, 404)
 )
 def remove_list_entry(op: OperatorCaller, entry_id: PathId) -> ListEntryOut:
-    risk_lists.remove_entry(op.ctx, entry_id)
-    found = [
-        e
-        for e in RiskRepository(op.ctx.uow.conn).list_entries(op.ctx.now(), True)
-        if e.id == entry_id
-    ]
-    return ListEntryOut.of(found[0])
+    return ListEntryOut.of(risk_lists.remove_entry(op.ctx, entry_id))

@@ -37,6 +37,7 @@ from guardpay.services.auth import support
 from guardpay.services.auth.sessions import issue_session, revoke_all_sessions
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
+from guardpay.storage.uow import UnitOfWork
 
 ActionHandler = Callable[[Context, Approval], Mapping[str, Any] | None]
 _ACTIONS: dict[str, tuple[ActionHandler, Role]] = {}  # name -> handler, least approver role
@@ -99,6 +100,12 @@ def create_first_admin(ctx: Context, name: str, password: str) -> Operator:
             code="operators_exist",
         )
     return create_operator(ctx, name, Role.ADMIN, password)
+
+
+def operators_exist(uow: UnitOfWork) -> bool:
+    """Whether any operator exists: `create_first_admin` would refuse (the CLI asks
+    before it prompts for a password)."""
+    return bool(uow.auth.operators())
 
 
 def list_operators(ctx: Context) -> list[Operator]:

@@ -153,7 +153,17 @@ def change_payment_password(
 
 
 def _store_pin(ctx: Context, creds: Credentials, pin: str, *, first: bool) -> None:
-    hashed = hasher().hash(pin)
+    _store_pin_hash(ctx, creds, hasher().hash(pin), first=first)
+
+
+def seed_payment_password_hash(ctx: Context, user_id: str, pay_hash: str) -> None:
+    """A first payment password given already hashed, stored and audited as a first one
+    is, without the checks of `set_payment_password`. Only for filling a database with
+    many people who share one password, hashed once (the simulator's set-up)."""
+    _store_pin_hash(ctx, _credentials(ctx, user_id), pay_hash, first=True)
+
+
+def _store_pin_hash(ctx: Context, creds: Credentials, hashed: str, *, first: bool) -> None:
     ctx.uow.auth.save_credentials(replace(creds, pay_hash=hashed, pay_changed_at=ctx.now()))
     ctx.audit(
         "auth.password_changed", subject=creds.user_id, details={"kind": "payment", "first": first}

@@ -18,8 +18,7 @@ from guardpay.services.identity import facade as identity
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.storage.merchant_api import ApiKeyRow, MerchantApiRepository
-from guardpay.storage.payments import PaymentRepository
+from guardpay.storage.merchant_api import ApiKeyRow
 
 ACT_FOR_MERCHANT_ROLE = "analyst"
 
@@ -32,10 +31,6 @@ class SignedRequest:
     body: bytes
 
 
-def _repo(ctx: Context) -> MerchantApiRepository:
-    return MerchantApiRepository(ctx.uow.conn)
-
-
 def add_key(ctx: Context, merchant_id: str, public_key_pem: str) -> ApiKeyRow:
     """Register a merchant's public key (an operator onboards it); the key id to sign with."""
     access.require_role(ctx, ACT_FOR_MERCHANT_ROLE)
@@ -44,7 +39,7 @@ def add_key(ctx: Context, merchant_id: str, public_key_pem: str) -> ApiKeyRow:
     row = ApiKeyRow(
         new_id("mak"), merchant_id, public_key_pem.strip(), fingerprint, ctx.now(), None
     )
-    _repo(ctx).insert_key(row)
+    ctx.uow.merchant_api.insert_key(row)
     ctx.audit(
         "merchant.api_key_added",
         subject=merchant_id,
@@ -55,18 +50,18 @@ def add_key(ctx: Context, merchant_id: str, public_key_pem: str) -> ApiKeyRow:
 
 def list_keys(ctx: Context, merchant_id: str) -> list[ApiKeyRow]:
     identity.get_merchant(ctx, merchant_id)
-    return _repo(ctx).keys_of(merchant_id)
+    return ctx.uow.merchant_api.keys_of(merchant_id)
 
 
 def revoke_key(ctx: Context, merchant_id: str, key_id: str) -> ApiKeyRow:
     access.require_role(ctx, ACT_FOR_MERCHANT_ROLE)
-    row = _repo(ctx).key(key_id)
+    row = ctx.uow.merchant_api.key(key_id)
     if row is None or row.merchant_id != merchant_id:
         raise NotFound("no such API key for this merchant", param="key_id")
     if row.revoked_at is None:
-        _repo(ctx).revoke(key_id, ctx.now())
+        ctx.uow.merchant_api.revoke(key_id, ctx.now())
         ctx.audit("merchant.api_key_revoked", subject=merchant_id, details={"key_id": key_id})
-    found = _repo(ctx).key(key_id)
+    found = ctx.uow.merchant_api.key(key_id)
     assert found is not None
     return found
 
@@ -76,14 +71,14 @@ def authenticate(ctx: Context, request: SignedRequest) -> ApiKeyRow:
     (`signature_expired`, `api_key_unknown`, `signature_invalid`, `nonce_reused`) else."""
     header = signing.parse_header(request.header)
     signing.check_fresh(header.timestamp, ctx.now())
-    key = _repo(ctx).key(header.key_id)
+    key = ctx.uow.merchant_api.key(header.key_id)
     if key is None or key.revoked_at is not None:
         raise AuthenticationFailed("unknown or revoked API key", code="api_key_unknown")
     message = signing.canonical(
         request.method, request.path_and_query, header.timestamp, header.nonce, request.body
     )
     merchant_keys.verify(key.public_key, header.signature, message)
-    if not _repo(ctx).claim_nonce(key.id, header.nonce, ctx.now()):
+    if not ctx.uow.merchant_api.claim_nonce(key.id, header.nonce, ctx.now()):
         raise AuthenticationFailed("this nonce was already used", code="nonce_reused")
     return key
 
@@ -103,7 +98,7 @@ def require_merchant(ctx: Context, merchant_id: str) -> None:
 def require_payment_merchant(ctx: Context, payment_id: str) -> None:
     """`require_merchant` for the merchant a payment went to; a payment that went to no
     merchant, or to one this key cannot act for, is 404 (no probing of other ids)."""
-    row = PaymentRepository(ctx.uow.conn).payment(payment_id)
+    row = ctx.uow.payments.payment(payment_id)
     if row is None or row.payee_kind != "merchant":
         raise NotFound("no such merchant payment", param="payment_id")
     try:

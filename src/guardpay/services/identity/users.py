@@ -247,6 +247,13 @@ def _plan(
     return runs
 
 
+def seed_verified(ctx: Context, user_id: str, account_class: str, at: datetime) -> None:
+    """Set the account class as verification would, without the checks or a document.
+    Only for filling a database with people who are already verified (the simulator's
+    set-up)."""
+    ctx.uow.identity.set_verified(user_id, account_class, None, at)
+
+
 def verify_identity(
     ctx: Context,
     kyc: Kyc,

@@ -20,7 +20,6 @@ from guardpay.security.keys import Keyring
 from guardpay.services.payments import escrow, red_packets
 from guardpay.services.platform.context import DEFAULT_SETTINGS, SYSTEM, Context
 from guardpay.storage.engine.db import Database
-from guardpay.storage.idempotency import IdempotencyRepository
 from guardpay.storage.uow import unit_of_work
 
 log = structlog.get_logger("guardpay.jobs")
@@ -38,7 +37,7 @@ class Job:
 
 
 def _purge_idempotency(ctx: Context) -> int:
-    return IdempotencyRepository(ctx.uow.conn).purge(ctx.now() - IDEMPOTENCY_RETENTION)
+    return ctx.uow.idempotency.purge(ctx.now() - IDEMPOTENCY_RETENTION)
 
 
 def _expire_reviews(ctx: Context) -> int:

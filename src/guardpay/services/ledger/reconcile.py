@@ -28,7 +28,7 @@ from guardpay.adapters.bank import StatementRow
 from guardpay.domain.ledger.chart import LIABILITIES, AccountCode
 from guardpay.domain.money import BY_LEDGER
 from guardpay.domain.payments.funding import DIRECTION, Kind
-from guardpay.storage.funding import AccountTotals, FundingRepository, FundingRow
+from guardpay.storage.funding import AccountTotals, FundingRow
 from guardpay.storage.uow import UnitOfWork
 
 _PLATFORM_FUNDS = (AccountCode.FEE_REVENUE, AccountCode.LOSS_RESERVE)
@@ -64,7 +64,7 @@ class ReserveReport:
 
 def reserve(uow: UnitOfWork) -> ReserveReport:
     """Prove the reserve invariant per currency, in one snapshot."""
-    store = FundingRepository(uow.conn)
+    store = uow.funding
     by_ledger: dict[int, dict[int, AccountTotals]] = {}
     for t in store.account_totals():
         by_ledger.setdefault(t.ledger, {})[t.code] = t
@@ -144,7 +144,7 @@ class StatementReport:
 
 def statement(uow: UnitOfWork, rows: list[StatementRow]) -> StatementReport:
     """Match the bank's statement against our fundings and list every break."""
-    fundings = FundingRepository(uow.conn).all()
+    fundings = uow.funding.all()
     return match_statement(rows, fundings)
 
 

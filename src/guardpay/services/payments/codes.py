@@ -29,7 +29,6 @@ from guardpay.services.payments.core import (
     authenticate,
     new_row,
     process,
-    repo,
 )
 from guardpay.services.payments.limits import lock_payer
 from guardpay.services.payments.qr import active_merchant
@@ -59,12 +58,12 @@ class IssuedCode:
 
 def _secret(ctx: Context, user_id: str, device_id: str) -> bytes:
     """The device's secret, made on first use."""
-    stored = repo(ctx).code_secret(user_id, device_id)
+    stored = ctx.uow.payments.code_secret(user_id, device_id)
     if stored is not None:
         return base64.b64decode(ctx.vault.decrypt(user_id, SECRET_FIELD, stored))
     secret = secrets.token_bytes(32)
     sealed = ctx.vault.encrypt(user_id, SECRET_FIELD, base64.b64encode(secret).decode())
-    repo(ctx).insert_code_secret(user_id, device_id, sealed, ctx.now())
+    ctx.uow.payments.insert_code_secret(user_id, device_id, sealed, ctx.now())
     return secret
 
 
@@ -81,11 +80,11 @@ def generate_payment_code(
     step = codes.time_step(now)
     for k in range(16):
         code = codes.derive_code(secret, step * 16 + k)
-        if repo(ctx).code(codes.code_hash(code)) is None:
+        if ctx.uow.payments.code(codes.code_hash(code)) is None:
             break
     else:
         raise Conflict("too many codes this half minute; wait", code="payment_code_busy")
-    repo(ctx).insert_code(
+    ctx.uow.payments.insert_code(
         CodeRow(codes.code_hash(code), user_id, device_id, factors, now, None, None)
     )
     ctx.audit(
@@ -95,7 +94,9 @@ def generate_payment_code(
 
 
 def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
-    row = repo(ctx).code(codes.code_hash(code), lock=True) if codes.well_formed(code) else None
+    row = (
+        ctx.uow.payments.code(codes.code_hash(code), lock=True) if codes.well_formed(code) else None
+    )
     problem = "payment_code_invalid" if row is None else None
     if row is not None:
         problem = codes.code_problem(row.issued_at, row.used_at is not None, ctx.now())
@@ -118,6 +119,6 @@ def collect(ctx: Context, merchant_id: str, code: str, amount: Money) -> Payment
         ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount, merchant.descriptor
     )
     standing = lock_payer(ctx, found.user_id)
-    if not repo(ctx).mark_code_used(found.code_hash, row.id, ctx.now()):
+    if not ctx.uow.payments.mark_code_used(found.code_hash, row.id, ctx.now()):
         raise Conflict(_MESSAGES["payment_code_used"], code="payment_code_used")
     return process(ctx, row, found.factors, standing, new=True)

@@ -52,8 +52,8 @@ from guardpay.services.platform.paging import keyset_page
 from guardpay.services.risk import screening as payments_risk
 from guardpay.services.risk.engine import Assessment, engine_of
 from guardpay.services.webhooks import events as webhooks
-from guardpay.storage.payments import PaymentRepository, PaymentRow
-from guardpay.storage.risk import RiskRepository
+from guardpay.storage.payments import PaymentRow
+from guardpay.storage.uow import UnitOfWork
 
 PURPOSE = "payment"
 
@@ -85,10 +85,6 @@ class StepUpAnswer:
 class Payment:
     row: PaymentRow
     next_action: dict[str, object] | None = None  # requires_action: the step-up to pass
-
-
-def repo(ctx: Context) -> PaymentRepository:
-    return PaymentRepository(ctx.uow.conn)
 
 
 def authenticate(ctx: Context, user_id: str, given: Authorization) -> int:
@@ -300,7 +296,7 @@ def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: 
     hold = hold_transfer(ctx, row)
     move_money(ctx, [hold])
     deadline = ctx.now() + review_timeout(ctx.settings)
-    RiskRepository(ctx.uow.conn).save_review(
+    ctx.uow.risk.save_review(
         verdict.row.id, review_status="pending", review_deadline=deadline, holds=[hold.id]
     )
     audit(ctx, row, seen, decision=verdict.row.id)
@@ -323,9 +319,9 @@ def review_timeout(settings: Settings) -> timedelta:
 
 def store(ctx: Context, row: PaymentRow, *, new: bool) -> None:
     if new:
-        repo(ctx).insert_payment(row)
+        ctx.uow.payments.insert_payment(row)
     else:
-        repo(ctx).save_payment(row)
+        ctx.uow.payments.save_payment(row)
 
 
 def notify_merchant(ctx: Context, row: PaymentRow) -> None:
@@ -352,10 +348,10 @@ def claim_order(ctx: Context, row: PaymentRow) -> None:
     the order expiring during a step-up and two payers racing for one order."""
     if row.order_id is None:
         return
-    order = repo(ctx).order(row.order_id, lock=True)
+    order = ctx.uow.payments.order(row.order_id, lock=True)
     if order is None or ctx.now() >= order.expires_at:
         raise Conflict("this QR code has expired", code="qr_expired", param="payload")
-    if not repo(ctx).mark_order_paid(row.order_id, row.id):
+    if not ctx.uow.payments.mark_order_paid(row.order_id, row.id):
         raise Conflict("this QR code was already paid", code="qr_already_used", param="payload")
 
 
@@ -420,7 +416,7 @@ def confirm_payment(
     """Complete a `requires_action` payment with its step-up (passed before, or answered
     here) and optionally the payment password for a second factor. A wrong answer or
     password raises its committed auth error before the payment changes."""
-    row = repo(ctx).payment(payment_id, lock=True)
+    row = ctx.uow.payments.payment(payment_id, lock=True)
     if row is None or row.payer_id != user_id:
         raise NotFound("no such payment", param="payment_id")
     if row.status != Status.REQUIRES_ACTION.value:
@@ -467,7 +463,7 @@ def p2p_transfer(
 
 def get_payment(ctx: Context, user_id: str, payment_id: str) -> PaymentRow:
     """The payer's (or the receiving user's) view; anyone else gets 404."""
-    row = repo(ctx).payment(payment_id)
+    row = ctx.uow.payments.payment(payment_id)
     if row is None or user_id not in (row.payer_id, row.payee_id):
         raise NotFound("no such payment", param="payment_id")
     return row
@@ -477,7 +473,7 @@ def list_payments(
     ctx: Context, user_id: str, cursor: str | None, limit: int = 20
 ) -> tuple[list[PaymentRow], str | None]:
     """A page of the payer's payments, newest first, and the next cursor (or None)."""
-    store = repo(ctx)
+    store = ctx.uow.payments
     return keyset_page(
         store.payment,
         lambda r: r.payer_id == user_id,
@@ -485,3 +481,8 @@ def list_payments(
         cursor,
         limit,
     )
+
+
+def status_counts(uow: UnitOfWork) -> dict[str, int]:
+    """How many payments are in each status."""
+    return uow.payments.status_counts()

@@ -47,8 +47,8 @@ from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.risk.screening import Subject, screen
 from guardpay.services.webhooks import events as webhooks
-from guardpay.storage.escrow import EscrowRepository, TradeRow
-from guardpay.storage.payments import PaymentRepository, PaymentRow
+from guardpay.storage.escrow import TradeRow
+from guardpay.storage.payments import PaymentRow
 
 KIND = "escrow"
 
@@ -60,10 +60,6 @@ class NewTrade:
     merchant_id: str
     amount: Money
     description: str | None = None
-
-
-def repo(ctx: Context) -> EscrowRepository:
-    return EscrowRepository(ctx.uow.conn)
 
 
 def holding(ctx: Context, trade_id: str, currency_code: str) -> int:
@@ -124,7 +120,7 @@ def pay_into_escrow(
         begin_step_up=auth.begin_step_up,
     )
     pay = _payment(ctx, buyer_id, trade_id, new.amount, factors)
-    PaymentRepository(ctx.uow.conn).insert_payment(pay)
+    ctx.uow.payments.insert_payment(pay)
     row = TradeRow(
         trade_id,
         buyer_id,
@@ -143,7 +139,7 @@ def pay_into_escrow(
         now,
         now,
     )
-    repo(ctx).insert(row)
+    ctx.uow.escrow.insert(row)
     buyer = wallets.wallet(ctx, "user", buyer_id, cur)
     legs = postings.hold(
         buyer=buyer,
@@ -184,7 +180,7 @@ def _record(ctx: Context, row: TradeRow, event: str, extra: dict[str, object]) -
 
 def _locked(ctx: Context, trade_id: str, buyer_id: str | None = None) -> TradeRow:
     """The trade under its row lock; a buyer only ever sees their own (else 404)."""
-    row = repo(ctx).trade(trade_id, lock=True)
+    row = ctx.uow.escrow.trade(trade_id, lock=True)
     if row is None or buyer_id not in (None, row.buyer_id):
         raise NotFound("no such escrow trade", code="escrow_not_found", param="escrow_id")
     return row
@@ -196,7 +192,7 @@ def _moved(ctx: Context, row: TradeRow, action: Action, **changes: object) -> Tr
     new = replace(row, status=target.value, updated_at=ctx.now(), **changes)  # type: ignore[arg-type]
     if target in machine.FINAL:
         new = replace(new, closed_at=ctx.now())
-    repo(ctx).save(new)
+    ctx.uow.escrow.save(new)
     return new
 
 
@@ -303,7 +299,7 @@ def auto_confirm_due(
     Each candidate is re-checked under its lock, so one disputed meanwhile is skipped."""
     at = ctx.now() if now is None else now
     done = []
-    for trade_id in repo(ctx).shipped_before(at - timedelta(days=days)):
+    for trade_id in ctx.uow.escrow.shipped_before(at - timedelta(days=days)):
         row = _locked(ctx, trade_id)
         if machine.auto_confirm_due(EscrowStatus(row.status), row.shipped_at, at, days):
             _release(ctx, row, Action.CONFIRM, settings, {"by": "auto_confirm", "days": days})
@@ -313,7 +309,7 @@ def auto_confirm_due(
 
 def get_trade(ctx: Context, trade_id: str, buyer_id: str | None = None) -> TradeRow:
     """A trade; a buyer sees only their own, an operator (buyer_id None) any."""
-    row = repo(ctx).trade(trade_id)
+    row = ctx.uow.escrow.trade(trade_id)
     if row is None or buyer_id not in (None, row.buyer_id):
         raise NotFound("no such escrow trade", code="escrow_not_found", param="escrow_id")
     return row

@@ -53,7 +53,7 @@ from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.platform.paging import keyset_page
 from guardpay.services.risk.screening import Subject, screen
-from guardpay.storage.funding import FundingRepository, FundingRow
+from guardpay.storage.funding import FundingRow
 from guardpay.storage.identity import CardRow
 
 log = structlog.get_logger("guardpay.funding")
@@ -69,10 +69,6 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"  # contradicts the first final answer: anomaly
     MISMATCH = "mismatch"  # amount or currency differ from ours: anomaly, no change
     UNKNOWN = "unknown"  # a status we do not know: anomaly
-
-
-def repo(ctx: Context) -> FundingRepository:
-    return FundingRepository(ctx.uow.conn)
 
 
 def request_top_up(
@@ -173,16 +169,16 @@ def _request(
         raise NotFound(
             "no such active card on this account", code="card_not_found", param="card_id"
         )
-    existing = repo(ctx).get(funding_id) if funding_id else None
+    existing = ctx.uow.funding.get(funding_id) if funding_id else None
     if existing is not None:
         return _same_request(existing, kind, user_id, card_id, money)
     fid = funding_id or new_id("fnd")
     _screen(ctx, kind, user_id, card, money, step_up_challenge_id, fid)
     row = _new_row(ctx, fid, kind, user_id, card_id, card.last4, money)
-    repo(ctx).insert(row)
+    ctx.uow.funding.insert(row)
     _apply(ctx, postings.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
     reference = _submit(ctx, bank, row, card.token or card_id)
-    repo(ctx).update(row.id, ctx.now(), bank_reference=reference)
+    ctx.uow.funding.update(row.id, ctx.now(), bank_reference=reference)
     ctx.audit(
         "funding.requested",
         subject=user_id,
@@ -196,7 +192,7 @@ def _request(
             "bank_reference": reference,
         },
     )
-    found = repo(ctx).get(row.id)
+    found = ctx.uow.funding.get(row.id)
     assert found is not None
     return found
 
@@ -271,7 +267,7 @@ def _submit(ctx: Context, bank: BankChannel, row: FundingRow, token: str) -> str
 
 def handle_callback(ctx: Context, callback: BankCallback) -> Outcome:
     """Apply the bank's answer once; anything unexpected becomes an audited anomaly."""
-    store = repo(ctx)
+    store = ctx.uow.funding
     row = store.by_reference(callback.bank_reference, for_update=True)
     if row is None:
         raise _not_ours_yet(callback)
@@ -334,7 +330,7 @@ def _transition(ctx: Context, row: FundingRow, outcome: Outcome) -> None:
     else:
         events = postings.void(row.id)
     _apply(ctx, events)
-    repo(ctx).update(row.id, ctx.now(), state=outcome.value)
+    ctx.uow.funding.update(row.id, ctx.now(), state=outcome.value)
     ctx.audit(
         f"funding.{outcome.value}",
         subject=row.user_id,
@@ -352,7 +348,7 @@ def _anomaly(ctx: Context, cb: BankCallback, kind: str, row: FundingRow | None) 
     detail = f"status={cb.status} amount={cb.amount} {cb.currency}; ours: " + (
         f"{row.state} {row.amount} {row.currency}" if row else "none"
     )
-    repo(ctx).add_anomaly(cb.bank_reference, kind, detail, ctx.now())
+    ctx.uow.funding.add_anomaly(cb.bank_reference, kind, detail, ctx.now())
     ctx.audit(
         "funding.anomaly",
         subject=row.user_id if row else None,
@@ -386,7 +382,7 @@ def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
 
 def get_funding(ctx: Context, funding_id: str, *, user_id: str | None = None) -> FundingRow:
     """A funding; with `user_id`, only that user's (another's is as missing as none)."""
-    row = repo(ctx).get(funding_id)
+    row = ctx.uow.funding.get(funding_id)
     if row is None or (user_id is not None and row.user_id != user_id):
         raise NotFound("no such funding", code="funding_not_found", param="funding_id")
     return row
@@ -396,7 +392,7 @@ def list_fundings(
     ctx: Context, user_id: str, cursor: str | None, limit: int = 20
 ) -> tuple[list[FundingRow], str | None]:
     """A page of the user's top-ups and withdrawals, newest first, and the next cursor."""
-    store = repo(ctx)
+    store = ctx.uow.funding
     return keyset_page(
         store.get,
         lambda r: r.user_id == user_id,

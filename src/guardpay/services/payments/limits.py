@@ -19,7 +19,6 @@ from guardpay.domain.payments.limits import DEFAULT, DaySpend, PaymentSettings
 from guardpay.errors import InvalidRequest, PermissionDenied
 from guardpay.services.identity import facade as identity
 from guardpay.services.platform.context import Context
-from guardpay.storage.payments import PaymentRepository
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def _spending(
 ) -> tuple[int, DaySpend]:
     """(what the account class still allows, today's QR spending), in one query."""
     now = ctx.now()
-    total, this_year, static, weak, dynamic = PaymentRepository(ctx.uow.conn).spend_totals(
+    total, this_year, static, weak, dynamic = ctx.uow.payments.spend_totals(
         standing.person_accounts,
         standing.user_id,
         qr.year_start(now, settings),

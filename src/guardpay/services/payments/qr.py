@@ -20,7 +20,7 @@ from guardpay.domain.payments import qr
 from guardpay.domain.payments.limits import DEFAULT, QR_ORDER, QR_STATIC, PaymentSettings
 from guardpay.errors import CryptoError, InvalidRequest, NotFound
 from guardpay.services.identity import facade as identity
-from guardpay.services.payments.core import Authorization, Payment, new_row, pay, repo
+from guardpay.services.payments.core import Authorization, Payment, new_row, pay
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.storage.payments import OrderRow
@@ -109,7 +109,7 @@ def create_order_qr(
         expires,
         now,
     )
-    repo(ctx).insert_order(row)
+    ctx.uow.payments.insert_order(row)
     ctx.audit(
         "payment.order_created",
         subject=order_id,
@@ -119,7 +119,7 @@ def create_order_qr(
 
 
 def get_order(ctx: Context, order_id: str) -> Order:
-    row = repo(ctx).order(order_id)
+    row = ctx.uow.payments.order(order_id)
     if row is None:
         raise NotFound("no such order", param="order_id")
     return Order(row)
@@ -147,7 +147,7 @@ def _verified(ctx: Context, payer_id: str, payload: str) -> qr.QrClaims:
 
 def _order_for(ctx: Context, payer_id: str, claims: qr.QrClaims) -> OrderRow:
     """The order a genuine code names: open, unexpired, and matching the code."""
-    row = repo(ctx).order(claims.order_id, lock=True)
+    row = ctx.uow.payments.order(claims.order_id, lock=True)
     matches = row is not None and (row.merchant_id, row.amount, row.currency, row.nonce) == (
         claims.merchant_id,
         claims.amount,

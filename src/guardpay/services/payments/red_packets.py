@@ -42,8 +42,8 @@ from guardpay.services.payments.limits import check_limits, lock_payer
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.risk.screening import Subject, screen
-from guardpay.storage.payments import PaymentRepository, PaymentRow
-from guardpay.storage.red_packets import PacketRow, RedPacketRepository, ShareRow
+from guardpay.storage.payments import PaymentRow
+from guardpay.storage.red_packets import PacketRow, ShareRow
 
 KIND = "red_packet"
 DEFAULT_TTL = timedelta(hours=24)
@@ -89,10 +89,6 @@ class Claimed:
     amount: int
     currency: str
     claimed_at: datetime
-
-
-def repo(ctx: Context) -> RedPacketRepository:
-    return RedPacketRepository(ctx.uow.conn)
 
 
 def holding(ctx: Context, packet_id: str, currency_code: str) -> int:
@@ -192,11 +188,11 @@ def create_red_packet(
         begin_step_up=auth.begin_step_up,
     )
     pay = _payment(ctx, sender_id, packet_id, new, factors)
-    PaymentRepository(ctx.uow.conn).insert_payment(pay)
+    ctx.uow.payments.insert_payment(pay)
     row = _packet(ctx, packet_id, sender_id, pay.id, new)
     amounts = split(new.amount.amount, new.shares, new.split, rng)
     shares = [ShareRow(packet_id, i, a, None, None) for i, a in enumerate(amounts)]
-    repo(ctx).insert(row, shares)
+    ctx.uow.red_packets.insert(row, shares)
     cur = new.amount.currency
     fund = postings.fund(
         sender=wallets.wallet(ctx, "user", sender_id, cur),
@@ -223,7 +219,7 @@ def create_red_packet(
 
 
 def _locked(ctx: Context, packet_id: str) -> PacketRow:
-    row = repo(ctx).packet(packet_id, lock=True)
+    row = ctx.uow.red_packets.packet(packet_id, lock=True)
     if row is None:
         raise NotFound("no such red packet", code="red_packet_not_found", param="packet_id")
     return row
@@ -244,12 +240,12 @@ def _claimable(ctx: Context, row: PacketRow, shares: list[ShareRow], user_id: st
 def claim_red_packet(ctx: Context, user_id: str, packet_id: str) -> Claimed:
     """Take the next unclaimed share, under the packet's row lock (one winner per share)."""
     row = _locked(ctx, packet_id)
-    shares = repo(ctx).shares(packet_id)
+    shares = ctx.uow.red_packets.shares(packet_id)
     share = _claimable(ctx, row, shares, user_id)
     now = ctx.now()
-    repo(ctx).claim_share(packet_id, share.seq, user_id, now)
+    ctx.uow.red_packets.claim_share(packet_id, share.seq, user_id, now)
     if sum(1 for s in shares if s.claimer_id is None) == 1:
-        repo(ctx).set_status(packet_id, "empty", now)
+        ctx.uow.red_packets.set_status(packet_id, "empty", now)
     cur = row.currency
     claim = postings.claim(
         holding=holding(ctx, packet_id, cur),
@@ -272,7 +268,7 @@ def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
     row = _locked(ctx, packet_id)
     if row.status != "open" or row.expires_at > now:
         return False
-    left = sum(s.amount for s in repo(ctx).shares(packet_id) if s.claimer_id is None)
+    left = sum(s.amount for s in ctx.uow.red_packets.shares(packet_id) if s.claimer_id is None)
     cur = row.currency
     if left:
         back = postings.give_back(
@@ -283,7 +279,7 @@ def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
             transfer_id=new_transfer_id(),
         )
         _move(ctx, back)
-    repo(ctx).set_status(packet_id, "expired", now, refunded=left)
+    ctx.uow.red_packets.set_status(packet_id, "expired", now, refunded=left)
     ctx.audit(
         "red_packet.expired",
         subject=packet_id,
@@ -295,12 +291,12 @@ def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
 def expire_red_packets(ctx: Context, now: datetime | None = None) -> list[str]:
     """The expiry job: settle every open packet past its expiry; the ids it settled."""
     at = ctx.now() if now is None else now
-    return [i for i in repo(ctx).due(at) if _expire_one(ctx, i, at)]
+    return [i for i in ctx.uow.red_packets.due(at) if _expire_one(ctx, i, at)]
 
 
 def get_red_packet(ctx: Context, packet_id: str) -> RedPacket:
     """A packet and its shares; whoever has the id may look (they need it to claim)."""
-    row = repo(ctx).packet(packet_id)
+    row = ctx.uow.red_packets.packet(packet_id)
     if row is None:
         raise NotFound("no such red packet", code="red_packet_not_found", param="packet_id")
-    return RedPacket(row, repo(ctx).shares(packet_id))
+    return RedPacket(row, ctx.uow.red_packets.shares(packet_id))

@@ -36,12 +36,11 @@ from guardpay.domain.payments.states import Status
 from guardpay.errors import Conflict, InvalidRequest, NotFound
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
-from guardpay.services.payments import core as payments
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.webhooks import events as webhooks
 from guardpay.storage.payments import PaymentRow
-from guardpay.storage.refunds import RefundRepository, RefundRow
+from guardpay.storage.refunds import RefundRow
 
 SUCCEEDED = "succeeded"
 
@@ -72,13 +71,9 @@ class RefundSummary:
     refund_status: RefundState
 
 
-def _repo(ctx: Context) -> RefundRepository:
-    return RefundRepository(ctx.uow.conn)
-
-
 def _refundable(ctx: Context, payment_id: str, *, lock: bool) -> PaymentRow:
     """The merchant payment, locked when refunding; anything else cannot be refunded."""
-    row = payments.repo(ctx).payment(payment_id, lock=lock)
+    row = ctx.uow.payments.payment(payment_id, lock=lock)
     if row is None:
         raise NotFound("no such payment", param="payment_id")
     if row.payee_kind != "merchant" or row.status != Status.SUCCEEDED.value:
@@ -93,14 +88,14 @@ def _refundable(ctx: Context, payment_id: str, *, lock: bool) -> PaymentRow:
 def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Refund:
     """Refund (part of) a payment, or return the refund this request id already made."""
     payment = _refundable(ctx, payment_id, lock=True)
-    first = _repo(ctx).by_request(payment_id, request.refund_id)
+    first = ctx.uow.refunds.by_request(payment_id, request.refund_id)
     if first is not None:
         return _replay(ctx, payment, first, request)
     if request.amount.currency != payment.currency:
         raise InvalidRequest(
             f"the payment was in {payment.currency}", code="currency_mismatch", param="currency"
         )
-    before = _repo(ctx).total(payment_id)
+    before = ctx.uow.refunds.total(payment_id)
     try:
         split = split_refund(payment.amount, payment.fee, before, request.amount.amount)
     except InvalidRequest as exc:  # say it in money, which the pure rule cannot
@@ -122,7 +117,7 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
         SUCCEEDED,
         ctx.now(),
     )
-    _repo(ctx).insert(row)
+    ctx.uow.refunds.insert(row)
     _move_money(ctx, payment, row)
     _audit(ctx, payment, row)
     return Refund(
@@ -200,6 +195,6 @@ def _audit(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
 def list_refunds(ctx: Context, payment_id: str) -> RefundSummary:
     """A payment's refunds, oldest first, with what they add up to."""
     payment = _refundable(ctx, payment_id, lock=False)
-    rows = _repo(ctx).of_payment(payment_id)
+    rows = ctx.uow.refunds.of_payment(payment_id)
     refunded = sum(r.amount for r in rows)
     return RefundSummary(payment, rows, refunded, refund_state(payment.amount, refunded))

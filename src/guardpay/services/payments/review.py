@@ -29,7 +29,7 @@ from guardpay.services.payments import core as payments
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
 from guardpay.storage.payments import PaymentRow
-from guardpay.storage.risk import DecisionRow, RiskRepository
+from guardpay.storage.risk import DecisionRow
 
 log = structlog.get_logger("guardpay.risk")
 
@@ -44,12 +44,12 @@ class Reviewed:
 
 
 def _open_review(ctx: Context, decision_id: str) -> tuple[DecisionRow, PaymentRow]:
-    found = RiskRepository(ctx.uow.conn).decision(decision_id, lock=True)
+    found = ctx.uow.risk.decision(decision_id, lock=True)
     if found is None or found.review_status is None or found.subject_id is None:
         raise NotFound("no such review", code="review_not_found", param="decision_id")
     if found.review_status != PENDING:
         raise Conflict(f"this review is already {found.review_status}", code="review_closed")
-    payment = payments.repo(ctx).payment(found.subject_id, lock=True)
+    payment = ctx.uow.payments.payment(found.subject_id, lock=True)
     assert payment is not None
     assert found.holds
     return found, payment
@@ -87,8 +87,8 @@ def _close(
     row, seen = payments.advance(ctx, replace(payment, failure_code=failure), target)
     payments.store(ctx, row, new=False)
     if not approve and row.order_id is not None:  # the order may be paid another way
-        payments.repo(ctx).reopen_order(row.order_id, row.id)
-    repo = RiskRepository(ctx.uow.conn)
+        ctx.uow.payments.reopen_order(row.order_id, row.id)
+    repo = ctx.uow.risk
     repo.save_review(
         decision_id,
         review_status=outcome,
@@ -127,7 +127,7 @@ def expire_overdue(ctx: Context, now: datetime | None = None) -> list[str]:
     logged, and never holds the others back."""
     at = ctx.now() if now is None else now
     closed = []
-    for decision_id in RiskRepository(ctx.uow.conn).overdue_reviews(at):
+    for decision_id in ctx.uow.risk.overdue_reviews(at):
         try:
             with ctx.uow.savepoint():  # its after-commit effects go if it fails
                 _close(ctx, decision_id, EXPIRED, "system", "review timed out", None)
@@ -141,7 +141,7 @@ def expire_overdue(ctx: Context, now: datetime | None = None) -> list[str]:
 def pending(ctx: Context, limit: int, cursor: str | None) -> tuple[list[DecisionRow], str | None]:
     """The review queue, oldest first, and the next page's cursor."""
     access.require_role(ctx, "viewer")
-    repo = RiskRepository(ctx.uow.conn)
+    repo = ctx.uow.risk
     after = None if cursor is None else repo.decision(cursor)
     if cursor is not None and after is None:
         raise InvalidRequest("unknown cursor", code="invalid_cursor", param="cursor")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from guardpay.security.keys import Keyring
 from guardpay.security.vault import Vault, _key_aad, parse_token
 from guardpay.services.platform.context import utc_now
-from guardpay.storage.encrypted import EncryptedFields
 from guardpay.storage.engine.db import Database
 from guardpay.storage.tables import encrypted_columns
 from guardpay.storage.uow import unit_of_work
@@ -56,7 +55,7 @@ def rotate_data_keys(db: Database, keyring: Keyring) -> RotationReport:
     after = ""
     while True:
         with unit_of_work(db) as uow:
-            batch = EncryptedFields(uow.conn).live_subjects(after, CHUNK)
+            batch = uow.encrypted_fields.live_subjects(after, CHUNK)
         for subject in batch:
             version, moved = _rotate_subject(db, keyring, subject)
             rotated[subject], fields = version, fields + moved
@@ -76,7 +75,7 @@ def _rotate_subject(db: Database, keyring: Keyring, subject: str) -> tuple[int, 
         vault = Vault(uow.keys, keyring)
         current, _ = vault.active_key(subject)
         version, _ = vault.new_key(subject, current + 1)
-        store, moved = EncryptedFields(uow.conn), 0
+        store, moved = uow.encrypted_fields, 0
         for col in encrypted_columns():
             for key, token in store.tokens_of(subject, col):
                 if parse_token(token)[0] == version:

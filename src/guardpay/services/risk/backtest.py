@@ -18,6 +18,7 @@ from guardpay.domain.risk.decision import Action, decide
 from guardpay.domain.risk.rules import RuleHit, RuleSet, evaluate, with_defaults
 from guardpay.services.risk.models import outcome_of
 from guardpay.storage.risk import DecisionRow
+from guardpay.storage.uow import UnitOfWork
 
 STOPPING = frozenset({Action.REVIEW, Action.DENY})
 
@@ -81,6 +82,17 @@ def backtest(
         label = outcome_of(row, now, mature_days)
         _count(out, hits, action, label)
     return out
+
+
+def backtest_stored(
+    uow: UnitOfWork,
+    rule_set: RuleSet,
+    now: datetime,
+    mature_days: int = 30,
+    since: datetime | None = None,
+) -> Backtest:
+    """`backtest` over every stored decision since `since` (all of them without)."""
+    return backtest(rule_set, uow.risk.history(since), now, mature_days)
 
 
 def _count(out: Backtest, hits: list[RuleHit], action: Action, label: int | None) -> None:

@@ -39,7 +39,7 @@ from guardpay.domain.risk.schema import Value
 from guardpay.errors import GuardpayError
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.storage.risk import DecisionRow, RiskRepository
+from guardpay.storage.risk import DecisionRow
 
 if TYPE_CHECKING:
     from guardpay.ml.model import TrainedModel
@@ -127,7 +127,7 @@ class ModelSource:
         return self.model
 
     def _refresh(self, ctx: Context) -> None:
-        row = RiskRepository(ctx.uow.conn).active_model()
+        row = ctx.uow.risk.active_model()
         wanted = None if row is None else row.version
         if wanted is None:
             self.model, self.failed = None, None
@@ -249,7 +249,7 @@ class RiskEngine:
             None,
             ctx.now(),
         )
-        RiskRepository(ctx.uow.conn).insert_decision(row)
+        ctx.uow.risk.insert_decision(row)
         with self._count_lock:
             self.counts[decision.action.value] += 1
         return Assessment(decision, row, req)

@@ -7,13 +7,15 @@ account that binds it. Every change is audited.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.storage.risk import ListEntry, RiskRepository
+from guardpay.storage.risk import ListEntry
+from guardpay.storage.uow import UnitOfWork
 
 LISTS = ("block", "allow")
 ENTITIES = ("user", "device", "ip", "card", "payee")
@@ -59,7 +61,7 @@ def add_entry(
         now,
         None if expires_in is None else now + expires_in,
     )
-    RiskRepository(ctx.uow.conn).add_list_entry(entry)
+    ctx.uow.risk.add_list_entry(entry)
     ctx.audit(
         "risk.list_added",
         subject=entry.id,
@@ -73,14 +75,27 @@ def add_entry(
     return entry
 
 
-def remove_entry(ctx: Context, entry_id: str) -> None:
-    """End an entry now (it stays on record, expired)."""
+def remove_entry(ctx: Context, entry_id: str) -> ListEntry:
+    """End an entry now (it stays on record, expired); the entry as it is now."""
     access.require_role(ctx, EDIT_ROLE)
-    if not RiskRepository(ctx.uow.conn).expire_list_entry(entry_id, ctx.now()):
+    if not ctx.uow.risk.expire_list_entry(entry_id, ctx.now()):
         raise NotFound("no such list entry", code="list_entry_not_found", param="entry_id")
     ctx.audit("risk.list_removed", subject=entry_id)
+    return next(e for e in ctx.uow.risk.list_entries(ctx.now(), True) if e.id == entry_id)
 
 
 def live_entries(ctx: Context) -> list[ListEntry]:
     access.require_role(ctx, "viewer")
-    return RiskRepository(ctx.uow.conn).list_entries(ctx.now())
+    return ctx.uow.risk.list_entries(ctx.now())
+
+
+def seed_entries(
+    uow: UnitOfWork, entries: Iterable[tuple[str, str, str]], *, by: str, at: datetime
+) -> None:
+    """Store (list, entity, value) entries as given, with no role, no audit entry and no
+    card lookup: `by` is their reason and author, their ids `rl_<by>00000` on in order,
+    created `at`, never expiring. Only for filling a throwaway database (the risk
+    benchmark); analysts use `add_entry`."""
+    for i, (list_name, entity, value) in enumerate(entries):
+        entry = ListEntry(f"rl_{by}{i:05d}", list_name, entity, value, by, by, at, None)
+        uow.risk.add_list_entry(entry)

@@ -21,7 +21,7 @@ from guardpay.domain.risk.schema import NUMERIC_FEATURES
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
-from guardpay.storage.risk import DecisionRow, ModelRow, RiskRepository
+from guardpay.storage.risk import DecisionRow, ModelRow
 from guardpay.storage.uow import UnitOfWork
 
 LABELS = ("fraud", "legit")
@@ -57,7 +57,7 @@ def training_set(
     """Features and labels of every decision with a known outcome, oldest first."""
     mature_before = now - timedelta(days=mature_days)
     rows, labels, times, explicit = [], [], [], 0
-    for row in RiskRepository(uow.conn).history(since):
+    for row in uow.risk.history(since):
         label = _label_of(row, mature_before)
         if label is None:
             continue
@@ -76,7 +76,7 @@ def label_decision(ctx: Context, decision_id: str, label: str) -> DecisionRow:
     operator = access.require_role(ctx, LABEL_ROLE)
     if label not in LABELS:
         raise InvalidRequest("label is fraud or legit", code="parameter_invalid", param="label")
-    repo = RiskRepository(ctx.uow.conn)
+    repo = ctx.uow.risk
     if repo.decision(decision_id, lock=True) is None:
         raise NotFound("no such decision", code="decision_not_found", param="decision_id")
     repo.set_label(decision_id, label, f"analyst:{operator.id}")
@@ -89,7 +89,7 @@ def label_decision(ctx: Context, decision_id: str, label: str) -> DecisionRow:
 def register(ctx: Context, version: str, path: Path, metrics: dict[str, object]) -> ModelRow:
     """Record a trained model (not yet active)."""
     row = ModelRow(version, str(path.resolve()), dict(metrics), ctx.now(), False, None)
-    RiskRepository(ctx.uow.conn).add_model(row)
+    ctx.uow.risk.add_model(row)
     ctx.audit("risk.model_registered", subject=version, details={"path": row.path})
     return row
 
@@ -99,7 +99,7 @@ def activate(ctx: Context, version: str) -> ModelRow:
     CLI acts as the system; over the API it takes a supervisor."""
     if ctx.actor.kind == "operator":
         access.require_role(ctx, ACTIVATE_ROLE)
-    repo = RiskRepository(ctx.uow.conn)
+    repo = ctx.uow.risk
     if repo.model(version) is None:
         raise NotFound(f"no model version {version}", code="model_not_found", param="version")
     previous = repo.active_model()
@@ -112,3 +112,18 @@ def activate(ctx: Context, version: str) -> ModelRow:
     found = repo.model(version)
     assert found is not None
     return found
+
+
+def models(uow: UnitOfWork) -> list[ModelRow]:
+    """Every registered model, oldest first (the active one flagged)."""
+    return uow.risk.models()
+
+
+def seed_active_model(
+    uow: UnitOfWork, version: str, path: Path, metrics: dict[str, object], at: datetime
+) -> None:
+    """Record a model (its path as given) and make it the active one at once, as of
+    `at`: no role, no audit entry. Only for filling a throwaway database (the risk
+    benchmark); the CLI and the API use `register` and `activate`."""
+    uow.risk.add_model(ModelRow(version, str(path), dict(metrics), at, False, None))
+    uow.risk.activate_model(version, at)

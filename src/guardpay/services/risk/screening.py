@@ -27,7 +27,6 @@ from guardpay.services.platform.context import Context
 from guardpay.services.risk.engine import Assessment, engine_of
 from guardpay.storage.engine.db import as_utc
 from guardpay.storage.payments import PaymentRow
-from guardpay.storage.risk import RiskRepository
 
 #: opens the step-up a request must pass: (context, user id, purpose) -> the challenge
 StepUpStarter = Callable[[Context, str, str], Challenge]
@@ -44,7 +43,7 @@ def list_flags(ctx: Context, keys: Sequence[tuple[str, str | None]]) -> tuple[bo
     """(block hit, allow hit) for these (entity, value) pairs; allow counts only for the
     user and the payee (an allow-listed IP must not whitewash whoever uses it)."""
     present = [(e, v) for e, v in keys if v]
-    hits = RiskRepository(ctx.uow.conn).list_hits(present, ctx.now())
+    hits = ctx.uow.risk.list_hits(present, ctx.now())
     block = any(h.list == "block" for h in hits)
     allow = any(h.list == "allow" and h.entity in ("user", "payee") for h in hits)
     return block, allow

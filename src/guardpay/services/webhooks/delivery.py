@@ -31,7 +31,7 @@ from guardpay.services.platform.context import Context, utc_now
 from guardpay.services.webhooks import events as webhooks
 from guardpay.services.webhooks.targets import WebhookSettings, pin
 from guardpay.storage.engine.db import Database
-from guardpay.storage.outbox import OutboxEvent, OutboxRepository
+from guardpay.storage.outbox import OutboxEvent
 from guardpay.storage.uow import read_only, unit_of_work
 
 log = structlog.get_logger(__name__)
@@ -118,7 +118,7 @@ class DeliveryWorker:
         the number of events delivered."""
         delivered = 0
         with read_only(self.db) as uow:
-            heads = OutboxRepository(uow.conn).due_heads(self.clock(), self.batch)
+            heads = uow.outbox.due_heads(self.clock(), self.batch)
         for head in heads:
             event: OutboxEvent | None = head
             while event is not None and delivered < self.batch:
@@ -130,7 +130,7 @@ class DeliveryWorker:
 
     def _next_due(self, merchant_id: str) -> OutboxEvent | None:
         with read_only(self.db) as uow:
-            heads = OutboxRepository(uow.conn).due_heads(self.clock(), 1, merchant_id)
+            heads = uow.outbox.due_heads(self.clock(), 1, merchant_id)
         return heads[0] if heads else None
 
     def _deliver(self, event: OutboxEvent) -> bool:
@@ -138,7 +138,7 @@ class DeliveryWorker:
         now = self.clock()
         until = now + timedelta(seconds=self.policy.lease_seconds)
         with unit_of_work(self.db) as uow:
-            repo = OutboxRepository(uow.conn)
+            repo = uow.outbox
             if not repo.lease(event.id, now, until):
                 return False  # another worker has it
             target = self._target(Context(uow, self.keyring, clock=self.clock), event)
@@ -148,7 +148,7 @@ class DeliveryWorker:
         return self._record(event, outcome, until) and outcome.acknowledged
 
     def _target(self, ctx: Context, event: OutboxEvent) -> tuple[str, str] | None:
-        found = OutboxRepository(ctx.uow.conn).endpoint(event.merchant_id)
+        found = ctx.uow.outbox.endpoint(event.merchant_id)
         if found is None:
             return None
         url, sealed = found
@@ -177,7 +177,7 @@ class DeliveryWorker:
         if not outcome.acknowledged:
             retry_at = now + self.policy.delay(event.attempts + 1, self.rng)
         with unit_of_work(self.db) as uow:
-            kept = OutboxRepository(uow.conn).record_attempt(
+            kept = uow.outbox.record_attempt(
                 event, now, outcome.status, outcome.error, retry_at, lease
             )
         log.info(

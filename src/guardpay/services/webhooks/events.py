@@ -27,7 +27,8 @@ from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.webhooks.targets import WebhookSettings, check_host
-from guardpay.storage.outbox import OutboxEvent, OutboxRepository
+from guardpay.storage.outbox import OutboxEvent
+from guardpay.storage.uow import UnitOfWork
 
 SECRET_FIELD = "webhook_secret"
 SECRET_PREFIX = "whsec_"
@@ -41,10 +42,6 @@ class RegisteredEndpoint:
     url: str
     secret: str  # shown to the merchant once
     created_at: datetime
-
-
-def _repo(ctx: Context) -> OutboxRepository:
-    return OutboxRepository(ctx.uow.conn)
 
 
 def _check_url(url: str, settings: WebhookSettings) -> str:
@@ -78,13 +75,13 @@ def register_endpoint(
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     sealed = ctx.vault.encrypt(merchant_id, SECRET_FIELD, secret)
     now = ctx.now()
-    _repo(ctx).save_endpoint(merchant_id, checked, sealed, now)
+    ctx.uow.outbox.save_endpoint(merchant_id, checked, sealed, now)
     ctx.audit("webhook.endpoint_registered", subject=merchant_id, details={"url": checked})
     return RegisteredEndpoint(merchant_id, checked, secret, now)
 
 
 def endpoint_url(ctx: Context, merchant_id: str) -> str:
-    found = _repo(ctx).endpoint(merchant_id)
+    found = ctx.uow.outbox.endpoint(merchant_id)
     if found is None:
         raise NotFound("this merchant has no webhook endpoint", code="resource_missing")
     return found[0]
@@ -97,13 +94,18 @@ def enqueue(ctx: Context, merchant_id: str, event_type: str, payload: dict[str, 
     once one is registered."""
     if not event_type or len(event_type) > EVENT_TYPE_MAX:
         raise InvalidRequest("event type must be 1-80 characters", code="parameter_invalid")
-    repo = _repo(ctx)
+    repo = ctx.uow.outbox
     sequence = repo.next_sequence(merchant_id)
     now = ctx.now()
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     event = OutboxEvent(new_id("evt"), merchant_id, sequence, event_type, body, now, 0, None)
     repo.add_event(event, next_attempt_at=now)
     return sequence
+
+
+def undelivered_count(uow: UnitOfWork) -> int:
+    """Events committed but not yet acknowledged by their receiver (the backlog gauge)."""
+    return uow.outbox.undelivered_count()
 
 
 def message_body(event: OutboxEvent) -> bytes:

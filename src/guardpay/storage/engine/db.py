@@ -86,6 +86,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def scratch(db: Database) -> None:
+    """Make `db` a scratch database: on SQLite, no fsync per commit from connections
+    opened from now on (a crash loses the run, which is simply run again); applied
+    after the platform's own pragmas. PostgreSQL is left as it is."""
+    if db.backend == "sqlite":
+        event.listen(db.engine, "connect", _scratch_pragmas)
+
+
+def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.close()
+
+
 def _sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
     conn.exec_driver_sql(f"BEGIN {mode}")
