@@ -2,26 +2,36 @@
 
 Every error an edge may show a caller is a `GuardpayError` with a stable `code` (snake
 case, part of the API contract) and a `type` grouping codes the way Stripe does. Edges
-map them to output in one place each: HTTP in `api/errors.py`, exit codes in the CLI.
-Messages never contain secrets, card or ID numbers.
+map them to output in one place each: HTTP statuses in `api/errors.py` (by class, the
+nearest mapped ancestor deciding), exit codes in the CLI. Messages never contain secrets,
+card or ID numbers.
 
     GuardpayError
-    ├── InvalidRequest        (type "invalid_request_error": bad input, 400)
-    │   ├── NotFound          (404)
-    │   ├── Conflict          (409: e.g. card_already_bound, phone_taken)
-    │   └── RecordedRefusal   (400: a payment refused and recorded as failed, committed)
-    ├── AuthenticationFailed  (type "authentication_error", 401: bad credentials, session)
-    │   └── StepUpRequired    (401 with the methods that would do)
-    ├── PermissionDenied      (type "permission_error", 403: role, four-eyes, locked)
-    ├── RateLimited           (type "rate_limit_error", 429)
-    ├── ServiceUnavailable    (type "api_error", 503: an outside system did not answer)
-    ├── StorageError          (type "api_error": the database cannot be used)
+    ├── InvalidRequest          (type "invalid_request_error": bad input)
+    │   ├── NotFound
+    │   ├── Conflict            (e.g. card_already_bound, phone_taken)
+    │   │   └── OperatorsExist
+    │   ├── RecordedRefusal     (a payment refused and recorded as failed, committed)
+    │   ├── InsufficientFunds, LimitExceeded, RefundExceedsPayment
+    │   └── MoneyError          (domain/money.py: amount_invalid, UnknownCurrency)
+    ├── AuthenticationFailed    (type "authentication_error": bad credentials, session)
+    │   └── StepUpRequired      (with the methods that would do)
+    ├── PermissionDenied        (type "permission_error": role, four-eyes, locked)
+    │   └── RiskDenied          (payment_denied)
+    │       └── RequestDenied   (request_denied)
+    ├── RateLimited             (type "rate_limit_error")
+    ├── ServiceUnavailable      (type "api_error": an outside system did not answer)
+    │   └── VerificationUnavailable
+    ├── StorageError            (type "api_error": the database cannot be used)
     │   └── DatabaseNotMigrated
-    ├── CryptoError           (type "api_error": a key is missing or was destroyed)
-    └── LedgerRejected        (type "ledger_error": the ledger refused an event, 409)
+    ├── CryptoError             (type "api_error": a key is missing or was destroyed)
+    │   └── DataErased
+    └── LedgerRejected          (type "ledger_error": the ledger refused an event)
 
-Specific failures use these classes with their own `code`, e.g.
-`InvalidRequest("...", code="invalid_id_number", param="id_number")`.
+A failure that code must tell apart from others gets a class of its own (code branches on
+classes, never on code strings); the rest use these classes with their own `code`, e.g.
+`InvalidRequest("...", code="invalid_id_number", param="id_number")`. `from_code`
+rebuilds the specific error an API client was sent.
 
 A 4xx raised with `retryable=True` (a conflict with a concurrent request, say) means the
 same request may succeed if sent again: its HTTP answer says `Retry-After`, and it is
@@ -35,7 +45,6 @@ from __future__ import annotations
 class GuardpayError(Exception):
     type = "api_error"
     code = "internal_error"
-    http_status = 500
 
     #: the same request may succeed if sent again (a conflict with a concurrent one, a
     #: service down for a moment): such an answer is never kept as an Idempotency-Key's
@@ -61,17 +70,14 @@ class GuardpayError(Exception):
 class InvalidRequest(GuardpayError):
     type = "invalid_request_error"
     code = "invalid_request"
-    http_status = 400
 
 
 class NotFound(InvalidRequest):
     code = "resource_missing"
-    http_status = 404
 
 
 class Conflict(InvalidRequest):
     code = "conflict"
-    http_status = 409
 
 
 class RecordedRefusal(InvalidRequest):
@@ -83,7 +89,6 @@ class RecordedRefusal(InvalidRequest):
 class AuthenticationFailed(GuardpayError):
     type = "authentication_error"
     code = "authentication_failed"
-    http_status = 401
 
 
 class StepUpRequired(AuthenticationFailed):
@@ -100,7 +105,6 @@ class StepUpRequired(AuthenticationFailed):
 class PermissionDenied(GuardpayError):
     type = "permission_error"
     code = "permission_denied"
-    http_status = 403
 
 
 class RateLimited(GuardpayError):
@@ -108,7 +112,6 @@ class RateLimited(GuardpayError):
 
     type = "rate_limit_error"
     code = "rate_limited"
-    http_status = 429
 
     def __init__(
         self,
@@ -124,7 +127,6 @@ class RateLimited(GuardpayError):
 
 class ServiceUnavailable(GuardpayError):
     code = "service_unavailable"
-    http_status = 503
 
 
 class CryptoError(GuardpayError):
@@ -133,7 +135,6 @@ class CryptoError(GuardpayError):
 
 class StorageError(GuardpayError):
     code = "storage_unavailable"
-    http_status = 503
 
 
 class DatabaseNotMigrated(StorageError):
@@ -144,4 +145,71 @@ class LedgerRejected(GuardpayError):
     """A ledger event failed; `code` is the ledger `Result` value."""
 
     type = "ledger_error"
-    http_status = 409
+
+
+# -- specific refusals: code branches on these classes, never on their code strings ---
+
+
+class InsufficientFunds(InvalidRequest):
+    """The wallet cannot cover the payment."""
+
+    code = "insufficient_funds"
+
+
+class LimitExceeded(InvalidRequest):
+    """An account-class or QR limit would be passed (services/payments/limits.py)."""
+
+    code = "limit_exceeded"
+
+
+class RefundExceedsPayment(InvalidRequest):
+    """Refunds would add up to more than was paid."""
+
+    code = "refund_exceeds_payment"
+
+
+class RiskDenied(PermissionDenied):
+    """Risk control declined a payment (its decision kept with the failed payment)."""
+
+    code = "payment_denied"
+
+
+class RequestDenied(RiskDenied):
+    """Risk control declined a request that moves no payment (escrow, a top-up, ...)."""
+
+    code = "request_denied"
+
+
+class OperatorsExist(Conflict):
+    """The first admin is made once; later operators go through an admin."""
+
+    code = "operators_exist"
+
+
+class VerificationUnavailable(ServiceUnavailable):
+    """An outside verification channel (KYC) did not answer; try again later."""
+
+    code = "verification_unavailable"
+
+
+class DataErased(CryptoError):
+    """The person's data key was destroyed (erasure): their data is gone for good."""
+
+    code = "data_erased"
+
+
+def _named(cls: type[GuardpayError]) -> dict[str, type[GuardpayError]]:
+    """Code -> the class that names it (only classes that set a code of their own)."""
+    found = {cls.code: cls} if "code" in cls.__dict__ else {}
+    for sub in cls.__subclasses__():
+        found.update(_named(sub))
+    return found
+
+
+def from_code(code: str, message: str, param: str | None = None) -> GuardpayError:
+    """The specific error a code names (an API client rebuilding a refusal it was sent),
+    else a `GuardpayError` carrying the code."""
+    cls = _named(GuardpayError).get(code)
+    if cls is None or cls is StepUpRequired:
+        return GuardpayError(message, code=code, param=param)
+    return cls(message, code=code, param=param)

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from guardpay.domain.identity.cards import CardSecurity
 from guardpay.domain.identity.masking import mask_card, mask_id_number, mask_phone
-from guardpay.errors import GuardpayError, ServiceUnavailable
+from guardpay.errors import GuardpayError, VerificationUnavailable
 
 UNAVAILABLE = "verification_unavailable"
 
@@ -44,11 +44,11 @@ class Verdict(StrEnum):
 
 def unavailable(channel: str) -> GuardpayError:
     message = f"the {channel} check is unavailable; try again later"
-    return ServiceUnavailable(message, code=UNAVAILABLE)
+    return VerificationUnavailable(message)
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, GuardpayError) and exc.code == UNAVAILABLE
+    return isinstance(exc, VerificationUnavailable)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,20 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
-from guardpay.errors import AuthenticationFailed, GuardpayError, StepUpRequired
+from guardpay.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GuardpayError,
+    InvalidRequest,
+    LedgerRejected,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceUnavailable,
+    StepUpRequired,
+    StorageError,
+)
+from guardpay.ml.artifacts import ModelUnavailable
 
 
 def error_body(
@@ -42,6 +55,31 @@ def www_authenticate(code: str) -> str:
     if code == StepUpRequired.code:
         return 'Bearer error="insufficient_user_authentication"'
     return "Bearer"
+
+
+#: The HTTP status of each kind of error: an error takes its nearest mapped ancestor's.
+#: Nowhere else does an error meet HTTP.
+STATUS: dict[type[GuardpayError], int] = {
+    GuardpayError: 500,
+    InvalidRequest: 400,
+    NotFound: 404,
+    Conflict: 409,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    RateLimited: 429,
+    ServiceUnavailable: 503,
+    StorageError: 503,
+    ModelUnavailable: 503,
+    LedgerRejected: 409,
+}
+
+
+def status_of(exc: GuardpayError) -> int:
+    for cls in type(exc).__mro__:
+        found = STATUS.get(cls)
+        if found is not None:
+            return found
+    return 500
 
 
 def _headers(exc: GuardpayError) -> dict[str, str]:
@@ -236,7 +274,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, StepUpRequired):  # what the client must answer, and with what
             extra["step_up"] = {"challenge_id": exc.challenge_id, "methods": exc.methods}
         body = error_body(exc.type, exc.code, exc.message, exc.param, **extra)
-        return JSONResponse(body, exc.http_status, headers=_headers(exc))
+        return JSONResponse(body, status_of(exc), headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -76,7 +76,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from guardpay.api import asgi, errors
-from guardpay.api.errors import error_body
+from guardpay.api.errors import error_body, status_of
 from guardpay.api.idempotency_callers import caller_of, signed_by_merchant
 from guardpay.config import Settings
 from guardpay.errors import Conflict, GuardpayError
@@ -237,7 +237,7 @@ def storable_status(status: int) -> bool:
 
 def storable_error(exc: GuardpayError) -> bool:
     """Whether an error's answer is kept: not one that asks for a retry (errors.py)."""
-    return storable_status(exc.http_status) and not exc.retryable
+    return storable_status(status_of(exc)) and not exc.retryable
 
 
 def _complete(

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.domain.auth.roles import Role
-from guardpay.errors import GuardpayError
+from guardpay.errors import GuardpayError, OperatorsExist
 from guardpay.services.auth import operators
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.uow import read_only, unit_of_work
@@ -84,7 +84,7 @@ def create(
         with unit_of_work(db) as uow:
             made = operators.create_first_admin(Context(uow, cli.keyring(), SYSTEM), name, password)
     except GuardpayError as exc:
-        message = _LATER if exc.code == "operators_exist" else exc.message
+        message = _LATER if isinstance(exc, OperatorsExist) else exc.message
         raise _refuse(f"({exc.code}) {message}") from None
     finally:
         db.dispose()

@@ -28,7 +28,6 @@ class ModelUnavailable(GuardpayError):
     Codes: `model_missing`, `model_corrupt`."""
 
     code = "model_unavailable"
-    http_status = 503
 
 
 def sha256_text(text: str) -> str:

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from guardpay.errors import CryptoError
+from guardpay.errors import CryptoError, DataErased
 from guardpay.security.keys import KEY_BYTES, Keyring, open_sealed, seal
 from guardpay.storage.keys import KeyRepository, StoredKey
 
@@ -84,7 +84,7 @@ class Vault:
         keys = self.repo.keys_of(subject)
         live = [k for k in keys if k.wrapped is not None]
         if not live and keys:
-            raise CryptoError("this person's data was erased", code="data_erased")
+            raise DataErased("this person's data was erased")
         if not live:
             return self.new_key(subject, 1)
         newest = live[-1]
@@ -121,7 +121,7 @@ class Vault:
         for stored in self.repo.keys_of(subject):
             if stored.version == version:
                 if stored.wrapped is None:
-                    raise CryptoError("this person's data was erased", code="data_erased")
+                    raise DataErased("this person's data was erased")
                 return self._remember(stored)
         raise CryptoError(
             f"no data key version {version} for this subject", code="data_key_missing"

@@ -17,7 +17,7 @@ from typing import Any
 
 from guardpay.domain.money import Money
 from guardpay.domain.payments.red_packets import Split
-from guardpay.errors import GuardpayError, StepUpRequired
+from guardpay.errors import GuardpayError, RequestDenied, RiskDenied, StepUpRequired
 from guardpay.services.auth import facade as auth
 from guardpay.services.ledger import wallets
 from guardpay.services.payments import codes as payments_codes
@@ -77,10 +77,10 @@ class Actions:
         try:
             outcome = self._attempt(tx, payer, actor, before)
         except GuardpayError as exc:
-            denied = exc.code in ("payment_denied", "request_denied")
-            status = "requires_action" if exc.code == "step_up_required" else "failed"
+            denied = isinstance(exc, RiskDenied)
+            status = "requires_action" if isinstance(exc, StepUpRequired) else "failed"
             outcome = Outcome("denied" if denied else status, failure_code=exc.code)
-            if exc.code == "payment_denied":
+            if denied and not isinstance(exc, RequestDenied):
                 outcome.payment_id = self._newest_payment(payer.user_id)
         if not before:
             return None, outcome  # nothing was asked (a drain of an empty wallet)

@@ -33,7 +33,7 @@ from guardpay.adapters.bank import BankCallback
 from guardpay.adapters.kyc import Kyc
 from guardpay.api.app import create_app
 from guardpay.domain.merchants import signing
-from guardpay.errors import GuardpayError, StepUpRequired
+from guardpay.errors import StepUpRequired, from_code
 from guardpay.security import merchant_keys
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth import operators
@@ -168,6 +168,4 @@ def _answer(r: Response) -> dict[str, Any]:
             methods=list(step_up.get("methods", [])),
             challenge_id=step_up.get("challenge_id"),
         )
-    raised = GuardpayError(message, code=code, param=error.get("param"))
-    raised.http_status = r.status_code
-    raise raised
+    raise from_code(code, message, error.get("param"))

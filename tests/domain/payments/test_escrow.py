@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from guardpay.api.errors import status_of
 from guardpay.domain.payments.escrow import (
     FINAL,
     RULES,
@@ -39,7 +40,7 @@ def test_only_a_resolution_leaves_a_dispute() -> None:
     for action in (Action.SHIP, Action.CONFIRM, Action.REFUND, Action.DISPUTE):
         with pytest.raises(EscrowDisputed) as caught:
             step(S.DISPUTED, action)
-        assert (caught.value.code, caught.value.http_status) == ("escrow_disputed", 409)
+        assert (caught.value.code, status_of(caught.value)) == ("escrow_disputed", 409)
 
 
 def test_everything_else_is_illegal() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from guardpay.api.errors import status_of
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.outcomes import Refusals, refusal, require_applied
@@ -18,7 +19,7 @@ KINDS = [outcomes.PAYMENT, outcomes.TRADE, outcomes.RED_PACKET]
 
 def seen(error: GuardpayError | None) -> tuple[type, int, str, str, str | None]:
     assert error is not None
-    return type(error), error.http_status, error.code, error.message, error.param
+    return type(error), status_of(error), error.code, error.message, error.param
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from guardpay.api.errors import status_of
 from guardpay.config import Settings
 from guardpay.errors import GuardpayError
 from guardpay.services.platform.context import Context
@@ -140,7 +141,7 @@ def test_an_internal_url_is_refused_at_registration_and_nothing_is_kept(
 ) -> None:
     with pytest.raises(GuardpayError) as refused:
         _register(world, url)
-    assert (refused.value.code, refused.value.http_status) == ("webhook_url_not_public", 400)
+    assert (refused.value.code, status_of(refused.value)) == ("webhook_url_not_public", 400)
     assert refused.value.param == "url"
     with pytest.raises(GuardpayError, match="no webhook endpoint"):
         world.run(lambda ctx: webhooks.endpoint_url(ctx, world.merchant))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from guardpay.errors import InvalidRequest
+from guardpay.errors import InvalidRequest, RefundExceedsPayment
 
 
 class RefundState(StrEnum):
@@ -59,10 +59,8 @@ def split_refund(paid: int, fee: int, refunded_before: int, amount: int) -> Refu
     if amount <= 0:
         raise InvalidRequest("a refund is a positive number of minor units", param="amount")
     if refunded_before + amount > paid:
-        raise InvalidRequest(
-            f"only {paid - refunded_before} of {paid} is left to refund",
-            code="refund_exceeds_payment",
-            param="amount",
+        raise RefundExceedsPayment(
+            f"only {paid - refunded_before} of {paid} is left to refund", param="amount"
         )
     after = _cumulative_fee(paid, fee, refunded_before + amount)
     return RefundSplit(amount, after - _cumulative_fee(paid, fee, refunded_before))

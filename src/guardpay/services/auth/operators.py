@@ -28,6 +28,7 @@ from guardpay.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
+    OperatorsExist,
     PermissionDenied,
     RateLimited,
 )
@@ -94,10 +95,9 @@ def create_first_admin(ctx: Context, name: str, password: str) -> Operator:
     if ctx.actor.kind != "system":
         raise PermissionDenied("only the system makes the first admin", code="insufficient_role")
     if ctx.uow.auth.operators():
-        raise Conflict(
+        raise OperatorsExist(
             "operators exist already: an admin creates more through the console API "
-            "(POST /v1/operator/operators)",
-            code="operators_exist",
+            "(POST /v1/operator/operators)"
         )
     return create_operator(ctx, name, Role.ADMIN, password)
 

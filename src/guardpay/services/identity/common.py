@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from guardpay.errors import Conflict, CryptoError, NotFound, PermissionDenied
+from guardpay.errors import Conflict, DataErased, NotFound, PermissionDenied
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 from guardpay.storage.identity import UserRow
@@ -66,7 +66,5 @@ def open_field(ctx: Context, subject: str, field: str, token: str | None) -> str
         return None
     try:
         return ctx.vault.decrypt(subject, field, token)
-    except CryptoError as exc:
-        if exc.code != "data_erased":
-            raise
+    except DataErased:
         return ERASED

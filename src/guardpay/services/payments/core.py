@@ -35,10 +35,12 @@ from guardpay.domain.payments.states import PaymentState, Status, transition
 from guardpay.domain.risk.decision import Action
 from guardpay.errors import (
     Conflict,
+    InsufficientFunds,
     InvalidRequest,
+    LimitExceeded,
     NotFound,
-    PermissionDenied,
     RecordedRefusal,
+    RiskDenied,
 )
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth.support import phone_index, user_for_phone_index
@@ -235,10 +237,8 @@ def process(
     try:
         check_limits(ctx, standing, row.kind, Money(row.amount, row.currency), factors, settings)
         verdict = payments_risk.assess_payment(ctx, row)
-    except InvalidRequest as refused:
-        if refused.code in RECORDED:
-            record_refusal(ctx, row, refused, new=new)
-        raise
+    except RECORDED as refused:
+        record_refusal(ctx, row, refused, new=new)
     action = verdict.decision.action
     if action is Action.DENY:
         deny(ctx, row, verdict, new=new)
@@ -257,7 +257,7 @@ def process(
 
 
 #: Refusals recorded as a failed payment (nothing was written for the payment before them).
-RECORDED = ("limit_exceeded", "insufficient_funds")
+RECORDED = (LimitExceeded, InsufficientFunds)
 
 
 def record_refusal(
@@ -282,9 +282,7 @@ def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> No
     store(ctx, row, new=new)
     audit(ctx, row, seen, decision=verdict.row.id)
     engine_of(ctx).learn(ctx, verdict.request, accepted=False)
-    raise PermissionDenied(
-        "risk control declined this payment; contact support if it was you", code="payment_denied"
-    )
+    raise RiskDenied("risk control declined this payment; contact support if it was you")
 
 
 def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> Payment:

@@ -16,7 +16,7 @@ from guardpay.domain.identity.classes import AccountClass, remaining_allowance
 from guardpay.domain.money import Money
 from guardpay.domain.payments import limits as qr
 from guardpay.domain.payments.limits import DEFAULT, DaySpend, PaymentSettings
-from guardpay.errors import InvalidRequest, PermissionDenied
+from guardpay.errors import InvalidRequest, LimitExceeded, PermissionDenied
 from guardpay.services.identity import facade as identity
 from guardpay.services.platform.context import Context
 
@@ -63,12 +63,10 @@ def _spending(
     return left, DaySpend(static=static, dynamic_weak=weak, dynamic_all=dynamic)
 
 
-def _refuse(left: int, currency: str, what: str) -> InvalidRequest:
+def _refuse(left: int, currency: str, what: str) -> LimitExceeded:
     shown = Money(left, currency).to_decimal_string()
-    return InvalidRequest(
-        f"this payment is over the {what} limit; {shown} {currency} remaining",
-        code="limit_exceeded",
-        param="amount",
+    return LimitExceeded(
+        f"this payment is over the {what} limit; {shown} {currency} remaining", param="amount"
     )
 
 

@@ -33,7 +33,7 @@ from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.postings import refunds as postings
 from guardpay.domain.payments.refunds import RefundState, refund_state, split_refund
 from guardpay.domain.payments.states import Status
-from guardpay.errors import Conflict, InvalidRequest, NotFound
+from guardpay.errors import Conflict, InvalidRequest, NotFound, RefundExceedsPayment
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
 from guardpay.services.platform.context import Context
@@ -98,12 +98,10 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
     before = ctx.uow.refunds.total(payment_id)
     try:
         split = split_refund(payment.amount, payment.fee, before, request.amount.amount)
-    except InvalidRequest as exc:  # say it in money, which the pure rule cannot
-        if exc.code != "refund_exceeds_payment":
-            raise
+    except RefundExceedsPayment:  # say it in money, which the pure rule cannot
         left, paid = (Money(v, payment.currency) for v in (payment.amount - before, payment.amount))
-        raise InvalidRequest(
-            f"only {left} of {paid} is left to refund", code=exc.code, param="amount"
+        raise RefundExceedsPayment(
+            f"only {left} of {paid} is left to refund", param="amount"
         ) from None
     row = RefundRow(
         new_id("rfd"),

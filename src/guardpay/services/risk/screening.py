@@ -22,7 +22,13 @@ from guardpay.domain.identity.classes import AccountClass
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.risk.decision import Action
 from guardpay.domain.risk.features import RiskRequest
-from guardpay.errors import InvalidRequest, NotFound, PermissionDenied, StepUpRequired
+from guardpay.errors import (
+    InsufficientFunds,
+    NotFound,
+    PermissionDenied,
+    RequestDenied,
+    StepUpRequired,
+)
 from guardpay.services.platform.context import Context
 from guardpay.services.risk.engine import Assessment, engine_of
 from guardpay.storage.engine.db import as_utc
@@ -146,9 +152,7 @@ def assess_payment(ctx: Context, row: PaymentRow) -> Assessment:
 
 def _require_balance(req: RiskRequest) -> None:
     if req.kind in DEBITS and req.balance_before < req.amount:
-        raise InvalidRequest(
-            "the balance is not enough for this payment", code="insufficient_funds", param="amount"
-        )
+        raise InsufficientFunds("the balance is not enough for this payment", param="amount")
 
 
 def screen(
@@ -201,12 +205,14 @@ class _Refusal:
     audit: str
     code: str
     message: str
+    error: type[PermissionDenied] = PermissionDenied
 
 
 DENIED = _Refusal(
     "risk.request_denied",
     "request_denied",
     "risk control declined this request; contact support if it was you",
+    RequestDenied,
 )
 #: money leaving the platform (a withdrawal) under review: not on a step-up, since a
 #: taken-over account's thief may hold the SIM too; support reviews it with the customer
@@ -226,4 +232,4 @@ def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> No
     ctx.audit(
         why.audit, subject=req.user_id, details={"kind": req.kind, "decision": verdict.row.id}
     )
-    raise PermissionDenied(why.message, code=why.code)
+    raise why.error(why.message, code=why.code)
