@@ -11,7 +11,7 @@ card or ID numbers.
     │   ├── NotFound
     │   ├── Conflict            (e.g. card_already_bound, phone_taken)
     │   │   └── OperatorsExist
-    │   ├── RecordedRefusal     (a payment refused and recorded as failed, committed)
+    │   ├── RecordedRefusal     (a payment refused and recorded as failed, kept)
     │   ├── InsufficientFunds, LimitExceeded, RefundExceedsPayment
     │   └── MoneyError          (domain/money.py: amount_invalid, UnknownCurrency)
     ├── AuthenticationFailed    (type "authentication_error": bad credentials, session)

@@ -3,7 +3,7 @@
 `Api` drives the ASGI app through `TestClient` the way the mobile app and the console
 do, with one keyring, the KYC and SMS fakes and a settable clock for the test. `snapshot`
 reads every row of every table, so a test can say exactly what a rejection changed:
-nothing, or only the bookkeeping an auth failure must keep (services/auth/facade.py COMMIT_ON).
+nothing, or only the bookkeeping a refusal keeps (`UnitOfWork.keep`, storage/uow.py).
 
 The fixture is registered as `api`; test modules import `api_fixture` to use it.
 """

@@ -2,8 +2,8 @@
 over HTTP, on both backends.
 
 Besides the happy paths, each refusal is checked for its status, its code and what it
-left in the database: nothing at all, or (for the failures `services.auth.facade.COMMIT_ON`
-names) only the counters, challenge and audit entry, which must survive the error
+left in the database: nothing at all, or (for the failures that keep their bookkeeping,
+`UnitOfWork.keep`) only the counters, challenge and audit entry, which must survive the error
 response or lockout could be bypassed by failing the request.
 """
 

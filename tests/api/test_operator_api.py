@@ -2,7 +2,7 @@
 roles, the audited reveal of one field, four-eyes approvals, and merchant onboarding.
 
 Refusals for role or four-eyes reasons are audited, and that entry (and only that) must
-survive the 403, as for every `services.auth.facade.COMMIT_ON` error.
+survive the 403 (the service keeps it: `UnitOfWork.keep`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from httpx import Response
 
+from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.auth import facade as auth
 from guardpay.services.platform.context import Context
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
@@ -182,7 +183,7 @@ def test_a_locked_payment_password_stops_signed_payments_too(
 
 
 def _wrong_pin(ctx: Context, user_id: str) -> None:
-    with contextlib.suppress(auth.COMMIT_ON):  # the failure's bookkeeping commits
+    with contextlib.suppress(AuthenticationFailed, PermissionDenied):  # it kept the count
         auth.verify_payment_password(ctx, user_id, "000000")
 
 

@@ -20,11 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from guardpay.adapters.sms import FakeSms
+from guardpay.api.deps import request_unit
 from guardpay.errors import StepUpRequired
 from guardpay.security import devices, passwords
 from guardpay.security.keys import Keyring
 from guardpay.services.auth import facade as auth
-from guardpay.services.auth.facade import COMMIT_ON, DeviceProof
+from guardpay.services.auth.facade import DeviceProof
 from guardpay.services.identity.users import register_user
 from guardpay.services.platform.context import SYSTEM, Actor, Context
 from guardpay.storage.audit import AuditEntry
@@ -83,15 +84,11 @@ class World:
             yield Context(uow, self.keyring, actor, self.clock)
 
     def run(self, fn: Callable[..., T], *args: Any, actor: Actor = SYSTEM, **kwargs: Any) -> T:
-        """One use case in one unit of work, committed also when it raises one of the
-        auth errors that carry state (as `services/auth/facade.py` asks of edges)."""
-        error: Exception | None = None
-        with self.ctx(actor) as ctx:
-            try:
-                return fn(ctx, *args, **kwargs)
-            except COMMIT_ON as exc:
-                error = exc
-        raise error
+        """One use case in one unit of work, as an edge runs it (api/deps.py
+        `request_unit`): committed also when it refuses after keeping what it wrote
+        (`UnitOfWork.keep`)."""
+        with request_unit(self.db) as uow:
+            return fn(Context(uow, self.keyring, actor, self.clock), *args, **kwargs)
 
     def audit(self, action: str | None = None) -> list[AuditEntry]:
         with self.ctx() as ctx:

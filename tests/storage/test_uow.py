@@ -76,6 +76,20 @@ def test_a_savepoint_block_that_raises_is_undone_alone(db: Database) -> None:
     assert ran == []
 
 
+def test_a_savepoint_rolled_back_forgets_a_keep_made_since(db: Database) -> None:
+    with unit_of_work(db) as uow:
+        point = uow.savepoint()
+        uow.keep()
+        assert (uow.kept, point.kept_since) == (True, True)
+        point.rollback()
+        assert uow.kept is False
+        uow.keep()
+        later = uow.savepoint()
+        assert (later.kept, later.kept_since) == (True, False)
+        later.rollback()
+        assert uow.kept is True  # kept before the point: a rollback to it keeps that
+
+
 def _repository_classes() -> list[type]:
     """Every repository the storage package defines: a class taking the connection."""
     found = []

@@ -5,11 +5,11 @@ The unit of work is opened, used and ended in the one worker thread the endpoint
 (`Deferred`, `InOneUnit`): dependencies only parse what the request carries, and the
 endpoint's wrapper opens the unit, authenticates the caller, runs the endpoint and
 commits, before the response is sent, so the client never sees an answer whose writes
-might still roll back. It commits when the endpoint succeeds *and* when a service raises
-one of `services.auth.facade.COMMIT_ON`: those failures carry state (failure counters, the
-step-up challenge the client must answer, the audit entry), and rolling them back would
-let a guesser retry forever. Every other exception rolls everything back, so a rejection
-changes nothing.
+might still roll back. It commits when the endpoint succeeds *and* when a service refuses
+after keeping what it wrote (`UnitOfWork.keep`, storage/uow.py): such refusals carry state
+(failure counters, the step-up challenge the client must answer, a failed payment record,
+the audit entry), and rolling them back would let a guesser retry forever. Every other
+refusal rolls everything back, whatever its class, so a rejection changes nothing.
 
 A request without credentials is refused (401) before its parameters are read; a token
 that proves no one takes the database to know, so it is refused once the parameters are
@@ -59,14 +59,17 @@ ANONYMOUS = "anonymous"
 
 @contextmanager
 def request_unit(db: Database) -> Iterator[UnitOfWork]:
-    """A write unit of work that commits on success and on `COMMIT_ON` (then re-raises
-    the error for the error handler); anything else rolls back."""
-    carried: Exception | None = None
+    """A write unit of work that commits on success, and on a refusal (a `GuardpayError`)
+    if a service kept what it wrote (`UnitOfWork.keep`), then re-raises the error for the
+    error handler; anything else rolls back."""
+    carried: GuardpayError | None = None
     with lazy_unit_of_work(db) as uow:
         try:
             yield uow
-        except auth.COMMIT_ON as exc:
-            carried = exc  # leave the block normally: the bookkeeping commits
+        except GuardpayError as exc:
+            if not uow.kept:
+                raise
+            carried = exc  # leave the block normally: what it kept commits
     if carried is not None:
         raise carried
 
@@ -342,8 +345,8 @@ class UserRequest:
     worker thread the endpoint runs in. The payment endpoints use it: as a dependency,
     the unit of work spans several thread hops with the event loop between them, and on
     SQLite the write lock is held all that time (measured: it, not the work, limited
-    payments under load). Same rules as `UserCaller`: committed before the response,
-    `COMMIT_ON` errors commit their bookkeeping."""
+    payments under load). Same rules as `UserCaller`: committed before the response, a
+    refusal that kept its bookkeeping (`UnitOfWork.keep`) commits it."""
 
     request: Request
     credentials: HTTPAuthorizationCredentials | None
@@ -355,17 +358,19 @@ class UserRequest:
         first thing (api/idempotency.py `InEndpoint`)."""
         pending = idempotency.in_endpoint(self.request.scope)
         refused: GuardpayError | None = None
+        uow: UnitOfWork | None = None
         try:
             with _request_context(self.request) as ctx:
+                uow = ctx.uow
                 caller = _require_user(_authenticated(ctx, self.credentials, self.proof))
                 if pending is None:
                     yield caller
                 else:
                     pending.claim(ctx.uow, idempotency_callers.session_caller(caller.session))
                     refused = yield from _holding_key(ctx.uow, caller)
-        except auth.COMMIT_ON:  # raised after its bookkeeping (and any claim) committed
-            if pending is not None:
-                pending.commit_seen()
+        except GuardpayError:
+            if pending is not None and uow is not None and uow.kept:
+                pending.commit_seen()  # raised after what it kept (and the claim) committed
             raise
         if pending is not None:
             pending.commit_seen()
@@ -385,15 +390,16 @@ class UserRequest:
 
 def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, GuardpayError | None]:
     """The endpoint under a savepoint taken right after the key's claim. A refusal that
-    would roll the request back (a 4xx, not `COMMIT_ON`) rolls back to the savepoint
-    instead and is returned to be raised after the commit: the claim commits, so no
-    other request can take the key before this one's answer is stored."""
+    kept what it wrote (`UnitOfWork.keep`) releases the savepoint and commits with the
+    claim; any other refusal rolls back to the savepoint instead and is returned to be
+    raised after the commit: the claim commits, so no other request can take the key
+    before this one's answer is stored."""
     point = uow.savepoint()
     try:
         yield caller
     except GuardpayError as exc:
-        if isinstance(exc, auth.COMMIT_ON):
-            point.release()  # its bookkeeping commits with the claim
+        if point.kept_since:
+            point.release()  # what it kept commits with the claim
             raise
         if not idempotency.storable_error(exc):
             raise
@@ -469,6 +475,7 @@ def _spend_nonce(request: Request, caller: Caller, proof: auth.PaymentSignature)
         outcome="failed",
         details={"device_id": caller.session.device_id, "reason": "payment_signature_reused"},
     )
+    ctx.uow.keep()
     raise AuthenticationFailed(
         "this signed request was answered already: sign it again with a new Idempotency-Key",
         code="payment_signature_reused",

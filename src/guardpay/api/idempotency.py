@@ -13,10 +13,10 @@ else (no credentials) the client address. Credentials proving no one (a dead tok
 forged signature) run unkeyed: the endpoint refuses them; nothing is replayed or stored.
 
 What is stored, and why:
-- every answer below 500 but 429, including the 4xx of `auth.COMMIT_ON` (a wrong payment
-  password): the failure's bookkeeping committed, and replaying it answers the same guess
-  the same way without counting it twice; a different guess is a different body, so needs
-  a new key;
+- every answer below 500 but 429, including a 4xx that kept its bookkeeping
+  (`UnitOfWork.keep`: a wrong payment password): the failure's bookkeeping committed,
+  and replaying it answers the same guess the same way without counting it twice; a
+  different guess is a different body, so needs a new key;
 - not 5xx or 429, nor any answer with `Retry-After` (a retryable refusal, errors.py,
   such as a conflict with a concurrent request): those changed nothing (the unit of
   work rolled back) and ask for the very retry a kept answer would refuse, so the claim

@@ -3,9 +3,10 @@ each account class (the fake KYC channels decide the class, as the real ones wou
 merchant with a sub-merchant, and bound debit cards.
 
 Every call runs in its own unit of work through `api.deps.request_unit`, exactly as an
-API request would: committed on success and on the security refusals whose audit entry
-must be kept (a replayed QR code), rolled back on anything else. Nothing here writes to
-a table directly, so the demo shows what the platform really does.
+API request would: committed on success and on the refusals that kept what they wrote
+(`UnitOfWork.keep`: the audit entry of a replayed QR code), rolled back on anything
+else. Nothing here writes to a table directly, so the demo shows what the platform
+really does.
 
 All people, numbers and cards are made up: the ID numbers and card numbers carry valid
 check digits (computed here) so the validators accept them, and belong to nobody.

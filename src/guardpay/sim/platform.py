@@ -3,12 +3,12 @@ engine (in-process feature state) for the whole run, a simulated clock, the fake
 outbox and a calm fake bank — and the opening of every account.
 
 Every request runs in its own unit of work exactly as the API runs one
-(`api.deps.request_unit`: committed on success and on the refusals whose bookkeeping
-must be kept). The set-up is the one shortcut: accounts are opened through the identity
-and auth services, but many to a unit of work, verified by setting the account class
-directly (as the identity tests do) and funded with an opening top-up transfer from the
-reserve (what a settled top-up does); cards are written as the card binding would store
-them, without the KYC round trip. The day-by-day requests never take shortcuts.
+(`api.deps.request_unit`: committed on success and on the refusals that kept their
+bookkeeping, `UnitOfWork.keep`). The set-up is the one shortcut: accounts are opened
+through the identity and auth services, but many to a unit of work, verified by setting
+the account class directly (as the identity tests do) and funded with an opening top-up
+transfer from the reserve (what a settled top-up does); cards are written as the card
+binding would store them, without the KYC round trip. The day-by-day requests never take shortcuts.
 """
 
 from __future__ import annotations

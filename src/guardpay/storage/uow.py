@@ -4,6 +4,14 @@ Services receive a `UnitOfWork` and use its repositories; they never commit. The
 that opened it commits when the use case returns, or everything rolls back. Side effects
 that must not happen for work that rolls back (log lines about it, for now; the outbox
 for webhooks later) are registered with `after_commit` and run only once it committed.
+
+A refusal rolls back too, unless the service said otherwise: `keep()` marks what the
+unit of work wrote so far as committing even if the use case then raises (a failure
+count, a lockout, a step-up challenge, a spent nonce, a failed payment record, the audit
+entry of a refusal: state a retry must meet). The edge that opened it (api/deps.py
+`request_unit`) commits a refused unit of work if and only if `kept`, whatever the
+error's class, and re-raises. A service calls it right before raising: whatever it
+writes after `keep()` commits with the refusal too.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ class UnitOfWork:
             raise ValueError("a unit of work needs a connection or an opener, not both")
         self._conn, self._opener = conn, opener
         self._after_commit: list[Callable[[], None]] = []
+        self._kept = False
         self.memo = RowMemo(conn)
 
     @property
@@ -73,9 +82,20 @@ class UnitOfWork:
     def after_commit(self, effect: Callable[[], None]) -> None:
         self._after_commit.append(effect)
 
+    def keep(self) -> None:
+        """What this unit of work wrote so far (and writes from now on) commits even if
+        the request is then refused (module docstring). Call it right before raising the
+        refusal whose bookkeeping must survive."""
+        self._kept = True
+
+    @property
+    def kept(self) -> bool:
+        """Whether a refusal of this unit of work commits (`keep`)."""
+        return self._kept
+
     def savepoint(self) -> Savepoint:
         """A point this unit of work can roll back to without ending."""
-        return Savepoint(self, self.conn.begin_nested(), len(self._after_commit))
+        return Savepoint(self, self.conn.begin_nested(), len(self._after_commit), self._kept)
 
     def run_after_commit(self) -> None:
         """Each effect runs even if an earlier one failed: the work is committed, and a
@@ -198,13 +218,21 @@ class Savepoint:
     uow: UnitOfWork
     nested: NestedTransaction
     effects: int  # how many after-commit effects there were at the point
+    kept: bool  # whether the unit of work was kept (`UnitOfWork.keep`) at the point
+
+    @property
+    def kept_since(self) -> bool:
+        """Whether `keep` was called since the point (a refusal to release it for)."""
+        return self.uow.kept and not self.kept
 
     def release(self) -> None:
         self.nested.commit()
 
     def rollback(self) -> None:
+        """Undo the work since the point, its after-commit effects and any `keep` since."""
         self.nested.rollback()
         del self.uow._after_commit[self.effects :]
+        self.uow._kept = self.kept
 
     def __enter__(self) -> Savepoint:
         return self

@@ -3,7 +3,7 @@ ledger transfers committed with the payment row; every rejection changes no bala
 the ledger verifies clean after every test.
 
 `World` runs each call the way the API does (api/deps.request_unit): its own unit of
-work, committed on success and on the auth/security refusals that must be kept.
+work, committed on success and on the refusals that kept their bookkeeping.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ _MESSAGES = {
 
 
 class QrRejected(PermissionDenied):
-    """A QR code refused for a security reason. A PermissionDenied, so the edge commits
-    the security event recorded before it is raised (services/auth/facade.py COMMIT_ON)."""
+    """A QR code refused for a security reason; the service keeps the security event it
+    records before raising it (services/payments/qr.py `_reject`, `UnitOfWork.keep`)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(_MESSAGES[code], code=code, param="payload")

@@ -115,6 +115,7 @@ def verify_payment_signature(
         outcome="failed",
         details={"device_id": device_id, "reason": problem},
     )
+    ctx.uow.keep()
     raise AuthenticationFailed(_SIGNATURE_PROBLEMS[problem], code=problem)
 
 
@@ -220,6 +221,7 @@ def confirm_totp(
     step = totp_step(ctx, state, code, settings)
     if step is None:
         ctx.audit("totp.enrolled", subject=user_id, outcome="failed")
+        ctx.uow.keep()
         raise AuthenticationFailed("the code is not valid", code="invalid_code")
     ctx.uow.auth.save_totp(replace(state, confirmed_at=ctx.now(), last_step=step))
     ctx.audit("totp.enrolled", subject=user_id)

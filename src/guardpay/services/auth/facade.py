@@ -6,10 +6,11 @@ callers import from here.
 
 Failures carry state. A wrong password, a wrong step-up answer, a rate-limited attempt or
 a new-device login records what happened (failure counters, the challenge, the pending
-device, the audit entry) in the unit of work and *then* raises. Rolling that back would
-undo the lockout and lose the challenge the client must answer, so an edge that catches
-one of `COMMIT_ON` from these services must commit the unit of work before turning the
-error into a response. Every such path writes nothing but that bookkeeping.
+device, the audit entry) in the unit of work, keeps it (`UnitOfWork.keep`) and *then*
+raises. Rolling that back would undo the lockout and lose the challenge the client must
+answer, so the edge commits a kept unit of work before turning the error into a response
+(api/deps.py `request_unit`); a refusal that kept nothing rolls back, whatever its class.
+Every such path writes nothing but that bookkeeping.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from guardpay.domain.auth.records import Device
 from guardpay.domain.auth.sessions import IssuedSession, Session
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
 from guardpay.domain.auth.stepup import Challenge
-from guardpay.errors import AuthenticationFailed, PermissionDenied, RateLimited, RecordedRefusal
 from guardpay.services.auth.devices import (
     DeviceProof,
     PaymentSignature,
@@ -61,11 +61,7 @@ from guardpay.services.auth.stepup import (
     step_up,
 )
 
-#: Errors after which the edge commits the unit of work (StepUpRequired included).
-COMMIT_ON = (AuthenticationFailed, RateLimited, PermissionDenied, RecordedRefusal)
-
 __all__ = [
-    "COMMIT_ON",
     "DEFAULT_SETTINGS",
     "PRECHECKED",
     "AuthSettings",

@@ -48,6 +48,7 @@ def login(
         support.check_login_limits(ctx, account, settings.login_limits)
     except RateLimited:
         ctx.audit("auth.login_failed", outcome="rate_limited", details=shown)
+        ctx.uow.keep()
         raise
     user_id = support.user_for_phone_index(ctx, account)
     if not _password_ok(ctx, user_id, password) or user_id is None:
@@ -58,6 +59,7 @@ def login(
             outcome="failed",
             details={**shown, "reason": "invalid_credentials"},
         )
+        ctx.uow.keep()  # the failure counted
         raise AuthenticationFailed(INVALID, code="invalid_credentials")
     ctx.uow.auth.clear_failures(support.LOGIN_ACCOUNT, account)
     known = proven_device(ctx, user_id, device, settings)

@@ -125,6 +125,7 @@ def operator_login(
         support.check_login_limits(ctx, account, settings.login_limits)
     except RateLimited:
         ctx.audit("auth.login_failed", outcome="rate_limited", details={"operator": login})
+        ctx.uow.keep()
         raise
     operator = ctx.uow.auth.operator_by_name(login)
     usable = operator is not None and operator.disabled_at is None
@@ -137,6 +138,7 @@ def operator_login(
             outcome="failed",
             details={"operator": login},
         )
+        ctx.uow.keep()  # the failure counted
         raise AuthenticationFailed("the name or the password is wrong", code="invalid_credentials")
     ctx.uow.auth.clear_failures(support.LOGIN_ACCOUNT, account)
     issued = issue_session(ctx, OPERATOR, operator.id, settings=settings)
@@ -190,6 +192,7 @@ def approve(ctx: Context, approval_id: str) -> Approval:
             outcome="denied",
             details={**details, "reason": "four_eyes_same_operator"},
         )
+        ctx.uow.keep()
         raise PermissionDenied(
             "an action must be approved by another operator", code="four_eyes_same_operator"
         )
@@ -198,6 +201,7 @@ def approve(ctx: Context, approval_id: str) -> Approval:
     except PermissionDenied:
         denied = {**details, "reason": "insufficient_role"}
         ctx.audit("approval.approved", subject=approval.id, outcome="denied", details=denied)
+        ctx.uow.keep()
         raise
     registered = _ACTIONS.get(approval.action)
     if registered is None:

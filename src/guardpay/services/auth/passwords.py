@@ -92,6 +92,7 @@ def verify_login_password(
             outcome="failed",
             details={"reason": "invalid_credentials", "during": "reauthentication"},
         )
+        ctx.uow.keep()  # the failure counted
         raise AuthenticationFailed("the password is wrong", code="invalid_credentials")
 
 
@@ -225,6 +226,7 @@ def verify_payment_password(
     now = ctx.now()
     if limits.is_locked(creds.pay_locked_until, now):
         ctx.audit("auth.payment_password_failed", subject=user_id, outcome="locked")
+        ctx.uow.keep()
         raise _locked(creds)
     if _is_right(creds, pin):
         _payment_password_ok(ctx, creds, pin)
@@ -255,6 +257,7 @@ def _payment_password_wrong(ctx: Context, creds: Credentials, settings: AuthSett
     )
     until = limits.lock_after_failure(failures, now, policy)
     if until is None:
+        ctx.uow.keep()  # the failure counted
         raise AuthenticationFailed(
             f"the payment password is wrong; {left} attempts left before paying is locked",
             code="invalid_payment_password",
@@ -268,6 +271,7 @@ def _payment_password_wrong(ctx: Context, creds: Credentials, settings: AuthSett
         outcome="locked",
         details={"until": until.isoformat(), "failures": failures},
     )
+    ctx.uow.keep()  # the lockout
     raise _locked(locked)
 
 

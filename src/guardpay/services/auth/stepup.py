@@ -99,6 +99,7 @@ def step_up(
 ) -> NoReturn:
     """Demand a second factor for `purpose` ("payment", "password_change", ...)."""
     challenge = begin_step_up(ctx, user_id, purpose, device_id=device_id, settings=settings)
+    ctx.uow.keep()  # the challenge the client must answer (and whatever led to it)
     raise StepUpRequired(
         "a second factor is needed", methods=list(challenge.methods), challenge_id=challenge.id
     )
@@ -215,6 +216,7 @@ def pass_step_up(
         problem = stepup.sms_code_problem(challenge, now)
     if problem is not None:
         _audit_failure(ctx, challenge, method, problem)
+        ctx.uow.keep()
         raise _refuse(problem)
     wrong = _wrong_answer(ctx, challenge, method, code, signature, signer_device_id, settings)
     if wrong is not None:
@@ -222,6 +224,7 @@ def pass_step_up(
         ctx.uow.auth.save_challenge(failed)
         support.note(ctx, support.STEP_UP, challenge.user_id, policy.per_user_window)
         _audit_failure(ctx, failed, method, wrong)
+        ctx.uow.keep()  # the attempt counted
         raise _refuse("challenge_failed" if failed.status is ChallengeStatus.FAILED else wrong)
     passed = stepup.after_right_answer(challenge, method, now)
     ctx.uow.auth.save_challenge(passed)

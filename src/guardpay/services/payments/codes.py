@@ -44,7 +44,7 @@ _MESSAGES = {
 
 
 class PaymentCodeRejected(PermissionDenied):
-    """Refused at the terminal; committed with its security event (COMMIT_ON)."""
+    """Refused at the terminal; its security event is kept (`UnitOfWork.keep`)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(_MESSAGES[code], code=code, param="code")
@@ -108,6 +108,7 @@ def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
         outcome=str(problem),
         details={"user": row.user_id if row else None},
     )
+    ctx.uow.keep()
     raise PaymentCodeRejected(str(problem))
 
 

@@ -3,11 +3,11 @@
 A payment is one unit of work: the `payments` row, its ledger transfers (applied with
 `services.ledger.books.execute` in the same transaction, so both commit or neither), its status
 transitions and the audit entry. The order inside a use case matters, because some
-refusals commit (services/auth/facade.py COMMIT_ON — a wrong payment password must count even
-though the payment fails): every check that can refuse with a committing error runs
-*before* anything of the payment is written, and every refusal after that point is an
-`InvalidRequest` or `LedgerRejected`, which rolls the whole unit of work back. So a
-rejected payment never changes a balance.
+refusals commit what they kept (`UnitOfWork.keep` — a wrong payment password must count
+even though the payment fails): every check that can refuse after keeping runs *before*
+anything of the payment is written, and every refusal after that point keeps nothing
+(so rolls the whole unit of work back) or keeps only the failed payment record it wrote
+on purpose (`record_refusal`, `deny`). So a rejected payment never changes a balance.
 
 Authentication: the payment password is one factor, a passed step-up ("payment"
 purpose, redeemed once) another. With neither, the payment is recorded as
@@ -264,24 +264,26 @@ def record_refusal(
     ctx: Context, row: PaymentRow, refused: InvalidRequest, *, new: bool
 ) -> NoReturn:
     """Record the payment failed with the refusal's code, and refuse with the same code
-    and message (`RecordedRefusal`: the edge commits the record)."""
+    and message (`RecordedRefusal`), keeping the record (`UnitOfWork.keep`)."""
     row, seen = advance(
         ctx, replace(row, failure_code=refused.code), Status.PROCESSING, Status.FAILED
     )
     store(ctx, row, new=new)
     audit(ctx, row, seen)
+    ctx.uow.keep()  # the failed payment and its audit entry
     raise RecordedRefusal(refused.message, code=refused.code, param=refused.param)
 
 
 def deny(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: bool) -> NoReturn:
-    """Record the payment failed with its decision, and refuse: `payment_denied` is a
-    PermissionDenied, so the edge commits this record (services/auth/facade.py COMMIT_ON)."""
+    """Record the payment failed with its decision, keep the record (`UnitOfWork.keep`)
+    and refuse with `payment_denied`."""
     row, seen = advance(
         ctx, replace(row, failure_code="risk_denied"), Status.PROCESSING, Status.FAILED
     )
     store(ctx, row, new=new)
     audit(ctx, row, seen, decision=verdict.row.id)
     engine_of(ctx).learn(ctx, verdict.request, accepted=False)
+    ctx.uow.keep()  # the failed payment, its risk decision and audit entry
     raise RiskDenied("risk control declined this payment; contact support if it was you")
 
 

@@ -4,9 +4,9 @@ Both are platform-signed (domain/payments/qr.py) under the platform's QR key, a 
 kept wrapped by the master keyring like every other key (`ctx.vault`, subject
 "platform:qr"). A code that fails verification — forged, altered, expired or replayed —
 is written to the audit log as the security event `security.qr_rejected` and refused
-with its specific code. `QrRejected` is a PermissionDenied, so the edge commits that
-event (services/auth/facade.py COMMIT_ON); it is raised before anything of a payment is
-written, so the commit carries nothing else.
+with its specific code. `_reject` keeps that event (`UnitOfWork.keep`: the edge commits
+it with the refusal); it is raised before anything of a payment is written, so the commit
+carries nothing else.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def _reject(ctx: Context, payer_id: str, code: str, claims: qr.QrClaims | None) 
             "order": claims.order_id if claims else None,
         },
     )
+    ctx.uow.keep()  # the security event survives the refusal the caller raises
     return qr.QrRejected(code)
 
 

@@ -171,7 +171,7 @@ def screen(
     top-ups, card binding, account changes), which have no held state: `deny` refuses
     with 403 `request_denied`; `challenge` and `review` ask for a step-up unless the
     caller already passed one (the client answers it and retries with its id). Both
-    refusals commit the decision (services/auth/facade.py COMMIT_ON). With `review_refuses`
+    refusals keep the decision (`UnitOfWork.keep`: it commits). With `review_refuses`
     (withdrawals) `review` refuses with 403 `review_required` instead: no step-up lets
     money leave the platform past a review. The feature state learns
     of a denial, and of a request let through (it counts once it commits); `learn=False`
@@ -190,6 +190,7 @@ def screen(
         if begin_step_up is None:
             raise TypeError("screen(stepped_up=False) needs begin_step_up")
         challenge = begin_step_up(ctx, user_id, purpose)
+        ctx.uow.keep()  # the decision and the challenge the client must answer
         raise StepUpRequired(
             "confirm it is you to continue",
             methods=list(challenge.methods),
@@ -224,7 +225,7 @@ FOR_REVIEW = _Refusal(
 
 
 def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> NoReturn:
-    """Refuse with a committing 403 (the decision and audit entry are kept); the feature
+    """Refuse with a 403 that keeps the decision and audit entry (`UnitOfWork.keep`); the feature
     state counts it as a declined attempt."""
     req = verdict.request
     if learn:
@@ -232,4 +233,5 @@ def _refuse(ctx: Context, verdict: Assessment, learn: bool, why: _Refusal) -> No
     ctx.audit(
         why.audit, subject=req.user_id, details={"kind": req.kind, "decision": verdict.row.id}
     )
+    ctx.uow.keep()  # the decision and its audit entry
     raise why.error(why.message, code=why.code)
