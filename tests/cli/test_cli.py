@@ -21,7 +21,7 @@ from guardpay.domain.ledger.results import Result as LedgerResult
 from guardpay.errors import DatabaseNotMigrated
 from guardpay.services.ledger.books import execute
 from guardpay.storage.engine.db import Database
-from guardpay.storage.engine.migrate import current_revision, head_revision
+from guardpay.storage.engine.migrate import current_revision, head_revision, require_migrated
 from guardpay.storage.uow import unit_of_work
 from tests.conftest import require_postgres
 from tests.factories import account, transfer, wallet
@@ -68,7 +68,7 @@ def test_db_upgrade_json_migrates_then_is_a_no_op(database_url: str) -> None:
     database = Database(database_url)
     try:
         assert current_revision(database) == head
-        database.require_migrated()
+        require_migrated(database)
     finally:
         database.dispose()
 

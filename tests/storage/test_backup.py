@@ -15,6 +15,7 @@ from guardpay.errors import InvalidRequest
 from guardpay.services.ledger.books import execute, verify
 from guardpay.storage.backup import backup_sqlite
 from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
 
@@ -50,7 +51,7 @@ def test_a_copy_taken_while_writing_verifies(sqlite_db: Database, tmp_path: Path
     assert size == (tmp_path / "copy.db").stat().st_size > 0
     copy = Database(f"sqlite:///{tmp_path / 'copy.db'}")
     try:
-        copy.require_migrated()
+        require_migrated(copy)
         with read_only(copy) as uow:
             report = verify(uow)
         assert report.ok, report.problems

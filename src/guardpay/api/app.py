@@ -39,6 +39,7 @@ from guardpay.services.platform.context import SYSTEM, Context, utc_now
 from guardpay.services.risk.engine import RiskEngine, engine_from_settings
 from guardpay.services.webhooks.delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import unit_of_work
 
 log = structlog.get_logger("guardpay.http")
@@ -212,7 +213,7 @@ def create_app(
     default to `settings.idempotency_required`; `metrics_token` is the bearer token
     /metrics asks for (default: GUARDPAY_METRICS_TOKEN; without one /metrics is refused,
     api/metrics.py)."""
-    db.require_migrated()
+    require_migrated(db)
     app = FastAPI(
         title="guardpay",
         version=__version__,

@@ -6,6 +6,7 @@ import typer
 
 from guardpay.cli.context import console, emit_json, state
 from guardpay.services.platform.audit import verify as verify_chain
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -19,7 +20,7 @@ def verify(
     """Walk the chain; exit 1 and name the first bad entry if any was edited, deleted,
     inserted or reordered. Keep the printed head hash somewhere else to anchor it."""
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         report = verify_chain(uow)
     if json_out:

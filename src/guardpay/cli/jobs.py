@@ -11,6 +11,7 @@ from rich.table import Table
 from guardpay.cli.context import console, emit_json, state
 from guardpay.services.jobs import scheduler as jobs
 from guardpay.services.platform.context import utc_now
+from guardpay.storage.engine.migrate import require_migrated
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 
@@ -44,7 +45,7 @@ def run(
     """Run jobs once, each in its own transaction; prints what each did."""
     cli = state(ctx)
     db = cli.database()
-    db.require_migrated()
+    require_migrated(db)
     try:
         chosen = [jobs.by_name(n) for n in names] if names else list(jobs.JOBS)
     except KeyError as exc:

@@ -9,6 +9,7 @@ from guardpay.cli.context import console, emit_json, state
 from guardpay.services.payments import qr as payments_qr
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.services.platform.keys import rewrap_all, rotate_data_keys
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help="Encryption keys for personal data.")
@@ -27,7 +28,7 @@ def rotate(
     transactions, old and new keys readable side by side until the end."""
     cli = state(ctx)
     db, keyring = cli.database(), cli.keyring()
-    db.require_migrated()
+    require_migrated(db)
     result: dict[str, int] = {"master_version": keyring.active_version}
     result["rewrapped"] = rewrap_all(db, keyring)
     if data_keys:
@@ -47,7 +48,7 @@ def rotate_qr(
     already printed or shown stay valid under the version that signed them."""
     cli = state(ctx)
     db, keyring = cli.database(), cli.keyring()
-    db.require_migrated()
+    require_migrated(db)
     with unit_of_work(db) as uow:
         version = payments_qr.rotate_key(Context(uow, keyring, SYSTEM))
     if json_out:

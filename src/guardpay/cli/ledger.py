@@ -7,6 +7,7 @@ from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, state
 from guardpay.services.ledger.books import verify as verify_ledger
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="The double-entry ledger.")
@@ -23,7 +24,7 @@ def verify(
     the replay of its transfers, no limit flag is broken, holds agree with their
     resolutions, and the database still forbids changing transfers."""
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         report = verify_ledger(uow)
     if json_out:

@@ -14,6 +14,7 @@ from guardpay.errors import InvalidRequest
 from guardpay.ml.artifacts import ensure_new_model_dir
 from guardpay.services.platform.context import SYSTEM, Context, utc_now
 from guardpay.services.risk import models as risk_models
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only, unit_of_work
 
 if TYPE_CHECKING:  # LightGBM, polars and scikit-learn load when a command needs them
@@ -173,7 +174,7 @@ def train_from_platform(
     from guardpay.ml.train import train_model
 
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow, err_console.status("reading labelled decisions..."):
         data = risk_models.training_set(uow, utc_now(), mature_days)
     target = out or DEFAULT_DATA_DIR / "models" / utc_now().strftime("%Y%m%d-%H%M%S")
@@ -219,7 +220,7 @@ def activate_cmd(ctx: typer.Context, version: str = typer.Argument(...)) -> None
     """Make VERSION the model every decision uses (API workers pick it up within seconds;
     if it cannot be loaded they run on rules alone and raise the degraded alert)."""
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with unit_of_work(db) as uow:
         row = risk_models.activate(Context(uow, state(ctx).keyring(), SYSTEM), version)
     console.print(f"[green]active[/] {row.version} ({row.path})")
@@ -231,7 +232,7 @@ def list_cmd(
 ) -> None:
     """Registered models, oldest first, and which is active."""
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         rows = risk_models.models(uow)
     data = [

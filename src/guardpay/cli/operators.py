@@ -25,6 +25,7 @@ from guardpay.domain.auth.roles import Role
 from guardpay.errors import GuardpayError, OperatorsExist
 from guardpay.services.auth import operators
 from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only, unit_of_work
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
@@ -70,7 +71,7 @@ def create(
     POST /v1/operator/sessions with NAME and the password."""
     cli = state(ctx)
     db = cli.database()
-    db.require_migrated()
+    require_migrated(db)
     if role is not Role.ADMIN:
         raise _refuse(
             "the first operator must be an admin (--role admin): only an admin can create "
@@ -101,7 +102,7 @@ def list_(
     """Every operator, oldest first: id, name, role, when created and disabled (no secrets)."""
     cli = state(ctx)
     db = cli.database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         found = operators.list_operators(Context(uow, cli.keyring(), SYSTEM))
     db.dispose()

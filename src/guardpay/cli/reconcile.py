@@ -10,6 +10,7 @@ from rich.table import Table
 from guardpay.adapters.bank import read_statement
 from guardpay.cli.context import console, emit_json, state
 from guardpay.services.ledger import reconcile as service
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="Reserve and bank-statement reconciliation.")
@@ -23,7 +24,7 @@ def reserve(
     """Reserve == liabilities + platform funds + money in flight, per currency, and the
     in-flight holds equal the fundings still processing; exit 1 on any break."""
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         report = service.reserve(uow)
     if json_out:
@@ -69,7 +70,7 @@ def statement_cmd(
     """Match the bank's statement with our fundings; exit 1 if anything does not match."""
     rows = read_statement(file)
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     with read_only(db) as uow:
         report = service.statement(uow, rows)
     if json_out:

@@ -13,6 +13,7 @@ from guardpay.cli.context import console, emit_json, state
 from guardpay.domain.risk.rules import ExampleResult, RuleSet, load_rule_set_file, run_examples
 from guardpay.services.platform.context import utc_now
 from guardpay.services.risk.backtest import backtest_stored
+from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
@@ -96,7 +97,7 @@ def backtest_cmd(
     per rule: hits, precision and recall against known fraud labels."""
     rule_set = load_rule_set_file(rules)
     db = state(ctx).database()
-    db.require_migrated()
+    require_migrated(db)
     start = None if since is None else since.replace(tzinfo=UTC)
     with read_only(db) as uow:
         found = backtest_stored(uow, rule_set, utc_now(), mature_days, start)

@@ -40,6 +40,7 @@ from guardpay.services.risk.engine import REDIS_ENV
 from guardpay.services.webhooks.delivery import HttpxWebhookClient
 from guardpay.services.webhooks.targets import WebhookSettings
 from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.migrate import require_migrated
 
 #: how the parent hands the database to the workers it starts (the CLI's own variable)
 DATABASE_ENV = DATABASE_URL_ENV
@@ -91,7 +92,7 @@ def serve(
         )
         raise typer.Exit(2)
     db = cli.database()
-    db.require_migrated()  # refuse before starting any worker
+    require_migrated(db)  # refuse before starting any worker
     db.dispose()
     os.environ[DATABASE_ENV] = cli.database_url  # the hand-over: written, never read here
     uvicorn.run(

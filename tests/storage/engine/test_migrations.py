@@ -15,7 +15,13 @@ from guardpay.errors import DatabaseNotMigrated
 from guardpay.services.ledger.books import execute, verify
 from guardpay.storage import tables as schema
 from guardpay.storage.engine.db import Database
-from guardpay.storage.engine.migrate import alembic_config, current_revision, head_revision, upgrade
+from guardpay.storage.engine.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    require_migrated,
+    upgrade,
+)
 from guardpay.storage.uow import unit_of_work
 from tests.factories import account, post, transfer, void, wallet
 
@@ -98,11 +104,11 @@ def test_an_unmigrated_database_is_refused(database_url: str) -> None:
     db = Database(database_url)
     try:
         with pytest.raises(DatabaseNotMigrated, match="guardpay db upgrade") as refused:
-            db.require_migrated()
+            require_migrated(db)
         assert refused.value.code == "database_not_migrated"
         assert "none" in refused.value.message
         upgrade(db)
-        db.require_migrated()  # now it is accepted
+        require_migrated(db)  # now it is accepted
     finally:
         db.dispose()
 

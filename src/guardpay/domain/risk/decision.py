@@ -15,12 +15,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from guardpay.errors import InvalidRequest
-
-if TYPE_CHECKING:
-    from guardpay.domain.risk.rules import RuleHit, RuleSet, Thresholds
 
 MODEL_REASON = "model_high_score"
 
@@ -54,6 +51,38 @@ _RANK = {action: rank for rank, action in enumerate(Action)}
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    challenge: int
+    review: int
+    deny: int
+
+    def action_for(self, score: int) -> Action:
+        if score >= self.deny:
+            return Action.DENY
+        if score >= self.review:
+            return Action.REVIEW
+        return Action.CHALLENGE if score >= self.challenge else Action.ALLOW
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """One rule whose condition held: exactly one of `action` and `score` is set."""
+
+    rule: str
+    reason: str
+    action: Action | None
+    score: int | None
+    shadow: bool
+
+
+class Scored(Protocol):
+    """What a decision needs of a rule set: its thresholds (domain/risk/rules.py)."""
+
+    @property
+    def thresholds(self) -> Thresholds: ...
+
+
+@dataclass(frozen=True)
 class Decision:
     action: Action
     score: int  # 0..100
@@ -63,7 +92,7 @@ class Decision:
 
 
 def decide(
-    rule_set: RuleSet,
+    rule_set: Scored,
     hits: Sequence[RuleHit],
     model_score: float | None,
     model_weight: float = 1.0,

@@ -39,7 +39,10 @@ from types import MappingProxyType
 
 import yaml
 
-from guardpay.domain.risk.decision import Action, decide
+from guardpay.domain.risk.decision import Action as Action
+from guardpay.domain.risk.decision import RuleHit as RuleHit
+from guardpay.domain.risk.decision import Thresholds as Thresholds
+from guardpay.domain.risk.decision import decide
 from guardpay.domain.risk.expr import Expression, ExpressionError, parse_condition
 from guardpay.domain.risk.rules_position import position_in_file
 from guardpay.domain.risk.schema import FEATURES, FeatureType, Value, default_value
@@ -77,31 +80,6 @@ class RuleSetError(InvalidRequest):
     def __init__(self, source: str, line: int, column: int, detail: str) -> None:
         super().__init__(f"{source}:{line}:{column}: {detail}", param="rule_set")
         self.source, self.line, self.column, self.detail = source, line, column, detail
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    challenge: int
-    review: int
-    deny: int
-
-    def action_for(self, score: int) -> Action:
-        if score >= self.deny:
-            return Action.DENY
-        if score >= self.review:
-            return Action.REVIEW
-        return Action.CHALLENGE if score >= self.challenge else Action.ALLOW
-
-
-@dataclass(frozen=True)
-class RuleHit:
-    """One rule whose condition held: exactly one of `action` and `score` is set."""
-
-    rule: str
-    reason: str
-    action: Action | None
-    score: int | None
-    shadow: bool
 
 
 @dataclass(frozen=True)

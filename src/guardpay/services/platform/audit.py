@@ -18,16 +18,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from guardpay.observability import scrub
 from guardpay.storage.audit import AuditEntry
 from guardpay.storage.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from guardpay.services.platform.context import Context
 
 GENESIS = "0" * 64
 log = structlog.get_logger("guardpay.audit")
@@ -59,15 +56,23 @@ def entry_hash(
 
 
 def record(
-    ctx: Context, action: str, *, subject: str | None, outcome: str, details: Mapping[str, Any]
+    uow: UnitOfWork,
+    at: datetime,
+    actor: str,
+    ip: str | None,
+    action: str,
+    *,
+    subject: str | None,
+    outcome: str,
+    details: Mapping[str, Any],
 ) -> AuditEntry:
-    """Append one entry in the caller's unit of work (it commits with the action)."""
-    repo = ctx.uow.audit
+    """Append one entry in the caller's unit of work (it commits with the action); the
+    request's context calls it (`Context.audit`)."""
+    repo = uow.audit
     seq, prev = repo.lock_head()
     canonical = json.dumps(
         scrub(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
     )
-    at, actor, ip = ctx.now(), ctx.actor.label, ctx.actor.ip
     digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
     repo.append(entry)
@@ -75,7 +80,7 @@ def record(
     # processor scrubs it again); not even built when info lines are not logged.
     if log.is_enabled_for(logging.INFO):
         fields = {"actor": actor, "ip": ip, "subject": subject, "outcome": outcome}
-        ctx.uow.after_commit(lambda: log.info(action, **fields, details=scrub(details)))
+        uow.after_commit(lambda: log.info(action, **fields, details=scrub(details)))
     return entry
 
 

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from guardpay.clock import utc_now
 from guardpay.config import Settings
+from guardpay.services.platform import audit
 from guardpay.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from guardpay.security.keys import Keyring
     from guardpay.security.vault import Vault
-    from guardpay.services.risk.engine import RiskEngine
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,7 +63,9 @@ class Context:
     _vault: Vault | None = field(default=None, repr=False)
     #: the engine deciding this request (the app's); None: the process default, which
     #: services/risk/engine.py `engine_of` supplies
-    risk_engine: RiskEngine | None = field(default=None, repr=False)
+    #: (typed `object`: the platform layer sits below risk and cannot name its class;
+    #: `engine_of` checks it)
+    risk_engine: object | None = field(default=None, repr=False)
     #: the edge's settings (config.py), built once at its start
     settings: Settings = field(default=DEFAULT_SETTINGS, repr=False)
 
@@ -92,9 +94,17 @@ class Context:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Append to the hash-chained audit log, in this unit of work."""
-        from guardpay.services.platform.audit import record
-
-        record(self, action, subject=subject, outcome=outcome, details=details or {})
+        actor = self.actor
+        audit.record(
+            self.uow,
+            self.now(),
+            actor.label,
+            actor.ip,
+            action,
+            subject=subject,
+            outcome=outcome,
+            details=details or {},
+        )
 
     def as_actor(self, actor: Actor) -> Context:
         return Context(

@@ -278,9 +278,10 @@ def engine_of(ctx: Context) -> RiskEngine:
     """The risk engine deciding this request: the edge's (the app's), else the process
     default for the context's settings (kept on the context for the rest of its unit of
     work)."""
-    if ctx.risk_engine is None:
-        ctx.risk_engine = default_engine(ctx.settings)
-    return ctx.risk_engine
+    engine = ctx.risk_engine
+    if not isinstance(engine, RiskEngine):
+        engine = ctx.risk_engine = default_engine(ctx.settings)
+    return engine
 
 
 def default_engine(settings: Settings) -> RiskEngine:

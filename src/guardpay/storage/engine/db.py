@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-from guardpay.errors import DatabaseNotMigrated, StorageError
+from guardpay.errors import StorageError
 from guardpay.storage.engine.group_commit import GroupCommit
 from guardpay.storage.engine.memo import forget_on_savepoint_rollback
 from guardpay.storage.engine.writer_lock import WriterLock
@@ -188,16 +188,6 @@ class Database:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
-
-    def require_migrated(self) -> None:
-        from guardpay.storage.engine.migrate import current_revision, head_revision
-
-        current, head = current_revision(self), head_revision()
-        if current != head:
-            raise DatabaseNotMigrated(
-                f"the database is at migration {current or 'none'}, the code needs {head}: "
-                "run `guardpay db upgrade` first"
-            )
 
     def dispose(self) -> None:
         """Close the connections; a write in progress finishes first (the kept write

@@ -10,6 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from guardpay.errors import DatabaseNotMigrated
+
 if TYPE_CHECKING:
     from guardpay.storage.engine.db import Database
 
@@ -40,3 +42,13 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     before = current_revision(db)
     command.upgrade(alembic_config(db), revision)
     return before, current_revision(db) or ""
+
+
+def require_migrated(db: Database) -> None:
+    """Refuse a database whose schema is not the one this code needs."""
+    current, head = current_revision(db), head_revision()
+    if current != head:
+        raise DatabaseNotMigrated(
+            f"the database is at migration {current or 'none'}, the code needs {head}: "
+            "run `guardpay db upgrade` first"
+        )
