@@ -1,45 +1,36 @@
 """Every table of the platform, in one `metadata`: the ledger's and the platform's own
 (storage/schema.py) and those the repositories declare beside themselves. The migration
-check and anything else that needs the whole schema imports `metadata` from here."""
+check, key rotation and anything else that needs the whole schema imports it from here."""
 
-from guardpay.storage import (
-    auth,
-    encrypted,
-    escrow,
-    funding,
-    idempotency,
-    identity,
-    merchant_api,
-    outbox,
-    payments,
-    red_packets,
-    refunds,
-    risk,
-    wallets,
-)
+from importlib import import_module
+
+from guardpay.storage import encrypted
 from guardpay.storage.encrypted import EncryptedColumn
 from guardpay.storage.schema import metadata
 
-#: the repositories whose tables `metadata` holds once this module is imported
-REPOSITORIES = (
-    auth,
-    escrow,
-    funding,
-    idempotency,
-    identity,
-    merchant_api,
-    outbox,
-    payments,
-    red_packets,
-    refunds,
-    risk,
-    wallets,
+#: the repositories that declare tables of their own; importing them fills `metadata`
+#: and registers their encrypted columns
+REPOSITORIES = tuple(
+    import_module(f"guardpay.storage.{name}")
+    for name in (
+        "auth",
+        "escrow",
+        "funding",
+        "idempotency",
+        "identity",
+        "merchant_api",
+        "outbox",
+        "payments",
+        "red_packets",
+        "refunds",
+        "risk",
+        "wallets",
+    )
 )
 
 
 def encrypted_columns() -> list[EncryptedColumn]:
-    """Every encrypted column of every table (each repository registers its own on
-    import, and all are imported here): what key rotation must re-encrypt."""
+    """Every encrypted column of every table: what key rotation must re-encrypt."""
     return list(encrypted.REGISTRY)
 
 
