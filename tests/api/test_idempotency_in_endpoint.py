@@ -15,7 +15,7 @@ from httpx import Response
 from sqlalchemy import text
 
 from guardpay.api import idempotency
-from guardpay.services.payments import core as payments
+from guardpay.services.payments import pipeline
 from guardpay.storage.idempotency import DONE, IN_PROGRESS, IdempotencyRepository
 from guardpay.storage.uow import unit_of_work
 from tests.api.api_fixtures import PIN, T0, Api, bearer, error_of
@@ -80,15 +80,15 @@ def test_a_failure_inside_the_payment_leaves_neither_payment_nor_key(
 ) -> None:
     alice, bob = _alice_and_bob(api)
     body = {"payee": bob.id, "amount": 5_00, "payment_password": PIN}
-    real = payments.audit
+    real = pipeline.record
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(payments, "audit", broken)
+    monkeypatch.setattr(pipeline, "record", broken)
     error_of(_send(api, alice.token, body, "pay-2"), 500, "internal_error")
     assert (_keys(api), _payments(api)) == ([], [])
-    monkeypatch.setattr(payments, "audit", real)
+    monkeypatch.setattr(pipeline, "record", real)
     retried = _send(api, alice.token, body, "pay-2")
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
@@ -157,14 +157,14 @@ def test_two_requests_at_once_with_one_key_pay_once(
 ) -> None:
     alice, bob = _alice_and_bob(api)
     body = {"payee": bob.id, "amount": 7_00, "payment_password": PIN}
-    real, inside = payments.audit, threading.Event()
+    real, inside = pipeline.record, threading.Event()
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         inside.set()
         time.sleep(0.5)  # the first is mid-payment, its claim made, when the second comes
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(payments, "audit", slow)
+    monkeypatch.setattr(pipeline, "record", slow)
     thread, out = _in_thread(lambda: _send(api, alice.token, body, "race"))
     assert inside.wait(10)
     second = _send(api, alice.token, body, "race")

@@ -98,3 +98,19 @@ def test_refusals_and_expiry(world: World) -> None:
     assert (seen["status"], seen["refunded"], seen["remaining_amount"]) == ("expired", 6_66, 0)
     assert balance(api, "user", alice.id) == 500_00 - 3_34
     assert balance(api, rp.KIND, pid, AccountCode.RED_PACKET_HOLDING) == 0
+
+
+def test_a_packet_sent_without_factors_is_sent_after_its_step_up(world: World) -> None:
+    """The step-up the refusal names is kept with it, so the client can pass it and send
+    the packet again (lost before: the challenge rolled back with the refusal)."""
+    api, alice, _bob, _carol = world
+    body = {"amount": 10_00, "shares": 2, "split": "fixed"}
+    refused = error_of(api.post("/v1/red-packets", body, alice.token), 401, "step_up_required")
+    challenge = refused["step_up"]["challenge_id"]
+    code = api.sms_code(challenge, "+86" + ALICE)
+    answer = {"method": "sms", "code": code}
+    done = api.post(f"/v1/me/step-ups/{challenge}/pass", answer, alice.token)
+    assert done.status_code in (200, 201), done.text
+    sent = api.post("/v1/red-packets", {**body, "step_up_challenge_id": challenge}, alice.token)
+    assert sent.status_code == 201, sent.text
+    assert balance(api, "user", alice.id) == 490_00

@@ -51,7 +51,7 @@ from guardpay.services.identity import facade as identity
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.services.webhooks import events as webhooks
 from guardpay.services.webhooks.targets import ALLOW_PRIVATE_ENV, WebhookSettings

@@ -24,7 +24,7 @@ from guardpay.services.payments import codes as payments_codes
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import escrow, funding, red_packets, refunds
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization, Payment
 from guardpay.services.platform.context import Context
 
 Say = Callable[[str], None]
@@ -39,7 +39,7 @@ def cny(minor: int) -> Money:
     return Money(minor, "CNY")
 
 
-def _paid(say: Say, what: str, payment: payments.Payment) -> str:
+def _paid(say: Say, what: str, payment: Payment) -> str:
     row = payment.row
     fee = f", merchant fee {yuan(row.fee)}" if row.fee else ""
     say(f"{what}: [green]{row.status}[/] ({yuan(row.amount)}{fee})")

@@ -14,7 +14,7 @@ from guardpay.services.auth.operators import create_operator
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import funding
 from guardpay.services.payments import review as payments_review
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import Actor
 from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk import lists as risk_lists

@@ -24,7 +24,7 @@ from guardpay.services.payments import codes as payments_codes
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import escrow, funding, red_packets, refunds
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization, Payment, StepUpAnswer
+from guardpay.services.payments.pipeline import PURPOSE, Authorization, Payment, StepUpAnswer
 from guardpay.services.platform.context import Actor, Context
 from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk.screening import available, credential_changed_at
@@ -132,7 +132,7 @@ class Actions:
         code = self.platform.sms.last_code("+86" + phone(payer))
         self.platform.sms.outbox.clear()
         with self.platform.unit(actor) as ctx:
-            auth.pass_step_up(ctx, challenge_id, "sms", code=code, purpose=payments.PURPOSE)
+            auth.pass_step_up(ctx, challenge_id, "sms", code=code, purpose=PURPOSE)
         return code or ""
 
     def _prepare(self, tx: Tx, payer: Person, actor: Actor) -> str:

@@ -28,7 +28,7 @@ from guardpay.services.identity import facade as identity
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
 from guardpay.services.payments import core as payments
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import SYSTEM, Actor, Context
 from guardpay.services.risk.engine import RiskEngine
 from guardpay.storage.engine.db import Database

@@ -20,7 +20,7 @@ from guardpay.security import passwords
 from guardpay.services.auth.operators import create_operator
 from guardpay.services.ledger import books as ledger
 from guardpay.services.payments import escrow
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import Actor, Context
 from guardpay.storage.engine.db import Database
 from guardpay.storage.escrow import TradeRow

@@ -14,7 +14,7 @@ from guardpay.services.payments import codes as payments_codes
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import limits as payments_limits
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from tests.services.payments.test_core import ALICE, BOB, PASSWORD, World, cny
 from tests.services.payments.test_core import world as world
 

@@ -20,7 +20,7 @@ from guardpay.security import passwords
 from guardpay.services.ledger import books as ledger
 from guardpay.services.payments import limits as payments_limits
 from guardpay.services.payments import red_packets as rp
-from guardpay.services.payments.core import Authorization
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only
 from tests.services.payments.test_core import ALICE, BOB, PASSWORD, World, cny

@@ -37,7 +37,7 @@ from guardpay.services.payments import codes as payments_codes
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import limits as payments_limits
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization, StepUpAnswer
+from guardpay.services.payments.pipeline import Authorization, Payment, StepUpAnswer
 
 if TYPE_CHECKING:  # a type only: the rows come from the services
     from guardpay.storage.payments import PaymentRow
@@ -83,7 +83,7 @@ class PaymentOut(BaseModel):
         return cls(**fields, next_action=next_action)
 
 
-def _out(payment: payments.Payment) -> PaymentOut:
+def _out(payment: Payment) -> PaymentOut:
     return PaymentOut.of(payment.row, payment.next_action)
 
 

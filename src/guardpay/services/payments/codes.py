@@ -22,15 +22,9 @@ from guardpay.domain.payments import codes
 from guardpay.domain.payments.limits import PAYMENT_CODE
 from guardpay.errors import Conflict, PermissionDenied
 from guardpay.services.auth import facade as auth
-from guardpay.services.payments.core import (
-    PURPOSE,
-    Authorization,
-    Payment,
-    authenticate,
-    new_row,
-    process,
-)
+from guardpay.services.payments import pipeline
 from guardpay.services.payments.limits import lock_payer
+from guardpay.services.payments.pipeline import PURPOSE, Authorization, Payment
 from guardpay.services.payments.qr import active_merchant
 from guardpay.services.platform.context import Context
 from guardpay.storage.payments import CodeRow
@@ -73,7 +67,7 @@ def generate_payment_code(
     """A fresh code for this device. Several codes in one 30-second step get successive
     counters (step * 16 + k), so a regenerated code never repeats a used one."""
     lock_payer(ctx, user_id)
-    factors = authenticate(ctx, user_id, given)
+    factors = pipeline.factors(ctx, user_id, given)
     if factors == 0:
         auth.step_up(ctx, user_id, PURPOSE)
     secret, now = _secret(ctx, user_id, device_id), ctx.now()
@@ -116,10 +110,10 @@ def collect(ctx: Context, merchant_id: str, code: str, amount: Money) -> Payment
     """The merchant's terminal takes `amount` with the payer's scanned code."""
     merchant = active_merchant(ctx, merchant_id)
     found = _usable(ctx, merchant_id, code)
-    row = new_row(
+    row = pipeline.new_row(
         ctx, PAYMENT_CODE, found.user_id, ("merchant", merchant.id), amount, merchant.descriptor
     )
     standing = lock_payer(ctx, found.user_id)
     if not ctx.uow.payments.mark_code_used(found.code_hash, row.id, ctx.now()):
         raise Conflict(_MESSAGES["payment_code_used"], code="payment_code_used")
-    return process(ctx, row, found.factors, standing, new=True)
+    return pipeline.process(ctx, row, found.factors, standing, new=True)

@@ -25,30 +25,22 @@ from datetime import datetime, timedelta
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.ids import new_transfer_id
-from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
 from guardpay.domain.payments import escrow as machine
-from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.escrow import Action, EscrowStatus
 from guardpay.domain.payments.fees import merchant_fee
 from guardpay.domain.payments.limits import DEFAULT, PaymentSettings
 from guardpay.domain.payments.postings import escrow as postings
-from guardpay.domain.payments.states import PaymentState, Status, transition
-from guardpay.errors import InvalidRequest, NotFound, StepUpRequired
-from guardpay.services.auth import facade as auth
-from guardpay.services.ledger import books as ledger
+from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.ledger import wallets
-from guardpay.services.payments import core as payments
+from guardpay.services.payments import pipeline
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.core import Authorization
-from guardpay.services.payments.limits import check_limits, lock_payer
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.services.risk.screening import Subject, screen
-from guardpay.services.webhooks import events as webhooks
+from guardpay.services.risk.screening import Subject
 from guardpay.storage.escrow import TradeRow
-from guardpay.storage.payments import PaymentRow
 
 KIND = "escrow"
 
@@ -67,34 +59,6 @@ def holding(ctx: Context, trade_id: str, currency_code: str) -> int:
     return wallets.wallet(ctx, KIND, trade_id, currency_code, AccountCode.ESCROW)
 
 
-def _execute(ctx: Context, legs: list[Transfer]) -> None:
-    """Apply the legs in this unit of work; any refusal rolls the whole use case back."""
-    results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
-    outcomes.require_applied(results, outcomes.TRADE)
-
-
-def _authenticate(ctx: Context, buyer_id: str, given: Authorization) -> int:
-    """At least one factor, as for any balance payment; with none, begin a step-up."""
-    factors = payments.authenticate(ctx, buyer_id, given)
-    if factors == 0:
-        challenge = auth.begin_step_up(ctx, buyer_id, payments.PURPOSE)
-        raise StepUpRequired(
-            "confirm this payment with your payment password or a step-up",
-            methods=list(challenge.methods),
-            challenge_id=challenge.id,
-        )
-    return factors
-
-
-def _payment(ctx: Context, buyer_id: str, trade_id: str, amount: Money, factors: int) -> PaymentRow:
-    """The succeeded `escrow` payment the balance-payment limits count."""
-    row = payments.new_row(ctx, KIND, buyer_id, (KIND, trade_id), amount)
-    state = PaymentState(row.id, Status.CREATED)
-    for target in (Status.PROCESSING, Status.SUCCEEDED):
-        state, _ = transition(state, target, ctx.now())
-    return replace(row, status=state.status.value, factors=factors)
-
-
 def pay_into_escrow(
     ctx: Context,
     buyer_id: str,
@@ -102,25 +66,16 @@ def pay_into_escrow(
     given: Authorization,
     settings: PaymentSettings = DEFAULT,
 ) -> TradeRow:
-    """Authenticate the buyer, check limits, and move the amount into holding."""
+    """Authenticate the buyer, check limits and risk, and move the amount into holding
+    (every step in `pipeline.debit`)."""
     if new.amount.amount <= 0:
         raise InvalidRequest("an amount is a positive number of minor units", param="amount")
     payments_qr.active_merchant(ctx, new.merchant_id)
-    standing = lock_payer(ctx, buyer_id)  # account_not_verified before anything is written
-    factors = _authenticate(ctx, buyer_id, given)
-    check_limits(ctx, standing, KIND, new.amount, factors, settings)
     trade_id, now, cur = new_id("esc"), ctx.now(), new.amount.currency
-    subject = Subject("payment", KIND, new.amount.amount, cur, ("merchant", new.merchant_id))
-    screen(
-        ctx,
-        buyer_id,
-        subject,
-        trade_id,
-        stepped_up=given.step_up_challenge_id is not None,
-        begin_step_up=auth.begin_step_up,
-    )
-    pay = _payment(ctx, buyer_id, trade_id, new.amount, factors)
-    ctx.uow.payments.insert_payment(pay)
+    payee = ("merchant", new.merchant_id)
+    risk = Subject("payment", KIND, new.amount.amount, cur, payee)
+    debit = pipeline.Debit(pipeline.ESCROW, buyer_id, (KIND, trade_id), new.amount, given, risk)
+    pay = pipeline.debit(ctx, debit, settings)
     row = TradeRow(
         trade_id,
         buyer_id,
@@ -140,16 +95,15 @@ def pay_into_escrow(
         now,
     )
     ctx.uow.escrow.insert(row)
-    buyer = wallets.wallet(ctx, "user", buyer_id, cur)
     legs = postings.hold(
-        buyer=buyer,
+        buyer=wallets.wallet(ctx, "user", buyer_id, cur),
         holding=holding(ctx, trade_id, cur),
         amount=row.amount,
         ledger=currency(cur).numeric,
         transfer_id=new_transfer_id(),
     )
-    _execute(ctx, legs)
-    _record(ctx, row, "escrow.held", {"factors": factors, "payment": pay.id})
+    pipeline.move(ctx, pipeline.ESCROW, legs)
+    _record(ctx, row, "escrow.held", {"factors": pay.factors, "payment": pay.id})
     return row
 
 
@@ -175,7 +129,7 @@ def _record(ctx: Context, row: TradeRow, event: str, extra: dict[str, object]) -
         "currency": row.currency,
         "fee": row.fee,
     }
-    webhooks.enqueue(ctx, row.merchant_id, event, payload)
+    pipeline.notify(ctx, row.merchant_id, event, payload)
 
 
 def _locked(ctx: Context, trade_id: str, buyer_id: str | None = None) -> TradeRow:
@@ -225,7 +179,7 @@ def _release(
         release_id=new_transfer_id(),
         fee_id=new_transfer_id(),
     )
-    _execute(ctx, legs)
+    pipeline.move(ctx, pipeline.ESCROW, legs)
     _record(ctx, row, "escrow.released", extra)
     return row
 
@@ -244,7 +198,7 @@ def _refund(
         ledger=currency(cur).numeric,
         transfer_id=new_transfer_id(),
     )
-    _execute(ctx, legs)
+    pipeline.move(ctx, pipeline.ESCROW, legs)
     _record(ctx, row, "escrow.refunded", extra)
     return row
 

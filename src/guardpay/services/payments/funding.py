@@ -30,10 +30,8 @@ import structlog
 
 from guardpay.adapters.bank import BankCallback, BankChannel, BankInstruction
 from guardpay.domain.ledger.chart import AccountCode
-from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
 from guardpay.domain.payments import funding as rules
-from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.funding import Action, BankStatus, State
 from guardpay.domain.payments.postings import funding as postings
 from guardpay.domain.payments.postings.funding import Kind
@@ -46,9 +44,9 @@ from guardpay.errors import (
 )
 from guardpay.services.auth import facade as auth
 from guardpay.services.identity.common import live_user
-from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
-from guardpay.services.payments.core import PURPOSE
+from guardpay.services.payments import pipeline
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.services.platform.paging import keyset_page
@@ -84,7 +82,7 @@ def request_top_up(
 ) -> FundingRow:
     """Ask the bank to pull `money` from the user's bound card into their wallet. A
     payment password, when given (the API always asks for one), is checked first."""
-    _check_password(ctx, user_id, payment_password)
+    pipeline.factors(ctx, user_id, Authorization(payment_password=payment_password))
     return _request(
         ctx, bank, Kind.TOP_UP, user_id, card_id, money, funding_id, step_up_challenge_id
     )
@@ -103,7 +101,7 @@ def request_withdrawal(
 ) -> FundingRow:
     """Hold `money` in the wallet and ask the bank to pay it to the bound card
     (`insufficient_funds` if the wallet's available balance is short)."""
-    _check_password(ctx, user_id, payment_password)
+    pipeline.factors(ctx, user_id, Authorization(payment_password=payment_password))
     return _request(
         ctx, bank, Kind.WITHDRAWAL, user_id, card_id, money, funding_id, step_up_challenge_id
     )
@@ -119,11 +117,6 @@ def funding_id_for(user_id: str, idempotency_key: str) -> str:
     return f"fnd_{base64.b32encode(digest[:10]).decode().lower()}"
 
 
-def _check_password(ctx: Context, user_id: str, payment_password: str | None) -> None:
-    if payment_password is not None:
-        auth.verify_payment_password(ctx, user_id, payment_password)
-
-
 def _screen(
     ctx: Context,
     kind: Kind,
@@ -135,8 +128,7 @@ def _screen(
 ) -> None:
     """Risk control sees every top-up and withdrawal (card fingerprint included); a
     step-up it asked for is redeemed here when the client retries with its id."""
-    if step_up_challenge_id is not None:
-        auth.redeem_step_up(ctx, user_id, step_up_challenge_id, PURPOSE)
+    pipeline.factors(ctx, user_id, Authorization(step_up_challenge_id=step_up_challenge_id))
     risk_kind = "topup" if kind is Kind.TOP_UP else "withdrawal"
     card_key = (("card", card.pan_index),)
     subject = Subject(risk_kind, kind.value, money.amount, money.currency, list_keys=card_key)
@@ -176,7 +168,8 @@ def _request(
     _screen(ctx, kind, user_id, card, money, step_up_challenge_id, fid)
     row = _new_row(ctx, fid, kind, user_id, card_id, card.last4, money)
     ctx.uow.funding.insert(row)
-    _apply(ctx, postings.hold(row.id, kind, money.amount, _accounts(row)), hold=True)
+    hold = postings.hold(row.id, kind, money.amount, _accounts(row))
+    pipeline.move(ctx, pipeline.FUNDING_REQUEST, hold)
     reference = _submit(ctx, bank, row, card.token or card_id)
     ctx.uow.funding.update(row.id, ctx.now(), bank_reference=reference)
     ctx.audit(
@@ -329,7 +322,7 @@ def _transition(ctx: Context, row: FundingRow, outcome: Outcome) -> None:
         events = postings.settle(row.id, kind, row.amount, _accounts(row))
     else:
         events = postings.void(row.id)
-    _apply(ctx, events)
+    pipeline.move(ctx, pipeline.FUNDING_CALLBACK, events)
     ctx.uow.funding.update(row.id, ctx.now(), state=outcome.value)
     ctx.audit(
         f"funding.{outcome.value}",
@@ -370,14 +363,6 @@ def _accounts(row: FundingRow) -> postings.Accounts:
         in_flight=wallets.platform_account_id(AccountCode.BANK_IN_FLIGHT, row.currency),
         ledger=currency(row.currency).numeric,
     )
-
-
-def _apply(ctx: Context, events: list[Transfer], *, hold: bool = False) -> None:
-    """Run the events; `exists` is success (a retry); a short wallet is insufficient_funds
-    (a request's hold only: `outcomes.FUNDING_REQUEST`)."""
-    results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
-    how = outcomes.FUNDING_REQUEST if hold else outcomes.FUNDING_CALLBACK
-    outcomes.require_applied(results, how)
 
 
 def get_funding(ctx: Context, funding_id: str, *, user_id: str | None = None) -> FundingRow:

@@ -20,7 +20,8 @@ from guardpay.domain.payments import qr
 from guardpay.domain.payments.limits import DEFAULT, QR_ORDER, QR_STATIC, PaymentSettings
 from guardpay.errors import CryptoError, InvalidRequest, NotFound
 from guardpay.services.identity import facade as identity
-from guardpay.services.payments.core import Authorization, Payment, new_row, pay
+from guardpay.services.payments.core import pay
+from guardpay.services.payments.pipeline import Authorization, Payment, new_row
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.storage.payments import OrderRow

@@ -20,29 +20,22 @@ claimer, and a share is never both claimed and refunded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.ids import new_transfer_id
-from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
-from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.limits import DEFAULT, PaymentSettings
 from guardpay.domain.payments.postings import red_packets as postings
 from guardpay.domain.payments.red_packets import RandomSource, Split, check_split, split
-from guardpay.domain.payments.states import PaymentState, Status, transition
-from guardpay.errors import Conflict, InvalidRequest, NotFound, StepUpRequired
-from guardpay.services.auth import facade as auth
-from guardpay.services.ledger import books as ledger
+from guardpay.errors import Conflict, InvalidRequest, NotFound
 from guardpay.services.ledger import wallets
-from guardpay.services.payments import core as payments
-from guardpay.services.payments.core import Authorization
-from guardpay.services.payments.limits import check_limits, lock_payer
+from guardpay.services.payments import pipeline
+from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.services.risk.screening import Subject, screen
-from guardpay.storage.payments import PaymentRow
+from guardpay.services.risk.screening import Subject
 from guardpay.storage.red_packets import PacketRow, ShareRow
 
 KIND = "red_packet"
@@ -96,13 +89,6 @@ def holding(ctx: Context, packet_id: str, currency_code: str) -> int:
     return wallets.wallet(ctx, KIND, packet_id, currency_code, AccountCode.RED_PACKET_HOLDING)
 
 
-def _move(ctx: Context, legs: list[Transfer]) -> None:
-    """Apply the packet's transfer in this unit of work; a refusal rolls the whole use
-    case back."""
-    results = ledger.execute(ctx.uow, legs, clock=ctx.ledger_clock)
-    outcomes.require_applied(results, outcomes.RED_PACKET)
-
-
 def _validate(new: NewPacket) -> None:
     """Refuse an impossible packet before anything (auth bookkeeping included) happens."""
     try:
@@ -115,31 +101,6 @@ def _validate(new: NewPacket) -> None:
             code="invalid_red_packet",
             param="expires_in",
         )
-
-
-def _authenticate(ctx: Context, sender_id: str, given: Authorization) -> int:
-    """At least one factor, as for any balance payment; with none, begin a step-up (the
-    challenge commits with the `step_up_required` refusal) for the client to pass."""
-    factors = payments.authenticate(ctx, sender_id, given)
-    if factors == 0:
-        challenge = auth.begin_step_up(ctx, sender_id, payments.PURPOSE)
-        raise StepUpRequired(
-            "confirm this red packet with your payment password or a step-up",
-            methods=list(challenge.methods),
-            challenge_id=challenge.id,
-        )
-    return factors
-
-
-def _payment(
-    ctx: Context, sender_id: str, packet_id: str, new: NewPacket, factors: int
-) -> PaymentRow:
-    """The succeeded `red_packet` payment the balance-payment limits count."""
-    row = payments.new_row(ctx, KIND, sender_id, (KIND, packet_id), new.amount)
-    state = PaymentState(row.id, Status.CREATED)
-    for target in (Status.PROCESSING, Status.SUCCEEDED):
-        state, _ = transition(state, target, ctx.now())
-    return replace(row, status=state.status.value, factors=factors)
 
 
 def _packet(
@@ -174,21 +135,12 @@ def create_red_packet(
 ) -> RedPacket:
     """Authenticate the sender, check their limits, split, and fund the holding account."""
     _validate(new)
-    standing = lock_payer(ctx, sender_id)  # account_not_verified before anything is written
-    factors = _authenticate(ctx, sender_id, given)
-    check_limits(ctx, standing, KIND, new.amount, factors, settings)
     packet_id = new_id("rp")
-    subject = Subject("red_packet", KIND, new.amount.amount, new.amount.currency)
-    screen(
-        ctx,
-        sender_id,
-        subject,
-        packet_id,
-        stepped_up=given.step_up_challenge_id is not None,
-        begin_step_up=auth.begin_step_up,
+    risk = Subject("red_packet", KIND, new.amount.amount, new.amount.currency)
+    debit = pipeline.Debit(
+        pipeline.RED_PACKET, sender_id, (KIND, packet_id), new.amount, given, risk
     )
-    pay = _payment(ctx, sender_id, packet_id, new, factors)
-    ctx.uow.payments.insert_payment(pay)
+    pay = pipeline.debit(ctx, debit, settings)
     row = _packet(ctx, packet_id, sender_id, pay.id, new)
     amounts = split(new.amount.amount, new.shares, new.split, rng)
     shares = [ShareRow(packet_id, i, a, None, None) for i, a in enumerate(amounts)]
@@ -201,7 +153,7 @@ def create_red_packet(
         ledger=currency(cur).numeric,
         transfer_id=new_transfer_id(),
     )
-    _move(ctx, fund)
+    pipeline.move(ctx, pipeline.RED_PACKET, fund)
     ctx.audit(
         "red_packet.created",
         subject=packet_id,
@@ -212,7 +164,7 @@ def create_red_packet(
             "currency": cur,
             "shares": new.shares,
             "split": row.split,
-            "factors": factors,
+            "factors": pay.factors,
         },
     )
     return RedPacket(row, shares)
@@ -254,7 +206,7 @@ def claim_red_packet(ctx: Context, user_id: str, packet_id: str) -> Claimed:
         ledger=currency(cur).numeric,
         transfer_id=new_transfer_id(),
     )
-    _move(ctx, claim)
+    pipeline.move(ctx, pipeline.RED_PACKET, claim)
     ctx.audit(
         "red_packet.claimed",
         subject=packet_id,
@@ -278,7 +230,7 @@ def _expire_one(ctx: Context, packet_id: str, now: datetime) -> bool:
             ledger=currency(cur).numeric,
             transfer_id=new_transfer_id(),
         )
-        _move(ctx, back)
+        pipeline.move(ctx, pipeline.RED_PACKET, back)
     ctx.uow.red_packets.set_status(packet_id, "expired", now, refunded=left)
     ctx.audit(
         "red_packet.expired",

@@ -29,16 +29,14 @@ from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.ids import new_transfer_id
 from guardpay.domain.ledger.model import Transfer
 from guardpay.domain.money import Money, currency
-from guardpay.domain.payments import outcomes
 from guardpay.domain.payments.postings import refunds as postings
 from guardpay.domain.payments.refunds import RefundState, refund_state, split_refund
 from guardpay.domain.payments.states import Status
 from guardpay.errors import Conflict, InvalidRequest, NotFound, RefundExceedsPayment
-from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
+from guardpay.services.payments import pipeline
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
-from guardpay.services.webhooks import events as webhooks
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.refunds import RefundRow
 
@@ -116,7 +114,7 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
         ctx.now(),
     )
     ctx.uow.refunds.insert(row)
-    _move_money(ctx, payment, row)
+    pipeline.move(ctx, pipeline.REFUND, _transfers(ctx, payment, row))
     _audit(ctx, payment, row)
     return Refund(
         row, payment, row.refunded_total, refund_state(payment.amount, row.refunded_total)
@@ -156,12 +154,6 @@ def _transfers(ctx: Context, payment: PaymentRow, row: RefundRow) -> list[Transf
     )
 
 
-def _move_money(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
-    events = _transfers(ctx, payment, row)
-    results = ledger.execute(ctx.uow, events, clock=ctx.ledger_clock)
-    outcomes.require_applied(results, outcomes.REFUND)
-
-
 def _audit(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
     ctx.audit(
         "payment.refunded",
@@ -187,7 +179,7 @@ def _audit(ctx: Context, payment: PaymentRow, row: RefundRow) -> None:
         "fee_refunded": row.fee_refunded,
         "refunded_total": row.refunded_total,
     }
-    webhooks.enqueue(ctx, payment.payee_id, "refund.succeeded", payload)  # in this transaction
+    pipeline.notify(ctx, payment.payee_id, "refund.succeeded", payload)
 
 
 def list_refunds(ctx: Context, payment_id: str) -> RefundSummary:

@@ -1,7 +1,7 @@
 """Analysts decide held payments: approve (post the hold, take the fee, succeed), decline
 (void the hold, fail), or let the review time out (declined by the system).
 
-A held payment is a pending ledger transfer payer -> payee (payments.hold_for_review).
+A held payment is a pending ledger transfer payer -> payee (pipeline.hold_for_review).
 Posting and voiding go through the ledger like every other write, in the analyst's unit
 of work, with the payment's status, the decision's review fields and the audit entry, so
 either all of it happens or none. The decision is locked first: two analysts clicking at
@@ -25,7 +25,7 @@ from guardpay.domain.payments.postings import review
 from guardpay.domain.payments.states import Status
 from guardpay.errors import Conflict, GuardpayError, InvalidRequest, NotFound
 from guardpay.services.ledger import wallets
-from guardpay.services.payments import core as payments
+from guardpay.services.payments import pipeline
 from guardpay.services.platform import access
 from guardpay.services.platform.context import Context
 from guardpay.storage.payments import PaymentRow
@@ -81,11 +81,11 @@ def _close(
     decision, payment = _open_review(ctx, decision_id)
     approve = outcome == APPROVED
     assert decision.holds is not None
-    payments.move_money(ctx, _settle(ctx, payment, decision.holds[0], approve))
+    pipeline.move(ctx, pipeline.REVIEW, _settle(ctx, payment, decision.holds[0], approve))
     target = Status.SUCCEEDED if approve else Status.FAILED
     failure = None if approve else f"review_{outcome}"
-    row, seen = payments.advance(ctx, replace(payment, failure_code=failure), target)
-    payments.store(ctx, row, new=False)
+    row, seen = pipeline.advance(ctx, replace(payment, failure_code=failure), target)
+    pipeline.store(ctx, row, new=False)
     if not approve and row.order_id is not None:  # the order may be paid another way
         ctx.uow.payments.reopen_order(row.order_id, row.id)
     repo = ctx.uow.risk
@@ -97,13 +97,13 @@ def _close(
         label=label,
         label_source=None if label is None else "review",
     )
-    payments.audit(ctx, row, seen, decision=decision_id)
+    pipeline.record(ctx, row, seen, decision=decision_id)
     ctx.audit(
         f"risk.review_{outcome}",
         subject=decision_id,
         details={"payment": row.id, "note": note or ""},
     )
-    payments.notify_merchant(ctx, row)
+    pipeline.notify_merchant(ctx, row)
     closed = repo.decision(decision_id)
     assert closed is not None
     return Reviewed(closed, row)
