@@ -190,3 +190,18 @@ def test_the_token_defaults_to_the_environment(
     client = _client(bare)
     assert client.get("/metrics", headers=bearer(TOKEN)).status_code == 200
     error_of(client.get("/metrics"), 401, "metrics_token_invalid")
+
+
+def test_payment_batches_are_counted(api: Api) -> None:
+    """Each payment request runs in a micro-batch (api/batching.py): the batches, the
+    requests they took and the largest are exported, from zero before any payment."""
+    before = _samples(api)
+    assert before[("guardpay_payment_batches_total", ())] == 0
+    assert before[("guardpay_payment_batch_largest", ())] == 0
+    for _ in range(2):  # refused (no such session), but each went through a batch
+        r = api.post("/v1/transfers", {"payee": "usr_x", "amount": 1}, "not-a-session")
+        assert r.status_code == 401
+    after = _samples(api)
+    assert after[("guardpay_payment_batches_total", ())] == 2
+    assert after[("guardpay_payment_batched_requests_total", ())] == 2
+    assert after[("guardpay_payment_batch_largest", ())] == 1

@@ -162,6 +162,9 @@ def _background_lifespan(
         stop.set()
         for runner in runners:
             runner.stop()
+        batcher = getattr(app.state, "payment_batcher", None)
+        if batcher is not None:  # answer what is queued before the process goes
+            batcher.close()
 
     return lifespan
 

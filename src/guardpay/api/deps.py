@@ -28,7 +28,7 @@ import json
 import re
 import threading
 from collections.abc import Awaitable, Callable, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from guardpay.api import idempotency, idempotency_callers
+from guardpay.api.batching import batcher_of
 from guardpay.config import DEFAULT_DATA_DIR
 from guardpay.domain.auth.sessions import OPERATOR, USER, Session
 from guardpay.domain.merchants import signing
@@ -163,10 +164,12 @@ def _precheck(state: Any, token: str, pin: str) -> auth.PinCheck | None:
 
 
 @contextmanager
-def _request_context(request: Request) -> Iterator[Context]:
-    """The request's unit of work (`request_unit`) and the anonymous context over it."""
+def _request_context(request: Request, batch: UnitOfWork | None = None) -> Iterator[Context]:
+    """The anonymous context over the request's unit of work: its own (`request_unit`),
+    or its part of a micro-batch's (`batch`, api/batching.py; the batcher runs it as a
+    `member` and commits)."""
     state = request.app.state
-    with request_unit(state.db) as uow:
+    with nullcontext(batch) if batch is not None else request_unit(state.db) as uow:
         actor = Actor(ANONYMOUS, "-", client_ip(request), None, geo_position(request))
         yield Context(uow, keyring_of(state), actor, state.clock, None, state.risk, state.settings)
 
@@ -353,29 +356,29 @@ class UserRequest:
     proof: auth.PaymentSignature | None
 
     @contextmanager
-    def caller(self) -> Iterator[Caller]:
-        """The unit of work, the session checked, and the Idempotency-Key claimed in it
-        first thing (api/idempotency.py `InEndpoint`)."""
+    def caller(self, batch: UnitOfWork | None = None) -> Iterator[Caller]:
+        """The unit of work (the request's own, or its part of `batch`), the session
+        checked, and the Idempotency-Key claimed in it first thing (api/idempotency.py
+        `InEndpoint`); the middleware learns that the claim committed once it has."""
         pending = idempotency.in_endpoint(self.request.scope)
-        refused: GuardpayError | None = None
-        uow: UnitOfWork | None = None
-        try:
-            with _request_context(self.request) as ctx:
-                uow = ctx.uow
-                caller = _require_user(_authenticated(ctx, self.credentials, self.proof))
-                if pending is None:
-                    yield caller
-                else:
-                    pending.claim(ctx.uow, idempotency_callers.session_caller(caller.session))
-                    refused = yield from _holding_key(ctx.uow, caller)
-        except GuardpayError:
-            if pending is not None and uow is not None and uow.kept:
-                pending.commit_seen()  # raised after what it kept (and the claim) committed
-            raise
-        if pending is not None:
-            pending.commit_seen()
-        if refused is not None:
-            raise refused
+        with _request_context(self.request, batch) as ctx:
+            caller = _require_user(_authenticated(ctx, self.credentials, self.proof))
+            if pending is None:
+                yield caller
+            else:
+                pending.claim(ctx.uow, idempotency_callers.session_caller(caller.session))
+                ctx.uow.after_commit(pending.commit_seen)
+                yield from _holding_key(ctx.uow, caller)
+
+    async def in_batch(self, work: Callable[[Caller], Response]) -> Response:
+        """`work` as the caller (`caller`), in the next micro-batch of payments
+        (api/batching.py): answered once its batch has committed."""
+
+        def run(batch: UnitOfWork) -> Response:
+            with self.caller(batch) as caller:
+                return work(caller)
+
+        return await batcher_of(self.request.app.state).run(run)
 
     def answer(self, caller: Caller, model: BaseModel, status_code: int) -> Response:
         """The endpoint's JSON answer, kept for its Idempotency-Key in the caller's unit
@@ -388,12 +391,12 @@ class UserRequest:
         return Response(body, status_code, media_type=JSON)
 
 
-def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, GuardpayError | None]:
+def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, None]:
     """The endpoint under a savepoint taken right after the key's claim. A refusal that
     kept what it wrote (`UnitOfWork.keep`) releases the savepoint and commits with the
-    claim; any other refusal rolls back to the savepoint instead and is returned to be
-    raised after the commit: the claim commits, so no other request can take the key
-    before this one's answer is stored."""
+    claim; any other refusal whose answer is stored rolls back to the savepoint instead
+    and keeps the claim (`keep`), so no other request can take the key before this one's
+    answer is stored; anything else undoes the claim too."""
     point = uow.savepoint()
     try:
         yield caller
@@ -401,12 +404,14 @@ def _holding_key(uow: UnitOfWork, caller: Caller) -> Generator[Caller, None, Gua
         if point.kept_since:
             point.release()  # what it kept commits with the claim
             raise
-        if not idempotency.storable_error(exc):
-            raise
         point.rollback()
-        return exc
+        if idempotency.storable_error(exc):
+            uow.keep()  # the claim, for the answer the middleware stores next
+        raise
+    except BaseException:
+        point.rollback()
+        raise
     point.release()
-    return None
 
 
 async def _user_request(

@@ -9,7 +9,9 @@ can write at once only parks threads on the lock, threads the requests that need
 SQLite anyway, so admitting a few at a time loses nothing. The body is read before a
 slot is taken, so a client trickling its upload holds no slot. Paths outside /v1
 (`/healthz`, `/metrics`, the docs) never wait; PostgreSQL, with row locks and many
-writers, is not gated.
+writers, is not gated. Nor are the payments run in micro-batches (api/batching.py
+`BATCHED`): they wait in the batcher's queue holding no thread, and the more of them
+wait, the larger and cheaper the next batch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from guardpay.api import asgi
+from guardpay.api.batching import BATCHED
 
 #: API requests admitted at once: enough to overlap one request's HTTP and JSON work
 #: with another's transaction, far below the thread pool's 40 threads
@@ -33,7 +36,7 @@ class WriteGate:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the slots belong to
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
-        if not self.gated or scope["type"] != "http" or not scope["path"].startswith(GATED):
+        if not self._gates(scope):
             await self.app(scope, receive, send)
             return
         _body, replay, complete = await asgi.buffer_body(receive)
@@ -44,3 +47,9 @@ class WriteGate:
             self._slots, self._loop = asyncio.Semaphore(self.writers), loop
         async with self._slots:
             await self.app(scope, replay, send)
+
+    def _gates(self, scope: asgi.Scope) -> bool:
+        if not self.gated or scope["type"] != "http":
+            return False
+        path = scope["path"]
+        return path.startswith(GATED) and (scope["method"], path) not in BATCHED

@@ -35,7 +35,7 @@ import hmac
 import re
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -128,6 +128,27 @@ class _Risk(Collector):
         )
 
 
+class _Batches(Collector):
+    """How payments are batched (api/batching.py): batches run, the requests they took,
+    the largest. Requests over batches is the mean batch size."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        b = getattr(self.state, "payment_batcher", None)
+        counts = (0, 0, 0) if b is None else (b.batches, b.requests, b.largest)
+        yield CounterMetricFamily(
+            "guardpay_payment_batches", "Micro-batches of payments committed", value=counts[0]
+        )
+        yield CounterMetricFamily(
+            "guardpay_payment_batched_requests", "Payment requests run in them", value=counts[1]
+        )
+        yield GaugeMetricFamily(
+            "guardpay_payment_batch_largest", "The most requests one batch took", value=counts[2]
+        )
+
+
 class _Measure:
     """Counts and times every HTTP request by method, route template and status."""
 
@@ -185,6 +206,7 @@ def install(
         buckets=_BUCKETS,
     )
     registry.register(_OutboxBacklog(db))
+    registry.register(_Batches(app.state))
     if risk is not None:
         registry.register(_Risk(risk))
 

@@ -52,6 +52,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from guardpay.adapters.kyc import Kyc
+from guardpay.api.metrics import METRICS_TOKEN_ENV
 from guardpay.bench import budget, loadgen
 from guardpay.bench.cpu import process_tree_seconds
 from guardpay.domain.identity.checksums import gb11643_check_char
@@ -326,11 +327,17 @@ def run(
     with throwaway_database("sqlite") as db, _shared_state(server_workers, redis_url) as env:
         upgrade(db)
         senders, receivers = seed(db, keyring, payers, payees)
-        with serving(db.url, keyring, server_workers, env) as (port, pid):
+        scrape = uuid.uuid4().hex
+        with serving(db.url, keyring, server_workers, {**env, METRICS_TOKEN_ENV: scrape}) as (
+            port,
+            pid,
+        ):
             # Unmeasured warm-up: FastAPI builds each router's route table on first use.
             _in_load_process(Load(HOST, port, senders, receivers, WARM_UP_SECONDS, connections))
+            before = _batches(port, scrape)
             load = Load(HOST, port, senders, receivers, seconds, connections, server_pid=pid)
             paid = _in_load_process(load)
+            paid["batches"] = _batches_since(before, _batches(port, scrape))
             base = _in_load_process(replace(load, payers=(), baseline="healthz"))
             floor = _in_load_process(replace(load, payers=(), baseline="floor"))
         outcomes = _outcomes(db)
@@ -356,6 +363,35 @@ def _shared_state(workers: int, redis_url: str) -> Iterator[dict[str, str]]:
         yield {REDIS_ENV: redis_url, REDIS_PREFIX_ENV: prefix}
     finally:
         RedisFeatureState(redis.Redis.from_url(redis_url), prefix=prefix).clear()
+
+
+_BATCH_METRICS = {
+    "guardpay_payment_batches_total": "batches",
+    "guardpay_payment_batched_requests_total": "requests",
+    "guardpay_payment_batch_largest": "largest",
+}
+
+
+def _batches(port: int, token: str) -> dict[str, float]:
+    """The server's micro-batch counters (api/metrics.py), read from /metrics (one
+    worker's: with several, whichever answers)."""
+    r = httpx.get(
+        f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    found: dict[str, float] = {}
+    for line in r.text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in _BATCH_METRICS:
+            found[_BATCH_METRICS[name]] = float(value)
+    return found
+
+
+def _batches_since(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """The batches of the measured run: how many, their mean size, the largest so far."""
+    batches = after.get("batches", 0) - before.get("batches", 0)
+    requests = after.get("requests", 0) - before.get("requests", 0)
+    mean = round(requests / batches, 1) if batches else None
+    return {"batches": int(batches), "mean_size": mean, "largest": after.get("largest")}
 
 
 def _rate(load: dict[str, Any]) -> float:
@@ -398,6 +434,7 @@ def _report(
         "seconds": round(paid["seconds"], 2),
         "workers": connections,
         "payers": payers,
+        "payment_batches": paid.get("batches"),
         "authorisation": "device signature (Payment-Signature, Ed25519)",
         "database": "sqlite",
         "baseline": _baseline("GET /healthz over the same client and server", base),

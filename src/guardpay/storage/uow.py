@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Connection, NestedTransaction
 
+from guardpay.errors import GuardpayError
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.ledger import LedgerRepository
@@ -242,6 +243,32 @@ class Savepoint:
             self.release()
         else:
             self.rollback()
+
+
+@contextmanager
+def member(uow: UnitOfWork) -> Iterator[UnitOfWork]:
+    """One request among several sharing `uow` (a micro-batch of payments,
+    api/batching.py), under the commit policy of a request alone: its work stays on
+    success and, when it raises a `GuardpayError`, if it kept what it wrote (`keep`);
+    otherwise it is rolled back to a savepoint taken first, leaving the others' work
+    alone. Either way the error is re-raised for the request's answer."""
+    uow._kept = False  # another member's keep says nothing of this one
+    point = uow.savepoint()
+    try:
+        yield uow
+    except GuardpayError:
+        if point.kept_since:
+            point.release()
+        else:
+            point.rollback()
+        raise
+    except BaseException:
+        point.rollback()
+        raise
+    else:
+        point.release()
+    finally:
+        uow._kept = False
 
 
 @contextmanager

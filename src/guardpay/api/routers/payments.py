@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
 from guardpay.api.deps import (
+    Caller,
     InOneUnit,
     MerchantCaller,
     PayerCaller,
@@ -99,17 +100,19 @@ class TransferIn(AuthIn):
     response_model=PaymentOut,
     responses=errors(400, 401, 403, 404, 409),
 )
-def transfer(user: UserRequestDep, body: TransferIn) -> Response:
+async def transfer(user: UserRequestDep, body: TransferIn) -> Response:
     """Send money to a user by phone number or user id. Authorise it with
     `payment_password`, or with the `Payment-Signature` header: the session's trusted
     device's Ed25519 signature of `guardpay-pay:{t}:{Idempotency-Key}:POST
     /v1/transfers:{sha256 hex of the body}`, sent as `t=<unix seconds>, sig=<base64url>`."""
     money = Money(body.amount, body.currency)
-    with user.caller() as caller:
-        paid = payments.p2p_transfer(
-            caller.ctx, caller.id, body.payee, money, body.authorization(caller.proof)
-        )
+
+    def pay(caller: Caller) -> Response:
+        given = body.authorization(caller.proof)
+        paid = payments.p2p_transfer(caller.ctx, caller.id, body.payee, money, given)
         return user.answer(caller, _out(paid), 201)
+
+    return await user.in_batch(pay)
 
 
 class StepUpAnswerIn(BaseModel):
@@ -152,16 +155,18 @@ class QrPayIn(AuthIn):
     response_model=PaymentOut,
     responses=errors(400, 401, 403, 404, 409),
 )
-def pay_qr(user: UserRequestDep, body: QrPayIn) -> Response:
+async def pay_qr(user: UserRequestDep, body: QrPayIn) -> Response:
     """Pay a scanned merchant code; 403 `qr_signature_invalid`, `qr_expired` or
     `qr_already_used` for a forged, altered, expired or replayed one. Authorised like a
     transfer: `payment_password`, or a `Payment-Signature` header."""
     amount = None if body.amount is None else Money(body.amount, body.currency)
-    with user.caller() as caller:
-        paid = payments_qr.pay_qr(
-            caller.ctx, caller.id, body.payload, body.authorization(caller.proof), amount
-        )
+
+    def pay(caller: Caller) -> Response:
+        given = body.authorization(caller.proof)
+        paid = payments_qr.pay_qr(caller.ctx, caller.id, body.payload, given, amount)
         return user.answer(caller, _out(paid), 201)
+
+    return await user.in_batch(pay)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses=errors(401, 403, 404))

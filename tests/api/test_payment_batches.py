@@ -1,0 +1,236 @@
+"""Payments in micro-batches (api/batching.py), on both backends: a batch with refusals
+mixed in answers each request exactly as it is answered alone and leaves exactly the
+rows it leaves alone; concurrent payments from one wallet never overdraw it; the
+answers wait for their batch's commit."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from httpx import Response
+from sqlalchemy import text
+
+from guardpay.api.batching import PaymentBatcher, batcher_of
+from guardpay.services.ledger import books as ledger
+from guardpay.storage.uow import UnitOfWork, read_only
+from tests.api.api_fixtures import PIN, Api, bearer
+from tests.api.api_fixtures import api_fixture as api_fixture
+from tests.api.test_payments_api import Payer, balance, payer, shop
+from tests.domain.identity.numbers import resident_id
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One payer and the payment request it sends."""
+
+    name: str
+    payer: Payer
+    body: dict[str, object]
+
+
+@dataclass(frozen=True)
+class People:
+    payee: Payer
+    blocked: Payer  # a payee on the block list: paying them is denied
+
+
+_SERIAL = iter(range(10_000))
+
+
+def _person(api: Api, fund: int = 0) -> Payer:
+    n = next(_SERIAL)
+    phone = f"1360000{n:04d}"
+    return payer(
+        api,
+        phone,
+        resident_id("310104", f"1990{1 + n % 12:02d}{1 + n % 28:02d}", f"{n % 1000:03d}"),
+        fund,
+    )
+
+
+def _people(api: Api) -> People:
+    operator = shop(api)  # signs in the analyst, who keeps the block list
+    people = People(_person(api), _person(api))
+    entry = {
+        "list": "block",
+        "entity": "payee",
+        "value": people.blocked.id,
+        "reason": "mule reported by bank",
+        "expires_in_hours": 48,
+    }
+    assert api.post("/v1/risk/lists", entry, operator.token).status_code == 201
+    return people
+
+
+def _situations(api: Api, people: People) -> list[Situation]:
+    """Seven payers, each sending the payment that meets one outcome."""
+
+    def pays(fund: int, amount: int, **body: object) -> Callable[[str], Situation]:
+        def make(name: str) -> Situation:
+            sent = {"payee": people.payee.id, "amount": amount, "payment_password": PIN}
+            return Situation(name, _person(api, fund), {**sent, **body})
+
+        return make
+
+    makers = {
+        "paid": pays(500_00, 10_00),
+        "insufficient_funds": pays(0, 10_00),
+        "limit_exceeded": pays(2500_00, 2000_00),  # class I: ¥1,000 since opening
+        "wrong_payment_password": pays(500_00, 10_00, payment_password="111111"),
+        "payee_not_found": pays(500_00, 10_00, payee="usr_nobody"),
+        "risk_denied": pays(500_00, 10_00, payee=people.blocked.id),
+        "paid_too": pays(500_00, 3_00),
+    }
+    return [make(name) for name, make in makers.items()]
+
+
+def _send(api: Api, situation: Situation) -> Response:
+    headers = {**bearer(situation.payer.token), "Idempotency-Key": f"key-{situation.name}"}
+    return api.client.post("/v1/transfers", json=situation.body, headers=headers)
+
+
+def _answer(r: Response) -> tuple[object, ...]:
+    body = r.json()
+    if "error" in body:
+        return (r.status_code, body["error"]["code"], body["error"]["message"])
+    return (r.status_code, body["status"], body["amount"], body["failure_code"])
+
+
+def _rows(api: Api, situation: Situation) -> dict[str, list[tuple[object, ...]]]:
+    """What the request left, per table, about its payer."""
+    who = {"u": situation.payer.id, "a": f"user:{situation.payer.id}"}
+    queries = {
+        "payments": "SELECT status, failure_code, amount FROM payments WHERE payer_id = :u",
+        "risk_decisions": "SELECT request_kind, amount FROM risk_decisions WHERE user_id = :u",
+        "audit_log": "SELECT action, outcome FROM audit_log WHERE actor = :a ORDER BY seq",
+        "idempotency_keys": "SELECT key, state, response_status FROM idempotency_keys "
+        "WHERE caller LIKE '%' || :u || '%'",
+        "balance": "SELECT 0",
+    }
+    with api.db.read() as conn:
+        found = {t: [tuple(r) for r in conn.execute(text(q), who)] for t, q in queries.items()}
+    found["balance"] = [(balance(api, "user", situation.payer.id),)]
+    return found
+
+
+class _Held:
+    """The batcher kept busy on a request of its own, so the requests sent meanwhile
+    queue and form the next batch together."""
+
+    def __init__(self, batcher: PaymentBatcher) -> None:
+        self.batcher, self.gate = batcher, threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> _Held:
+        self.thread.start()
+        started = threading.Event()
+
+        def hold(_uow: UnitOfWork) -> None:
+            started.set()
+            assert self.gate.wait(30)
+
+        self.held = asyncio.run_coroutine_threadsafe(self.batcher.run(hold), self.loop)
+        assert started.wait(30)
+        return self
+
+    def wait_for(self, queued: int) -> None:
+        deadline = time.monotonic() + 30
+        while self.batcher.queued() < queued:
+            assert time.monotonic() < deadline, "the requests never reached the batcher"
+            time.sleep(0.01)
+
+    def __exit__(self, *_: object) -> None:
+        self.gate.set()
+        self.held.result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _all_at_once(api: Api, sends: list[Callable[[], Response]]) -> list[Response]:
+    """Send every request from its own thread while the batcher is held; they are then
+    run as one batch. The answers, in the order of `sends`."""
+    answers: list[Any] = [None] * len(sends)
+
+    def send(i: int) -> None:
+        answers[i] = sends[i]()
+
+    batcher = batcher_of(api.client.app.state)  # type: ignore[attr-defined]
+    with _Held(batcher) as held:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(sends))]
+        for t in threads:
+            t.start()
+        held.wait_for(len(sends))
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def _verified(api: Api) -> None:
+    with read_only(api.db) as uow:
+        report = ledger.verify(uow)
+    assert report.ok, report.problems
+
+
+def test_a_batch_with_refusals_answers_each_as_alone_and_keeps_the_same_rows(api: Api) -> None:
+    people = _people(api)
+    alone = _situations(api, people)
+    answers_alone = [_answer(_send(api, s)) for s in alone]
+    rows_alone = [_rows(api, s) for s in alone]
+    assert [a[1] for a in answers_alone] == [
+        "succeeded",
+        "insufficient_funds",
+        "limit_exceeded",
+        "invalid_payment_password",
+        "payee_not_found",
+        "payment_denied",
+        "succeeded",
+    ]
+    together = _situations(api, people)
+    sends = [lambda s=s: _send(api, s) for s in together]  # type: ignore[misc]
+    answers_together = [_answer(r) for r in _all_at_once(api, sends)]
+    assert batcher_of(api.client.app.state).sizes[-1] == len(sends)  # type: ignore[attr-defined]
+    assert answers_together == answers_alone
+    assert [_rows(api, s) for s in together] == rows_alone
+    _verified(api)
+
+
+def test_a_hundred_payments_from_one_wallet_at_once_never_overdraw_it(api: Api) -> None:
+    people = _people(api)
+    rich = _person(api, fund=50_00)  # enough for 50 of the 100
+
+    def send(i: int) -> Response:
+        body = {"payee": people.payee.id, "amount": 1_00, "payment_password": PIN}
+        headers = {**bearer(rich.token), "Idempotency-Key": f"one-wallet-{i}"}
+        return api.client.post("/v1/transfers", json=body, headers=headers)
+
+    answers = _all_at_once(api, [lambda i=i: send(i) for i in range(100)])  # type: ignore[misc]
+    assert sum(list(batcher_of(api.client.app.state).sizes)[-2:]) == 100  # type: ignore[attr-defined]
+    codes = sorted(str(_answer(r)[1]) for r in answers)
+    assert codes.count("succeeded") == 50
+    assert set(codes) - {"succeeded"} <= {"insufficient_funds", "limit_exceeded"}
+    assert balance(api, "user", rich.id) == 0
+    assert balance(api, "user", people.payee.id) == 50_00
+    _verified(api)
+
+
+def test_the_answer_waits_for_the_batch_commit(api: Api) -> None:
+    """A request answered while its batch is still open would be an answer for work that
+    may roll back: the held batch's requests get nothing until it commits."""
+    people = _people(api)
+    situation = _situations(api, people)[0]
+    batcher = batcher_of(api.client.app.state)  # type: ignore[attr-defined]
+    answers: list[Response] = []
+    with _Held(batcher) as held:
+        sender = threading.Thread(target=lambda: answers.append(_send(api, situation)))
+        sender.start()
+        held.wait_for(1)
+        time.sleep(0.2)
+        assert answers == []  # queued behind the held batch: not answered
+    sender.join(30)
+    assert _answer(answers[0])[:2] == (201, "succeeded")
