@@ -234,3 +234,13 @@ def test_the_answer_waits_for_the_batch_commit(api: Api) -> None:
         assert answers == []  # queued behind the held batch: not answered
     sender.join(30)
     assert _answer(answers[0])[:2] == (201, "succeeded")
+
+
+def test_a_payment_without_credentials_is_refused_before_any_batch(api: Api) -> None:
+    """It has nothing to batch: the 401 comes from the event loop, no unit of work."""
+    batcher = batcher_of(api.client.app.state)  # type: ignore[attr-defined]
+    before = batcher.requests
+    body = {"payee": "u_nobody", "amount": 1_00, "payment_password": PIN}
+    r = api.client.post("/v1/transfers", json=body, headers={"Idempotency-Key": "k-none"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "authentication_required")
+    assert batcher.requests == before

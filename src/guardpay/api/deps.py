@@ -344,12 +344,12 @@ def _authenticated(
 @dataclass(frozen=True)
 class UserRequest:
     """A user's request whose endpoint opens its unit of work itself (`with
-    user.caller() as caller:`), so the transaction begins, runs and commits in the one
-    worker thread the endpoint runs in. The payment endpoints use it: as a dependency,
-    the unit of work spans several thread hops with the event loop between them, and on
-    SQLite the write lock is held all that time (measured: it, not the work, limited
-    payments under load). Same rules as `UserCaller`: committed before the response, a
-    refusal that kept its bookkeeping (`UnitOfWork.keep`) commits it."""
+    user.caller() as caller:`, or its part of a micro-batch: `in_batch`), so the
+    transaction begins, runs and commits in one thread. The payment endpoints use it: as
+    a dependency, the unit of work spans several thread hops with the event loop between
+    them, and on SQLite the write lock is held all that time (measured: it, not the
+    work, limited payments under load). Same rules as `UserCaller`: committed before the
+    response, a refusal that kept its bookkeeping (`UnitOfWork.keep`) commits it."""
 
     request: Request
     credentials: HTTPAuthorizationCredentials | None
@@ -372,7 +372,9 @@ class UserRequest:
 
     async def in_batch(self, work: Callable[[Caller], Response]) -> Response:
         """`work` as the caller (`caller`), in the next micro-batch of payments
-        (api/batching.py): answered once its batch has committed."""
+        (api/batching.py): answered once its batch has committed. A request without
+        credentials is refused here, on the event loop: it has nothing to batch."""
+        _shown(self.credentials)
 
         def run(batch: UnitOfWork) -> Response:
             with self.caller(batch) as caller:
