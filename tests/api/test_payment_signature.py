@@ -256,3 +256,27 @@ def test_a_signed_payment_code_request_needs_its_key_and_a_valid_signature(
     altered = _signed_code(api, token, phone, uuid.uuid4().hex, sent=b'{"x": 1}')
     error_of(altered, 401, "invalid_signature")
     assert _codes_issued(api) == 0
+
+
+def test_a_device_untrusted_after_it_signed_cannot_sign_again(
+    api: Api, world: tuple[str, str, PhoneApp, str]
+) -> None:
+    """Its key is parsed once and kept (security/devices.py), but whether the key may sign
+    is read from the device row in each payment's transaction, so the kept key signs
+    nothing once the device is no longer trusted."""
+    payer_id, token, phone, payee = world
+    first, key = _body(payee, 1_00), uuid.uuid4().hex
+    paid = _send(
+        api, token, first, key=key, signature=phone.sign_request(api.clock(), key, PATH, first)
+    )
+    assert paid.status_code == 201, paid.text
+
+    def untrust(ctx: Context) -> None:
+        for device in ctx.uow.auth.devices_of(payer_id):
+            ctx.uow.auth.update_device(device.id, trusted_at=None)
+
+    _ctx_run(api, untrust)
+    again, key = _body(payee, 1_00), uuid.uuid4().hex
+    signature = phone.sign_request(api.clock(), key, PATH, again)
+    error_of(_send(api, token, again, key=key, signature=signature), 401, "device_not_trusted")
+    assert balance(api, "user", payer_id) == 500_00 - 1_00

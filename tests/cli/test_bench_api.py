@@ -5,14 +5,21 @@ times a minute: more would be a velocity burst, which risk control rightly chall
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from guardpay.bench import api as api_bench
 from guardpay.cli.main import app
 from guardpay.services.risk.engine import REDIS_ENV
+from guardpay.storage.engine.db import Database, normalize_url
+from guardpay.storage.engine.scratch import throwaway_database
 from tests.adapters.test_risk_state import redis_url, require_redis
+from tests.conftest import postgres_url, require_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +137,49 @@ def test_several_workers_need_shared_risk_state(monkeypatch: pytest.MonkeyPatch)
     )
     assert result.exit_code == 2
     assert REDIS_ENV in result.output
+
+
+def test_bench_api_on_postgresql_with_redis_risk_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--database-url postgresql://...`: the server pays in a scratch schema of its own
+    on that server (the batching of payments runs there too), with its risk features in
+    Redis; the schema and the Redis prefix are gone afterwards."""
+    require_postgres()
+    require_redis()
+    schemas: list[str | None] = []
+
+    @contextmanager
+    def recorded(backend: str, url: str) -> Iterator[Database]:
+        with throwaway_database(backend, url) as db:
+            schemas.append(db.schema)
+            yield db
+
+    monkeypatch.setattr(api_bench, "throwaway_database", recorded)
+    args = ["bench", "api", "--seconds", "2", "--workers", "4", "--payers", "300"]
+    args += ["--payees", "75", "--redis-risk", "--redis-url", redis_url()]
+    result = CliRunner().invoke(app, [*args, "--database-url", postgres_url(), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["database"], report["risk_state"]) == ("postgresql", "redis")
+    assert report["payments"] > 0
+    assert report["errors"] == 0
+    assert report["payment_statuses"]["succeeded"] >= report["payments"]
+    assert report["payment_batches"]["batches"] > 0
+    [schema] = schemas
+    assert schema is not None
+    engine = create_engine(normalize_url(postgres_url()))
+    with engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+        ).scalar_one()
+    engine.dispose()
+    assert left == 0
+    client = redis.Redis.from_url(redis_url())
+    assert list(client.scan_iter(match="guardpay-bench:*", count=1_000)) == []
+
+
+def test_bench_api_takes_only_a_postgresql_url() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "api", "--database-url", "sqlite:///elsewhere.db", "--json"]
+    )
+    assert result.exit_code == 2
+    assert "PostgreSQL URL" in result.output

@@ -1,8 +1,10 @@
 """`guardpay bench api`: authenticated P2P payments per second over real HTTP.
 
-Setup (not timed): a throwaway SQLite database, migrated; P payers, each verified
-(Class I through the ID authority fake), funded on the ledger, with a trusted device key
-and a session bound to that device (what a login from the phone issues); Q payees.
+Setup (not timed): a throwaway database, migrated (an SQLite file, or with
+`--database-url postgresql://...` a schema of its own on that server, dropped after);
+P payers, each verified (Class I through the ID authority fake), funded on the ledger,
+with a trusted device key and a session bound to that device (what a login from the
+phone issues); Q payees.
 Then `guardpay serve` runs as a separate process on a free 127.0.0.1 port, exactly as
 deployed (the CLI's logging, the webhook delivery thread, risk control on). A second
 process (spawned, so the client's CPU is not the server's GIL) keeps C keep-alive
@@ -72,7 +74,7 @@ from guardpay.services.risk import decisions as risk_decisions
 from guardpay.services.risk.engine import REDIS_ENV, REDIS_PREFIX_ENV
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import upgrade
-from guardpay.storage.engine.scratch import throwaway_database
+from guardpay.storage.engine.scratch import throwaway_database, url_for_a_process
 from guardpay.storage.uow import read_only, unit_of_work
 
 HOST = "127.0.0.1"  # the load never leaves this machine
@@ -313,22 +315,38 @@ def _percentile_ms(sorted_seconds: list[float], q: float) -> float:
     return round(sorted_seconds[index] * 1000, 2)
 
 
+@dataclass(frozen=True)
+class Where:
+    """What the server runs on: a PostgreSQL server (None: an SQLite file) and whether
+    its risk features live in Redis (always with several server workers, which must
+    share them), under a prefix of this run's own, removed after."""
+
+    postgres_url: str | None = None
+    redis_url: str = DEFAULT_REDIS
+    redis_risk: bool = False
+
+
 def run(
     seconds: float,
     connections: int,
     payers: int = 5_000,
     payees: int = 1_250,
     server_workers: int = 1,
-    redis_url: str = DEFAULT_REDIS,
+    where: Where = Where(),  # frozen: one shared default is safe
 ) -> dict[str, Any]:
-    """The benchmark end to end; the JSON the command prints. Several server workers
-    share risk features in Redis, under a prefix of this run's own, removed after."""
+    """The benchmark end to end; the JSON the command prints."""
     keyring = Keyring.generate()
-    with throwaway_database("sqlite") as db, _shared_state(server_workers, redis_url) as env:
+    shared = where.redis_risk or server_workers > 1
+    backend = "sqlite" if where.postgres_url is None else "postgresql"
+    with (
+        throwaway_database(backend, where.postgres_url or "") as db,
+        _shared_state(shared, where.redis_url) as env,
+    ):
         upgrade(db)
         senders, receivers = seed(db, keyring, payers, payees)
         scrape = uuid.uuid4().hex
-        with serving(db.url, keyring, server_workers, {**env, METRICS_TOKEN_ENV: scrape}) as (
+        served = url_for_a_process(db)
+        with serving(served, keyring, server_workers, {**env, METRICS_TOKEN_ENV: scrape}) as (
             port,
             pid,
         ):
@@ -345,13 +363,13 @@ def run(
     return (
         _report(paid, base, floor, connections, payers)
         | outcomes
-        | {"server_workers": server_workers, "risk_state": risk_state}
+        | {"database": db.backend, "server_workers": server_workers, "risk_state": risk_state}
     )
 
 
 @contextmanager
-def _shared_state(workers: int, redis_url: str) -> Iterator[dict[str, str]]:
-    if workers == 1:
+def _shared_state(shared: bool, redis_url: str) -> Iterator[dict[str, str]]:
+    if not shared:
         yield {}
         return
     import redis
@@ -436,7 +454,6 @@ def _report(
         "payers": payers,
         "payment_batches": paid.get("batches"),
         "authorisation": "device signature (Payment-Signature, Ed25519)",
-        "database": "sqlite",
         "baseline": _baseline("GET /healthz over the same client and server", base),
         "floor": _baseline(FLOOR_WHAT, floor),
         "payments_per_floor_request": round(per_second / max(_rate(floor), 0.1), 3),

@@ -72,17 +72,36 @@ def api(
     payers: int = typer.Option(5_000, min=1, help="Payers the connections take in turn."),
     payees: int = typer.Option(1_250, min=1, help="Payees; payer i pays payee i mod this."),
     server_workers: int = typer.Option(1, min=1, max=16, help="`serve --workers` (>1: Redis)."),
-    redis_url: str = typer.Option(api_bench.DEFAULT_REDIS, help="Redis for several workers."),
+    redis_url: str = typer.Option(api_bench.DEFAULT_REDIS, help="Redis for the risk state."),
+    redis_risk: bool = typer.Option(
+        False, "--redis-risk", help="Risk features in Redis with one server worker too."
+    ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="A PostgreSQL server to run on, in a scratch schema dropped after "
+        "(default: a throwaway SQLite file).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Drive device-signed P2P payments over HTTP against `guardpay serve` on a throwaway
-    SQLite database; report payments per second, p50/p99, a /healthz baseline and the
-    floor (the transfer request refused before any database work)."""
-    result = api_bench.run(seconds, workers, payers, payees, server_workers, redis_url)
+    database; report payments per second, p50/p99, a /healthz baseline and the floor
+    (the transfer request refused before any database work)."""
+    try:
+        kind = None if database_url is None else ledger_bench.backend_of_url(database_url)
+    except InvalidRequest as exc:
+        raise typer.BadParameter(exc.message) from exc
+    if kind == "sqlite":
+        raise typer.BadParameter(
+            "a PostgreSQL URL (without it the bench makes its own SQLite file)",
+            param_hint="--database-url",
+        )
+    where = api_bench.Where(database_url, redis_url, redis_risk)
+    result = api_bench.run(seconds, workers, payers, payees, server_workers, where)
     if json_out:
         emit_json(result)
         return
-    table = Table("measure", "value", title="API benchmark (sqlite)")
+    table = Table("measure", "value", title=f"API benchmark ({result['database']})")
     for key in ("payments_per_second", "p50_ms", "p99_ms", "errors", "seconds", "workers"):
         table.add_row(key, str(result[key]))
     table.add_row("baseline requests_per_second", str(result["baseline"]["requests_per_second"]))

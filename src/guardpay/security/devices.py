@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import secrets
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -70,10 +71,20 @@ def verify_signature(public_key: str, message: bytes, signature: str) -> bool:
     if len(raw) != SIGNATURE_BYTES:
         return False
     try:
-        parse_public_key(public_key).verify(raw, message)
+        _stored_key(public_key).verify(raw, message)
     except (InvalidSignature, InvalidRequest):
         return False
     return True
+
+
+@lru_cache(maxsize=65_536)
+def _stored_key(public_key: str) -> Ed25519PublicKey:
+    """A stored key, parsed once per process: every payment a device signs is checked
+    against the same key. Keyed by the key's own text, so nothing needs invalidating
+    when a device is revoked or its key rotated: whether the key may sign at all is the
+    device row's (`trusted`), read in the request's transaction before the check. A key
+    that does not parse raises each time (lru_cache keeps no exceptions)."""
+    return parse_public_key(public_key)
 
 
 def new_nonce() -> str:

@@ -45,6 +45,8 @@ class AuditRepository:
         return int(row[0]), str(row[1])
 
     def append(self, entry: AuditEntry) -> None:
+        """The entry alone: the head moves once per unit of work (`set_head`, called
+        by the unit of work before it commits: storage/uow.py `UnitOfWork.flush`)."""
         run(
             self.conn,
             sql(
@@ -53,10 +55,12 @@ class AuditRepository:
             ),
             entry.__dict__,
         )
+
+    def set_head(self, seq: int, digest: str) -> None:
         run(
             self.conn,
             sql("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
-            {"seq": entry.seq, "hash": entry.hash},
+            {"seq": seq, "hash": digest},
         )
 
     def entries(self, *, chunk: int = 1000) -> Iterator[AuditEntry]:

@@ -65,8 +65,9 @@ class WalletRepository:
         at: datetime,
     ) -> bool:
         self.memo.forget(("wallets", owner_kind, owner_id, currency, purpose))
-        result = self.conn.execute(
-            text(
+        result = run(
+            self.conn,
+            sql(
                 "INSERT INTO wallets (owner_kind, owner_id, currency, purpose, account_id, "
                 "created_at) VALUES (:k, :o, :c, :p, :a, :at) "
                 "ON CONFLICT (owner_kind, owner_id, currency, purpose) DO NOTHING"

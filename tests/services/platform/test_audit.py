@@ -162,3 +162,51 @@ def test_an_action_is_logged_only_once_it_has_committed(db: Database) -> None:
     assert [(e["event"], e["subject"]) for e in logs] == [("card.bound", "usr_kept")]
     with read_only(db) as uow:
         assert uow.audit.for_subject("usr_rolled_back") == []
+
+
+def _head(db: Database) -> tuple[int, str]:
+    with read_only(db) as uow:
+        return uow.audit.head()
+
+
+def test_a_unit_moves_the_head_once_and_a_rolled_back_savepoint_takes_its_entries_back(
+    db: Database,
+) -> None:
+    """Entries chain in memory inside a unit of work; the head row is written once, as
+    the unit commits. A savepoint rolled back takes its entries and puts the chain's end
+    back where it was, so the next entry follows the last one that stays."""
+    keyring = Keyring.generate()
+    heads: list[int] = []
+    with unit_of_work(db) as uow:
+        ctx = Context(uow, keyring, ANALYST, clock=lambda: T0)
+        ctx.audit("case.opened", subject="case_1", details={})
+        point = uow.savepoint()
+        ctx.audit("case.assigned", subject="case_1", details={})
+        point.rollback()
+        ctx.audit("case.closed", subject="case_1", details={})
+        heads.append(uow.audit.head()[0])  # not yet written: still the unit's start
+    assert heads == [0]
+    with read_only(db) as uow:
+        r = verify(uow)
+        actions = [e.action for e in uow.audit.entries()]
+    assert (r.ok, r.entries, r.head_seq) == (True, 2, 2)
+    assert actions == ["case.opened", "case.closed"]
+    assert _head(db) == (2, r.head_hash)
+
+
+def test_a_unit_that_fails_writes_no_entry_and_leaves_the_head(db: Database) -> None:
+    write_entries(db, 2)
+    before = _head(db)
+
+    def failing_action() -> None:
+        with unit_of_work(db) as uow:
+            ctx = Context(uow, Keyring.generate(), ANALYST, clock=lambda: T0)
+            ctx.audit("pii.revealed", subject="usr_9", details={})
+            raise LookupError("the action failed")
+
+    with pytest.raises(LookupError):
+        failing_action()
+    assert _head(db) == before
+    write_entries(db, 1)
+    assert report(db) == (True, None)
+    assert _head(db)[0] == 3

@@ -7,7 +7,9 @@ chain and names the first bad entry. The head hash it prints can be anchored out
 database (a ticket, a signed email), which also catches a rewrite of the whole chain.
 
 Appends lock the head row, so audited actions on one database are serialised at that
-point; a deployment that outgrows it keeps one chain per shard.
+point; a deployment that outgrows it keeps one chain per shard. A unit of work locks it
+at its first entry, keeps the chain's end in memory after that, and writes the head row
+once, right before it commits.
 """
 
 from __future__ import annotations
@@ -67,15 +69,18 @@ def record(
     details: Mapping[str, Any],
 ) -> AuditEntry:
     """Append one entry in the caller's unit of work (it commits with the action); the
-    request's context calls it (`Context.audit`)."""
+    request's context calls it (`Context.audit`). The head is locked at the unit's first
+    entry and written once, when the unit commits (`UnitOfWork.audit_head`): a batch of
+    payments moves it once, not once per entry."""
     repo = uow.audit
-    seq, prev = repo.lock_head()
+    seq, prev = uow.audit_head or repo.lock_head()
     canonical = json.dumps(
         scrub(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
     )
     digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
     entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
     repo.append(entry)
+    uow.audit_head = (entry.seq, entry.hash)
     # The same event, for operators' log pipelines, once it has really happened (the log
     # processor scrubs it again); not even built when info lines are not logged.
     if log.is_enabled_for(logging.INFO):

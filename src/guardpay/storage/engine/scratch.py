@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from guardpay.config import DEFAULT_TEST_POSTGRES_URL
 from guardpay.storage.engine.db import Database, normalize_url
@@ -42,6 +42,16 @@ def throwaway_database(
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def url_for_a_process(db: Database) -> str:
+    """The URL another process (`guardpay serve`, say) opens `db` by: a scratch
+    PostgreSQL schema travels as the connection's search_path (libpq `options`), so that
+    process sees only this database's tables."""
+    if db.schema is None:
+        return db.url
+    url = make_url(db.url).update_query_dict({"options": f"-csearch_path={db.schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 def baseline_insert(db: Database, rows: Sequence[Sequence[int]], batch: int) -> None:
