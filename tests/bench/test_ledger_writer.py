@@ -304,13 +304,15 @@ def test_a_batch_that_fails_to_commit_is_redone_with_every_batch_built_on_it(
     third_handed_over = threading.Event()
     write, submit = LedgerRepository.write, ThreadSink.submit
 
-    def second_write_fails(repo: LedgerRepository, out: BatchOutcome, now: int) -> None:
+    def second_write_fails(
+        repo: LedgerRepository, out: BatchOutcome, now: int, *, clock: bool = True
+    ) -> None:
         nonlocal writes
         writes += 1
         if writes == 2:  # fail only once batch 3, computed on this one, is on its way
             assert third_handed_over.wait(30)
             raise OSError("disk I/O error")
-        write(repo, out, now)
+        write(repo, out, now, clock=clock)
 
     def counted(sink: ThreadSink, out: BatchOutcome, now: int, clock: int) -> Future[None]:
         nonlocal handed

@@ -134,3 +134,29 @@ def test_services_and_edges_never_build_a_repository() -> None:
         if built.search(line)
     ]
     assert offenders == []
+
+
+def _clock(db: Database) -> int:
+    with db.read() as conn:
+        return int(conn.execute(text("SELECT last_timestamp FROM ledger_clock")).scalar_one())
+
+
+def test_the_ledger_clock_moves_once_per_unit_and_a_savepoint_puts_it_back(db: Database) -> None:
+    """The unit carries the clock after its first ledger batch and writes the row once,
+    before it commits; a savepoint rolled back puts the carried clock back with the
+    transfers it undid, and a unit that fails writes nothing."""
+    start = _clock(db)
+    with unit_of_work(db) as uow:
+        uow.ledger_clock = start + 5  # as a first batch would leave it
+        point = uow.savepoint()
+        uow.ledger_clock = start + 9
+        point.rollback()
+        assert (uow.ledger_clock, _clock(db)) == (start + 5, start)
+    assert _clock(db) == start + 5
+    try:
+        with unit_of_work(db) as uow:
+            uow.ledger_clock = start + 20
+            raise LookupError("refused")
+    except LookupError:
+        pass
+    assert _clock(db) == start + 5

@@ -1,7 +1,8 @@
 """Ledger SQL: read the view a batch needs, write its outcome, answer queries.
 
-Serialisation. Every batch first locks the single `ledger_clock` row (SQLite: the
-`BEGIN IMMEDIATE` write lock; PostgreSQL: `SELECT ... FOR UPDATE`). Ledger writes are
+Serialisation. Every transaction that writes the ledger first locks the single
+`ledger_clock` row (SQLite: the `BEGIN IMMEDIATE` write lock; PostgreSQL: `SELECT ... FOR
+UPDATE`), at its first batch; it holds the lock, and the clock, until it commits. Ledger writes are
 therefore applied one batch at a time per database, whichever process sends them, which
 is what makes the balance checks race-free without per-account locks or deadlocks. The
 batching writer (`bench/ledger_writer.py`) turns that serial section into throughput.
@@ -251,8 +252,13 @@ class LedgerRepository:
         rows = self._rows(f"SELECT id, result FROM ledger_failed WHERE {where}", params)
         return {r[0]: Result(r[1]) for r in rows}
 
-    def write(self, out: BatchOutcome, now: int) -> None:
-        """Persist a batch outcome. The caller's transaction makes it all or nothing."""
+    def set_clock(self, last_timestamp: int) -> None:
+        self._many("UPDATE ledger_clock SET last_timestamp = ? WHERE id = 1", [(last_timestamp,)])
+
+    def write(self, out: BatchOutcome, now: int, *, clock: bool = True) -> None:
+        """Persist a batch outcome. The caller's transaction makes it all or nothing.
+        `clock=False` leaves the clock row to the caller (`set_clock`), for a unit of work
+        that applies several batches and writes the clock once (storage/uow.py `flush`)."""
         self._many(
             f"INSERT INTO ledger_accounts ({ACCOUNT_COLS}) VALUES ({_marks(11)})",
             out.accounts_created,  # an Account is already a row in column order
@@ -281,9 +287,8 @@ class LedgerRepository:
             "VALUES (?, ?, ?, ?)",
             out.flag_changes,
         )
-        self._many(
-            "UPDATE ledger_clock SET last_timestamp = ? WHERE id = 1", [(out.last_timestamp,)]
-        )
+        if clock:
+            self.set_clock(out.last_timestamp)
 
     def _update_accounts(self, accounts: Sequence[Account]) -> None:
         rows = [

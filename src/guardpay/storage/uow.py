@@ -71,6 +71,9 @@ class UnitOfWork:
         #: the audit chain's end as this unit extended it (services/platform/audit.py
         #: `record`), its head row locked; written to the head row by `flush`
         self.audit_head: tuple[int, str] | None = None
+        #: the ledger clock as this unit moved it (services/ledger/books.py), its row
+        #: locked; written to the clock row by `flush`
+        self.ledger_clock: int | None = None
 
     @property
     def conn(self) -> Connection:
@@ -109,14 +112,20 @@ class UnitOfWork:
         self._savepoints += 1
         name = f"gp_{self._savepoints}"
         _driver(self.conn).execute(f"SAVEPOINT {name}")
-        return Savepoint(self, name, len(self._after_commit), self._kept, self.audit_head)
+        return Savepoint(
+            self, name, len(self._after_commit), self._kept, self.audit_head, self.ledger_clock
+        )
 
     def flush(self) -> None:
-        """What this unit keeps in memory until it commits: the audit head. The edge
-        that opened it calls this as its last write (`unit_of_work` and
-        `lazy_unit_of_work` do), so work refused and rolled back never writes it."""
+        """What this unit keeps in memory until it commits: the audit head and the ledger
+        clock, two single rows every payment moves (a batch of payments writes each once,
+        not once per payment). The edge that opened the unit calls this as its last write
+        (`unit_of_work` and `lazy_unit_of_work` do), so work refused and rolled back never
+        writes them."""
         if self.audit_head is not None:
             self.audit.set_head(*self.audit_head)
+        if self.ledger_clock is not None:
+            self.ledger.set_clock(self.ledger_clock)
 
     def run_after_commit(self) -> None:
         """Each effect runs even if an earlier one failed: the work is committed, and a
@@ -241,6 +250,7 @@ class Savepoint:
     effects: int  # how many after-commit effects there were at the point
     kept: bool  # whether the unit of work was kept (`UnitOfWork.keep`) at the point
     audit_head: tuple[int, str] | None  # the unit's audit chain end at the point
+    ledger_clock: int | None  # the unit's ledger clock at the point
 
     @property
     def kept_since(self) -> bool:
@@ -257,8 +267,9 @@ class Savepoint:
         driver.execute(f"ROLLBACK TO SAVEPOINT {self.name}")
         driver.execute(f"RELEASE SAVEPOINT {self.name}")
         self.uow.memo.clear()
-        self.uow.audit_head = self.audit_head  # the entries since are gone (and, on
-        # PostgreSQL, the head's lock if it was taken since)
+        # the entries and transfers since are gone (and, on PostgreSQL, the head's and
+        # the clock's row locks if they were taken since)
+        self.uow.audit_head, self.uow.ledger_clock = self.audit_head, self.ledger_clock
         del self.uow._after_commit[self.effects :]
         self.uow._kept = self.kept
 

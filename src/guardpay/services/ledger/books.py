@@ -28,11 +28,17 @@ def apply_requests(
     now: int,
     cache: AccountCache | None = None,
 ) -> tuple[LedgerView, BatchOutcome]:
-    """Apply several callers' requests as one batch in the caller's transaction."""
+    """Apply several callers' requests as one batch in the caller's transaction.
+
+    The clock row is locked at the unit's first batch; after that the unit carries the
+    clock (`UnitOfWork.ledger_clock`) and writes it once before it commits, so a
+    micro-batch of payments, each applying its own transfers, moves it once."""
     repo = uow.ledger
-    view = repo.load_view(requests, now, cache)
+    last = uow.ledger_clock if uow.ledger_clock is not None else repo.lock_clock()
+    view = repo.read_view(requests, now, last, cache)
     outcome = apply_batch(view, requests)
-    repo.write(outcome, now)
+    repo.write(outcome, now, clock=False)
+    uow.ledger_clock = outcome.last_timestamp
     return view, outcome
 
 
