@@ -6,18 +6,21 @@ answers wait for their batch's commit."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from httpx import Response
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from guardpay.api.batching import PaymentBatcher, batcher_of
+from guardpay.domain.ledger.model import AccountFlags, AccountFlagsChange
+from guardpay.domain.ledger.results import Result
 from guardpay.services.ledger import books as ledger
-from guardpay.storage.uow import UnitOfWork, read_only
+from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 from tests.api.api_fixtures import PIN, Api, bearer
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import Payer, balance, payer, shop
@@ -26,11 +29,13 @@ from tests.domain.identity.numbers import resident_id
 
 @dataclass(frozen=True)
 class Situation:
-    """One payer and the payment request it sends."""
+    """One payer and the payment request it sends (with any headers beyond its token and
+    Idempotency-Key)."""
 
     name: str
     payer: Payer
     body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,33 @@ def _people(api: Api) -> People:
 def _situations(api: Api, people: People) -> list[Situation]:
     """Seven payers, each sending the payment that meets one outcome."""
 
-    def pays(fund: int, amount: int, **body: object) -> Callable[[str], Situation]:
+    def pays(
+        fund: int,
+        amount: int,
+        before: Callable[[Situation], object] | None = None,
+        headers: dict[str, str] | None = None,
+        **body: object,
+    ) -> Callable[[str], Situation]:
         def make(name: str) -> Situation:
             sent = {"payee": people.payee.id, "amount": amount, "payment_password": PIN}
-            return Situation(name, _person(api, fund), {**sent, **body})
+            made = Situation(name, _person(api, fund), {**sent, **body}, headers or {})
+            if before is not None:
+                before(made)
+            return made
 
         return make
 
+    def key_used_before(s: Situation) -> None:  # the same key, for another amount
+        assert _send(api, replace(s, body={**s.body, "amount": 1_00})).status_code == 201
+
+    def wallet_frozen(s: Situation) -> None:
+        with unit_of_work(api.db) as uow:
+            account = uow.wallets.find("user", s.payer.id, "CNY", "customer_wallet")
+            assert account is not None
+            frozen = AccountFlagsChange(account, set_flags=AccountFlags.DEBITS_FROZEN)
+            assert ledger.execute(uow, [frozen]) == [Result.ok]
+
+    forged = {"Payment-Signature": f"t={int(api.clock().timestamp())}, sig={'A' * 86}"}
     makers = {
         "paid": pays(500_00, 10_00),
         "insufficient_funds": pays(0, 10_00),
@@ -84,6 +109,9 @@ def _situations(api: Api, people: People) -> list[Situation]:
         "wrong_payment_password": pays(500_00, 10_00, payment_password="111111"),
         "payee_not_found": pays(500_00, 10_00, payee="usr_nobody"),
         "risk_denied": pays(500_00, 10_00, payee=people.blocked.id),
+        "key_replayed": pays(500_00, 10_00, before=key_used_before),
+        "bad_signature": pays(500_00, 10_00, headers=forged, payment_password=None),
+        "account_frozen": pays(500_00, 10_00, before=wallet_frozen),
         "paid_too": pays(500_00, 3_00),
     }
     return [make(name) for name, make in makers.items()]
@@ -91,7 +119,9 @@ def _situations(api: Api, people: People) -> list[Situation]:
 
 def _send(api: Api, situation: Situation) -> Response:
     headers = {**bearer(situation.payer.token), "Idempotency-Key": f"key-{situation.name}"}
-    return api.client.post("/v1/transfers", json=situation.body, headers=headers)
+    headers.update(situation.headers)
+    body = {k: v for k, v in situation.body.items() if v is not None}
+    return api.client.post("/v1/transfers", json=body, headers=headers)
 
 
 def _answer(r: Response) -> tuple[object, ...]:
@@ -189,6 +219,9 @@ def test_a_batch_with_refusals_answers_each_as_alone_and_keeps_the_same_rows(api
         "invalid_payment_password",
         "payee_not_found",
         "payment_denied",
+        "idempotency_key_reused",
+        "invalid_signature",
+        "account_frozen",
         "succeeded",
     ]
     together = _situations(api, people)
@@ -244,3 +277,40 @@ def test_a_payment_without_credentials_is_refused_before_any_batch(api: Api) -> 
     r = api.client.post("/v1/transfers", json=body, headers={"Idempotency-Key": "k-none"})
     assert (r.status_code, r.json()["error"]["code"]) == (401, "authentication_required")
     assert batcher.requests == before
+
+
+def test_a_batch_reads_each_table_once_for_all_its_payments(api: Api) -> None:
+    """Read ahead (services/payments/batch.py): the batcher's thread reads the sessions,
+    the payers and the payee, their devices, credentials and wallets in one statement per
+    table for the whole batch, and no payment reads its own."""
+    payee = _person(api)
+    payers = [_person(api, fund=10_00) for _ in range(6)]
+    seen: list[str] = []
+
+    def batched(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if threading.current_thread().name == "payment-batcher":
+            seen.append(statement)
+
+    def send(p: Payer, i: int) -> Response:
+        body = {"payee": payee.id, "amount": 1_00, "payment_password": PIN}
+        headers = {**bearer(p.token), "Idempotency-Key": f"ahead-{i}"}
+        return api.client.post("/v1/transfers", json=body, headers=headers)
+
+    event.listen(api.db.engine, "before_cursor_execute", batched)
+    try:
+        sends = [lambda p=p, i=i: send(p, i) for i, p in enumerate(payers)]
+        answers = _all_at_once(api, sends)  # type: ignore[misc]
+    finally:
+        event.remove(api.db.engine, "before_cursor_execute", batched)
+    assert [_answer(r)[:2] for r in answers] == [(201, "succeeded")] * len(payers)
+
+    def reads(table: str) -> int:
+        pattern = re.compile(rf"^\s*SELECT\b.*\bFROM {table}\b", re.DOTALL | re.IGNORECASE)
+        return sum(1 for s in seen if pattern.search(s))
+
+    assert reads("auth_sessions") == 1
+    assert reads("auth_credentials") == 1
+    assert reads("users") == 3  # the payers (locked), the payee, their people's accounts
+    assert reads("wallets") == 1
+    assert balance(api, "user", payee.id) == 1_00 * len(payers)
+    _verified(api)

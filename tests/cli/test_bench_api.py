@@ -97,6 +97,12 @@ def test_bench_api_short_run() -> None:
     assert spend["server_spent_per_allowed"] == pytest.approx(per_payment / allowed, rel=0.02)
 
 
+#: the runs that keep risk state in Redis check that no key of theirs is left under
+#: `guardpay-bench:`; one at a time, so one never sees the other's keys mid-run
+ONE_REDIS_RUN_AT_A_TIME = pytest.mark.xdist_group("bench_api_redis")
+
+
+@ONE_REDIS_RUN_AT_A_TIME
 def test_bench_api_against_two_server_workers() -> None:
     """`serve --workers 2` on one SQLite file: both workers pay (the writer lock queues
     them across processes), risk features are shared in Redis under the run's own
@@ -139,6 +145,7 @@ def test_several_workers_need_shared_risk_state(monkeypatch: pytest.MonkeyPatch)
     assert REDIS_ENV in result.output
 
 
+@ONE_REDIS_RUN_AT_A_TIME
 def test_bench_api_on_postgresql_with_redis_risk_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--database-url postgresql://...`: the server pays in a scratch schema of its own
     on that server (the batching of payments runs there too), with its risk features in

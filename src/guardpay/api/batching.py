@@ -6,12 +6,13 @@ also paid for a trip to the thread pool, its turn at the database's write lock, 
 share of a commit. The payment endpoints are `async`: they parse and check what the
 request carries on the event loop, then hand the batcher a function of a unit of work
 (`run`). The batcher's thread takes everything queued (up to `max_batch`), opens one
-unit of work, runs each request in it as its own *member* (storage/uow.py `member`: the
-commit policy of one request, at a savepoint) and commits. A request refused while
-others pass is answered exactly as alone, with exactly the rows it keeps: what it kept
-(`UnitOfWork.keep`) commits with the batch, anything else is rolled back to its
-savepoint. Under load, requests queue while a batch runs, so batches grow with the load
-and the per-request costs are shared.
+unit of work, reads the rows the batch's requests will need, one statement per table
+(services/payments/batch.py), runs each request in it as its own *member*
+(storage/uow.py `member`: the commit policy of one request, at a savepoint) and
+commits. A request refused while others pass is answered exactly as alone, with exactly
+the rows it keeps: what it kept (`UnitOfWork.keep`) commits with the batch, anything else
+is rolled back to its savepoint. Under load, requests queue while a batch runs, so
+batches grow with the load and the per-request costs are shared.
 
 Every answer is released only once its batch has committed, so no client ever sees a
 payment that could still roll back. If the commit fails, every request of the batch
@@ -37,6 +38,7 @@ from typing import Any, TypeVar
 import structlog
 
 from guardpay.errors import StorageError
+from guardpay.services.payments import batch as batch_reads
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import UnitOfWork, member, unit_of_work
 
@@ -54,6 +56,7 @@ class _Request:
     work: Callable[[UnitOfWork], Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    ahead: object = None  # what `read_ahead` is told of it (None: nothing)
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
@@ -69,8 +72,13 @@ _STOP = object()
 class PaymentBatcher:
     """One per process and database: the thread that runs payment requests in batches."""
 
-    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
-        self._db, self._max = db, max_batch
+    def __init__(
+        self,
+        db: Database,
+        max_batch: int = MAX_BATCH,
+        read_ahead: Callable[[UnitOfWork, list[Any]], None] | None = None,
+    ) -> None:
+        self._db, self._max, self._read_ahead = db, max_batch, read_ahead
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -79,12 +87,14 @@ class PaymentBatcher:
         self.batches = self.requests = self.largest = 0
         self.sizes: deque[int] = deque(maxlen=1000)
 
-    async def run(self, work: Callable[[UnitOfWork], T]) -> T:
+    async def run(self, work: Callable[[UnitOfWork], T], ahead: object = None) -> T:
         """`work` run in the next batch's unit of work; its value once that committed,
-        or what it raised (a refusal raised as it would have been alone)."""
+        or what it raised (a refusal raised as it would have been alone). `ahead` is
+        what the batcher's `read_ahead` reads for it, with the rest of the batch, before
+        any request of the batch runs (services/payments/batch.py)."""
         self._started()
         loop = asyncio.get_running_loop()
-        request = _Request(work, loop, loop.create_future())
+        request = _Request(work, loop, loop.create_future(), ahead)
         self._queue.put(request)
         outcome: _Outcome = await request.future
         if outcome.error is not None:
@@ -134,6 +144,7 @@ class PaymentBatcher:
         outcomes: list[_Outcome] = []
         try:
             with unit_of_work(self._db) as uow:
+                self._read_rows_ahead(uow, requests)
                 for request in requests:
                     outcomes.append(request.context.run(_one, uow, request.work))
         except Exception as exc:  # the commit (or the unit's begin) failed: none of it happened
@@ -149,6 +160,21 @@ class PaymentBatcher:
         self.sizes.append(len(requests))
         for request, outcome in zip(requests, outcomes, strict=True):
             request.loop.call_soon_threadsafe(_settle, request.future, outcome)
+
+    def _read_rows_ahead(self, uow: UnitOfWork, requests: list[_Request]) -> None:
+        """The batch's rows, read before its requests run (at a savepoint: if it fails,
+        nothing of it stays and each request reads its own rows, as alone)."""
+        ahead = [r.ahead for r in requests if r.ahead is not None]
+        if self._read_ahead is None or not ahead:
+            return
+        point = uow.savepoint()
+        try:
+            self._read_ahead(uow, ahead)
+        except Exception as exc:  # only an optimisation: the batch goes on without it
+            point.rollback()
+            log.warning("payment_batch_read_ahead_failed", error=type(exc).__name__)
+        else:
+            point.release()
 
 
 def _one(uow: UnitOfWork, work: Callable[[UnitOfWork], Any]) -> _Outcome:
@@ -175,6 +201,7 @@ def batcher_of(state: Any) -> PaymentBatcher:
         with _batchers_lock:
             found = getattr(state, "payment_batcher", None)
             if found is None:
-                found = state.payment_batcher = PaymentBatcher(state.db)
+                found = PaymentBatcher(state.db, read_ahead=batch_reads.read_ahead)
+                state.payment_batcher = found
     assert isinstance(found, PaymentBatcher)
     return found

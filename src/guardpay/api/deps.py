@@ -50,6 +50,7 @@ from guardpay.security.keys import Keyring
 from guardpay.security.tokens import token_hash
 from guardpay.services.auth import facade as auth
 from guardpay.services.identity import merchant_api
+from guardpay.services.payments.batch import Ahead
 from guardpay.services.platform.context import SYSTEM, Actor, Context
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import UnitOfWork, lazy_unit_of_work, read_only, unit_of_work
@@ -370,17 +371,26 @@ class UserRequest:
                 ctx.uow.after_commit(pending.commit_seen)
                 yield from _holding_key(ctx.uow, caller)
 
-    async def in_batch(self, work: Callable[[Caller], Response]) -> Response:
+    async def in_batch(
+        self,
+        work: Callable[[Caller], Response],
+        *,
+        payee: str | None = None,
+        currency: str | None = None,
+    ) -> Response:
         """`work` as the caller (`caller`), in the next micro-batch of payments
         (api/batching.py): answered once its batch has committed. A request without
-        credentials is refused here, on the event loop: it has nothing to batch."""
-        _shown(self.credentials)
+        credentials is refused here, on the event loop: it has nothing to batch. The
+        session, and the `payee` and `currency` a transfer names, are read ahead with
+        the rest of the batch's (services/payments/batch.py)."""
+        token = _shown(self.credentials).credentials
 
         def run(batch: UnitOfWork) -> Response:
             with self.caller(batch) as caller:
                 return work(caller)
 
-        return await batcher_of(self.request.app.state).run(run)
+        ahead = Ahead(token, payee, currency)
+        return await batcher_of(self.request.app.state).run(run, ahead)
 
     def answer(self, caller: Caller, model: BaseModel, status_code: int) -> Response:
         """The endpoint's JSON answer, kept for its Idempotency-Key in the caller's unit

@@ -41,7 +41,7 @@ from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.engine.db import as_utc as _utc
 from guardpay.storage.engine.memo import RowMemo
-from guardpay.storage.engine.prepared import once, run, select_by
+from guardpay.storage.engine.prepared import once, run, select_by, select_in
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -228,6 +228,23 @@ class AuthRepository:
             return load()
         return self.memo.get(("auth_credentials", user_id), load)
 
+    def read_credentials_ahead(self, user_ids: Sequence[str]) -> None:
+        """Several users' credentials, locked as `credentials` locks them, into the memo
+        (None for a user without any)."""
+        found = self._many(auth_credentials, "user_id", user_ids, lock=True)
+        for user_id in user_ids:
+            row = found.get(user_id)
+            creds = Credentials(**_row(row)) if row is not None else None
+            self.memo.put(("auth_credentials", user_id), creds)
+
+    def _many(
+        self, table: Table, column: str, values: Sequence[str], *, lock: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """Rows whose `column` is one of `values`, by that column, in one statement."""
+        query = select_in(table, column, self.conn.dialect.name, lock)
+        rows = run(self.conn, query, {"values": sorted(set(values))}).mappings()
+        return {str(r[column]): r for r in rows}
+
     def save_credentials(self, creds: Credentials) -> None:
         self.memo.forget(("auth_credentials", creds.user_id))
         values = _db(creds.__dict__)
@@ -272,14 +289,31 @@ class AuthRepository:
 
     # -- sessions ------------------------------------------------------------------------
     def add_session(self, session: Session, token_hash: str) -> None:
+        self.memo.forget_table("auth_sessions")
         self.conn.execute(
             insert(auth_sessions), {**_db(session.__dict__), "token_hash": token_hash}
         )
 
     def session_by_token_hash(self, token_hash: str) -> Session | None:
-        query = select_by(auth_sessions, ("token_hash",))
-        row = run(self.conn, query, {"token_hash": token_hash}).mappings().first()
-        return _session(row) if row is not None else None
+        def load() -> Session | None:
+            query = select_by(auth_sessions, ("token_hash",))
+            row = run(self.conn, query, {"token_hash": token_hash}).mappings().first()
+            return _session(row) if row is not None else None
+
+        return self.memo.get(("auth_sessions", token_hash), load)
+
+    def read_sessions_ahead(self, token_hashes: Sequence[str]) -> list[Session]:
+        """The sessions of several bearer tokens, into the memo (None for an unknown
+        token); those found."""
+        found = self._many(auth_sessions, "token_hash", token_hashes)
+        sessions = []
+        for token_hash in token_hashes:
+            row = found.get(token_hash)
+            session = _session(row) if row is not None else None
+            self.memo.put(("auth_sessions", token_hash), session)
+            if session is not None:
+                sessions.append(session)
+        return sessions
 
     def session(self, session_id: str) -> Session | None:
         row = self._one(auth_sessions, id=session_id)
@@ -296,6 +330,7 @@ class AuthRepository:
         return [_session(r) for r in self.conn.execute(query).mappings()]
 
     def touch_session(self, session_id: str, at: datetime) -> None:
+        self.memo.forget_table("auth_sessions")  # remembered by token hash, not by id
         run(self.conn, _TOUCH, {**_db({"last_seen_at": at}), "w_id": session_id})
 
     def revoke_sessions(
@@ -321,17 +356,29 @@ class AuthRepository:
             where.append(t.device_id == device_id)
         ids = [r[0] for r in self.conn.execute(select(t.id).where(*where).order_by(t.id))]
         if ids:
+            self.memo.forget_table("auth_sessions")
             values = _db({"revoked_at": at, "revoked_reason": reason})
             self.conn.execute(update(auth_sessions).where(t.id.in_(ids)), values)
         return ids
 
     # -- devices -------------------------------------------------------------------------
     def add_device(self, device: Device) -> None:
+        self.memo.forget(("auth_devices", device.id))
         self.conn.execute(insert(auth_devices), _db(device.__dict__))
 
     def device(self, device_id: str) -> Device | None:
-        row = self._one(auth_devices, id=device_id)
-        return Device(**_row(row)) if row is not None else None
+        def load() -> Device | None:
+            row = self._one(auth_devices, id=device_id)
+            return Device(**_row(row)) if row is not None else None
+
+        return self.memo.get(("auth_devices", device_id), load)
+
+    def read_devices_ahead(self, device_ids: Sequence[str]) -> None:
+        found = self._many(auth_devices, "id", device_ids)
+        for device_id in device_ids:
+            row = found.get(device_id)
+            device = Device(**_row(row)) if row is not None else None
+            self.memo.put(("auth_devices", device_id), device)
 
     def device_by_key(self, user_id: str, public_key: str) -> Device | None:
         row = self._one(auth_devices, lock=True, user_id=user_id, public_key=public_key)
@@ -343,6 +390,7 @@ class AuthRepository:
         return [Device(**_row(r)) for r in self.conn.execute(query).mappings()]
 
     def update_device(self, device_id: str, **values: Any) -> None:
+        self.memo.forget(("auth_devices", device_id))
         query = update(auth_devices).where(auth_devices.c.id == device_id)
         self.conn.execute(query, _db(values))
 

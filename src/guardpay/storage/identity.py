@@ -44,7 +44,7 @@ from guardpay.errors import Conflict
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.engine.db import as_utc as _utc
 from guardpay.storage.engine.memo import RowMemo
-from guardpay.storage.engine.prepared import insert_into, once, run, select_by
+from guardpay.storage.engine.prepared import insert_into, once, run, select_by, select_in
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -251,6 +251,7 @@ class IdentityRepository:
     # -- users ------------------------------------------------------------------------
     def insert_user(self, row: UserRow) -> None:
         self.memo.forget(("users", row.id))
+        self.memo.forget_table("persons")
         taken = Conflict(
             "this phone number already has an account", code="phone_taken", param="phone"
         )
@@ -258,21 +259,50 @@ class IdentityRepository:
 
     def user(self, user_id: str, *, for_update: bool = False) -> UserRow | None:
         stmt = select_by(users, ("id",), for_update)
-        if for_update:  # a lock is taken in the database, whatever was read before
-            self.memo.forget(("users", user_id))
+        if for_update and not self.memo.has(("users.locked", user_id)):
+            self.memo.forget(("users", user_id))  # the lock is taken in the database
+            self.memo.put(("users.locked", user_id), True)
         return self.memo.get(("users", user_id), lambda: self._one(UserRow, stmt, {"id": user_id}))
+
+    def read_users_ahead(
+        self, user_ids: Sequence[str], *, for_update: bool = False
+    ) -> list[UserRow]:
+        """Several users into the memo (None for an unknown id), `for_update` locked as
+        `user(for_update=True)` locks one, in id order; those found."""
+        found = {}
+        query = select_in(users, "id", self.conn.dialect.name, for_update)
+        for m in run(self.conn, query, {"values": sorted(set(user_ids))}).mappings():
+            found[str(m["id"])] = _row(UserRow, m)
+        for user_id in user_ids:
+            self.memo.put(("users", user_id), found.get(user_id))
+            if for_update:
+                self.memo.put(("users.locked", user_id), True)
+        return list(found.values())
+
+    def read_persons_ahead(self, person_indexes: Sequence[str]) -> None:
+        """`users_of_person` for several people at once, into the memo."""
+        query = select_in(users, "person_index", self.conn.dialect.name)
+        accounts: dict[str, list[str]] = {p: [] for p in person_indexes}
+        for m in run(self.conn, query, {"values": sorted(set(person_indexes))}).mappings():
+            accounts[str(m["person_index"])].append(str(m["id"]))
+        for person, ids in accounts.items():
+            self.memo.put(("persons", person), sorted(ids))
 
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))
 
     def users_of_person(self, person_index: str) -> list[str]:
         """The ids of every account verified with the same document (one person)."""
-        return [str(r[0]) for r in run(self.conn, _PERSON, {"person": person_index}).all()]
+        return self.memo.get(
+            ("persons", person_index),
+            lambda: [str(r[0]) for r in run(self.conn, _PERSON, {"person": person_index}).all()],
+        )
 
     def set_verified(
         self, user_id: str, account_class: str, person_index: str | None, at: datetime
     ) -> None:
         self.memo.forget(("users", user_id))
+        self.memo.forget_table("persons")
         self.conn.execute(
             update(users)
             .where(users.c.id == user_id)
@@ -286,6 +316,7 @@ class IdentityRepository:
     def mark_user_erased(self, user_id: str, pseudonym: str, at: datetime) -> None:
         """Blind indexes dropped (the phone may register again), class reset, row kept."""
         self.memo.forget(("users", user_id))
+        self.memo.forget_table("persons")
         self.conn.execute(
             update(users)
             .where(users.c.id == user_id)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import BigInteger, Column, Connection, DateTime, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    text,
+)
 
 from guardpay.storage.engine.memo import RowMemo
-from guardpay.storage.engine.prepared import run, sql
+from guardpay.storage.engine.prepared import StringList, member, once, run, sql
 from guardpay.storage.schema import metadata
 
 wallets = Table(
@@ -22,6 +34,17 @@ wallets = Table(
 )
 
 
+@lru_cache(maxsize=4)
+def _owners_wallets(dialect: str) -> TextClause:
+    owners = member("owner_id", "values", dialect)
+    return once(
+        text(
+            "SELECT owner_id, account_id FROM wallets WHERE owner_kind = :k AND "
+            f"{owners} AND currency = :c AND purpose = :p"
+        ).bindparams(bindparam("values", type_=StringList()))
+    )
+
+
 class WalletRepository:
     def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
@@ -30,6 +53,22 @@ class WalletRepository:
     def find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         key = ("wallets", owner_kind, owner_id, currency, purpose)
         return self.memo.get(key, lambda: self._find(owner_kind, owner_id, currency, purpose))
+
+    def read_ahead(
+        self, owner_kind: str, owner_ids: Sequence[str], currency: str, purpose: str
+    ) -> None:
+        """`find` for several owners at once, into the memo (None where none is open)."""
+        found = {
+            str(r[0]): int(r[1])
+            for r in run(
+                self.conn,
+                _owners_wallets(self.conn.dialect.name),
+                {"k": owner_kind, "values": sorted(set(owner_ids)), "c": currency, "p": purpose},
+            ).all()
+        }
+        for owner_id in owner_ids:
+            key = ("wallets", owner_kind, owner_id, currency, purpose)
+            self.memo.put(key, found.get(owner_id))
 
     def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         row = run(
@@ -64,7 +103,9 @@ class WalletRepository:
         account_id: int,
         at: datetime,
     ) -> bool:
-        self.memo.forget(("wallets", owner_kind, owner_id, currency, purpose))
+        """Whether this opened the wallet (then `find` knows it without reading)."""
+        key = ("wallets", owner_kind, owner_id, currency, purpose)
+        self.memo.forget(key)
         result = run(
             self.conn,
             sql(
@@ -81,7 +122,10 @@ class WalletRepository:
                 "at": at,
             },
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        self.memo.put(key, account_id)
+        return True
 
     def owner_of(self, account_id: int) -> tuple[str, str, str, str] | None:
         row = self.conn.execute(

@@ -112,7 +112,7 @@ async def transfer(user: UserRequestDep, body: TransferIn) -> Response:
         paid = payments.p2p_transfer(caller.ctx, caller.id, body.payee, money, given)
         return user.answer(caller, _out(paid), 201)
 
-    return await user.in_batch(pay)
+    return await user.in_batch(pay, payee=body.payee, currency=money.currency)
 
 
 class StepUpAnswerIn(BaseModel):

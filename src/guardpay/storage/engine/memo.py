@@ -2,9 +2,12 @@
 payment, its limits, its risk features, the audit) reads it once.
 
 Only repositories use it, for rows they also write: every write drops the entry it
-changes, and a rolled-back savepoint drops everything (its writes, and any row lock
+changes (or every entry of its table, `forget_table`), and a rolled-back savepoint drops
+everything (its writes, and any row lock
 taken inside it, are undone). It lives and dies with one unit of work, so nothing is
-ever shared between transactions.
+ever shared between transactions. A micro-batch of payments is one unit of work: its
+rows are read ahead, one statement per table for the whole batch (`put`), and each
+payment then finds them here.
 """
 
 from __future__ import annotations
@@ -49,8 +52,21 @@ class RowMemo:
         self._rows[key] = value
         return value
 
+    def put(self, key: Hashable, value: object) -> None:
+        """A row read ahead (several at once, for a batch: services/payments/batch.py)."""
+        self._rows[key] = value
+
+    def has(self, key: Hashable) -> bool:
+        return key in self._rows
+
     def forget(self, key: Hashable) -> None:
         self._rows.pop(key, None)
+
+    def forget_table(self, table: str) -> None:
+        """Every entry of one kind (keys are tuples named by their table first): for a
+        write that changes rows known under another key than the one it names."""
+        for key in [k for k in self._rows if isinstance(k, tuple) and k and k[0] == table]:
+            del self._rows[key]
 
     def clear(self) -> None:
         self._rows.clear()

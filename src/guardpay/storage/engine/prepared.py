@@ -99,6 +99,16 @@ def one_of(column: str, name: str, dialect: str) -> TextClause:
     return text(member(column, name, dialect)).bindparams(bindparam(name, type_=StringList()))
 
 
+@lru_cache(maxsize=64)
+def select_in(table: Table, column: str, dialect: str, lock: bool = False) -> Select[Any]:
+    """SELECT * FROM table WHERE column IN (the list bound as `values`), in column order;
+    `lock` (PostgreSQL) takes the rows' locks in that order, so two transactions locking
+    overlapping sets queue instead of deadlocking. One statement for a batch's rows."""
+    query = select(table).where(one_of(f"{table.name}.{column}", "values", dialect))
+    query = query.order_by(table.c[column])
+    return once(query.with_for_update() if lock and dialect == "postgresql" else query)
+
+
 @lru_cache(maxsize=256)
 def insert_into(table: Table) -> Insert:
     """INSERT INTO table; execute it with the row's values as parameters."""

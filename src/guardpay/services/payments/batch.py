@@ -1,0 +1,67 @@
+"""Reading ahead for a micro-batch of payments (api/batching.py): one statement per table
+for the whole batch, before its payments run.
+
+Each payment of a batch runs the pipeline alone (pipeline.py), and each step reads the
+rows it needs through the unit of work's repositories. Alone, that is a statement per row:
+the session of the bearer token, the payer (locked) and the payee, the payer's other
+accounts as the same person, the session's device, the payer's credentials (locked) and
+both wallets. Here the batch reads each of those tables once, for every payment it holds,
+into the unit of work's row memo (storage/engine/memo.py); the steps then find their
+rows there. Nothing else changes: a payment that finds no row (a token that matches no
+session, a payee named by phone number) reads it as it would alone, and every write
+forgets the rows it changes, so a payment never sees a row older than the payments
+before it in the batch wrote.
+
+Payers' rows are locked in id order (PostgreSQL), all at once, before any payment runs:
+two workers' batches with payers in common then queue on the first one they share,
+instead of each locking one and waiting for the other's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from guardpay.domain.auth.sessions import USER
+from guardpay.domain.ledger.chart import AccountCode
+from guardpay.security.tokens import token_hash
+from guardpay.storage.uow import UnitOfWork
+
+WALLET = AccountCode.CUSTOMER_WALLET.name.lower()
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """What a payment request shows before it runs: its bearer token and, for a
+    transfer, the payee it names (a user id or a phone number) and the currency. Not in
+    reprs: the token is a credential."""
+
+    token: str = ""
+    payee: str | None = None
+    currency: str | None = None
+
+    def __repr__(self) -> str:
+        return "Ahead(***)"
+
+
+def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead]) -> None:
+    """The rows the batch's payments will read, one statement per table."""
+    hashes = sorted({token_hash(r.token.strip()) for r in requests if r.token})
+    sessions = uow.auth.read_sessions_ahead(hashes)
+    payers = sorted({s.subject_id for s in sessions if s.subject_kind == USER})
+    if not payers:
+        return
+    named = {r.payee for r in requests if r.payee is not None and r.payee.startswith("usr_")}
+    payees = sorted(named - set(payers))
+    found = uow.identity.read_users_ahead(payers, for_update=True)
+    if payees:
+        found += uow.identity.read_users_ahead(payees)
+    people = sorted({u.person_index for u in found if u.person_index is not None})
+    if people:
+        uow.identity.read_persons_ahead(people)
+    devices = sorted({s.device_id for s in sessions if s.device_id is not None})
+    if devices:
+        uow.auth.read_devices_ahead(devices)
+    uow.auth.read_credentials_ahead(payers)
+    for currency in sorted({r.currency for r in requests if r.currency is not None}):
+        uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
