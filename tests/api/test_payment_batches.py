@@ -312,5 +312,27 @@ def test_a_batch_reads_each_table_once_for_all_its_payments(api: Api) -> None:
     assert reads("auth_credentials") == 1
     assert reads("users") == 3  # the payers (locked), the payee, their people's accounts
     assert reads("wallets") == 1
+    assert reads("payments") == 1  # what each payer has paid, for the limits
     assert balance(api, "user", payee.id) == 1_00 * len(payers)
+    _verified(api)
+
+
+def test_payments_of_one_payer_in_a_batch_count_against_the_limit_in_turn(api: Api) -> None:
+    """What a payer has paid is read ahead for the batch, and forgotten as soon as one of
+    its payments is written: the third of three ¥400 payments finds the first two and
+    is over the Class I allowance of ¥1,000 (¥200 left), as it would be alone."""
+    people = _people(api)
+    rich = _person(api, fund=1500_00)
+
+    def send(i: int) -> Response:
+        body = {"payee": people.payee.id, "amount": 400_00, "payment_password": PIN}
+        headers = {**bearer(rich.token), "Idempotency-Key": f"in-turn-{i}"}
+        return api.client.post("/v1/transfers", json=body, headers=headers)
+
+    answers = _all_at_once(api, [lambda i=i: send(i) for i in range(3)])  # type: ignore[misc]
+    codes = [str(_answer(r)[1]) for r in answers]
+    assert sorted(codes) == ["limit_exceeded", "succeeded", "succeeded"]
+    [refused] = [r for r in answers if _answer(r)[1] == "limit_exceeded"]
+    assert "200.00 CNY remaining" in str(_answer(refused)[2])
+    assert balance(api, "user", rich.id) == 1500_00 - 800_00
     _verified(api)

@@ -201,7 +201,11 @@ def batcher_of(state: Any) -> PaymentBatcher:
         with _batchers_lock:
             found = getattr(state, "payment_batcher", None)
             if found is None:
-                found = PaymentBatcher(state.db, read_ahead=batch_reads.read_ahead)
+
+                def read_ahead(uow: UnitOfWork, ahead: list[Any]) -> None:
+                    batch_reads.read_ahead(uow, ahead, state.clock())
+
+                found = PaymentBatcher(state.db, read_ahead=read_ahead)
                 state.payment_batcher = found
     assert isinstance(found, PaymentBatcher)
     return found

@@ -35,28 +35,31 @@ from sqlalchemy import (
 )
 
 from guardpay.storage.engine.db import as_utc as _utc
+from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.engine.prepared import StringList, insert_into, member, once, run, select_by
 from guardpay.storage.schema import metadata
 
 R = TypeVar("R")
 
 
-@lru_cache(maxsize=4)
-def _spend(dialect: str) -> TextClause:
-    """One statement text per dialect for every payment's limits (`spend_totals`)."""
+@lru_cache(maxsize=8)
+def _spend(dialect: str, by_payer: bool = False) -> TextClause:
+    """One statement text per dialect for every payment's limits (`spend_totals`), or
+    the same sums with a row per payer that has paid (`by_payer`, `read_spend_ahead`)."""
+    mine = "" if by_payer else "payer_id = :me AND "
 
-    def today_mine(kinds: str) -> str:
-        return f"payer_id = :me AND created_at >= :day AND {member('kind', kinds, dialect)}"
+    def today(kinds: str) -> str:
+        return f"{mine}created_at >= :day AND {member('kind', kinds, dialect)}"
 
     statement = text(
-        "SELECT COALESCE(SUM(amount), 0), "
+        f"SELECT {'payer_id, ' if by_payer else ''}COALESCE(SUM(amount), 0), "
         "COALESCE(SUM(CASE WHEN created_at >= :year THEN amount ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {today_mine('static')} THEN amount ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {today_mine('dynamic')} AND factors <= 1 "
+        f"COALESCE(SUM(CASE WHEN {today('static')} THEN amount ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {today('dynamic')} AND factors <= 1 "
         "THEN amount ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {today_mine('dynamic')} THEN amount ELSE 0 END), 0) "
+        f"COALESCE(SUM(CASE WHEN {today('dynamic')} THEN amount ELSE 0 END), 0) "
         f"FROM payments WHERE {member('payer_id', 'payers', dialect)} "
-        "AND status IN ('succeeded', 'processing')"
+        f"AND status IN ('succeeded', 'processing'){' GROUP BY payer_id' if by_payer else ''}"
     ).bindparams(
         bindparam("payers", type_=StringList()),
         bindparam("static", type_=StringList()),
@@ -65,6 +68,16 @@ def _spend(dialect: str) -> TextClause:
         bindparam("day", type_=DateTime(timezone=True)),
     )
     return once(statement)
+
+
+@dataclass(frozen=True)
+class _Spent:
+    """A payer's limit sums as remembered in the unit's memo: whose payments they count
+    (any payment of these accounts forgets them), for which bounds, and the sums."""
+
+    accounts: frozenset[str]
+    bounds: tuple[object, ...]
+    totals: tuple[int, int, int, int, int]
 
 
 def _at(name: str, nullable: bool = False) -> Column[datetime]:
@@ -182,8 +195,9 @@ def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
 class PaymentRepository:
     """The payments tables, inside a transaction the caller owns."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
+        self.memo = memo or RowMemo()
 
     def _one(
         self, cls: type[R], table: Table, where: dict[str, Any], lock: bool = False
@@ -194,12 +208,14 @@ class PaymentRepository:
 
     # -- payments ----------------------------------------------------------------------
     def insert_payment(self, row: PaymentRow) -> None:
+        self._spent_by(row.payer_id)
         run(self.conn, insert_into(payments), row.__dict__)
 
     def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
         return self._one(PaymentRow, payments, {"id": payment_id}, lock)
 
     def save_payment(self, row: PaymentRow) -> None:
+        self._spent_by(row.payer_id)
         values = {k: v for k, v in row.__dict__.items() if k != "id"}
         self.conn.execute(update(payments).where(payments.c.id == row.id).values(**values))
 
@@ -234,7 +250,13 @@ class PaymentRepository:
         """What the limits need in one query (the same rows `spent` counts): the person's
         total ever and this year, and this account's static, weak dynamic and all dynamic
         QR spending today. One statement text per dialect (`_spend`): building the
-        expression anew each time cost more than running it."""
+        expression anew each time cost more than running it. Sums read ahead for a batch
+        (`read_spend_ahead`) are used while no payment of the accounts was written."""
+        accounts = frozenset([*person_ids, user_id])
+        bounds = (year_start, day_start, tuple(static_kinds), tuple(dynamic_kinds))
+        known = self.memo.peek(("spend", user_id))
+        if isinstance(known, _Spent) and (known.accounts, known.bounds) == (accounts, bounds):
+            return known.totals
         row = run(
             self.conn,
             _spend(self.conn.dialect.name),
@@ -248,6 +270,41 @@ class PaymentRepository:
             },
         ).one()
         return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
+
+    def read_spend_ahead(
+        self,
+        payers: Mapping[str, Sequence[str]],
+        year_start: datetime,
+        day_start: datetime,
+        static_kinds: Sequence[str],
+        dynamic_kinds: Sequence[str],
+    ) -> None:
+        """`spend_totals` for several payers (each with its person's accounts) in one
+        statement, into the memo."""
+        everyone = sorted({a for user, people in payers.items() for a in (*people, user)})
+        params = {
+            "payers": everyone,
+            "year": year_start,
+            "day": day_start,
+            "static": list(static_kinds),
+            "dynamic": list(dynamic_kinds),
+        }
+        rows = run(self.conn, _spend(self.conn.dialect.name, by_payer=True), params).all()
+        sums = {str(r[0]): tuple(int(v) for v in r[1:]) for r in rows}
+        bounds = (year_start, day_start, tuple(static_kinds), tuple(dynamic_kinds))
+        for user, people in payers.items():
+            accounts = frozenset([*people, user])
+            total = sum(sums[a][0] for a in accounts if a in sums)
+            this_year = sum(sums[a][1] for a in accounts if a in sums)
+            static, weak, dynamic = sums.get(user, (0, 0, 0, 0, 0))[2:]
+            totals = (total, this_year, static, weak, dynamic)
+            self.memo.put(("spend", user), _Spent(accounts, bounds, totals))
+
+    def _spent_by(self, payer_id: str) -> None:
+        """A payment of `payer_id` written: forget every sum that counts it."""
+        self.memo.forget_table(
+            "spend", lambda known: isinstance(known, _Spent) and payer_id in known.accounts
+        )
 
     # -- orders ------------------------------------------------------------------------
     def insert_order(self, row: OrderRow) -> None:

@@ -182,7 +182,7 @@ class UnitOfWork:
     def payments(self) -> PaymentRepository:
         from guardpay.storage.payments import PaymentRepository
 
-        return PaymentRepository(self.conn)
+        return PaymentRepository(self.conn, self.memo)
 
     @property
     def risk(self) -> RiskRepository:

@@ -4,13 +4,14 @@ for the whole batch, before its payments run.
 Each payment of a batch runs the pipeline alone (pipeline.py), and each step reads the
 rows it needs through the unit of work's repositories. Alone, that is a statement per row:
 the session of the bearer token, the payer (locked) and the payee, the payer's other
-accounts as the same person, the session's device, the payer's credentials (locked) and
-both wallets. Here the batch reads each of those tables once, for every payment it holds,
-into the unit of work's row memo (storage/engine/memo.py); the steps then find their
-rows there. Nothing else changes: a payment that finds no row (a token that matches no
-session, a payee named by phone number) reads it as it would alone, and every write
-forgets the rows it changes, so a payment never sees a row older than the payments
-before it in the batch wrote.
+accounts as the same person, the session's device, the payer's credentials (locked), both
+wallets, and what the payer has paid that the limits count. Here the batch reads each of
+those once, for every payment it holds, into the unit of work's row memo
+(storage/engine/memo.py); the steps then find their rows there. Nothing else changes: a
+payment that finds no row (a token that matches no session, a payee named by phone
+number) reads it as it would alone, and every write forgets the rows it changes (a
+payment written forgets the sums that count its payer), so a payment never sees a row
+older than the payments before it in the batch wrote.
 
 Payers' rows are locked in id order (PostgreSQL), all at once, before any payment runs:
 two workers' batches with payers in common then queue on the first one they share,
@@ -21,10 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from guardpay.domain.auth.sessions import USER
 from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.payments import limits
 from guardpay.security.tokens import token_hash
+from guardpay.storage.identity import UserRow
 from guardpay.storage.uow import UnitOfWork
 
 WALLET = AccountCode.CUSTOMER_WALLET.name.lower()
@@ -44,8 +48,9 @@ class Ahead:
         return "Ahead(***)"
 
 
-def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead]) -> None:
-    """The rows the batch's payments will read, one statement per table."""
+def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> None:
+    """The rows the batch's payments will read, one statement per table; `now` is the
+    time their limits will count from (a payment whose day began since reads its own)."""
     hashes = sorted({token_hash(r.token.strip()) for r in requests if r.token})
     sessions = uow.auth.read_sessions_ahead(hashes)
     payers = sorted({s.subject_id for s in sessions if s.subject_kind == USER})
@@ -59,9 +64,27 @@ def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead]) -> None:
     people = sorted({u.person_index for u in found if u.person_index is not None})
     if people:
         uow.identity.read_persons_ahead(people)
+    _spend_ahead(uow, [u for u in found if u.id in payers], now)
     devices = sorted({s.device_id for s in sessions if s.device_id is not None})
     if devices:
         uow.auth.read_devices_ahead(devices)
     uow.auth.read_credentials_ahead(payers)
     for currency in sorted({r.currency for r in requests if r.currency is not None}):
         uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
+
+
+def _spend_ahead(uow: UnitOfWork, payers: Sequence[UserRow], now: datetime) -> None:
+    """What each payer has paid (the limits' sums, services/payments/limits.py), counted
+    over the accounts of the same person, as `account_standing` names them."""
+    accounts = {
+        u.id: uow.identity.users_of_person(u.person_index) if u.person_index else [u.id]
+        for u in payers
+    }
+    settings = limits.DEFAULT
+    uow.payments.read_spend_ahead(
+        accounts,
+        limits.year_start(now, settings),
+        limits.day_start(now, settings),
+        [limits.QR_STATIC],
+        limits.DYNAMIC,
+    )

@@ -59,14 +59,20 @@ class RowMemo:
     def has(self, key: Hashable) -> bool:
         return key in self._rows
 
+    def peek(self, key: Hashable) -> object | None:
+        """What is remembered under `key`, or None (never reads)."""
+        return self._rows.get(key)
+
     def forget(self, key: Hashable) -> None:
         self._rows.pop(key, None)
 
-    def forget_table(self, table: str) -> None:
-        """Every entry of one kind (keys are tuples named by their table first): for a
-        write that changes rows known under another key than the one it names."""
+    def forget_table(self, table: str, changed: Callable[[object], bool] | None = None) -> None:
+        """Every entry of one kind (keys are tuples named by their table first), or those
+        of its entries whose value `changed` says a write changed: for a write that
+        changes rows known under another key than the one it names."""
         for key in [k for k in self._rows if isinstance(k, tuple) and k and k[0] == table]:
-            del self._rows[key]
+            if changed is None or changed(self._rows[key]):
+                del self._rows[key]
 
     def clear(self) -> None:
         self._rows.clear()
