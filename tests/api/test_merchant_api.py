@@ -125,6 +125,8 @@ def test_keys_are_checked_and_revocable(world: World) -> None:
     listed = api.get(keys, shop.token).json()["data"]
     assert [k["id"] for k in listed] == [signer.key_id]
     assert "public_key" not in listed[0]
+    orders = f"/v1/merchants/{shop.id}/orders"
+    assert signer.post(orders, {"amount": 1}).status_code == 201  # its key parsed, and kept
     revoked = api.post(f"{keys}/{signer.key_id}/revoke", None, shop.token)
     assert revoked.json()["revoked_at"] is not None
     error_of(signer.post(f"/v1/merchants/{shop.id}/orders", {"amount": 1}), 401, "api_key_unknown")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,11 +37,20 @@ def verify(pem: str, signature_b64: str, message: bytes) -> None:
     """Raises 401 `signature_invalid` unless `signature_b64` signs `message`."""
     try:
         signature = base64.b64decode(signature_b64, validate=True)
-        load_public_key(pem).verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        _stored_key(pem).verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, binascii.Error, InvalidRequest):
         raise AuthenticationFailed(
             "the request signature does not verify", code="signature_invalid"
         ) from None
+
+
+@lru_cache(maxsize=4096)
+def _stored_key(pem: str) -> rsa.RSAPublicKey:
+    """A stored key, parsed once per process (every request a merchant signs is checked
+    against the same key). Keyed by the key's own text, so a revoked or rotated key needs
+    no invalidation: whether it may sign is its row's (`revoked_at`), read in the
+    request's transaction first (services/identity/merchant_api.py `authenticate`)."""
+    return load_public_key(pem)
 
 
 def fingerprint(pem: str) -> str:
