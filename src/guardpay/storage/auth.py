@@ -41,7 +41,7 @@ from guardpay.domain.auth.stepup import Challenge, ChallengeStatus
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.engine.db import as_utc as _utc
 from guardpay.storage.engine.memo import RowMemo
-from guardpay.storage.engine.prepared import once, run, select_by, select_in
+from guardpay.storage.engine.prepared import once, rows_by, run, select_by
 from guardpay.storage.schema import Id, metadata
 
 Ref = String(40)  # "usr_...", "ses_...", "dev_...": ids are strings
@@ -231,19 +231,9 @@ class AuthRepository:
     def read_credentials_ahead(self, user_ids: Sequence[str]) -> None:
         """Several users' credentials, locked as `credentials` locks them, into the memo
         (None for a user without any)."""
-        found = self._many(auth_credentials, "user_id", user_ids, lock=True)
-        for user_id in user_ids:
-            row = found.get(user_id)
-            creds = Credentials(**_row(row)) if row is not None else None
-            self.memo.put(("auth_credentials", user_id), creds)
-
-    def _many(
-        self, table: Table, column: str, values: Sequence[str], *, lock: bool = False
-    ) -> dict[str, dict[str, Any]]:
-        """Rows whose `column` is one of `values`, by that column, in one statement."""
-        query = select_in(table, column, self.conn.dialect.name, lock)
-        rows = run(self.conn, query, {"values": sorted(set(values))}).mappings()
-        return {str(r[column]): r for r in rows}
+        rows = rows_by(self.conn, auth_credentials, "user_id", user_ids, lock=True)
+        found = {k: Credentials(**_row(r)) for k, r in rows.items()}
+        self.memo.put_all("auth_credentials", user_ids, found)
 
     def save_credentials(self, creds: Credentials) -> None:
         self.memo.forget(("auth_credentials", creds.user_id))
@@ -305,15 +295,10 @@ class AuthRepository:
     def read_sessions_ahead(self, token_hashes: Sequence[str]) -> list[Session]:
         """The sessions of several bearer tokens, into the memo (None for an unknown
         token); those found."""
-        found = self._many(auth_sessions, "token_hash", token_hashes)
-        sessions = []
-        for token_hash in token_hashes:
-            row = found.get(token_hash)
-            session = _session(row) if row is not None else None
-            self.memo.put(("auth_sessions", token_hash), session)
-            if session is not None:
-                sessions.append(session)
-        return sessions
+        rows = rows_by(self.conn, auth_sessions, "token_hash", token_hashes)
+        found = {k: _session(r) for k, r in rows.items()}
+        self.memo.put_all("auth_sessions", token_hashes, found)
+        return list(found.values())
 
     def session(self, session_id: str) -> Session | None:
         row = self._one(auth_sessions, id=session_id)
@@ -374,11 +359,10 @@ class AuthRepository:
         return self.memo.get(("auth_devices", device_id), load)
 
     def read_devices_ahead(self, device_ids: Sequence[str]) -> None:
-        found = self._many(auth_devices, "id", device_ids)
-        for device_id in device_ids:
-            row = found.get(device_id)
-            device = Device(**_row(row)) if row is not None else None
-            self.memo.put(("auth_devices", device_id), device)
+        rows = rows_by(self.conn, auth_devices, "id", device_ids)
+        self.memo.put_all(
+            "auth_devices", device_ids, {k: Device(**_row(r)) for k, r in rows.items()}
+        )
 
     def device_by_key(self, user_id: str, public_key: str) -> Device | None:
         row = self._one(auth_devices, lock=True, user_id=user_id, public_key=public_key)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -44,7 +46,7 @@ from guardpay.errors import Conflict
 from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.engine.db import as_utc as _utc
 from guardpay.storage.engine.memo import RowMemo
-from guardpay.storage.engine.prepared import insert_into, once, run, select_by, select_in
+from guardpay.storage.engine.prepared import insert_into, once, one_of, rows_by, run, select_by
 from guardpay.storage.schema import metadata
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -224,6 +226,13 @@ _PERSON = once(
 )
 
 
+@lru_cache(maxsize=4)
+def _persons(dialect: str) -> Select[Any]:
+    """`_PERSON` for several people: (user id, person index), in id order."""
+    where = one_of("users.person_index", "values", dialect)
+    return once(select(users.c.id, users.c.person_index).where(where).order_by(users.c.id))
+
+
 class IdentityRepository:
     """Identity tables, used inside a transaction the caller owns."""
 
@@ -269,24 +278,20 @@ class IdentityRepository:
     ) -> list[UserRow]:
         """Several users into the memo (None for an unknown id), `for_update` locked as
         `user(for_update=True)` locks one, in id order; those found."""
-        found = {}
-        query = select_in(users, "id", self.conn.dialect.name, for_update)
-        for m in run(self.conn, query, {"values": sorted(set(user_ids))}).mappings():
-            found[str(m["id"])] = _row(UserRow, m)
-        for user_id in user_ids:
-            self.memo.put(("users", user_id), found.get(user_id))
-            if for_update:
-                self.memo.put(("users.locked", user_id), True)
+        rows = rows_by(self.conn, users, "id", user_ids, lock=for_update)
+        found = {k: _row(UserRow, r) for k, r in rows.items()}
+        self.memo.put_all("users", user_ids, found)
+        if for_update:
+            self.memo.put_all("users.locked", user_ids, dict.fromkeys(user_ids, True))
         return list(found.values())
 
     def read_persons_ahead(self, person_indexes: Sequence[str]) -> None:
         """`users_of_person` for several people at once, into the memo."""
-        query = select_in(users, "person_index", self.conn.dialect.name)
         accounts: dict[str, list[str]] = {p: [] for p in person_indexes}
-        for m in run(self.conn, query, {"values": sorted(set(person_indexes))}).mappings():
-            accounts[str(m["person_index"])].append(str(m["id"]))
-        for person, ids in accounts.items():
-            self.memo.put(("persons", person), sorted(ids))
+        params = {"values": sorted(set(person_indexes))}
+        for user_id, person in run(self.conn, _persons(self.conn.dialect.name), params).all():
+            accounts[str(person)].append(str(user_id))  # in id order, as `_PERSON` reads
+        self.memo.put_all("persons", person_indexes, accounts)
 
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))

@@ -66,9 +66,8 @@ class WalletRepository:
                 {"k": owner_kind, "values": sorted(set(owner_ids)), "c": currency, "p": purpose},
             ).all()
         }
-        for owner_id in owner_ids:
-            key = ("wallets", owner_kind, owner_id, currency, purpose)
-            self.memo.put(key, found.get(owner_id))
+        for owner_id in owner_ids:  # keyed as `find` keys it, not by owner alone
+            self.memo.put(("wallets", owner_kind, owner_id, currency, purpose), found.get(owner_id))
 
     def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         row = run(

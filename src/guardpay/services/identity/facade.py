@@ -27,6 +27,7 @@ from guardpay.services.identity.users import (
     VerificationResult,
     account_standing,
     get_user,
+    person_accounts,
     register_user,
     verify_identity,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "get_user",
     "list_cards",
     "list_sub_merchants",
+    "person_accounts",
     "register_merchant",
     "register_user",
     "reveal_field",

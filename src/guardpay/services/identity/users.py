@@ -31,6 +31,7 @@ from guardpay.services.identity.common import live_user, load_user, today
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.storage.identity import DocumentRow, UserRow
+from guardpay.storage.uow import UnitOfWork
 
 DISPLAY_NAME_MAX = 32
 
@@ -115,10 +116,16 @@ class Standing:
 def account_standing(ctx: Context, user_id: str) -> Standing:
     user = load_user(ctx, user_id)
     cls = AccountClass(user.account_class)
-    accounts = [user.id]
-    if user.person_index is not None:
-        accounts = ctx.uow.identity.users_of_person(user.person_index)
+    accounts = person_accounts(ctx.uow, user)
     return Standing(user.id, cls, can_pay(cls) and user.status == "active", accounts)
+
+
+def person_accounts(uow: UnitOfWork, user: UserRow) -> list[str]:
+    """Every account verified as the same person as `user` (just `user`'s, unverified):
+    what the class limits count across."""
+    if user.person_index is None:
+        return [user.id]
+    return uow.identity.users_of_person(user.person_index)
 
 
 @dataclass(frozen=True)

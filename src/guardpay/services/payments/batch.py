@@ -26,9 +26,9 @@ from datetime import datetime
 
 from guardpay.domain.auth.sessions import USER
 from guardpay.domain.ledger.chart import AccountCode
-from guardpay.domain.payments import limits
 from guardpay.security.tokens import token_hash
-from guardpay.storage.identity import UserRow
+from guardpay.services.identity import facade as identity
+from guardpay.services.payments import limits
 from guardpay.storage.uow import UnitOfWork
 
 WALLET = AccountCode.CUSTOMER_WALLET.name.lower()
@@ -40,7 +40,7 @@ class Ahead:
     transfer, the payee it names (a user id or a phone number) and the currency. Not in
     reprs: the token is a credential."""
 
-    token: str = ""
+    token: str
     payee: str | None = None
     currency: str | None = None
 
@@ -51,40 +51,22 @@ class Ahead:
 def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> None:
     """The rows the batch's payments will read, one statement per table; `now` is the
     time their limits will count from (a payment whose day began since reads its own)."""
-    hashes = sorted({token_hash(r.token.strip()) for r in requests if r.token})
-    sessions = uow.auth.read_sessions_ahead(hashes)
+    sessions = uow.auth.read_sessions_ahead([token_hash(r.token.strip()) for r in requests])
     payers = sorted({s.subject_id for s in sessions if s.subject_kind == USER})
     if not payers:
         return
     named = {r.payee for r in requests if r.payee is not None and r.payee.startswith("usr_")}
     payees = sorted(named - set(payers))
-    found = uow.identity.read_users_ahead(payers, for_update=True)
-    if payees:
-        found += uow.identity.read_users_ahead(payees)
+    paying = uow.identity.read_users_ahead(payers, for_update=True)
+    found = paying + (uow.identity.read_users_ahead(payees) if payees else [])
     people = sorted({u.person_index for u in found if u.person_index is not None})
     if people:
         uow.identity.read_persons_ahead(people)
-    _spend_ahead(uow, [u for u in found if u.id in payers], now)
+    accounts = {u.id: identity.person_accounts(uow, u) for u in paying}
+    uow.payments.read_spend_ahead(accounts, *limits.spend_window(now))
     devices = sorted({s.device_id for s in sessions if s.device_id is not None})
     if devices:
         uow.auth.read_devices_ahead(devices)
     uow.auth.read_credentials_ahead(payers)
     for currency in sorted({r.currency for r in requests if r.currency is not None}):
         uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
-
-
-def _spend_ahead(uow: UnitOfWork, payers: Sequence[UserRow], now: datetime) -> None:
-    """What each payer has paid (the limits' sums, services/payments/limits.py), counted
-    over the accounts of the same person, as `account_standing` names them."""
-    accounts = {
-        u.id: uow.identity.users_of_person(u.person_index) if u.person_index else [u.id]
-        for u in payers
-    }
-    settings = limits.DEFAULT
-    uow.payments.read_spend_ahead(
-        accounts,
-        limits.year_start(now, settings),
-        limits.day_start(now, settings),
-        [limits.QR_STATIC],
-        limits.DYNAMIC,
-    )

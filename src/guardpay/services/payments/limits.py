@@ -11,6 +11,7 @@ other and cannot both slip under a limit that only one of them fits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from guardpay.domain.identity.classes import AccountClass, remaining_allowance
 from guardpay.domain.money import Money
@@ -46,18 +47,21 @@ def lock_payer(ctx: Context, user_id: str) -> identity.Standing:
     return standing
 
 
+def spend_window(
+    now: datetime, settings: PaymentSettings = DEFAULT
+) -> tuple[datetime, datetime, list[str], tuple[str, ...]]:
+    """What the limits' sums count from (`PaymentRepository.spend_totals`): the year's
+    and the day's start, the static QR kinds and the dynamic ones. A batch reads the
+    sums ahead with the same window (services/payments/batch.py)."""
+    return qr.year_start(now, settings), qr.day_start(now, settings), [qr.QR_STATIC], qr.DYNAMIC
+
+
 def _spending(
     ctx: Context, standing: identity.Standing, settings: PaymentSettings
 ) -> tuple[int, DaySpend]:
     """(what the account class still allows, today's QR spending), in one query."""
-    now = ctx.now()
     total, this_year, static, weak, dynamic = ctx.uow.payments.spend_totals(
-        standing.person_accounts,
-        standing.user_id,
-        qr.year_start(now, settings),
-        qr.day_start(now, settings),
-        [qr.QR_STATIC],
-        qr.DYNAMIC,
+        standing.person_accounts, standing.user_id, *spend_window(ctx.now(), settings)
     )
     left = remaining_allowance(standing.account_class, total, this_year)
     return left, DaySpend(static=static, dynamic_weak=weak, dynamic_all=dynamic)

@@ -12,8 +12,8 @@ payment then finds them here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 
@@ -34,9 +34,17 @@ def _undone_on(conn: Connection, *_: object) -> None:
         memo.clear()
 
 
+#: a memo key: the table first (what `forget_table` drops), then what names the row
+Key = tuple[Hashable, ...]
+
+
 class RowMemo:
+    """Entries kept by table, so a write that must forget a whole table's entries
+    (`forget_table`) visits that table's alone: a payment written forgets its payer's
+    sums among a batch's hundreds of remembered rows."""
+
     def __init__(self, conn: Connection | None = None) -> None:
-        self._rows: dict[Hashable, object] = {}
+        self._tables: dict[Hashable, dict[Key, object]] = {}
         if conn is not None:
             self.watch(conn)
 
@@ -45,34 +53,48 @@ class RowMemo:
         `forget_on_savepoint_rollback`, finds this memo on the connection)."""
         conn.info[_INFO_KEY] = self
 
-    def get(self, key: Hashable, load: Callable[[], T]) -> T:
-        if key in self._rows:
-            return self._rows[key]  # type: ignore[return-value]
+    def get(self, key: Key, load: Callable[[], T]) -> T:
+        rows = self._tables.get(key[0])
+        if rows is not None and key in rows:
+            return rows[key]  # type: ignore[return-value]
         value = load()
-        self._rows[key] = value
+        self.put(key, value)
         return value
 
-    def put(self, key: Hashable, value: object) -> None:
+    def put(self, key: Key, value: object) -> None:
         """A row read ahead (several at once, for a batch: services/payments/batch.py)."""
-        self._rows[key] = value
+        self._tables.setdefault(key[0], {})[key] = value
 
-    def has(self, key: Hashable) -> bool:
-        return key in self._rows
+    def put_all(self, table: str, ids: Iterable[Hashable], found: Mapping[Any, object]) -> None:
+        """The rows read ahead for `ids` (`found`, by id), None for those not found, so a
+        later `get` reads none of them again."""
+        rows = self._tables.setdefault(table, {})
+        for row_id in ids:
+            rows[(table, row_id)] = found.get(row_id)
 
-    def peek(self, key: Hashable) -> object | None:
+    def has(self, key: Key) -> bool:
+        return key in self._tables.get(key[0], {})
+
+    def peek(self, key: Key) -> object | None:
         """What is remembered under `key`, or None (never reads)."""
-        return self._rows.get(key)
+        return self._tables.get(key[0], {}).get(key)
 
-    def forget(self, key: Hashable) -> None:
-        self._rows.pop(key, None)
+    def forget(self, key: Key) -> None:
+        rows = self._tables.get(key[0])
+        if rows is not None:
+            rows.pop(key, None)
 
     def forget_table(self, table: str, changed: Callable[[object], bool] | None = None) -> None:
-        """Every entry of one kind (keys are tuples named by their table first), or those
-        of its entries whose value `changed` says a write changed: for a write that
-        changes rows known under another key than the one it names."""
-        for key in [k for k in self._rows if isinstance(k, tuple) and k and k[0] == table]:
-            if changed is None or changed(self._rows[key]):
-                del self._rows[key]
+        """Every entry of one table, or those whose value `changed` says a write changed:
+        for a write that changes rows known under another key than the one it names."""
+        rows = self._tables.get(table)
+        if rows is None:
+            return
+        if changed is None:
+            rows.clear()
+            return
+        for key in [k for k, value in rows.items() if changed(value)]:
+            del rows[key]
 
     def clear(self) -> None:
-        self._rows.clear()
+        self._tables.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar, cast
@@ -107,6 +107,15 @@ def select_in(table: Table, column: str, dialect: str, lock: bool = False) -> Se
     query = select(table).where(one_of(f"{table.name}.{column}", "values", dialect))
     query = query.order_by(table.c[column])
     return once(query.with_for_update() if lock and dialect == "postgresql" else query)
+
+
+def rows_by(
+    conn: Connection, table: Table, column: str, values: Iterable[str], *, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The rows whose `column` is one of `values`, by that column, in one statement
+    (`select_in`)."""
+    query = select_in(table, column, conn.dialect.name, lock)
+    return {str(r[column]): r for r in run(conn, query, {"values": sorted(set(values))}).mappings()}
 
 
 @lru_cache(maxsize=256)
