@@ -17,6 +17,7 @@ import random
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -35,6 +36,8 @@ from guardpay.storage.engine.scratch import (
 )
 
 LEDGER, CODE = 156, 100
+#: transfers per reported rate (`segments`)
+SEGMENT = 1_000_000
 SOURCE = 1
 #: Full batches outstanding at once, as concurrent callers would keep them: the writer
 #: computes one while two are handed to the database (one committing, one queued) and
@@ -74,6 +77,38 @@ def _collect(entry: tuple[float, Future[list[Result]]], latencies: list[float]) 
     return sum(r is not Result.ok for r in results)
 
 
+def _stamp(done: list[tuple[int, float]], written: int) -> Callable[[Future[Any]], None]:
+    """A batch's done-callback: the transfers written once it committed, and when."""
+
+    def stamp(_: Future[Any]) -> None:
+        done.append((written, time.perf_counter()))
+
+    return stamp
+
+
+def segment_size(transfers: int) -> int:
+    """How many transfers each reported rate covers: a million, or a tenth of a smaller
+    run (at least a batch), so a short run still shows whether the rate holds."""
+    if transfers >= 2 * SEGMENT:
+        return SEGMENT
+    return max(MAX_BATCH, transfers // 10)
+
+
+def segments(done: list[tuple[int, float]], start: float, size: int) -> list[dict[str, int]]:
+    """The rate in each `size` transfers written, from when each batch committed (`done`:
+    transfers written by then, and the time, in order): why a run slowed shows here,
+    where the average hides it. A segment holds the batches that ended in it."""
+    out: list[dict[str, int]] = []
+    written_before, since = 0, start
+    for i, (written, at) in enumerate(done):
+        if written // size > written_before // size or i == len(done) - 1:
+            if at > since:
+                rate = round((written - written_before) / (at - since))
+                out.append({"written": written, "transfers_per_second": rate})
+            written_before, since = written, at
+    return out
+
+
 def _run(
     db: Database, transfers: int, accounts: int, history: bool, seed: int, io: str
 ) -> dict[str, Any]:
@@ -85,10 +120,13 @@ def _run(
     with LedgerWriter(db, io=io) as writer:
         _setup(writer, accounts, history)
         work = _transfers(transfers, accounts, first_id, seed)
+        done: list[tuple[int, float]] = []
         start = time.perf_counter()
         window: deque[tuple[float, Future[list[Result]]]] = deque()
         for i in range(0, transfers, MAX_BATCH):
-            window.append((time.perf_counter(), writer.submit(work[i : i + MAX_BATCH])))
+            future = writer.submit(work[i : i + MAX_BATCH])
+            future.add_done_callback(_stamp(done, min(i + MAX_BATCH, transfers)))
+            window.append((time.perf_counter(), future))
             if len(window) >= WINDOW:
                 failed += _collect(window.popleft(), batch_seconds)
         while window:
@@ -100,6 +138,7 @@ def _run(
     base_seconds = time.perf_counter() - base_start
     tps = transfers / seconds
     median = statistics.median(batch_seconds)
+    rates = segments(sorted(done), start, segment_size(transfers))
     return {
         "backend": db.backend,
         "transfers": transfers,
@@ -118,6 +157,12 @@ def _run(
             "transfers_per_second": round(transfers / base_seconds),
         },
         "ratio_to_baseline": round(seconds and base_seconds / seconds, 3),
+        "segment_size": segment_size(transfers),
+        "segments": rates,
+        "last_to_first_segment": round(
+            rates[-1]["transfers_per_second"] / rates[0]["transfers_per_second"], 3
+        ),
+        "slowest_segment_transfers_per_second": min(r["transfers_per_second"] for r in rates),
     }
 
 

@@ -58,10 +58,16 @@ def ledger(
         "transfers_per_second",
         "median_batch_latency_seconds",
         "ratio_to_baseline",
+        "last_to_first_segment",
+        "slowest_segment_transfers_per_second",
         "failed",
     ):
         table.add_row(key, str(result[key]))
     table.add_row("baseline transfers_per_second", str(result["baseline"]["transfers_per_second"]))
+    for segment in result["segments"]:
+        table.add_row(
+            f"transfers/s up to {segment['written']:,}", str(segment["transfers_per_second"])
+        )
     console.print(table)
 
 
