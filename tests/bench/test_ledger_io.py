@@ -91,7 +91,7 @@ def test_a_packed_outcome_unpacks_to_the_same_rows(books: Database) -> None:
     assert back.results == []  # the callers' results never leave the writer
 
 
-def _disk_full(*_: object) -> None:
+def _disk_full(*_: object, **__: object) -> None:
     raise OSError("disk full")
 
 

@@ -13,7 +13,7 @@ import pytest
 from guardpay.bench.ledger_io import ThreadSink
 from guardpay.bench.ledger_writer import LedgerWriter
 from guardpay.domain.ledger.chart import AccountCode
-from guardpay.domain.ledger.model import Transfer, TransferFlags
+from guardpay.domain.ledger.model import Account, Transfer, TransferFlags
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.work import BatchOutcome
 from guardpay.services.ledger.books import MAX_BATCH, Clock, execute, system_clock, verify
@@ -305,14 +305,19 @@ def test_a_batch_that_fails_to_commit_is_redone_with_every_batch_built_on_it(
     write, submit = LedgerRepository.write, ThreadSink.submit
 
     def second_write_fails(
-        repo: LedgerRepository, out: BatchOutcome, now: int, *, clock: bool = True
-    ) -> None:
+        repo: LedgerRepository,
+        out: BatchOutcome,
+        now: int,
+        *,
+        clock: bool = True,
+        defer: bool = False,
+    ) -> list[Account]:
         nonlocal writes
         writes += 1
         if writes == 2:  # fail only once batch 3, computed on this one, is on its way
             assert third_handed_over.wait(30)
             raise OSError("disk I/O error")
-        write(repo, out, now, clock=clock)
+        return write(repo, out, now, clock=clock, defer=defer)
 
     def counted(sink: ThreadSink, out: BatchOutcome, now: int, clock: int) -> Future[None]:
         nonlocal handed

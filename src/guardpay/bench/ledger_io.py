@@ -9,6 +9,7 @@ rebuilt and the batch it held is redone by the writer under the lock.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import itertools
@@ -18,11 +19,12 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from guardpay.domain.ledger.model import Account, Transfer
-from guardpay.domain.ledger.work import BatchOutcome
+from guardpay.domain.ledger.work import After, BatchOutcome
 from guardpay.storage.engine.db import Database
+from guardpay.storage.ledger import After4
 from guardpay.storage.uow import unit_of_work
 
 
@@ -57,23 +59,58 @@ class Persister:
     batch could end at the same clock value with different content).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fold_every: int = 0) -> None:
+        """`fold_every` > 0: account rows are left behind (storage/ledger.py, "Deferred
+        accounts") and folded in once that many transfers were written since the last
+        fold, in the transaction of the batch that reached it."""
         self.db = db
+        self.fold_every = fold_every
+        self._since_fold = 0
+        #: the rows this persister left behind: id -> (as of, counters); None while rows
+        #: it did not leave may lag too (a writer before it died unfolded)
+        self._owed: dict[int, tuple[int, After4]] | None = None
         self._refused: set[int] = set()  # end clocks of batches that were never written
 
     def persist(self, outcome: BatchOutcome, now: int, expected_clock: int) -> None:
         try:
             if expected_clock in self._refused:
                 raise StaleBatch("the batch under this one was not written")
+            written = self._since_fold + len(outcome.transfers)
+            fold = bool(self.fold_every) and written >= self.fold_every
             with unit_of_work(self.db) as uow:
-                if uow.ledger.lock_clock() != expected_clock:
+                repo = uow.ledger
+                if repo.lock_clock() != expected_clock:
                     raise StaleBatch("another writer moved the ledger on")
-                uow.ledger.write(outcome, now)
+                owed = self._owed
+                if owed is None and not repo.lag():
+                    owed = {}
+                behind = repo.write(outcome, now, defer=bool(self.fold_every))
+                if owed is not None:  # updated in place: on failure it is dropped below
+                    at = outcome.last_timestamp
+                    for a in behind:
+                        owed[a.id] = (at, _counters(a))
+                if fold:
+                    repo.fold(owed)
+            self._owed = {} if fold else owed
+            self._since_fold = 0 if fold else written
         except BaseException:
+            self._owed = None  # it may hold what did not commit: fold from the transfers
             if len(self._refused) > 1_000:  # only in-flight batches can build on these
                 self._refused.clear()
             self._refused.add(outcome.last_timestamp)
             raise
+
+    def fold(self) -> None:
+        """Fold what this persister left behind (as the writer closes)."""
+        if self.fold_every:
+            with unit_of_work(self.db) as uow:
+                uow.ledger.lock_clock()
+                uow.ledger.fold(self._owed)
+            self._owed, self._since_fold = {}, 0
+
+
+def _counters(a: Account) -> After4:
+    return a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
 
 
 class BatchSink(Protocol):
@@ -83,23 +120,24 @@ class BatchSink(Protocol):
 
 
 class ThreadSink:
-    def __init__(self, db: Database) -> None:
-        self._persister = Persister(db)
+    def __init__(self, db: Database, fold_every: int = 0) -> None:
+        self._persister = Persister(db, fold_every)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-io")
 
     def submit(self, outcome: BatchOutcome, now: int, expected_clock: int) -> Future[None]:
         return self._pool.submit(self._persister.persist, outcome, now, expected_clock)
 
     def close(self) -> None:
+        self._pool.submit(self._persister.fold).result()
         self._pool.shutdown()
 
 
 _worker: Persister | None = None
 
 
-def _start_worker(url: str) -> None:
+def _start_worker(url: str, fold_every: int) -> None:
     global _worker
-    _worker = Persister(Database(url))
+    _worker = Persister(Database(url), fold_every)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +149,7 @@ class Packed:
 
     transfers: array[int]
     accounts_updated: array[int]
+    after: array[int]
     rest: BatchOutcome
 
     @classmethod
@@ -119,7 +158,8 @@ class Packed:
         return cls(
             array("q", flat(out.transfers)),
             array("q", flat(out.accounts_updated)),
-            dataclasses.replace(out, results=[], transfers=[], accounts_updated=[]),
+            array("q", flat(out.after)),
+            dataclasses.replace(out, results=[], transfers=[], accounts_updated=[], after=[]),
         )
 
     def unpack(self) -> BatchOutcome:
@@ -127,13 +167,23 @@ class Packed:
             self.rest,
             transfers=_rows(Transfer, self.transfers),
             accounts_updated=_rows(Account, self.accounts_updated),
+            after=cast("list[After]", list(_cut(self.after, 8))),
         )
+
+
+def _cut(flat: array[int], width: int) -> Iterator[tuple[int, ...]]:
+    columns = [iter(flat)] * width  # one iterator `width` times: zip cuts it into rows
+    return zip(*columns, strict=True)
 
 
 def _rows(kind: type[_Row], flat: array[int]) -> list[_Row]:
     width = len(kind._fields)
-    columns = [iter(flat)] * width  # one iterator `width` times: zip cuts it into rows
-    return list(map(tuple.__new__, itertools.repeat(kind), zip(*columns, strict=True)))
+    return list(map(tuple.__new__, itertools.repeat(kind), _cut(flat, width)))
+
+
+def _fold_in_worker() -> None:
+    assert _worker is not None, "the worker was started with a database"
+    _worker.fold()
 
 
 def _persist_in_worker(packed: Packed, now: int, expected_clock: int) -> None:
@@ -143,8 +193,8 @@ def _persist_in_worker(packed: Packed, now: int, expected_clock: int) -> None:
 
 
 class ProcessSink:
-    def __init__(self, db: Database) -> None:
-        self.url = db.url
+    def __init__(self, db: Database, fold_every: int = 0) -> None:
+        self.url, self.fold_every = db.url, fold_every
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -152,7 +202,7 @@ class ProcessSink:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self.url,),
+            initargs=(self.url, self.fold_every),
         )
 
     def submit(self, outcome: BatchOutcome, now: int, expected_clock: int) -> Future[None]:
@@ -164,4 +214,7 @@ class ProcessSink:
             return self._pool.submit(_persist_in_worker, lean, now, expected_clock)
 
     def close(self) -> None:
+        # if the worker died, its rows stay behind and the writer folds from the transfers
+        with contextlib.suppress(BrokenProcessPool):
+            self._pool.submit(_fold_in_worker).result()
         self._pool.shutdown()

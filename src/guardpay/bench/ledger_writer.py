@@ -38,12 +38,20 @@ from guardpay.domain.ledger.engine import apply_batch
 from guardpay.domain.ledger.model import Event
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.work import BatchOutcome, LedgerView
-from guardpay.services.ledger.books import MAX_BATCH, Clock, apply_requests, system_clock
+from guardpay.services.ledger.books import (
+    MAX_BATCH,
+    Clock,
+    apply_requests,
+    fold,
+    system_clock,
+)
 from guardpay.storage.engine.db import Database
 from guardpay.storage.ledger import AccountCache, InFlight
 from guardpay.storage.uow import read_only, unit_of_work
 
 _RETRIES = 3
+#: transfers written between two folds of the account rows (storage/ledger.py)
+FOLD_EVERY = 1_000_000
 #: Batches handed to the database at once. With two, the next batch is already queued
 #: when one commits, so the write side never waits for the compute side (measured: the
 #: worker idled a third of each cycle with one).
@@ -64,12 +72,17 @@ class LedgerWriter:
         clock: Clock = system_clock,
         max_batch: int = MAX_BATCH,
         io: str = "thread",
+        fold_every: int = FOLD_EVERY,
     ) -> None:
         """Where batches are written (`ledger_io.py`): "thread" (the default, for tests and
         small tools), "process" (a worker process: two cores for one writer), or "auto":
         a process on SQLite, whose row binding holds the GIL, and a thread on PostgreSQL,
         whose server works in its own process (measured: 105k against 42k transfers/s on
-        SQLite with the process; 39k against 24k on PostgreSQL with the thread)."""
+        SQLite with the process; 39k against 24k on PostgreSQL with the thread).
+
+        `fold_every`: the rows of the accounts its transfers move are left behind and
+        folded in every that many transfers, and when the writer closes (0: written with
+        every batch). Storage/ledger.py, "Deferred accounts", says why."""
         self.db = db
         self.clock = clock
         self.max_batch = max_batch
@@ -80,7 +93,9 @@ class LedgerWriter:
         if io == "auto":
             io = "process" if db.backend == "sqlite" else "thread"
         self.io = io
-        self._io: BatchSink = ProcessSink(db) if io == "process" else ThreadSink(db)
+        self.fold_every = fold_every
+        sink = ProcessSink if io == "process" else ThreadSink
+        self._io: BatchSink = sink(db, fold_every)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
@@ -107,6 +122,9 @@ class LedgerWriter:
             self._closed = True
             self._queue.put(None)
             self._thread.join()
+            if self.fold_every:
+                with unit_of_work(self.db) as uow:
+                    fold(uow)
 
     def __enter__(self) -> LedgerWriter:
         return self

@@ -14,6 +14,16 @@ per shard). A transfer between shards becomes two linked two-phase transfers thr
 per-shard settlement account: pending on both shards, then posted on both (or voided),
 driven by an idempotent coordinator keyed on the transfer id.
 
+Deferred accounts. Every transfer row carries its two accounts' balances right after it
+(`AFTER_COLUMNS`), so an account's balance is the newest of its row (as of `as_of`) and
+the balances its newest later transfer carries. A writer may therefore leave the rows of
+the accounts its transfers moved behind (`write(defer=True)`), recording since when rows
+lag in the clock row (`accounts_behind_since`), and bring them up to date later in one
+pass (`fold`): with a million active accounts, rewriting their rows for every batch was
+most of a batch's cost (migration 0015). Every read of accounts here and in
+`ledger_queries` lays the lagging balances over the rows; while nothing lags (the marker
+is 0, as for the API's payments, which write rows in place) a read costs nothing more.
+
 The hot path uses the DBAPI cursor directly (executemany, COPY on PostgreSQL): SQL stays
 in this module, but without per-row ORM overhead on 8,190-row batches.
 """
@@ -22,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,7 +47,8 @@ from guardpay.domain.ledger.model import (
     TransferFlags,
 )
 from guardpay.domain.ledger.results import Result
-from guardpay.domain.ledger.work import BatchOutcome, LedgerView
+from guardpay.domain.ledger.work import After, BatchOutcome, LedgerView
+from guardpay.storage.schema import AFTER_COLUMNS
 
 ACCOUNT_COLS = (
     "id, ledger, code, flags, user_data_64, user_data_32, "
@@ -47,6 +58,11 @@ TRANSFER_COLS = (
     "id, debit_account_id, credit_account_id, amount, pending_id, user_data_64, "
     "user_data_32, timeout, ledger, code, flags, timestamp"
 )
+_AFTER = ", ".join(AFTER_COLUMNS)
+#: a transfer row as written: the transfer, then its accounts' balances after it
+_CARRIED = f"{TRANSFER_COLS}, {_AFTER}"
+#: one account's counters: debits pending, debits posted, credits pending, credits posted
+After4 = tuple[int, int, int, int]
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _COPY_THRESHOLD = 64
 V = TypeVar("V")
@@ -171,8 +187,19 @@ class LedgerRepository:
 
     # -- the batch ---------------------------------------------------------------------
     def lock_clock(self) -> int:
+        return self.lock_clock_and_lag()[0]
+
+    def lock_clock_and_lag(self) -> tuple[int, int]:
+        """The clock, locked, and since when account rows lag (0: none does)."""
         lock = " FOR UPDATE" if self.pg else ""
-        return int(self._rows(f"SELECT last_timestamp FROM ledger_clock WHERE id = 1{lock}")[0][0])
+        row = self._rows(
+            f"SELECT last_timestamp, accounts_behind_since FROM ledger_clock WHERE id = 1{lock}"
+        )[0]
+        return int(row[0]), int(row[1])
+
+    def lag(self) -> int:
+        """Since when account rows may lag behind their transfers (0: none does)."""
+        return int(self._rows("SELECT accounts_behind_since FROM ledger_clock WHERE id = 1")[0][0])
 
     def load_view(
         self, requests: Sequence[Sequence[Event]], now: int, cache: AccountCache | None = None
@@ -190,6 +217,7 @@ class LedgerRepository:
         last: int,
         cache: AccountCache | None = None,
         inflight: InFlight | None = None,
+        lag: int | None = None,
     ) -> LedgerView:
         """The view as of clock `last`: stored state, plus `inflight` (a batch being
         committed on another connection) laid over it. Without the lock this is a
@@ -213,7 +241,7 @@ class LedgerRepository:
         holds = (pending_ids & transfers.keys()) | {p.id for p in expiring}
         failed = self.failed_by_id(transfer_ids) if transfer_ids else {}
         return LedgerView(
-            accounts=self._accounts(account_ids, last, cache),
+            accounts=self._accounts(account_ids, last, cache, lag),
             transfers=transfers,
             pending=fly.over(self.pending_by_id(holds), fly.pending),
             failed=fly.over(failed, fly.failed),
@@ -223,15 +251,15 @@ class LedgerRepository:
         )
 
     def _accounts(
-        self, ids: set[int], clock: int, cache: AccountCache | None
+        self, ids: set[int], clock: int, cache: AccountCache | None, lag: int | None
     ) -> dict[int, Account]:
         if cache is None or not cache.valid_at(clock):
-            return self.accounts_by_id(ids)
+            return self.accounts_by_id(ids, lag)
         known = cache.accounts
         found = {i: known[i] for i in ids if i in known}
         missing = ids - found.keys()
         if missing:
-            found.update(self.accounts_by_id(missing))
+            found.update(self.accounts_by_id(missing, lag))
         return found
 
     def _expiring(self, now: int) -> list[Transfer]:
@@ -243,10 +271,86 @@ class LedgerRepository:
         )
         return [Transfer(*r) for r in rows]
 
-    def accounts_by_id(self, ids: Iterable[int]) -> dict[int, Account]:
+    def accounts_by_id(self, ids: Iterable[int], lag: int | None = None) -> dict[int, Account]:
+        """The accounts as of now: their rows, with what lagging rows miss laid over them
+        (`lag`: the clock row's `accounts_behind_since`, read here if not given)."""
         where, params = self._in("id", ids)
-        rows = self._rows(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE {where}", params)
-        return {r[0]: Account._make(r) for r in rows}
+        rows = self._rows(
+            f"SELECT {ACCOUNT_COLS}, as_of FROM ledger_accounts WHERE {where}", params
+        )
+        found = {r[0]: Account._make(r[:-1]) for r in rows}
+        since = self.lag() if lag is None else lag
+        if since and found:
+            as_of = {r[0]: int(r[-1]) for r in rows}
+            for account_id, (_ts, counters) in self.newest_after(as_of, since).items():
+                found[account_id] = with_counters(found[account_id], counters)
+        return found
+
+    def newest_after(self, as_of: dict[int, int], since: int) -> dict[int, tuple[int, After4]]:
+        """For each account in `as_of` that a transfer moved later than its row's state
+        (and not before `since`): that transfer's timestamp and the account's balance
+        right after it. An index seek per account and side, then one read of the rows."""
+        newest: dict[int, int] = {}
+        for side in ("debit_account_id", "credit_account_id"):
+            where, params = self._in(side, as_of)
+            for account_id, ts in self._rows(
+                f"SELECT {side}, MAX(timestamp) FROM ledger_transfers "
+                f"WHERE {where} AND timestamp >= ? GROUP BY {side}",
+                [*params, since],
+            ):
+                if ts > as_of[account_id] and ts > newest.get(account_id, 0):
+                    newest[account_id] = int(ts)
+        if not newest:
+            return {}
+        where, params = self._in("timestamp", set(newest.values()))
+        carried = {
+            int(r[0]): r
+            for r in self._rows(
+                f"SELECT timestamp, debit_account_id, {_AFTER} FROM ledger_transfers WHERE {where}",
+                params,
+            )
+        }
+        out: dict[int, tuple[int, After4]] = {}
+        for account_id, ts in newest.items():
+            row = carried[ts]
+            c = row[2:6] if row[1] == account_id else row[6:10]
+            if c[0] is not None:  # written before transfers carried balances
+                out[account_id] = (ts, (int(c[0]), int(c[1]), int(c[2]), int(c[3])))
+        return out
+
+    def lagging(self, since: int) -> dict[int, tuple[int, After4]]:
+        """Every account a transfer moved since `since`: the newest such transfer's
+        timestamp and the balance it left (one pass over those transfers, in order)."""
+        latest: dict[int, tuple[int, After4]] = {}
+        for ts, dr, cr, *after in self._rows(
+            f"SELECT timestamp, debit_account_id, credit_account_id, {_AFTER} "
+            "FROM ledger_transfers WHERE timestamp >= ? ORDER BY timestamp",
+            [since],
+        ):
+            if after[0] is not None:
+                latest[dr] = (ts, (after[0], after[1], after[2], after[3]))
+                latest[cr] = (ts, (after[4], after[5], after[6], after[7]))
+        return latest
+
+    def fold(self, known: Mapping[int, tuple[int, After4]] | None = None) -> int:
+        """Bring every lagging account row up to date and clear the marker; call with the
+        clock locked. How many rows it wrote. `known`: the writer that left every lagging
+        row behind knows their balances (id: (as of, counters)) and saves the pass over
+        the transfers since."""
+        since = self.lag()
+        if not since:
+            return 0
+        latest = self.lagging(since) if known is None else known
+        self._many(
+            "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, "
+            "credits_pending = ?, credits_posted = ?, as_of = ? WHERE id = ? AND as_of < ?",
+            [
+                (*counters, ts, account_id, ts)
+                for account_id, (ts, counters) in sorted(latest.items())
+            ],
+        )
+        self._many("UPDATE ledger_clock SET accounts_behind_since = 0 WHERE id = 1", [()])
+        return len(latest)
 
     def transfers_by_id(self, ids: Iterable[int]) -> dict[int, Transfer]:
         where, params = self._in("id", ids)
@@ -268,16 +372,35 @@ class LedgerRepository:
     def set_clock(self, last_timestamp: int) -> None:
         self._many("UPDATE ledger_clock SET last_timestamp = ? WHERE id = 1", [(last_timestamp,)])
 
-    def write(self, out: BatchOutcome, now: int, *, clock: bool = True) -> None:
+    def write(
+        self, out: BatchOutcome, now: int, *, clock: bool = True, defer: bool = False
+    ) -> list[Account]:
         """Persist a batch outcome. The caller's transaction makes it all or nothing.
         `clock=False` leaves the clock row to the caller (`set_clock`), for a unit of work
-        that applies several batches and writes the clock once (storage/uow.py `flush`)."""
+        that applies several batches and writes the clock once (storage/uow.py `flush`).
+        `defer=True` leaves behind the rows of accounts whose last change in the batch was
+        a transfer (it carries their balance), and marks rows as lagging (module
+        docstring); a flag change, an expiry or a new account is still written. Returns
+        the accounts whose rows it left behind."""
+        at = out.last_timestamp
         self._many(
-            f"INSERT INTO ledger_accounts ({ACCOUNT_COLS}) VALUES ({_marks(11)})",
-            out.accounts_created,  # an Account is already a row in column order
+            f"INSERT INTO ledger_accounts ({ACCOUNT_COLS}, as_of) VALUES ({_marks(12)})",
+            [(*a, at) for a in out.accounts_created],
         )
-        self._update_accounts(out.accounts_updated)
-        self._insert_transfers(out.transfers)
+        updated, behind = out.accounts_updated, []
+        if defer and out.transfers:
+            moved = {t.debit_account_id for t in out.transfers}
+            moved.update(t.credit_account_id for t in out.transfers)
+            moved.difference_update(change[0] for change in out.flag_changes)
+            behind = [a for a in updated if a.id in moved]
+            updated = [a for a in updated if a.id not in moved]
+            self._many(
+                "UPDATE ledger_clock SET accounts_behind_since = ? "
+                "WHERE id = 1 AND accounts_behind_since = 0",
+                [(out.transfers[0].timestamp,)],
+            )
+        self._update_accounts(updated, at)
+        self._insert_transfers(out.transfers, out.after)
         self._many(
             "INSERT INTO ledger_pending (transfer_id, status, expires_at) VALUES (?, ?, ?)",
             [(p.transfer_id, p.status, p.expires_at) for p in out.pending_created],
@@ -302,41 +425,50 @@ class LedgerRepository:
         )
         if clock:
             self.set_clock(out.last_timestamp)
+        return behind
 
-    def _update_accounts(self, accounts: Sequence[Account]) -> None:
+    def _update_accounts(self, accounts: Sequence[Account], at: int) -> None:
         rows = [
-            (a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.id)
+            (
+                a.flags,
+                a.debits_pending,
+                a.debits_posted,
+                a.credits_pending,
+                a.credits_posted,
+                at,
+                a.id,
+            )
             for a in accounts
         ]
         if self.pg and len(rows) > _COPY_THRESHOLD:
             cols = list(zip(*rows, strict=True))
             self._rows(
                 "UPDATE ledger_accounts a SET flags = v.f, debits_pending = v.dp, "
-                "debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo "
-                "FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], "
-                "?::bigint[]) AS v(f, dp, dpo, cp, cpo, id) WHERE a.id = v.id RETURNING 1",
+                "debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo, "
+                "as_of = v.at FROM unnest(?::int[], ?::bigint[], ?::bigint[], ?::bigint[], "
+                "?::bigint[], ?::bigint[], ?::bigint[]) AS v(f, dp, dpo, cp, cpo, at, id) "
+                "WHERE a.id = v.id RETURNING 1",
                 [list(c) for c in cols],
             )
             return
         self._many(
             "UPDATE ledger_accounts SET flags = ?, debits_pending = ?, debits_posted = ?, "
-            "credits_pending = ?, credits_posted = ? WHERE id = ?",
+            "credits_pending = ?, credits_posted = ?, as_of = ? WHERE id = ?",
             rows,
         )
 
-    def _insert_transfers(self, transfers: Sequence[Transfer]) -> None:
-        if self.pg and len(transfers) > _COPY_THRESHOLD:
+    def _insert_transfers(self, transfers: Sequence[Transfer], after: Sequence[After]) -> None:
+        rows = [(*t, *a) for t, a in zip(transfers, after, strict=True)]
+        if self.pg and len(rows) > _COPY_THRESHOLD:
             cur = self.raw.cursor()
             try:
-                with cur.copy(f"COPY ledger_transfers ({TRANSFER_COLS}) FROM STDIN") as copy:
-                    for t in transfers:
-                        copy.write_row(t)
+                with cur.copy(f"COPY ledger_transfers ({_CARRIED}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
             finally:
                 cur.close()
             return
-        self._many(
-            f"INSERT INTO ledger_transfers ({TRANSFER_COLS}) VALUES ({_marks(12)})", transfers
-        )
+        self._many(f"INSERT INTO ledger_transfers ({_CARRIED}) VALUES ({_marks(20)})", rows)
 
 
 def _collect(
@@ -361,3 +493,10 @@ def _marks(n: int) -> str:
 
 def _prefixed(alias: str, cols: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
+def with_counters(account: Account, counters: After4) -> Account:
+    dp, dpo, cp, cpo = counters
+    return account._replace(
+        debits_pending=dp, debits_posted=dpo, credits_pending=cp, credits_posted=cpo
+    )

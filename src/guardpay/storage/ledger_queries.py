@@ -11,7 +11,15 @@ from sqlalchemy import Connection
 from guardpay.domain.ledger.model import Account, Transfer
 from guardpay.domain.ledger.verify import Counters, Problem
 from guardpay.storage.engine import prepared
-from guardpay.storage.ledger import ACCOUNT_COLS, TRANSFER_COLS
+from guardpay.storage.ledger import (
+    ACCOUNT_COLS,
+    TRANSFER_COLS,
+    LedgerRepository,
+    with_counters,
+)
+
+#: since when account rows lag behind their transfers (storage/ledger.py)
+_LAG = "SELECT accounts_behind_since FROM ledger_clock WHERE id = 1"
 
 T = TypeVar("T")
 _T_COLS = ", ".join(f"t.{c.strip()}" for c in TRANSFER_COLS.split(","))
@@ -51,9 +59,20 @@ class LedgerQueries:
 
     def account(self, account_id: int) -> Account | None:
         rows = self._all(
-            f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE id = :id", id=account_id
+            f"SELECT {ACCOUNT_COLS}, as_of, ({_LAG}) FROM ledger_accounts WHERE id = :id",
+            id=account_id,
         )
-        return Account(*rows[0]) if rows else None
+        return self._current([r[:-1] for r in rows], rows[0][-1])[0] if rows else None
+
+    def _current(self, rows: list[Any], lag: int) -> list[Account]:
+        """Accounts from their rows (each ending with `as_of`), with what lagging rows
+        miss laid over them (storage/ledger.py, "Deferred accounts")."""
+        accounts = [Account(*r[:-1]) for r in rows]
+        if not lag or not accounts:
+            return accounts
+        as_of = {a.id: int(r[-1]) for a, r in zip(accounts, rows, strict=True)}
+        newer = LedgerRepository(self.conn).newest_after(as_of, lag)
+        return [with_counters(a, newer[a.id][1]) if a.id in newer else a for a in accounts]
 
     def transfer(self, transfer_id: int) -> Transfer | None:
         rows = self._all(
@@ -63,12 +82,13 @@ class LedgerQueries:
 
     def accounts(self, *, after: int = 0, limit: int = 100) -> Page[Account]:
         rows = self._all(
-            f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE timestamp > :after "
-            "ORDER BY timestamp LIMIT :limit",
+            f"SELECT {ACCOUNT_COLS}, as_of, ({_LAG}) FROM ledger_accounts "
+            "WHERE timestamp > :after ORDER BY timestamp LIMIT :limit",
             after=after,
             limit=limit + 1,
         )
-        items = [Account(*r) for r in rows[:limit]]
+        lag = rows[0][-1] if rows else 0
+        items = self._current([r[:-1] for r in rows[:limit]], lag)
         return Page(items, items[-1].timestamp if len(rows) > limit else None)
 
     def account_transfers(
@@ -137,7 +157,16 @@ class LedgerQueries:
 
     # -- verification ------------------------------------------------------------------
     def all_accounts(self) -> list[Account]:
-        return [Account(*r) for r in self._all(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts")]
+        rows = self._all(f"SELECT {ACCOUNT_COLS}, as_of FROM ledger_accounts")
+        lag = self._all(_LAG)[0][0]
+        if not lag:
+            return [Account(*r[:-1]) for r in rows]
+        newer = LedgerRepository(self.conn).lagging(lag)  # one pass, not a seek per account
+        out = []
+        for r in rows:
+            a, found = Account(*r[:-1]), newer.get(r[0])
+            out.append(a if found is None or found[0] <= r[-1] else with_counters(a, found[1]))
+        return out
 
     def counts(self) -> tuple[int, int]:
         accounts = self._all("SELECT COUNT(*) FROM ledger_accounts")[0][0]

@@ -46,6 +46,16 @@ ledger_accounts = Table(
     _counter("credits_pending"),
     _counter("credits_posted"),
     Column("timestamp", BigInteger, nullable=False, unique=True),
+    # the ledger timestamp of the state the row holds (storage/ledger.py, "Deferred
+    # accounts"); 0 for rows written before any writer deferred
+    Column("as_of", BigInteger, nullable=False, server_default="0"),
+)
+
+#: a transfer's two accounts right after it (domain/ledger/work.py `After`)
+AFTER_COLUMNS = tuple(
+    f"{side}_{counter}"
+    for side in ("dr", "cr")
+    for counter in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 )
 
 ledger_transfers = Table(
@@ -65,6 +75,7 @@ ledger_transfers = Table(
     Column("code", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
     Column("timestamp", Id, primary_key=True, autoincrement=False),
+    *(Column(name, BigInteger, nullable=True) for name in AFTER_COLUMNS),
     # On SQLite these two name only the account: the timestamp is the rowid, which
     # orders every index's entries already (migration 0014).
     Index("ix_ledger_transfers_debit", "debit_account_id", "timestamp"),
@@ -126,6 +137,8 @@ ledger_clock = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_timestamp", BigInteger, nullable=False),
+    # since when account rows may lag behind their transfers (0: none lags)
+    Column("accounts_behind_since", BigInteger, nullable=False, server_default="0"),
 )
 
 data_keys = Table(

@@ -74,6 +74,9 @@ class UnitOfWork:
         #: the ledger clock as this unit moved it (services/ledger/books.py), its row
         #: locked; written to the clock row by `flush`
         self.ledger_clock: int | None = None
+        #: since when account rows lag (storage/ledger.py, "Deferred accounts"), read with
+        #: the clock; this unit's own writes never defer, so it holds until commit
+        self.ledger_lag = 0
 
     @property
     def conn(self) -> Connection:

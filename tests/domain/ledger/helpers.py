@@ -197,6 +197,25 @@ def assert_nothing_written(out: BatchOutcome, *, failed: Iterable[tuple[int, Res
     assert out.failed == list(failed)
 
 
+def assert_carried_balances(out: BatchOutcome) -> None:
+    """Each transfer carries its accounts' counters right after it: so the last transfer
+    of the batch to move an account carries what the batch left it with (expiries come
+    first and flag changes move no counter), which a reader of a lagging row relies on."""
+    assert len(out.after) == len(out.transfers)
+    ended = {a.id: a for a in [*out.accounts_created, *out.accounts_updated]}
+    last: dict[int, tuple[int, ...]] = {}
+    for t, after in zip(out.transfers, out.after, strict=True):
+        last[t.debit_account_id], last[t.credit_account_id] = after[:4], after[4:]
+    for account_id, counters in last.items():
+        a = ended[account_id]
+        assert counters == (
+            a.debits_pending,
+            a.debits_posted,
+            a.credits_pending,
+            a.credits_posted,
+        ), f"transfer carries stale balances of account {account_id}"
+
+
 def only(out: BatchOutcome) -> Result:
     """The one result of a batch holding one request of one event."""
     assert len(out.results) == 1
@@ -284,6 +303,7 @@ class Ledger:
         )
 
     def persist(self, out: BatchOutcome) -> None:
+        assert_carried_balances(out)
         for a in out.accounts_created:
             assert a.id not in self.accounts, f"account {a.id} created twice"
             self.accounts[a.id] = a

@@ -9,7 +9,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from guardpay.domain.ledger.model import TransferFlags
 from guardpay.domain.ledger.results import Result
 from guardpay.errors import DatabaseNotMigrated
 from guardpay.services.ledger.books import execute, verify
@@ -145,32 +144,45 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
         assert conn.execute(text("SELECT COUNT(*) FROM ledger_balances")).scalar_one() == 0
 
 
-def test_keying_transfers_by_time_keeps_every_transfer_and_hold(database_url: str) -> None:
+#: A ledger as a database at 0013 holds it, written with that revision's columns: the
+#: bank (may run negative) paid Alice 500; Alice holds 200 and 50 for Alice + 1.
+_OLD_BOOKS = (
+    "INSERT INTO ledger_accounts (id, ledger, code, flags, user_data_64, user_data_32, "
+    "debits_pending, debits_posted, credits_pending, credits_posted, timestamp) VALUES "
+    "(1, 156, 200, 0, 0, 0, 0, 500, 0, 0, 1), (10, 156, 100, 2, 0, 0, 250, 0, 0, 500, 2), "
+    "(11, 156, 100, 2, 0, 0, 0, 0, 250, 0, 3)",
+    "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, "
+    "pending_id, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp) VALUES "
+    "(1, 1, 10, 500, 0, 0, 0, 0, 156, 1, 0, 4), (2, 10, 11, 200, 0, 0, 0, 0, 156, 1, 2, 5), "
+    "(3, 10, 11, 50, 0, 0, 0, 0, 156, 1, 2, 6)",
+    "INSERT INTO ledger_pending (transfer_id, status, expires_at) VALUES (2, 1, 0), (3, 1, 0)",
+    "UPDATE ledger_clock SET last_timestamp = 6",
+)
+
+
+def test_migrating_a_ledger_written_at_0013_keeps_every_transfer_and_hold(
+    database_url: str,
+) -> None:
     db = Database(database_url)
     try:
         upgrade(db, "0013_risk")
-        hold = TransferFlags.PENDING
-        opening = [
-            account(BANK, code=200),
-            wallet(ALICE),
-            wallet(ALICE + 1),
-            transfer(1, BANK, ALICE, 500),
-            transfer(2, ALICE, ALICE + 1, 200, flags=hold),
-            transfer(3, ALICE, ALICE + 1, 50, flags=hold),
-        ]
-        with unit_of_work(db) as uow:
-            before = execute(uow, opening)
-        assert before == [Result.ok] * 6
-        for step in ("head", "0013_risk", "head"):  # down and up again: nothing lost
-            if step == "head":
-                upgrade(db)
-            else:
-                command.downgrade(alembic_config(db), step)
+        with db.begin() as conn:
+            for statement in _OLD_BOOKS:
+                conn.execute(text(statement))
+        for _ in range(2):  # up, then down and up again: nothing lost
+            upgrade(db)
             with unit_of_work(db) as uow:
                 report = verify(uow)
                 stored = uow.ledger_queries.account_transfers(ALICE, newest_first=False).items
             assert report.ok, report.problems
             assert [t.id for t in stored] == [1, 2, 3]
+            command.downgrade(alembic_config(db), "0013_risk")
+            with db.read() as conn:
+                alice = conn.execute(
+                    text("SELECT debits_pending, credits_posted FROM ledger_accounts WHERE id = 10")
+                ).one()
+            assert tuple(alice) == (250, 500)
+        upgrade(db)
         with unit_of_work(db) as uow:  # the holds still resolve: the foreign key followed
             # Alice has 300 left after the post and the void
             after = execute(uow, [post(4, 2), void(5, 3), transfer(6, ALICE, ALICE + 1, 301)])

@@ -185,6 +185,7 @@ def apply_batch(view: LedgerView, requests: Sequence[Sequence[Event]]) -> BatchO
         accounts_created=[to_account(i, w.bal[i]) for i in w.created],
         accounts_updated=[to_account(i, w.bal[i]) for i in w.dirty if i not in w.created],
         transfers=list(w.transfers.values()),
+        after=list(w.after.values()),
         pending_created=new,
         pending_resolved=[(k, s) for k, s in w.resolved.items() if k in view.pending],
         failed=list(w.failed.items()),

@@ -77,4 +77,5 @@ def plain_transfer(w: Work, t: object) -> Result | None:
     w.transfers[tid] = _new(
         Transfer, (tid, dr_id, cr_id, amount, 0, ud64, ud32, 0, ledger, code, 0, ts)
     )
+    w.after[tid] = (dr[DP], dr[DPO], dr[CP], dr[CPO], cr[DP], cr[DPO], cr[CP], cr[CPO])
     return _OK

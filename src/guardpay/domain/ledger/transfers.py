@@ -128,7 +128,7 @@ def single_phase(w: Work, t: Transfer) -> Result:
         w.set_pending(PendingState(t.id, PendingStatus.PENDING, expires), False)
     w.ts = ts
     _move(w, t.debit_account_id, dr, t.credit_account_id, cr, amount, DP if pending else DPO, ts)
-    w.add_transfer(_new_transfer(Transfer, (*t[:3], amount, *t[4:11], ts)))
+    w.add_transfer(_new_transfer(Transfer, (*t[:3], amount, *t[4:11], ts)), dr, cr)
     return Result.ok
 
 
@@ -232,5 +232,5 @@ def two_phase(w: Work, t: Transfer) -> Result:
         t.flags,
         ts,
     )
-    w.add_transfer(stored)
+    w.add_transfer(stored, dr, cr)
     return Result.ok

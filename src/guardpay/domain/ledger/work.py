@@ -18,6 +18,15 @@ from guardpay.domain.ledger.results import Result
 LEDGER, CODE, FLAGS, UD64, UD32, DP, DPO, CP, CPO, TS = range(10)
 Bal = list[int]
 _HISTORY = int(AccountFlags.HISTORY)
+#: A transfer's two accounts right after it: the debit account's debits pending, debits
+#: posted, credits pending and credits posted, then the credit account's. Stored with the
+#: transfer, it is the accounts' balance as of that transfer, so an account row need not
+#: be rewritten for every batch that moves it (storage/ledger.py, "Deferred accounts").
+After = tuple[int, int, int, int, int, int, int, int]
+
+
+def after(dr: Bal, cr: Bal) -> After:
+    return (dr[DP], dr[DPO], dr[CP], dr[CPO], cr[DP], cr[DPO], cr[CP], cr[CPO])
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class BatchOutcome:
     flag_changes: list[tuple[int, int, int, int]]
     last_timestamp: int = 0
     expired: int = 0
+    #: each transfer's accounts right after it, in `transfers` order (`After`)
+    after: Sequence[After] = ()
 
 
 def to_bal(a: Account) -> Bal:
@@ -75,6 +86,7 @@ class Work:
     created: dict[int, None] = field(default_factory=dict)
     dirty: dict[int, None] = field(default_factory=dict)
     transfers: dict[int, Transfer] = field(default_factory=dict)
+    after: dict[int, After] = field(default_factory=dict)
     pending: dict[int, PendingState] = field(default_factory=dict)
     resolved: dict[int, int] = field(default_factory=dict)
     failed: dict[int, Result] = field(default_factory=dict)
@@ -141,13 +153,16 @@ class Work:
 
             self.undo.append(forget)
 
-    def add_transfer(self, t: Transfer) -> None:
+    def add_transfer(self, t: Transfer, dr: Bal, cr: Bal) -> None:
+        """`t` applied, its accounts (`dr`, `cr`) already moved."""
         self.transfers[t.id] = t
+        self.after[t.id] = after(dr, cr)
         if self.undo is not None:
             self.undo.append(lambda: self._forget_transfer(t.id))
 
     def _forget_transfer(self, transfer_id: int) -> None:
         del self.transfers[transfer_id]
+        del self.after[transfer_id]
 
     def set_pending(self, state: PendingState, resolved: bool) -> None:
         key = state.transfer_id

@@ -17,6 +17,7 @@ import structlog
 
 from guardpay.config import Settings
 from guardpay.security.keys import Keyring
+from guardpay.services.ledger import books
 from guardpay.services.payments import escrow, red_packets
 from guardpay.services.platform.context import DEFAULT_SETTINGS, SYSTEM, Context
 from guardpay.storage.engine.db import Database
@@ -66,6 +67,12 @@ JOBS: list[Job] = [
         timedelta(hours=1),
         _purge_idempotency,
         "forget Idempotency-Keys older than 25 hours",
+    ),
+    Job(
+        "ledger_fold",
+        timedelta(minutes=1),
+        lambda c: books.fold(c.uow),
+        "write the balances a bulk ledger writer left behind into the account rows",
     ),
     Job(
         "risk_review_timeouts",
