@@ -4,6 +4,8 @@ the database by every batch)."""
 
 from __future__ import annotations
 
+import gc
+
 from guardpay.domain.ledger.model import Account
 from guardpay.domain.ledger.work import BatchOutcome, LedgerView
 from guardpay.storage.ledger import AccountCache
@@ -35,3 +37,13 @@ def test_the_cache_is_dropped_when_another_writer_moved_the_clock() -> None:
 
     assert not cache.valid_at(150)
     assert cache.accounts == {}
+
+
+def test_cached_accounts_come_back_whole_and_the_collector_does_not_walk_them() -> None:
+    cache = AccountCache(max_accounts=10)
+    _committed(cache, range(1, 4), clock=100)
+
+    gc.collect()
+
+    assert cache.found([2, 7]) == {2: Account(2, 156, 100)}
+    assert not any(gc.is_tracked(row) for row in cache.accounts.values())

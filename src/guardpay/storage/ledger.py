@@ -64,6 +64,7 @@ _CARRIED = f"{TRANSFER_COLS}, {_AFTER}"
 #: one account's counters: debits pending, debits posted, credits pending, credits posted
 After4 = tuple[int, int, int, int]
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
+_new = tuple.__new__
 _COPY_THRESHOLD = 64
 V = TypeVar("V")
 
@@ -118,8 +119,17 @@ class AccountCache:
 
     def __init__(self, max_accounts: int = CACHED_ACCOUNTS) -> None:
         self.max_accounts = max_accounts
-        self.accounts: dict[int, Account] = {}
+        #: plain tuples in `Account` order, not `Account`s: the cyclic collector stops
+        #: tracking a tuple of ints, never a named tuple, and a full collection walking a
+        #: million cached accounts took 0.22 s (measured; py-spy put a fifth of the
+        #: writer's time there at a million accounts)
+        self.accounts: dict[int, tuple[int, ...]] = {}
         self.clock: int | None = None
+
+    def found(self, ids: Iterable[int]) -> dict[int, Account]:
+        """The cached accounts among `ids`."""
+        known = self.accounts
+        return {i: _new(Account, known[i]) for i in ids if i in known}
 
     def valid_at(self, clock: int) -> bool:
         if self.clock != clock:
@@ -134,11 +144,14 @@ class AccountCache:
         """Call only after the batch's transaction committed."""
         if len(self.accounts) + len(view.accounts) > self.max_accounts:
             self._evict(len(self.accounts) + len(view.accounts) - self.max_accounts // 2)
-        self.accounts.update(view.accounts)
+        known = self.accounts
+        for account_id, a in view.accounts.items():
+            if account_id not in known:
+                known[account_id] = tuple(a)
         for a in out.accounts_created:
-            self.accounts[a.id] = a
+            known[a.id] = tuple(a)
         for a in out.accounts_updated:
-            self.accounts[a.id] = a
+            known[a.id] = tuple(a)
         self.clock = out.last_timestamp
 
     def _evict(self, count: int) -> None:
@@ -255,8 +268,7 @@ class LedgerRepository:
     ) -> dict[int, Account]:
         if cache is None or not cache.valid_at(clock):
             return self.accounts_by_id(ids, lag)
-        known = cache.accounts
-        found = {i: known[i] for i in ids if i in known}
+        found = cache.found(ids)
         missing = ids - found.keys()
         if missing:
             found.update(self.accounts_by_id(missing, lag))
