@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from typing import Protocol, TypeVar, cast
 
 from guardpay.domain.ledger.model import Account, Transfer
+from guardpay.domain.ledger.verify import Counters
 from guardpay.domain.ledger.work import After, BatchOutcome
 from guardpay.storage.engine.db import Database
-from guardpay.storage.ledger import After4
 from guardpay.storage.uow import unit_of_work
 
 
@@ -68,7 +68,7 @@ class Persister:
         self._since_fold = 0
         #: the rows this persister left behind: id -> (as of, counters); None while rows
         #: it did not leave may lag too (a writer before it died unfolded)
-        self._owed: dict[int, tuple[int, After4]] | None = None
+        self._owed: dict[int, tuple[int, Counters]] | None = None
         self._refused: set[int] = set()  # end clocks of batches that were never written
 
     def persist(self, outcome: BatchOutcome, now: int, expected_clock: int) -> None:
@@ -109,7 +109,7 @@ class Persister:
             self._owed, self._since_fold = {}, 0
 
 
-def _counters(a: Account) -> After4:
+def _counters(a: Account) -> Counters:
     return a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
 
 

@@ -47,6 +47,7 @@ from guardpay.domain.ledger.model import (
     TransferFlags,
 )
 from guardpay.domain.ledger.results import Result
+from guardpay.domain.ledger.verify import Counters
 from guardpay.domain.ledger.work import After, BatchOutcome, LedgerView
 from guardpay.storage.schema import AFTER_COLUMNS
 
@@ -61,8 +62,6 @@ TRANSFER_COLS = (
 _AFTER = ", ".join(AFTER_COLUMNS)
 #: a transfer row as written: the transfer, then its accounts' balances after it
 _CARRIED = f"{TRANSFER_COLS}, {_AFTER}"
-#: one account's counters: debits pending, debits posted, credits pending, credits posted
-After4 = tuple[int, int, int, int]
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _new = tuple.__new__
 _COPY_THRESHOLD = 64
@@ -298,7 +297,7 @@ class LedgerRepository:
                 found[account_id] = with_counters(found[account_id], counters)
         return found
 
-    def newest_after(self, as_of: dict[int, int], since: int) -> dict[int, tuple[int, After4]]:
+    def newest_after(self, as_of: dict[int, int], since: int) -> dict[int, tuple[int, Counters]]:
         """For each account in `as_of` that a transfer moved later than its row's state
         (and not before `since`): that transfer's timestamp and the account's balance
         right after it. An index seek per account and side, then one read of the rows."""
@@ -322,7 +321,7 @@ class LedgerRepository:
                 params,
             )
         }
-        out: dict[int, tuple[int, After4]] = {}
+        out: dict[int, tuple[int, Counters]] = {}
         for account_id, ts in newest.items():
             row = carried[ts]
             c = row[2:6] if row[1] == account_id else row[6:10]
@@ -330,10 +329,10 @@ class LedgerRepository:
                 out[account_id] = (ts, (int(c[0]), int(c[1]), int(c[2]), int(c[3])))
         return out
 
-    def lagging(self, since: int) -> dict[int, tuple[int, After4]]:
+    def lagging(self, since: int) -> dict[int, tuple[int, Counters]]:
         """Every account a transfer moved since `since`: the newest such transfer's
         timestamp and the balance it left (one pass over those transfers, in order)."""
-        latest: dict[int, tuple[int, After4]] = {}
+        latest: dict[int, tuple[int, Counters]] = {}
         for ts, dr, cr, *after in self._rows(
             f"SELECT timestamp, debit_account_id, credit_account_id, {_AFTER} "
             "FROM ledger_transfers WHERE timestamp >= ? ORDER BY timestamp",
@@ -344,7 +343,7 @@ class LedgerRepository:
                 latest[cr] = (ts, (after[4], after[5], after[6], after[7]))
         return latest
 
-    def fold(self, known: Mapping[int, tuple[int, After4]] | None = None) -> int:
+    def fold(self, known: Mapping[int, tuple[int, Counters]] | None = None) -> int:
         """Bring every lagging account row up to date and clear the marker; call with the
         clock locked. How many rows it wrote. `known`: the writer that left every lagging
         row behind knows their balances (id: (as of, counters)) and saves the pass over
@@ -507,7 +506,7 @@ def _prefixed(alias: str, cols: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
-def with_counters(account: Account, counters: After4) -> Account:
+def with_counters(account: Account, counters: Counters) -> Account:
     dp, dpo, cp, cpo = counters
     return account._replace(
         debits_pending=dp, debits_posted=dpo, credits_pending=cp, credits_posted=cpo
