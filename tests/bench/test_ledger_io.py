@@ -8,6 +8,7 @@ import pickle
 import pytest
 from sqlalchemy import text
 
+from guardpay.bench import ledger_io
 from guardpay.bench.ledger_io import Packed, Persister, StaleBatch
 from guardpay.domain.ledger.engine import apply_batch
 from guardpay.domain.ledger.model import Event
@@ -80,15 +81,55 @@ def test_a_batch_is_refused_when_another_writer_moved_the_ledger(books: Database
     assert alice.balance == 500
 
 
-def test_a_packed_outcome_unpacks_to_the_same_rows(books: Database) -> None:
+def test_a_packed_outcome_unpacks_to_the_same_rows(
+    books: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = compute(books, [transfer(i, BANK, ALICE if i % 2 else BOB, i) for i in range(1, 50)])
+    assert Packed.of(out).unpack().after == []  # two accounts: the rows are written, no need
+    monkeypatch.setattr(ledger_io, "DEFER_FROM", 1)
     wire = pickle.loads(pickle.dumps(Packed.of(out)))
     back = wire.unpack()
     assert back.transfers == out.transfers
     assert back.accounts_updated == out.accounts_updated
+    assert back.after == out.after
     assert [type(t).__name__ for t in back.transfers[:1]] == ["Transfer"]
     assert back.last_timestamp == out.last_timestamp
     assert back.results == []  # the callers' results never leave the writer
+
+
+def _row(db: Database, account_id: int) -> tuple[int, int]:
+    """Credits posted as the account's row holds them, and since when rows lag."""
+    with db.read() as conn:
+        credits = conn.execute(
+            text("SELECT credits_posted FROM ledger_accounts WHERE id = :i"), {"i": account_id}
+        ).scalar_one()
+        lag = conn.execute(text("SELECT accounts_behind_since FROM ledger_clock")).scalar_one()
+    return int(credits), int(lag)
+
+
+def test_a_batch_moving_few_accounts_writes_their_rows_at_once(books: Database) -> None:
+    persister = Persister(books, fold_every=1_000_000)
+
+    persister.persist(compute(books, [transfer(1, BANK, ALICE, 500)]), 0, _clock(books))
+
+    assert _row(books, ALICE) == (500, 0)
+
+
+def test_a_batch_moving_many_accounts_leaves_them_behind_until_the_fold(
+    books: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_io, "DEFER_FROM", 1)
+    persister = Persister(books, fold_every=3)
+
+    persister.persist(compute(books, [transfer(1, BANK, ALICE, 500)]), 0, _clock(books))
+    behind = _row(books, ALICE)
+    persister.persist(compute(books, [transfer(2, BANK, ALICE, 20)]), 0, _clock(books))
+    persister.persist(compute(books, [transfer(3, BANK, BOB, 7)]), 0, _clock(books))
+
+    assert behind[0] == 0  # the row lags ...
+    assert behind[1] > 0  # ... and the clock row says so
+    assert _row(books, ALICE) == (520, 0)  # folded at the third transfer, from memory
+    assert _row(books, BOB) == (7, 0)
 
 
 def _disk_full(*_: object, **__: object) -> None:

@@ -411,7 +411,9 @@ class LedgerRepository:
                 [(out.transfers[0].timestamp,)],
             )
         self._update_accounts(updated, at)
-        self._insert_transfers(out.transfers, out.after)
+        # balances are carried only where rows are left behind: a row written now is
+        # newer than its transfers, and binding eight more values a row is not free
+        self._insert_transfers(out.transfers, out.after if defer else None)
         self._many(
             "INSERT INTO ledger_pending (transfer_id, status, expires_at) VALUES (?, ?, ?)",
             [(p.transfer_id, p.status, p.expires_at) for p in out.pending_created],
@@ -468,18 +470,25 @@ class LedgerRepository:
             rows,
         )
 
-    def _insert_transfers(self, transfers: Sequence[Transfer], after: Sequence[After]) -> None:
-        rows = [(*t, *a) for t, a in zip(transfers, after, strict=True)]
+    def _insert_transfers(
+        self, transfers: Sequence[Transfer], after: Sequence[After] | None
+    ) -> None:
+        """The transfers, with the balances they leave (`after`) or without (NULL)."""
+        rows: Sequence[Sequence[int]] = transfers
+        cols = TRANSFER_COLS
+        if after is not None:
+            rows, cols = [(*t, *a) for t, a in zip(transfers, after, strict=True)], _CARRIED
         if self.pg and len(rows) > _COPY_THRESHOLD:
             cur = self.raw.cursor()
             try:
-                with cur.copy(f"COPY ledger_transfers ({_CARRIED}) FROM STDIN") as copy:
+                with cur.copy(f"COPY ledger_transfers ({cols}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             finally:
                 cur.close()
             return
-        self._many(f"INSERT INTO ledger_transfers ({_CARRIED}) VALUES ({_marks(20)})", rows)
+        width = 12 if after is None else 20
+        self._many(f"INSERT INTO ledger_transfers ({cols}) VALUES ({_marks(width)})", rows)
 
 
 def _collect(
