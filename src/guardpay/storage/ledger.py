@@ -325,7 +325,8 @@ class LedgerRepository:
         for account_id, ts in newest.items():
             row = carried[ts]
             c = row[2:6] if row[1] == account_id else row[6:10]
-            if c[0] is not None:  # written before transfers carried balances
+            # no balances: written with its rows (or before 0015), so the row is newer
+            if c[0] is not None:
                 out[account_id] = (ts, (int(c[0]), int(c[1]), int(c[2]), int(c[3])))
         return out
 
@@ -475,9 +476,10 @@ class LedgerRepository:
     ) -> None:
         """The transfers, with the balances they leave (`after`) or without (NULL)."""
         rows: Sequence[Sequence[int]] = transfers
-        cols = TRANSFER_COLS
+        cols, width = TRANSFER_COLS, 12
         if after is not None:
-            rows, cols = [(*t, *a) for t, a in zip(transfers, after, strict=True)], _CARRIED
+            rows = [(*t, *a) for t, a in zip(transfers, after, strict=True)]
+            cols, width = _CARRIED, 20
         if self.pg and len(rows) > _COPY_THRESHOLD:
             cur = self.raw.cursor()
             try:
@@ -487,7 +489,6 @@ class LedgerRepository:
             finally:
                 cur.close()
             return
-        width = 12 if after is None else 20
         self._many(f"INSERT INTO ledger_transfers ({cols}) VALUES ({_marks(width)})", rows)
 
 
