@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from guardpay.bench import api as api_bench
 from guardpay.cli.main import app
-from guardpay.services.risk.engine import REDIS_ENV
+from guardpay.services.risk.engine import REDIS_ENV, REDIS_PREFIX_ENV
 from guardpay.storage.engine.db import Database, normalize_url
 from guardpay.storage.engine.scratch import throwaway_database
 from tests.adapters.test_risk_state import redis_url, require_redis
@@ -102,12 +102,35 @@ def test_bench_api_short_run() -> None:
 ONE_REDIS_RUN_AT_A_TIME = pytest.mark.xdist_group("bench_api_redis")
 
 
+def record_redis_prefixes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Redis key prefixes the runs give their servers, as they are handed out."""
+    prefixes: list[str] = []
+    shared_state = api_bench._shared_state
+
+    @contextmanager
+    def recorded(shared: bool, url: str) -> Iterator[dict[str, str]]:
+        with shared_state(shared, url) as env:
+            prefixes.append(env[REDIS_PREFIX_ENV])
+            yield env
+
+    monkeypatch.setattr(api_bench, "_shared_state", recorded)
+    return prefixes
+
+
+def keys_left(prefixes: list[str]) -> list[bytes]:
+    client = redis.Redis.from_url(redis_url())
+    [prefix] = prefixes
+    assert prefix.startswith("guardpay-bench:")
+    return list(client.scan_iter(match=f"{prefix}:*", count=1_000))
+
+
 @ONE_REDIS_RUN_AT_A_TIME
-def test_bench_api_against_two_server_workers() -> None:
+def test_bench_api_against_two_server_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """`serve --workers 2` on one SQLite file: both workers pay (the writer lock queues
     them across processes), risk features are shared in Redis under the run's own
     prefix, and the prefix is gone afterwards."""
     require_redis()
+    prefixes = record_redis_prefixes(monkeypatch)
     args = [
         "bench",
         "api",
@@ -132,8 +155,7 @@ def test_bench_api_against_two_server_workers() -> None:
     assert report["payments"] > 0
     assert report["errors"] == 0
     assert report["payment_statuses"]["succeeded"] >= report["payments"]
-    client = redis.Redis.from_url(redis_url())
-    assert list(client.scan_iter(match="guardpay-bench:*", count=1_000)) == []
+    assert keys_left(prefixes) == []
 
 
 def test_several_workers_need_shared_risk_state(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,6 +174,7 @@ def test_bench_api_on_postgresql_with_redis_risk_state(monkeypatch: pytest.Monke
     Redis; the schema and the Redis prefix are gone afterwards."""
     require_postgres()
     require_redis()
+    prefixes = record_redis_prefixes(monkeypatch)
     schemas: list[str | None] = []
 
     @contextmanager
@@ -180,8 +203,7 @@ def test_bench_api_on_postgresql_with_redis_risk_state(monkeypatch: pytest.Monke
         ).scalar_one()
     engine.dispose()
     assert left == 0
-    client = redis.Redis.from_url(redis_url())
-    assert list(client.scan_iter(match="guardpay-bench:*", count=1_000)) == []
+    assert keys_left(prefixes) == []
 
 
 def test_bench_api_takes_only_a_postgresql_url() -> None:

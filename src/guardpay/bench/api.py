@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +46,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from typing import Any
@@ -194,7 +195,11 @@ def serving(
         str(workers),
     ]
     server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers in its own process group
     )
     try:
         _wait_ready(f"http://{HOST}:{port}", server)
@@ -206,6 +211,10 @@ def serving(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        # A worker that outlived a parent killed mid-shutdown would go on writing (risk
+        # state into Redis, after the run cleared its keys): none may outlive the run.
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 class _Payments:

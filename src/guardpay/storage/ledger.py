@@ -24,6 +24,9 @@ most of a batch's cost (migration 0015). Every read of accounts here and in
 `ledger_queries` lays the lagging balances over the rows; while nothing lags (the marker
 is 0, as for the API's payments, which write rows in place) a read costs nothing more.
 
+Transfers live in time partitions, written one at a time (storage/ledger_parts.py): the
+indexes a batch writes stay small however long the history grows.
+
 The hot path uses the DBAPI cursor directly (executemany, COPY on PostgreSQL): SQL stays
 in this module, but without per-row ORM overhead on 8,190-row batches.
 """
@@ -49,6 +52,7 @@ from guardpay.domain.ledger.model import (
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.verify import Counters
 from guardpay.domain.ledger.work import After, BatchOutcome, LedgerView
+from guardpay.storage.ledger_parts import Part, TransferParts
 from guardpay.storage.schema import AFTER_COLUMNS
 
 ACCOUNT_COLS = (
@@ -169,6 +173,7 @@ class LedgerRepository:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
         self.raw: Any = conn.connection.dbapi_connection
+        self.parts = TransferParts(self._rows, self._exec, self.pg)
 
     # -- plumbing ---------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -179,6 +184,13 @@ class LedgerRepository:
         try:
             cur.execute(self._sql(sql), params)
             return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        cur = self.raw.cursor()
+        try:
+            cur.execute(self._sql(sql), params)
         finally:
             cur.close()
 
@@ -274,13 +286,16 @@ class LedgerRepository:
         return found
 
     def _expiring(self, now: int) -> list[Transfer]:
-        rows = self._rows(
-            f"SELECT {_prefixed('t', TRANSFER_COLS)} FROM ledger_pending p "
-            "JOIN ledger_transfers t ON t.id = p.transfer_id "
-            "WHERE p.status = 1 AND p.expires_at > 0 AND p.expires_at <= ? ORDER BY p.expires_at",
-            [now],
-        )
-        return [Transfer(*r) for r in rows]
+        ids = [
+            int(r[0])
+            for r in self._rows(
+                "SELECT transfer_id FROM ledger_pending WHERE status = 1 AND expires_at > 0 "
+                "AND expires_at <= ? ORDER BY expires_at",
+                [now],
+            )
+        ]
+        found = self.transfers_by_id(ids) if ids else {}
+        return [found[i] for i in ids if i in found]
 
     def accounts_by_id(self, ids: Iterable[int], lag: int | None = None) -> dict[int, Account]:
         """The accounts as of now: their rows, with what lagging rows miss laid over them
@@ -302,25 +317,38 @@ class LedgerRepository:
         (and not before `since`): that transfer's timestamp and the account's balance
         right after it. An index seek per account and side, then one read of the rows."""
         newest: dict[int, int] = {}
-        for side in ("debit_account_id", "credit_account_id"):
-            where, params = self._in(side, as_of)
-            for account_id, ts in self._rows(
-                f"SELECT {side}, MAX(timestamp) FROM ledger_transfers "
-                f"WHERE {where} AND timestamp >= ? GROUP BY {side}",
-                [*params, since],
-            ):
-                if ts > as_of[account_id] and ts > newest.get(account_id, 0):
-                    newest[account_id] = int(ts)
+        parts = self.parts.all()
+        unseen = set(as_of)
+        for part in reversed(self.parts.reaching(parts, since)):  # newest first
+            seen: set[int] = set()
+            for side in ("debit_account_id", "credit_account_id"):
+                where, params = self._in(side, unseen)
+                for account_id, ts in self._rows(
+                    f"SELECT {side}, MAX(timestamp) FROM {part.name} "
+                    f"WHERE {where} AND timestamp >= ? GROUP BY {side}",
+                    [*params, since],
+                ):
+                    seen.add(account_id)
+                    if ts > as_of[account_id] and ts > newest.get(account_id, 0):
+                        newest[account_id] = int(ts)
+            unseen -= seen  # an older part holds only older transfers of these
+            if not unseen:
+                break
         if not newest:
             return {}
-        where, params = self._in("timestamp", set(newest.values()))
-        carried = {
-            int(r[0]): r
-            for r in self._rows(
-                f"SELECT timestamp, debit_account_id, {_AFTER} FROM ledger_transfers WHERE {where}",
-                params,
+        by_part: dict[Part, set[int]] = {}
+        for ts in newest.values():
+            by_part.setdefault(self.parts.holding(parts, ts), set()).add(ts)
+        carried: dict[int, tuple[Any, ...]] = {}
+        for part, stamps in by_part.items():
+            where, params = self._in("timestamp", stamps)
+            carried.update(
+                (int(r[0]), r)
+                for r in self._rows(
+                    f"SELECT timestamp, debit_account_id, {_AFTER} FROM {part.name} WHERE {where}",
+                    params,
+                )
             )
-        }
         out: dict[int, tuple[int, Counters]] = {}
         for account_id, ts in newest.items():
             row = carried[ts]
@@ -334,14 +362,15 @@ class LedgerRepository:
         """Every account a transfer moved since `since`: the newest such transfer's
         timestamp and the balance it left (one pass over those transfers, in order)."""
         latest: dict[int, tuple[int, Counters]] = {}
-        for ts, dr, cr, *after in self._rows(
-            f"SELECT timestamp, debit_account_id, credit_account_id, {_AFTER} "
-            "FROM ledger_transfers WHERE timestamp >= ? ORDER BY timestamp",
-            [since],
-        ):
-            if after[0] is not None:
-                latest[dr] = (ts, (after[0], after[1], after[2], after[3]))
-                latest[cr] = (ts, (after[4], after[5], after[6], after[7]))
+        for part in self.parts.reaching(self.parts.all(), since):
+            for ts, dr, cr, *after in self._rows(
+                f"SELECT timestamp, debit_account_id, credit_account_id, {_AFTER} "
+                f"FROM {part.name} WHERE timestamp >= ? ORDER BY timestamp",
+                [since],
+            ):
+                if after[0] is not None:
+                    latest[dr] = (ts, (after[0], after[1], after[2], after[3]))
+                    latest[cr] = (ts, (after[4], after[5], after[6], after[7]))
         return latest
 
     def fold(self, known: Mapping[int, tuple[int, Counters]] | None = None) -> int:
@@ -365,9 +394,16 @@ class LedgerRepository:
         return len(latest)
 
     def transfers_by_id(self, ids: Iterable[int]) -> dict[int, Transfer]:
-        where, params = self._in("id", ids)
-        rows = self._rows(f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE {where}", params)
-        return {r[0]: Transfer._make(r) for r in rows}
+        """The transfers with these ids, whichever parts hold them (storage/ledger_parts.py:
+        a sealed part is read only for the ids its filter lets through)."""
+        wanted = set(ids)
+        found: dict[int, Transfer] = {}
+        for part, maybe in self.parts.candidates(self.parts.all(), wanted):
+            where, params = self._in("id", maybe)
+            for r in self._rows(f"SELECT {TRANSFER_COLS} FROM {part.name} WHERE {where}", params):
+                found[r[0]] = Transfer._make(r)
+            wanted -= found.keys()
+        return found
 
     def pending_by_id(self, ids: Iterable[int]) -> dict[int, PendingState]:
         where, params = self._in("transfer_id", ids)
@@ -412,9 +448,12 @@ class LedgerRepository:
                 [(out.transfers[0].timestamp,)],
             )
         self._update_accounts(updated, at)
-        # balances are carried only where rows are left behind: a row written now is
-        # newer than its transfers, and binding eight more values a row is not free
-        self._insert_transfers(out.transfers, out.after if defer else None)
+        if out.transfers:
+            part = self.parts.writing(out.transfers[0].timestamp)
+            # balances are carried only where rows are left behind: a row written now is
+            # newer than its transfers, and binding eight more values a row is not free
+            self._insert_transfers(part.name, out.transfers, out.after if defer else None)
+            self.parts.counted(part, len(out.transfers))
         self._many(
             "INSERT INTO ledger_pending (transfer_id, status, expires_at) VALUES (?, ?, ?)",
             [(p.transfer_id, p.status, p.expires_at) for p in out.pending_created],
@@ -472,7 +511,7 @@ class LedgerRepository:
         )
 
     def _insert_transfers(
-        self, transfers: Sequence[Transfer], after: Sequence[After] | None
+        self, table: str, transfers: Sequence[Transfer], after: Sequence[After] | None
     ) -> None:
         """The transfers, with the balances they leave (`after`) or without (NULL)."""
         rows: Sequence[Sequence[int]] = transfers
@@ -483,13 +522,13 @@ class LedgerRepository:
         if self.pg and len(rows) > _COPY_THRESHOLD:
             cur = self.raw.cursor()
             try:
-                with cur.copy(f"COPY ledger_transfers ({cols}) FROM STDIN") as copy:
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             finally:
                 cur.close()
             return
-        self._many(f"INSERT INTO ledger_transfers ({cols}) VALUES ({_marks(width)})", rows)
+        self._many(f"INSERT INTO {table} ({cols}) VALUES ({_marks(width)})", rows)
 
 
 def _collect(
@@ -510,10 +549,6 @@ def _collect(
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
-
-
-def _prefixed(alias: str, cols: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
 def with_counters(account: Account, counters: Counters) -> Account:

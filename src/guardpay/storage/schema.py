@@ -63,6 +63,7 @@ ledger_transfers = Table(
     metadata,
     # Keyed by time, so every insert appends (migration 0014); the id, the idempotency
     # key, is unique. No foreign keys here on purpose: see the migration 0001 docstring.
+    # Part 0 of the transfers: later parts are made like it (storage/ledger_parts.py).
     Column("id", BigInteger, nullable=False, unique=True),
     Column("debit_account_id", BigInteger, nullable=False),
     Column("credit_account_id", BigInteger, nullable=False),
@@ -88,12 +89,24 @@ ledger_transfers = Table(
     ),
 )
 
+#: the parts transfers are written in (storage/ledger_parts.py)
+ledger_parts = Table(
+    "ledger_parts",
+    metadata,
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("first_timestamp", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("uid", String(32), nullable=False),
+    Column("bloom", LargeBinary, nullable=True),
+    Column("bloom_hashes", SmallInteger, nullable=True),
+)
+
 ledger_pending = Table(
     "ledger_pending",
     metadata,
-    Column(
-        "transfer_id", Id, ForeignKey("ledger_transfers.id"), primary_key=True, autoincrement=False
-    ),
+    # a transfer in any part (storage/ledger_parts.py): no foreign key (migration 0016)
+    Column("transfer_id", Id, primary_key=True, autoincrement=False),
     Column("status", SmallInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Index(
