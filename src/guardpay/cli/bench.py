@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from guardpay.bench import api as api_bench
 from guardpay.bench import ledger as ledger_bench
+from guardpay.bench import plot as plot_bench
 from guardpay.cli.context import console, emit_json, state
 from guardpay.errors import InvalidRequest
 
@@ -69,6 +73,37 @@ def ledger(
             f"transfers/s up to {segment['written']:,}", str(segment["transfers_per_second"])
         )
     console.print(table)
+
+
+@app.command("plot")
+def plot(
+    results: list[Path] = typer.Argument(
+        ..., help="`bench ledger --json` outputs, one curve each.", exists=True, dir_okay=False
+    ),
+    out: Path = typer.Option(..., "--out", help="The SVG file to write."),
+    label: list[str] = typer.Option(
+        [], "--label", help="A curve's name, in the order of the files (default: file name)."
+    ),
+    title: str = typer.Option("guardpay bench ledger: the rate as the books grow"),
+) -> None:
+    """Draw the rate per million transfers of `bench ledger` runs as an SVG."""
+    if label and len(label) != len(results):
+        raise typer.BadParameter(
+            f"{len(label)} labels for {len(results)} files: give one per file or none",
+            param_hint="--label",
+        )
+    curves = []
+    for i, path in enumerate(results):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise typer.BadParameter(f"{path} is not JSON ({exc})", param_hint="RESULTS") from exc
+        try:
+            curves.append(plot_bench.curve(label[i] if label else path.stem, result))
+        except InvalidRequest as exc:
+            raise typer.BadParameter(exc.message, param_hint="RESULTS") from exc
+    out.write_text(plot_bench.svg(curves, title), encoding="utf-8")
+    console.print(f"wrote {out}")
 
 
 @app.command("api")
