@@ -51,20 +51,26 @@ def test_bench_api_short_run() -> None:
             "300",
             "--payees",
             "75",
+            "--prefill",
+            "500",
             "--json",
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) >= KEYS
+    # the books held 500 past payments before the server started: each payer's seeded
+    # top-up, its prefill top-up, then the payments' own transfers
+    assert report["prefill"]["payments"] == 500
+    assert report["prefill"]["ledger_transfers"] == 300 + 300 + 500
     assert report["payments"] > 0
     assert report["payments_per_second"] > 0
     assert report["errors"] == 0
     assert 0 < report["p50_ms"] <= report["p99_ms"]
     assert report["workers"] == 2
     paid = report["payments"]
-    assert report["payment_statuses"]["succeeded"] >= paid  # the database agrees
-    assert report["risk_decisions"].get("allow", 0) >= paid  # risk control decided each one
+    assert report["payment_statuses"]["succeeded"] >= paid + 500  # the database agrees
+    assert report["risk_decisions"].get("allow", 0) >= paid + 500  # decided each one
     baseline = report["baseline"]
     assert baseline["what"] == "GET /healthz over the same client and server"
     assert baseline["requests_per_second"] > 0

@@ -20,6 +20,7 @@ from guardpay.services.ledger.books import execute, verify
 from guardpay.storage import ledger_parts
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import alembic_config, upgrade
+from guardpay.storage.ledger import TRANSFER_COLS
 from guardpay.storage.ledger_parts import Part
 from guardpay.storage.ledger_queries import Page
 from guardpay.storage.uow import read_only, unit_of_work
@@ -218,3 +219,55 @@ def test_downgrading_puts_every_part_back_into_one_table(database_url: str) -> N
         assert [p.name for p in parts_of(db)] == ["ledger_transfers", "ledger_transfers_p0001"]
     finally:
         db.dispose()
+
+
+def _copy_transfer(db: Database, tid: int, into: str, *, new_id: int | None = None) -> None:
+    """Plant, by hand, a copy of transfer `tid` at a new time in table `into`."""
+    cols = TRANSFER_COLS.replace("timestamp", "timestamp + 1000")
+    if new_id is not None:
+        cols = cols.replace("id,", f"{new_id},", 1)
+    table = next(p.name for p in parts_of(db) if p.sealed and tid in _ids(db, p.name))
+    with db.begin() as conn:
+        conn.execute(
+            text(f"INSERT INTO {into} ({TRANSFER_COLS}) SELECT {cols} FROM {table} WHERE id = :t"),
+            {"t": tid},
+        )
+
+
+def _ids(db: Database, table: str) -> set[int]:
+    with db.read() as conn:
+        return {r[0] for r in conn.execute(text(f"SELECT id FROM {table}"))}
+
+
+def parts_problems(db: Database) -> list[str]:
+    with read_only(db) as uow:
+        return [p.message for p in verify(uow).problems if p.check == "parts"]
+
+
+def test_verify_sees_a_row_planted_in_a_sealed_part(db: Database) -> None:
+    five_parts(db)
+
+    _copy_transfer(db, 3, "ledger_transfers_p0001", new_id=99)
+
+    assert parts_problems(db) == [
+        "ledger_transfers_p0001 holds 3 transfers, sealed with 2",
+        "ledger_transfers_p0001's ids are not those its filter was built from",
+    ]
+
+
+def test_verify_sees_an_id_held_twice_across_parts(db: Database) -> None:
+    five_parts(db)
+
+    _copy_transfer(db, 3, "ledger_transfers_p0004")
+
+    assert parts_problems(db) == ["1 transfer ids are held twice, e.g. [3]"]
+
+
+def test_verify_sees_a_part_the_registry_lost(db: Database) -> None:
+    five_parts(db)
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_parts WHERE part = 4"))
+
+    assert parts_problems(db) == [
+        "transfer tables missing from ledger_parts: ['ledger_transfers_p0004']"
+    ]

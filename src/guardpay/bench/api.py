@@ -58,6 +58,8 @@ from guardpay.adapters.kyc import Kyc
 from guardpay.api.metrics import METRICS_TOKEN_ENV
 from guardpay.bench import budget, loadgen
 from guardpay.bench.cpu import process_tree_seconds
+from guardpay.bench.prefill import prefill as prefill_books
+from guardpay.clock import utc_now
 from guardpay.domain.identity.checksums import gb11643_check_char
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
 from guardpay.domain.ledger.model import Transfer
@@ -94,6 +96,7 @@ class Payer:
 
     token: str
     key: bytes
+    user_id: str
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def _payer(ctx: Context, kyc: Kyc, i: int) -> Payer:
     top_up = Transfer(9_000_000 + i, reserve, wallet, FUNDS, ledger=156, code=TransferCode.TOP_UP)
     assert [r.value for r in ledger.execute(ctx.uow, [top_up])] == ["ok"]
     token = auth.issue_session(ctx, "user", user.id, device_id=device.id).token
-    return Payer(token, key.private_bytes_raw())
+    return Payer(token, key.private_bytes_raw(), user.id)
 
 
 def seed(
@@ -342,8 +345,10 @@ def run(
     payees: int = 1_250,
     server_workers: int = 1,
     where: Where = Where(),  # frozen: one shared default is safe
+    prefill: int = 0,
 ) -> dict[str, Any]:
-    """The benchmark end to end; the JSON the command prints."""
+    """The benchmark end to end; the JSON the command prints. `prefill`: payments the
+    database holds before the server starts (bench/prefill.py)."""
     keyring = Keyring.generate()
     shared = where.redis_risk or server_workers > 1
     backend = "sqlite" if where.postgres_url is None else "postgresql"
@@ -353,6 +358,7 @@ def run(
     ):
         upgrade(db)
         senders, receivers = seed(db, keyring, payers, payees)
+        filled = prefilled(db, keyring, senders, receivers, prefill)
         scrape = uuid.uuid4().hex
         served = url_for_a_process(db)
         with serving(served, keyring, server_workers, {**env, METRICS_TOKEN_ENV: scrape}) as (
@@ -373,7 +379,27 @@ def run(
         _report(paid, base, floor, connections, payers)
         | outcomes
         | {"database": db.backend, "server_workers": server_workers, "risk_state": risk_state}
+        | {"prefill": filled}
     )
+
+
+def prefilled(
+    db: Database,
+    keyring: Keyring,
+    senders: tuple[Payer, ...],
+    receivers: tuple[str, ...],
+    count: int,
+) -> dict[str, Any]:
+    """The prefill's report, and what the database then holds (count 0: nothing done)."""
+    if not count:
+        return {"payments": 0}
+    done = prefill_books(
+        db, keyring, [p.user_id for p in senders], receivers, count, now=utc_now()
+    ).as_dict()
+    with read_only(db) as uow:
+        done["ledger_transfers"] = uow.ledger_queries.counts()[1]
+        done["ledger_parts"] = len(uow.ledger.parts.all())
+    return done
 
 
 @contextmanager

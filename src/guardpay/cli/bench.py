@@ -123,6 +123,12 @@ def api(
         help="A PostgreSQL server to run on, in a scratch schema dropped after "
         "(default: a throwaway SQLite file).",
     ),
+    prefill: int = typer.Option(
+        0,
+        min=0,
+        help="Payments (with their ledger, risk and audit rows) the database holds before "
+        "the server starts, written set-based.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Drive device-signed P2P payments over HTTP against `guardpay serve` on a throwaway
@@ -138,7 +144,7 @@ def api(
             param_hint="--database-url",
         )
     where = api_bench.Where(database_url, redis_url, redis_risk)
-    result = api_bench.run(seconds, workers, payers, payees, server_workers, where)
+    result = api_bench.run(seconds, workers, payers, payees, server_workers, where, prefill)
     if json_out:
         emit_json(result)
         return

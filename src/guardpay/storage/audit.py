@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,10 @@ class AuditEntry:
 
 
 _COLS = "seq, at, actor, ip, action, subject, outcome, details, prev_hash, hash"
+_APPEND = sql(
+    f"INSERT INTO audit_log ({_COLS}) VALUES (:seq, :at, :actor, :ip, :action, "
+    ":subject, :outcome, :details, :prev_hash, :hash)"
+)
 
 
 class AuditRepository:
@@ -47,14 +51,11 @@ class AuditRepository:
     def append(self, entry: AuditEntry) -> None:
         """The entry alone: the head moves once per unit of work (`set_head`, called
         by the unit of work before it commits: storage/uow.py `UnitOfWork.flush`)."""
-        run(
-            self.conn,
-            sql(
-                f"INSERT INTO audit_log ({_COLS}) VALUES (:seq, :at, :actor, :ip, :action, "
-                ":subject, :outcome, :details, :prev_hash, :hash)"
-            ),
-            entry.__dict__,
-        )
+        run(self.conn, _APPEND, entry.__dict__)
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            self.conn.execute(_APPEND, [e.__dict__ for e in entries])
 
     def set_head(self, seq: int, digest: str) -> None:
         run(

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from guardpay.storage.engine.bloom import Bloom
 
 #: rows an open part takes before the next batch seals it (a million transfers' indexes,
@@ -161,6 +163,43 @@ class TransferParts:
             (new.number, new.name, new.first_timestamp, new.uid),
         )
         return new
+
+    def problems(self, parts: Sequence[Part]) -> list[str]:
+        """What `ledger verify` finds wrong with the parts themselves: a transfers table
+        the registry does not list (its rows would go unseen), a sealed part whose rows or
+        ids are not those it was sealed with (its filter would hide an id), an id held
+        twice. Reads every id once: a part at a time into one sorted array."""
+        found = []
+        unlisted = sorted(set(self._tables()) - {p.name for p in parts})
+        if unlisted:
+            found.append(f"transfer tables missing from ledger_parts: {unlisted}")
+        chunks = []
+        for part in parts:
+            ids = np.array(
+                [r[0] for r in self._run(f"SELECT id FROM {part.name}", ())], dtype=np.int64
+            )
+            chunks.append(ids)
+            if not part.sealed:
+                continue
+            if len(ids) != part.rows:
+                found.append(f"{part.name} holds {len(ids)} transfers, sealed with {part.rows}")
+            if Bloom.of(ids, self.filter(part).hashes) != self.filter(part):
+                found.append(f"{part.name}'s ids are not those its filter was built from")
+        every = np.sort(np.concatenate(chunks)) if chunks else np.array([], dtype=np.int64)
+        twice = np.unique(every[1:][every[1:] == every[:-1]])
+        if len(twice):
+            found.append(f"{len(twice)} transfer ids are held twice, e.g. {twice[:3].tolist()}")
+        return found
+
+    def _tables(self) -> list[str]:
+        pattern = f"{FIRST}_p%"
+        sql = (
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename LIKE ?"
+            if self.pg
+            else "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?"
+        )
+        return [str(r[0]) for r in self._run(sql, (pattern,)) if _NAME.fullmatch(str(r[0]))]
 
     def counted(self, part: Part, added: int) -> None:
         self._exec("UPDATE ledger_parts SET rows = rows + ? WHERE part = ?", (added, part.number))

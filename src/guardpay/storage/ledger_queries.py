@@ -258,6 +258,8 @@ class LedgerQueries:
         )
         if newest > clock:
             out.append(Problem("clock", f"a transfer at {newest} is newer than the clock {clock}"))
+        repo = LedgerRepository(self.conn)
+        out.extend(Problem("parts", message) for message in repo.parts.problems(parts))
         unguarded = [part.name for part in parts if not self._immutability_guarded(part.name)]
         if unguarded:
             out.append(

@@ -211,6 +211,13 @@ class PaymentRepository:
         self._spent_by(row.payer_id)
         run(self.conn, insert_into(payments), row.__dict__)
 
+    def insert_payments(self, rows: Sequence[PaymentRow]) -> None:
+        """Many rows in one statement (bulk loads: `bench api --prefill`)."""
+        for payer_id in {r.payer_id for r in rows}:
+            self._spent_by(payer_id)
+        if rows:
+            self.conn.execute(insert_into(payments), [r.__dict__ for r in rows])
+
     def payment(self, payment_id: str, *, lock: bool = False) -> PaymentRow | None:
         return self._one(PaymentRow, payments, {"id": payment_id}, lock)
 

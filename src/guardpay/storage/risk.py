@@ -184,6 +184,11 @@ class RiskRepository:
     def insert_decision(self, row: DecisionRow) -> None:
         run(self.conn, insert_into(risk_decisions), _encoded(row))
 
+    def insert_decisions(self, rows: Sequence[DecisionRow]) -> None:
+        """Many rows in one statement (bulk loads: `bench api --prefill`)."""
+        if rows:
+            self.conn.execute(insert_into(risk_decisions), [_encoded(r) for r in rows])
+
     def decision(self, decision_id: str, *, lock: bool = False) -> DecisionRow | None:
         stmt = select(risk_decisions).where(risk_decisions.c.id == decision_id)
         found = self.conn.execute(stmt.with_for_update() if lock else stmt).mappings().first()

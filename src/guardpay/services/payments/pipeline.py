@@ -316,12 +316,8 @@ def move(ctx: Context, kind: Kind, transfers: Sequence[Transfer]) -> None:
 # -- steps 6 and 7: record and effects ----------------------------------------------------
 
 
-def record(
-    ctx: Context, row: PaymentRow, transitions: list[str], decision: str | None = None
-) -> None:
-    """The payment's audit entry: who paid whom how much, with how many factors, through
-    which states (and the risk decision that held or denied it)."""
-    details = {
+def audit_details(row: PaymentRow, transitions: list[str]) -> dict[str, object]:
+    return {
         "kind": row.kind,
         "payer": row.payer_id,
         "payee": row.payee_id,
@@ -331,6 +327,14 @@ def record(
         "factors": row.factors,
         "transitions": transitions,
     }
+
+
+def record(
+    ctx: Context, row: PaymentRow, transitions: list[str], decision: str | None = None
+) -> None:
+    """The payment's audit entry: who paid whom how much, with how many factors, through
+    which states (and the risk decision that held or denied it)."""
+    details = audit_details(row, transitions)
     if decision is not None:
         details["risk_decision"] = decision
     ctx.audit(f"payment.{row.status}", subject=row.id, details=details)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,45 @@ def entry_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Draft:
+    """An entry before the chain gives it its place: what `record` takes, as a value."""
+
+    at: datetime
+    actor: str
+    ip: str | None
+    action: str
+    subject: str | None
+    outcome: str
+    details: Mapping[str, Any]
+
+
+def _chained(end: tuple[int, str], d: Draft) -> AuditEntry:
+    seq, prev = end
+    canonical = json.dumps(
+        scrub(d.details), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+    )
+    digest = entry_hash(
+        prev, seq + 1, d.at, d.actor, d.ip, d.action, d.subject, d.outcome, canonical
+    )
+    return AuditEntry(
+        seq + 1, d.at, d.actor, d.ip, d.action, d.subject, d.outcome, canonical, prev, digest
+    )
+
+
+def record_many(uow: UnitOfWork, drafts: Sequence[Draft]) -> None:
+    """Append entries in order, in one statement: for bulk loads (`bench api --prefill`),
+    where an entry each is what is being built, not an action that happened now, so no
+    log line is written for them."""
+    end = uow.audit_head or uow.audit.lock_head()
+    entries = []
+    for draft in drafts:
+        entries.append(_chained(end, draft))
+        end = (entries[-1].seq, entries[-1].hash)
+    uow.audit.append_many(entries)
+    uow.audit_head = end
+
+
 def record(
     uow: UnitOfWork,
     at: datetime,
@@ -72,14 +111,9 @@ def record(
     request's context calls it (`Context.audit`). The head is locked at the unit's first
     entry and written once, when the unit commits (`UnitOfWork.audit_head`): a batch of
     payments moves it once, not once per entry."""
-    repo = uow.audit
-    seq, prev = uow.audit_head or repo.lock_head()
-    canonical = json.dumps(
-        scrub(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
-    )
-    digest = entry_hash(prev, seq + 1, at, actor, ip, action, subject, outcome, canonical)
-    entry = AuditEntry(seq + 1, at, actor, ip, action, subject, outcome, canonical, prev, digest)
-    repo.append(entry)
+    draft = Draft(at, actor, ip, action, subject, outcome, details)
+    entry = _chained(uow.audit_head or uow.audit.lock_head(), draft)
+    uow.audit.append(entry)
     uow.audit_head = (entry.seq, entry.hash)
     # The same event, for operators' log pipelines, once it has really happened (the log
     # processor scrubs it again); not even built when info lines are not logged.

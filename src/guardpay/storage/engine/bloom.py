@@ -37,7 +37,9 @@ def _mix(x: _U64) -> _U64:
     return x ^ (x >> np.uint64(31))
 
 
-def _ids(ids: Iterable[int]) -> _U64:
+def _ids(ids: Iterable[int] | npt.NDArray[np.int64]) -> _U64:
+    if isinstance(ids, np.ndarray):
+        return ids.astype(np.int64, copy=False).view(np.uint64)
     return np.fromiter(ids, dtype=np.int64).view(np.uint64)
 
 
@@ -57,7 +59,7 @@ class Bloom:
     hashes: int = HASHES
 
     @classmethod
-    def of(cls, ids: Iterable[int], hashes: int = HASHES) -> Bloom:
+    def of(cls, ids: Iterable[int] | npt.NDArray[np.int64], hashes: int = HASHES) -> Bloom:
         keys = _ids(ids)
         bits = max(64, len(keys) * BITS_PER_ID)
         bits += -bits % 8
