@@ -135,12 +135,12 @@ class TransferParts:
             _remember(part.uid, cached)
         return cached
 
-    def writing(self, first_timestamp: int, limit: int | None = None) -> Part:
+    def writing(self, first_timestamp: int) -> Part:
         """The part a batch whose first transfer is at `first_timestamp` writes to: the
         open one, or a new one if the open one is full (call with the clock locked)."""
         parts = self.all()
         open_part = parts[-1]
-        if open_part.rows < (TRANSFERS_PER_PART if limit is None else limit):
+        if open_part.rows < TRANSFERS_PER_PART:
             return open_part
         return self.roll(open_part, first_timestamp)
 
@@ -183,7 +183,8 @@ class TransferParts:
                 continue
             if len(ids) != part.rows:
                 found.append(f"{part.name} holds {len(ids)} transfers, sealed with {part.rows}")
-            if Bloom.of(ids, self.filter(part).hashes) != self.filter(part):
+            sealed_with = self.filter(part)
+            if Bloom.of(ids, sealed_with.hashes) != sealed_with:
                 found.append(f"{part.name}'s ids are not those its filter was built from")
         every = np.sort(np.concatenate(chunks)) if chunks else np.array([], dtype=np.int64)
         twice = np.unique(every[1:][every[1:] == every[:-1]])

@@ -54,12 +54,13 @@ class HistoryRow:
 class LedgerQueries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.ledger = LedgerRepository(conn)  # the reads shared with the writer
 
     def _all(self, sql: str, **params: Any) -> list[Any]:
         return prepared.run(self.conn, prepared.sql(sql), params).all()
 
     def _parts(self) -> list[Part]:
-        return LedgerRepository(self.conn).parts.all()
+        return self.ledger.parts.all()
 
     def account(self, account_id: int) -> Account | None:
         rows = self._all(
@@ -75,11 +76,11 @@ class LedgerQueries:
         if not lag or not accounts:
             return accounts
         as_of = {a.id: int(r[-1]) for a, r in zip(accounts, rows, strict=True)}
-        newer = LedgerRepository(self.conn).newest_after(as_of, lag)
+        newer = self.ledger.newest_after(as_of, lag)
         return [with_counters(a, newer[a.id][1]) if a.id in newer else a for a in accounts]
 
     def transfer(self, transfer_id: int) -> Transfer | None:
-        return LedgerRepository(self.conn).transfers_by_id([transfer_id]).get(transfer_id)
+        return self.ledger.transfers_by_id([transfer_id]).get(transfer_id)
 
     def accounts(self, *, after: int = 0, limit: int = 100) -> Page[Account]:
         rows = self._all(
@@ -175,7 +176,7 @@ class LedgerQueries:
         lag = self._all(_LAG)[0][0]
         if not lag:
             return [Account(*r[:-1]) for r in rows]
-        newer = LedgerRepository(self.conn).lagging(lag)  # one pass, not a seek per account
+        newer = self.ledger.lagging(lag)  # one pass, not a seek per account
         out = []
         for r in rows:
             a, found = Account(*r[:-1]), newer.get(r[0])
@@ -258,8 +259,7 @@ class LedgerQueries:
         )
         if newest > clock:
             out.append(Problem("clock", f"a transfer at {newest} is newer than the clock {clock}"))
-        repo = LedgerRepository(self.conn)
-        out.extend(Problem("parts", message) for message in repo.parts.problems(parts))
+        out.extend(Problem("parts", m) for m in self.ledger.parts.problems(parts))
         unguarded = [part.name for part in parts if not self._immutability_guarded(part.name)]
         if unguarded:
             out.append(
