@@ -26,9 +26,10 @@ PAYMENTS = 25
 
 @pytest.fixture(autouse=True)
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of 10 and ledger parts of 8 transfers, so both are crossed."""
+    """Chunks of 10 and ledger parts of 2 transfers: the seed's top-ups fill part 0, so
+    the prefill's first ledger batch opens another, however the writer groups batches."""
     monkeypatch.setattr(prefill_module, "CHUNK", 10)
-    monkeypatch.setattr(ledger_parts, "TRANSFERS_PER_PART", 8)
+    monkeypatch.setattr(ledger_parts, "TRANSFERS_PER_PART", 2)
 
 
 def rows(db: Database, sql: str) -> list[tuple[object, ...]]:
@@ -66,7 +67,7 @@ def test_the_books_hold_every_payment_with_what_it_leaves(db: Database) -> None:
     assert chain.entries == entries_before + PAYMENTS
     assert books.ok, books.problems
     assert books.transfers == transfers_before + len(payers) + PAYMENTS  # top-ups, payments
-    assert len(parts) > 2
+    assert len(parts) >= 2
     for payee in receivers:
         assert received[payee] == sum(int(str(r[3])) for r in paid if r[2] == payee)
 
