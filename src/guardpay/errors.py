@@ -23,7 +23,8 @@ card or ID numbers.
     ├── ServiceUnavailable      (type "api_error": an outside system did not answer)
     │   └── VerificationUnavailable
     ├── StorageError            (type "api_error": the database cannot be used)
-    │   └── DatabaseNotMigrated
+    │   ├── DatabaseNotMigrated
+    │   └── ArchiveRefused      (an archive that could not be made safely: nothing moved)
     ├── CryptoError             (type "api_error": a key is missing or was destroyed)
     │   └── DataErased
     └── LedgerRejected          (type "ledger_error": the ledger refused an event)
@@ -139,6 +140,13 @@ class StorageError(GuardpayError):
 
 class DatabaseNotMigrated(StorageError):
     code = "database_not_migrated"
+
+
+class ArchiveRefused(StorageError):
+    """Records were not archived, and stay where they were: the audit chain they would
+    carry is broken, or the archive store did not give back what it was given."""
+
+    code = "archive_refused"
 
 
 class LedgerRejected(GuardpayError):

@@ -36,6 +36,8 @@ def test_audit_verify_reports_the_chain_and_fails_on_tampering(db: Database) -> 
         "head_hash": "x",
         "first_bad_seq": None,
         "problem": None,
+        "archived_through": 0,  # nothing archived to files (guardpay archive run)
+        "archives_read": None,  # no --archive: no file read
     }
     with db.begin() as conn:
         if conn.dialect.name == "sqlite":

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from guardpay.bench import api as api_bench
+from guardpay.bench import audit as audit_bench
 from guardpay.bench import ledger as ledger_bench
 from guardpay.bench import plot as plot_bench
 from guardpay.cli.context import console, emit_json, state
@@ -73,6 +74,32 @@ def ledger(
             f"transfers/s up to {segment['written']:,}", str(segment["transfers_per_second"])
         )
     console.print(table)
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    backend: str = typer.Option("sqlite", help="sqlite or postgres (a throwaway schema)."),
+    entries: int = typer.Option(1_000_000, min=10, help="Audit entries to write (untimed)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Write N audit entries, then time `audit verify`, archiving all but the newest
+    tenth to files, and verifying through the registry and through the files."""
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("sqlite or postgres", param_hint="--backend")
+    kind = "postgresql" if backend == "postgres" else "sqlite"
+    result = audit_bench.run(entries, kind, state(ctx).settings.test_postgres_url)
+    if json_out:
+        emit_json(result)
+    else:
+        table = Table("step", "seconds", "entries/s", "ok", title=f"audit at {entries:,} entries")
+        for step in ("verify", "archive", "verify_registry", "verify_files"):
+            part = result[step]
+            ok = str(part.get("ok", ""))
+            table.add_row(step, str(part["seconds"]), str(part["entries_per_second"]), ok)
+        console.print(table)
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command("plot")

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from guardpay.cli import (
+    archive,
     audit,
     bench,
     db,
@@ -31,6 +32,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(bench.app, name="bench")
 app.add_typer(audit.app, name="audit")
+app.add_typer(archive.app, name="archive")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(jobs.app, name="jobs")

@@ -12,8 +12,10 @@ event at once, and a worker that dies mid-delivery only delays it until the leas
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
     func,
     insert,
     or_,
@@ -79,6 +82,20 @@ webhook_attempts = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("error", String(200), nullable=True),
+)
+
+
+#: files of delivered events archived with their attempts (services/webhooks/archive.py)
+outbox_archives = Table(
+    "outbox_archives",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("attempts", BigInteger, nullable=False),
+    Column("delivered_before", DateTime(timezone=True), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -254,3 +271,52 @@ class OutboxRepository:
             .order_by(t.c.attempt)
         )
         return [(int(r[0]), r[1], r[2]) for r in self.conn.execute(query)]
+
+    # -- archive (services/webhooks/archive.py) ------------------------------------------
+    def delivered_before(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
+        """Whole rows of the events delivered before `cutoff`, oldest delivery first."""
+        t = outbox_events
+        query = (
+            select(t)
+            .where(t.c.delivered_at < cutoff)
+            .order_by(t.c.delivered_at, t.c.merchant_id, t.c.sequence)
+            .limit(limit)
+        )
+        return [_utc_row(r._mapping) for r in self.conn.execute(query)]
+
+    def attempts_for(self, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+        t = webhook_attempts
+        found = []
+        for ids in _chunks(event_ids):
+            query = select(t).where(t.c.event_id.in_(ids)).order_by(t.c.event_id, t.c.attempt)
+            found += [_utc_row(r._mapping) for r in self.conn.execute(query)]
+        return found
+
+    def delete_events(self, event_ids: Sequence[str]) -> None:
+        """The events and their attempts, gone from the live tables (once archived)."""
+        for ids in _chunks(event_ids):
+            attempts, events = webhook_attempts, outbox_events
+            self.conn.execute(delete(attempts).where(attempts.c.event_id.in_(ids)))
+            self.conn.execute(delete(events).where(events.c.id.in_(ids)))
+
+    def archive_names(self) -> list[str]:
+        t = outbox_archives
+        return [
+            r[0] for r in self.conn.execute(select(t.c.name).order_by(t.c.archived_at, t.c.name))
+        ]
+
+    def archive_digest(self, name: str) -> str | None:
+        t = outbox_archives
+        return self.conn.execute(select(t.c.sha256).where(t.c.name == name)).scalar()
+
+    def add_archive(self, row: Mapping[str, Any]) -> None:
+        self.conn.execute(insert(outbox_archives).values(**row))
+
+
+def _utc_row(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(k): _utc(v) for k, v in row.items()}
+
+
+def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:
+    """Ids a statement at a time: a database binds only so many parameters to one."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -188,3 +188,20 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+#: the audit log's entries archived to files (services/platform/archive.py): append-only,
+#: and an entry may leave `audit_log` only once its file is registered here
+audit_archives = Table(
+    "audit_archives",
+    metadata,
+    Column("last_seq", Id, primary_key=True, autoincrement=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("first_prev_hash", String(64), nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -9,9 +11,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from guardpay.adapters.archive import MemoryStore
 from guardpay.domain.ledger.results import Result
 from guardpay.errors import DatabaseNotMigrated
+from guardpay.security.keys import Keyring
 from guardpay.services.ledger.books import execute, verify
+from guardpay.services.platform.archive import archive_audit
+from guardpay.services.platform.audit import verify as audit_verify
+from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage import tables as schema
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import (
@@ -21,8 +28,9 @@ from guardpay.storage.engine.migrate import (
     require_migrated,
     upgrade,
 )
-from guardpay.storage.uow import unit_of_work
+from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, post, transfer, void, wallet
+from tests.services.platform.test_audit import T0, write_entries
 
 BANK, ALICE = 1, 10
 
@@ -193,5 +201,34 @@ def test_migrating_a_ledger_written_at_0013_keeps_every_transfer_and_hold(
         with unit_of_work(db) as uow:
             problems = verify(uow).problems
         assert [p.message for p in problems if p.check == "holds"] == ["1 holds name no transfer"]
+    finally:
+        db.dispose()
+
+
+def test_migrating_an_audit_log_written_at_0016_keeps_its_chain_and_guards(
+    database_url: str,
+) -> None:
+    """0017 lets archived entries leave the log and nothing else; a database with
+    archives refuses to go back below 0017 (the entries are in files, not here)."""
+    db = Database(database_url)
+    try:
+        upgrade(db, "0016_transfer_parts")
+        write_entries(db, 10)
+        upgrade(db)
+        with read_only(db) as uow:
+            assert audit_verify(uow).ok
+        with pytest.raises(Exception, match="append-only"), db.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
+        command.downgrade(alembic_config(db), "0016_transfer_parts")  # no archive yet
+        with pytest.raises(Exception, match="append-only"), db.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
+        upgrade(db)
+        with unit_of_work(db) as uow:
+            ctx = Context(uow, Keyring.generate(), SYSTEM, clock=lambda: T0 + timedelta(days=1))
+            assert archive_audit(ctx, MemoryStore(), T0 + timedelta(seconds=3)) is not None
+        with pytest.raises(RuntimeError, match="restore them before downgrading"):
+            command.downgrade(alembic_config(db), "0016_transfer_parts")
+        with read_only(db) as uow:
+            assert audit_verify(uow).archived_through == 3
     finally:
         db.dispose()

@@ -48,7 +48,7 @@ from guardpay.services.ledger import wallets
 from guardpay.services.payments import pipeline
 from guardpay.services.payments.pipeline import Authorization
 from guardpay.services.platform.context import Context
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.services.platform.paging import keyset_page
 from guardpay.services.risk.screening import Subject, screen
 from guardpay.storage.funding import FundingRow
@@ -164,7 +164,7 @@ def _request(
     existing = ctx.uow.funding.get(funding_id) if funding_id else None
     if existing is not None:
         return _same_request(existing, kind, user_id, card_id, money)
-    fid = funding_id or new_id("fnd")
+    fid = funding_id or timed_id("fnd", ctx.now())
     _screen(ctx, kind, user_id, card, money, step_up_challenge_id, fid)
     row = _new_row(ctx, fid, kind, user_id, card_id, card.last4, money)
     ctx.uow.funding.insert(row)

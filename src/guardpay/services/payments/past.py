@@ -19,7 +19,7 @@ from guardpay.domain.payments.limits import P2P
 from guardpay.domain.risk.schema import FEATURES, FeatureType
 from guardpay.services.payments.pipeline import audit_details
 from guardpay.services.platform import audit
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.risk import DecisionRow
 from guardpay.storage.uow import UnitOfWork
@@ -47,7 +47,7 @@ def record(uow: UnitOfWork, made: Sequence[PastP2P]) -> None:
 
 def _payment(p: PastP2P) -> PaymentRow:
     return PaymentRow(
-        id=new_id("pay"),
+        id=timed_id("pay", p.at),
         kind=P2P,
         payer_id=p.payer_id,
         payee_kind="user",
@@ -80,7 +80,7 @@ def _decision(row: PaymentRow) -> DecisionRow:
         ("review_status", "review_deadline", "reviewed_by", "reviewed_at", "holds", "label"), None
     )
     return DecisionRow(
-        id=new_id("rsk"),
+        id=timed_id("rsk", row.created_at),
         request_kind=P2P,
         channel=P2P,
         subject_id=row.id,

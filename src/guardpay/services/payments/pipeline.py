@@ -67,7 +67,7 @@ from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
 from guardpay.services.payments.limits import check_limits, lock_payer
 from guardpay.services.platform.context import Context
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.services.risk import screening
 from guardpay.services.risk.engine import Assessment, engine_of
 from guardpay.services.webhooks import events as webhooks
@@ -157,7 +157,7 @@ def new_row(
         raise InvalidRequest("an amount is a positive number of minor units", param="amount")
     now = ctx.now()
     return PaymentRow(
-        new_id("pay"),
+        timed_id("pay", now),
         kind,
         payer_id,
         payee[0],

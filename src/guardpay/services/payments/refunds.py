@@ -36,7 +36,7 @@ from guardpay.errors import Conflict, InvalidRequest, NotFound, RefundExceedsPay
 from guardpay.services.ledger import wallets
 from guardpay.services.payments import pipeline
 from guardpay.services.platform.context import Context
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.refunds import RefundRow
 
@@ -102,7 +102,7 @@ def refund_payment(ctx: Context, payment_id: str, request: RefundRequest) -> Ref
             f"only {left} of {paid} is left to refund", param="amount"
         ) from None
     row = RefundRow(
-        new_id("rfd"),
+        timed_id("rfd", ctx.now()),
         payment_id,
         request.refund_id,
         split.amount,

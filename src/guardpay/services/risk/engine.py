@@ -38,7 +38,7 @@ from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set,
 from guardpay.domain.risk.schema import Value
 from guardpay.errors import GuardpayError
 from guardpay.services.platform.context import Context
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.storage.risk import DecisionRow
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class RiskEngine:
         happened next with `learn` (services/payments/core.py, payments_risk.screen)."""
         decision, features, (rule_set, model, contributions) = self.score(ctx, req)
         row = DecisionRow(
-            new_id("rsk"),
+            timed_id("rsk", ctx.now()),
             req.kind,
             req.channel,
             subject_id,

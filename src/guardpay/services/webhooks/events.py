@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.platform.context import Context
-from guardpay.services.platform.ids import new_id
+from guardpay.services.platform.ids import timed_id
 from guardpay.services.webhooks.targets import WebhookSettings, check_host
 from guardpay.storage.outbox import OutboxEvent
 from guardpay.storage.uow import UnitOfWork
@@ -98,7 +98,7 @@ def enqueue(ctx: Context, merchant_id: str, event_type: str, payload: dict[str, 
     sequence = repo.next_sequence(merchant_id)
     now = ctx.now()
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    event = OutboxEvent(new_id("evt"), merchant_id, sequence, event_type, body, now, 0, None)
+    event = OutboxEvent(timed_id("evt", now), merchant_id, sequence, event_type, body, now, 0, None)
     repo.add_event(event, next_attempt_at=now)
     return sequence
 

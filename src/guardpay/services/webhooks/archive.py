@@ -1,0 +1,100 @@
+"""Archiving delivered webhook events: events merchants have acknowledged leave the
+outbox, with their delivery attempts, for files in an `ArchiveStore`.
+
+Why: every merchant payment enqueues an event, and the outbox is read by the delivery
+worker on every pass; once an event is delivered its row is history, kept for disputes
+("did you tell me?"). An undelivered event is never archived, whatever its age: it is
+still owed. The file is written and read back before anything is deleted, and its name,
+counts and SHA-256 are registered (`outbox_archives`) in the same unit of work as the
+deletion; `verify_outbox_archives` re-reads every registered file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from guardpay.adapters.archive import ArchiveMissing, ArchiveStore
+from guardpay.services.platform.archive import keep_file
+from guardpay.services.platform.archive_files import ArchiveUnreadable, pack, sha256, unpack
+from guardpay.services.platform.context import Context
+from guardpay.storage.uow import UnitOfWork
+
+#: the kind of record an archive file of webhook events holds (archive_files.py)
+OUTBOX_ARCHIVE = "webhook_events"
+#: events in one archive file; a run writes as many files as it needs
+EVENTS_PER_FILE = 50_000
+
+
+@dataclass(frozen=True)
+class OutboxArchive:
+    name: str
+    events: int
+    attempts: int
+    sha256: str
+    size: int
+
+
+def archive_outbox(
+    ctx: Context, store: ArchiveStore, before: datetime, *, most: int = EVENTS_PER_FILE
+) -> OutboxArchive | None:
+    """Up to `most` events delivered before `before`, oldest delivery first, with their
+    attempts, archived to one file; None if there were none. The caller's unit of work
+    commits the registry row and the deletion."""
+    repo = ctx.uow.outbox
+    events = repo.delivered_before(before, most)
+    if not events:
+        return None
+    ids = [e["id"] for e in events]
+    tried: dict[str, list[dict[str, Any]]] = {}
+    for attempt in repo.attempts_for(ids):
+        tried.setdefault(attempt.pop("event_id"), []).append(_plain(attempt))
+    records = [{**_plain(e), "delivery_attempts": tried.get(e["id"], [])} for e in events]
+    header = {"delivered_before": before.isoformat(), "events": len(records)}
+    packed = pack(OUTBOX_ARCHIVE, header, records)
+    name = f"outbox-{before:%Y%m%d}-{len(repo.archive_names()) + 1:06d}.jsonl.gz"
+    keep_file(store, name, packed.data, packed.sha256)
+    attempts = sum(len(a) for a in tried.values())
+    repo.add_archive(
+        {
+            "name": name,
+            "events": len(records),
+            "attempts": attempts,
+            "delivered_before": before,
+            "sha256": packed.sha256,
+            "size": len(packed.data),
+            "archived_at": ctx.now(),
+        }
+    )
+    repo.delete_events(ids)
+    details = {"events": len(records), "attempts": attempts, "sha256": packed.sha256}
+    ctx.audit("webhooks.archived", subject=name, details=details)
+    return OutboxArchive(name, len(records), attempts, packed.sha256, len(packed.data))
+
+
+def verify_outbox_archives(uow: UnitOfWork, store: ArchiveStore) -> list[str]:
+    """What is wrong with the registered files (empty: each is there, is the file that
+    was archived and reads as one)."""
+    repo = uow.outbox
+    problems = []
+    for name in repo.archive_names():
+        try:
+            data = store.get(name)
+        except ArchiveMissing:
+            problems.append(f"archive {name} is missing from the archive store")
+            continue
+        if sha256(data) != repo.archive_digest(name):
+            problems.append(f"archive {name} is not the file that was archived")
+            continue
+        try:
+            unpack(OUTBOX_ARCHIVE, data)
+        except ArchiveUnreadable as exc:
+            problems.append(f"archive {name}: {exc}")
+    return problems
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON keeps it: times in ISO 8601 (UTC)."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
