@@ -26,7 +26,11 @@ from guardpay.adapters.archive import DirectoryStore
 from guardpay.clock import utc_now
 from guardpay.security.keys import Keyring
 from guardpay.services.platform import audit
-from guardpay.services.platform.archive import archive_audit
+from guardpay.services.platform.archive import (
+    file_by_file,
+    register_audit_file,
+    write_audit_file,
+)
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import upgrade
@@ -77,13 +81,14 @@ def _verify(db: Database, store: DirectoryStore | None) -> audit.AuditReport:
 
 
 def _archive_all(db: Database, store: DirectoryStore, before: datetime) -> list[str]:
-    keyring, names = Keyring.generate(), list[str]()
-    while True:
-        with unit_of_work(db) as uow:
-            made = archive_audit(Context(uow, keyring, SYSTEM), store, before)
-        if made is None:
-            return names
-        names.append(made.name)
+    """As `guardpay archive run` does it."""
+    keyring = Keyring.generate()
+    made = file_by_file(
+        db,
+        lambda uow: write_audit_file(uow, store, before),
+        lambda uow, written: register_audit_file(Context(uow, keyring, SYSTEM), written),
+    )
+    return [m.name for m in made]
 
 
 def run(entries: int, backend: str = "sqlite", postgres_url: str = "") -> dict[str, Any]:

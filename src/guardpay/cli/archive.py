@@ -4,26 +4,30 @@ there, unchanged, and that the audit chain runs through them into the live log."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 
 from guardpay.adapters.archive import DirectoryStore
 from guardpay.cli.context import console, emit_json, state
 from guardpay.clock import utc_now
-from guardpay.services.platform.archive import archive_audit
+from guardpay.services.platform.archive import (
+    file_by_file,
+    register_audit_file,
+    write_audit_file,
+)
 from guardpay.services.platform.audit import verify as verify_chain
 from guardpay.services.platform.context import SYSTEM, Context
-from guardpay.services.webhooks.archive import archive_outbox, verify_outbox_archives
-from guardpay.storage.engine.db import Database
+from guardpay.services.webhooks.archive import (
+    register_outbox_file,
+    verify_outbox_archives,
+    write_outbox_file,
+)
 from guardpay.storage.engine.migrate import require_migrated
-from guardpay.storage.uow import read_only, unit_of_work
+from guardpay.storage.uow import read_only
 
 app = typer.Typer(no_args_is_help=True, help="Archives of old records, kept as files.")
-T = TypeVar("T")
 
 
 @app.command()
@@ -46,11 +50,16 @@ def run(
     require_migrated(db)
     now = utc_now()
 
-    def each(make: Callable[[Context], T | None]) -> list[T]:
-        return _until_none(db, lambda uow: make(Context(uow, keyring, SYSTEM)))
-
-    audit = each(lambda c: archive_audit(c, store, now - timedelta(days=audit_days)))
-    events = each(lambda c: archive_outbox(c, store, now - timedelta(days=webhook_days)))
+    audit = file_by_file(
+        db,
+        lambda uow: write_audit_file(uow, store, now - timedelta(days=audit_days)),
+        lambda uow, written: register_audit_file(Context(uow, keyring, SYSTEM), written),
+    )
+    events = file_by_file(
+        db,
+        lambda uow: write_outbox_file(uow, store, now - timedelta(days=webhook_days)),
+        lambda uow, written: register_outbox_file(Context(uow, keyring, SYSTEM), written),
+    )
     result = {
         "audit_files": [a.name for a in audit],
         "audit_entries": sum(a.last_seq - a.first_seq + 1 for a in audit),
@@ -64,17 +73,6 @@ def run(
             f"archived {result['audit_entries']} audit entries in {len(audit)} files and "
             f"{result['webhook_events']} webhook events in {len(events)} files to {to}"
         )
-
-
-def _until_none(db: Database, step: Callable[..., T | None]) -> list[T]:
-    """`step` in a unit of work of its own, again and again, until it has nothing to do."""
-    done: list[T] = []
-    while True:
-        with unit_of_work(db) as uow:
-            made = step(uow)
-        if made is None:
-            return done
-        done.append(made)
 
 
 @app.command()

@@ -10,10 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from guardpay.cli.context import console, emit_json, err_console
-from guardpay.evaluate.data import read_transactions
 from guardpay.evaluate.metrics import DEFAULT_CHALLENGE_STOPS, CatchPolicy
 from guardpay.evaluate.report import money, pct
-from guardpay.evaluate.run import EvaluateOptions, evaluate_frame
 
 
 def evaluate(
@@ -31,6 +29,11 @@ def evaluate(
 ) -> None:
     """Train on the first part of the period, replay the rest through the live decision
     path, and report recall, review and false-deny rates per fraud typology."""
+    # Imported here: the model and the plots (scikit-learn, matplotlib) take seconds to
+    # load, which every other command, `serve` among them, would pay at start.
+    from guardpay.evaluate.data import read_transactions
+    from guardpay.evaluate.run import EvaluateOptions, evaluate_frame
+
     stops = tuple(s.strip() for s in challenge_stops.split(",") if s.strip())
     options = EvaluateOptions(train_share, seed, CatchPolicy(stops), rules)
     with err_console.status("reading the transactions..."):

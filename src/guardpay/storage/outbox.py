@@ -292,12 +292,15 @@ class OutboxRepository:
             found += [_utc_row(r._mapping) for r in self.conn.execute(query)]
         return found
 
-    def delete_events(self, event_ids: Sequence[str]) -> None:
-        """The events and their attempts, gone from the live tables (once archived)."""
+    def delete_events(self, event_ids: Sequence[str]) -> int:
+        """The events and their attempts, gone from the live tables (once archived); how
+        many events went."""
+        gone = 0
         for ids in _chunks(event_ids):
             attempts, events = webhook_attempts, outbox_events
             self.conn.execute(delete(attempts).where(attempts.c.event_id.in_(ids)))
-            self.conn.execute(delete(events).where(events.c.id.in_(ids)))
+            gone += self.conn.execute(delete(events).where(events.c.id.in_(ids))).rowcount
+        return gone
 
     def archive_names(self) -> list[str]:
         t = outbox_archives

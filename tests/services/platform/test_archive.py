@@ -12,7 +12,11 @@ from sqlalchemy import text
 from guardpay.adapters.archive import DirectoryStore, MemoryStore
 from guardpay.errors import ArchiveRefused
 from guardpay.security.keys import Keyring
-from guardpay.services.platform.archive import archive_audit
+from guardpay.services.platform.archive import (
+    archive_audit,
+    register_audit_file,
+    write_audit_file,
+)
 from guardpay.services.platform.archive_files import ArchiveUnreadable, pack, unpack
 from guardpay.services.platform.audit import AUDIT_ARCHIVE, AuditReport, verify
 from guardpay.services.platform.context import SYSTEM, Context
@@ -177,3 +181,24 @@ def test_an_archive_file_of_another_kind_or_damaged_is_unreadable() -> None:
     with pytest.raises(ArchiveUnreadable, match="not a readable archive"):
         unpack(AUDIT_ARCHIVE, packed.data[:-10])
     assert pack("x", {}, [{"a": 1}]).data == pack("x", {}, [{"a": 1}]).data  # no timestamp
+
+
+def test_a_file_made_before_another_run_registered_is_refused(db: Database) -> None:
+    """Two runs at once make the same file; the second to register finds the chain
+    moved on and archives nothing (the first already holds those entries)."""
+    write_entries(db, 10)
+    store = MemoryStore()
+    with read_only(db) as uow:
+        first = write_audit_file(uow, store, CUTOFF)
+    with read_only(db) as uow:
+        second = write_audit_file(uow, store, CUTOFF)
+    assert first is not None
+    assert second is not None
+    ctx_of = lambda uow: Context(uow, Keyring.generate(), SYSTEM)  # noqa: E731
+    with unit_of_work(db) as uow:
+        register_audit_file(ctx_of(uow), first)
+    with pytest.raises(ArchiveRefused) as refused, unit_of_work(db) as uow:
+        register_audit_file(ctx_of(uow), second)
+    assert (refused.value.code, refused.value.retryable) == ("archive_raced", True)
+    assert checked(db, store).ok
+    assert checked(db).archived_through == 6

@@ -8,12 +8,15 @@ from datetime import timedelta
 import pytest
 
 from guardpay.adapters.archive import MemoryStore
+from guardpay.errors import ArchiveRefused
 from guardpay.services.platform.archive_files import unpack
 from guardpay.services.platform.audit import verify
 from guardpay.services.webhooks.archive import (
     OUTBOX_ARCHIVE,
     archive_outbox,
+    register_outbox_file,
     verify_outbox_archives,
+    write_outbox_file,
 )
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import read_only
@@ -95,3 +98,17 @@ def test_a_missing_or_changed_file_is_reported(world: World) -> None:
     with read_only(world.db) as uow:
         [problem] = verify_outbox_archives(uow, store)
     assert "missing" in problem
+
+
+def test_events_another_run_took_meanwhile_are_not_archived_twice(world: World) -> None:
+    delivered_then_owed(world)
+    store = MemoryStore()
+    with read_only(world.db) as uow:
+        made = write_outbox_file(uow, store, world.clock.at)
+    assert made is not None
+    assert world.run(lambda ctx: archive_outbox(ctx, store, world.clock.at)) is not None
+    with pytest.raises(ArchiveRefused) as refused:
+        world.run(lambda ctx: register_outbox_file(ctx, made))
+    assert refused.value.code == "archive_raced"
+    with read_only(world.db) as uow:
+        assert len(uow.outbox.archive_names()) == 1

@@ -18,8 +18,10 @@ database, where it can be investigated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from guardpay.adapters.archive import ArchiveStore
 from guardpay.errors import ArchiveRefused
@@ -27,9 +29,12 @@ from guardpay.services.platform.archive_files import pack, sha256
 from guardpay.services.platform.audit import AUDIT_ARCHIVE, GENESIS, record_of, walk
 from guardpay.services.platform.context import Context
 from guardpay.storage.audit import AuditArchive, AuditEntry
+from guardpay.storage.engine.db import Database
+from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 
 #: entries in one archive file (~25 MB compressed); a run writes as many files as it needs
 ENTRIES_PER_FILE = 250_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,10 +62,20 @@ class _Chain:
 def archive_audit(
     ctx: Context, store: ArchiveStore, before: datetime, *, most: int = ENTRIES_PER_FILE
 ) -> AuditArchive | None:
+    """`write_audit_file` then `register_audit_file`, in the caller's one unit of work."""
+    written = write_audit_file(ctx.uow, store, before, most=most)
+    return None if written is None else register_audit_file(ctx, written)
+
+
+def write_audit_file(
+    uow: UnitOfWork, store: ArchiveStore, before: datetime, *, most: int = ENTRIES_PER_FILE
+) -> AuditArchive | None:
     """The oldest live entries, up to the newest written before `before` and at most
-    `most` of them, archived to one file in `store`; None if there were none. The
-    caller's unit of work commits the registry row and the deletion."""
-    repo = ctx.uow.audit
+    `most` of them, written to one file in `store` and read back; the registry row that
+    `register_audit_file` will add, or None if there were none. Only reads: archived
+    entries never change, so a live server goes on writing while the file is made (a
+    read-only unit of work will do)."""
+    repo = uow.audit
     archives = repo.archives()
     first = archives[-1].last_seq + 1 if archives else 1
     chain = _Chain(first, archives[-1].last_hash if archives else GENESIS)
@@ -78,7 +93,7 @@ def archive_audit(
         )
     name = f"audit-{first:012d}-{through:012d}.jsonl.gz"
     keep_file(store, name, packed.data, packed.sha256)
-    archive = AuditArchive(
+    return AuditArchive(
         first_seq=first,
         last_seq=through,
         first_prev_hash=first_prev,
@@ -88,12 +103,28 @@ def archive_audit(
         name=name,
         sha256=packed.sha256,
         size=len(packed.data),
-        archived_at=ctx.now(),
+        archived_at=chain.last_at,  # stamped when registered
     )
+
+
+def register_audit_file(ctx: Context, written: AuditArchive) -> AuditArchive:
+    """Register a written file and delete its entries from the live log: the short
+    write transaction of an archive. Refused if another run registered entries since
+    the file was made (its file would not join the chain)."""
+    repo = ctx.uow.audit
+    archives = repo.archives()
+    if (archives[-1].last_seq if archives else 0) != written.first_seq - 1:
+        raise ArchiveRefused(
+            "another archive run registered audit entries meanwhile; nothing was "
+            "archived this time: run it again",
+            code="archive_raced",
+            retryable=True,
+        )
+    archive = replace(written, archived_at=ctx.now())
     repo.add_archive(archive)
-    repo.delete_through(through)
-    details = {"first_seq": first, "last_seq": through, "sha256": packed.sha256}
-    ctx.audit("audit.archived", subject=name, details=details)
+    repo.delete_through(archive.last_seq)
+    details = {"first_seq": archive.first_seq, "last_seq": archive.last_seq}
+    ctx.audit("audit.archived", subject=archive.name, details=details | {"sha256": archive.sha256})
     return archive
 
 
@@ -105,3 +136,21 @@ def keep_file(store: ArchiveStore, name: str, data: bytes, digest: str) -> None:
         raise ArchiveRefused(
             f"the archive store gave back something else for {name}; nothing was archived"
         )
+
+
+def file_by_file(
+    db: Database,
+    write: Callable[[UnitOfWork], T | None],
+    register: Callable[[UnitOfWork, T], T],
+) -> list[T]:
+    """Archive a file at a time until there is nothing left: each written and read back
+    in a read-only unit of work (a live server goes on writing meanwhile), then
+    registered, its records deleted, in a short unit of work of its own."""
+    done: list[T] = []
+    while True:
+        with read_only(db) as uow:
+            written = write(uow)
+        if written is None:
+            return done
+        with unit_of_work(db) as uow:
+            done.append(register(uow, written))

@@ -12,11 +12,12 @@ deletion; `verify_outbox_archives` re-reads every registered file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from guardpay.adapters.archive import ArchiveMissing, ArchiveStore
+from guardpay.errors import ArchiveRefused
 from guardpay.services.platform.archive import keep_file
 from guardpay.services.platform.archive_files import ArchiveUnreadable, pack, sha256, unpack
 from guardpay.services.platform.context import Context
@@ -35,19 +36,29 @@ class OutboxArchive:
     attempts: int
     sha256: str
     size: int
+    delivered_before: datetime
+    event_ids: tuple[str, ...] = field(repr=False)
 
 
 def archive_outbox(
     ctx: Context, store: ArchiveStore, before: datetime, *, most: int = EVENTS_PER_FILE
 ) -> OutboxArchive | None:
+    """`write_outbox_file` then `register_outbox_file`, in the caller's one unit of work."""
+    written = write_outbox_file(ctx.uow, store, before, most=most)
+    return None if written is None else register_outbox_file(ctx, written)
+
+
+def write_outbox_file(
+    uow: UnitOfWork, store: ArchiveStore, before: datetime, *, most: int = EVENTS_PER_FILE
+) -> OutboxArchive | None:
     """Up to `most` events delivered before `before`, oldest delivery first, with their
-    attempts, archived to one file; None if there were none. The caller's unit of work
-    commits the registry row and the deletion."""
-    repo = ctx.uow.outbox
+    attempts, written to one file in `store` and read back; None if there were none.
+    Only reads: a delivered event never changes again."""
+    repo = uow.outbox
     events = repo.delivered_before(before, most)
     if not events:
         return None
-    ids = [e["id"] for e in events]
+    ids = tuple(e["id"] for e in events)
     tried: dict[str, list[dict[str, Any]]] = {}
     for attempt in repo.attempts_for(ids):
         tried.setdefault(attempt.pop("event_id"), []).append(_plain(attempt))
@@ -57,21 +68,34 @@ def archive_outbox(
     name = f"outbox-{before:%Y%m%d}-{len(repo.archive_names()) + 1:06d}.jsonl.gz"
     keep_file(store, name, packed.data, packed.sha256)
     attempts = sum(len(a) for a in tried.values())
+    return OutboxArchive(name, len(ids), attempts, packed.sha256, len(packed.data), before, ids)
+
+
+def register_outbox_file(ctx: Context, written: OutboxArchive) -> OutboxArchive:
+    """Register a written file and delete its events and attempts: the short write
+    transaction of an archive. Refused if another run took some of them meanwhile."""
+    repo = ctx.uow.outbox
+    if repo.delete_events(written.event_ids) != written.events:
+        raise ArchiveRefused(
+            "another archive run took some of these webhook events meanwhile; nothing was "
+            "archived this time: run it again",
+            code="archive_raced",
+            retryable=True,
+        )
     repo.add_archive(
         {
-            "name": name,
-            "events": len(records),
-            "attempts": attempts,
-            "delivered_before": before,
-            "sha256": packed.sha256,
-            "size": len(packed.data),
+            "name": written.name,
+            "events": written.events,
+            "attempts": written.attempts,
+            "delivered_before": written.delivered_before,
+            "sha256": written.sha256,
+            "size": written.size,
             "archived_at": ctx.now(),
         }
     )
-    repo.delete_events(ids)
-    details = {"events": len(records), "attempts": attempts, "sha256": packed.sha256}
-    ctx.audit("webhooks.archived", subject=name, details=details)
-    return OutboxArchive(name, len(records), attempts, packed.sha256, len(packed.data))
+    details = {"events": written.events, "attempts": written.attempts, "sha256": written.sha256}
+    ctx.audit("webhooks.archived", subject=written.name, details=details)
+    return written
 
 
 def verify_outbox_archives(uow: UnitOfWork, store: ArchiveStore) -> list[str]:
