@@ -302,15 +302,11 @@ class OutboxRepository:
             gone += self.conn.execute(delete(events).where(events.c.id.in_(ids))).rowcount
         return gone
 
-    def archive_names(self) -> list[str]:
+    def archives(self) -> list[tuple[str, str]]:
+        """(name, SHA-256) of every registered archive file, in the order made."""
         t = outbox_archives
-        return [
-            r[0] for r in self.conn.execute(select(t.c.name).order_by(t.c.archived_at, t.c.name))
-        ]
-
-    def archive_digest(self, name: str) -> str | None:
-        t = outbox_archives
-        return self.conn.execute(select(t.c.sha256).where(t.c.name == name)).scalar()
+        query = select(t.c.name, t.c.sha256).order_by(t.c.archived_at, t.c.name)
+        return [(r[0], r[1]) for r in self.conn.execute(query)]
 
     def add_archive(self, row: Mapping[str, Any]) -> None:
         self.conn.execute(insert(outbox_archives).values(**row))

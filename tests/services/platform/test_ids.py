@@ -5,7 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from guardpay.services.platform.ids import TIMED_LENGTH, new_id, timed_id
@@ -31,14 +31,13 @@ def test_timed_ids_of_one_millisecond_differ_in_their_random_part() -> None:
 
 @given(
     st.datetimes(
-        min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+        min_value=datetime(1970, 1, 2), max_value=datetime(9980, 1, 1), timezones=st.just(UTC)
     ),
     st.timedeltas(min_value=timedelta(milliseconds=1), max_value=timedelta(days=4000)),
 )
 def test_a_later_millisecond_sorts_after_whatever_the_random_bits(
     at: datetime, later: timedelta
 ) -> None:
-    assume(at + later < datetime(9999, 12, 31, tzinfo=UTC))
     assert timed_id("evt", at) < timed_id("evt", at + later)
 
 

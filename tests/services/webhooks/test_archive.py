@@ -111,4 +111,4 @@ def test_events_another_run_took_meanwhile_are_not_archived_twice(world: World) 
         world.run(lambda ctx: register_outbox_file(ctx, made))
     assert refused.value.code == "archive_raced"
     with read_only(world.db) as uow:
-        assert len(uow.outbox.archive_names()) == 1
+        assert len(uow.outbox.archives()) == 1

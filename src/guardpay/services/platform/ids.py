@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 #: Crockford's base32, lowercase: its order is the characters' order, so the ids of
 #: `timed_id` sort as the numbers they spell
 _SORTED = "0123456789abcdefghjkmnpqrstvwxyz"
+_TO_SORTED = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _SORTED)
 _TIME_BITS, _RANDOM_BITS = 48, 80
 _EPOCH, _MILLISECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 #: characters of a timed id after its prefix: 128 bits, five to a character
@@ -36,8 +37,9 @@ def timed_id(prefix: str, at: datetime) -> str:
     if not 0 <= millis < 1 << _TIME_BITS:
         raise ValueError("a timed id's time lies between 1970 and the year 10889")
     number = millis << _RANDOM_BITS | secrets.randbits(_RANDOM_BITS)
-    chars = []
-    for _ in range(TIMED_LENGTH):
-        number, digit = divmod(number, 32)
-        chars.append(_SORTED[digit])
-    return f"{prefix}_{''.join(reversed(chars))}"
+    # Base32 in C: the number's 130 bits (26 characters, the top two bits zero) placed at
+    # the top of 17 bytes; the standard alphabet maps in value order onto Crockford's,
+    # so the text sorts as the number does
+    spelled = base64.b32encode((number << 6).to_bytes(17, "big")).decode()
+    standard = spelled[:TIMED_LENGTH]
+    return f"{prefix}_{standard.translate(_TO_SORTED)}"

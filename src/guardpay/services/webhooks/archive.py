@@ -65,7 +65,7 @@ def write_outbox_file(
     records = [{**_plain(e), "delivery_attempts": tried.get(e["id"], [])} for e in events]
     header = {"delivered_before": before.isoformat(), "events": len(records)}
     packed = pack(OUTBOX_ARCHIVE, header, records)
-    name = f"outbox-{before:%Y%m%d}-{len(repo.archive_names()) + 1:06d}.jsonl.gz"
+    name = f"outbox-{before:%Y%m%d}-{len(repo.archives()) + 1:06d}.jsonl.gz"
     keep_file(store, name, packed.data, packed.sha256)
     attempts = sum(len(a) for a in tried.values())
     return OutboxArchive(name, len(ids), attempts, packed.sha256, len(packed.data), before, ids)
@@ -101,15 +101,14 @@ def register_outbox_file(ctx: Context, written: OutboxArchive) -> OutboxArchive:
 def verify_outbox_archives(uow: UnitOfWork, store: ArchiveStore) -> list[str]:
     """What is wrong with the registered files (empty: each is there, is the file that
     was archived and reads as one)."""
-    repo = uow.outbox
     problems = []
-    for name in repo.archive_names():
+    for name, digest in uow.outbox.archives():
         try:
             data = store.get(name)
         except ArchiveMissing:
             problems.append(f"archive {name} is missing from the archive store")
             continue
-        if sha256(data) != repo.archive_digest(name):
+        if sha256(data) != digest:
             problems.append(f"archive {name} is not the file that was archived")
             continue
         try:
