@@ -7,6 +7,7 @@ import sys
 import typer
 
 from guardpay.cli import (
+    aml,
     archive,
     audit,
     bench,
@@ -39,6 +40,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 app.add_typer(operators.app, name="operators")
+app.add_typer(aml.app, name="aml")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)

@@ -111,6 +111,20 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def aml_table(aml: dict[str, Any]) -> str:
+    """Accounts caught per laundering typology, then precision per scenario."""
+    if not aml.get("per_typology"):
+        return ""
+    rows = [_row(["Laundering typology", "Accounts", "Caught", "Recall"], "th")]
+    for name, t in aml["per_typology"].items():
+        cls = "miss" if t["recall"] < MISS_BELOW else ""
+        rows.append(_row([name, str(t["accounts"]), str(t["caught"]), pct(t["recall"])], cls=cls))
+    rows.append(_row(["Scenario", "Accounts flagged", "Of them laundering", "Precision"], "th"))
+    for name, s in aml.get("per_scenario", {}).items():
+        rows.append(_row([name, str(s["flagged"]), str(s["laundering"]), pct(s["precision"])]))
+    return f"<table>{''.join(rows)}</table>"
+
+
 def typology_table(f: dict[str, Any]) -> str:
     head = [
         "Typology",
@@ -207,6 +221,7 @@ def render_html(f: dict[str, Any]) -> str:
 <h2>Per fraud typology</h2>{typology_table(f)}
 <p>Missed typologies (recall below {pct(MISS_BELOW, 0)}) are highlighted.</p>
 <h2>AML monitoring per laundering typology</h2><p>{escape(f["aml"]["status"])}.</p>
+{aml_table(f["aml"])}
 <h2>Model</h2><p>{escape(model_text(f))}</p>
 <h2>Method</h2><p>{escape(method_text(f))}</p>{skipped_text if skipped else ""}
 <h2>Plots</h2>{images}

@@ -13,6 +13,7 @@ from guardpay.storage.schema import metadata
 REPOSITORIES = tuple(
     import_module(f"guardpay.storage.{name}")
     for name in (
+        "aml",
         "auth",
         "escrow",
         "funding",

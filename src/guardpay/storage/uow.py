@@ -33,6 +33,7 @@ from guardpay.storage.ledger_queries import LedgerQueries
 log = structlog.get_logger("guardpay.storage")
 
 if TYPE_CHECKING:
+    from guardpay.storage.aml import AmlRepository
     from guardpay.storage.audit import AuditRepository
     from guardpay.storage.auth import AuthRepository
     from guardpay.storage.encrypted import EncryptedFields
@@ -151,6 +152,12 @@ class UnitOfWork:
 
     # Repositories of later layers are imported here, not at module level, so the ledger
     # never depends on them.
+    @property
+    def aml(self) -> AmlRepository:
+        from guardpay.storage.aml import AmlRepository
+
+        return AmlRepository(self.conn)
+
     @property
     def keys(self) -> KeyRepository:
         from guardpay.storage.keys import KeyRepository

@@ -1,0 +1,139 @@
+"""`guardpay aml run`: AML monitoring of what the platform recorded, as a periodic job
+and on demand.
+
+Each run scans the movements recorded since the last run's watermark, reading back as
+far as the scenarios look (a dormancy is only seen against the months before it), and
+keeps the findings with activity after that watermark, so a rerun never reports the same
+evidence twice. It works like an archive run: the movements are read and scanned outside
+any write transaction (a live server goes on paying meanwhile), then the run and its
+findings are written in one short unit of work, with an audit entry. A run that finds
+another finished meanwhile is refused (`aml_run_raced`, retryable) and keeps nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import pyarrow as pa
+
+from guardpay.adapters.analytics import Engine
+from guardpay.clock import utc_now
+from guardpay.domain.aml.frame import SCHEMA, THRESHOLDS, Params
+from guardpay.errors import Conflict
+from guardpay.security.keys import Keyring
+from guardpay.services.aml.scan import ScanResult, scan
+from guardpay.services.platform.context import SYSTEM, Context
+from guardpay.services.platform.ids import timed_id
+from guardpay.storage.aml import AmlFinding, AmlRun
+from guardpay.storage.engine.db import Database
+from guardpay.storage.uow import read_only, unit_of_work
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """A finished run: what it read and what it kept."""
+
+    run: AmlRun
+    kept: list[AmlFinding]
+    scans: dict[str, ScanResult]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run.id,
+            "read_from": None if self.run.read_from is None else self.run.read_from.isoformat(),
+            "watermark": self.run.watermark.isoformat(),
+            "transactions": self.run.transactions,
+            "findings_kept": len(self.kept),
+            "accounts": sorted({f.account for f in self.kept}),
+            "scans": {code: result.as_dict() for code, result in self.scans.items()},
+        }
+
+
+def run(
+    db: Database, keyring: Keyring, engine: Engine, now: datetime, params: Params = Params()
+) -> Monitored:
+    """Scan what was recorded since the last run, up to `now`, and keep what is new."""
+    with read_only(db) as uow:
+        last = uow.aml.last_run()
+        since = None if last is None else last.watermark
+        read_from = None if since is None else since - params.lookback
+        movements = {
+            code: uow.aml.movements(read_from, now, code)
+            for code in uow.aml.currencies(read_from, now)
+        }
+    started = now
+    scans = {
+        code: scan(engine, _table(rows), _for(code, params)) for code, rows in movements.items()
+    }
+    aml_run = AmlRun(
+        id=timed_id("amlrun", now),
+        engine=engine.name,
+        read_from=read_from,
+        watermark=now,
+        transactions=sum(len(rows) for rows in movements.values()),
+        findings=0,
+        started_at=started,
+        finished_at=utc_now(),
+    )
+    kept = [f for result in scans.values() for f in _new(result, aml_run.id, since, now)]
+    aml_run = replace(aml_run, findings=len(kept))
+    with unit_of_work(db) as uow:
+        again = uow.aml.last_run()
+        if (again and again.id) != (last and last.id):
+            raise Conflict(
+                "another AML run finished while this one scanned; run it again",
+                code="aml_run_raced",
+                retryable=True,
+            )
+        uow.aml.add_run(aml_run, kept)
+        details = {"transactions": aml_run.transactions, "findings": len(kept)}
+        Context(uow, keyring, SYSTEM).audit("aml.run", subject=aml_run.id, details=details)
+    return Monitored(aml_run, kept, scans)
+
+
+def _table(rows: list[tuple[str, str, str, int, datetime]]) -> pa.Table:
+    ids, sources, targets, amounts, times = (
+        (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+    )
+    return pa.table(
+        {
+            "id": ids,
+            "source": sources,
+            "target": targets,
+            "amount": pa.array(amounts, pa.int64()),
+            "at": pa.array([t.replace(tzinfo=None) for t in times], pa.timestamp("us")),
+            "device": pa.nulls(len(rows), pa.string()),
+        },
+        schema=SCHEMA.to_pyarrow(),
+    )
+
+
+def _for(code: str, params: Params) -> Params:
+    """`params` with the reporting thresholds of `code`, where one is configured."""
+    return replace(params, thresholds=THRESHOLDS.get(code, params.thresholds))
+
+
+def _new(
+    result: ScanResult, run_id: str, since: datetime | None, now: datetime
+) -> list[AmlFinding]:
+    """The findings with activity after the last watermark, as rows to keep."""
+    kept = []
+    for f in result.findings.to_pylist():
+        last_seen = f["last_seen"].replace(tzinfo=now.tzinfo)
+        if since is not None and last_seen < since:
+            continue
+        kept.append(
+            AmlFinding(
+                id=timed_id("amlf", now),
+                run_id=run_id,
+                account=f["account"],
+                typology=f["typology"],
+                score_bp=round(f["score"] * 10_000),
+                transactions=f["transactions"],
+                first_seen=f["first_seen"].replace(tzinfo=now.tzinfo),
+                last_seen=last_seen,
+                evidence=f["evidence"],
+            )
+        )
+    return kept

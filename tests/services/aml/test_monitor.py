@@ -1,0 +1,127 @@
+"""`aml run` over what the platform recorded, on both backends: succeeded payments and
+bank fundings are the graph; each run reads from the last watermark (and back as far as
+the scenarios look), keeps only findings with new activity, and is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from guardpay.adapters.analytics import DuckDBEngine
+from guardpay.domain.aml.frame import Params
+from guardpay.errors import Conflict
+from guardpay.security.keys import Keyring
+from guardpay.services.aml import monitor
+from guardpay.storage.engine.db import Database
+from guardpay.storage.funding import FundingRow
+from guardpay.storage.payments import PaymentRow
+from guardpay.storage.uow import read_only, unit_of_work
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+KEYS = Keyring.generate()
+_n = iter(range(1, 10_000))
+
+
+def paid(
+    db: Database, payer: str, payee: str, amount: int, at: datetime, status: str = "succeeded"
+) -> None:
+    row = PaymentRow(
+        id=f"pay_{next(_n)}",
+        kind="p2p",
+        payer_id=payer,
+        payee_kind="user",
+        payee_id=payee,
+        descriptor=None,
+        amount=amount,
+        currency="CNY",
+        fee=0,
+        status=status,
+        failure_code=None,
+        factors=1,
+        order_id=None,
+        challenge_id=None,
+        created_at=at,
+        updated_at=at,
+    )
+    with unit_of_work(db) as uow:
+        uow.payments.insert_payment(row)
+
+
+def funded(db: Database, kind: str, user: str, card: str, amount: int, at: datetime) -> None:
+    row = FundingRow(
+        id=f"fund_{next(_n)}",
+        kind=kind,
+        user_id=user,
+        card_id=card,
+        card_last4="4242",
+        wallet_account_id=1,
+        amount=amount,
+        currency="CNY",
+        state="succeeded",
+        bank_reference=None,
+        created_at=at,
+        updated_at=at,
+    )
+    with unit_of_work(db) as uow:
+        uow.funding.insert(row)
+
+
+def structure(db: Database, who: str, start: datetime) -> None:
+    """Four withdrawals just below ¥50,000 in four days, to the same card."""
+    for day in range(4):
+        funded(db, "withdrawal", who, "crd_1", 4_900_000 - day, start + timedelta(days=day))
+
+
+def test_a_run_keeps_findings_and_a_rerun_keeps_none_again(db: Database) -> None:
+    structure(db, "usr_smurf", T0)
+    paid(db, "usr_a", "usr_b", 4_900_000, T0)  # once: ordinary
+    paid(db, "usr_x", "usr_y", 4_900_000, T0, status="failed")  # never moved
+
+    first = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=5))
+
+    assert first.run.transactions == 5  # the failed payment is not a movement
+    assert {(f.account, f.typology) for f in first.kept} == {("usr_smurf", "structuring")}
+    (finding,) = first.kept
+    assert finding.score_bp >= 5_000
+    assert finding.last_seen == T0 + timedelta(days=3)
+    again = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=6))
+    assert again.kept == []
+    assert again.run.read_from == first.run.watermark - Params().lookback
+    with read_only(db) as uow:
+        assert [f.account for f in uow.aml.findings()] == ["usr_smurf"]
+        actions = [e.action for e in uow.audit.entries()]
+    assert actions.count("aml.run") == 2
+
+
+def test_new_activity_after_the_watermark_is_found_with_history_before_it(db: Database) -> None:
+    funded(db, "withdrawal", "usr_smurf", "crd_1", 4_900_000, T0)
+    funded(db, "withdrawal", "usr_smurf", "crd_1", 4_800_000, T0 + timedelta(days=1))
+    monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=1, hours=12))
+    funded(db, "withdrawal", "usr_smurf", "crd_2", 4_850_000, T0 + timedelta(days=2))
+
+    later = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=3))
+
+    (finding,) = later.kept  # the third withdrawal completes a pattern begun before
+    assert (finding.account, finding.transactions) == ("usr_smurf", 3)
+
+
+def test_a_run_raced_by_another_keeps_nothing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    structure(db, "usr_smurf", T0)
+    real_scan = monitor.scan
+
+    def scan_while_another_runs(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(monitor, "scan", real_scan)
+        monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=5))
+        return real_scan(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor, "scan", scan_while_another_runs)
+    with pytest.raises(Conflict) as raced:
+        monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=5))
+
+    assert raced.value.code == "aml_run_raced"
+    assert raced.value.retryable
+    with read_only(db) as uow:
+        assert len(uow.aml.findings()) == 1  # the other run's, once
