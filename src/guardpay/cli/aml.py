@@ -143,8 +143,9 @@ def evaluate_aml(
         return
     console.print(
         f"F1 {figures['f1']:.2f} (precision {figures['precision']:.2f}, recall "
-        f"{figures['recall']:.2f}); {figures['alerts_per_1000_accounts_month']:.1f} alerts per "
-        "1,000 accounts a month"
+        f"{figures['recall']:.2f}); {figures['alerts']} alerts, "
+        f"{figures['alerts_per_1000_accounts_month']:.1f} per 1,000 accounts a month "
+        f"({figures['flagged_accounts']} accounts flagged)"
     )
     table = Table("typology", "accounts", "caught", "recall", title="Laundering per typology")
     for name, t in figures["per_typology"].items():

@@ -135,7 +135,8 @@ def aml_section(frame: pl.DataFrame) -> dict[str, Any]:
     figures["status"] = (
         f"F1 {figures['f1']:.2f} (precision {figures['precision']:.2f}, recall "
         f"{figures['recall']:.2f}) at {figures['alerts_per_1000_accounts_month']:.1f} alerts "
-        f"per 1,000 accounts a month; target F1 >= {aml.F1_TARGET} with at most "
+        f"per 1,000 accounts a month ({figures['flagged_accounts']} accounts flagged in "
+        f"{figures['alerts']} alerts); target F1 >= {aml.F1_TARGET} with at most "
         f"{aml.ALERTS_TARGET:.0f} alerts: {met}"
     )
     return figures

@@ -120,3 +120,13 @@ def test_a_hub_with_many_counterparties_is_left_out_of_cycles() -> None:
 
     assert findings(cycle, moves).keys() == {"a", "exchange", "c"}
     assert findings(cycle, moves, Params(cycle_max_counterparties=4)) == {}
+
+
+def test_money_out_to_a_card_and_back_in_is_not_a_cycle() -> None:
+    # a withdrawal to the user's card and a top-up from it: a round trip through the bank
+    moves = [
+        move("usr_a", "card:c1", yuan(2_000), hours=0),
+        move("card:c1", "usr_a", yuan(1_900), hours=1),
+    ]
+
+    assert findings(cycle, moves) == {}

@@ -13,6 +13,7 @@ from guardpay.domain.aml.frame import Params
 from guardpay.errors import Conflict
 from guardpay.security.keys import Keyring
 from guardpay.services.aml import monitor
+from guardpay.services.jobs import scheduler as jobs
 from guardpay.storage.engine.db import Database
 from guardpay.storage.funding import FundingRow
 from guardpay.storage.payments import PaymentRow
@@ -125,3 +126,17 @@ def test_a_run_raced_by_another_keeps_nothing(
     assert raced.value.retryable
     with read_only(db) as uow:
         assert len(uow.aml.findings()) == 1  # the other run's, once
+
+
+def test_the_hourly_job_is_a_monitor_run_kept_out_of_serve(db: Database) -> None:
+    structure(db, "usr_smurf", T0)
+    job = jobs.by_name("aml_monitor")
+
+    assert jobs.run_job(db, KEYS, lambda: T0 + timedelta(days=5), job) == 1
+    assert jobs.run_job(db, KEYS, lambda: T0 + timedelta(days=6), job) == 0
+    assert not job.in_serve
+
+
+def test_a_job_has_one_way_to_run() -> None:
+    with pytest.raises(ValueError, match="one of them"):
+        jobs.Job("nothing", timedelta(hours=1), None, "does nothing")

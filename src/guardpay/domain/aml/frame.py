@@ -87,6 +87,12 @@ class Params:
     #: the share of them (basis points) that must pay one collector: more than half
     farm_share_bp: int = 5_000
 
+    # -- around the flagged (network.py) --
+    #: the share of what an account moved (basis points) that went to or came from
+    #: flagged accounts, and the most counterparties it may have had, to be flagged too
+    network_bp: int = 8_000
+    network_counterparties: int = 3
+
     def __post_init__(self) -> None:
         if not self.thresholds or min(self.thresholds) <= 0:
             raise ValueError("thresholds must be positive amounts in minor units")

@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from guardpay.adapters.analytics import Engine
 from guardpay.domain.aml import findings as found
+from guardpay.domain.aml import network
 from guardpay.domain.aml.frame import OUTSIDE, SCHEMA, THRESHOLDS, Params
 from guardpay.domain.aml.registry import Scenario
 from guardpay.domain.aml.scenarios import SCENARIOS
@@ -94,9 +96,30 @@ def scan(
         done(run)
     findings = pa.concat_tables(parts) if parts else found.SCHEMA.to_pyarrow().empty_table()
     findings = findings.filter(pc.invert(pc.starts_with(findings["account"], OUTSIDE)))
+    around = _around(engine, table, findings, params)
+    if around is not None:
+        findings = pa.concat_tables([findings, around[0]])
+        runs.append(around[1])
+        done(around[1])
     combined = engine.run(found.combine(engine.table(findings)))
     flagged = combined.filter(pc.greater_equal(combined["score"], MIN_SCORE))
     return ScanResult(engine.name, data.num_rows, flagged, findings, runs)
+
+
+def _around(
+    engine: Engine, table: ir.Table, findings: pa.Table, params: Params
+) -> tuple[pa.Table, ScenarioRun] | None:
+    """The second look (domain/aml/network.py): the accounts around what the scenarios
+    flagged in a typology that spreads; None if none was."""
+    spreading = pc.is_in(findings["typology"], pa.array(sorted(network.SPREADS)))
+    flagged = pc.and_(spreading, pc.greater_equal(findings["score"], MIN_SCORE))
+    core = findings.filter(flagged).select(["account", "first_seen", "last_seen"])
+    if core.num_rows == 0:
+        return None
+    started = time.perf_counter()
+    rows = engine.run(network.counterparties(table, engine.table(core), params))
+    rows = rows.select(list(found.COLUMNS)).cast(found.SCHEMA.to_pyarrow())
+    return rows, ScenarioRun("network", rows.num_rows, time.perf_counter() - started)
 
 
 def scan_params(code: str, thresholds: Sequence[int] = ()) -> Params:

@@ -31,10 +31,21 @@ IDEMPOTENCY_RETENTION = timedelta(hours=25)
 
 @dataclass(frozen=True)
 class Job:
+    """`run` does its work in the unit of work it is given. A job that must not hold a
+    write transaction while it works (a scan of the whole graph) sets `alone` instead:
+    it opens its own units. `in_serve`: whether `guardpay serve` runs it (a heavy job
+    runs from cron, `guardpay jobs run NAME`, in a process of its own)."""
+
     name: str
     every: timedelta
-    run: Callable[[Context], int]  # how many things it did
+    run: Callable[[Context], int] | None  # how many things it did
     description: str
+    alone: Callable[[Database, Keyring, datetime], int] | None = None
+    in_serve: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.alone is None):
+            raise ValueError(f"job {self.name}: give it `run` or `alone`, one of them")
 
 
 def _purge_idempotency(ctx: Context) -> int:
@@ -83,6 +94,30 @@ JOBS: list[Job] = [
 ]
 
 
+def _aml_monitor(db: Database, keyring: Keyring, now: datetime) -> int:
+    from guardpay.adapters.analytics import DuckDBEngine
+    from guardpay.services.aml import monitor  # DuckDB and Ibis load only when it runs
+
+    engine = DuckDBEngine()
+    try:
+        return len(monitor.run(db, keyring, engine, now).kept)
+    finally:
+        engine.close()
+
+
+JOBS.append(
+    Job(
+        "aml_monitor",
+        timedelta(hours=1),
+        None,
+        "scan the transaction graph since the last run for laundering (cron: `jobs run "
+        "aml_monitor`; not run inside `serve`)",
+        alone=_aml_monitor,
+        in_serve=False,
+    )
+)
+
+
 def register(job: Job) -> None:
     """Later layers (risk review timeouts) add their jobs here; names are unique."""
     if any(j.name == job.name for j in JOBS):
@@ -106,8 +141,12 @@ def run_job(
 ) -> int:
     """One run of `job` in its own unit of work (its context carries the edge's
     `settings`); what it did is logged after commit."""
-    with unit_of_work(db) as uow:
-        done = job.run(Context(uow, keyring, SYSTEM, clock, settings=settings))
+    if job.alone is not None:
+        done = job.alone(db, keyring, clock())
+    else:
+        assert job.run is not None  # __post_init__: one of the two
+        with unit_of_work(db) as uow:
+            done = job.run(Context(uow, keyring, SYSTEM, clock, settings=settings))
     if done:
         log.info("job_ran", job=job.name, done=done)
     return done
@@ -129,7 +168,7 @@ class Scheduler:
 
     def run_once(self) -> int:
         done = 0
-        for job in list(JOBS):
+        for job in [j for j in JOBS if j.in_serve]:
             now = self.clock()
             last = self.last.get(job.name)
             if last is not None and now - last < job.every:

@@ -114,7 +114,8 @@ def rapid_pass_through(tx: ir.Table, p: Params) -> ir.Table:
 def scatter_gather(tx: ir.Table, p: Params) -> ir.Table:
     """One source pays several intermediaries who each pass it on to the same sink.
 
-    Flags the source and the sink, and the intermediaries with a lower score. Friends
+    Flags the source and the sink, and the intermediaries at the flagging score, below
+    the ends (each alone only passed a payment on, but is part of the pattern). Friends
     splitting a bill stay quiet: many pay one, but no one source sent them the money. A
     sink that is the source itself is a cycle (scenarios/paths.py)."""
     hops = _hops(tx.filter(tx.amount >= p.flow_min_amount), p)
@@ -134,7 +135,7 @@ def scatter_gather(tx: ir.Table, p: Params) -> ir.Table:
     roles = [
         _route_role(routes, routes.origin, "source", score),
         _route_role(routes, routes.sink, "sink", score),
-        _route_role(middles, middles.middle, "intermediary", ibis.literal(0.3)),
+        _route_role(middles, middles.middle, "intermediary", ibis.literal(0.5)),
     ]
     return _one_role_each(ibis.union(*roles, distinct=False), "scatter_gather")
 

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import Params
+from guardpay.domain.aml.frame import OUTSIDE, Params
 from guardpay.domain.aml.registry import Scenario
 
 
@@ -49,9 +49,11 @@ def cycle(tx: ir.Table, p: Params) -> ir.Table:
 
 
 def _edges(tx: ir.Table, p: Params) -> ir.Table:
-    """The transfers a cycle may use: large enough, between two accounts that may lie on
-    a cycle (`_on_cycles`)."""
-    big = tx.filter((tx.amount >= p.cycle_min_amount) & (tx.source != tx.target))
+    """The transfers a cycle may use: large enough, between two accounts of the platform
+    that may lie on a cycle (`_on_cycles`). Money out to a card and back in from it is a
+    round trip through the bank, not a ring of accounts: outside nodes are left out."""
+    inside = ~tx.source.startswith(OUTSIDE) & ~tx.target.startswith(OUTSIDE)
+    big = tx.filter((tx.amount >= p.cycle_min_amount) & (tx.source != tx.target) & inside)
     big = big.select("source", "target", "amount", "at")
     able = _on_cycles(big, p)
     payers, payees = able.view(), able.view()
