@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     union_all,
 )
 
@@ -66,6 +67,10 @@ aml_findings = Table(
     Index("ix_aml_findings_account", "account", "last_seen"),
     Index("ix_aml_findings_run", "run_id"),
 )
+
+
+#: (id, source, target, amount, at) of one movement of money
+Movement = tuple[str, str, str, int, datetime]
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,7 @@ class AmlRepository:
         )
         return None if row is None else _run(row)
 
-    def movements(
-        self, since: datetime | None, until: datetime, currency: str
-    ) -> list[tuple[str, str, str, int, datetime]]:
+    def movements(self, since: datetime | None, until: datetime, currency: str) -> list[Movement]:
         """(id, source, target, amount, at) of every succeeded movement in `currency`
         at or after `since` (all, if None) and before `until`, in time order."""
         p, f = payments, bank_fundings
@@ -143,6 +146,13 @@ class AmlRepository:
             )
         )
         return sorted(r[0] for r in found)
+
+    def lock_runs(self) -> None:
+        """Serialise the writing of runs until this transaction ends, so that two runs
+        finishing at once cannot both pass the check that none finished meanwhile. On
+        SQLite the write lock already does."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('guardpay.aml_runs'))"))
 
     def add_run(self, run: AmlRun, findings: list[AmlFinding]) -> None:
         self.conn.execute(insert(aml_runs).values(**run.__dict__))

@@ -61,3 +61,26 @@ def test_flagged_accounts_and_cards_are_not_flagged_again() -> None:
 
     assert "out0" not in found
     assert "card:c1" not in found
+
+
+def test_a_counterparty_of_an_account_flagged_twice_is_counted_once() -> None:
+    from guardpay.services.aml.scan import _around
+
+    moves = [move("mule", "x", yuan(1_000), hours=1), move("other", "x", yuan(1_000), hours=2)]
+    engine = DuckDBEngine()
+    twice = pa.table(
+        {
+            "account": ["mule", "mule"],
+            "typology": ["fan_out", "rapid_pass_through"],
+            "score": [0.9, 0.9],
+            "transactions": [1, 1],
+            "first_seen": [T0, T0],
+            "last_seen": [T0 + timedelta(hours=1)] * 2,
+            "evidence": ["", ""],
+        }
+    )
+
+    found = _around(engine, engine.table(table(moves)), twice, Params())
+
+    assert found is not None
+    assert found[0].num_rows == 0  # half of what x moved was with the mule, not all of it

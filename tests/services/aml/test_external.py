@@ -176,3 +176,28 @@ def test_step_times_are_written_back_as_steps() -> None:
     (row,) = output_rows(flagged, "day steps")
     assert (row["first_seen"], row["last_seen"], row["score"]) == ("2", "4", "0.900")
     assert output_rows(flagged, "hour steps")[0]["last_seen"] == str(4 * 24 + 7)
+
+
+def test_compact_dates_are_dates_not_day_numbers() -> None:
+    values, layout = times("20240131", "20240201")
+
+    assert layout == "%Y%m%d"
+    assert values == [datetime(2024, 1, 31), datetime(2024, 2, 1)]
+
+
+def test_an_amount_too_large_for_minor_units_names_its_line_not_its_value() -> None:
+    card_like = "4111111111111111111"
+    with pytest.raises(InvalidRequest, match="line 3: the amount is too large") as caught:
+        amounts("12.00", card_like)
+    assert card_like not in caught.value.message
+
+
+def test_an_id_seen_twice_names_the_line_it_comes_back_on(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Ref,From,To,Amount,When\n"
+        "a,x,y,1,2024-01-01\nb,x,y,1,2024-01-02\nc,x,y,1,2024-01-03\nb,y,x,1,2024-01-04\n",
+    )
+
+    with pytest.raises(InvalidRequest, match="line 5: an id seen before"):
+        read_csv(path, Mapping.parse(MAP + ",id=Ref"))

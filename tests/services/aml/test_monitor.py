@@ -140,3 +140,18 @@ def test_the_hourly_job_is_a_monitor_run_kept_out_of_serve(db: Database) -> None
 def test_a_job_has_one_way_to_run() -> None:
     with pytest.raises(ValueError, match="one of them"):
         jobs.Job("nothing", timedelta(hours=1), None, "does nothing")
+
+
+def test_a_new_weaker_pattern_after_the_watermark_is_not_hidden_by_an_older_one(
+    db: Database,
+) -> None:
+    structure(db, "usr_smurf", T0)  # four just below: reported by the first run
+    monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=5))
+    for day in (30, 31, 32):  # three more, a month later: weaker, but new
+        funded(db, "withdrawal", "usr_smurf", "crd_1", 4_800_000, T0 + timedelta(days=day))
+
+    later = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=33))
+
+    (finding,) = later.kept
+    assert (finding.typology, finding.transactions) == ("structuring", 3)
+    assert finding.last_seen == T0 + timedelta(days=32)

@@ -139,6 +139,9 @@ def to_transactions(
     )
     times, layout = parse_times(text["time"], options.step, options.time_format)
     ids = text.get("id", pl.Series([f"row{i + 2}" for i in range(raw.height)]))
+    repeated = ~ids.is_first_distinct()
+    if repeated.any():  # scenarios follow a payment by its id
+        raise _bad(f"line {int(repeated.arg_true()[0]) + 2}: an id seen before", "id")
     device = text.get("device", pl.Series([None] * raw.height, dtype=pl.String))
     frame = pl.DataFrame(
         {
@@ -176,6 +179,9 @@ def parse_amounts(
         if cleaned.str.starts_with("-").any():
             raise _bad(f"line {line}: amounts must not be negative", "amount")
         raise _bad(f"line {line}: the amount column is not a number", "amount")
+    huge = cleaned.str.contains(r"^\d{16,}")
+    if huge.any():  # past what 64 bits of minor units hold; a mis-mapped card number?
+        raise _bad(f"line {int(huge.arg_true()[0]) + 2}: the amount is too large", "amount")
     decimal = cleaned.str.contains(r"\.").any()
     if unit == "minor" and decimal:
         raise _bad("--amount-unit minor, but some amounts have decimals", "amount")
@@ -199,7 +205,11 @@ def parse_times(
     values = values.str.strip_chars()
     if layout is not None:
         return _with_layout(values, layout), layout
-    if values.str.contains(r"^\d+$").all():
+    if values.str.contains(r"^(19|20|21)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$").all():
+        compact = _try(values, "%Y%m%d")  # 20240131 is a date, not day 20,240,131
+        if compact is not None:
+            return compact, "%Y%m%d"
+    if values.str.contains(r"^\d{1,15}$").all():
         return _from_integers(values.cast(pl.Int64), step)
     if values.str.contains(r"^\d+\.\d+$").all():
         seconds = values.cast(pl.Float64)  # a time, not money: sub-second precision only

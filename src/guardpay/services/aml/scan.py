@@ -113,7 +113,13 @@ def _around(
     flagged in a typology that spreads; None if none was."""
     spreading = pc.is_in(findings["typology"], pa.array(sorted(network.SPREADS)))
     flagged = pc.and_(spreading, pc.greater_equal(findings["score"], MIN_SCORE))
-    core = findings.filter(flagged).select(["account", "first_seen", "last_seen"])
+    core = (
+        findings.filter(flagged)
+        .group_by("account")  # one row per account, however many typologies flagged it
+        .aggregate([("first_seen", "min"), ("last_seen", "max")])
+        .select(["account", "first_seen_min", "last_seen_max"])
+        .rename_columns(["account", "first_seen", "last_seen"])
+    )
     if core.num_rows == 0:
         return None
     started = time.perf_counter()

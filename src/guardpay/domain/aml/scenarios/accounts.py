@@ -29,12 +29,17 @@ def structuring(tx: ir.Table, p: Params) -> ir.Table:
         window_first=near.at.min().over(window),
     )
     bursts = near.filter(near.in_window >= p.structuring_count)
-    best = bursts.group_by("account").aggregate(
-        near_count=bursts.in_window.max(),
-        near_amount=bursts.window_amount.argmax(bursts.in_window),
-        end=bursts.secs.argmax(bursts.in_window),
-        first_seen=bursts.window_first.argmax(bursts.in_window),
-        last_seen=bursts.at.argmax(bursts.in_window),
+    # the busiest window, taken whole (the latest of equals), so every engine keeps one
+    order = [ibis.desc(bursts.in_window), ibis.desc(bursts.secs), ibis.desc(bursts.amount)]
+    ranked = bursts.mutate(rank=ibis.row_number().over(group_by=bursts.account, order_by=order))
+    top = ranked.filter(ranked.rank == 0)
+    best = top.select(
+        account=top.account,
+        near_count=top.in_window,
+        near_amount=top.window_amount,
+        end=top.secs,
+        first_seen=top.window_first,
+        last_seen=top.at,
     )
     hits = _most_of_what_moved(legs, best, span)
     return finding(
