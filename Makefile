@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean java
 
 $(VENV): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("guardpay needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -15,12 +15,20 @@ $(VENV): pyproject.toml requirements.lock
 demo: $(VENV)
 	$(BIN)/guardpay demo --port $(PORT)
 
-test: $(VENV)
+test: $(VENV) java
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The AML tests run every scenario on Spark too, which needs a Java runtime: installed
+# from Debian's packages when missing (as root, or with sudo).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		echo "installing a Java runtime for the Spark tests (default-jre-headless)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
 
 bench: $(VENV)
 	$(BIN)/guardpay bench ledger --backend sqlite --json
