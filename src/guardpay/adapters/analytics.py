@@ -31,13 +31,11 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class DuckDBEngine:
-    """DuckDB in this process: tables are Arrow data it reads in place."""
+class _IbisEngine:
+    """What both engines do alike: Arrow data in as a memtable, Arrow rows out."""
 
-    name = "duckdb"
-
-    def __init__(self, threads: int | None = None) -> None:
-        self._con = ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
+    name: str
+    _con: Any
 
     def table(self, data: pa.Table) -> ir.Table:
         return ibis.memtable(data)
@@ -49,7 +47,16 @@ class DuckDBEngine:
         self._con.disconnect()
 
 
-class SparkEngine:
+class DuckDBEngine(_IbisEngine):
+    """DuckDB in this process: tables are Arrow data it reads in place."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._con = ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
+
+
+class SparkEngine(_IbisEngine):
     """Spark through PySpark: `master` is `local[N]` for one machine or a cluster's URL.
     Times are UTC whatever the JVM's zone, so both engines see the same instants."""
 
@@ -71,15 +78,6 @@ class SparkEngine:
             session.sparkContext.setLogLevel("ERROR")
         self._session = session
         self._con = ibis.pyspark.connect(session)
-
-    def table(self, data: pa.Table) -> ir.Table:
-        return ibis.memtable(data)
-
-    def run(self, expr: ir.Table) -> pa.Table:
-        return self._con.to_pyarrow(expr)
-
-    def close(self) -> None:
-        self._con.disconnect()
 
 
 ENGINES = ("duckdb", "spark")

@@ -32,7 +32,6 @@ from guardpay.services.aml.scan import scan
 #: the targets of the standard world (10,000 users, 30 days)
 F1_TARGET = 0.8
 ALERTS_TARGET = 5.0
-CARD = OUTSIDE
 
 
 def transactions(frame: pl.DataFrame) -> pa.Table:
@@ -42,7 +41,7 @@ def transactions(frame: pl.DataFrame) -> pa.Table:
         pl.when(pl.col("payee_id") != "").then(pl.col("payee_id")),
         pl.when(pl.col("merchant_id") != "").then(pl.col("merchant_id")),
     )
-    card = pl.lit(CARD) + pl.col("user_id")
+    card = pl.lit(OUTSIDE) + pl.col("user_id")
     kind = pl.col("kind")
     source = (
         pl.when(kind == "topup")

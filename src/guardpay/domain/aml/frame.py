@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 
 #: the columns a transaction table has, in this order
 SCHEMA = ibis.schema(
@@ -111,3 +112,10 @@ class Params:
             timedelta(hours=self.fan_hours + self.pass_hours),
             timedelta(hours=self.scatter_hours * 2),
         )
+
+
+def legs(tx: ir.Table) -> ir.Table:
+    """Each movement from both ends: the account, the other end, the amount, when."""
+    out = tx.select(account=tx.source, other=tx.target, amount=tx.amount, at=tx.at)
+    into = tx.select(account=tx.target, other=tx.source, amount=tx.amount, at=tx.at)
+    return out.union(into, distinct=False)

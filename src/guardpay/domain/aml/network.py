@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
 from guardpay.domain.aml.frame import OUTSIDE, Params
+from guardpay.domain.aml.frame import legs as both_ends
 
 #: the typologies whose counterparties are part of the scheme: the feeders and the
 #: receivers of a mule, a sleeper, a pass-through. Not structuring (who takes a payment
@@ -41,7 +42,7 @@ SPREADS = frozenset(
 def counterparties(tx: ir.Table, core: ir.Table, p: Params) -> ir.Table:
     """`network` findings for the accounts around `core` (columns `account`,
     `first_seen`, `last_seen`: what the scenarios flagged, and when)."""
-    legs = _legs(tx)
+    legs = both_ends(tx)
     around = ibis.interval(hours=p.pass_hours)
     near = legs.join(
         core,
@@ -83,10 +84,3 @@ def counterparties(tx: ir.Table, core: ir.Table, p: Params) -> ir.Table:
             ("counterparties", hits.counterparties),
         ),
     )
-
-
-def _legs(tx: ir.Table) -> ir.Table:
-    """Each movement from both ends: the account, the other end, the amount, when."""
-    out = tx.select(account=tx.source, other=tx.target, amount=tx.amount, at=tx.at)
-    into = tx.select(account=tx.target, other=tx.source, amount=tx.amount, at=tx.at)
-    return out.union(into, distinct=False)

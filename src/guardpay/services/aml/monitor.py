@@ -20,10 +20,10 @@ import pyarrow as pa
 
 from guardpay.adapters.analytics import Engine
 from guardpay.clock import utc_now
-from guardpay.domain.aml.frame import SCHEMA, THRESHOLDS, Params
+from guardpay.domain.aml.frame import SCHEMA, Params
 from guardpay.errors import Conflict
 from guardpay.security.keys import Keyring
-from guardpay.services.aml.scan import ScanResult, scan
+from guardpay.services.aml.scan import ScanResult, scan, scan_params
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.services.platform.ids import timed_id
 from guardpay.storage.aml import AmlFinding, AmlRun, Movement
@@ -64,10 +64,12 @@ def run(
             for code in uow.aml.currencies(read_from, now)
         }
     started = now
-    scans = {
-        code: scan(engine, _table(rows), _for(code, params)) for code, rows in movements.items()
-    }
-    recent = {} if since is None else _recent(engine, movements, since, params)
+    scans = _scans(engine, movements, params)
+    # A scenario reports an account's strongest window, and over the whole read-back that
+    # may be one already reported, hiding a new, weaker one: scanned again over what came
+    # after the watermark alone, only new windows are seen. (A weaker window that began
+    # before the watermark, beside a stronger older one, is still hidden.)
+    recent = {} if since is None else _scans(engine, movements, params, since)
     aml_run = AmlRun(
         id=timed_id("amlrun", now),
         engine=engine.name,
@@ -99,15 +101,19 @@ def run(
     return Monitored(aml_run, kept, scans)
 
 
-def _recent(
-    engine: Engine, movements: dict[str, list[Movement]], start: datetime, params: Params
+def _scans(
+    engine: Engine,
+    movements: dict[str, list[Movement]],
+    params: Params,
+    start: datetime | None = None,
 ) -> dict[str, ScanResult]:
-    """The same scan over what came after the watermark alone. A scenario reports an
-    account's strongest window, and over the whole read-back that may be one already
-    reported, hiding a new, weaker one: here only new windows are seen. (A weaker window
-    that began before the watermark, beside a stronger older one, is still hidden.)"""
+    """A scan per currency, of the movements at or after `start` (all, if None)."""
     return {
-        code: scan(engine, _table([m for m in rows if m[4] >= start]), _for(code, params))
+        code: scan(
+            engine,
+            _table([m for m in rows if start is None or m[4] >= start]),
+            scan_params(code, base=params),
+        )
         for code, rows in movements.items()
     }
 
@@ -138,11 +144,6 @@ def _table(rows: list[Movement]) -> pa.Table:
         },
         schema=SCHEMA.to_pyarrow(),
     )
-
-
-def _for(code: str, params: Params) -> Params:
-    """`params` with the reporting thresholds of `code`, where one is configured."""
-    return replace(params, thresholds=THRESHOLDS.get(code, params.thresholds))
 
 
 def _new(

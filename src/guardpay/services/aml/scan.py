@@ -128,15 +128,15 @@ def _around(
     return rows, ScenarioRun("network", rows.num_rows, time.perf_counter() - started)
 
 
-def scan_params(code: str, thresholds: Sequence[int] = ()) -> Params:
+def scan_params(code: str, thresholds: Sequence[int] = (), base: Params = Params()) -> Params:
     """The settings for a scan of amounts in `code`: its reporting thresholds (given in
-    whole units, else the currency's own), the rest as `Params` has them."""
+    whole units, else the currency's own), the rest as `base` has them."""
     exponent = currency(code).exponent
     if thresholds:
         if min(thresholds) <= 0:
             raise InvalidRequest("a threshold must be positive", param="threshold")
-        return replace(Params(), thresholds=tuple(t * 10**exponent for t in thresholds))
-    return replace(Params(), thresholds=THRESHOLDS.get(code, Params().thresholds))
+        return replace(base, thresholds=tuple(t * 10**exponent for t in thresholds))
+    return replace(base, thresholds=THRESHOLDS.get(code, base.thresholds))
 
 
 def conform(data: pa.Table) -> pa.Table:

@@ -7,7 +7,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import Params
+from guardpay.domain.aml.frame import Params, legs
 from guardpay.domain.aml.registry import Scenario
 
 
@@ -156,9 +156,8 @@ def just_below(amount: ir.IntegerValue, p: Params) -> ir.BooleanValue:
 
 def _legs(tx: ir.Table) -> ir.Table:
     """Each movement twice: once as its payer's, once as its payee's."""
-    out = tx.select(account=tx.source, amount=tx.amount, at=tx.at)
-    into = tx.select(account=tx.target, amount=tx.amount, at=tx.at)
-    return out.union(into, distinct=False)
+    both = legs(tx)
+    return both.select("account", "amount", "at")
 
 
 SCENARIOS = (

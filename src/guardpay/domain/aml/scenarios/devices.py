@@ -79,34 +79,28 @@ def _collectors(pairs: ir.Table, crowded: ir.Table, p: Params) -> ir.Table:
 def _farm_rows(farm: ir.Table) -> ir.Table:
     """A farm account: one mule among many, so it scores less than the collector; more
     so the larger the farm (whole basis points divided once, alike on every engine)."""
-    return farm.select(
-        account=farm.source,
-        score=(5_000 + 200 * farm.payers) / 10_000,
-        transactions=farm.payments,
-        first_seen=farm.first_seen,
-        last_seen=farm.last_seen,
-        evidence=said(
-            ("device", farm.device),
-            ("accounts", farm.accounts),
-            ("paid_collector", farm.payers),
-            ("collector", farm.collector),
-        ),
-    )
+    return _rows(farm, farm.source, 5_000, 200, "paid_collector")
 
 
 def _collector_rows(collectors: ir.Table) -> ir.Table:
     """The collector: where the farm's money ends up, so the one to look at first."""
-    return collectors.select(
-        account=collectors.collector,
-        score=(6_000 + 400 * collectors.payers) / 10_000,
-        transactions=collectors.payments,
-        first_seen=collectors.first_seen,
-        last_seen=collectors.last_seen,
+    return _rows(collectors, collectors.collector, 6_000, 400, "payers")
+
+
+def _rows(
+    t: ir.Table, account: ir.Value, base_bp: int, per_payer_bp: int, said_payers: str
+) -> ir.Table:
+    return t.select(
+        account=account,
+        score=(base_bp + per_payer_bp * t.payers) / 10_000,
+        transactions=t.payments,
+        first_seen=t.first_seen,
+        last_seen=t.last_seen,
         evidence=said(
-            ("device", collectors.device),
-            ("accounts", collectors.accounts),
-            ("payers", collectors.payers),
-            ("collector", collectors.collector),
+            ("device", t.device),
+            ("accounts", t.accounts),
+            (said_payers, t.payers),
+            ("collector", t.collector),
         ),
     )
 
