@@ -26,6 +26,7 @@ default. Booleans are 1/true/yes or 0/false/no (any case).
     GUARDPAY_REDIS_PREFIX            redis_prefix           str, guardpay:risk:
     GUARDPAY_RISK_RULES              risk_rules             path, none: the packaged rules
     GUARDPAY_RISK_REVIEW_HOURS       risk_review_hours      float > 0 (at most a year), 24
+    GUARDPAY_AML_MODEL               aml_model              path, none: AML scenarios only
     GUARDPAY_IDEMPOTENCY_REQUIRED    idempotency_required   bool, false
     GUARDPAY_LOG_LEVEL               log_level              debug|info|warning|error, warning
     GUARDPAY_LOG_FORMAT              log_format             console|json, console
@@ -117,6 +118,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, repr=False)
     redis_prefix: str = "guardpay:risk:"
     risk_rules: Path | None = None
+    aml_model: Path | None = None
     risk_review_hours: float = Field(default=24.0, gt=0, le=24 * 366, allow_inf_nan=False)
     idempotency_required: bool = False
     log_level: LogLevel = "warning"
@@ -213,6 +215,7 @@ class Settings(BaseSettings):
         "bank_adapter",
         "redis_url",
         "risk_rules",
+        "aml_model",
         mode="before",
     )
     @classmethod

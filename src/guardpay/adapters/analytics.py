@@ -8,6 +8,7 @@ module is imported only when a Spark engine is made.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Protocol
 
 import ibis
@@ -32,7 +33,8 @@ class Engine(Protocol):
 
 
 class _IbisEngine:
-    """What both engines do alike: Arrow data in as a memtable, Arrow rows out."""
+    """What both engines do alike: Arrow data in (a memtable here; Spark makes a view),
+    Arrow rows out."""
 
     name: str
     _con: Any
@@ -78,6 +80,15 @@ class SparkEngine(_IbisEngine):
             session.sparkContext.setLogLevel("ERROR")
         self._session = session
         self._con = ibis.pyspark.connect(session)
+        self._names = itertools.count(1)
+
+    def table(self, data: pa.Table) -> ir.Table:
+        """`data` as a temporary view, made from the Arrow data itself: a memtable goes
+        through pandas, which turns a null string into the text "NaN" (pandas 3), so a
+        missing device would look like one device every account shares."""
+        name = f"guardpay_aml_{next(self._names)}"
+        self._session.createDataFrame(data).createOrReplaceTempView(name)
+        return self._con.table(name)
 
 
 ENGINES = ("duckdb", "spark")

@@ -3,13 +3,14 @@ among M accounts, on DuckDB (or Spark, to compare), with the rows per second of 
 
 The history is ordinary life with laundering planted in it. Each ordinary account has a
 few regular counterparties it pays again and again (a household's shops, friends and
-bills), at log-normal amounts, at any time of 30 days; a share of payments go to a
-stranger. Into that go `cases` cases of each planted typology (structuring, a mule's
-fan-in then fan-out, rapid pass-through, scatter-gather, a cycle, a dormant account
-woken, an account farm on one phone, layering through a layer of intermediaries), drawn
-from accounts of their own, so the report can also say how many planted accounts their
-scenario found (a check that the scan still sees what it should at size, not a measure
-of accuracy: `guardpay evaluate` measures that on the simulator's labelled world).
+bills), at log-normal amounts (rarely a round sum), at any time of 30 days; a share of
+payments go to a stranger. Into that go `cases` cases of each planted typology
+(structuring, a mule's fan-in then fan-out, rapid pass-through, scatter-gather, a cycle,
+a dormant account woken, an account farm on one phone, layering through a layer of
+intermediaries, a merchant's false trade), drawn from accounts of their own, so the
+report can also say how many planted accounts their scenario found (a check that the
+scan still sees what it should at size, not a measure of accuracy: `guardpay evaluate`
+measures that on the simulator's labelled world).
 
 The baseline, in the same run on the same engine and table: one pass that groups every
 transaction by its payer (count and sum), the least any scan over the table must do.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from guardpay.adapters.analytics import Engine, make_engine
-from guardpay.domain.aml.frame import SCHEMA, Params
+from guardpay.domain.aml.frame import OUTSIDE, SCHEMA, Params
+from guardpay.services.aml import model as aml_model
 from guardpay.services.aml.scan import scan
 
 START = datetime(2024, 3, 1)
@@ -154,6 +157,17 @@ def _layering(rows: Rows, name: str, day: float, p: Params) -> str:
     return f"{name}i0"
 
 
+def _false_trade(rows: Rows, name: str, day: float, p: Params) -> str:
+    """A merchant paid round sums by two payers only, that banks the takings and then
+    pays one payer back what it paid, as a refund of a sale already settled."""
+    price = 50 * p.round_unit
+    for k in range(p.trade_count + 1):
+        _move(rows, f"{name}b{k % 2}", f"{name}shop", price, day + k / 8)
+    _move(rows, f"{name}shop", f"{OUTSIDE}{name}", price * (p.trade_count + 1), day + 1)
+    _move(rows, f"{name}shop", f"{name}b0", price, day + 4)
+    return f"{name}shop"
+
+
 PLANTS: dict[str, Callable[[Rows, str, float, Params], str]] = {
     "structuring": _structuring,
     "fan_in": _mule,
@@ -163,14 +177,21 @@ PLANTS: dict[str, Callable[[Rows, str, float, Params], str]] = {
     "dormant_reactivation": _dormant,
     "account_farm": _farm,
     "layering": _layering,
+    "false_trade": _false_trade,
 }
 
 
 def run(
-    transactions: int, accounts: int, cases: int = 100, engine_name: str = "duckdb"
+    transactions: int,
+    accounts: int,
+    cases: int = 100,
+    engine_name: str = "duckdb",
+    model_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The benchmark end to end; the JSON the command prints."""
+    """The benchmark end to end; the JSON the command prints. With `model_dir`, the
+    AML model scores every account after the scenarios (its time is the `model` row)."""
     p = Params()
+    model = None if model_dir is None else aml_model.load(model_dir)
     started = time.perf_counter()
     background = ordinary(transactions, accounts)
     planted_rows, expected = planted(cases, p)
@@ -180,7 +201,7 @@ def run(
     try:
         baseline = _baseline(engine, data)
         started = time.perf_counter()
-        result = scan(engine, data, p)
+        result = scan(engine, data, p, model=model)
         seconds = time.perf_counter() - started
     finally:
         engine.close()

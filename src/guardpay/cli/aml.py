@@ -14,6 +14,9 @@ from guardpay.adapters.analytics import ENGINES, make_engine
 from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.clock import utc_now
 from guardpay.domain.aml.scenarios import by_typology
+from guardpay.ml.artifacts import ModelUnavailable
+from guardpay.ml.model import TrainedModel
+from guardpay.services.aml import model as aml_model
 from guardpay.services.aml import monitor
 from guardpay.services.aml.external import (
     OUTPUT_COLUMNS,
@@ -60,6 +63,9 @@ def scan_csv(
     scenarios: str | None = typer.Option(
         None, "--scenarios", help="Comma-separated typologies (default: all)."
     ),
+    model_dir: Path | None = typer.Option(
+        None, "--model", help="An AML model directory (guardpay aml train) to score with."
+    ),
 ) -> None:
     """Scan somebody's transaction history: the file's columns are named with --map, the
     rest (delimiter, amount and time formats) is detected and reported."""
@@ -71,18 +77,19 @@ def scan_csv(
         raise typer.BadParameter(str(exc)) from None
     options = Options(currency_code.upper(), _UNITS[amount_unit], _STEPS[step], time_format)
     params = scan_params(options.currency, thresholds)
+    model = _model(model_dir, options.currency)
     with err_console.status("reading the transactions..."):
         data, reading = read_csv(csv_path, Mapping.parse(mapping), options)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=json_out) as bar:
-        task = bar.add_task("scanning", total=len(chosen))
+        task = bar.add_task("scanning", total=len(chosen) + (model is not None))
 
         def done(run: ScenarioRun) -> None:
             bar.update(task, advance=1, description=f"scanned {run.typology}")
 
         runner = make_engine(engine)
         try:
-            result = scan(runner, data, params, chosen, done)
+            result = scan(runner, data, params, chosen, done, model)
         finally:
             runner.close()
     rows = output_rows(result.flagged, reading.time_format)
@@ -100,6 +107,9 @@ def run_monitor(
     ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     engine: str = typer.Option("duckdb", "--engine", help=f"One of {', '.join(ENGINES)}."),
+    model_dir: Path | None = typer.Option(
+        None, "--model", help="An AML model directory (default: GUARDPAY_AML_MODEL, if set)."
+    ),
 ) -> None:
     """Scan what the platform recorded since the last run (and as far back as the
     scenarios look); keep the findings with new activity. Run it hourly (cron) or on
@@ -107,10 +117,12 @@ def run_monitor(
     cli = state(ctx)
     db = cli.database()
     require_migrated(db)
+    where = model_dir or cli.settings.aml_model
+    model = None if where is None else _load(where)
     runner = make_engine(engine)
     try:
         with err_console.status("scanning the transaction graph..."):
-            done = monitor.run(db, cli.keyring(), runner, utc_now())
+            done = monitor.run(db, cli.keyring(), runner, utc_now(), model=model)
     finally:
         runner.close()
     if json_out:
@@ -130,14 +142,19 @@ def run_monitor(
 def evaluate_aml(
     data: Path = typer.Option(..., "--data", help="Simulator output (transactions.parquet|csv)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    model_dir: Path | None = typer.Option(
+        None, "--model", help="An AML model directory (guardpay aml train) to score with."
+    ),
 ) -> None:
     """Laundering detection per typology on the simulator's labelled world (the AML part
-    of `guardpay evaluate`, without the fraud replay)."""
+    of `guardpay evaluate`, without the fraud replay). With --model, a model trained on
+    another world (`guardpay aml train`): the combined figures, and each part alone."""
     from guardpay.evaluate.aml import evaluate
     from guardpay.evaluate.data import read_transactions
 
+    model = _model(model_dir, "CNY")
     with err_console.status("scanning the simulated world..."):
-        figures = evaluate(read_transactions(data))
+        figures = evaluate(read_transactions(data), model=model)
     if json_out:
         emit_json(figures)
         return
@@ -151,6 +168,62 @@ def evaluate_aml(
     for name, t in figures["per_typology"].items():
         table.add_row(name, str(t["accounts"]), str(t["caught"]), f"{t['recall']:.0%}")
     console.print(table)
+    for part, f in figures.get("alone", {}).items():
+        console.print(
+            f"{part} alone: F1 {f['f1']:.2f} (precision {f['precision']:.2f}, recall "
+            f"{f['recall']:.2f}), {f['alerts_per_1000_accounts_month']:.1f} alerts per 1,000"
+        )
+
+
+@app.command("train")
+def train(
+    data: Path = typer.Option(
+        ..., "--data", help="A simulated world with labelled laundering (guardpay simulate)."
+    ),
+    out: Path = typer.Option(..., "--out", help="A new directory for the model."),
+    seed: int = typer.Option(7, "--seed", help="Training seed: the same seed, the same model."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Train the AML model on a labelled world's graph features. Evaluate it on another
+    world (`guardpay aml evaluate --model`): on its own training world it flatters."""
+    from guardpay.evaluate.aml import train as train_on
+    from guardpay.evaluate.data import read_transactions
+    from guardpay.ml.artifacts import ensure_new_model_dir
+
+    ensure_new_model_dir(out)
+    with err_console.status("computing features and training..."):
+        model = train_on(read_transactions(data), seed, source=str(data))
+    model.save(out)
+    keys = ("version", "train_rows", "train_positives", "best_iteration", "metrics")
+    summary = {k: model.meta.get(k) for k in keys} | {"out": str(out)}
+    if json_out:
+        emit_json(summary)
+        return
+    m = model.metrics
+    console.print(
+        f"model {model.version} -> {out}: {summary['train_rows']:,} accounts, "
+        f"{summary['train_positives']} laundering; held out PR-AUC {m.get('pr_auc', 0):.3f}"
+    )
+
+
+def _model(where: Path | None, code: str) -> TrainedModel | None:
+    """The AML model in `where` (none if not given), refused for another currency."""
+    if where is None:
+        return None
+    model = _load(where)
+    if aml_model.for_currency(model, code) is None:
+        raise typer.BadParameter(
+            f"the model was trained on {model.meta.get('currency')} amounts, not {code}",
+            param_hint="--model",
+        )
+    return model
+
+
+def _load(where: Path) -> TrainedModel:
+    try:
+        return aml_model.load(where)
+    except ModelUnavailable as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:

@@ -109,13 +109,17 @@ def aml(
     accounts: int = typer.Option(1_000_000, min=100, help="Ordinary accounts."),
     cases: int = typer.Option(100, min=1, help="Planted cases of each typology."),
     engine: str = typer.Option("duckdb", help="duckdb or spark (local mode)."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Score with this AML model too (guardpay aml train)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Generate a history with laundering planted in it and scan it with every AML
-    scenario; the rows per second of each, against one plain pass over the table."""
+    scenario (and a model, if given); the rows per second of each, against one plain
+    pass over the table."""
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter("duckdb or spark", param_hint="--engine")
-    result = aml_bench.run(transactions, accounts, cases, engine)
+    result = aml_bench.run(transactions, accounts, cases, engine, model)
     if json_out:
         emit_json(result)
         return

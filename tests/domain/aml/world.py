@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from guardpay.adapters.analytics import DuckDBEngine, Engine
@@ -74,3 +75,23 @@ def ring(
         moves.append(move(payer, payee, amount, hours=hop * hours_apart))
         amount -= amount * fee_bp // 10_000
     return moves
+
+
+def labelled_world(seed: int, ordinary: int = 300, mules: int = 30) -> tuple[pa.Table, set[str]]:
+    """Ordinary people paying friends small sums over a month, and mules who each take
+    one large payment from a feeder and pass nearly all of it to a sink within hours.
+    Only the mules are labelled: the feeders and sinks also move one large sum once, so
+    what tells a mule apart is the money passing through."""
+    rng = np.random.default_rng(seed)
+    moves: list[Move] = []
+    for i in range(ordinary):
+        friends = rng.choice(ordinary, 5, replace=False)
+        for _ in range(int(rng.integers(2, 9))):
+            amount = yuan(int(rng.lognormal(4.5, 0.8)) + 1)
+            moves.append(move(f"o{i}", f"o{rng.choice(friends)}", amount, days=rng.random() * 30))
+    for i in range(mules):
+        amount, at = yuan(int(rng.integers(10_000, 30_000))), rng.random() * 29
+        kept = int(rng.integers(300, 800))
+        moves.append(move(f"f{seed}_{i}", f"m{i}", amount, days=at))
+        moves.append(move(f"m{i}", f"s{seed}_{i}", amount - yuan(kept), days=at, hours=2))
+    return table(moves), {f"m{i}" for i in range(mules)}

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from guardpay.adapters.analytics import DuckDBEngine, SparkEngine
 from guardpay.bench.aml import ordinary, planted
 from guardpay.domain.aml.frame import Params
 from guardpay.domain.aml.scenarios import SCENARIOS
+from guardpay.services.aml.model import feature_rows
 from guardpay.services.aml.scan import scan
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -41,3 +43,15 @@ def test_every_scenario_finds_the_same_on_spark_as_on_duckdb(
     assert fired == {s.typology for s in SCENARIOS} | {"network"}  # nothing vacuous
     assert rows(distributed.findings) == rows(embedded.findings)
     assert rows(distributed.flagged) == rows(embedded.flagged)
+
+
+def test_the_models_features_are_the_same_on_spark_as_on_duckdb(
+    world: pa.Table, duckdb: DuckDBEngine, spark: SparkEngine
+) -> None:
+    findings = scan(duckdb, world).findings
+    embedded = feature_rows(duckdb, duckdb.table(world), world, findings, Params())
+    distributed = feature_rows(spark, spark.table(world), world, findings, Params())
+    assert embedded.num_rows > 500  # the accounts active in the last 30 days
+    assert distributed.num_rows == embedded.num_rows
+    assert pc.sum(embedded["in_cycle"]).as_py() > 0  # the planted cycles are known
+    assert rows(distributed.sort_by("account")) == rows(embedded.sort_by("account"))

@@ -5,19 +5,24 @@ the scenarios look), keeps only findings with new activity, and is audited."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from guardpay.adapters.analytics import DuckDBEngine
+from guardpay.domain.aml.findings import SCHEMA as FINDINGS
 from guardpay.domain.aml.frame import Params
 from guardpay.errors import Conflict
+from guardpay.ml.artifacts import ModelUnavailable
 from guardpay.security.keys import Keyring
+from guardpay.services.aml import model as aml_model
 from guardpay.services.aml import monitor
 from guardpay.services.jobs import scheduler as jobs
 from guardpay.storage.engine.db import Database
 from guardpay.storage.funding import FundingRow
 from guardpay.storage.payments import PaymentRow
 from guardpay.storage.uow import read_only, unit_of_work
+from tests.domain.aml.world import labelled_world
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 KEYS = Keyring.generate()
@@ -155,3 +160,62 @@ def test_a_new_weaker_pattern_after_the_watermark_is_not_hidden_by_an_older_one(
     (finding,) = later.kept
     assert (finding.typology, finding.transactions) == ("structuring", 3)
     assert finding.last_seen == T0 + timedelta(days=32)
+
+
+@pytest.fixture(scope="module")
+def aml_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the labelled world of tests/domain/aml/world.py, saved."""
+    data, mules = labelled_world(seed=1)
+    engine = DuckDBEngine()
+    none = FINDINGS.to_pyarrow().empty_table()
+    rows = aml_model.feature_rows(engine, engine.table(data), data, none, Params())
+    engine.close()
+    where = tmp_path_factory.mktemp("aml") / "model"
+    aml_model.train(rows, mules).save(where)
+    return where
+
+
+def pass_through(db: Database, mule: str, at: datetime) -> None:
+    """A large sum in from a stranger and nearly all of it out to another, in two hours."""
+    paid(db, f"{mule}_feeder", mule, 2_000_000, at)
+    paid(db, mule, f"{mule}_sink", 1_950_000, at + timedelta(hours=2))
+
+
+def test_the_job_scores_with_the_model_its_setting_names(
+    db: Database, aml_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pass_through(db, "usr_mule", T0)
+    monkeypatch.setenv("GUARDPAY_AML_MODEL", str(aml_model_dir))
+
+    jobs.run_job(db, KEYS, lambda: T0 + timedelta(days=1), jobs.by_name("aml_monitor"))
+
+    with read_only(db) as uow:
+        kept = {(f.account, f.typology): f for f in uow.aml.findings()}
+    mule = kept[("usr_mule", "model")]
+    assert mule.score_bp > 2_500  # half weight: a probability above 0.5
+    assert mule.evidence.startswith("probability=")
+
+
+def test_a_model_that_cannot_be_read_stops_the_job(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pass_through(db, "usr_mule", T0)
+    monkeypatch.setenv("GUARDPAY_AML_MODEL", str(tmp_path / "gone"))
+
+    with pytest.raises(ModelUnavailable):
+        jobs.run_job(db, KEYS, lambda: T0 + timedelta(days=1), jobs.by_name("aml_monitor"))
+    with read_only(db) as uow:
+        assert uow.aml.last_run() is None  # nothing scanned on without it
+
+
+def test_a_run_in_another_currency_scans_without_the_model(
+    db: Database, aml_model_dir: Path
+) -> None:
+    pass_through(db, "usr_mule", T0)
+    model = aml_model.load(aml_model_dir)
+    model.meta["currency"] = "USD"
+
+    done = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=1), model=model)
+
+    assert all(f.typology != "model" for f in done.kept)
+    assert [r.typology for r in done.scans["CNY"].runs if r.typology == "model"] == []

@@ -4,8 +4,8 @@ share.
 
 A row is one movement of money from `source` to `target` at `at` (UTC, no zone),
 `amount` in minor units of one currency (a scan never mixes currencies: amounts are
-compared with thresholds). `device` (which device the payer used) may be null; only the
-account-farm scenario reads it.
+compared with thresholds). `device` (which device the payer used) may be null; the
+account-farm scenario needs it, and false trade reads it where it is there.
 """
 
 from __future__ import annotations
@@ -87,6 +87,15 @@ class Params:
     farm_size: int = 4
     #: the share of them (basis points) that must pay one collector: more than half
     farm_share_bp: int = 5_000
+    # -- merchants (scenarios/trades.py) --
+    #: round takings: at least `trade_count` payments into an account within
+    #: `trade_days`, at least `trade_round_bp` of them multiples of `round_unit` (¥100),
+    #: from at most `trade_payers` payers (a real shop's takings come from many people)
+    trade_count: int = 5
+    trade_days: int = 7
+    trade_round_bp: int = 6_000
+    round_unit: int = 10_000
+    trade_payers: int = 3
 
     # -- around the flagged (network.py) --
     #: the share of what an account moved (basis points) that went to or came from
@@ -99,6 +108,8 @@ class Params:
             raise ValueError("thresholds must be positive amounts in minor units")
         if not 0 < self.near_bp < 10_000:
             raise ValueError("near_bp must be between 1 and 9,999 basis points")
+        if self.round_unit <= 0:
+            raise ValueError("round_unit must be a positive amount in minor units")
 
     @property
     def lookback(self) -> timedelta:
@@ -111,11 +122,32 @@ class Params:
             timedelta(days=self.dormant_days + self.reactivated_days),
             timedelta(hours=self.fan_hours + self.pass_hours),
             timedelta(hours=self.scatter_hours * 2),
+            timedelta(days=self.trade_days, hours=self.pass_hours),
         )
 
 
 def legs(tx: ir.Table) -> ir.Table:
     """Each movement from both ends: the account, the other end, the amount, when."""
-    out = tx.select(account=tx.source, other=tx.target, amount=tx.amount, at=tx.at)
-    into = tx.select(account=tx.target, other=tx.source, amount=tx.amount, at=tx.at)
+    return sides(tx).select("account", "other", "amount", "at")
+
+
+def sides(tx: ir.Table) -> ir.Table:
+    """`legs` with the direction (`outgoing`: the account paid) and the payer's device,
+    on the payer's side only (the payee did not use it)."""
+    out = tx.select(
+        account=tx.source,
+        other=tx.target,
+        amount=tx.amount,
+        at=tx.at,
+        device=tx.device,
+        outgoing=ibis.literal(True),
+    )
+    into = tx.select(
+        account=tx.target,
+        other=tx.source,
+        amount=tx.amount,
+        at=tx.at,
+        device=ibis.null().cast("string"),
+        outgoing=ibis.literal(False),
+    )
     return out.union(into, distinct=False)

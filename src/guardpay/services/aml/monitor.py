@@ -22,7 +22,9 @@ from guardpay.adapters.analytics import Engine
 from guardpay.clock import utc_now
 from guardpay.domain.aml.frame import SCHEMA, Params
 from guardpay.errors import Conflict
+from guardpay.ml.model import TrainedModel
 from guardpay.security.keys import Keyring
+from guardpay.services.aml import model as aml_model
 from guardpay.services.aml.scan import ScanResult, scan, scan_params
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.services.platform.ids import timed_id
@@ -52,9 +54,15 @@ class Monitored:
 
 
 def run(
-    db: Database, keyring: Keyring, engine: Engine, now: datetime, params: Params = Params()
+    db: Database,
+    keyring: Keyring,
+    engine: Engine,
+    now: datetime,
+    params: Params = Params(),
+    model: TrainedModel | None = None,
 ) -> Monitored:
-    """Scan what was recorded since the last run, up to `now`, and keep what is new."""
+    """Scan what was recorded since the last run, up to `now`, and keep what is new
+    (with the AML `model`'s findings beside the scenarios', if one is given)."""
     with read_only(db) as uow:
         last = uow.aml.last_run()
         since = None if last is None else last.watermark
@@ -64,12 +72,12 @@ def run(
             for code in uow.aml.currencies(read_from, now)
         }
     started = now
-    scans = _scans(engine, movements, params)
+    scans = _scans(engine, movements, params, model=model)
     # A scenario reports an account's strongest window, and over the whole read-back that
     # may be one already reported, hiding a new, weaker one: scanned again over what came
     # after the watermark alone, only new windows are seen. (A weaker window that began
     # before the watermark, beside a stronger older one, is still hidden.)
-    recent = {} if since is None else _scans(engine, movements, params, since)
+    recent = {} if since is None else _scans(engine, movements, params, since, model)
     aml_run = AmlRun(
         id=timed_id("amlrun", now),
         engine=engine.name,
@@ -106,6 +114,7 @@ def _scans(
     movements: dict[str, list[Movement]],
     params: Params,
     start: datetime | None = None,
+    model: TrainedModel | None = None,
 ) -> dict[str, ScanResult]:
     """A scan per currency, of the movements at or after `start` (all, if None)."""
     return {
@@ -113,6 +122,7 @@ def _scans(
             engine,
             _table([m for m in rows if start is None or m[4] >= start]),
             scan_params(code, base=params),
+            model=aml_model.for_currency(model, code),
         )
         for code, rows in movements.items()
     }

@@ -24,6 +24,8 @@ from guardpay.domain.aml.registry import Scenario
 from guardpay.domain.aml.scenarios import SCENARIOS
 from guardpay.domain.money import currency
 from guardpay.errors import InvalidRequest
+from guardpay.ml.model import TrainedModel
+from guardpay.services.aml import model as aml_model
 
 #: accounts scored below this are not flagged (one weak finding alone is 0.5)
 MIN_SCORE = 0.5
@@ -75,10 +77,11 @@ def scan(
     params: Params = Params(),  # frozen: one shared default is safe
     scenarios: Sequence[Scenario] = SCENARIOS,
     done: Callable[[ScenarioRun], None] = lambda _: None,
+    model: TrainedModel | None = None,
 ) -> ScanResult:
-    """Every scenario over `data` (frame.SCHEMA's columns); `done` hears of each as it
-    finishes (a progress bar). Accounts outside the platform (frame.OUTSIDE) are never
-    flagged."""
+    """Every scenario over `data` (frame.SCHEMA's columns), then the AML `model` if one
+    is given (services/aml/model.py); `done` hears of each as it finishes (a progress
+    bar). Accounts outside the platform (frame.OUTSIDE) are never flagged."""
     data = conform(data)
     table = engine.table(data)
     parts: list[pa.Table] = []
@@ -101,9 +104,23 @@ def scan(
         findings = pa.concat_tables([findings, around[0]])
         runs.append(around[1])
         done(around[1])
-    combined = engine.run(found.combine(engine.table(findings)))
-    flagged = combined.filter(pc.greater_equal(combined["score"], MIN_SCORE))
-    return ScanResult(engine.name, data.num_rows, flagged, findings, runs)
+    if model is not None:
+        findings, run = _modelled(engine, table, data, findings, params, model)
+        runs.append(run)
+        done(run)
+    return ScanResult(engine.name, data.num_rows, flag(engine, findings), findings, runs)
+
+
+def flag(engine: Engine, findings: pa.Table) -> pa.Table:
+    """The accounts `findings` flag: one row each, scored as combined evidence, at
+    least `MIN_SCORE`, highest first."""
+    combined = scored(engine, findings)
+    return combined.filter(pc.greater_equal(combined["score"], MIN_SCORE))
+
+
+def scored(engine: Engine, findings: pa.Table) -> pa.Table:
+    """Every account `findings` name, one row each, scored as combined evidence."""
+    return engine.run(found.combine(engine.table(findings)))
 
 
 def _around(
@@ -126,6 +143,24 @@ def _around(
     rows = engine.run(network.counterparties(table, engine.table(core), params))
     rows = rows.select(list(found.COLUMNS)).cast(found.SCHEMA.to_pyarrow())
     return rows, ScenarioRun("network", rows.num_rows, time.perf_counter() - started)
+
+
+def _modelled(
+    engine: Engine,
+    table: ir.Table,
+    data: pa.Table,
+    findings: pa.Table,
+    params: Params,
+    model: TrainedModel,
+) -> tuple[pa.Table, ScenarioRun]:
+    """`findings` with the model's added: the features computed on the engine, scored
+    and explained here."""
+    started = time.perf_counter()
+    rows = aml_model.feature_rows(engine, table, data, findings, params)
+    scored = aml_model.judged(model, rows)
+    scored = scored.filter(pc.invert(pc.starts_with(scored["account"], OUTSIDE)))
+    run = ScenarioRun(aml_model.TYPOLOGY, scored.num_rows, time.perf_counter() - started)
+    return pa.concat_tables([findings, scored]), run
 
 
 def scan_params(code: str, thresholds: Sequence[int] = (), base: Params = Params()) -> Params:

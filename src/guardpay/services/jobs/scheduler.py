@@ -95,12 +95,17 @@ JOBS: list[Job] = [
 
 
 def _aml_monitor(db: Database, keyring: Keyring, now: datetime) -> int:
+    """With the AML model GUARDPAY_AML_MODEL names, if any (a model that cannot be read
+    stops the run: scanning on without it would quietly lower what is caught)."""
     from guardpay.adapters.analytics import DuckDBEngine
-    from guardpay.services.aml import monitor  # DuckDB and Ibis load only when it runs
+    from guardpay.services.aml import model as aml_model  # DuckDB and Ibis load only here
+    from guardpay.services.aml import monitor
 
+    where = Settings.from_environment().aml_model
+    model = None if where is None else aml_model.load(where)
     engine = DuckDBEngine()
     try:
-        return len(monitor.run(db, keyring, engine, now).kept)
+        return len(monitor.run(db, keyring, engine, now, model=model).kept)
     finally:
         engine.close()
 

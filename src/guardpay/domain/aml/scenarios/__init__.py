@@ -1,17 +1,19 @@
 """Every AML scenario, in a stable order: one account's own history (structuring,
 dormancy), flows (fan-in, fan-out, pass-through, scatter-gather, gather-scatter,
-layering), paths (cycles), shared devices (account farms)."""
+layering), paths (cycles), shared devices (account farms), merchants' takings (false
+trade)."""
 
 from __future__ import annotations
 
 from guardpay.domain.aml.registry import Scenario
-from guardpay.domain.aml.scenarios import accounts, devices, flows, paths
+from guardpay.domain.aml.scenarios import accounts, devices, flows, paths, trades
 
 SCENARIOS: tuple[Scenario, ...] = (
     *accounts.SCENARIOS,
     *flows.SCENARIOS,
     *paths.SCENARIOS,
     *devices.SCENARIOS,
+    *trades.SCENARIOS,
 )
 
 
