@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import structlog
 from typer.testing import CliRunner, Result
 
 from guardpay.cli.main import app
@@ -58,9 +59,13 @@ def simulated(directory: Path, seed: int) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("aml-model")
-    done = invoke(
-        "train", "--data", str(simulated(root / "w1", 1)), "--out", str(root / "m"), "--json"
-    )
+    logging = structlog.get_config()  # the CLI configures it; a module fixture runs
+    try:  # outside the autouse fixture that puts it back (tests/conftest.py)
+        done = invoke(
+            "train", "--data", str(simulated(root / "w1", 1)), "--out", str(root / "m"), "--json"
+        )
+    finally:
+        structlog.configure(**logging)
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout)
     # 30 feeders, 30 mules, 30 sinks, a fifth of them held out for validation
@@ -83,7 +88,7 @@ def test_evaluate_reports_the_model_beside_the_scenarios(trained: Path, tmp_path
     assert done.exit_code == 0, done.output
     figures = json.loads(done.stdout)
     alone = figures["alone"]
-    assert set(alone) == {"scenarios", "model", "combined"}
+    assert set(alone) == {"scenarios", "model", "model_at_full_weight", "combined"}
     assert alone["model"]["recall"] > 0.5  # the model alone finds most of world 2's
     assert alone["combined"]["average_precision"] >= alone["scenarios"]["average_precision"]
     assert any(r["typology"] == "model" for r in figures["scan"]["scenarios"])
@@ -101,8 +106,12 @@ def test_a_csv_scan_scores_with_the_model(trained: Path, tmp_path: Path) -> None
     args = ("scan", "--csv", str(path), "--map", mapping, "--amount-unit", "minor", "--json")
     done = invoke(*args, "--model", str(trained))
     assert done.exit_code == 0, done.output
-    runs = {r["typology"]: r for r in json.loads(done.stdout)["scan"]["scenarios"]}
+    report = json.loads(done.stdout)
+    runs = {r["typology"]: r for r in report["scan"]["scenarios"]}
     assert runs["model"]["findings"] > 0
+    mule = next(row for row in report["flagged"] if row["account"] == "m0")
+    assert "model: probability=" in mule["explanation"]
+    assert "model" in mule["typologies"].split(",")
 
 
 def test_a_model_of_another_currency_is_refused(trained: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ module is imported only when a Spark engine is made.
 
 from __future__ import annotations
 
-import itertools
+import uuid
 from typing import Any, Protocol
 
 import ibis
@@ -78,17 +78,26 @@ class SparkEngine(_IbisEngine):
                 .getOrCreate()
             )
             session.sparkContext.setLogLevel("ERROR")
+        session.conf.set("spark.sql.session.timeZone", "UTC")  # a given session too
         self._session = session
         self._con = ibis.pyspark.connect(session)
-        self._names = itertools.count(1)
+        self._views: list[str] = []
 
     def table(self, data: pa.Table) -> ir.Table:
         """`data` as a temporary view, made from the Arrow data itself: a memtable goes
         through pandas, which turns a null string into the text "NaN" (pandas 3), so a
-        missing device would look like one device every account shares."""
-        name = f"guardpay_aml_{next(self._names)}"
+        missing device would look like one device every account shares. Views are
+        named uniquely: engines made in one process share Spark's session."""
+        name = f"guardpay_aml_{uuid.uuid4().hex}"
         self._session.createDataFrame(data).createOrReplaceTempView(name)
+        self._views.append(name)
         return self._con.table(name)
+
+    def close(self) -> None:
+        for name in self._views:
+            self._session.catalog.dropTempView(name)
+        self._views.clear()
+        super().close()
 
 
 ENGINES = ("duckdb", "spark")

@@ -159,12 +159,14 @@ def _layering(rows: Rows, name: str, day: float, p: Params) -> str:
 
 def _false_trade(rows: Rows, name: str, day: float, p: Params) -> str:
     """A merchant paid round sums by two payers only, that banks the takings and then
-    pays one payer back what it paid, as a refund of a sale already settled."""
+    pays the payers back what they paid for all its sales but one, as refunds of sales
+    already settled."""
     price = 50 * p.round_unit
     for k in range(p.trade_count + 1):
         _move(rows, f"{name}b{k % 2}", f"{name}shop", price, day + k / 8)
     _move(rows, f"{name}shop", f"{OUTSIDE}{name}", price * (p.trade_count + 1), day + 1)
-    _move(rows, f"{name}shop", f"{name}b0", price, day + 4)
+    for k in range(p.trade_count):
+        _move(rows, f"{name}shop", f"{name}b{k % 2}", price, day + 4 + k / 8)
     return f"{name}shop"
 
 

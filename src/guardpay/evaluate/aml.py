@@ -149,15 +149,20 @@ def evaluate(
 def _alone(
     engine: Engine, findings: pa.Table, moved: pa.Table, truth: dict[str, str], per_month: float
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """What the scenarios alone (with their second look) and the model alone, trusted at
-    full weight, would have flagged: precision, recall, F1 and alerts, as the combined
-    figures are given; and how well each score orders the queue."""
+    """What the scenarios alone (with their second look), the model alone trusted at
+    full weight, and both with the model at full weight would have flagged: precision,
+    recall, F1 and alerts, as the combined figures are given; and how well the
+    scenarios' and the combined score order the queue."""
     by_model = pc.equal(findings["typology"], aml_model.TYPOLOGY)
     modelled = findings.filter(by_model)
-    full = pc.divide(modelled["score"], aml_model.WEIGHT)
+    full_score = pc.divide(modelled["score"], aml_model.WEIGHT)
+    scenarios = findings.filter(pc.invert(by_model))
+    score_at = modelled.schema.get_field_index("score")
+    full = modelled.set_column(score_at, "score", full_score).cast(modelled.schema)
     parts = {
-        "scenarios": findings.filter(pc.invert(by_model)),
-        "model": modelled.set_column(modelled.schema.get_field_index("score"), "score", full),
+        "scenarios": scenarios,
+        "model": full,
+        "model_at_full_weight": pa.concat_tables([scenarios, full]),
     }
     out: dict[str, dict[str, Any]] = {}
     for name, part in parts.items():

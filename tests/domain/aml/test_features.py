@@ -32,11 +32,14 @@ def story() -> list[Move]:
     ]
 
 
-def computed(moves: list[Move], cycles: list[str] | None = None) -> dict[str, dict[str, Any]]:
+def computed(
+    moves: list[Move], cycles: list[str] | None = None, devices: bool = True
+) -> dict[str, dict[str, Any]]:
     engine = DuckDBEngine()
     try:
         on_cycle = None if cycles is None else engine.table(pa.table({"account": cycles}))
-        rows = engine.run(features(engine.table(table(moves)), Params(), END, on_cycle))
+        tx = engine.table(table(moves))
+        rows = engine.run(features(tx, Params(), END, on_cycle, devices=devices))
     finally:
         engine.close()
     return {r["account"]: r for r in rows.to_pylist()}
@@ -90,6 +93,7 @@ def test_cash_through_cards() -> None:
     alice = computed(story())["alice"]
     assert alice["card_in_share"] == pytest.approx(1_000 / 1_300)
     assert alice["card_out_share"] == 0.0
+    assert computed(story())["eve"]["card_in_share"] is None  # nothing came in
 
 
 def test_the_silence_before_waking_is_read_back_into_history() -> None:
@@ -104,10 +108,13 @@ def test_accounts_sharing_a_payers_device() -> None:
     assert rows["alice"]["device_accounts"] == 2.0  # Alice and Eve paid from phone-a
     assert rows["eve"]["device_accounts"] == 2.0
     assert rows["bob"]["device_accounts"] == 0.0  # Bob paid from no device
+    # movements that never say which device paid: unknown, not "no shared device"
+    assert computed(story(), devices=False)["alice"]["device_accounts"] is None
 
 
 def test_cycle_membership_comes_from_the_cycle_scenario() -> None:
     rows = computed(story(), cycles=["carol"])
     assert rows["carol"]["in_cycle"] == 1.0
     assert rows["alice"]["in_cycle"] == 0.0
-    assert computed(story())["carol"]["in_cycle"] == 0.0  # no cycle scan: none known
+    assert computed(story(), cycles=[])["carol"]["in_cycle"] == 0.0  # scanned: on none
+    assert computed(story())["carol"]["in_cycle"] is None  # not scanned: unknown

@@ -11,11 +11,22 @@ def takings(payers: list[str], count: int = 6, amount: int = yuan(500)) -> list[
     return [move(payers[i % len(payers)], "shop", amount, days=i / 2) for i in range(count)]
 
 
-def base_evidence(returned: int = 0, own_device: int = 0, refunds: int = 0) -> str:
+def base_evidence(
+    returned: int = 0, own_device: int = 0, refunds: int = 0, refunded_share: int = 0
+) -> str:
     return (
         f"round_trades=6 payers=2 round_share=10000 returned_to_payers={returned} "
-        f"payer_on_own_device={own_device} refunds_after_settlement={refunds}"
+        f"payer_on_own_device={own_device} refunds_after_settlement={refunds} "
+        f"refunded_share={refunded_share}"
     )
+
+
+def refunded_after_banking(banked: float = 3, refunded: float = 6) -> list[Move]:
+    """The shop of `takings(["p1", "p2"])` banks its ¥3,000 on day `banked`, then on day
+    `refunded` pays each payer back ¥500 (the price it paid) twice: two thirds of what
+    it took."""
+    back = [move("shop", f"p{1 + k % 2}", yuan(500), days=refunded, hours=k) for k in range(4)]
+    return [move("shop", "card:bank", yuan(3_000), days=banked), *back]
 
 
 # -- what fires
@@ -34,30 +45,46 @@ def test_round_takings_from_two_payers_with_money_sent_back_is_false_trade() -> 
     assert (shop["first_seen"], shop["last_seen"]) == (T0, T0 + timedelta(days=2.5))
 
 
-def test_round_takings_settled_then_refunded_to_a_payer_is_false_trade() -> None:
-    # p2 paid ¥500 on days 0, 1 and 2; the shop banks on day 3 and pays ¥500 back on day 6
-    moves = [
-        *takings(["p1", "p2"]),
-        move("shop", "card:bank", yuan(3_000), days=3),
-        move("shop", "p2", yuan(500), days=6),
-    ]
+def test_round_takings_settled_then_mostly_refunded_is_false_trade() -> None:
+    # p1 and p2 each paid ¥500 three times by day 2.5; the shop banks on day 3, and on
+    # day 6 (past `pass_hours`) refunds ¥2,000 of its ¥3,000
+    moves = [*takings(["p1", "p2"]), *refunded_after_banking()]
 
     found = findings(false_trade, moves)
 
-    assert found["shop"]["score"] >= 0.7
-    assert found["shop"]["evidence"] == base_evidence(refunds=1)
-    assert found["shop"]["last_seen"] == moves[-1]["at"]  # the refund, after the trades
+    assert found["shop"]["score"] == 0.7
+    assert found["shop"]["evidence"] == base_evidence(refunds=4, refunded_share=6666)
+    assert found["shop"]["last_seen"] == moves[-1]["at"]  # the last refund, after the trades
+
+
+def test_refunds_of_half_the_takings_are_enough_and_the_share_is_a_setting() -> None:
+    half = [*takings(["p1", "p2"]), *refunded_after_banking()[:-1]]  # ¥1,500 of ¥3,000
+    one = [*takings(["p1", "p2"]), *refunded_after_banking()[:2]]  # ¥500
+
+    assert findings(false_trade, half)["shop"]["score"] == 0.7
+    assert findings(false_trade, one)["shop"]["score"] == 0.4
+    assert findings(false_trade, one, Params(refund_bp=1_000))["shop"]["score"] == 0.7
 
 
 def test_every_kind_of_evidence_together_is_certain() -> None:
     moves = [
         *takings(["p1", "p2"]),
         move("shop", "p1", yuan(900), days=1),
-        move("shop", "card:bank", yuan(3_000), days=3),
-        move("shop", "p2", yuan(500), days=6),
+        *refunded_after_banking(),
     ]
 
     assert findings(false_trade, moves)["shop"]["score"] == 1.0
+
+
+def test_a_refund_after_settlement_is_not_also_money_sent_back() -> None:
+    # banked on day 2.6, refunded on day 3: within `pass_hours` of the trades, all of a
+    # price paid back, yet one kind of evidence
+    moves = [*takings(["p1", "p2"]), *refunded_after_banking(banked=2.6, refunded=3)]
+
+    found = findings(false_trade, moves)
+
+    assert found["shop"]["score"] == 0.7
+    assert found["shop"]["evidence"] == base_evidence(refunds=4, refunded_share=6666)
 
 
 def test_a_payer_paying_from_the_merchants_own_device_is_self_dealing() -> None:
@@ -86,6 +113,16 @@ def test_the_strongest_window_is_the_one_reported() -> None:
     assert found["shop"]["first_seen"] == later[0]["at"]
 
 
+def test_money_back_counts_from_pass_bp_of_the_round_trade_it_answers() -> None:
+    def back(amount: int, p: Params = Params()) -> str:
+        moves = [*takings(["p1", "p2"]), move("shop", "p2", amount, days=1)]
+        return str(findings(false_trade, moves, p)["shop"]["evidence"])
+
+    assert back(yuan(400)) == base_evidence(returned=1)  # 80 % of a ¥500 trade
+    assert back(yuan(400) - 1) == base_evidence()
+    assert back(yuan(100), Params(pass_bp=2_000)) == base_evidence(returned=1)
+
+
 # -- what stays quiet
 
 
@@ -109,8 +146,45 @@ def test_a_tutor_paid_by_one_parent_is_only_the_base_and_not_flagged() -> None:
     assert found["tutor"]["score"] < 0.5
     assert found["tutor"]["evidence"] == (
         "round_trades=5 payers=1 round_share=10000 returned_to_payers=0 "
-        "payer_on_own_device=0 refunds_after_settlement=0"
+        "payer_on_own_device=0 refunds_after_settlement=0 refunded_share=0"
     )
+
+
+def test_a_tutor_who_banks_and_refunds_one_cancelled_lesson_stays_quiet() -> None:
+    # the refund is after settlement and within `pass_hours` of a lesson: one payment,
+    # one kind of evidence, and one lesson in six is no false trade
+    lessons = [move("parent", "tutor", yuan(200), days=day) for day in range(6)]
+    banked = move("tutor", "card:bank", yuan(1_000), days=6)
+    cancelled = move("tutor", "parent", yuan(200), days=6.5)
+
+    found = findings(false_trade, [*lessons, banked, cancelled])
+
+    assert found["tutor"]["score"] == 0.4
+    assert found["tutor"]["evidence"] == (
+        "round_trades=6 payers=1 round_share=10000 returned_to_payers=0 "
+        "payer_on_own_device=0 refunds_after_settlement=1 refunded_share=1666"
+    )
+    assert found["tutor"]["last_seen"] == lessons[-1]["at"]  # the refund adds nothing
+
+
+def test_pocket_money_with_a_little_sent_back_stays_quiet() -> None:
+    allowance = [move("mum", "kid", yuan(100), days=day) for day in range(6)]
+    groceries = move("kid", "mum", 3_550, days=2)
+
+    found = findings(false_trade, [*allowance, groceries])
+
+    assert found["kid"]["score"] < 0.5
+    assert "returned_to_payers=0" in found["kid"]["evidence"]
+
+
+def test_a_couple_paying_round_sums_one_way_and_a_little_back_stays_quiet() -> None:
+    bills = [move("a", "b", yuan(200), days=day) for day in range(5)]
+    back = move("b", "a", 4_321, days=3)
+
+    found = findings(false_trade, [*bills, back])
+
+    assert found.keys() <= {"b"}
+    assert all(f["score"] < 0.5 for f in found.values())
 
 
 def test_a_shop_that_refunds_before_it_settles_has_no_refund_evidence() -> None:
@@ -168,8 +242,10 @@ def test_money_back_after_pass_hours_is_not_self_dealing() -> None:
 def test_a_refund_of_another_amount_is_no_refund_of_a_trade() -> None:
     moves = [
         *takings(["p1", "p2"]),
-        move("shop", "card:bank", yuan(3_000), days=3),
-        move("shop", "p2", yuan(450), days=6),
+        *(
+            m | {"amount": yuan(450)} if m["target"] != "card:bank" else m
+            for m in refunded_after_banking()
+        ),
     ]
 
     assert findings(false_trade, moves)["shop"]["score"] == 0.4

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from guardpay.adapters.analytics import DuckDBEngine
@@ -219,3 +220,48 @@ def test_a_run_in_another_currency_scans_without_the_model(
 
     assert all(f.typology != "model" for f in done.kept)
     assert [r.typology for r in done.scans["CNY"].runs if r.typology == "model"] == []
+
+
+def test_the_model_is_kept_only_for_accounts_the_run_flagged(
+    db: Database, aml_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pass_through(db, "usr_mule", T0)
+    paid(db, "usr_a", "usr_b", 12_300, T0)
+    real = aml_model.judged
+
+    def also_a_quiet_one(model: object, rows: pa.Table, floor: float = 0.2) -> pa.Table:
+        found = real(model, rows, floor)  # type: ignore[arg-type]
+        quiet = found.slice(0, 1).set_column(0, "account", pa.array(["usr_a"]))
+        quiet = quiet.cast(found.schema)
+        return pa.concat_tables([found, quiet])
+
+    monkeypatch.setattr(aml_model, "judged", also_a_quiet_one)
+    done = monitor.run(
+        db, KEYS, DuckDBEngine(), T0 + timedelta(days=1), model=aml_model.load(aml_model_dir)
+    )
+
+    kept = {(f.account, f.typology) for f in done.kept}
+    assert ("usr_mule", "model") in kept
+    assert all(account != "usr_a" for account, _ in kept)  # scored, never flagged
+
+
+def test_a_later_run_scores_the_whole_read_back_not_the_last_hour(
+    db: Database, aml_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = aml_model.load(aml_model_dir)
+    monitor.run(db, KEYS, DuckDBEngine(), T0, model=model)
+    pass_through(db, "usr_mule", T0 + timedelta(days=2))
+    scanned: list[int] = []
+    real = monitor.scan
+
+    def counting(*args: object, **kwargs: object) -> object:
+        data = args[1]
+        assert isinstance(data, pa.Table)
+        if kwargs.get("model") is not None:
+            scanned.append(data.num_rows)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor, "scan", counting)
+    monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=3), model=model)
+
+    assert scanned == [2]  # one scan with the model: the whole read-back's

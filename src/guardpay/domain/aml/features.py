@@ -13,8 +13,8 @@ device, and whether the account sits on a cycle the scenarios found.
 Activity is measured over the last `window_days` before `end` (the newest movement the
 scan holds); what needs history (new counterparties, the silence before a movement, a
 device's accounts) reads everything the scan was given. One row per account that moved
-money in the window; card nodes (frame.OUTSIDE) get none. Amounts stay integers in the
-engine; what is a ratio is a float feature, never money.
+money in the window; card nodes (frame.OUTSIDE) get none. Amounts are summed as integers
+in the engine; every feature comes out a float (a model's input, not money).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from guardpay.domain.aml.frame import OUTSIDE, Params, sides
+from guardpay.domain.aml.frame import OUTSIDE, Params, is_round, sides
 from guardpay.domain.aml.scenarios.accounts import just_below
 
 #: the feature columns, in the order a model reads them
@@ -62,6 +62,7 @@ def features(
     end: datetime,
     cycles: ir.Table | None = None,
     window_days: int = WINDOW_DAYS,
+    devices: bool = True,
 ) -> ir.Table:
     """`account`, its `transactions`, `first_seen` and `last_seen` in the window, and
     every one of FEATURES (float64; null where undefined, such as the pass-through of an
@@ -76,7 +77,7 @@ def features(
         _passing(recent),
         _pairs(ends, start),
         _silence(ends, start),
-        _devices(tx),
+        _devices(tx) if devices else None,
         _cycling(cycles),
     ):
         if part is not None:
@@ -95,7 +96,7 @@ def _activity(recent: ir.Table, p: Params) -> ir.Table:
         amount_in=recent.amount.sum(where=into).fill_null(0),
         card_out=recent.amount.sum(where=out & card).fill_null(0),
         card_in=recent.amount.sum(where=into & card).fill_null(0),
-        round_moves=(recent.amount % p.round_unit == 0).cast("int64").sum(),
+        round_moves=is_round(recent.amount, p).cast("int64").sum(),
         near_moves=just_below(recent.amount, p).cast("int64").sum(),
         first_at=recent.at.min(),
         last_at=recent.at.max(),
@@ -167,9 +168,11 @@ def _finish(rows: ir.Table) -> ir.Table:
     counterparties = _.counterparties.cast("float64")
     amount_in = _.amount_in.cast("float64")
     amount_out = _.amount_out.cast("float64")
-    on_cycle = ibis.literal(0.0)
+    on_cycle, shared = _NONE, _NONE
     if "on_cycle" in rows.columns:
         on_cycle = _.on_cycle.cast("float64").fill_null(0.0)
+    if "device_accounts" in rows.columns:
+        shared = _.device_accounts.cast("float64").fill_null(0.0)
     return rows.select(
         account=_.account,
         transactions=_.moves_in + _.moves_out,
@@ -189,11 +192,13 @@ def _finish(rows: ir.Table) -> ir.Table:
         new_share=_.new_counterparties.cast("float64") / counterparties,
         round_share=_.round_moves.cast("float64") / moves,
         near_threshold_share=_.near_moves.cast("float64") / moves,
-        card_in_share=ibis.ifelse(_.amount_in > 0, _.card_in.cast("float64") / amount_in, 0.0),
-        card_out_share=ibis.ifelse(_.amount_out > 0, _.card_out.cast("float64") / amount_out, 0.0),
+        card_in_share=ibis.ifelse(_.amount_in > 0, _.card_in.cast("float64") / amount_in, _NONE),
+        card_out_share=ibis.ifelse(
+            _.amount_out > 0, _.card_out.cast("float64") / amount_out, _NONE
+        ),
         active_hours=(_.last_at.epoch_seconds() - _.first_at.epoch_seconds()).cast("float64")
         / 3_600,
         longest_gap_days=_.longest_gap.cast("float64") / 86_400,
-        device_accounts=_.device_accounts.cast("float64").fill_null(0.0),
+        device_accounts=shared,
         in_cycle=on_cycle,
     ).order_by("account")

@@ -96,6 +96,9 @@ class Params:
     trade_round_bp: int = 6_000
     round_unit: int = 10_000
     trade_payers: int = 3
+    #: refunds after settlement count only when they add up to this share (basis points)
+    #: of the window's takings: a shop refunds one sale in many, a false trade most of them
+    refund_bp: int = 5_000
 
     # -- around the flagged (network.py) --
     #: the share of what an account moved (basis points) that went to or came from
@@ -124,6 +127,12 @@ class Params:
             timedelta(hours=self.scatter_hours * 2),
             timedelta(days=self.trade_days, hours=self.pass_hours),
         )
+
+
+def is_round(amount: ir.IntegerValue, p: Params) -> ir.BooleanValue:
+    """Whether `amount` is a round sum (positive, a whole number of `round_unit`s): what
+    a made-up payment is, and a fixed price too, so a hint and never proof alone."""
+    return (amount > 0) & (amount % p.round_unit == 0)
 
 
 def legs(tx: ir.Table) -> ir.Table:

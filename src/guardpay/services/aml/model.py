@@ -60,15 +60,19 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def feature_rows(
-    engine: Engine, table: ir.Table, data: pa.Table, findings: pa.Table, params: Params
+    engine: Engine, table: ir.Table, data: pa.Table, findings: pa.Table | None, params: Params
 ) -> pa.Table:
     """Each account's features over `data` (already `table` on `engine`), with cycle
-    membership from the scenarios' `findings`."""
-    end = pc.max(data["at"]).as_py()
-    if end is None:
-        return engine.run(features(table, params, _EPOCH))
-    on_cycle = findings.filter(pc.equal(findings["typology"], "cycle")).select(["account"])
-    return engine.run(features(table, params, end, engine.table(on_cycle)))
+    membership from the scenarios' `findings` (None if the cycle scenario did not run).
+    Device sharing is left missing when no movement says which device paid (the
+    platform's own movements, today)."""
+    end = pc.max(data["at"]).as_py() or _EPOCH
+    on_cycle = None
+    if findings is not None:
+        cycles = findings.filter(pc.equal(findings["typology"], "cycle")).select(["account"])
+        on_cycle = engine.table(cycles)
+    devices = data["device"].null_count < data.num_rows
+    return engine.run(features(table, params, end, on_cycle, devices=devices))
 
 
 def matrix(rows: pa.Table) -> np.ndarray:
@@ -110,10 +114,16 @@ def load(directory: Path | str) -> TrainedModel:
     """The AML model saved in `directory` (ModelUnavailable if there is none, or if what
     is there is another kind of model)."""
     model = load_model(directory)
-    if model.meta.get("kind") != KIND or model.feature_names != FEATURES:
+    if model.meta.get("kind") != KIND:
         raise ModelUnavailable(
             f"{directory} holds no AML model (make one with `guardpay aml train`)",
             code="model_not_aml",
+        )
+    if model.feature_names != FEATURES:
+        raise ModelUnavailable(
+            f"the AML model in {directory} reads other features than this version "
+            "computes: train it again with `guardpay aml train`",
+            code="model_features_differ",
         )
     return model
 

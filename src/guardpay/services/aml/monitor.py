@@ -77,7 +77,9 @@ def run(
     # may be one already reported, hiding a new, weaker one: scanned again over what came
     # after the watermark alone, only new windows are seen. (A weaker window that began
     # before the watermark, beside a stronger older one, is still hidden.)
-    recent = {} if since is None else _scans(engine, movements, params, since, model)
+    # The model scores accounts, not windows, from 30 days of features: only the whole
+    # read-back shows it what it learnt from (an hour after the watermark would not).
+    recent = {} if since is None else _scans(engine, movements, params, since)
     aml_run = AmlRun(
         id=timed_id("amlrun", now),
         engine=engine.name,
@@ -159,11 +161,16 @@ def _table(rows: list[Movement]) -> pa.Table:
 def _new(
     result: ScanResult, run_id: str, since: datetime | None, now: datetime
 ) -> list[AmlFinding]:
-    """The findings with activity after the last watermark, as rows to keep."""
+    """The findings with activity after the last watermark, as rows to keep. The
+    model's are kept only for accounts the run flagged: the model scores every active
+    account each run, and alone its score is no alert (services/aml/model.py)."""
     kept = []
+    flagged = set(result.flagged["account"].to_pylist())
     for f in result.findings.to_pylist():
         last_seen = f["last_seen"].replace(tzinfo=now.tzinfo)
         if since is not None and last_seen < since:
+            continue
+        if f["typology"] == aml_model.TYPOLOGY and f["account"] not in flagged:
             continue
         kept.append(
             AmlFinding(

@@ -105,7 +105,8 @@ def scan(
         runs.append(around[1])
         done(around[1])
     if model is not None:
-        findings, run = _modelled(engine, table, data, findings, params, model)
+        cycled = any(r.typology == "cycle" and r.skipped is None for r in runs)
+        findings, run = _modelled(engine, table, data, findings, params, model, cycled)
         runs.append(run)
         done(run)
     return ScanResult(engine.name, data.num_rows, flag(engine, findings), findings, runs)
@@ -152,11 +153,12 @@ def _modelled(
     findings: pa.Table,
     params: Params,
     model: TrainedModel,
+    cycled: bool,
 ) -> tuple[pa.Table, ScenarioRun]:
     """`findings` with the model's added: the features computed on the engine, scored
-    and explained here."""
+    and explained here (cycle membership known if the cycle scenario ran: `cycled`)."""
     started = time.perf_counter()
-    rows = aml_model.feature_rows(engine, table, data, findings, params)
+    rows = aml_model.feature_rows(engine, table, data, findings if cycled else None, params)
     scored = aml_model.judged(model, rows)
     scored = scored.filter(pc.invert(pc.starts_with(scored["account"], OUTSIDE)))
     run = ScenarioRun(aml_model.TYPOLOGY, scored.num_rows, time.perf_counter() - started)

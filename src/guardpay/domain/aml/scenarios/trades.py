@@ -3,11 +3,16 @@ nobody made (cashing out a credit line, passing a payer's money off as takings).
 
 Round prices alone prove nothing (a barber charges ¥100, a tutor ¥200 a lesson), so they
 are the base, scored below the flagging score: round takings from a handful of payers,
-where a real shop's come from many people. What turns them into false trade is money
-going back to those same payers: soon after they paid, or paid in from the merchant's
-own device (self-dealing); or as a refund of a sale the merchant had already settled to
-its bank (a shop refunds before it settles, or refunds a sale's price to a customer who
-paid it once among many). Either way back, with the base, reaches the flagging score.
+where a real shop's come from many people. What turns them into false trade is the money
+going back to those same payers, so much of it that nothing was sold: nearly all of a
+payment sent back soon after it was paid, or paid in from the merchant's own device
+(self-dealing); or refunds, after the merchant settled to its bank, of much of what it
+took (a shop refunds before it settles; a tutor refunds one cancelled lesson). Families
+and couples pay each other round sums too, and send a little back (a child paying for
+the groceries out of pocket money): small sums back, and a refund of one sale among
+several, are ordinary. Either way back, with the base, reaches the flagging score; one
+payment back is one kind of evidence, never two (a refund after settlement is not also
+money sent back), so one payment cannot make a finding certain.
 
 The window is a sliding `trade_days`, as structuring's. Counting distinct payers over a
 window frame does not run on every engine, so payers are counted as a running sum: a
@@ -22,32 +27,45 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import OUTSIDE, Params
+from guardpay.domain.aml.frame import OUTSIDE, Params, is_round
 from guardpay.domain.aml.registry import Scenario
 
 _BP = 10_000
 _DAY = 86_400
-#: what a running sum counts over a window, per account
-_COUNTS = ("trades", "rounds", "payers", "own_device", "returned", "refunded")
+#: what a running sum adds up over a window, per account (`takings`: the trades' amounts;
+#: `refunded_amount`: the refunds' after settlement)
+_COUNTS = (
+    "trades",
+    "rounds",
+    "payers",
+    "own_device",
+    "returned",
+    "refunded",
+    "takings",
+    "refunded_amount",
+)
 
 
 def false_trade(tx: ir.Table, p: Params) -> ir.Table:
-    """Round takings from a few payers, with money going back to them or refunded after settling.
+    """Round takings from a few payers, most of it sent back to them or refunded after settling.
 
     Round takings (`trade_count` within `trade_days`, `trade_round_bp` of them round, from
-    at most `trade_payers` payers) score 0.4; self-dealing (money back to one of those
-    payers within `pass_hours` of a round payment, or a payer paying from the account's
-    own device) adds 0.3, and so does a refund after settlement (a payment to a card,
-    then an amount a payer had paid before, paid back to it; one soon enough is money
-    back too). A barber paid ¥100 by many stays quiet, and so does a tutor paid by one
-    parent: the base alone is not flagged."""
+    at most `trade_payers` payers) score 0.4; self-dealing (one payment back to one of
+    those payers, within `pass_hours` of a round payment from it, of at least `pass_bp`
+    of it; or a payer paying from the account's own device) adds 0.3, and so do refunds
+    after settlement (a payment to a card, then amounts payers had paid before, paid back
+    to them) of at least `refund_bp` of the window's takings. A refund after settlement
+    is never also money back. A barber paid ¥100 by many stays quiet, and so does a
+    tutor paid by one parent who refunds one lesson, or a family sending a little back:
+    the base alone is not flagged."""
     moves = _sellers_moves(tx, p)
     trades = _trades(moves, p)
     paid = _paid_by_sellers(moves)
-    backs = _sent_back(trades, paid, p)
     refunds = _refunded_after_settlement(trades, paid)
-    best = _strongest(_windows(trades, backs, refunds, p))
-    hits = _seen(best, trades, backs.union(refunds, distinct=False), p)
+    backs = _sent_back(trades, paid, p)
+    backs = backs.anti_join(refunds, backs.id == refunds.id)
+    best = _strongest(_windows(trades, backs, refunds, p), p)
+    hits = _seen(best, trades, backs, refunds, p)
     return finding(
         hits,
         "false_trade",
@@ -63,6 +81,7 @@ def false_trade(tx: ir.Table, p: Params) -> ir.Table:
             ("returned_to_payers", hits.returned),
             ("payer_on_own_device", hits.own_device),
             ("refunds_after_settlement", hits.refunded),
+            ("refunded_share", hits.refunded_amount * _BP // ibis.greatest(hits.takings, 1)),
         ),
     )
 
@@ -84,14 +103,10 @@ def _sellers(tx: ir.Table, p: Params) -> ir.Table:
     fewest = _fewest_round(p)
     paid = tx.filter(tx.source != tx.target)
     if fewest > 0:
-        paid = paid.filter(_is_round(paid.amount, p))
+        paid = paid.filter(is_round(paid.amount, p))
     sellers = paid.group_by(seller=paid.target).aggregate(paid=paid.count())
     sellers = sellers.filter(sellers.paid >= (fewest or p.trade_count))
     return sellers.filter(~sellers.seller.startswith(OUTSIDE)).select("seller")
-
-
-def _is_round(amount: ir.IntegerValue, p: Params) -> ir.BooleanValue:
-    return (amount > 0) & (amount % p.round_unit == 0)
 
 
 def _trades(moves: ir.Table, p: Params) -> ir.Table:
@@ -110,7 +125,7 @@ def _trades(moves: ir.Table, p: Params) -> ir.Table:
         account=paid.target,
         payer=paid.source,
         secs=paid.at.epoch_seconds().cast("int64"),
-        round=_is_round(paid.amount, p).cast("int64"),
+        round=is_round(paid.amount, p).cast("int64"),
     )
     return _with_own_device(paid, moves)
 
@@ -144,7 +159,9 @@ def _paid_by_sellers(moves: ir.Table) -> ir.Table:
 
 
 def _sent_back(trades: ir.Table, paid: ir.Table, p: Params) -> ir.Table:
-    """The payments back to a payer within `pass_hours` of a round payment from it."""
+    """The payments back to a payer within `pass_hours` of a round payment from it, of
+    at least `pass_bp` of that payment: the payer got (nearly) all of it back, where a
+    family's or a flatmate's small sums back are ordinary."""
     rounds = trades.filter(trades.round == 1)
     back = rounds.join(
         paid,
@@ -153,6 +170,7 @@ def _sent_back(trades: ir.Table, paid: ir.Table, p: Params) -> ir.Table:
             rounds.payer == paid.to,
             paid.sent_secs >= rounds.secs,
             paid.sent_secs <= rounds.secs + 3_600 * p.pass_hours,
+            paid.sent * _BP >= rounds.amount * p.pass_bp,
         ],
     )
     return _answering(back)
@@ -179,11 +197,13 @@ def _refunded_after_settlement(trades: ir.Table, paid: ir.Table) -> ir.Table:
 
 
 def _answering(pairs: ir.Table) -> ir.Table:
-    """Each payment back once (`id`, `at`: its own), at the time (`secs`) of the latest
-    trade it answers: it counts in the windows that hold that trade."""
-    keys = ["seller", "sent_id", "sent_at"]
+    """Each payment back once (`id`, `at`, `amount`: its own), at the time (`secs`) of
+    the latest trade it answers: it counts in the windows that hold that trade."""
+    keys = ["seller", "sent_id", "sent_at", "sent"]
     back = pairs.group_by(keys).aggregate(secs=pairs.secs.max())
-    return back.select(account=back.seller, id=back.sent_id, at=back.sent_at, secs=back.secs)
+    return back.select(
+        account=back.seller, id=back.sent_id, at=back.sent_at, amount=back.sent, secs=back.secs
+    )
 
 
 def _windows(trades: ir.Table, backs: ir.Table, refunds: ir.Table, p: Params) -> ir.Table:
@@ -200,7 +220,12 @@ def _windows(trades: ir.Table, backs: ir.Table, refunds: ir.Table, p: Params) ->
     after = trades.secs.lead().over(by_payer)
     arrives = before.isnull() | (trades.secs - before > span)
     leaves = after.isnull() | (after > trades.secs + span)
-    counted = {"trades": 1, "rounds": trades.round, "own_device": trades.own_device}
+    counted = {
+        "trades": 1,
+        "rounds": trades.round,
+        "own_device": trades.own_device,
+        "takings": trades.amount,
+    }
     events = [
         _events(trades, True, trades.secs, payers=arrives.cast("int64"), **counted),
         _events(
@@ -210,6 +235,9 @@ def _windows(trades: ir.Table, backs: ir.Table, refunds: ir.Table, p: Params) ->
     for found, name in ((backs, "returned"), (refunds, "refunded")):
         events.append(_events(found, False, found.secs, **{name: 1}))
         events.append(_events(found, False, found.secs + span + 1, **{name: -1}))
+    refunded = {"refunded_amount": refunds.amount}
+    events.append(_events(refunds, False, refunds.secs, **refunded))
+    events.append(_events(refunds, False, refunds.secs + span + 1, **_neg(refunded)))
     every = ibis.union(*events, distinct=False)
     history = ibis.window(group_by=every.account, order_by=every.secs, range=(None, 0))
     running = every.mutate(**{c: every[c].sum().over(history) for c in _COUNTS})
@@ -237,13 +265,15 @@ def _events(
     return t.select("account", "id", "at", secs=secs, last=ibis.literal(last), **values)
 
 
-def _strongest(windows: ir.Table) -> ir.Table:
+def _strongest(windows: ir.Table, p: Params) -> ir.Table:
     """One window per account: the highest scored (`tenths`: 4 for the round takings, 3
-    more for each way back), the most round of those, then the latest; whole tenths, so
-    every engine ranks and divides alike."""
+    more for each way back; refunds only as `refunds_scored`, when they add up to
+    `refund_bp` of the takings), the most round of those, then the latest; whole tenths
+    and whole-number shares, so every engine ranks and divides alike."""
     self_dealt = (windows.returned + windows.own_device > 0).cast("int64")
-    refunded = (windows.refunded > 0).cast("int64")
-    scored = windows.mutate(tenths=4 + 3 * self_dealt + 3 * refunded)
+    material = windows.refunded_amount * _BP >= windows.takings * p.refund_bp
+    windows = windows.mutate(refunds_scored=(windows.refunded > 0) & material)
+    scored = windows.mutate(tenths=4 + 3 * self_dealt + 3 * windows.refunds_scored.cast("int64"))
     order = [
         ibis.desc(scored.tenths),
         ibis.desc(scored.rounds),
@@ -255,25 +285,34 @@ def _strongest(windows: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rank == 0).drop("rank")
 
 
-def _seen(best: ir.Table, trades: ir.Table, evidence: ir.Table, p: Params) -> ir.Table:
+def _seen(
+    best: ir.Table, trades: ir.Table, backs: ir.Table, refunds: ir.Table, p: Params
+) -> ir.Table:
     """`best` with `first_seen` (its window's first trade) and `last_seen` (its last, or
-    the latest money back for a trade in it, if later)."""
+    the latest payment back for a trade in it that adds to its score, if later: a refund
+    of one sale among many is no part of the story)."""
     span = _DAY * p.trade_days
-    ends = best.select(seller=best.account, end=best.secs)
+    ends = best.select(seller=best.account, end=best.secs, refunds_scored=best.refunds_scored)
+    evidence = ibis.union(
+        backs.select("account", "at", "secs", refund=ibis.literal(False)),
+        refunds.select("account", "at", "secs", refund=ibis.literal(True)),
+        distinct=False,
+    )
     inside = trades.join(
         ends,
         [trades.account == ends.seller, trades.secs >= ends.end - span, trades.secs <= ends.end],
     )
     first = inside.group_by(seller=inside.account).aggregate(first_seen=inside.at.min())
-    backs = evidence.join(
+    told = evidence.join(
         ends,
         [
             evidence.account == ends.seller,
             evidence.secs >= ends.end - span,
             evidence.secs <= ends.end,
+            ~evidence.refund | ends.refunds_scored,
         ],
     )
-    later = backs.group_by(backer=backs.account).aggregate(back_at=backs.at.max())
+    later = told.group_by(backer=told.account).aggregate(back_at=told.at.max())
     hits = best.join(first, best.account == first.seller)
     hits = hits.left_join(later, hits.account == later.backer)
     return hits.mutate(last_seen=ibis.greatest(hits.at, hits.back_at.fill_null(hits.at)))
