@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 from httpx import Response
 from sqlalchemy import event, text
 
@@ -20,11 +21,14 @@ from guardpay.api.batching import PaymentBatcher, batcher_of
 from guardpay.domain.ledger.model import AccountFlags, AccountFlagsChange
 from guardpay.domain.ledger.results import Result
 from guardpay.services.ledger import books as ledger
+from guardpay.storage.engine import group_commit
+from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import UnitOfWork, read_only, unit_of_work
 from tests.api.api_fixtures import PIN, Api, bearer
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import Payer, balance, payer, shop
 from tests.domain.identity.numbers import resident_id
+from tests.storage.engine.test_group_commit import SlowDisk
 
 
 @dataclass(frozen=True)
@@ -336,3 +340,43 @@ def test_payments_of_one_payer_in_a_batch_count_against_the_limit_in_turn(api: A
     assert "200.00 CNY remaining" in str(_answer(refused)[2])
     assert balance(api, "user", rich.id) == 1500_00 - 800_00
     _verified(api)
+
+
+def test_the_next_batch_runs_while_the_last_one_is_synced(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batcher's thread does not wait for the disk: the next batch runs while the
+    last one's commit is synced, and neither is answered before its own is on disk."""
+    disk = SlowDisk()
+    monkeypatch.setattr(group_commit, "_fsync", disk)
+    batcher = PaymentBatcher(sqlite_db)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ran: list[str] = []
+
+    def work(name: str) -> Callable[[UnitOfWork], str]:
+        def run(_uow: UnitOfWork) -> str:
+            ran.append(name)
+            return name
+
+        return run
+
+    try:
+        first = asyncio.run_coroutine_threadsafe(batcher.run(work("first")), loop)
+        assert disk.started.wait(10)
+        second = asyncio.run_coroutine_threadsafe(batcher.run(work("second")), loop)
+        deadline = time.monotonic() + 10
+        while "second" not in ran:
+            assert time.monotonic() < deadline, "the next batch waited for the disk"
+            time.sleep(0.005)
+        time.sleep(0.05)
+        assert not first.done()  # committed, not yet on disk: not answered
+        assert not second.done()
+        disk.go.set()
+        assert (first.result(10), second.result(10)) == ("first", "second")
+    finally:
+        disk.go.set()
+        batcher.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -14,10 +14,12 @@ the rows it keeps: what it kept (`UnitOfWork.keep`) commits with the batch, anyt
 is rolled back to its savepoint. Under load, requests queue while a batch runs, so
 batches grow with the load and the per-request costs are shared.
 
-Every answer is released only once its batch has committed, so no client ever sees a
-payment that could still roll back. If the commit fails, every request of the batch
-gets the error (503, retryable) and none of it happened. A crash mid-batch loses only
-unanswered requests.
+Every answer is released only once its batch has committed and the commit is on disk,
+so no client ever sees a payment that could still roll back or be lost; the batcher's
+thread does not wait for the disk, though: it goes on to the next batch, and the answers
+are released by the thread that syncs the WAL (storage/engine/group_commit.py). If the
+commit fails, every request of the batch gets the error (503, retryable) and none of it
+happened. A crash mid-batch loses only unanswered requests.
 
 Each request runs in a copy of its own `contextvars` context, taken on the event loop,
 so what its dependencies set (a payment password checked before the batch, the
@@ -141,25 +143,26 @@ class PaymentBatcher:
                 return
 
     def _run(self, requests: list[_Request]) -> None:
+        """The batch, committed; its answers are released once the commit is on disk,
+        told by the syncer while this thread goes on to the next batch."""
         outcomes: list[_Outcome] = []
+
+        def durable(failure: str | None) -> None:
+            if failure is not None:
+                log.error("payment_batch_not_durable", size=len(requests))
+            _release(requests, outcomes if failure is None else _failed(requests, synced=False))
+
         try:
-            with unit_of_work(self._db) as uow:
+            with unit_of_work(self._db, durable) as uow:
                 self._read_rows_ahead(uow, requests)
                 for request in requests:
                     outcomes.append(request.context.run(_one, uow, request.work))
         except Exception as exc:  # the commit (or the unit's begin) failed: none of it happened
             log.error("payment_batch_failed", size=len(requests), error=type(exc).__name__)
-            failed = StorageError(
-                "the payment could not be committed; nothing was charged, try again",
-                code="batch_not_committed",
-                retryable=True,
-            )
-            outcomes = [_Outcome(error=failed) for _ in requests]
+            _release(requests, _failed(requests))
         self.batches, self.requests = self.batches + 1, self.requests + len(requests)
         self.largest = max(self.largest, len(requests))
         self.sizes.append(len(requests))
-        for request, outcome in zip(requests, outcomes, strict=True):
-            request.loop.call_soon_threadsafe(_settle, request.future, outcome)
 
     def _read_rows_ahead(self, uow: UnitOfWork, requests: list[_Request]) -> None:
         """The batch's rows, read before its requests run (at a savepoint: if it fails,
@@ -184,6 +187,32 @@ def _one(uow: UnitOfWork, work: Callable[[UnitOfWork], Any]) -> _Outcome:
             return _Outcome(value=work(uow))
     except Exception as exc:  # its answer; the member's savepoint decided what stays
         return _Outcome(error=exc)
+
+
+def _failed(requests: list[_Request], synced: bool = True) -> list[_Outcome]:
+    """Every request's answer when its batch failed: not committed (nothing happened),
+    or committed but not known to be on disk (`synced` False: it may or may not have
+    lasted, and a retry with the same Idempotency-Key tells which)."""
+    if synced:
+        failed = StorageError(
+            "the payment could not be committed; nothing was charged, try again",
+            code="batch_not_committed",
+            retryable=True,
+        )
+    else:
+        failed = StorageError(
+            "the payment may not have been saved; retry with the same Idempotency-Key "
+            "to learn whether it was",
+            code="batch_not_durable",
+            retryable=True,
+        )
+    return [_Outcome(error=failed) for _ in requests]
+
+
+def _release(requests: list[_Request], outcomes: list[_Outcome]) -> None:
+    """Each request's answer, handed to its event loop."""
+    for request, outcome in zip(requests, outcomes, strict=True):
+        request.loop.call_soon_threadsafe(_settle, request.future, outcome)
 
 
 def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:

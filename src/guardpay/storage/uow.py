@@ -16,6 +16,7 @@ writes after `keep()` commits with the refusal too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy import Connection
 
 from guardpay.errors import GuardpayError
 from guardpay.storage.engine.db import Database
+from guardpay.storage.engine.group_commit import Durable
 from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
@@ -325,13 +327,44 @@ def member(uow: UnitOfWork) -> Iterator[UnitOfWork]:
 
 
 @contextmanager
-def unit_of_work(db: Database) -> Iterator[UnitOfWork]:
-    """A write unit of work: commits when the block ends normally."""
-    with db.begin() as conn:
+def unit_of_work(db: Database, durable: Durable | None = None) -> Iterator[UnitOfWork]:
+    """A write unit of work: commits when the block ends normally; given `durable`, the
+    block may end before the commit is on disk, and `durable` is told once it is (or
+    why it is not), never before the after-commit effects ran: for the payment batcher,
+    whose thread goes on to the next batch meanwhile."""
+    told = None if durable is None else _Durably(durable)
+    with db.begin(None if told is None else told.synced) as conn:
         uow = UnitOfWork(conn)
         yield uow
         uow.flush()
     uow.run_after_commit()
+    if told is not None:
+        told.effects_ran()
+
+
+class _Durably:
+    """Tells `durable` once both happened: the commit was synced (or failed to be), and
+    the unit's after-commit effects ran (an answer released before them would race
+    what they record, such as an Idempotency-Key's claim being seen committed)."""
+
+    def __init__(self, durable: Durable) -> None:
+        self._durable, self._lock = durable, threading.Lock()
+        self._synced: tuple[str | None] | None = None
+        self._ran = False
+
+    def synced(self, failure: str | None) -> None:
+        with self._lock:
+            self._synced = (failure,)
+            ready = self._ran
+        if ready:
+            self._durable(failure)
+
+    def effects_ran(self) -> None:
+        with self._lock:
+            self._ran = True
+            synced = self._synced
+        if synced is not None:
+            self._durable(synced[0])
 
 
 @contextmanager

@@ -8,13 +8,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import default
 
 from guardpay.errors import StorageError
-from guardpay.storage.engine.db import Database
+from guardpay.storage.engine import group_commit
+from guardpay.storage.engine.db import Database, scratch
+from guardpay.storage.engine.migrate import upgrade
 from guardpay.storage.engine.writer_lock import WriterLock
 
 
@@ -179,3 +182,122 @@ def test_a_group_handed_to_nobody_is_committed_by_its_own_writer(
         with sqlite_db.begin() as conn:
             _insert_on(conn, key)
         assert key in _keys(sqlite_db)
+
+
+class SlowDisk:
+    """Stands in for the WAL's fsync: each call waits until the test lets it finish,
+    then answers `failure` (None: synced)."""
+
+    def __init__(self, failure: str | None = None) -> None:
+        self.failure, self.calls = failure, 0
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def __call__(self, wal: object) -> str | None:
+        self.calls += 1
+        self.started.set()
+        assert self.go.wait(10), "the test never let the fsync finish"
+        return self.failure
+
+
+@pytest.fixture
+def slow_disk(monkeypatch: pytest.MonkeyPatch) -> SlowDisk:
+    disk = SlowDisk()
+    monkeypatch.setattr(group_commit, "_fsync", disk)
+    return disk
+
+
+def test_the_write_connection_commits_unsynced_and_its_wal_is_synced_after(
+    sqlite_db: Database,
+) -> None:
+    with sqlite_db.begin() as conn:
+        _insert_on(conn, "a")
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    assert sqlite_db._group.sync_after
+    assert sqlite_db._group.wal == Path(str(sqlite_db.engine.url.database) + "-wal")
+    with sqlite_db.read() as conn:  # the other connections keep FULL
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_a_writer_ends_only_once_synced_while_the_next_one_writes(
+    sqlite_db: Database, slow_disk: SlowDisk
+) -> None:
+    ended: list[str] = []
+
+    def first() -> None:
+        with sqlite_db.begin() as conn:
+            _insert_on(conn, "first")
+        ended.append("first")
+
+    writer = threading.Thread(target=first)
+    writer.start()
+    assert slow_disk.started.wait(10)
+    assert "first" in _keys(sqlite_db)  # committed: others can read it ...
+    assert ended == []  # ... but its writer waits for the disk
+    second = threading.Thread(target=lambda: _run(lambda: _write(sqlite_db, "second")))
+    second.start()  # the lock is free during the fsync: the next writer commits
+    deadline = time.monotonic() + 10
+    while "second" not in _keys(sqlite_db):
+        assert time.monotonic() < deadline, "the second writer never committed"
+        time.sleep(0.005)
+    assert ended == []
+    slow_disk.go.set()
+    writer.join(10)
+    second.join(10)
+    assert ended == ["first"]
+
+
+def _write(db: Database, key: str) -> None:
+    with db.begin() as conn:
+        _insert_on(conn, key)
+
+
+def test_a_unit_that_asks_to_be_told_ends_at_its_commit(
+    sqlite_db: Database, slow_disk: SlowDisk
+) -> None:
+    told: list[str | None] = []
+    with sqlite_db.begin(durable=told.append) as conn:
+        _insert_on(conn, "a")
+    assert "a" in _keys(sqlite_db)
+    assert told == []  # not yet on disk
+    slow_disk.go.set()
+    deadline = time.monotonic() + 10
+    while not told:
+        assert time.monotonic() < deadline, "never told"
+        time.sleep(0.005)
+    assert told == [None]
+
+
+def test_an_fsync_that_fails_fails_its_writers_and_tells_the_waiting(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = SlowDisk("the database could not be synced to disk: Input/output error")
+    disk.go.set()
+    monkeypatch.setattr(group_commit, "_fsync", disk)
+    with pytest.raises(StorageError, match="could not be synced"):
+        _write(sqlite_db, "a")
+    told: list[str | None] = []
+    with sqlite_db.begin(durable=told.append) as conn:
+        _insert_on(conn, "b")
+    deadline = time.monotonic() + 10
+    while not told:
+        assert time.monotonic() < deadline, "never told"
+        time.sleep(0.005)
+    assert told[0] is not None
+    assert "could not be synced" in told[0]
+
+
+def test_a_scratch_database_is_not_synced(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'scratch.db'}")
+    scratch(db)
+    upgrade(db)
+    _write(db, "a")
+    assert not db._group.sync_after
+    db.dispose()
+
+
+def test_the_wal_sync_itself(tmp_path: Path) -> None:
+    wal = tmp_path / "x.db-wal"
+    assert group_commit._fsync(None) is None
+    assert group_commit._fsync(wal) is None  # gone: checkpointed and removed, synced
+    wal.write_bytes(b"frames")
+    assert group_commit._fsync(wal) is None

@@ -2,7 +2,9 @@
 
 SQLite (embedded default): WAL journal, `synchronous=FULL` (a committed batch survives
 power loss), foreign keys on, and write transactions opened with `BEGIN IMMEDIATE` so two
-writers queue on the lock instead of failing to upgrade a read lock mid-transaction.
+writers queue on the lock instead of failing to upgrade a read lock mid-transaction. The
+process's one write connection commits with `synchronous=NORMAL` and has its WAL synced
+right after, outside the write lock (group_commit.py): as durable, pipelined.
 PostgreSQL (production): psycopg 3, READ COMMITTED, with the ledger serialised by a row
 lock (see `storage/ledger.py`).
 """
@@ -21,7 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
 from guardpay.errors import StorageError
-from guardpay.storage.engine.group_commit import GroupCommit
+from guardpay.storage.engine.group_commit import Durable, GroupCommit
 from guardpay.storage.engine.memo import forget_on_savepoint_rollback
 from guardpay.storage.engine.writer_lock import WriterLock
 
@@ -100,6 +102,16 @@ def _scratch_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sync_after(conn: Connection, wal: Path | None) -> bool:
+    """Whether the write connection's commits are synced after it commits: a file
+    database on `synchronous=FULL` (not a scratch one) is switched to NORMAL for that."""
+    raw = conn.connection.driver_connection
+    if wal is None or raw is None or raw.execute("PRAGMA synchronous").fetchone()[0] != 2:
+        return False
+    raw.execute("PRAGMA synchronous=NORMAL")
+    return True
+
+
 def _sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
     conn.exec_driver_sql(f"BEGIN {mode}")
@@ -133,18 +145,22 @@ class Database:
         self.url = url
         self.schema = schema
         self.engine = make_engine(url, schema=schema)
-        self._writer = WriterLock(_sqlite_file(url))  # SQLite: writers queue here
+        file = _sqlite_file(url)
+        self._writer = WriterLock(file)  # SQLite: writers queue here
         self._writes: Connection | None = None  # SQLite: the one write connection
         self._writes_pid = os.getpid()  # ... of this process
-        self._group = GroupCommit(self._writer, self._writer_connection)
+        wal = None if file is None else file.with_name(file.name + "-wal")
+        self._group = GroupCommit(self._writer, self._writer_connection, wal)
 
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A write transaction: committed when the block ends, rolled back on error.
+    def begin(self, durable: Durable | None = None) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on error;
+        durable by then too, unless `durable` is given: then it is told when (or why
+        not), and the block may end before (storage/engine/group_commit.py).
 
         On SQLite the writer first queues on `WriterLock` (storage/engine/writer_lock.py), and
         every write transaction of this process then runs on one connection, kept open
@@ -157,8 +173,10 @@ class Database:
         if self.backend != "sqlite":
             with self.engine.begin() as conn:
                 yield conn
+            if durable is not None:  # PostgreSQL's commit returns once it is durable
+                durable(None)
             return
-        with self._group.unit(WRITER_WAIT_SECONDS) as conn:
+        with self._group.unit(WRITER_WAIT_SECONDS, durable) as conn:
             yield conn
 
     def _writer_connection(self) -> Connection:
@@ -173,6 +191,7 @@ class Database:
         conn = self._writes
         if conn is None or conn.closed or conn.invalidated:
             conn = self._writes = self.engine.connect()
+            self._group.sync_after = _sync_after(conn, self._group.wal)
         if conn.in_transaction():
             log.error("sqlite_write_connection_left_in_transaction")
             conn.rollback()
