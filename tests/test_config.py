@@ -42,6 +42,7 @@ EVERYTHING = {
     "GUARDPAY_REDIS_URL": "redis://:redis-pass-1@cache.internal:6379/0",
     "GUARDPAY_REDIS_PREFIX": "staging:risk:",
     "GUARDPAY_RISK_RULES": "/etc/guardpay/rules.yaml",
+    "GUARDPAY_AML_MODEL": "/etc/guardpay/aml-model",
     "GUARDPAY_RISK_REVIEW_HOURS": "2.5",
     "GUARDPAY_IDEMPOTENCY_REQUIRED": "1",
     "GUARDPAY_LOG_LEVEL": "INFO",
@@ -76,6 +77,7 @@ def test_defaults() -> None:
     assert s.twilio_base_url == "https://api.twilio.com"
     assert (s.bank_adapter, s.bank_callback_secret, s.metrics_token) == (None, None, None)
     assert (s.redis_url, s.redis_prefix, s.risk_rules) == (None, "guardpay:risk:", None)
+    assert s.aml_model is None
     assert s.risk_review_hours == 24.0
     assert s.idempotency_required is False
     assert (s.log_level, s.log_format) == ("warning", "console")
@@ -102,6 +104,7 @@ def test_every_variable_is_parsed() -> None:
     assert s.redis_url == EVERYTHING["GUARDPAY_REDIS_URL"]
     assert s.redis_prefix == "staging:risk:"
     assert s.risk_rules == Path("/etc/guardpay/rules.yaml")
+    assert s.aml_model == Path("/etc/guardpay/aml-model")
     assert s.risk_review_hours == 2.5
     assert s.idempotency_required is True
     assert (s.log_level, s.log_format) == ("info", "json")
