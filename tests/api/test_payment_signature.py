@@ -16,6 +16,7 @@ from httpx import Response
 from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.auth import facade as auth
 from guardpay.services.platform.context import Context
+from guardpay.storage.uow import read_only
 from tests.api.api_fixtures import PIN, Api, PhoneApp, bearer, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import ALICE, BOB, _ctx_run, balance, payer
@@ -62,6 +63,12 @@ def test_a_signed_transfer_pays_without_the_password(
     assert r.json()["status"] == "succeeded"
     assert balance(api, "user", payer_id) == 500_00 - 12_34
     assert balance(api, "user", payee) == 12_34
+    with read_only(api.db) as uow:  # the payment says which device paid (AML reads it)
+        paid = uow.payments.payment(r.json()["id"])
+        device = uow.auth.device_by_key(payer_id, phone.public_key)
+    assert paid is not None
+    assert device is not None
+    assert paid.device_id == device.id
     again = _send(
         api, token, body, key=key, signature=phone.sign_request(api.clock(), key, PATH, body)
     )

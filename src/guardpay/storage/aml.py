@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     insert,
     literal,
+    null,
     select,
     text,
     union_all,
@@ -70,7 +71,8 @@ aml_findings = Table(
 
 
 #: (id, source, target, amount, at) of one movement of money
-Movement = tuple[str, str, str, int, datetime]
+#: (id, source, target, amount, at, device): a movement as the scenarios read it
+Movement = tuple[str, str, str, int, datetime, str | None]
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,13 @@ class AmlRepository:
         return None if row is None else _run(row)
 
     def movements(self, since: datetime | None, until: datetime, currency: str) -> list[Movement]:
-        """(id, source, target, amount, at) of every succeeded movement in `currency`
-        at or after `since` (all, if None) and before `until`, in time order."""
+        """(id, source, target, amount, at, device) of every succeeded movement in
+        `currency` at or after `since` (all, if None) and before `until`, in time
+        order; a payment's device is its payer's (none recorded before migration 0019),
+        a card movement's none."""
         p, f = payments, bank_fundings
-        paid = select(p.c.id, p.c.payer_id, p.c.payee_id, p.c.amount, p.c.created_at).where(
+        c = p.c
+        paid = select(c.id, c.payer_id, c.payee_id, c.amount, c.created_at, c.device_id).where(
             p.c.status == "succeeded",
             p.c.currency == currency,
             *_window(p.c.created_at, since, until),
@@ -124,15 +129,16 @@ class AmlRepository:
         card = literal(OUTSIDE) + f.c.card_id
         funded = [f.c.state == "succeeded", f.c.currency == currency]
         funded += _window(f.c.created_at, since, until)
-        top_ups = select(f.c.id, card, f.c.user_id, f.c.amount, f.c.created_at).where(
+        none = null().cast(String(40))
+        top_ups = select(f.c.id, card, f.c.user_id, f.c.amount, f.c.created_at, none).where(
             f.c.kind == "top_up", *funded
         )
-        withdrawals = select(f.c.id, f.c.user_id, card, f.c.amount, f.c.created_at).where(
+        withdrawals = select(f.c.id, f.c.user_id, card, f.c.amount, f.c.created_at, none).where(
             f.c.kind == "withdrawal", *funded
         )
         query = union_all(paid, top_ups, withdrawals)
         rows = self.conn.execute(query.order_by(query.selected_columns[4]))
-        return [(r[0], r[1], r[2], int(r[3]), as_utc(r[4])) for r in rows]
+        return [(r[0], r[1], r[2], int(r[3]), as_utc(r[4]), r[5]) for r in rows]
 
     def currencies(self, since: datetime | None, until: datetime) -> list[str]:
         """The currencies money moved in during the window (a scan never mixes them)."""

@@ -103,6 +103,7 @@ payments = Table(
     Column("challenge_id", String(40), nullable=True),
     _at("created_at"),
     _at("updated_at"),
+    Column("device_id", String(40), nullable=True),  # the payer's session's (0019)
     Index("ix_payments_payer", "payer_id", "created_at", "id"),
 )
 
@@ -161,6 +162,7 @@ class PaymentRow:
     challenge_id: str | None
     created_at: datetime
     updated_at: datetime
+    device_id: str | None = None  # the device the payer's session was bound to
 
 
 @dataclass(frozen=True)

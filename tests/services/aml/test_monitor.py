@@ -31,7 +31,13 @@ _n = iter(range(1, 10_000))
 
 
 def paid(
-    db: Database, payer: str, payee: str, amount: int, at: datetime, status: str = "succeeded"
+    db: Database,
+    payer: str,
+    payee: str,
+    amount: int,
+    at: datetime,
+    status: str = "succeeded",
+    device: str | None = None,
 ) -> None:
     row = PaymentRow(
         id=f"pay_{next(_n)}",
@@ -50,6 +56,7 @@ def paid(
         challenge_id=None,
         created_at=at,
         updated_at=at,
+        device_id=device,
     )
     with unit_of_work(db) as uow:
         uow.payments.insert_payment(row)
@@ -265,3 +272,18 @@ def test_a_later_run_scores_the_whole_read_back_not_the_last_hour(
     monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=3), model=model)
 
     assert scanned == [2]  # one scan with the model: the whole read-back's
+
+
+def test_a_farm_of_accounts_paying_from_one_phone_is_found_on_platform_data(
+    db: Database,
+) -> None:
+    for n in range(5):
+        paid(db, f"usr_farm{n}", "usr_collector", 80_000, T0 + timedelta(hours=n), device="dev_1")
+    paid(db, "usr_family", "usr_shop", 5_000, T0, device="dev_2")  # a phone of one's own
+
+    done = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=1))
+
+    farm = {f.account for f in done.kept if f.typology == "account_farm"}
+    assert farm == {"usr_collector"} | {f"usr_farm{n}" for n in range(5)}
+    (run,) = [r for r in done.scans["CNY"].runs if r.typology == "account_farm"]
+    assert run.skipped is None  # the payments said which device paid

@@ -142,8 +142,8 @@ def _first_each(findings: Iterable[AmlFinding]) -> list[AmlFinding]:
 
 
 def _table(rows: list[Movement]) -> pa.Table:
-    ids, sources, targets, amounts, times = (
-        (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+    ids, sources, targets, amounts, times, devices = (
+        (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [], [])
     )
     return pa.table(
         {
@@ -152,7 +152,7 @@ def _table(rows: list[Movement]) -> pa.Table:
             "target": targets,
             "amount": pa.array(amounts, pa.int64()),
             "at": pa.array([t.replace(tzinfo=None) for t in times], pa.timestamp("us")),
-            "device": pa.nulls(len(rows), pa.string()),
+            "device": pa.array(devices, pa.string()),
         },
         schema=SCHEMA.to_pyarrow(),
     )

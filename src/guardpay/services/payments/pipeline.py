@@ -173,6 +173,7 @@ def new_row(
         None,
         now,
         now,
+        ctx.actor.device_id,
     )
 
 
