@@ -135,6 +135,14 @@ def is_round(amount: ir.IntegerValue, p: Params) -> ir.BooleanValue:
     return (amount > 0) & (amount % p.round_unit == 0)
 
 
+def first_per_account(rows: ir.Table, *order: ir.Value | str) -> ir.Table:
+    """One row per account: the first by `order` (which must leave no ties, so that
+    every engine keeps the same): a scenario reports an account's strongest window."""
+    rank = ibis.row_number().over(ibis.window(group_by=rows.account, order_by=list(order)))
+    ranked = rows.mutate(rank=rank)
+    return ranked.filter(ranked.rank == 0).drop("rank")
+
+
 def legs(tx: ir.Table) -> ir.Table:
     """Each movement from both ends: the account, the other end, the amount, when."""
     return sides(tx).select("account", "other", "amount", "at")

@@ -64,8 +64,8 @@ def feature_rows(
 ) -> pa.Table:
     """Each account's features over `data` (already `table` on `engine`), with cycle
     membership from the scenarios' `findings` (None if the cycle scenario did not run).
-    Device sharing is left missing when no movement says which device paid (the
-    platform's own movements, today)."""
+    Device sharing is left missing when no movement says which device paid (payments
+    recorded before migration 0019, or a CSV without a device column)."""
     end = pc.max(data["at"]).as_py() or _EPOCH
     on_cycle = None
     if findings is not None:
@@ -77,12 +77,11 @@ def feature_rows(
 
 def matrix(rows: pa.Table) -> np.ndarray:
     """The FEATURES columns of `rows` as a float matrix, NaN where a feature is null."""
-    columns = [
-        np.asarray(rows[name].to_numpy(zero_copy_only=False), np.float64) for name in FEATURES
-    ]
-    if not columns or rows.num_rows == 0:
+    if rows.num_rows == 0:
         return np.empty((0, len(FEATURES)), np.float64)
-    return np.column_stack(columns)
+    return np.column_stack(
+        [np.asarray(rows[name].to_numpy(zero_copy_only=False), np.float64) for name in FEATURES]
+    )
 
 
 def train(

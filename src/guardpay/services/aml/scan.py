@@ -159,10 +159,9 @@ def _modelled(
     and explained here (cycle membership known if the cycle scenario ran: `cycled`)."""
     started = time.perf_counter()
     rows = aml_model.feature_rows(engine, table, data, findings if cycled else None, params)
-    scored = aml_model.judged(model, rows)
-    scored = scored.filter(pc.invert(pc.starts_with(scored["account"], OUTSIDE)))
-    run = ScenarioRun(aml_model.TYPOLOGY, scored.num_rows, time.perf_counter() - started)
-    return pa.concat_tables([findings, scored]), run
+    judged = aml_model.judged(model, rows)  # card nodes have no features: never judged
+    run = ScenarioRun(aml_model.TYPOLOGY, judged.num_rows, time.perf_counter() - started)
+    return pa.concat_tables([findings, judged]), run
 
 
 def scan_params(code: str, thresholds: Sequence[int] = (), base: Params = Params()) -> Params:

@@ -155,9 +155,11 @@ class GroupCommit:
                     self._failed[generation] = failure
                     _forget_before(self._failed, generation - _KEEP_FAILURES)
                 self._committed = generation
-                told = [] if self.sync_after else self._durable(generation)
+                told = []
                 if self.sync_after:
                     self._syncing()
+                else:
+                    told = self._durable(generation)
                 self._done.notify_all()
             for durable, why in told:
                 _quietly(durable, why)

@@ -7,7 +7,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import Params, legs
+from guardpay.domain.aml.frame import Params, first_per_account, legs
 from guardpay.domain.aml.registry import Scenario
 
 
@@ -31,8 +31,7 @@ def structuring(tx: ir.Table, p: Params) -> ir.Table:
     bursts = near.filter(near.in_window >= p.structuring_count)
     # the busiest window, taken whole (the latest of equals), so every engine keeps one
     order = [ibis.desc(bursts.in_window), ibis.desc(bursts.secs), ibis.desc(bursts.amount)]
-    ranked = bursts.mutate(rank=ibis.row_number().over(group_by=bursts.account, order_by=order))
-    top = ranked.filter(ranked.rank == 0)
+    top = first_per_account(bursts, *order)
     best = top.select(
         account=top.account,
         near_count=top.in_window,

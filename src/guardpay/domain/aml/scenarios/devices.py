@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import Params
+from guardpay.domain.aml.frame import Params, first_per_account
 from guardpay.domain.aml.registry import Scenario
 
 
@@ -108,9 +108,7 @@ def _rows(
 def _strongest(found: ir.Table) -> ir.Table:
     """One row per account (it may sit on several farms, or collect for one and pay into
     another): its strongest, the tie broken by the words so every engine says the same."""
-    order = ibis.window(group_by=found.account, order_by=[ibis.desc(found.score), found.evidence])
-    ranked = found.mutate(rank=ibis.row_number().over(order))
-    return ranked.filter(ranked.rank == 0)
+    return first_per_account(found, ibis.desc(found.score), found.evidence)
 
 
 SCENARIOS = (Scenario("account_farm", account_farm, needs=frozenset({"device"})),)

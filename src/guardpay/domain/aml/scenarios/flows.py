@@ -24,7 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import Params
+from guardpay.domain.aml.frame import Params, first_per_account
 from guardpay.domain.aml.registry import Scenario
 
 _HOUR = 3_600
@@ -59,7 +59,7 @@ def _fan(tx: ir.Table, p: Params, typology: str, *, into: bool) -> ir.Table:
         windows = cells.mutate(start=cells.first - around, end=cells.last)
     moved = _moved(windows, tx, p.fan_hours + p.pass_hours, ["account", "cell"])
     hits = _passing(moved, p.pass_bp)
-    best = _strongest(hits, ibis.desc("degree"), ibis.desc("passed_bp"), "cell")
+    best = first_per_account(hits, ibis.desc("degree"), ibis.desc("passed_bp"), "cell")
     counterparties, flow = ("sources", best.inflow) if into else ("targets", best.outflow)
     return finding(
         best,
@@ -93,7 +93,7 @@ def rapid_pass_through(tx: ir.Table, p: Params) -> ir.Table:
     )
     hits = _passing(_moved(windows, tx, p.rapid_hours, ["id"]), p.rapid_bp)
     hits = hits.mutate(passes=hits.id.count().over(ibis.window(group_by=hits.account)))
-    best = _strongest(hits, ibis.desc("passed_bp"), ibis.desc("large"), "start", "id")
+    best = first_per_account(hits, ibis.desc("passed_bp"), ibis.desc("large"), "start", "id")
     return finding(
         best,
         "rapid_pass_through",
@@ -154,7 +154,7 @@ def gather_scatter(tx: ir.Table, p: Params) -> ir.Table:
     moved = _moved(windows, tx, p.scatter_hours, ["account", "cell"], p.flow_min_amount)
     hits = _passing(moved.filter(moved.payees >= p.scatter_width), p.pass_bp)
     hits = hits.mutate(strength=ibis.least(hits.degree, hits.payees))
-    best = _strongest(hits, ibis.desc("strength"), ibis.desc("passed_bp"), "cell")
+    best = first_per_account(hits, ibis.desc("strength"), ibis.desc("passed_bp"), "cell")
     return finding(
         best,
         "gather_scatter",
@@ -311,14 +311,6 @@ def _share_bp(inflow: ir.IntegerValue, outflow: ir.IntegerValue) -> ir.IntegerVa
     return share.cast("int64")
 
 
-def _strongest(hits: ir.Table, *order: ir.Value | str) -> ir.Table:
-    """One row per account: the first by `order` (which must leave no ties, so that
-    every engine keeps the same)."""
-    rank = ibis.row_number().over(ibis.window(group_by=hits.account, order_by=list(order)))
-    ranked = hits.mutate(rank=rank)
-    return ranked.filter(ranked.rank == 0).drop("rank")
-
-
 def _above(count: ir.IntegerValue, floor: int) -> ir.FloatingValue:
     """0.5 at the floor that makes a scenario fire, 1.0 at twice it (one division, which
     every engine rounds alike)."""
@@ -334,7 +326,7 @@ def _one_role_each(roles: ir.Table, typology: str) -> ir.Table:
     """One finding per account: its highest-scored role, the widest of that, then the
     earliest (and so on, until every engine would pick the same)."""
     order = (ibis.desc("score"), ibis.desc("strength"), "first", "last", "moves", "evidence")
-    best = _strongest(roles, *order)
+    best = first_per_account(roles, *order)
     return finding(
         best,
         typology,

@@ -27,7 +27,7 @@ import ibis
 import ibis.expr.types as ir
 
 from guardpay.domain.aml.findings import finding, said
-from guardpay.domain.aml.frame import OUTSIDE, Params, is_round
+from guardpay.domain.aml.frame import OUTSIDE, Params, first_per_account, is_round
 from guardpay.domain.aml.registry import Scenario
 
 _BP = 10_000
@@ -281,8 +281,7 @@ def _strongest(windows: ir.Table, p: Params) -> ir.Table:
         ibis.desc(scored.at),
         scored.id,
     ]
-    ranked = scored.mutate(rank=ibis.row_number().over(group_by=scored.account, order_by=order))
-    return ranked.filter(ranked.rank == 0).drop("rank")
+    return first_per_account(scored, *order)
 
 
 def _seen(
