@@ -46,7 +46,8 @@ from guardpay.services.ledger.books import (
     system_clock,
 )
 from guardpay.storage.engine.db import Database
-from guardpay.storage.ledger import AccountCache, InFlight
+from guardpay.storage.ledger import AccountCache
+from guardpay.storage.ledger_stage import InFlight
 from guardpay.storage.uow import read_only, unit_of_work
 
 _RETRIES = 3

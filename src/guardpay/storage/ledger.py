@@ -36,8 +36,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -53,6 +52,7 @@ from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.verify import Counters
 from guardpay.domain.ledger.work import After, BatchOutcome, LedgerView
 from guardpay.storage.ledger_parts import Part, TransferParts
+from guardpay.storage.ledger_stage import InFlight, LedgerStage
 from guardpay.storage.schema import AFTER_COLUMNS
 
 ACCOUNT_COLS = (
@@ -69,43 +69,6 @@ _CARRIED = f"{TRANSFER_COLS}, {_AFTER}"
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _new = tuple.__new__
 _COPY_THRESHOLD = 64
-V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """Batches handed to the database but not yet committed: what the next batch,
-    computed meanwhile on another connection, must see of them."""
-
-    clock: int
-    transfers: dict[int, Transfer]
-    failed: dict[int, Result]
-    pending: dict[int, PendingState]
-
-    @classmethod
-    def empty(cls, clock: int) -> InFlight:
-        return cls(clock, {}, {}, {})
-
-    @classmethod
-    def of(cls, outs: Sequence[BatchOutcome]) -> InFlight:
-        """The outcomes laid over each other, oldest first."""
-        fly = cls.empty(outs[-1].last_timestamp)
-        for out in outs:
-            fly.transfers.update({t.id: t for t in out.transfers})
-            fly.failed.update(out.failed)
-            fly.pending.update({p.transfer_id: p for p in out.pending_created})
-            # Only the status of a resolved hold is read again (it is no longer pending).
-            fly.pending.update(
-                {tid: PendingState(tid, status, 0) for tid, status in out.pending_resolved}
-            )
-        return fly
-
-    @staticmethod
-    def over(stored: dict[int, V], flying: dict[int, V]) -> dict[int, V]:
-        """`stored` with what is in flight laid over it (the engine looks up by id, so
-        entries it does not ask for are harmless)."""
-        stored.update(flying)
-        return stored
 
 
 #: accounts the single writer keeps in memory (about 360 bytes each: 0.7 GB at most)
@@ -169,8 +132,11 @@ class AccountCache:
 class LedgerRepository:
     """Ledger tables, used inside a transaction the caller owns."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, stage: LedgerStage | None = None) -> None:
+        """`stage`: the unit of work's staged steps (storage/ledger_stage.py), which
+        `read_view` lays over the stored state and which keeps what it reads once."""
         self.conn = conn
+        self.stage = stage
         self.pg = conn.dialect.name == "postgresql"
         self.raw: Any = conn.connection.dbapi_connection
         self.parts = TransferParts(self._rows, self._exec, self.pg)
@@ -247,8 +213,9 @@ class LedgerRepository:
         committed on another connection) laid over it. Without the lock this is a
         speculation, valid only if the clock still reads `last` when the batch is written
         (see `bench/ledger_writer.py`)."""
-        fly = inflight or InFlight.empty(last)
-        expiring = [p for p in self._expiring(now) if p.id not in fly.pending]
+        stage = self.stage
+        fly = inflight or (InFlight.empty(last) if stage is None else stage.inflight(last))
+        expiring = [p for p in self._expiring_at(now) if p.id not in fly.pending]
         transfer_ids: set[int] = set()
         pending_ids: set[int] = set()
         account_ids: set[int] = set()
@@ -264,10 +231,13 @@ class LedgerRepository:
                 account_ids.update((hold.debit_account_id, hold.credit_account_id))
         holds = (pending_ids & transfers.keys()) | {p.id for p in expiring}
         failed = self.failed_by_id(transfer_ids) if transfer_ids else {}
+        staged = account_ids & fly.accounts.keys()
+        accounts = self._accounts(account_ids - staged, last, cache, lag)
+        accounts.update((i, fly.accounts[i]) for i in staged)
         return LedgerView(
-            accounts=self._accounts(account_ids, last, cache, lag),
+            accounts=accounts,
             transfers=transfers,
-            pending=fly.over(self.pending_by_id(holds), fly.pending),
+            pending=fly.over(self.pending_by_id(holds) if holds else {}, fly.pending),
             failed=fly.over(failed, fly.failed),
             now=now,
             last_timestamp=last,
@@ -277,6 +247,12 @@ class LedgerRepository:
     def _accounts(
         self, ids: set[int], clock: int, cache: AccountCache | None, lag: int | None
     ) -> dict[int, Account]:
+        if self.stage is not None:  # read under the lock: stored until the unit writes
+            known = self.stage.stored
+            found = {i: known[i] for i in ids if i in known}
+            fresh = self.accounts_by_id(ids - found.keys(), lag) if len(found) < len(ids) else {}
+            known.update(fresh)
+            return found | fresh
         if cache is None or not cache.valid_at(clock):
             return self.accounts_by_id(ids, lag)
         found = cache.found(ids)
@@ -284,6 +260,28 @@ class LedgerRepository:
         if missing:
             found.update(self.accounts_by_id(missing, lag))
         return found
+
+    def read_ahead(self, ids: Iterable[int], lag: int) -> None:
+        """Accounts a unit's staged steps will read, read now in one statement (call
+        with the clock locked, and a stage)."""
+        self._accounts(set(ids), 0, None, lag)
+
+    def _expiring_at(self, now: int) -> list[Transfer]:
+        """The holds expired by `now`; with a stage, those expired when its unit first
+        asked (one expiring later is voided by the next unit)."""
+        if self.stage is None:
+            return self._expiring(now)
+        if self.stage.expiring is None:
+            self.stage.expiring = self._expiring(now)
+        return self.stage.expiring
+
+    def _parts(self) -> list[Part]:
+        """The transfer parts; with a stage, read once until it is written."""
+        if self.stage is None:
+            return self.parts.all()
+        if self.stage.parts is None:
+            self.stage.parts = self.parts.all()
+        return self.stage.parts
 
     def _expiring(self, now: int) -> list[Transfer]:
         ids = [
@@ -398,7 +396,7 @@ class LedgerRepository:
         a sealed part is read only for the ids its filter lets through)."""
         wanted = set(ids)
         found: dict[int, Transfer] = {}
-        for part, maybe in self.parts.candidates(self.parts.all(), wanted):
+        for part, maybe in self.parts.candidates(self._parts(), wanted):
             where, params = self._in("id", maybe)
             for r in self._rows(f"SELECT {TRANSFER_COLS} FROM {part.name} WHERE {where}", params):
                 found[r[0]] = Transfer._make(r)
@@ -479,6 +477,15 @@ class LedgerRepository:
         if clock:
             self.set_clock(out.last_timestamp)
         return behind
+
+    def write_staged(self) -> None:
+        """What the unit of work's stage holds, written as one outcome (clock left to
+        the unit, which writes it next); the stage is then empty."""
+        merged = None if self.stage is None else self.stage.merged()
+        if merged is None or self.stage is None:
+            return
+        self.write(*merged, clock=False)
+        self.stage.written()
 
     def _update_accounts(self, accounts: Sequence[Account], at: int) -> None:
         rows = [

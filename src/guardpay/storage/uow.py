@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import Connection
 
+from guardpay.domain.ledger.model import Account
 from guardpay.errors import GuardpayError
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.group_commit import Durable
 from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.ledger import LedgerRepository
 from guardpay.storage.ledger_queries import LedgerQueries
+from guardpay.storage.ledger_stage import LedgerStage, Staged
 
 log = structlog.get_logger("guardpay.storage")
 
@@ -80,6 +82,8 @@ class UnitOfWork:
         #: since when account rows lag (storage/ledger.py, "Deferred accounts"), read with
         #: the clock; this unit's own writes never defer, so it holds until commit
         self.ledger_lag = 0
+        #: the ledger steps this unit computed and has not written (storage/ledger_stage.py)
+        self.ledger_stage = LedgerStage()
 
     @property
     def conn(self) -> Connection:
@@ -119,15 +123,22 @@ class UnitOfWork:
         name = f"gp_{self._savepoints}"
         _driver(self.conn).execute(f"SAVEPOINT {name}")
         return Savepoint(
-            self, name, len(self._after_commit), self._kept, self.audit_head, self.ledger_clock
+            self,
+            name,
+            len(self._after_commit),
+            self._kept,
+            self.audit_head,
+            self.ledger_clock,
+            self.ledger_stage.snapshot(),
         )
 
     def flush(self) -> None:
-        """What this unit keeps in memory until it commits: the audit head and the ledger
-        clock, two single rows every payment moves (a batch of payments writes each once,
-        not once per payment). The edge that opened the unit calls this as its last write
-        (`unit_of_work` and `lazy_unit_of_work` do), so work refused and rolled back never
-        writes them."""
+        """What this unit keeps in memory until it commits: the ledger steps it staged,
+        the audit head and the ledger clock, which every payment moves (a batch of
+        payments writes each once, not once per payment). The edge that opened the unit
+        calls this as its last write (`unit_of_work` and `lazy_unit_of_work` do), so work
+        refused and rolled back never writes them."""
+        self.staged_ledger.write_staged()
         if self.audit_head is not None:
             self.audit.set_head(*self.audit_head)
         if self.ledger_clock is not None:
@@ -146,11 +157,35 @@ class UnitOfWork:
 
     @property
     def ledger(self) -> LedgerRepository:
+        """The ledger's tables as they are: what the unit staged is written first."""
+        self.staged_ledger.write_staged()
         return LedgerRepository(self.conn)
 
     @property
+    def staged_ledger(self) -> LedgerRepository:
+        """The ledger's tables with this unit's staged steps laid over them, for the
+        ledger step that stages (services/ledger/books.py `execute`)."""
+        return LedgerRepository(self.conn, self.ledger_stage)
+
+    @property
     def ledger_queries(self) -> LedgerQueries:
+        """The ledger's read side: what the unit staged is written first."""
+        self.staged_ledger.write_staged()
         return LedgerQueries(self.conn)
+
+    def ledger_account(self, account_id: int) -> Account | None:
+        """One account as this unit sees it, staged steps included, without writing
+        them (a balance every payment reads, services/risk/screening.py). Kept for the
+        unit once read under the ledger lock (the clock locked: nobody else moves it)."""
+        known = self.ledger_stage.known(account_id)
+        if known is not None:
+            return known
+        if self.ledger_clock is None:
+            return LedgerQueries(self.conn).account(account_id)
+        found = self.staged_ledger.accounts_by_id([account_id], self.ledger_lag).get(account_id)
+        if found is not None:
+            self.ledger_stage.stored[account_id] = found
+        return found
 
     # Repositories of later layers are imported here, not at module level, so the ledger
     # never depends on them.
@@ -228,8 +263,11 @@ class UnitOfWork:
 
     @property
     def funding(self) -> FundingRepository:
+        """Reads ledger accounts (its reconciliation): what the unit staged is written
+        first."""
         from guardpay.storage.funding import FundingRepository
 
+        self.staged_ledger.write_staged()
         return FundingRepository(self.conn)
 
     @property
@@ -263,6 +301,7 @@ class Savepoint:
     kept: bool  # whether the unit of work was kept (`UnitOfWork.keep`) at the point
     audit_head: tuple[int, str] | None  # the unit's audit chain end at the point
     ledger_clock: int | None  # the unit's ledger clock at the point
+    ledger_staged: tuple[Staged, ...]  # the ledger steps it had staged (not written)
 
     @property
     def kept_since(self) -> bool:
@@ -282,6 +321,7 @@ class Savepoint:
         # the entries and transfers since are gone (and, on PostgreSQL, the head's and
         # the clock's row locks if they were taken since)
         self.uow.audit_head, self.uow.ledger_clock = self.audit_head, self.ledger_clock
+        self.uow.ledger_stage.restore(self.ledger_staged)
         del self.uow._after_commit[self.effects :]
         self.uow._kept = self.kept
 

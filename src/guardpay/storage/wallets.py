@@ -56,8 +56,9 @@ class WalletRepository:
 
     def read_ahead(
         self, owner_kind: str, owner_ids: Sequence[str], currency: str, purpose: str
-    ) -> None:
-        """`find` for several owners at once, into the memo (None where none is open)."""
+    ) -> list[int]:
+        """`find` for several owners at once, into the memo (None where none is open);
+        the ledger accounts of those found."""
         found = {
             str(r[0]): int(r[1])
             for r in run(
@@ -68,6 +69,7 @@ class WalletRepository:
         }
         for owner_id in owner_ids:  # keyed as `find` keys it, not by owner alone
             self.memo.put(("wallets", owner_kind, owner_id, currency, purpose), found.get(owner_id))
+        return list(found.values())
 
     def _find(self, owner_kind: str, owner_id: str, currency: str, purpose: str) -> int | None:
         row = run(

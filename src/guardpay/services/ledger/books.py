@@ -11,7 +11,7 @@ from guardpay.domain.ledger.model import Event
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.verify import Problem, check_ledger
 from guardpay.domain.ledger.work import BatchOutcome, LedgerView
-from guardpay.storage.ledger import AccountCache
+from guardpay.storage.ledger import AccountCache, LedgerRepository
 from guardpay.storage.uow import UnitOfWork
 
 Clock = Callable[[], int]  # nanoseconds since the epoch
@@ -28,20 +28,10 @@ def apply_requests(
     now: int,
     cache: AccountCache | None = None,
 ) -> tuple[LedgerView, BatchOutcome]:
-    """Apply several callers' requests as one batch in the caller's transaction.
-
-    The clock row is locked at the unit's first batch; after that the unit carries the
-    clock (`UnitOfWork.ledger_clock`) and writes it once before it commits, so a
-    micro-batch of payments, each applying its own transfers, moves it once."""
-    repo = uow.ledger
-    if uow.ledger_clock is None:
-        last, uow.ledger_lag = repo.lock_clock_and_lag()
-    else:
-        last = uow.ledger_clock
-    view = repo.read_view(requests, now, last, cache, lag=uow.ledger_lag)
-    outcome = apply_batch(view, requests)
-    repo.write(outcome, now, clock=False)
-    uow.ledger_clock = outcome.last_timestamp
+    """Apply several callers' requests as one batch in the caller's transaction, written
+    now (the batching writer's path, bench/ledger_writer.py)."""
+    view, outcome = _applied(uow, uow.ledger, requests, now, cache)
+    uow.ledger.write(outcome, now, clock=False)
     return view, outcome
 
 
@@ -49,10 +39,47 @@ def execute(
     uow: UnitOfWork, events: Sequence[Event], *, clock: Clock = system_clock
 ) -> list[Result]:
     """Apply one caller's events in the caller's unit of work (e.g. beside a payment row),
-    so the ledger change commits or rolls back with the rest of the use case."""
+    so the ledger change commits or rolls back with the rest of the use case.
+
+    Staged, not written (storage/ledger_stage.py): the unit writes every step it staged
+    as one batch before it commits, so a micro-batch of payments writes the ledger once."""
     if len(events) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} events per request, got {len(events)}")
-    return apply_requests(uow, [events], clock())[1].results[0]
+    now = clock()
+    _view, outcome = _applied(uow, uow.staged_ledger, [events], now, None)
+    uow.ledger_stage.add(outcome, now)
+    return outcome.results[0]
+
+
+def read_ahead(uow: UnitOfWork, account_ids: Sequence[int]) -> None:
+    """The accounts the unit's ledger steps will move, read in one statement under the
+    ledger lock, which it takes now as its first step would (a micro-batch of payments,
+    services/payments/batch.py)."""
+    repo = uow.staged_ledger
+    if uow.ledger_clock is None:
+        uow.ledger_clock, uow.ledger_lag = repo.lock_clock_and_lag()
+    repo.read_ahead(account_ids, uow.ledger_lag)
+
+
+def _applied(
+    uow: UnitOfWork,
+    repo: LedgerRepository,
+    requests: Sequence[Sequence[Event]],
+    now: int,
+    cache: AccountCache | None,
+) -> tuple[LedgerView, BatchOutcome]:
+    """The requests' outcome against what `repo` reads. The clock row is locked at the
+    unit's first batch; after that the unit carries the clock (`UnitOfWork.ledger_clock`)
+    and writes it once before it commits, so a micro-batch of payments, each applying its
+    own transfers, moves it once."""
+    if uow.ledger_clock is None:
+        last, uow.ledger_lag = repo.lock_clock_and_lag()
+    else:
+        last = uow.ledger_clock
+    view = repo.read_view(requests, now, last, cache, lag=uow.ledger_lag)
+    outcome = apply_batch(view, requests)
+    uow.ledger_clock = outcome.last_timestamp
+    return view, outcome
 
 
 def fold(uow: UnitOfWork) -> int:

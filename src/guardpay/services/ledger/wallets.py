@@ -93,7 +93,7 @@ def wallet(
 
 def balance(ctx: Context, account_id: int, currency_code: str) -> Money:
     """Posted credits minus debits: what a liability account owes its owner."""
-    account = ctx.uow.ledger_queries.account(account_id)
+    account = ctx.uow.ledger_account(account_id)
     return Money(account.balance if account else 0, currency(currency_code).code)
 
 

@@ -5,9 +5,11 @@ Each payment of a batch runs the pipeline alone (pipeline.py), and each step rea
 rows it needs through the unit of work's repositories. Alone, that is a statement per row:
 the session of the bearer token, the payer (locked) and the payee, the payer's other
 accounts as the same person, the session's device, the payer's credentials (locked), both
-wallets, and what the payer has paid that the limits count. Here the batch reads each of
-those once, for every payment it holds, into the unit of work's row memo
-(storage/engine/memo.py); the steps then find their rows there. Nothing else changes: a
+wallets and their ledger accounts, and what the payer has paid that the limits count.
+Here the batch reads each of those once, for every payment it holds, into the unit of
+work's row memo (storage/engine/memo.py) and, for the ledger accounts, its ledger stage
+(storage/ledger_stage.py: read under the ledger lock, taken here as the batch's first
+payment would take it); the steps then find their rows there. Nothing else changes: a
 payment that finds no row (a token that matches no session, a payee named by phone
 number) reads it as it would alone, and every write forgets the rows it changes (a
 payment written forgets the sums that count its payer), so a payment never sees a row
@@ -28,6 +30,7 @@ from guardpay.domain.auth.sessions import USER
 from guardpay.domain.ledger.chart import AccountCode
 from guardpay.security.tokens import token_hash
 from guardpay.services.identity import facade as identity
+from guardpay.services.ledger import books as ledger
 from guardpay.services.payments import limits
 from guardpay.storage.uow import UnitOfWork
 
@@ -68,5 +71,8 @@ def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> Non
     if devices:
         uow.auth.read_devices_ahead(devices)
     uow.auth.read_credentials_ahead(payers)
+    wallets: list[int] = []
     for currency in sorted({r.currency for r in requests if r.currency is not None}):
-        uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
+        wallets += uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
+    if wallets:
+        ledger.read_ahead(uow, wallets)

@@ -137,7 +137,7 @@ def payment_request(ctx: Context, row: PaymentRow) -> RiskRequest:
 def available(ctx: Context, wallet_id: int | None) -> int:
     """What the wallet can spend now: posted balance less held (pending) debits; 0 for
     a wallet not opened yet."""
-    account = None if wallet_id is None else ctx.uow.ledger_queries.account(wallet_id)
+    account = None if wallet_id is None else ctx.uow.ledger_account(wallet_id)
     return 0 if account is None else account.available
 
 
