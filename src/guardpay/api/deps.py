@@ -389,7 +389,7 @@ class UserRequest:
             with self.caller(batch) as caller:
                 return work(caller)
 
-        ahead = Ahead(token, payee, currency)
+        ahead = Ahead(token, payee, currency, client_ip(self.request))
         return await batcher_of(self.request.app.state).run(run, ahead)
 
     def answer(self, caller: Caller, model: BaseModel, status_code: int) -> Response:

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from guardpay.storage.engine.db import as_utc
+from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.engine.prepared import insert_into, once, one_of, run
 from guardpay.storage.schema import metadata
 
@@ -176,9 +177,14 @@ def _encoded(row: DecisionRow) -> dict[str, Any]:
     return values
 
 
+#: the memo's table for list entries read ahead, by value (storage/engine/memo.py)
+_LISTS = "risk_lists"
+
+
 class RiskRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, memo: RowMemo | None = None) -> None:
         self.conn = conn
+        self.memo = memo if memo is not None else RowMemo()
 
     # -- decisions ---------------------------------------------------------------------
     def insert_decision(self, row: DecisionRow) -> None:
@@ -252,16 +258,43 @@ class RiskRepository:
     # -- lists -------------------------------------------------------------------------
     def add_list_entry(self, entry: ListEntry) -> None:
         self.conn.execute(risk_lists.insert().values(**entry.__dict__))
+        self.memo.forget_table(_LISTS)
 
     def list_hits(self, keys: Sequence[tuple[str, str]], now: datetime) -> list[ListEntry]:
         """Live entries matching any (entity, value) pair. One statement per dialect (it
-        runs in every payment): values in one list parameter, entities matched here."""
+        runs in every payment): values in one list parameter, entities matched here; none
+        if every value was read ahead (`read_lists_ahead`)."""
         if not keys:
             return []
-        params = {"values": sorted({v for _, v in keys}), "now": now}
-        rows = run(self.conn, _list_hits(self.conn.dialect.name), params).mappings()
+        values = {v for _, v in keys}
+        if all(self.memo.has((_LISTS, v)) for v in values):
+            found = [e for v in values for e in self._ahead(v) if _live(e, now)]
+        else:
+            found = self._live_entries(sorted(values), now)
         wanted = set(keys)
-        return [e for e in map(_entry, rows) if (e.entity, e.value) in wanted]
+        return [e for e in found if (e.entity, e.value) in wanted]
+
+    def read_lists_ahead(self, values: Sequence[str], now: datetime) -> None:
+        """`list_hits` for a batch of payments at once: the entries live at `now` naming
+        any of `values`, kept by value (none kept where none names it), so each payment
+        reads none. An entry added or expired in the unit forgets them; one added by
+        another transaction meanwhile counts from the next batch."""
+        wanted = sorted(set(values))
+        if not wanted:
+            return
+        by_value: dict[str, list[ListEntry]] = {}
+        for e in self._live_entries(wanted, now):
+            by_value.setdefault(e.value, []).append(e)
+        self.memo.put_all(_LISTS, wanted, by_value)
+
+    def _live_entries(self, values: list[str], now: datetime) -> list[ListEntry]:
+        params = {"values": values, "now": now}
+        rows = run(self.conn, _list_hits(self.conn.dialect.name), params).mappings()
+        return [_entry(r) for r in rows]
+
+    def _ahead(self, value: str) -> list[ListEntry]:
+        found = self.memo.peek((_LISTS, value))
+        return found if isinstance(found, list) else []
 
     def list_entries(self, now: datetime, include_expired: bool = False) -> list[ListEntry]:
         c = risk_lists.c
@@ -274,6 +307,7 @@ class RiskRepository:
         result = self.conn.execute(
             update(risk_lists).where(risk_lists.c.id == entry_id).values(expires_at=now)
         )
+        self.memo.forget_table(_LISTS)
         return bool(result.rowcount)
 
     # -- models ------------------------------------------------------------------------
@@ -320,6 +354,10 @@ def _after(at: datetime, decision_id: str) -> ColumnElement[bool]:
     """Keyset paging: strictly after (created_at, id)."""
     c = risk_decisions.c
     return or_(c.created_at > at, and_(c.created_at == at, c.id > decision_id))
+
+
+def _live(entry: ListEntry, now: datetime) -> bool:
+    return entry.expires_at is None or entry.expires_at > now
 
 
 def _entry(row: Any) -> ListEntry:

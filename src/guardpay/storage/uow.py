@@ -235,7 +235,7 @@ class UnitOfWork:
     def risk(self) -> RiskRepository:
         from guardpay.storage.risk import RiskRepository
 
-        return RiskRepository(self.conn)
+        return RiskRepository(self.conn, self.memo)
 
     @property
     def outbox(self) -> OutboxRepository:

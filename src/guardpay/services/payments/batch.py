@@ -5,7 +5,8 @@ Each payment of a batch runs the pipeline alone (pipeline.py), and each step rea
 rows it needs through the unit of work's repositories. Alone, that is a statement per row:
 the session of the bearer token, the payer (locked) and the payee, the payer's other
 accounts as the same person, the session's device, the payer's credentials (locked), both
-wallets and their ledger accounts, and what the payer has paid that the limits count.
+wallets and their ledger accounts, what the payer has paid that the limits count, and
+the risk list entries naming the payer, the payee, the device or the client's address.
 Here the batch reads each of those once, for every payment it holds, into the unit of
 work's row memo (storage/engine/memo.py) and, for the ledger accounts, its ledger stage
 (storage/ledger_stage.py: read under the ledger lock, taken here as the batch's first
@@ -39,13 +40,14 @@ WALLET = AccountCode.CUSTOMER_WALLET.name.lower()
 
 @dataclass(frozen=True)
 class Ahead:
-    """What a payment request shows before it runs: its bearer token and, for a
-    transfer, the payee it names (a user id or a phone number) and the currency. Not in
-    reprs: the token is a credential."""
+    """What a payment request shows before it runs: its bearer token, the client's
+    address and, for a transfer, the payee it names (a user id or a phone number) and the
+    currency. Not in reprs: the token is a credential."""
 
     token: str
     payee: str | None = None
     currency: str | None = None
+    ip: str | None = None
 
     def __repr__(self) -> str:
         return "Ahead(***)"
@@ -71,8 +73,15 @@ def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> Non
     if devices:
         uow.auth.read_devices_ahead(devices)
     uow.auth.read_credentials_ahead(payers)
+    _read_wallets_ahead(uow, requests, payers + payees)
+    ips = [r.ip for r in requests if r.ip is not None]
+    uow.risk.read_lists_ahead([*payers, *payees, *devices, *ips], now)
+
+
+def _read_wallets_ahead(uow: UnitOfWork, requests: Sequence[Ahead], users: list[str]) -> None:
+    """The users' wallets in the batch's currencies, and their ledger accounts."""
     wallets: list[int] = []
     for currency in sorted({r.currency for r in requests if r.currency is not None}):
-        wallets += uow.wallets.read_ahead("user", payers + payees, currency, WALLET)
+        wallets += uow.wallets.read_ahead("user", users, currency, WALLET)
     if wallets:
         ledger.read_ahead(uow, wallets)
