@@ -20,6 +20,7 @@ from guardpay.domain.ledger.chart import AccountCode
 from guardpay.domain.ledger.results import Result as LedgerResult
 from guardpay.errors import DatabaseNotMigrated
 from guardpay.services.ledger.books import execute
+from guardpay.storage import ledger_parts
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import current_revision, head_revision, require_migrated
 from guardpay.storage.uow import unit_of_work
@@ -92,6 +93,31 @@ def test_ledger_verify_json_is_clean_after_transfers(db: Database, database_url:
     words = invoke("ledger", "verify", url=database_url)
     assert words.exit_code == 0, words.output
     assert "ledger ok: 3 accounts, 2 transfers" in words.stdout
+
+
+def test_ledger_merge_merges_the_parts_due_and_then_none(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_parts, "TRANSFERS_PER_PART", 1)  # a part per transfer
+    fund(db)
+    for n in range(100, 106):
+        with unit_of_work(db) as uow:
+            assert execute(uow, [transfer(n, ALICE, BOB, 1)]) == [LedgerResult.ok]
+    result = invoke("ledger", "merge", "--json", url=database_url)
+    assert result.exit_code == 0, result.output
+    assert json_out(result) == {
+        "merged": [
+            {
+                "parts": [f"ledger_transfers_p{n:04d}" for n in range(1, 5)],
+                "into": "ledger_transfers_p0001_0004",
+                "rows": 4,
+            }
+        ]
+    }
+    again = invoke("ledger", "merge", url=database_url)
+    assert again.exit_code == 0, again.output
+    assert "no merge is due" in again.stdout
+    assert invoke("ledger", "verify", url=database_url).exit_code == 0
 
 
 def test_ledger_verify_on_an_empty_ledger_is_clean(db: Database, database_url: str) -> None:

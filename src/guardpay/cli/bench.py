@@ -13,8 +13,10 @@ from guardpay.bench import api as api_bench
 from guardpay.bench import audit as audit_bench
 from guardpay.bench import ledger as ledger_bench
 from guardpay.bench import plot as plot_bench
+from guardpay.bench import reads as reads_bench
 from guardpay.cli.context import console, emit_json, state
 from guardpay.errors import InvalidRequest
+from guardpay.storage.engine.migrate import require_migrated
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks (not part of the test suite).")
 
@@ -74,6 +76,27 @@ def ledger(
         table.add_row(
             f"transfers/s up to {segment['written']:,}", str(segment["transfers_per_second"])
         )
+    console.print(table)
+
+
+@app.command("reads")
+def reads(
+    ctx: typer.Context,
+    samples: int = typer.Option(500, min=10, help="Accounts and transfer ids to read."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Time the ledger's reads on the database --database-url names (one `bench ledger
+    --database-url` kept): an account's latest page, a page of 100, a transfer by id,
+    against the account's row alone. Run it before and after `ledger merge`."""
+    db = state(ctx).database()
+    require_migrated(db)
+    result = reads_bench.run(db, samples)
+    if json_out:
+        emit_json(result)
+        return
+    table = Table("read", "p50 ms", "p99 ms", title=f"{result['parts']} parts")
+    for name in ("baseline", "latest_page", "page_of_100", "transfer_by_id"):
+        table.add_row(name, str(result[name]["p50_ms"]), str(result[name]["p99_ms"]))
     console.print(table)
 
 

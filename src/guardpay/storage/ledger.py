@@ -51,6 +51,7 @@ from guardpay.domain.ledger.model import (
 from guardpay.domain.ledger.results import Result
 from guardpay.domain.ledger.verify import Counters
 from guardpay.domain.ledger.work import After, BatchOutcome, LedgerView
+from guardpay.storage.ledger_merge import PartMerger
 from guardpay.storage.ledger_parts import Part, TransferParts
 from guardpay.storage.ledger_stage import InFlight, LedgerStage
 from guardpay.storage.schema import AFTER_COLUMNS
@@ -477,6 +478,10 @@ class LedgerRepository:
         if clock:
             self.set_clock(out.last_timestamp)
         return behind
+
+    def merger(self) -> PartMerger:
+        """The SQL that merges sealed parts (storage/ledger_merge.py)."""
+        return PartMerger(self.parts, self._rows, self._exec)
 
     def write_staged(self) -> None:
         """What the unit of work's stage holds, written as one outcome (clock left to

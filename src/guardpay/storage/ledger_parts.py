@@ -41,7 +41,8 @@ from guardpay.storage.engine.bloom import Bloom
 #: about 60 MB, stay within the writer's 64 MB page cache)
 TRANSFERS_PER_PART = 1_000_000
 FIRST = "ledger_transfers"
-_NAME = re.compile(r"ledger_transfers(_p\d{4,})?")
+#: part 0, a part the writer sealed, or one merged from several (storage/ledger_merge.py)
+_NAME = re.compile(r"ledger_transfers(_p\d{4,}(_\d{4,})?)?")
 #: sealed parts' filters this process keeps (about 1.5 MB each)
 CACHED_FILTERS = 256
 _FILTERS: dict[str, Bloom] = {}
@@ -80,7 +81,8 @@ class TransferParts:
             Part(int(n), str(name), int(first), int(count), str(uid), bool(sealed))
             for n, name, first, count, uid, sealed in self._run(
                 "SELECT part, name, first_timestamp, rows, uid, "
-                "CASE WHEN bloom IS NULL THEN 0 ELSE 1 END FROM ledger_parts ORDER BY part",
+                "CASE WHEN bloom IS NULL THEN 0 ELSE 1 END FROM ledger_parts WHERE part >= 0 "
+                "ORDER BY part",
                 (),
             )
         ]
@@ -88,6 +90,17 @@ class TransferParts:
             if not _NAME.fullmatch(part.name):  # names go into SQL text
                 raise ValueError(f"ledger_parts names an unexpected table {part.name!r}")
         return found
+
+    def retired(self) -> list[str]:
+        """Parts a merge replaced, kept until the next merge run drops them (numbered
+        below 0: storage/ledger_merge.py): a reader that listed the parts just before the
+        swap may still read them."""
+        rows = self._run("SELECT name FROM ledger_parts WHERE part < 0 ORDER BY part", ())
+        names = [str(r[0]) for r in rows]
+        for name in names:
+            if not _NAME.fullmatch(name):  # names go into SQL text
+                raise ValueError(f"ledger_parts names an unexpected table {name!r}")
+        return names
 
     @staticmethod
     def reaching(parts: Sequence[Part], since: int) -> list[Part]:
@@ -132,7 +145,7 @@ class TransferParts:
                 "SELECT bloom, bloom_hashes FROM ledger_parts WHERE part = ?", (part.number,)
             )[0]
             cached = Bloom(bytes(packed), int(hashes))
-            _remember(part.uid, cached)
+            remember_filter(part.uid, cached)
         return cached
 
     def writing(self, first_timestamp: int) -> Part:
@@ -152,7 +165,7 @@ class TransferParts:
             "UPDATE ledger_parts SET bloom = ?, bloom_hashes = ?, rows = ? WHERE part = ?",
             (bloom.packed, bloom.hashes, len(ids), open_part.number),
         )
-        _remember(open_part.uid, bloom)
+        remember_filter(open_part.uid, bloom)
         number = open_part.number + 1
         new = Part(number, part_name(number), first_timestamp, 0, uuid.uuid4().hex, False)
         for ddl in self._table_ddl(new.name):
@@ -170,7 +183,8 @@ class TransferParts:
         ids are not those it was sealed with (its filter would hide an id), an id held
         twice. Reads every id once: a part at a time into one sorted array."""
         found = []
-        unlisted = sorted(set(self._tables()) - {p.name for p in parts})
+        listed = {p.name for p in parts} | set(self.retired())
+        unlisted = sorted(set(self._tables()) - listed)
         if unlisted:
             found.append(f"transfer tables missing from ledger_parts: {unlisted}")
         chunks = []
@@ -228,7 +242,8 @@ def union(parts: Iterable[Part], columns: str, where: str = "") -> str:
     return " UNION ALL ".join(f"SELECT {columns} FROM {p.name}{clause}" for p in parts)
 
 
-def _remember(uid: str, bloom: Bloom) -> None:
+def remember_filter(uid: str, bloom: Bloom) -> None:
+    """A sealed part's filter, kept in this process (a part's uid never changes meaning)."""
     if len(_FILTERS) >= CACHED_FILTERS:
         del _FILTERS[next(iter(_FILTERS))]
     _FILTERS[uid] = bloom

@@ -17,7 +17,7 @@ import structlog
 
 from guardpay.config import Settings
 from guardpay.security.keys import Keyring
-from guardpay.services.ledger import books
+from guardpay.services.ledger import books, parts
 from guardpay.services.payments import escrow, red_packets
 from guardpay.services.platform.context import DEFAULT_SETTINGS, SYSTEM, Context
 from guardpay.storage.engine.db import Database
@@ -118,6 +118,23 @@ JOBS.append(
         "scan the transaction graph since the last run for laundering (cron: `jobs run "
         "aml_monitor`; not run inside `serve`)",
         alone=_aml_monitor,
+        in_serve=False,
+    )
+)
+
+
+def _merge_ledger_parts(db: Database, _keyring: Keyring, _now: datetime) -> int:
+    return sum(m.rows for m in parts.merge(db))
+
+
+JOBS.append(
+    Job(
+        "ledger_merge",
+        timedelta(hours=1),
+        None,
+        "merge sealed ledger transfer parts into larger ones, four of a tier into one of "
+        "the next (cron: `jobs run ledger_merge`; not run inside `serve`)",
+        alone=_merge_ledger_parts,
         in_serve=False,
     )
 )
