@@ -14,7 +14,7 @@ from guardpay.services.ledger import parts as part_jobs
 from guardpay.services.ledger.books import Clock, execute, verify
 from guardpay.storage import ledger_parts
 from guardpay.storage.engine.db import Database
-from guardpay.storage.ledger_merge import plan
+from guardpay.storage.ledger_merge import exclusive, plan
 from guardpay.storage.ledger_parts import Part
 from guardpay.storage.uow import read_only, unit_of_work
 from tests.factories import account, transfer, wallet
@@ -167,3 +167,31 @@ def test_a_merge_whose_parts_changed_meanwhile_changes_nothing(db: Database) -> 
         assert [p.name for p in uow.ledger.parts.all()] == names
     with read_only(db) as uow:
         assert verify(uow).ok
+
+
+def test_one_merge_run_at_a_time(db: Database) -> None:
+    """A run that finds another merging does nothing: it neither merges nor drops the
+    table the other is building."""
+    run = merge_due(db)
+    with exclusive(db) as mine:
+        assert mine
+        with unit_of_work(db) as uow:
+            building = uow.ledger.merger().create(run)
+        assert part_jobs.merge(db) == []
+        with read_only(db) as uow:
+            assert uow.ledger.merger().leftovers() == [building]
+    assert len(part_jobs.merge(db)) == 1  # then it runs, and drops the leftover
+
+
+def test_a_reader_that_listed_the_parts_before_a_merge_still_finds_every_transfer(
+    db: Database,
+) -> None:
+    merge_due(db)
+    with read_only(db) as uow:
+        listed = uow.ledger.parts.all()
+    ledger_parts._FILTERS.clear()  # a process that has not loaded the filters yet
+    assert len(part_jobs.merge(db)) == 1
+    with read_only(db) as uow:
+        parts = uow.ledger.parts
+        found = {t for part, maybe in parts.candidates(listed, set(range(100, 116))) for t in maybe}
+        assert found == set(range(100, 116))  # the retired parts' filters, by uid

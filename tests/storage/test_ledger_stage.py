@@ -4,6 +4,7 @@ between or not), and what is written verifies and replays (storage/ledger_stage.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from guardpay.domain.ledger.chart import AccountCode, TransferCode
@@ -114,7 +115,12 @@ def test_a_rollback_after_the_stage_was_written_stages_the_earlier_steps_again(
         assert verify(uow).ok
 
 
-def test_an_expired_hold_is_voided_once_however_many_steps_follow(db: Database) -> None:
+@pytest.mark.parametrize("written_between", [False, True])
+def test_an_expired_hold_is_voided_once_however_many_steps_follow(
+    db: Database, written_between: bool
+) -> None:
+    """Staged steps meet the void their first step staged; a stage written meanwhile
+    leaves them the void as stored."""
     open_books(db)
     with unit_of_work(db) as uow:
         held = execute(
@@ -126,7 +132,8 @@ def test_an_expired_hold_is_voided_once_however_many_steps_follow(db: Database) 
     later = T0 + 10 * SECOND
     with unit_of_work(db) as uow:
         assert execute(uow, [transfer(11, ALICE, BOB, 1_000)], clock=at(later)) == [OK]
-        uow.ledger_queries.account(ALICE)  # writes the stage: the void is stored
+        if written_between:
+            uow.ledger_queries.account(ALICE)  # writes the stage: the void is stored
         assert execute(uow, [transfer(12, ALICE, BOB, 1_000)], clock=at(later)) == [OK]
         assert execute(uow, [transfer(13, ALICE, BOB, 1_000)], clock=at(later)) == [OK]
     assert balances(db) == {ALICE: 7_000, BOB: 3_000}
@@ -137,10 +144,36 @@ def test_an_expired_hold_is_voided_once_however_many_steps_follow(db: Database) 
     assert alice.debits_pending == 0
 
 
-def test_accounts_read_ahead_are_those_the_steps_then_move(db: Database) -> None:
+def _rewrite_alice(uow: UnitOfWork, credits: int) -> None:
+    """ALICE's stored row changed behind the ledger's back (the clock left as it is)."""
+    uow.conn.exec_driver_sql(
+        f"UPDATE ledger_accounts SET credits_posted = {credits} WHERE id = {ALICE}"
+    )
+
+
+def test_accounts_read_ahead_serve_the_steps_while_the_clock_stands(db: Database) -> None:
+    """Read ahead before the lock, they are what the first step reads: a row changed
+    afterwards without moving the clock (which no writer can do) goes unseen."""
     open_books(db)
     with unit_of_work(db) as uow:
         read_ahead(uow, [ALICE, BOB])
-        assert set(uow.ledger_stage.stored) == {ALICE, BOB}
+        _rewrite_alice(uow, 1)
         assert execute(uow, [transfer(10, ALICE, BOB, 2_500)], clock=at(T0 + SECOND)) == [OK]
-    assert balances(db) == {ALICE: 7_500, BOB: 2_500}
+        assert set(uow.ledger_stage.stored) == {ALICE, BOB}
+        alice = uow.ledger_account(ALICE)
+        assert alice is not None
+        assert alice.balance == 7_500
+
+
+def test_accounts_read_ahead_are_dropped_when_the_clock_moved(db: Database) -> None:
+    """Another writer moved the ledger between the read-ahead and the lock: the step
+    reads the accounts again."""
+    open_books(db)
+    with unit_of_work(db) as uow:
+        read_ahead(uow, [ALICE, BOB])
+        _rewrite_alice(uow, 20_000)
+        uow.conn.exec_driver_sql("UPDATE ledger_clock SET last_timestamp = last_timestamp + 1")
+        assert execute(uow, [transfer(10, ALICE, BOB, 12_000)], clock=at(T0 + SECOND)) == [OK]
+        alice = uow.ledger_account(ALICE)
+        assert alice is not None
+        assert alice.balance == 8_000

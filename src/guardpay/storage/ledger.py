@@ -180,9 +180,10 @@ class LedgerRepository:
     def lock_clock(self) -> int:
         return self.lock_clock_and_lag()[0]
 
-    def lock_clock_and_lag(self) -> tuple[int, int]:
-        """The clock, locked, and since when account rows lag (0: none does)."""
-        lock = " FOR UPDATE" if self.pg else ""
+    def lock_clock_and_lag(self, lock_it: bool = True) -> tuple[int, int]:
+        """The clock, locked (unless not `lock_it`), and since when account rows lag (0:
+        none does)."""
+        lock = " FOR UPDATE" if self.pg and lock_it else ""
         row = self._rows(
             f"SELECT last_timestamp, accounts_behind_since FROM ledger_clock WHERE id = 1{lock}"
         )[0]

@@ -25,9 +25,11 @@ and first timestamp, so every walk by time and every bound between parts is unch
 
 from __future__ import annotations
 
+import fcntl
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,7 @@ import numpy as np
 
 from guardpay.storage import ledger_parts
 from guardpay.storage.engine.bloom import Bloom
+from guardpay.storage.engine.db import Database, sqlite_file
 from guardpay.storage.ledger_parts import (
     FIRST,
     Execute,
@@ -43,6 +46,7 @@ from guardpay.storage.ledger_parts import (
     TransferParts,
     remember_filter,
 )
+from guardpay.storage.schema import ledger_transfers
 
 #: sealed parts of one tier merged into one of the next
 FANOUT = 4
@@ -51,7 +55,8 @@ TOP_TIER = 4
 #: rows copied per transaction (each holds the database's write lock on SQLite)
 CHUNK = 20_000
 BUILDING = "ledger_merging_"
-_BUILDING = re.compile(r"ledger_merging_p\d{4,}_\d{4,}")
+_COLUMNS = ", ".join(c.name for c in ledger_transfers.columns)
+_BUILDING = re.compile(r"ledger_merging_p\d{4,}_\d{4,}_[0-9a-f]{8}")
 
 
 def tier(rows: int, per_part: int) -> int:
@@ -84,6 +89,40 @@ def merged_name(run: Sequence[Part]) -> str:
 def _last_number(part: Part) -> int:
     last = part.name.rsplit("_", 1)[-1]
     return int(last[1:]) if last.startswith("p") else int(last)
+
+
+@contextmanager
+def exclusive(db: Database) -> Iterator[bool]:
+    """Whether this process may merge now: one merge run at a time per database, so no
+    run drops a table another is building or parts another just retired (PostgreSQL: an
+    advisory lock, per schema, on a connection of its own; SQLite: a lock on a file
+    beside the database)."""
+    if db.backend == "postgresql":
+        with db.engine.connect() as conn:
+            key = "SELECT hashtext('guardpay.ledger_merge.' || current_schema())"
+            got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock(({key}))").scalar())
+            conn.commit()  # the lock is the session's: no transaction stays open meanwhile
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock(({key}))")
+                    conn.commit()
+        return
+    file = sqlite_file(db.url)
+    if file is None:  # in memory: one process, one connection
+        yield True
+        return
+    with open(f"{file}.merge-lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -121,11 +160,14 @@ class PartMerger:
         self.execute(f"DROP TABLE IF EXISTS {table}", ())
 
     def create(self, run: Sequence[Part]) -> str:
-        """The empty table the run's rows go into, with part 0's indexes."""
-        table = BUILDING + merged_name(run)[len(FIRST) + 1 :]
-        self.drop(table)
+        """The empty table the run's rows go into, with part 0's indexes; named for the
+        run and this merge alone, so two merges never build in one table."""
+        table = f"{BUILDING}{merged_name(run)[len(FIRST) + 1 :]}_{uuid.uuid4().hex[:8]}"
         if self.parts.pg:
-            self.execute(f"CREATE TABLE {table} (LIKE {FIRST} INCLUDING DEFAULTS)", ())
+            self.execute(
+                f"CREATE TABLE {table} (LIKE {FIRST} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+                (),
+            )
         else:
             self.execute(self._sqlite_ddl(table, "table")[0], ())
         for ddl in self._index_ddl(table):
@@ -144,7 +186,7 @@ class PartMerger:
         if bound is None:
             return None
         self.execute(
-            f"INSERT INTO {table} SELECT * FROM {source.name} "
+            f"INSERT INTO {table} ({_COLUMNS}) SELECT {_COLUMNS} FROM {source.name} "
             "WHERE timestamp > ? AND timestamp <= ?",
             (after, int(bound)),
         )
@@ -162,14 +204,15 @@ class PartMerger:
         now = {p.number: p for p in self.parts.all()}
         if any(now.get(p.number) != p for p in built.parts):
             return False
-        if built.rows != sum(p.rows for p in built.parts):
-            raise RuntimeError(f"{built.table} holds {built.rows} rows, its parts more or less")
+        held = int(self.query(f"SELECT COUNT(*) FROM {built.table}", ())[0][0])
+        if held != built.rows or built.rows != sum(p.rows for p in built.parts):
+            raise RuntimeError(f"{built.table} holds {held} rows, not its parts' {built.rows}")
         first, name = built.parts[0], merged_name(built.parts)
         uid = uuid.uuid4().hex
         lowest = int(self.query("SELECT MIN(part) FROM ledger_parts", ())[0][0])
         for retired, part in enumerate(built.parts, start=1):
             self.execute(
-                "UPDATE ledger_parts SET part = ?, bloom = NULL WHERE part = ?",
+                "UPDATE ledger_parts SET part = ? WHERE part = ?",
                 (min(lowest, 0) - retired, part.number),
             )
         self.execute(
@@ -191,13 +234,12 @@ class PartMerger:
         remember_filter(uid, built.bloom)
         return True
 
-    def drop_retired(self) -> list[str]:
-        """The parts earlier merges replaced, dropped now (their readers are long gone)."""
-        names = self.parts.retired()
-        for name in names:
-            self.execute(f"DROP TABLE IF EXISTS {name}", ())
-        self.execute("DELETE FROM ledger_parts WHERE part < 0", ())
-        return names
+    def drop_retired(self, name: str) -> None:
+        """A part an earlier merge run replaced, dropped now (its readers are long gone)."""
+        if name not in self.parts.retired():
+            raise ValueError(f"not a retired part: {name!r}")
+        self.execute(f"DROP TABLE IF EXISTS {name}", ())
+        self.execute("DELETE FROM ledger_parts WHERE part < 0 AND name = ?", (name,))
 
     def _sqlite_ddl(self, table: str, kind: str) -> list[str]:
         """Part 0's statements of this kind (table, index, trigger), for `table`."""

@@ -134,17 +134,30 @@ class TransferParts:
             if not part.sealed:
                 yield part, ids
                 continue
-            maybe = set(self.filter(part).maybe(ids))
+            found = self.filter_of(part)
+            maybe = ids if found is None else set(found.maybe(ids))
             if maybe:
                 yield part, maybe
 
     def filter(self, part: Part) -> Bloom:
+        found = self.filter_of(part)
+        if found is None:
+            raise LookupError(f"{part.name} has no filter")
+        return found
+
+    def filter_of(self, part: Part) -> Bloom | None:
+        """A sealed part's filter, found by its uid (a merge renumbers the parts it
+        retires, never their uids); None if the registry no longer has it, which a reader
+        that listed the parts before a merge may meet: every id may then be there."""
         cached = _FILTERS.get(part.uid)
         if cached is None:
-            packed, hashes = self._run(
-                "SELECT bloom, bloom_hashes FROM ledger_parts WHERE part = ?", (part.number,)
-            )[0]
-            cached = Bloom(bytes(packed), int(hashes))
+            rows = self._run(
+                "SELECT bloom, bloom_hashes FROM ledger_parts WHERE uid = ? AND bloom IS NOT NULL",
+                (part.uid,),
+            )
+            if not rows:
+                return None
+            cached = Bloom(bytes(rows[0][0]), int(rows[0][1]))
             remember_filter(part.uid, cached)
         return cached
 

@@ -11,8 +11,9 @@ step (services/ledger/books.py `execute`) instead computes each outcome against 
 stored state with the outcomes staged before it laid over (`inflight`), and stages it;
 the unit of work writes them all as one outcome (`LedgerRepository.write`) among its last
 writes (`UnitOfWork.flush`). What the payments of a batch read twice is read once: the
-accounts as stored (read under the ledger lock, so nobody else can change them), the
-list of parts, the holds that expire.
+accounts as stored (read under the ledger lock, so nobody else can change them, or read
+ahead before it and kept only if the clock has not moved since), the list of parts, the
+holds that expire.
 
 Nothing else reads the ledger tables past the stage: the unit of work writes what is
 staged before it hands out a ledger repository or the ledger's queries
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from guardpay.storage.ledger_parts import Part
 
 V = TypeVar("V")
-#: an outcome staged, with the time (ns) it was computed at (its failures are dated so)
+#: an outcome staged, with the time (ns) it was computed at (the stage, written, dates
+#: every failure it records with the latest of them)
 Staged = tuple[BatchOutcome, int]
 
 
@@ -90,6 +92,20 @@ class LedgerStage:
         #: the transfer parts and the expiring holds, read once under the lock
         self.parts: list[Part] | None = None
         self.expiring: list[Transfer] | None = None
+        #: accounts read ahead before the lock, and the clock they were read at
+        self.speculated: tuple[int, dict[int, Account]] | None = None
+
+    def speculate(self, clock: int, accounts: dict[int, Account]) -> None:
+        """Accounts read before the ledger lock, at `clock`: trusted once the lock is
+        taken only if the clock still reads the same (nobody moved the ledger between:
+        every write advances it), as the pipelined writer trusts its speculation."""
+        self.speculated = (clock, accounts)
+
+    def locked(self, clock: int) -> None:
+        """The ledger lock was taken and the clock read `clock`."""
+        if self.speculated is not None and self.speculated[0] == clock:
+            self.stored.update(self.speculated[1])
+        self.speculated = None
 
     def add(self, outcome: BatchOutcome, now: int) -> None:
         self.outcomes.append((outcome, now))
@@ -127,7 +143,7 @@ class LedgerStage:
 
     def forget(self) -> None:
         self.stored.clear()
-        self.parts = self.expiring = None
+        self.parts = self.expiring = self.speculated = None
 
     def merged(self) -> tuple[BatchOutcome, int] | None:
         """The staged outcomes as one, to write (None: nothing is staged); an account

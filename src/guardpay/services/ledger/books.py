@@ -52,13 +52,18 @@ def execute(
 
 
 def read_ahead(uow: UnitOfWork, account_ids: Sequence[int]) -> None:
-    """The accounts the unit's ledger steps will move, read in one statement under the
-    ledger lock, which it takes now as its first step would (a micro-batch of payments,
-    services/payments/batch.py)."""
+    """The accounts the unit's ledger steps will move, read in one statement (a
+    micro-batch of payments, services/payments/batch.py). Not under the ledger lock,
+    which the first step takes: held from the batch's start, it made a PostgreSQL
+    deadlock likelier (a request opening a wallet the batch opens too, waiting for the
+    lock); so the accounts are kept only if the clock reads the same once locked
+    (storage/ledger_stage.py `speculate`)."""
     repo = uow.staged_ledger
-    if uow.ledger_clock is None:
-        uow.ledger_clock, uow.ledger_lag = repo.lock_clock_and_lag()
-    repo.read_ahead(account_ids, uow.ledger_lag)
+    if uow.ledger_clock is not None:  # locked already: what is read now is current
+        repo.read_ahead(account_ids, uow.ledger_lag)
+        return
+    clock, lag = repo.lock_clock_and_lag(lock_it=False)
+    uow.ledger_stage.speculate(clock, repo.accounts_by_id(account_ids, lag))
 
 
 def _applied(
@@ -74,6 +79,7 @@ def _applied(
     own transfers, moves it once."""
     if uow.ledger_clock is None:
         last, uow.ledger_lag = repo.lock_clock_and_lag()
+        uow.ledger_stage.locked(last)
     else:
         last = uow.ledger_clock
     view = repo.read_view(requests, now, last, cache, lag=uow.ledger_lag)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import structlog
 
 from guardpay.storage.engine.db import Database
-from guardpay.storage.ledger_merge import merged_name, plan
-from guardpay.storage.uow import unit_of_work
+from guardpay.storage.ledger_merge import exclusive, merged_name, plan
+from guardpay.storage.uow import read_only, unit_of_work
 
 log = structlog.get_logger("guardpay.ledger")
 
@@ -29,7 +29,7 @@ class Merged:
 
 def merge_once(db: Database) -> Merged | None:
     """The oldest merge that is due, done (None: none is due, or the parts changed
-    while it was built, and the next run tries again)."""
+    while it was built, and the next run tries again). Call it holding `exclusive`."""
     with unit_of_work(db) as uow:
         merger = uow.ledger.merger()
         for table in merger.leftovers():  # a merge that did not finish
@@ -43,7 +43,7 @@ def merge_once(db: Database) -> Merged | None:
         while after is not None:
             with unit_of_work(db) as uow:
                 after = uow.ledger.merger().copy(part, table, after)
-    with unit_of_work(db) as uow:
+    with read_only(db) as uow:  # reads the ids for the filter: no write lock
         built = uow.ledger.merger().finish(run, table)
     with unit_of_work(db) as uow:
         uow.ledger.lock_clock()
@@ -60,11 +60,19 @@ def merge_once(db: Database) -> Merged | None:
 
 def merge(db: Database) -> list[Merged]:
     """Every merge that is due, oldest first (one merge may make the next one due),
-    after dropping the parts the previous run's merges retired."""
-    with unit_of_work(db) as uow:
-        uow.ledger.lock_clock()
-        uow.ledger.merger().drop_retired()
-    done = []
-    while (one := merge_once(db)) is not None:
-        done.append(one)
-    return done
+    after dropping the parts the previous run's merges retired, one a transaction (a
+    dropped table's pages are freed while the write lock is held). Nothing if another
+    run is merging (`storage/ledger_merge.py` `exclusive`)."""
+    with exclusive(db) as mine:
+        if not mine:
+            log.info("ledger_merge_already_running")
+            return []
+        with read_only(db) as uow:
+            retired = uow.ledger.parts.retired()
+        for name in retired:
+            with unit_of_work(db) as uow:
+                uow.ledger.merger().drop_retired(name)
+        done = []
+        while (one := merge_once(db)) is not None:
+            done.append(one)
+        return done

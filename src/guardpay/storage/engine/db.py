@@ -48,7 +48,7 @@ def as_utc(value: object) -> object:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The database file of an SQLite URL (None for another backend or in memory)."""
     u = normalize_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -145,7 +145,7 @@ class Database:
         self.url = url
         self.schema = schema
         self.engine = make_engine(url, schema=schema)
-        file = _sqlite_file(url)
+        file = sqlite_file(url)
         self._writer = WriterLock(file)  # SQLite: writers queue here
         self._writes: Connection | None = None  # SQLite: the one write connection
         self._writes_pid = os.getpid()  # ... of this process
