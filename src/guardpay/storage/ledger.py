@@ -487,8 +487,7 @@ class LedgerRepository:
     def write_staged(self) -> None:
         """What the unit of work's stage holds, written as one outcome (clock left to
         the unit, which writes it next); the stage is then empty."""
-        merged = None if self.stage is None else self.stage.merged()
-        if merged is None or self.stage is None:
+        if self.stage is None or (merged := self.stage.merged()) is None:
             return
         self.write(*merged, clock=False)
         self.stage.written()

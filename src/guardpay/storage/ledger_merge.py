@@ -169,7 +169,7 @@ class PartMerger:
                 (),
             )
         else:
-            self.execute(self._sqlite_ddl(table, "table")[0], ())
+            self.execute(self.parts.template("table", table)[0], ())
         for ddl in self._index_ddl(table):
             self.execute(ddl, ())
         return table
@@ -229,7 +229,7 @@ class PartMerger:
             ),
         )
         self.execute(f"ALTER TABLE {built.table} RENAME TO {name}", ())
-        for ddl in self._guard_ddl(name):
+        for ddl in self.parts.guard_ddl(name):
             self.execute(ddl, ())
         remember_filter(uid, built.bloom)
         return True
@@ -241,33 +241,12 @@ class PartMerger:
         self.execute(f"DROP TABLE IF EXISTS {name}", ())
         self.execute("DELETE FROM ledger_parts WHERE part < 0 AND name = ?", (name,))
 
-    def _sqlite_ddl(self, table: str, kind: str) -> list[str]:
-        """Part 0's statements of this kind (table, index, trigger), for `table`."""
-        return [
-            str(sql).replace(FIRST, table)
-            for (sql,) in self.query(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type = ? "
-                "AND sql IS NOT NULL ORDER BY name",
-                (FIRST, kind),
-            )
-        ]
-
     def _index_ddl(self, table: str) -> list[str]:
         """Part 0's indexes, for `table`."""
         if not self.parts.pg:
-            return self._sqlite_ddl(table, "index")
+            return self.parts.template("index", table)
         rows: list[Any] = self.query(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?",
             (FIRST,),
         )
         return [str(r[0]).replace(FIRST, table) for r in rows]
-
-    def _guard_ddl(self, name: str) -> list[str]:
-        """Part 0's immutability guards, for the merged part under its final `name` (the
-        guards are named for their table: `ledger verify` checks them by name)."""
-        if not self.parts.pg:
-            return self._sqlite_ddl(name, "trigger")
-        return [
-            f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
-            "FOR EACH ROW EXECUTE FUNCTION ledger_transfers_immutable()"
-        ]

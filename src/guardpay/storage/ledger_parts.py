@@ -236,17 +236,27 @@ class TransferParts:
         """The statements that create part `name` as part 0 was created: its columns,
         indexes and immutability guards."""
         if self.pg:
-            return [
-                f"CREATE TABLE {name} (LIKE {FIRST} INCLUDING ALL)",
-                f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
-                "FOR EACH ROW EXECUTE FUNCTION ledger_transfers_immutable()",
-            ]
+            return [f"CREATE TABLE {name} (LIKE {FIRST} INCLUDING ALL)", *self.guard_ddl(name)]
+        return [*self.template("table", name), *self.template("index", name), *self.guard_ddl(name)]
+
+    def template(self, kind: str, name: str) -> list[str]:
+        """SQLite: part 0's statements of one kind (table, index, trigger), for `name`."""
         rows = self._run(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-            "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, name",
-            (FIRST,),
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type = ? AND sql IS NOT NULL "
+            "ORDER BY name",
+            (FIRST, kind),
         )
         return [str(sql).replace(FIRST, name) for (sql,) in rows]
+
+    def guard_ddl(self, name: str) -> list[str]:
+        """Part 0's immutability guards, for part `name` (named for it: `ledger verify`
+        checks them by name on SQLite, by function on PostgreSQL)."""
+        if not self.pg:
+            return self.template("trigger", name)
+        return [
+            f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_transfers_immutable()"
+        ]
 
 
 def union(parts: Iterable[Part], columns: str, where: str = "") -> str:

@@ -30,8 +30,9 @@ def apply_requests(
 ) -> tuple[LedgerView, BatchOutcome]:
     """Apply several callers' requests as one batch in the caller's transaction, written
     now (the batching writer's path, bench/ledger_writer.py)."""
-    view, outcome = _applied(uow, uow.ledger, requests, now, cache)
-    uow.ledger.write(outcome, now, clock=False)
+    repo = uow.ledger
+    view, outcome = _applied(uow, repo, requests, now, cache)
+    repo.write(outcome, now, clock=False)
     return view, outcome
 
 
