@@ -34,6 +34,7 @@ from guardpay.domain.risk.features import (
     ZERO_VELOCITY,
     RiskEvent,
     RiskRequest,
+    StateProbe,
     StateSnapshot,
     epoch_seconds,
     welford_stats,
@@ -235,6 +236,13 @@ def test_record_many_is_record_one_by_one(store: FeatureState) -> None:
     for event in events:
         store.record(event)
     assert [store.snapshot(r) for r in probes()] == batched
+
+
+def test_snapshot_many_is_snapshot_one_by_one(store: FeatureState) -> None:
+    store.record_many(scenario())
+    asked = [*probes(), StateProbe("u3", T0, payee_id="p1"), StateProbe("u0", T0, "d0", "ip0")]
+    assert store.snapshot_many(asked) == [store.snapshot(p) for p in asked]
+    assert store.snapshot_many([]) == []
 
 
 def test_memory_and_redis_give_identical_snapshots(redis_store: RedisFeatureState) -> None:

@@ -9,7 +9,8 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,9 +18,11 @@ import pytest
 from httpx import Response
 from sqlalchemy import event, text
 
+from guardpay.adapters.risk_state import FeatureState
 from guardpay.api.batching import PaymentBatcher, batcher_of
 from guardpay.domain.ledger.model import AccountFlags, AccountFlagsChange
 from guardpay.domain.ledger.results import Result
+from guardpay.domain.risk.features import Probe, RiskEvent, StateSnapshot
 from guardpay.services.ledger import books as ledger
 from guardpay.storage.engine import group_commit
 from guardpay.storage.engine.db import Database
@@ -380,3 +383,63 @@ def test_the_next_batch_runs_while_the_last_one_is_synced(
         batcher.close()
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+class _CountingState:
+    """The app's feature state, counting the calls risk control makes of it."""
+
+    def __init__(self, inner: FeatureState) -> None:
+        self.inner, self.calls, self.recorded = inner, Counter[str](), 0
+
+    def snapshot(self, req: Probe) -> StateSnapshot:
+        self.calls["snapshot"] += 1
+        return self.inner.snapshot(req)
+
+    def snapshot_many(self, probes: Sequence[Probe]) -> list[StateSnapshot]:
+        self.calls["snapshot_many"] += 1
+        return self.inner.snapshot_many(probes)
+
+    def record(self, event: RiskEvent) -> None:
+        self.record_many([event])
+
+    def record_many(self, events: Iterable[RiskEvent]) -> None:
+        listed = list(events)
+        self.calls["record_many"] += 1
+        self.recorded += len(listed)
+        self.inner.record_many(listed)
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+
+def test_a_batch_asks_the_feature_state_once_and_tells_it_once(api: Api) -> None:
+    """With Redis each call is a round trip: a batch's snapshots are read ahead in one
+    (`RiskEngine.read_ahead`), and what it learnt is recorded in one after its commit.
+    The next batch sees the first one's payments: the payee is no longer new to them."""
+    payee = _person(api)
+    payers = [_person(api, fund=10_00) for _ in range(6)]
+    engine = api.client.app.state.risk  # type: ignore[attr-defined]
+    counting = _CountingState(engine.state)
+    engine.state = counting
+
+    def send(p: Payer, key: str) -> Response:
+        body = {"payee": payee.id, "amount": 1_00, "payment_password": PIN}
+        headers = {**bearer(p.token), "Idempotency-Key": key}
+        return api.client.post("/v1/transfers", json=body, headers=headers)
+
+    def batch(round_: int) -> list[bool]:
+        sends = [lambda p=p, i=i: send(p, f"state-{round_}-{i}") for i, p in enumerate(payers)]
+        answers = _all_at_once(api, sends)  # type: ignore[misc]
+        assert [_answer(r)[:2] for r in answers] == [(201, "succeeded")] * len(payers)
+        with read_only(api.db) as uow:
+            decided = [uow.risk.decision_for(r.json()["id"]) for r in answers]
+        return [d is not None and bool(d.features["payee_new"]) for d in decided]
+
+    try:
+        assert batch(1) == [True] * len(payers)
+        assert counting.calls == {"snapshot_many": 1, "record_many": 1}
+        assert counting.recorded == len(payers)
+        assert batch(2) == [False] * len(payers)
+        assert counting.calls == {"snapshot_many": 2, "record_many": 2}
+    finally:
+        engine.state = counting.inner

@@ -23,8 +23,14 @@ def test_list_and_run_once(db: Database, database_url: str) -> None:
         IdempotencyRepository(uow.conn).claim("ip:-", "old", "POST /v1/x", "0" * 64, world.clock())
     ran = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "--json"])
     assert ran.exit_code == 0, ran.output
-    expected = {job.name: 0 for job in jobs.JOBS} | {"idempotency_purge": 1}
+    # the due day's large-value report (none reportable) is filed once, then is not due
+    expected = {job.name: 0 for job in jobs.JOBS} | {
+        "idempotency_purge": 1,
+        "large_value_report": 1,
+    }
     assert json.loads(ran.stdout) == expected
+    again = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "--json"])
+    assert json.loads(again.stdout)["large_value_report"] == 0
     bad = CliRunner().invoke(app, ["--database-url", database_url, "jobs", "run", "nope"])
     assert bad.exit_code == 2
     assert "unknown job 'nope'" in bad.output

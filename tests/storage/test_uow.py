@@ -76,6 +76,45 @@ def test_a_savepoint_block_that_raises_is_undone_alone(db: Database) -> None:
     assert ran == []
 
 
+def test_grouped_effects_get_their_items_in_one_call_after_commit(db: Database) -> None:
+    calls: list[list[object]] = []
+    others: list[list[object]] = []
+    with unit_of_work(db) as uow:
+        uow.after_commit_each(calls.append, "first")
+        point = uow.savepoint()
+        uow.after_commit_each(calls.append, "undone")
+        point.rollback()
+        uow.after_commit_each(others.append, "other")
+        uow.after_commit_each(calls.append, "second")
+        assert calls == []  # nothing before the commit
+    assert calls == [["first", "second"]]
+    assert others == [["other"]]
+
+
+def test_grouped_effects_of_a_unit_that_rolls_back_never_run(db: Database) -> None:
+    calls: list[list[object]] = []
+    try:
+        with unit_of_work(db) as uow:
+            uow.after_commit_each(calls.append, "lost")
+            raise LookupError("the request failed")
+    except LookupError:
+        pass
+    assert calls == []
+
+
+def test_a_failing_grouped_effect_does_not_stop_the_others(db: Database) -> None:
+    ran: list[str] = []
+
+    def fails(items: list[object]) -> None:
+        raise RuntimeError("the side system is down")
+
+    with unit_of_work(db) as uow:
+        uow.after_commit_each(fails, "x")
+        uow.after_commit(lambda: ran.append("plain"))
+        uow.after_commit_each(lambda items: ran.extend(map(str, items)), "grouped")
+    assert ran == ["plain", "grouped"]
+
+
 def test_a_savepoint_rolled_back_forgets_a_keep_made_since(db: Database) -> None:
     with unit_of_work(db) as uow:
         point = uow.savepoint()

@@ -38,8 +38,8 @@ from guardpay.domain.risk.features import (
     VELOCITY_NAMES,
     ZERO_VELOCITY,
     Location,
+    Probe,
     RiskEvent,
-    RiskRequest,
     StateSnapshot,
     epoch_seconds,
     welford_step,
@@ -66,8 +66,12 @@ _COUNT_MASK: Final = (1 << _COUNT_BITS) - 1
 
 
 class FeatureState(Protocol):
-    def snapshot(self, req: RiskRequest) -> StateSnapshot:
+    def snapshot(self, req: Probe) -> StateSnapshot:
         """The history of `req`'s user, device, IP, payee and merchant as of `req.at`."""
+        ...
+
+    def snapshot_many(self, probes: Sequence[Probe]) -> list[StateSnapshot]:
+        """`snapshot` of each, in order: for a micro-batch, one round trip in all."""
         ...
 
     def record(self, event: RiskEvent) -> None:
@@ -212,7 +216,10 @@ class MemoryFeatureState:
             self._newest = 0
             self._since_sweep = 0
 
-    def snapshot(self, req: RiskRequest) -> StateSnapshot:
+    def snapshot_many(self, probes: Sequence[Probe]) -> list[StateSnapshot]:
+        return [self.snapshot(probe) for probe in probes]
+
+    def snapshot(self, req: Probe) -> StateSnapshot:
         ts = epoch_seconds(req.at)
         with self._lock:
             totals = {e: self._totals(e, i, ts) for e, i in req.entity_ids()}

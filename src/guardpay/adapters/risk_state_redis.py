@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import redis
@@ -40,7 +40,7 @@ from guardpay.adapters.risk_state import (
     SPAN,
     velocity_from_totals,
 )
-from guardpay.domain.risk.features import RiskEvent, RiskRequest, StateSnapshot, epoch_seconds
+from guardpay.domain.risk.features import Probe, RiskEvent, StateSnapshot, epoch_seconds
 from guardpay.domain.risk.schema import WINDOW_SECONDS, WINDOWS
 
 
@@ -169,7 +169,26 @@ class RedisFeatureState:
 
     # ---- reading
 
-    def snapshot(self, req: RiskRequest) -> StateSnapshot:
+    def snapshot(self, req: Probe) -> StateSnapshot:
+        return self.snapshot_many((req,))[0]
+
+    def snapshot_many(self, probes: Sequence[Probe]) -> list[StateSnapshot]:
+        """Every probe's reads in one pipeline: a micro-batch's snapshots in one round
+        trip (each probe's reads are independent of the others')."""
+        plans = [self._plan(probe) for probe in probes]
+
+        def queue(pipe: Any) -> None:
+            for probe, (_, keys, argv) in zip(probes, plans, strict=True):
+                self._queue_snapshot(pipe, probe, keys, argv)
+
+        results = iter(self._execute(queue))
+        return [
+            self._decode(probe, series, results)
+            for probe, (series, _, _) in zip(probes, plans, strict=True)
+        ]
+
+    def _plan(self, req: Probe) -> tuple[list[tuple[str, str]], list[str], list[int]]:
+        """The series a probe reads, and the snapshot script's keys and arguments."""
         ts = epoch_seconds(req.at)
         series = [*req.entity_ids(), (DECLINED, req.user_id)]
         if req.payee_id is not None:
@@ -182,20 +201,21 @@ class RedisFeatureState:
                 groups = self._window_groups(kind, k, ident, ts)
                 keys += groups
                 argv.append(len(groups))
-        results = self._execute(lambda pipe: self._queue_snapshot(pipe, req, keys, argv))
-        flat = iter(results[0])
+        return series, keys, argv
+
+    def _decode(
+        self, req: Probe, series: list[tuple[str, str]], results: Iterator[Any]
+    ) -> StateSnapshot:
+        """One probe's snapshot from its replies, in the order `_queue_snapshot` queued."""
+        flat = iter(next(results))
         totals = {
             kind: [(next(flat), next(flat)) for _ in range(DEPTH[kind])] for kind, _ in series
         }
         declined = totals.pop(DECLINED)[1][0]
         payee_first = totals.pop(PAYEE_FIRST)[2][0] if req.payee_id is not None else 0
-        return _snapshot_from(
-            req, iter(results[1:]), velocity_from_totals(totals), payee_first, declined
-        )
+        return _snapshot_from(req, results, velocity_from_totals(totals), payee_first, declined)
 
-    def _queue_snapshot(
-        self, pipe: Any, req: RiskRequest, keys: list[str], argv: list[int]
-    ) -> None:
+    def _queue_snapshot(self, pipe: Any, req: Probe, keys: list[str], argv: list[int]) -> None:
         pipe.evalsha(_SNAPSHOT_SHA, len(keys), *keys, *argv)
         pipe.hmget(self._key("u", req.user_id), _USER_FIELDS)
         if req.device_id is not None:
@@ -311,7 +331,7 @@ def _raise_unexpected(results: list[Any]) -> None:
 
 
 def _snapshot_from(
-    req: RiskRequest,
+    req: Probe,
     results: Iterator[Any],
     velocity: dict[str, int],
     payee_first: int,

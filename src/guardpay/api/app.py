@@ -22,12 +22,14 @@ from guardpay.api import asgi, docs, errors, idempotency, metrics
 from guardpay.api.deps import keyring_of, opens_own_unit
 from guardpay.api.gate import WriteGate
 from guardpay.api.idempotency import IdempotencySettings
+from guardpay.api.routers import cases as cases_router
 from guardpay.api.routers import escrow as escrow_router
 from guardpay.api.routers import funding as funding_router
 from guardpay.api.routers import ledger, me, merchants, operators, sessions, users, webhooks
 from guardpay.api.routers import payments as payments_router
 from guardpay.api.routers import red_packets as red_packets_router
 from guardpay.api.routers import refunds as refunds_router
+from guardpay.api.routers import reports as reports_router
 from guardpay.api.routers import risk as risk_router
 from guardpay.api.routers import wallets as wallets_router
 from guardpay.api.text_guard import ControlCharacters
@@ -186,6 +188,8 @@ ROUTERS = (
     red_packets_router.router,
     escrow_router.router,
     risk_router.router,
+    cases_router.router,
+    reports_router.router,
     wallets_router.router,
 )
 

@@ -232,7 +232,7 @@ def batcher_of(state: Any) -> PaymentBatcher:
             if found is None:
 
                 def read_ahead(uow: UnitOfWork, ahead: list[Any]) -> None:
-                    batch_reads.read_ahead(uow, ahead, state.clock())
+                    batch_reads.read_ahead(uow, ahead, state.clock(), state.risk)
 
                 found = PaymentBatcher(state.db, read_ahead=read_ahead)
                 state.payment_batcher = found

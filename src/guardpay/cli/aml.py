@@ -14,6 +14,7 @@ from guardpay.adapters.analytics import ENGINES, make_engine
 from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.clock import utc_now
 from guardpay.domain.aml.scenarios import by_typology
+from guardpay.errors import GuardpayError
 from guardpay.ml.artifacts import ModelUnavailable
 from guardpay.ml.model import TrainedModel
 from guardpay.services.aml import model as aml_model
@@ -177,22 +178,31 @@ def evaluate_aml(
 
 @app.command("train")
 def train(
-    data: Path = typer.Option(
-        ..., "--data", help="A simulated world with labelled laundering (guardpay simulate)."
+    ctx: typer.Context,
+    data: Path | None = typer.Option(
+        None, "--data", help="A simulated world with labelled laundering (guardpay simulate)."
     ),
+    from_cases: bool = typer.Option(
+        False,
+        "--from-cases",
+        help="Learn from the platform's own movements, labelled by its closed cases.",
+    ),
+    currency: str = typer.Option("CNY", "--currency", help="With --from-cases: whose amounts."),
     out: Path = typer.Option(..., "--out", help="A new directory for the model."),
     seed: int = typer.Option(7, "--seed", help="Training seed: the same seed, the same model."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Train the AML model on a labelled world's graph features. Evaluate it on another
+    """Train the AML model on a labelled world's graph features (`--data`), or on the
+    platform's history labelled by its analysts' dispositions (`--from-cases`: an account
+    whose latest case closed confirmed_laundering is laundering). Evaluate it on another
     world (`guardpay aml evaluate --model`): on its own training world it flatters."""
-    from guardpay.evaluate.aml import train as train_on
-    from guardpay.evaluate.data import read_transactions
     from guardpay.ml.artifacts import ensure_new_model_dir
 
+    if (data is None) == (not from_cases):
+        raise typer.BadParameter("give --data DIR or --from-cases, one of them")
     ensure_new_model_dir(out)
     with err_console.status("computing features and training..."):
-        model = train_on(read_transactions(data), seed, source=str(data))
+        model = _trained(ctx, data, currency.upper(), seed)
     model.save(out)
     keys = ("version", "train_rows", "train_positives", "best_iteration", "metrics")
     summary = {k: model.meta.get(k) for k in keys} | {"out": str(out)}
@@ -204,6 +214,25 @@ def train(
         f"model {model.version} -> {out}: {summary['train_rows']:,} accounts, "
         f"{summary['train_positives']} laundering; held out PR-AUC {m.get('pr_auc', 0):.3f}"
     )
+
+
+def _trained(ctx: typer.Context, data: Path | None, currency: str, seed: int) -> TrainedModel:
+    if data is not None:
+        from guardpay.evaluate.aml import train as train_on
+        from guardpay.evaluate.data import read_transactions
+
+        return train_on(read_transactions(data), seed, source=str(data))
+    from guardpay.services.aml.platform import train_on_cases
+
+    cli = state(ctx)
+    db = cli.database()
+    require_migrated(db)
+    try:
+        return train_on_cases(db, cli.keyring(), utc_now(), currency=currency, seed=seed)
+    except GuardpayError as exc:
+        raise typer.BadParameter(f"({exc.code}) {exc.message}", param_hint="--from-cases") from None
+    finally:
+        db.dispose()
 
 
 def _model(where: Path | None, code: str) -> TrainedModel | None:

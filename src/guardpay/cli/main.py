@@ -11,6 +11,7 @@ from guardpay.cli import (
     archive,
     audit,
     bench,
+    cases,
     db,
     demo,
     evaluate,
@@ -20,6 +21,7 @@ from guardpay.cli import (
     model,
     operators,
     reconcile,
+    report,
     rules,
     serve,
     simulate,
@@ -41,6 +43,8 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(model.app, name="model")
 app.add_typer(operators.app, name="operators")
 app.add_typer(aml.app, name="aml")
+app.add_typer(cases.app, name="cases")
+app.add_typer(report.app, name="report")
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)

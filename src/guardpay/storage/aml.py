@@ -140,6 +140,26 @@ class AmlRepository:
         rows = self.conn.execute(query.order_by(query.selected_columns[4]))
         return [(r[0], r[1], r[2], int(r[3]), as_utc(r[4]), r[5]) for r in rows]
 
+    def paid_by(
+        self, payer: str, since: datetime, until: datetime, currency: str, limit: int = 200
+    ) -> list[Movement]:
+        """What `payer` paid (succeeded) in `[since, until)`, the newest `limit` in time
+        order: the path around a payment held for review (on the payer's index)."""
+        c = payments.c
+        query = (
+            select(c.id, c.payer_id, c.payee_id, c.amount, c.created_at, c.device_id)
+            .where(
+                c.payer_id == payer,
+                c.status == "succeeded",
+                c.currency == currency,
+                *_window(c.created_at, since, until),
+            )
+            .order_by(c.created_at.desc())
+            .limit(limit)
+        )
+        rows = self.conn.execute(query).all()
+        return [(r[0], r[1], r[2], int(r[3]), as_utc(r[4]), r[5]) for r in reversed(rows)]
+
     def currencies(self, since: datetime | None, until: datetime) -> list[str]:
         """The currencies money moved in during the window (a scan never mixes them)."""
         found = self.conn.execute(

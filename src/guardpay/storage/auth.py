@@ -292,13 +292,13 @@ class AuthRepository:
 
         return self.memo.get(("auth_sessions", token_hash), load)
 
-    def read_sessions_ahead(self, token_hashes: Sequence[str]) -> list[Session]:
+    def read_sessions_ahead(self, token_hashes: Sequence[str]) -> dict[str, Session]:
         """The sessions of several bearer tokens, into the memo (None for an unknown
-        token); those found."""
+        token); those found, by token hash."""
         rows = rows_by(self.conn, auth_sessions, "token_hash", token_hashes)
         found = {k: _session(r) for k, r in rows.items()}
         self.memo.put_all("auth_sessions", token_hashes, found)
-        return list(found.values())
+        return found
 
     def session(self, session_id: str) -> Session | None:
         row = self._one(auth_sessions, id=session_id)

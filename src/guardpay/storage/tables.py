@@ -15,6 +15,7 @@ REPOSITORIES = tuple(
     for name in (
         "aml",
         "auth",
+        "cases",
         "escrow",
         "funding",
         "idempotency",
@@ -24,6 +25,7 @@ REPOSITORIES = tuple(
         "payments",
         "red_packets",
         "refunds",
+        "reports",
         "risk",
         "wallets",
     )

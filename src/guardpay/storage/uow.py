@@ -17,9 +17,10 @@ writes after `keep()` commits with the refusal too.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from guardpay.storage.aml import AmlRepository
     from guardpay.storage.audit import AuditRepository
     from guardpay.storage.auth import AuthRepository
+    from guardpay.storage.cases import CaseRepository
     from guardpay.storage.encrypted import EncryptedFields
     from guardpay.storage.escrow import EscrowRepository
     from guardpay.storage.funding import FundingRepository
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from guardpay.storage.payments import PaymentRepository
     from guardpay.storage.red_packets import RedPacketRepository
     from guardpay.storage.refunds import RefundRepository
+    from guardpay.storage.reports import ReportRepository
     from guardpay.storage.risk import RiskRepository
     from guardpay.storage.wallets import WalletRepository
 
@@ -84,6 +87,10 @@ class UnitOfWork:
         self.ledger_lag = 0
         #: the ledger steps this unit computed and has not written (storage/ledger_stage.py)
         self.ledger_stage = LedgerStage()
+        #: what a micro-batch read ahead from outside the database (the risk feature
+        #: state's snapshots, services/risk/engine.py `read_ahead`), by the asker's key;
+        #: a rolled-back savepoint keeps it (nothing in it was written by the unit)
+        self.outside: dict[Hashable, object] = {}
 
     @property
     def conn(self) -> Connection:
@@ -99,6 +106,12 @@ class UnitOfWork:
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         self._after_commit.append(effect)
+
+    def after_commit_each(self, flush: Callable[[list[Any]], None], item: object) -> None:
+        """`item` handed to `flush` after commit, in one call with every other item
+        registered for the same `flush` (a micro-batch's risk events go to the feature
+        state in one round trip). A rolled-back savepoint drops the items it registered."""
+        self._after_commit.append(_Each(flush, item))
 
     def keep(self) -> None:
         """What this unit of work wrote so far (and writes from now on) commits even if
@@ -149,11 +162,14 @@ class UnitOfWork:
         failing side effect must neither hide the others nor turn a committed answer into
         an error (a retry would then do the work twice)."""
         effects, self._after_commit = self._after_commit, []
+        grouped: dict[Callable[[list[Any]], None], list[Any]] = {}
         for effect in effects:
-            try:
-                effect()
-            except Exception as exc:  # logged: committed work is never reported failed
-                log.error("after_commit_failed", error_type=type(exc).__name__)
+            if isinstance(effect, _Each):
+                grouped.setdefault(effect.flush, []).append(effect.item)
+            else:
+                _run_effect(effect)
+        for flush, items in grouped.items():
+            _run_effect(partial(flush, items))
 
     @property
     def ledger(self) -> LedgerRepository:
@@ -189,6 +205,18 @@ class UnitOfWork:
 
     # Repositories of later layers are imported here, not at module level, so the ledger
     # never depends on them.
+    @property
+    def reports(self) -> ReportRepository:
+        from guardpay.storage.reports import ReportRepository
+
+        return ReportRepository(self.conn)
+
+    @property
+    def cases(self) -> CaseRepository:
+        from guardpay.storage.cases import CaseRepository
+
+        return CaseRepository(self.conn)
+
     @property
     def aml(self) -> AmlRepository:
         from guardpay.storage.aml import AmlRepository
@@ -287,6 +315,25 @@ class UnitOfWork:
         from guardpay.storage.encrypted import EncryptedFields
 
         return EncryptedFields(self.conn)
+
+
+def _run_effect(effect: Callable[[], None]) -> None:
+    try:
+        effect()
+    except Exception as exc:  # logged: committed work is never reported failed
+        log.error("after_commit_failed", error_type=type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class _Each:
+    """An item for a grouped after-commit effect (`UnitOfWork.after_commit_each`); run
+    alone, it flushes itself."""
+
+    flush: Callable[[list[Any]], None]
+    item: object
+
+    def __call__(self) -> None:
+        self.flush([self.item])
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,28 @@ def test_a_run_keeps_findings_and_a_rerun_keeps_none_again(db: Database) -> None
     assert actions.count("aml.run") == 2
 
 
+def test_a_flagged_account_gets_an_alert_in_its_case_with_the_money_path(db: Database) -> None:
+    structure(db, "usr_smurf", T0)
+    paid(db, "usr_a", "usr_b", 4_900_000, T0)  # once: ordinary, no alert
+
+    first = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=5))
+    again = monitor.run(db, KEYS, DuckDBEngine(), T0 + timedelta(days=6))
+
+    assert (first.alerts, again.alerts) == (1, 0)
+    with read_only(db) as uow:
+        [alert] = uow.cases.alerts()
+        case = uow.cases.case(alert.case_id)
+        trail = [e.action for e in uow.audit.for_subject(alert.case_id)]
+    assert (alert.source, alert.subject, alert.kind) == ("aml", "usr_smurf", "structuring")
+    assert case is not None
+    assert (case.subject, case.status.value, case.alerts) == ("usr_smurf", "open", 1)
+    edges = alert.path["edges"]
+    assert [(e["source"], e["target"], e["amount"], e["fired"]) for e in edges] == [
+        ("usr_smurf", "card:crd_1", 4_900_000 - day, True) for day in range(4)
+    ]
+    assert trail == ["case.opened", "case.alert_added"]
+
+
 def test_new_activity_after_the_watermark_is_found_with_history_before_it(db: Database) -> None:
     funded(db, "withdrawal", "usr_smurf", "crd_1", 4_900_000, T0)
     funded(db, "withdrawal", "usr_smurf", "crd_1", 4_800_000, T0 + timedelta(days=1))

@@ -45,7 +45,8 @@ def _due_work(world: World) -> tuple[str, str]:
 def test_the_scheduler_runs_every_due_job_once_per_interval(world: World) -> None:
     trade_id, packet_id = _due_work(world)
     scheduler = jobs.Scheduler(world.db, world.keyring, world.clock)
-    assert scheduler.run_once() == 3  # one release, one expiry, one purged key
+    # one release, one expiry, one purged key, and the due day's large-value report
+    assert scheduler.run_once() == 4
     assert world.run(escrow.get_trade, trade_id).status == "released"
     assert world.run(red_packets.get_red_packet, packet_id).row.status != "open"
     assert world.run(lambda ctx: IdempotencyRepository(ctx.uow.conn).find("user:x", "k1")) is None
@@ -66,7 +67,7 @@ def test_a_failing_job_is_logged_and_the_others_still_run(world: World) -> None:
     try:
         with pytest.raises(ValueError, match="already registered"):
             jobs.register(jobs.Job("zz_explode", timedelta(seconds=1), explode, "again"))
-        assert jobs.Scheduler(world.db, world.keyring, world.clock).run_once() == 3
+        assert jobs.Scheduler(world.db, world.keyring, world.clock).run_once() == 4
         assert calls == ["boom"]
         assert world.run(escrow.get_trade, trade_id).status == "released"
     finally:

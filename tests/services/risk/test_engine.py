@@ -175,7 +175,13 @@ class _BrokenState:
     def snapshot(self, req: object) -> object:
         raise ConnectionError("redis is down")
 
+    def snapshot_many(self, probes: object) -> object:
+        raise ConnectionError("redis is down")
+
     def record(self, event: object) -> None:
+        raise ConnectionError("redis is down")
+
+    def record_many(self, events: object) -> None:
         raise ConnectionError("redis is down")
 
 

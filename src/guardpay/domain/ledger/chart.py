@@ -18,6 +18,7 @@ class AccountCode(IntEnum):
     MERCHANT_SETTLEMENT = 110
     ESCROW = 120
     RED_PACKET_HOLDING = 130
+    COMPLIANCE_HOLD = 140  # a customer's money held from a case (pending transfers only)
     RESERVE = 200
     BANK_IN_FLIGHT = 210
     FEE_REVENUE = 300
@@ -30,6 +31,7 @@ LIABILITIES = frozenset(
         AccountCode.MERCHANT_SETTLEMENT,
         AccountCode.ESCROW,
         AccountCode.RED_PACKET_HOLDING,
+        AccountCode.COMPLIANCE_HOLD,
     }
 )
 
@@ -39,6 +41,7 @@ FLAGS: dict[AccountCode, AccountFlags] = {
     AccountCode.MERCHANT_SETTLEMENT: _CREDIT_NORMAL,
     AccountCode.ESCROW: _CREDIT_NORMAL,
     AccountCode.RED_PACKET_HOLDING: _CREDIT_NORMAL,
+    AccountCode.COMPLIANCE_HOLD: _CREDIT_NORMAL,
     AccountCode.RESERVE: AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY,
     AccountCode.BANK_IN_FLIGHT: AccountFlags.HISTORY,
     AccountCode.FEE_REVENUE: _CREDIT_NORMAL,
@@ -60,3 +63,4 @@ class TransferCode(IntEnum):
     RED_PACKET = 9
     COMPENSATION = 10
     ADJUSTMENT = 11
+    COMPLIANCE_HOLD = 12

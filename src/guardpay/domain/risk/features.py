@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 from guardpay.domain.risk.schema import ENTITIES, KINDS, WINDOWS, Value
@@ -104,6 +104,55 @@ def _entity_ids(
     pairs = (("user", user), ("device", device), ("ip", ip), ("payee", payee))
     named = tuple((e, i) for e, i in pairs if i is not None)
     return (*named, ("merchant", merchant)) if merchant is not None else named
+
+
+class Probe(Protocol):
+    """What a state store is asked about: whose history (the request's user, device,
+    IP, payee and merchant), as of when. A `RiskRequest` is one; so is a `StateProbe`,
+    what a micro-batch knows of a payment before it runs."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def device_id(self) -> str | None: ...
+    @property
+    def ip(self) -> str | None: ...
+    @property
+    def payee_id(self) -> str | None: ...
+    @property
+    def merchant_id(self) -> str | None: ...
+    def entity_ids(self) -> tuple[tuple[str, str], ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StateProbe:
+    user_id: str
+    at: datetime
+    device_id: str | None = None
+    ip: str | None = None
+    payee_id: str | None = None
+    merchant_id: str | None = None
+
+    def entity_ids(self) -> tuple[tuple[str, str], ...]:
+        return _entity_ids(self.user_id, self.device_id, self.ip, self.payee_id, self.merchant_id)
+
+
+ProbeKey = tuple[str, str | None, str | None, str | None, str | None, int]
+
+
+def probe_key(probe: Probe) -> ProbeKey:
+    """Two probes with the same key get the same snapshot from a store (its time
+    resolution is one second)."""
+    return (
+        probe.user_id,
+        probe.device_id,
+        probe.ip,
+        probe.payee_id,
+        probe.merchant_id,
+        epoch_seconds(probe.at),
+    )
 
 
 @dataclass(frozen=True, slots=True)

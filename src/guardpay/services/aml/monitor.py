@@ -6,8 +6,10 @@ far as the scenarios look (a dormancy is only seen against the months before it)
 keeps the findings with activity after that watermark, so a rerun never reports the same
 evidence twice. It works like an archive run: the movements are read and scanned outside
 any write transaction (a live server goes on paying meanwhile), then the run and its
-findings are written in one short unit of work, with an audit entry. A run that finds
-another finished meanwhile is refused (`aml_run_raced`, retryable) and keeps nothing.
+findings are written in one short unit of work, with an audit entry; the findings of the
+accounts a scan flagged become alerts in their customers' cases there too
+(services/cases/alerts.py). A run that finds another finished meanwhile is refused
+(`aml_run_raced`, retryable) and keeps nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from guardpay.ml.model import TrainedModel
 from guardpay.security.keys import Keyring
 from guardpay.services.aml import model as aml_model
 from guardpay.services.aml.scan import ScanResult, scan, scan_params
+from guardpay.services.cases import alerts as case_alerts
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.services.platform.ids import timed_id
 from guardpay.storage.aml import AmlFinding, AmlRun, Movement
@@ -40,6 +43,7 @@ class Monitored:
     run: AmlRun
     kept: list[AmlFinding]
     scans: dict[str, ScanResult]
+    alerts: int = 0  # alerts raised (or seen again) in the customers' cases
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -48,6 +52,7 @@ class Monitored:
             "watermark": self.run.watermark.isoformat(),
             "transactions": self.run.transactions,
             "findings_kept": len(self.kept),
+            "alerts": self.alerts,
             "accounts": sorted({f.account for f in self.kept}),
             "scans": {code: result.as_dict() for code, result in self.scans.items()},
         }
@@ -90,11 +95,14 @@ def run(
         started_at=started,
         finished_at=utc_now(),
     )
-    kept = _first_each(
-        f
-        for result in [*scans.values(), *recent.values()]
+    pairs = _first_each(
+        (code, f)
+        for by_code in (scans, recent)
+        for code, result in by_code.items()
         for f in _new(result, aml_run.id, since, now)
     )
+    kept = [f for _, f in pairs]
+    drafts = _alert_drafts(pairs, movements, [scans, recent])
     aml_run = replace(aml_run, findings=len(kept))
     with unit_of_work(db) as uow:
         uow.aml.lock_runs()
@@ -106,9 +114,37 @@ def run(
                 retryable=True,
             )
         uow.aml.add_run(aml_run, kept)
-        details = {"transactions": aml_run.transactions, "findings": len(kept)}
-        Context(uow, keyring, SYSTEM).audit("aml.run", subject=aml_run.id, details=details)
-    return Monitored(aml_run, kept, scans)
+        ctx = Context(uow, keyring, SYSTEM, clock=lambda: now)
+        alerts = len([case_alerts.raise_alert(ctx, d) for d in drafts])
+        details = {"transactions": aml_run.transactions, "findings": len(kept), "alerts": alerts}
+        ctx.audit("aml.run", subject=aml_run.id, details=details)
+    return Monitored(aml_run, kept, scans, alerts)
+
+
+def _alert_drafts(
+    pairs: list[tuple[str, AmlFinding]],
+    movements: dict[str, list[Movement]],
+    scans: list[dict[str, ScanResult]],
+) -> list[case_alerts.Draft]:
+    """The kept findings of the accounts a scan flagged, as draft alerts in the currency
+    of the scan that found each (services/cases/alerts.py), their paths drawn from that
+    currency's movements; built before the run's write unit opens."""
+    drafts = []
+    for code, rows in movements.items():
+        flagged = {a for by_code in scans if code in by_code for a in _flagged(by_code[code])}
+        findings = [
+            case_alerts.Finding(
+                f.account, f.typology, f.score_bp, f.first_seen, f.last_seen, f.evidence
+            )
+            for found_in, f in pairs
+            if found_in == code and f.account in flagged
+        ]
+        drafts += case_alerts.aml_drafts(code, findings, rows)
+    return drafts
+
+
+def _flagged(result: ScanResult) -> set[str]:
+    return {str(a) for a in result.flagged["account"].to_pylist()}
 
 
 def _scans(
@@ -122,7 +158,7 @@ def _scans(
     return {
         code: scan(
             engine,
-            _table([m for m in rows if start is None or m[4] >= start]),
+            movement_table([m for m in rows if start is None or m[4] >= start]),
             scan_params(code, base=params),
             model=aml_model.for_currency(model, code),
         )
@@ -130,18 +166,22 @@ def _scans(
     }
 
 
-def _first_each(findings: Iterable[AmlFinding]) -> list[AmlFinding]:
-    """One finding per account and typology: the first (the whole read-back's)."""
+def _first_each(
+    findings: Iterable[tuple[str, AmlFinding]],
+) -> list[tuple[str, AmlFinding]]:
+    """One finding per account and typology, with the currency of the scan that found
+    it: the first (the whole read-back's)."""
     seen: set[tuple[str, str]] = set()
     kept = []
-    for f in findings:
+    for code, f in findings:
         if (f.account, f.typology) not in seen:
             seen.add((f.account, f.typology))
-            kept.append(f)
+            kept.append((code, f))
     return kept
 
 
-def _table(rows: list[Movement]) -> pa.Table:
+def movement_table(rows: list[Movement]) -> pa.Table:
+    """The movements as a scan reads them (frame.SCHEMA)."""
     ids, sources, targets, amounts, times, devices = (
         (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [], [])
     )

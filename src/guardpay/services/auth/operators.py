@@ -20,7 +20,7 @@ from typing import Any
 
 from guardpay.domain.auth.passwords import login_password_problem
 from guardpay.domain.auth.records import Approval, Operator
-from guardpay.domain.auth.roles import Role, parse_role
+from guardpay.domain.auth.roles import Role, at_least, parse_role
 from guardpay.domain.auth.sessions import OPERATOR, IssuedSession
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
 from guardpay.errors import (
@@ -106,6 +106,12 @@ def operators_exist(uow: UnitOfWork) -> bool:
     """Whether any operator exists: `create_first_admin` would refuse (the CLI asks
     before it prompts for a password)."""
     return bool(uow.auth.operators())
+
+
+def operator_named(uow: UnitOfWork, name: str) -> Operator | None:
+    """The enabled operator of this login name, if any (the CLI acts as one)."""
+    found = uow.auth.operator_by_name(name.strip().lower())
+    return None if found is None or found.disabled_at is not None else found
 
 
 def list_operators(ctx: Context) -> list[Operator]:
@@ -217,6 +223,19 @@ def approve(ctx: Context, approval_id: str) -> Approval:
     ctx.uow.auth.save_approval(done)
     ctx.audit("approval.approved", subject=approval.id, details=details)
     return done
+
+
+def require_requester(ctx: Context, approval: Approval, role: Role | str) -> None:
+    """In a handler: refuse a request whose requester did not hold `role` (anyone may ask
+    through `POST /v1/operator/approvals`; an action that an analyst's endpoint asks for
+    must not be asked for by a viewer that way)."""
+    requester = ctx.uow.auth.operator(approval.requested_by)
+    if requester is None or not at_least(requester.role, parse_role(role)):
+        raise PermissionDenied(
+            f"this action must be requested by an operator with the {parse_role(role)} role "
+            "or above",
+            code="insufficient_role",
+        )
 
 
 def reject(ctx: Context, approval_id: str, reason: str = "") -> Approval:

@@ -20,6 +20,7 @@ from guardpay.security.keys import Keyring
 from guardpay.services.ledger import books, parts
 from guardpay.services.payments import escrow, red_packets
 from guardpay.services.platform.context import DEFAULT_SETTINGS, SYSTEM, Context
+from guardpay.services.reports import large_value
 from guardpay.storage.engine.db import Database
 from guardpay.storage.uow import unit_of_work
 
@@ -90,6 +91,12 @@ JOBS: list[Job] = [
         timedelta(minutes=1),
         _expire_reviews,
         "decline held payments whose risk review deadline passed",
+    ),
+    Job(
+        "large_value_report",
+        timedelta(hours=1),
+        large_value.file_due,
+        "file yesterday's large-value transaction report per profile (PBOC 2016 No. 3), once a day",
     ),
 ]
 

@@ -27,12 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from guardpay.domain.auth.sessions import USER
+from guardpay.domain.auth.sessions import USER, Session
 from guardpay.domain.ledger.chart import AccountCode
+from guardpay.domain.risk.features import StateProbe
 from guardpay.security.tokens import token_hash
 from guardpay.services.identity import facade as identity
 from guardpay.services.ledger import books as ledger
 from guardpay.services.payments import limits
+from guardpay.services.risk.engine import RiskEngine
 from guardpay.storage.uow import UnitOfWork
 
 WALLET = AccountCode.CUSTOMER_WALLET.name.lower()
@@ -53,10 +55,15 @@ class Ahead:
         return "Ahead(***)"
 
 
-def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> None:
+def read_ahead(
+    uow: UnitOfWork, requests: Sequence[Ahead], now: datetime, risk: RiskEngine | None = None
+) -> None:
     """The rows the batch's payments will read, one statement per table; `now` is the
-    time their limits will count from (a payment whose day began since reads its own)."""
-    sessions = uow.auth.read_sessions_ahead([token_hash(r.token.strip()) for r in requests])
+    time their limits will count from (a payment whose day began since reads its own).
+    With `risk`, the feature state's snapshots too (`RiskEngine.read_ahead`)."""
+    hashes = [token_hash(r.token.strip()) for r in requests]
+    by_token = uow.auth.read_sessions_ahead(hashes)
+    sessions = list(by_token.values())
     payers = sorted({s.subject_id for s in sessions if s.subject_kind == USER})
     if not payers:
         return
@@ -76,6 +83,24 @@ def read_ahead(uow: UnitOfWork, requests: Sequence[Ahead], now: datetime) -> Non
     _read_wallets_ahead(uow, requests, payers + payees)
     ips = [r.ip for r in requests if r.ip is not None]
     uow.risk.read_lists_ahead([*payers, *payees, *devices, *ips], now)
+    if risk is not None:
+        sessions_asked = [by_token.get(h) for h in hashes]
+        risk.read_ahead(uow, _probes(requests, sessions_asked, now))
+
+
+def _probes(
+    requests: Sequence[Ahead], sessions: Sequence[Session | None], now: datetime
+) -> list[StateProbe]:
+    """What risk control will ask the feature state about each transfer to a user named
+    by id (a payee named by phone, or a merchant, is known only once the payment runs)."""
+    return [
+        StateProbe(session.subject_id, now, session.device_id, r.ip, r.payee)
+        for r, session in zip(requests, sessions, strict=True)
+        if session is not None
+        and session.subject_kind == USER
+        and r.payee is not None
+        and r.payee.startswith("usr_")
+    ]
 
 
 def _read_wallets_ahead(uow: UnitOfWork, requests: Sequence[Ahead], users: list[str]) -> None:

@@ -62,6 +62,7 @@ from guardpay.errors import (
     StepUpRequired,
 )
 from guardpay.services.auth import facade as auth
+from guardpay.services.cases import alerts as case_alerts
 from guardpay.services.identity import facade as identity
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import wallets
@@ -488,6 +489,15 @@ def hold_for_review(ctx: Context, row: PaymentRow, verdict: Assessment, *, new: 
         "risk.review_opened",
         subject=verdict.row.id,
         details={"payment": row.id, "reasons": list(verdict.decision.reasons)},
+    )
+    case_alerts.from_review(
+        ctx,
+        decision_id=verdict.row.id,
+        payer=row.payer_id,
+        held=(row.id, row.payer_id, row.payee_id, row.amount, ctx.now(), row.device_id),
+        currency=row.currency,
+        score=verdict.decision.score,
+        reasons=verdict.decision.reasons,
     )
     return Payment(
         row,

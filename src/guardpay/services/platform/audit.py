@@ -88,6 +88,15 @@ def _chained(end: tuple[int, str], d: Draft) -> AuditEntry:
     )
 
 
+def hold_head(uow: UnitOfWork) -> None:
+    """Lock the chain's head now, before the row locks the caller takes next. Locks are
+    taken in one order (the ledger clock, then the audit head, then a case's rows): a
+    unit that would take the head only at its first entry, after a case row, could
+    deadlock with a batch of payments already holding the head (PostgreSQL)."""
+    if uow.audit_head is None:
+        uow.audit_head = uow.audit.lock_head()
+
+
 def record_many(uow: UnitOfWork, drafts: Sequence[Draft]) -> None:
     """Append entries in order, in one statement: for bulk loads (`bench api --prefill`),
     where an entry each is what is being built, not an action that happened now, so no

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +31,10 @@ from guardpay.domain.risk.decision import Decision, decide
 from guardpay.domain.risk.features import (
     RiskEvent,
     RiskRequest,
+    StateProbe,
     StateSnapshot,
     compute_features,
+    probe_key,
 )
 from guardpay.domain.risk.rules import RuleSet, evaluate, load_default_rule_set, load_rule_set_file
 from guardpay.domain.risk.schema import Value
@@ -40,6 +42,7 @@ from guardpay.errors import GuardpayError
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import timed_id
 from guardpay.storage.risk import DecisionRow
+from guardpay.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from guardpay.ml.model import TrainedModel
@@ -180,7 +183,9 @@ class RiskEngine:
     ) -> tuple[Decision, dict[str, Value], Any]:
         """Features, model and rules for one request; nothing recorded. Without a context
         (an offline replay) the model is whatever the model source holds."""
-        features = compute_features(req, self._snapshot(req))
+        ahead = None if ctx is None else ctx.uow.outside.get(probe_key(req))
+        snapshot = ahead if isinstance(ahead, StateSnapshot) else self._snapshot(req)
+        features = compute_features(req, snapshot)
         model = self.models.current(ctx)
         contributions: list[tuple[str, float]] = []
         score = None
@@ -204,21 +209,35 @@ class RiskEngine:
         self.state_failed = False
         return snapshot
 
+    def read_ahead(self, uow: UnitOfWork, probes: Sequence[StateProbe]) -> None:
+        """The snapshots a micro-batch's payments will ask for, in one call to the store
+        (with Redis, one round trip), kept in the batch's unit of work by probe; a payment
+        whose request differs (another second, a payee named by phone) asks for its own.
+        The batch's payments cannot see each other in them anyway: the state learns of a
+        payment only once its batch has committed. If the store cannot answer, nothing is
+        kept and each payment asks alone (and degrades alone, `_snapshot`)."""
+        try:
+            found = self.state.snapshot_many(probes)
+        except Exception as exc:  # only an optimisation: each payment asks for its own
+            log.warning("risk_state_read_ahead_failed", error_type=type(exc).__name__)
+            return
+        for probe, snapshot in zip(probes, found, strict=True):
+            uow.outside[probe_key(probe)] = snapshot
+
     def learn(self, ctx: Context, req: RiskRequest, *, accepted: bool) -> None:
         """After commit, tell the feature state what happened: `accepted` only when money
         moved (or the request went through), so an abandoned challenge or a held payment
         never makes a device or payee "known". A store failure is logged, never raised:
         the request already committed and its answer must stand."""
-        event = RiskEvent.from_request(req, accepted=accepted)
+        ctx.uow.after_commit_each(self._record, RiskEvent.from_request(req, accepted=accepted))
 
-        def record() -> None:
-            try:
-                self.state.record(event)
-            except Exception as exc:  # the commit stands; the features miss one event
-                self.state_failed = True
-                log.error("risk_state_record_failed", error_type=type(exc).__name__)
-
-        ctx.uow.after_commit(record)
+    def _record(self, events: list[RiskEvent]) -> None:
+        """A unit's events, in one call (a micro-batch's in one round trip)."""
+        try:
+            self.state.record_many(events)
+        except Exception as exc:  # the commit stands; the features miss these events
+            self.state_failed = True
+            log.error("risk_state_record_failed", error_type=type(exc).__name__)
 
     def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
         """Decide and record the decision, in this unit of work. The caller says what
