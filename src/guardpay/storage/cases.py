@@ -24,7 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     insert,
     select,
     text,
@@ -260,9 +259,6 @@ class CaseRepository:
             )
         query = query.order_by(a.created_at.desc(), a.id.desc()).limit(limit)
         return [_alert(r) for r in self.conn.execute(query).mappings()]
-
-    def count_alerts(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(alerts)).scalar_one())
 
     # ---- holds
 

@@ -113,7 +113,8 @@ def move(
 ) -> tuple[Case, list[Event]]:
     """Investigate, escalate or send back; the SLA clock restarts for the new status.
     Taking up an unassigned case assigns it to whoever took it up. `note`: the id of the
-    note that says why (free text stays out of the audit log, which nothing erases)."""
+    note that says why, if the caller has one (free text stays out of the audit log,
+    which nothing erases)."""
     if target is Status.CLOSED:
         raise ValueError("close a case with `close`: it needs a disposition")
     _require_move(case, target)

@@ -132,13 +132,7 @@ def _alert_drafts(
     drafts = []
     for code, rows in movements.items():
         flagged = {a for by_code in scans if code in by_code for a in _flagged(by_code[code])}
-        findings = [
-            case_alerts.Finding(
-                f.account, f.typology, f.score_bp, f.first_seen, f.last_seen, f.evidence
-            )
-            for found_in, f in pairs
-            if found_in == code and f.account in flagged
-        ]
+        findings = [f for found_in, f in pairs if found_in == code and f.account in flagged]
         drafts += case_alerts.aml_drafts(code, findings, rows)
     return drafts
 

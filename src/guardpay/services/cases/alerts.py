@@ -21,6 +21,7 @@ from guardpay.domain.cases.model import Case, Event
 from guardpay.services.platform import audit
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import timed_id
+from guardpay.storage.aml import AmlFinding
 
 #: how far back a review alert's path shows the payer's other movements
 REVIEW_LOOKBACK = timedelta(hours=24)
@@ -121,20 +122,8 @@ def from_review(
     return raise_alert(ctx, draft)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """An AML finding of a flagged account, as monitoring kept it."""
-
-    account: str
-    typology: str
-    score_bp: int
-    first_seen: datetime
-    last_seen: datetime
-    evidence: str
-
-
 def aml_drafts(
-    currency: str, findings: Iterable[Finding], movements: Sequence[Movement]
+    currency: str, findings: Iterable[AmlFinding], movements: Sequence[Movement]
 ) -> list[Draft]:
     """A draft alert per finding (the model's alone raise none), each with the money's
     path around the account. Pure and outside any transaction: a monitoring run builds

@@ -127,19 +127,18 @@ def escalate(ctx: Context, case_id: str, reason: str) -> Case:
     case = _locked(ctx, case_id)
     if case.status is Status.OPEN:  # taken up and escalated at once
         case = _save(ctx, *model.move(case, Status.INVESTIGATING, ctx.now(), by=me.id))
-    model.move(case, Status.ESCALATED, ctx.now(), by=me.id)  # refused before any note
-    note = _why(ctx, case, me.id, reason)
-    return _save(ctx, *model.move(case, Status.ESCALATED, ctx.now(), by=me.id, note=note))
+    return _save(
+        ctx,
+        *_noted(ctx, case, me.id, reason, model.move(case, Status.ESCALATED, ctx.now(), by=me.id)),
+    )
 
 
 def send_back(ctx: Context, case_id: str, reason: str) -> Case:
     """An escalated case back to its investigation (a supervisor's call)."""
     me = require_role(ctx, Role.SUPERVISOR)
     case = _locked(ctx, case_id)
-    model.move(case, Status.INVESTIGATING, ctx.now(), by=me.id)  # refused before any note
-    note = _why(ctx, case, me.id, reason)
-    moved = model.move(case, Status.INVESTIGATING, ctx.now(), by=me.id, note=note)
-    return _save(ctx, *moved)
+    moved = model.move(case, Status.INVESTIGATING, ctx.now(), by=me.id)
+    return _save(ctx, *_noted(ctx, case, me.id, reason, moved))
 
 
 def close(ctx: Context, case_id: str, disposition: str, reason: str) -> Case:
@@ -153,9 +152,8 @@ def close(ctx: Context, case_id: str, disposition: str, reason: str) -> Case:
     case = _locked(ctx, case_id)
     if case.status is Status.ESCALATED:
         me = require_role(ctx, Role.SUPERVISOR)
-    model.close(case, verdict, ctx.now(), by=me.id, reason=reason)  # refused before a note
-    note = _why(ctx, case, me.id, reason)
-    done, events = model.close(case, verdict, ctx.now(), by=me.id, reason=reason, note=note)
+    closed = model.close(case, verdict, ctx.now(), by=me.id, reason=reason)
+    done, events = _noted(ctx, case, me.id, reason, closed)
     events[0].details["labelled"] = labelled
     return _save(ctx, done, events)
 
@@ -192,9 +190,18 @@ def _note(ctx: Context, case: Case, author: str, body: str) -> Note:
     return note
 
 
-def _why(ctx: Context, case: Case, author: str, reason: str) -> str | None:
-    """A step's reason, kept as a note (its id goes to the audit log, not its text)."""
-    return _note(ctx, case, author, reason).id if reason.strip() else None
+def _noted(
+    ctx: Context,
+    case: Case,
+    author: str,
+    reason: str,
+    step: tuple[Case, list[model.Event]],
+) -> tuple[Case, list[model.Event]]:
+    """A step, once the workflow allowed it, with its reason kept as a note: the step's
+    event names the note, and the audit log never holds the free text."""
+    done, events = step
+    events[0].details["note"] = _note(ctx, case, author, reason).id if reason.strip() else None
+    return done, events
 
 
 def _locked(ctx: Context, case_id: str) -> Case:
