@@ -159,5 +159,8 @@ def test_reports_are_filed_listed_and_downloaded_as_recorded(world: World) -> No
     assert hashlib.sha256(csv_file.content).hexdigest() == shown["sha256_csv"]
     json_file = api.get(f"/v1/reports/{report}/file.json", analyst)
     assert hashlib.sha256(json_file.content).hexdigest() == shown["sha256_json"]
+    viewer = _operator(api, "vera", "viewer")
+    assert api.get(f"/v1/reports/{report}", viewer).status_code == 200  # ids only
+    error_of(api.get(f"/v1/reports/{report}/file.csv", viewer), 403, "insufficient_role")
     error_of(api.get("/v1/reports/rpt_nope", analyst), 404, "report_not_found")
     error_of(api.get("/v1/reports", alice.token), 403, "operator_required")

@@ -23,6 +23,7 @@ from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import unit_of_work
 
 if TYPE_CHECKING:  # types only: the records come from the services
+    from guardpay.services.reports.files import Files
     from guardpay.storage.reports import ReportRecord
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
@@ -50,12 +51,13 @@ def large_value_report(
         with unit_of_work(db) as uow:
             c = Context(uow, cli.keyring(), SYSTEM)
             record = large_value.file(c, large_value.profile_named(profile), when)
+            made = reports.files_of(c, record)
     except GuardpayError as exc:
         err_console.print(f"[bold red]error[/] ({exc.code}): {escape(exc.message)}")
         raise typer.Exit(1) from None
     finally:
         db.dispose()
-    _done(record, out, json_out)
+    _done(record, made, out, json_out)
 
 
 @app.command("str")
@@ -70,17 +72,18 @@ def draft_str(
     """Draft a suspicious-transaction report from a case, and ask for it to be filed (a
     supervisor other than you approves the filing)."""
 
-    def work(c: Context) -> tuple[ReportRecord, str]:
+    def work(c: Context) -> tuple[ReportRecord, Files, str]:
         record = suspicious.draft(c, case_id, narrative)
-        return record, suspicious.request_filing(c, record.id).id
+        asked = suspicious.request_filing(c, record.id).id
+        return record, reports.files_of(c, record), asked
 
-    record, approval = as_operator(ctx, operator, work)
+    record, made, approval = as_operator(ctx, operator, work)
     if not json_out:
         console.print(
             f"drafted {record.id}, due {record.deadline_at}; filing approval {approval}: "
             f"POST /v1/operator/approvals/{approval}/approve"
         )
-    _done(record, out, json_out, {"approval_id": approval})
+    _done(record, made, out, json_out, {"approval_id": approval})
 
 
 @app.command("export")
@@ -92,14 +95,22 @@ def export(
     json_out: bool = JSON,
 ) -> None:
     """A recorded report's files, byte for byte those whose hashes were filed."""
-    record = as_operator(ctx, operator, lambda c: reports.get(c, report_id))
-    _done(record, out, json_out)
+
+    def work(c: Context) -> tuple[ReportRecord, Files]:
+        record = reports.get(c, report_id)
+        return record, reports.files_of(c, record)
+
+    record, made = as_operator(ctx, operator, work)
+    _done(record, made, out, json_out)
 
 
 def _done(
-    record: ReportRecord, out: Path | None, json_out: bool, extra: dict[str, str] | None = None
+    record: ReportRecord,
+    made: Files,
+    out: Path | None,
+    json_out: bool,
+    extra: dict[str, str] | None = None,
 ) -> None:
-    made = reports.files_of(record)
     written: list[str] = []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

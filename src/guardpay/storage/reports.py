@@ -1,7 +1,12 @@
 """Regulatory reports as filed (services/reports): what was reported, when, by whom, and
 the SHA-256 of the exported files, which the audit log keeps too. The report's content is
 kept as the canonical JSON it was rendered from, so a download later gives the very bytes
-whose hash was recorded."""
+whose hash was recorded.
+
+The customers' identities a report names (legal name, document) are kept apart from its
+content, in `report_identities`, sealed under the platform's reports key rather than the
+person's own (see services/reports/identities.py for why), so the content stays free of
+personal data and the identities are readable only through the vault."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from guardpay.storage.encrypted import EncryptedColumn, register
 from guardpay.storage.engine.db import as_utc
 from guardpay.storage.schema import metadata
 
@@ -45,6 +51,18 @@ regulatory_reports = Table(
     Index("ix_regulatory_reports_subject", "kind", "subject"),
     Index("ix_regulatory_reports_created", "created_at"),
 )
+
+report_identities = Table(
+    "report_identities",
+    metadata,
+    Column("id", String(130), primary_key=True),  # report id "/" customer
+    Column("report_id", String(40), nullable=False),
+    Column("customer", String(80), nullable=False),
+    Column("sealed_for", String(40), nullable=False),  # the vault subject: platform:reports
+    Column("identity_enc", Text, nullable=False),  # vault token of the identity's JSON
+    Index("ix_report_identities_report", "report_id"),
+)
+register(EncryptedColumn("report_identities", "id", "sealed_for", "identity_enc", "identity"))
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,27 @@ class ReportRepository:
             query = query.where(t.c.kind == kind)
         query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
         return [_report(r) for r in self.conn.execute(query).mappings()]
+
+    def add_identities(self, report_id: str, sealed_for: str, sealed: dict[str, str]) -> None:
+        """Each customer's sealed identity, as the report names them."""
+        if sealed:
+            rows = [
+                {
+                    "id": f"{report_id}/{c}",
+                    "report_id": report_id,
+                    "customer": c,
+                    "sealed_for": sealed_for,
+                    "identity_enc": t,
+                }
+                for c, t in sealed.items()
+            ]
+            self.conn.execute(insert(report_identities), rows)
+
+    def identities(self, report_id: str) -> dict[str, str]:
+        """customer -> sealed identity, of one report."""
+        t = report_identities
+        query = select(t.c.customer, t.c.identity_enc).where(t.c.report_id == report_id)
+        return {str(r[0]): str(r[1]) for r in self.conn.execute(query)}
 
 
 def _report(row: Any) -> ReportRecord:

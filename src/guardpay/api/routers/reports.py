@@ -7,7 +7,8 @@
 - `GET /v1/reports`, `GET /v1/reports/{id}`: what was reported, when, by whom, the
   SHA-256 of its files (also in the audit log) and, for a draft, its deadline;
   `GET /v1/reports/{id}/file.csv|json`: the files, byte for byte those whose hashes were
-  recorded.
+  recorded, with the identities of the customers they name (an analyst or above; each
+  download is audited).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def get_report(op: OperatorCaller, report_id: PathId) -> ReportViewOut:
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}, **errors(401, 403, 404)},
 )
 def report_file(op: OperatorCaller, report_id: PathId, kind: Literal["csv", "json"]) -> Response:
-    made = reports.files_of(reports.get(op.ctx, report_id))
+    made = reports.files_of(op.ctx, reports.get(op.ctx, report_id))
     data, media = (made.csv, "text/csv") if kind == "csv" else (made.json, "application/json")
     name = f"{report_id}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -1,7 +1,10 @@
-"""A report's files, rendered from its stored content: the JSON exactly as stored (sorted
-keys, compact), and a CSV of its rows, UTF-8, a header first. The same content always
-renders the same bytes, so the SHA-256 recorded when it was filed identifies the files
-a regulator received."""
+"""A report's files, rendered from its stored content and the identities it names: the
+JSON (sorted keys, compact) with an `identities` object beside the content, and a CSV
+of its rows, UTF-8, a header first, each row followed by the identity columns of the
+customers it names (the content's `identity_columns`: row field -> column prefix). The
+same content and identities always render the same bytes, so the SHA-256 recorded when
+it was filed identifies the files a regulator received. A report made before identities
+were kept (no `identity_columns`) renders exactly as it did."""
 
 from __future__ import annotations
 
@@ -9,26 +12,50 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+#: what each named customer's identity holds, in its columns' order
+IDENTITY = ("name", "document_type", "document_country", "document_number", "phone")
 
 
 def canonical(content: dict[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def json_bytes(stored: str) -> bytes:
-    return stored.encode()
+@dataclass(frozen=True)
+class Files:
+    csv: bytes
+    json: bytes
 
 
-def csv_bytes(stored: str) -> bytes:
-    """The `rows` of the content, one CSV line each, columns as `columns` names them."""
+def render(stored: str, identities: Mapping[str, Mapping[str, str | None]]) -> Files:
     content = json.loads(stored)
+    named = content.get("identity_columns")
+    if named is None:
+        return Files(_csv(content, {}, {}), stored.encode())
+    with_ids = content | {"identities": {c: dict(identities[c]) for c in sorted(identities)}}
+    return Files(_csv(content, named, identities), canonical(with_ids).encode())
+
+
+def _csv(
+    content: dict[str, Any],
+    named: Mapping[str, str],
+    identities: Mapping[str, Mapping[str, str | None]],
+) -> bytes:
+    """The `rows` of the content, one CSV line each, columns as `columns` names them,
+    then `<prefix>_<field>` of the identity of each customer a row names."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     columns = content["columns"]
-    writer.writerow(columns)
+    extra = [(f, f"{prefix}_{part}", part) for f, prefix in named.items() for part in IDENTITY]
+    writer.writerow([*columns, *(name for _, name, _ in extra)])
     for row in content["rows"]:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        cells = [_cell(row.get(c)) for c in columns]
+        for field, _, part in extra:
+            cells.append(_cell(identities.get(str(row.get(field)), {}).get(part)))
+        writer.writerow(cells)
     return out.getvalue().encode()
 
 

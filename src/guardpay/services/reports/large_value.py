@@ -27,7 +27,7 @@ from guardpay.services.platform import audit
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import timed_id
-from guardpay.services.reports import files
+from guardpay.services.reports import files, identities
 from guardpay.storage.reports import ReportRecord
 
 KIND = "large_value"
@@ -97,19 +97,23 @@ def file(ctx: Context, profile: Profile, day: date) -> ReportRecord:
         "thresholds": profile.thresholds,
         "inclusive": profile.inclusive,
         "columns": COLUMNS,
+        "identity_columns": {"customer": "customer"},
         "rows": [_row(r, profile) for r in rows],
     }
     stored = files.canonical(content)
     now = ctx.now()
+    report_id = timed_id("rpt", now)
+    identities.keep(ctx, report_id, (r.leg.customer for r in rows))
+    made = identities.files(ctx, report_id, stored)
     record = ReportRecord(
-        id=timed_id("rpt", now),
+        id=report_id,
         kind=KIND,
         subject=f"{profile.name}:{day.isoformat()}",
         status="filed",
         rows=len(rows),
         content=stored,
-        sha256_csv=files.sha256(files.csv_bytes(stored)),
-        sha256_json=files.sha256(files.json_bytes(stored)),
+        sha256_csv=files.sha256(made.csv),
+        sha256_json=files.sha256(made.json),
         created_by=ctx.actor.label,
         created_at=now,
         filed_by=ctx.actor.label,

@@ -1,21 +1,16 @@
-"""Looking at what was reported, for operators: the records and their files."""
+"""Looking at what was reported, for operators: the records (any operator: their content
+names customers by id only) and their files (an analyst or above: they carry the
+customers' identities, so each download is audited)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from guardpay.domain.auth.roles import Role
 from guardpay.errors import NotFound
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
-from guardpay.services.reports import files
+from guardpay.services.reports import identities
+from guardpay.services.reports.files import Files, sha256
 from guardpay.storage.reports import ReportRecord
-
-
-@dataclass(frozen=True)
-class Files:
-    csv: bytes
-    json: bytes
 
 
 def get(ctx: Context, report_id: str) -> ReportRecord:
@@ -31,6 +26,12 @@ def latest(ctx: Context, kind: str | None = None, limit: int = 100) -> list[Repo
     return ctx.uow.reports.latest(kind, limit)
 
 
-def files_of(record: ReportRecord) -> Files:
-    """The report's files, byte for byte those whose hashes were recorded at filing."""
-    return Files(files.csv_bytes(record.content), files.json_bytes(record.content))
+def files_of(ctx: Context, record: ReportRecord) -> Files:
+    """The report's files, byte for byte those whose hashes were recorded at filing: to
+    an analyst or above, or the system (a job, the CLI on the server)."""
+    if ctx.actor.kind != "system":
+        require_role(ctx, Role.ANALYST)
+    made = identities.files(ctx, record.id, record.content)
+    details = {"sha256_csv": sha256(made.csv), "sha256_json": sha256(made.json)}
+    ctx.audit("report.files_read", subject=record.id, details=details)
+    return made

@@ -27,7 +27,7 @@ from guardpay.services.cases.alerts import audit_case
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import timed_id
-from guardpay.services.reports import files
+from guardpay.services.reports import files, identities
 from guardpay.storage.reports import ReportRecord
 
 KIND = "str"
@@ -73,8 +73,10 @@ def draft(ctx: Context, case_id: str, narrative: str) -> ReportRecord:
     alerts = ctx.uow.cases.alerts_of(case.id)
     now = ctx.now()
     content = _content(case, alerts, told[:10_000], me.id, now)
+    report_id = timed_id("rpt", now)
+    identities.keep(ctx, report_id, content["accounts"])
     record = ReportRecord(
-        id=timed_id("rpt", now),
+        id=report_id,
         kind=KIND,
         subject=case.id,
         status=DRAFT,
@@ -126,12 +128,13 @@ def _file(ctx: Context, approval: Approval) -> Mapping[str, Any]:
             code="four_eyes_same_operator",
         )
     now = ctx.now()
+    made = identities.files(ctx, record.id, record.content)
     filed = ReportRecord(
         **{
             **record.__dict__,
             "status": FILED,
-            "sha256_csv": files.sha256(files.csv_bytes(record.content)),
-            "sha256_json": files.sha256(files.json_bytes(record.content)),
+            "sha256_csv": files.sha256(made.csv),
+            "sha256_json": files.sha256(made.json),
             "filed_by": ctx.actor.label,
             "filed_at": now,
         }
@@ -195,6 +198,7 @@ def _content(
         "drafted_by": by,
         "drafted_at": now.isoformat(),
         "columns": COLUMNS,
+        "identity_columns": {"source": "source", "target": "target"},
         "rows": sorted(edges.values(), key=lambda r: (r["at"], r["transaction_id"])),
     }
 
