@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck pytest bench clean java
+.PHONY: demo test lint typecheck pytest bench clean java chromium
 
 $(VENV): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("guardpay needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -15,7 +15,7 @@ $(VENV): pyproject.toml requirements.lock
 demo: $(VENV)
 	$(BIN)/guardpay demo --port $(PORT)
 
-test: $(VENV) java
+test: $(VENV) java chromium
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
@@ -30,8 +30,16 @@ java:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
 
+# The screens' end-to-end tests drive Debian's Chromium with Playwright (tools here cannot
+# download their own browser): installed from Debian's packages when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Chromium for the browser tests (Debian's chromium)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 bench: $(VENV)
 	$(BIN)/guardpay bench ledger --backend sqlite --json
 
 clean:
-	rm -rf $(VENV) guardpay-data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) guardpay-data .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -18,7 +18,7 @@ from guardpay import __version__
 from guardpay.adapters.bank import BankCallback, BankChannel, Chaos, FakeBank
 from guardpay.adapters.kyc import Kyc
 from guardpay.adapters.sms import FakeSms, SmsSender
-from guardpay.api import asgi, docs, errors, idempotency, metrics
+from guardpay.api import asgi, docs, errors, idempotency, metrics, web
 from guardpay.api.deps import keyring_of, opens_own_unit
 from guardpay.api.gate import WriteGate
 from guardpay.api.idempotency import IdempotencySettings
@@ -235,7 +235,7 @@ def create_app(
     app.state.clock = clock or utc_now
     app.state.risk = risk if risk is not None else engine_from_settings(settings)
     _adapters(app, keyring, kyc, sms, bank, bank_secret, settings)
-    errors.install(app)
+    errors.install(app, web.refusal_page)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors;
     # the write gate admits a request before its idempotency claim (a write) is made, and a
     # request holding control characters is refused before either (api/text_guard.py).
@@ -254,6 +254,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     docs.install(app)
+    web.install(app)
     setattr(
         app.state,
         idempotency.IN_ENDPOINT,

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
@@ -258,8 +258,18 @@ def document(spec: dict[str, Any]) -> None:
         schemas.pop(unused, None)
 
 
-def install(app: FastAPI) -> None:
+#: renders a refusal as a page for a request to the console or the wallet (api/web), or
+#: None for an API request: (request, status, code, message)
+PageRenderer = Callable[[Request, int, str, str], Response | None]
+
+
+def install(app: FastAPI, page: PageRenderer | None = None) -> None:
+    """The handlers; `page`, given, answers the screens' refusals as pages, with the
+    same status and code as the API's body."""
     amend_openapi(app, document)
+
+    def shown(request: Request, status: int, code: str, message: str) -> Response | None:
+        return None if page is None else page(request, status, code, message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -269,7 +279,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("api_error", "internal_error", "internal error"), 500)
 
     @app.exception_handler(GuardpayError)
-    async def _guardpay(_: Request, exc: GuardpayError) -> JSONResponse:
+    async def _guardpay(request: Request, exc: GuardpayError) -> Response:
+        as_page = shown(request, status_of(exc), exc.code, exc.message)
+        if as_page is not None:
+            return as_page
         extra: dict[str, object] = {}
         if isinstance(exc, StepUpRequired):  # what the client must answer, and with what
             extra["step_up"] = {"challenge_id": exc.challenge_id, "methods": exc.methods}
@@ -277,10 +290,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_of(exc), headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         message = str(first.get("msg", "invalid request"))
+        as_page = shown(request, 400, "parameter_invalid", f"{param}: {message}")
+        if as_page is not None:
+            return as_page
         return JSONResponse(
             error_body("invalid_request_error", "parameter_invalid", message, param), 400
         )

@@ -138,8 +138,9 @@ def _serve(world: DemoWorld, settings: Settings, port: int) -> None:
         f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}"
     )
     console.print(
-        f"Analyst login (operator console, POST /v1/operator/sessions): name {ANALYST_NAME}, "
-        f"password {ANALYST_SECRET}"
+        f"Analyst login (console: {base}/console, or POST /v1/operator/sessions): name "
+        f"{ANALYST_NAME}, password {ANALYST_SECRET}; the console then sets up an "
+        "authenticator app (TOTP) at the first sign-in"
     )
     console.print(
         "SMS: the console backend (development): codes (a new device's login step-up) are "

@@ -77,6 +77,15 @@ auth_totp = Table(
     _at("confirmed_at", True),
     Column("last_step", BigInteger, nullable=True),
 )
+auth_operator_totp = Table(  # an operator's authenticator app: the console's second factor
+    "auth_operator_totp",
+    metadata,
+    Column("operator_id", Ref, ForeignKey("auth_operators.id"), primary_key=True),
+    Column("secret", String(255), nullable=False),
+    _at("created_at"),
+    _at("confirmed_at", True),
+    Column("last_step", BigInteger, nullable=True),
+)
 auth_failures = Table(
     "auth_failures",
     metadata,
@@ -164,7 +173,10 @@ auth_approvals = Table(
     Index("ix_auth_approvals_status", "status", "requested_at"),
 )
 
-register(EncryptedColumn("auth_totp", "user_id", "user_id", "secret", "totp_secret"))
+register(
+    EncryptedColumn("auth_totp", "user_id", "user_id", "secret", "totp_secret"),
+    EncryptedColumn("auth_operator_totp", "operator_id", "operator_id", "secret", "totp_secret"),
+)
 
 _TIMES = frozenset(
     c.name
@@ -263,19 +275,24 @@ class AuthRepository:
         self.conn.execute(query)
 
     # -- TOTP ----------------------------------------------------------------------------
-    def totp(self, user_id: str) -> TotpState | None:
-        row = self._one(auth_totp, lock=True, user_id=user_id)
+    def totp(self, user_id: str, *, operator: bool = False) -> TotpState | None:
+        """A user's (or, `operator`, an operator's) authenticator, locked for the step."""
+        table, key = (auth_operator_totp, "operator_id") if operator else (auth_totp, "user_id")
+        row = self._one(table, lock=True, **{key: user_id})
         if row is None:
             return None
         values = _row(row)
         values["secret_token"] = values.pop("secret")
+        values["user_id"] = values.pop(key)
         return TotpState(**values)
 
-    def save_totp(self, state: TotpState) -> None:
+    def save_totp(self, state: TotpState, *, operator: bool = False) -> None:
+        table, key = (auth_operator_totp, "operator_id") if operator else (auth_totp, "user_id")
         values = _db(state.__dict__)
         values["secret"] = values.pop("secret_token")
-        self.conn.execute(delete(auth_totp).where(auth_totp.c.user_id == state.user_id))
-        self.conn.execute(insert(auth_totp), values)
+        values[key] = values.pop("user_id")
+        self.conn.execute(delete(table).where(table.c[key] == state.user_id))
+        self.conn.execute(insert(table), values)
 
     # -- sessions ------------------------------------------------------------------------
     def add_session(self, session: Session, token_hash: str) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from guardpay.errors import GuardpayError
 from guardpay.services.auth import facade as auth
-from guardpay.services.auth.operators import create_operator, operator_login
+from guardpay.services.auth.operator_login import operator_login
+from guardpay.services.auth.operators import create_operator
 from guardpay.services.identity.users import register_user
 from guardpay.storage.engine.db import Database
 from tests.security.auth_fixtures import (

@@ -17,6 +17,7 @@ from guardpay.errors import (
 )
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth import operators as ops
+from guardpay.services.auth.operator_login import operator_login
 from guardpay.services.platform.context import Actor, Context
 from tests.security.auth_fixtures import (
     World,
@@ -116,24 +117,24 @@ def test_creating_operators(world: World, staff: dict[str, Operator]) -> None:
 
 
 def test_console_login_and_its_limits(world: World, staff: dict[str, Operator]) -> None:
-    issued = world.run(ops.operator_login, "SAM", SECRET, actor=Actor(ip="10.8.0.9"))
+    issued = world.run(operator_login, "SAM", SECRET, actor=Actor(ip="10.8.0.9"))
     session = world.run(auth.authenticate, issued.token)
     assert (session.subject_kind, session.subject_id) == ("operator", staff["sam"].id)
     for who in ("sam", "nobody"):
         with pytest.raises(AuthenticationFailed) as wrong:
-            world.run(ops.operator_login, who, "Not-it-at-all-1")
+            world.run(operator_login, who, "Not-it-at-all-1")
         assert wrong.value.code == "invalid_credentials"
         assert wrong.value.message == "the name or the password is wrong"
     for _ in range(4):
         with pytest.raises(AuthenticationFailed):
-            world.run(ops.operator_login, "sam", "Not-it-at-all-1")
+            world.run(operator_login, "sam", "Not-it-at-all-1")
     with pytest.raises(RateLimited):
-        world.run(ops.operator_login, "sam", SECRET)
+        world.run(operator_login, "sam", SECRET)
     world.clock.advance(minutes=15)
-    world.run(ops.operator_login, "sam", SECRET)
+    world.run(operator_login, "sam", SECRET)
     long_name = "x" * 80  # the longest name still fits the failure log's key
     with pytest.raises(AuthenticationFailed):
-        world.run(ops.operator_login, long_name, SECRET)
+        world.run(operator_login, long_name, SECRET)
 
 
 def test_four_eyes_runs_the_action_on_a_second_approval(
@@ -211,7 +212,7 @@ def test_a_requester_cannot_lower_the_bar(world: World, staff: dict[str, Operato
 def test_disabling_an_operator_ends_their_sessions(
     world: World, staff: dict[str, Operator]
 ) -> None:
-    issued = world.run(ops.operator_login, "alan", SECRET)
+    issued = world.run(operator_login, "alan", SECRET)
     asked = _request(
         world, "operator.disable", {"operator_id": staff["alan"].id}, "admin", staff["sam"]
     )
@@ -221,7 +222,7 @@ def test_disabling_an_operator_ends_their_sessions(
     with pytest.raises(PermissionDenied):
         world.run(ops.require_role, "viewer", actor=_as(staff["alan"]))
     with pytest.raises(AuthenticationFailed):
-        world.run(ops.operator_login, "alan", SECRET)
+        world.run(operator_login, "alan", SECRET)
 
 
 def test_a_failing_action_leaves_the_request_pending(

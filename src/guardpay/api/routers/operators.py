@@ -19,6 +19,7 @@ from guardpay.api.routers.common import IssuedOut, ListOut, PathId, Secret, erro
 from guardpay.api.routers.users import UserOut
 from guardpay.domain.auth.records import Approval, Operator
 from guardpay.services.auth import operators
+from guardpay.services.auth.operator_login import operator_login
 from guardpay.services.identity import facade as identity
 from guardpay.services.platform import access
 
@@ -30,14 +31,22 @@ Role = Literal["viewer", "analyst", "supervisor", "admin"]
 class OperatorLoginIn(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     password: Secret
+    totp_code: str | None = Field(
+        None,
+        min_length=6,
+        max_length=8,
+        description="The authenticator app's code, once the operator has set one up",
+    )
 
 
 @router.post(
     "/sessions", status_code=201, response_model=IssuedOut, responses=errors(400, 401, 429)
 )
 def login(ctx: RequestContext, body: OperatorLoginIn) -> IssuedOut:
-    """A console session (same failure limits as user login)."""
-    return IssuedOut.of(operators.operator_login(ctx, body.name, body.password.get_secret_value()))
+    """A console session (same failure limits as user login); an operator with an
+    authenticator app gives its code too (`totp_required`)."""
+    password = body.password.get_secret_value()
+    return IssuedOut.of(operator_login(ctx, body.name, password, body.totp_code))
 
 
 class OperatorIn(BaseModel):

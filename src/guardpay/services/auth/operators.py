@@ -21,21 +21,18 @@ from typing import Any
 from guardpay.domain.auth.passwords import login_password_problem
 from guardpay.domain.auth.records import Approval, Operator
 from guardpay.domain.auth.roles import Role, at_least, parse_role
-from guardpay.domain.auth.sessions import OPERATOR, IssuedSession
-from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
+from guardpay.domain.auth.sessions import OPERATOR
 from guardpay.errors import (
-    AuthenticationFailed,
     Conflict,
     InvalidRequest,
     NotFound,
     OperatorsExist,
     PermissionDenied,
-    RateLimited,
 )
 from guardpay.security.passwords import hasher
 from guardpay.security.tokens import new_id
 from guardpay.services.auth import support
-from guardpay.services.auth.sessions import issue_session, revoke_all_sessions
+from guardpay.services.auth.sessions import revoke_all_sessions
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 from guardpay.storage.uow import UnitOfWork
@@ -119,37 +116,6 @@ def list_operators(ctx: Context) -> list[Operator]:
     if ctx.actor.kind != "system":
         require_role(ctx, Role.VIEWER)
     return ctx.uow.auth.operators()
-
-
-def operator_login(
-    ctx: Context, name: str, password: str, *, settings: AuthSettings = DEFAULT_SETTINGS
-) -> IssuedSession:
-    """A console session, under the same failure limits as user login."""
-    login = name.strip().lower()
-    account = f"operator:{login}"
-    try:
-        support.check_login_limits(ctx, account, settings.login_limits)
-    except RateLimited:
-        ctx.audit("auth.login_failed", outcome="rate_limited", details={"operator": login})
-        ctx.uow.keep()
-        raise
-    operator = ctx.uow.auth.operator_by_name(login)
-    usable = operator is not None and operator.disabled_at is None
-    ok = hasher().check(operator.password_hash if usable and operator else None, password)
-    if operator is None or not ok:
-        support.record_login_failure(ctx, account, settings.login_limits)
-        ctx.audit(
-            "auth.login_failed",
-            subject=operator.id if operator else None,
-            outcome="failed",
-            details={"operator": login},
-        )
-        ctx.uow.keep()  # the failure counted
-        raise AuthenticationFailed("the name or the password is wrong", code="invalid_credentials")
-    ctx.uow.auth.clear_failures(support.LOGIN_ACCOUNT, account)
-    issued = issue_session(ctx, OPERATOR, operator.id, settings=settings)
-    ctx.audit("auth.login", subject=operator.id, details={"session_id": issued.session.id})
-    return issued
 
 
 # -- four eyes ----------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""The console through HTTP, as a browser uses it, on SQLite and PostgreSQL: signing in
+with a password and an authenticator code, working a held transfer's case to a freeze a
+second operator approves, and what it refuses: a page without a session, a form without
+its CSRF token, a viewer's action, an analyst approving their own request, a user's
+session."""
+
+from __future__ import annotations
+
+import re
+
+from guardpay.api.web.session import SESSION_COOKIE
+from tests.api.api_fixtures import Api
+from tests.api.api_fixtures import api_fixture as api_fixture
+from tests.api.test_payments_api import BOB, World
+from tests.api.test_payments_api import world as world
+from tests.api.test_risk_api import NIGHT, _class_ii, _send
+from tests.api.web.console_fixtures import Console, operator
+
+
+def held_case(world: World) -> tuple[Api, str, str]:
+    """Alice's ¥6,000 at night, held for review: (api, her id, the transfer's id)."""
+    api, alice, _, _ = world
+    _class_ii(api, alice.id, 19_500_00)
+    api.clock.at = NIGHT
+    held = _send(api, alice.token, BOB, 6_000_00)
+    assert held["status"] == "processing"
+    return api, alice.id, str(held["id"])
+
+
+def case_link(console: Console) -> str:
+    queue = console.get("/console/alerts")
+    assert queue.status_code == 200, queue.text
+    found = re.search(r'href="(/console/cases/case_[^"]+)"', queue.text)
+    assert found, queue.text
+    return found.group(1)
+
+
+def refusal(page: object, status: int, code: str) -> None:
+    text = getattr(page, "text", "")
+    assert getattr(page, "status_code", None) == status, text
+    assert f"<code>{code}</code>" in text
+
+
+def test_an_analyst_works_a_case_and_a_supervisor_approves_the_freeze(world: World) -> None:
+    api, alice, transfer = held_case(world)
+    alma, sam = operator(api, "alma", "analyst"), operator(api, "sam", "supervisor")
+    alma.sign_in()
+    case = case_link(alma)
+    page = alma.get(case)
+    assert 'class="edge fired"' in page.text  # the held transfer, drawn and highlighted
+    assert transfer in page.text
+    assert alice in page.text
+
+    assert alma.post(f"{case}/investigate").status_code == 303
+    assert alma.post(f"{case}/note", {"body": "night transfer to a new payee"}).status_code == 303
+    alma.get(case)
+    assert alma.post(f"{case}/freeze", {"reason": "mule suspected"}).status_code == 303
+    waiting = alma.get("/console/approvals")
+    [asked] = re.findall(r"<code>(apr_[^<]+)</code>", waiting.text)
+    assert "/approve" not in waiting.text  # an analyst approves nothing: no button...
+    approval = f"/console/approvals/{asked}"
+    refusal(alma.post(f"{approval}/approve"), 403, "four_eyes_same_operator")  # ...nor a POST
+
+    sam.sign_in()
+    sam.get("/console/approvals")
+    assert sam.post(f"{approval}/approve").status_code == 303
+    page = sam.get(case).text
+    notes, trail = page.split('id="notes-h"')[1].split('id="audit-trail"')
+    assert "night transfer to a new payee" in notes
+    for step in ("case.status_changed", "case.note_added", "case.account_frozen"):
+        assert step in trail
+
+
+def test_a_viewer_reads_but_cannot_act(world: World) -> None:
+    api, _, _ = held_case(world)
+    vera = operator(api, "vera", "viewer")
+    vera.sign_in()
+    case = case_link(vera)
+    page = vera.get(case)
+    assert page.status_code == 200
+    assert 'id="take-up"' not in page.text  # no buttons she may not press...
+    refusal(vera.post(f"{case}/investigate"), 403, "insufficient_role")  # ...nor their POSTs
+
+
+def test_pages_need_a_console_session_and_forms_their_token(world: World) -> None:
+    api, alice_token = world[0], world[1].token
+    alma = operator(api, "alma", "analyst")
+    for path in ("/console", "/console/alerts", "/console/cases/case_x", "/console/approvals"):
+        away = alma.get(path)
+        assert (away.status_code, away.headers["location"]) == (303, "/console/login")
+    alma.client.cookies.set(SESSION_COOKIE, alice_token, domain="127.0.0.1", path="/console")
+    assert alma.get("/console").headers["location"] == "/console/login"  # a user's session
+    alma.client.cookies.clear()
+    alma.sign_in()
+    assert alma.get("/console").status_code == 200
+    refusal(alma.post("/console/logout", csrf=False), 403, "csrf_failed")
+    refusal(
+        alma.post("/console/cases/case_x/investigate", {"csrf": "forged"}, csrf=False),
+        403,
+        "csrf_failed",
+    )
+    assert alma.post("/console/logout").headers["location"] == "/console/login"
+    assert alma.get("/console").headers["location"] == "/console/login"  # signed out
+
+
+def test_signing_in_takes_the_right_code_and_counts_wrong_ones(world: World) -> None:
+    api = world[0]
+    alma = operator(api, "alma", "analyst")
+    alma.get("/console/login")
+    wrong = alma.post("/console/login", {"name": "alma", "password": "Not-it-at-all-1"})
+    assert wrong.status_code == 401
+    assert "the name or the password is wrong" in wrong.text
+    alma.sign_in()
+    alma.client.cookies.clear()
+    alma.get("/console/login")
+    alma.post("/console/login", {"name": "alma", "password": "Console-pass-7"})
+    refused = alma.post("/console/login/code", {"code": "000000"})
+    assert (refused.status_code, "the code is not valid" in refused.text) == (401, True)
+    assert SESSION_COOKIE not in alma.client.cookies
+    assert alma.post("/console/login/code", {"code": alma.code(api.clock())}).status_code == 303
+
+
+def test_the_console_speaks_chinese_when_asked(world: World) -> None:
+    alma = operator(world[0], "alma", "analyst")
+    back = alma.get("/console/lang/zh?next=/console/login")
+    assert back.headers["location"] == "/console/login"
+    page = alma.get("/console/login")
+    assert '<html lang="zh-CN">' in page.text
+    assert "登录控制台" in page.text
+    assert alma.get("/console/lang/en?next=//evil.example").headers["location"] == "/console"
