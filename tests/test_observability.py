@@ -99,3 +99,12 @@ def test_a_grouped_card_number_never_reaches_a_log_line(capsys: pytest.CaptureFi
     line: dict[str, Any] = json.loads(capsys.readouterr().err.strip())
     assert PAN[3:-4] not in _digits(line["note"])
     assert line["note"] == f"card {scrub_value(_grouped(PAN))}"
+
+
+def test_a_hash_in_hex_stays_whole_and_an_id_number_does_not() -> None:
+    """A filed report's SHA-256 goes into the audit log exactly: its digits are inside a
+    word, not a number someone wrote (this one has eleven in a row)."""
+    digest = "cd30c0cf39ecfc4ef682c1c81d470da6724d398d09429f3aa55422921066a99d"
+    assert scrub({"sha256_csv": digest}) == {"sha256_csv": digest}
+    assert scrub({"note": "ID 31010419900307123X"}) == {"note": "ID 310**********7123X"}
+    assert scrub({"note": "tel:13812345678"}) == {"note": "tel:138****5678"}

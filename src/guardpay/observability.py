@@ -14,7 +14,10 @@ are not one long number stay whole: a timestamp ("2026-11-22 02:53:59": its 2-di
 groups break the run), an IPv4 address or an amount with thousands separated (no group
 of 4 or more digits), a decimal ("123456789.50": one dot between two groups). The price
 is that a few unrelated numbers written side by side ("ids 1234 5678 9012") are masked
-too: in a log, masking too much is the safe side.
+too: in a log, masking too much is the safe side. A run of digits inside a word is not a
+number someone wrote: a SHA-256 in hex ("…aa55422921066a99d", the hash of a filed report
+that the audit log must keep exactly) or an id stays whole, while a number glued to an
+ID's check letter X ("…0307123X") is still masked.
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ REDACTED = "[redacted]"
 _LONG_DIGITS = re.compile(r"\d{11,}")
 _MIN_DIGITS = 11
 #: Digits, unbroken or in groups (see the module's docstring); `_mask_run` decides.
-_DIGIT_RUN = re.compile(r"(?<!\d)\d{3,}(?:[ .-]\d{3,})*(?:[ .-]\d{1,2})?(?!\d)")
+_DIGIT_RUN = re.compile(
+    r"(?<![0-9A-Za-z])\d{3,}(?:[ .-]\d{3,})*(?:[ .-]\d{1,2})?(?![0-9A-WYZa-wyz])"
+)
 _SEPARATOR = re.compile(r"[ .-]")
 
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from guardpay import observability
 from guardpay.api.app import create_app
 from guardpay.cli.main import app
-from guardpay.errors import Conflict, DatabaseNotMigrated, PermissionDenied
+from guardpay.errors import AuthenticationFailed, Conflict, DatabaseNotMigrated, PermissionDenied
 from guardpay.security import passwords
 from guardpay.security.keys import Keyring
 from guardpay.services.auth import operators
@@ -163,3 +163,33 @@ def test_only_the_system_makes_the_first_admin_and_lists_without_a_login(db: Dat
         ]
         with pytest.raises(PermissionDenied):
             operators.list_operators(Context(uow, keyring, Actor("user", "usr_x")))
+
+
+def test_the_first_admin_gets_an_enrolment_code_and_a_fresh_one_on_demand(db: Database) -> None:
+    """Printed once, kept only as its hash, and the earlier one stops working."""
+    import re
+
+    from guardpay.services.auth import operator_login
+
+    made = make_admin(db)
+    first = re.search(r"enrolment code \(valid a day, shown once\): (\S+)", output_of(made))
+    assert first, made.stdout
+    again = run(db, "enrolment", "admin")
+    assert again.exit_code == 0, again.output
+    second = re.search(r"\(valid a day, shown once\): (\S+)", output_of(again))
+    assert second
+    with db.read() as conn:
+        stored = conn.execute(text("SELECT code_hash FROM auth_operator_enrolments")).all()
+    assert len(stored) == 1
+    assert second.group(1) not in str(stored)
+    keyring = Keyring.generate()
+    with unit_of_work(db) as uow:
+        step = operator_login.password_step(Context(uow, keyring, SYSTEM), "admin", SECRET)
+    with (
+        pytest.raises(AuthenticationFailed, match="enrolment code is wrong"),
+        unit_of_work(db) as uow,
+    ):
+        operator_login.enrol(Context(uow, keyring, SYSTEM), step.issued.token, first.group(1))
+    with unit_of_work(db) as uow:
+        operator_login.enrol(Context(uow, keyring, SYSTEM), step.issued.token, second.group(1))
+    assert run(db, "enrolment", "nobody").exit_code == 2

@@ -2,8 +2,8 @@
 
 A NUL reached PostgreSQL as a 500 (it cannot store U+0000 in text), and other control
 characters have no business in a name, a description, an id or a cursor either: they
-hide text in logs and screens. So a request under /v1 or /console whose path, query
-string, JSON or form body holds a C0 control character (U+0000-U+001F, except tab, line
+hide text in logs and screens. So a request under /v1, /console or /wallet whose path,
+query string, JSON or form body holds a C0 control character (U+0000-U+001F, except tab, line
 feed and carriage return, which free text may hold) or DEL is refused with 400
 `invalid_characters` before any work, naming the parameter where it can.
 
@@ -28,7 +28,7 @@ _ESCAPED = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[f
 _REFUSED = frozenset(set(range(0x20)) - {0x09, 0x0A, 0x0D}) | {0x7F}
 _REFUSED_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CODE = "invalid_characters"
-GUARDED = ("/v1/", "/console/")  # the API, and the console's forms
+GUARDED = ("/v1/", "/console/", "/wallet/")  # the API, and the screens' forms
 FORM = "application/x-www-form-urlencoded"
 
 

@@ -39,9 +39,11 @@ from guardpay.cli.demo_world import (
 from guardpay.config import DEFAULT_DATA_DIR, Settings
 from guardpay.domain.identity.masking import mask_phone
 from guardpay.security.keys import Keyring
+from guardpay.services.auth import operator_login, operators
 from guardpay.services.ledger import books as ledger
 from guardpay.services.ledger import reconcile
 from guardpay.services.platform import audit
+from guardpay.services.platform.context import Context
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import upgrade
 from guardpay.storage.uow import read_only
@@ -123,6 +125,12 @@ def run(world: DemoWorld, *, quiet: bool = False) -> dict[str, object]:
     return {"flows": flows, **check(world.db, say)}
 
 
+def _enrolment_code(ctx: Context, name: str) -> str:
+    found = operators.operator_named(ctx.uow, name)
+    assert found is not None, "the demo's analyst"
+    return operator_login.issue_enrolment(ctx, found.id)
+
+
 def _serve(world: DemoWorld, settings: Settings, port: int) -> None:
     import uvicorn
 
@@ -137,11 +145,13 @@ def _serve(world: DemoWorld, settings: Settings, port: int) -> None:
         f"Demo login (fake accounts): phone {PEOPLE[0].phone}, password "
         f"{LOGIN_PASSWORD}, payment password {PAYMENT_PIN}"
     )
+    enrolment = world.run(_enrolment_code, ANALYST_NAME)
     console.print(
-        f"Analyst login (console: {base}/console, or POST /v1/operator/sessions): name "
-        f"{ANALYST_NAME}, password {ANALYST_SECRET}; the console then sets up an "
-        "authenticator app (TOTP) at the first sign-in"
+        f"Analyst login (console: {base}/console): name {ANALYST_NAME}, password "
+        f"{ANALYST_SECRET}, then the one-time enrolment code {enrolment} to set up an "
+        "authenticator app (TOTP), whose codes the console asks for from then on"
     )
+    console.print(f"Wallet (phone-sized): {base}/wallet, with the demo login above")
     console.print(
         "SMS: the console backend (development): codes (a new device's login step-up) are "
         "printed here, not sent."

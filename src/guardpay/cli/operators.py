@@ -4,8 +4,10 @@ A fresh `guardpay serve` has no operator, and operators are created by an admin
 (`POST /v1/operator/operators`), so the first admin comes from here, run by whoever runs
 the server (the system: it needs the database, not a login). Only that first one: once any
 operator exists this refuses, and the admins take over through the console API, where role
-changes and disabling need a second operator's approval (four eyes). The created admin logs
-in at `POST /v1/operator/sessions` with its name and password (no second factor).
+changes and disabling need a second operator's approval (four eyes). The created admin gets
+a one-time enrolment code with which the console's first sign-in sets up their
+authenticator app (the console asks every operator for one); `guardpay operators
+enrolment NAME` issues a fresh code to an operator who has not set one up yet.
 
 The password is read twice with hidden input, or once from stdin with `--password-stdin`
 (for scripts: `printf '%s\\n' "$PASSWORD" | guardpay operators create ...`); it is never
@@ -23,7 +25,7 @@ from rich.table import Table
 from guardpay.cli.context import console, emit_json, err_console, state
 from guardpay.domain.auth.roles import Role
 from guardpay.errors import GuardpayError, OperatorsExist
-from guardpay.services.auth import operators
+from guardpay.services.auth import operator_login, operators
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import read_only, unit_of_work
@@ -83,15 +85,41 @@ def create(
     password = _password(password_stdin)
     try:
         with unit_of_work(db) as uow:
-            made = operators.create_first_admin(Context(uow, cli.keyring(), SYSTEM), name, password)
+            system = Context(uow, cli.keyring(), SYSTEM)
+            made = operators.create_first_admin(system, name, password)
+            code = operator_login.issue_enrolment(system, made.id)
     except GuardpayError as exc:
         message = _LATER if isinstance(exc, OperatorsExist) else exc.message
         raise _refuse(f"({exc.code}) {message}") from None
     finally:
         db.dispose()
     console.print(
-        f"operator {made.name} ({made.role}) created; log in at POST /v1/operator/sessions"
+        f"operator {made.name} ({made.role}) created. Sign in at /console with the password "
+        f"and this one-time enrolment code (valid a day, shown once): {code}"
     )
+
+
+@app.command()
+def enrolment(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The operator's login name."),
+) -> None:
+    """A fresh one-time enrolment code for an operator who has no authenticator app set
+    up yet (the earlier code stops working). Printed once; give it to them in person."""
+    cli = state(ctx)
+    db = cli.database()
+    require_migrated(db)
+    try:
+        with unit_of_work(db) as uow:
+            found = operators.operator_named(uow, name)
+            if found is None:
+                raise _refuse(f"no operator named {name}")
+            code = operator_login.issue_enrolment(Context(uow, cli.keyring(), SYSTEM), found.id)
+    except GuardpayError as exc:
+        raise _refuse(f"({exc.code}) {exc.message}") from None
+    finally:
+        db.dispose()
+    console.print(f"enrolment code for {found.name} (valid a day, shown once): {code}")
 
 
 @app.command("list")

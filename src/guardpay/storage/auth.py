@@ -86,6 +86,14 @@ auth_operator_totp = Table(  # an operator's authenticator app: the console's se
     _at("confirmed_at", True),
     Column("last_step", BigInteger, nullable=True),
 )
+auth_operator_enrolments = Table(  # an admin's one-time code to set up an authenticator
+    "auth_operator_enrolments",
+    metadata,
+    Column("operator_id", Ref, ForeignKey("auth_operators.id"), primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("issued_by", String(60), nullable=False),
+    _at("expires_at"),
+)
 auth_failures = Table(
     "auth_failures",
     metadata,
@@ -275,16 +283,35 @@ class AuthRepository:
         self.conn.execute(query)
 
     # -- TOTP ----------------------------------------------------------------------------
-    def totp(self, user_id: str, *, operator: bool = False) -> TotpState | None:
-        """A user's (or, `operator`, an operator's) authenticator, locked for the step."""
+    def totp(self, user_id: str, *, operator: bool = False, lock: bool = True) -> TotpState | None:
+        """A user's (or, `operator`, an operator's) authenticator, locked for the step
+        unless only read (`lock=False`)."""
         table, key = (auth_operator_totp, "operator_id") if operator else (auth_totp, "user_id")
-        row = self._one(table, lock=True, **{key: user_id})
+        row = self._one(table, lock=lock, **{key: user_id})
         if row is None:
             return None
         values = _row(row)
         values["secret_token"] = values.pop("secret")
         values["user_id"] = values.pop(key)
         return TotpState(**values)
+
+    def set_enrolment(
+        self, operator_id: str, code_hash: str, issued_by: str, expires_at: datetime
+    ) -> None:
+        t = auth_operator_enrolments
+        self.conn.execute(delete(t).where(t.c.operator_id == operator_id))
+        row = {"operator_id": operator_id, "code_hash": code_hash, "issued_by": issued_by}
+        self.conn.execute(insert(t).values(**row, expires_at=expires_at))
+
+    def take_enrolment(self, operator_id: str, code_hash: str, now: datetime) -> bool:
+        """Use up the operator's enrolment code if it is this one and still valid."""
+        t = auth_operator_enrolments
+        done = self.conn.execute(
+            delete(t).where(
+                t.c.operator_id == operator_id, t.c.code_hash == code_hash, t.c.expires_at > now
+            )
+        )
+        return done.rowcount == 1
 
     def save_totp(self, state: TotpState, *, operator: bool = False) -> None:
         table, key = (auth_operator_totp, "operator_id") if operator else (auth_totp, "user_id")

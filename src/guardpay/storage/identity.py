@@ -112,6 +112,15 @@ merchants = Table(
     _at("created_at"),
     Index("ix_merchants_parent", "parent_id"),
 )
+merchant_staff = Table(  # users who act for a merchant in the wallet's shop view
+    "merchant_staff",
+    metadata,
+    Column("merchant_id", String(32), ForeignKey("merchants.id"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("added_by", String(40), nullable=False),
+    _at("added_at"),
+    Index("ix_merchant_staff_user", "user_id"),
+)
 bank_cards = Table(
     "bank_cards",
     metadata,
@@ -391,6 +400,22 @@ class IdentityRepository:
     def sub_merchants(self, parent_id: str) -> list[MerchantRow]:
         stmt = select(merchants).where(merchants.c.parent_id == parent_id)
         return self._all(MerchantRow, stmt.order_by(merchants.c.created_at, merchants.c.id))
+
+    def add_staff(self, merchant_id: str, user_id: str, added_by: str, at: datetime) -> bool:
+        """False if the user acts for the merchant already."""
+        t = merchant_staff
+        found = select(t.c.user_id).where(t.c.merchant_id == merchant_id, t.c.user_id == user_id)
+        if self.conn.execute(found).first() is not None:
+            return False
+        row = {"merchant_id": merchant_id, "user_id": user_id, "added_by": added_by}
+        self.conn.execute(insert(t).values(**row, added_at=at))
+        return True
+
+    def staff_merchants(self, user_id: str) -> list[str]:
+        """The ids of the merchants the user acts for, in the order they were added."""
+        t = merchant_staff
+        query = select(t.c.merchant_id).where(t.c.user_id == user_id)
+        return [str(r[0]) for r in self.conn.execute(query.order_by(t.c.added_at))]
 
     # -- bank cards ---------------------------------------------------------------------
     def insert_card(self, row: CardRow) -> None:

@@ -105,6 +105,7 @@ payments = Table(
     _at("updated_at"),
     Column("device_id", String(40), nullable=True),  # the payer's session's (0019)
     Index("ix_payments_payer", "payer_id", "created_at", "id"),
+    Index("ix_payments_payee", "payee_id", "created_at", "id"),  # a merchant's received (0023)
 )
 
 payment_orders = Table(
@@ -230,8 +231,15 @@ class PaymentRepository:
 
     def payments_of(self, payer_id: str, after: PaymentRow | None, limit: int) -> list[PaymentRow]:
         """Newest first; `after` is the last row of the previous page (the cursor)."""
+        return self._newest(payments.c.payer_id == payer_id, after, limit)
+
+    def payments_to(self, payee_id: str, after: PaymentRow | None, limit: int) -> list[PaymentRow]:
+        """What a payee (a merchant) received, newest first, as `payments_of`."""
+        return self._newest(payments.c.payee_id == payee_id, after, limit)
+
+    def _newest(self, which: Any, after: PaymentRow | None, limit: int) -> list[PaymentRow]:
         c = payments.c
-        stmt = select(payments).where(c.payer_id == payer_id)
+        stmt = select(payments).where(which)
         if after is not None:
             older = or_(
                 c.created_at < after.created_at,

@@ -1,6 +1,7 @@
-"""A browser-like client of the console for the TestClient tests: its own cookie jar per
-operator, the CSRF token read from each page's forms as a browser would submit it, and
-the authenticator app that operator set up at their first sign-in."""
+"""Browser-like clients of the screens for the TestClient tests: a cookie jar each, the
+CSRF token read from each page's forms as a browser would submit it; an operator's
+authenticator app, set up at their first console sign-in; a user's SMS codes, read from
+the fake SMS sender."""
 
 from __future__ import annotations
 
@@ -13,21 +14,21 @@ import pyotp
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from guardpay.services.auth import operators
+from guardpay.services.auth import operator_login, operators
 from guardpay.services.platform.context import Context
-from tests.api.api_fixtures import Api
+from tests.api.api_fixtures import PASSWORD, Api
 from tests.api.test_payments_api import OP_SECRET, _ctx_run
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SECRET = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
+ENROL = 'action="/console/login/enrol"'
 
 
 @dataclass
-class Console:
+class Screen:
     api: Api
-    name: str
+    name: str  # the operator's name, or the user's phone
     client: TestClient = field(init=False)
-    secret: str | None = None
     page: Response | None = None
     token: str | None = None  # the CSRF token of the newest page that had a form
 
@@ -55,6 +56,26 @@ class Console:
             self.token = found.group(1)
         return page
 
+
+@dataclass
+class Wallet(Screen):
+    def sign_in(self, password: str = PASSWORD) -> Response:
+        """Phone and password, then the SMS code every browser sign-in needs."""
+        self.get("/wallet/login")
+        step = self.post("/wallet/login", {"phone": self.name, "password": password})
+        assert step.status_code == 200, step.text
+        code = self.api.sms.last_code("+86" + self.name)
+        assert code is not None
+        done = self.post("/wallet/login/code", {"code": code})
+        assert (done.status_code, done.headers.get("location")) == (303, "/wallet"), done.text
+        return done
+
+
+@dataclass
+class Console(Screen):
+    secret: str | None = None
+    enrolment: str | None = None  # the admin's one-time code, until it is used
+
     def code(self, at: datetime) -> str:
         assert self.secret is not None
         return str(pyotp.TOTP(self.secret).at(at))
@@ -64,9 +85,13 @@ class Console:
         self.get("/console/login")
         step = self.post("/console/login", {"name": self.name, "password": password})
         assert step.status_code == 200, step.text
-        shown = SECRET.search(step.text)
-        if shown:
-            self.secret = shown.group(1)
+        if ENROL in step.text:
+            assert self.enrolment is not None
+            step = self.post("/console/login/enrol", {"enrolment_code": self.enrolment})
+            assert step.status_code == 200, step.text
+            found = SECRET.search(step.text)
+            assert found, step.text
+            self.secret, self.enrolment = found.group(1), None
         done = self.post("/console/login/code", {"code": self.code(self.api.clock())})
         assert (done.status_code, done.headers.get("location")) == (303, "/console"), done.text
         self.api.clock.advance(seconds=30)  # a code counts once: the next sign-in needs a new
@@ -74,10 +99,12 @@ class Console:
 
 
 def operator(api: Api, name: str, role: str, **_: Any) -> Console:
-    """An operator, created by the system, not yet signed in to the console."""
+    """An operator, created by the system with an enrolment code, not yet signed in."""
 
-    def make(ctx: Context) -> None:
-        operators.create_operator(ctx, name, role, OP_SECRET)
+    def make(ctx: Context) -> str:
+        made = operators.create_operator(ctx, name, role, OP_SECRET)
+        return operator_login.issue_enrolment(ctx, made.id)
 
-    _ctx_run(api, make)
-    return Console(api, name)
+    console = Console(api, name)
+    console.enrolment = _ctx_run(api, make)
+    return console

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from guardpay.api.web.session import SESSION_COOKIE
+from guardpay.api.web.session import CONSOLE
 from tests.api.api_fixtures import Api
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_payments_api import BOB, World
@@ -88,8 +88,14 @@ def test_pages_need_a_console_session_and_forms_their_token(world: World) -> Non
     for path in ("/console", "/console/alerts", "/console/cases/case_x", "/console/approvals"):
         away = alma.get(path)
         assert (away.status_code, away.headers["location"]) == (303, "/console/login")
-    alma.client.cookies.set(SESSION_COOKIE, alice_token, domain="127.0.0.1", path="/console")
+    alma.client.cookies.set(CONSOLE.cookie, alice_token, domain="127.0.0.1", path="/console")
     assert alma.get("/console").headers["location"] == "/console/login"  # a user's session
+    by_api = api.post("/v1/operator/sessions", {"name": "alma", "password": "Console-pass-7"})
+    assert by_api.status_code == 201, by_api.text  # no authenticator yet: the password only
+    alma.client.cookies.set(
+        CONSOLE.cookie, by_api.json()["token"], domain="127.0.0.1", path="/console"
+    )
+    assert alma.get("/console").headers["location"] == "/console/login"  # one factor: refused
     alma.client.cookies.clear()
     alma.sign_in()
     assert alma.get("/console").status_code == 200
@@ -116,7 +122,7 @@ def test_signing_in_takes_the_right_code_and_counts_wrong_ones(world: World) -> 
     alma.post("/console/login", {"name": "alma", "password": "Console-pass-7"})
     refused = alma.post("/console/login/code", {"code": "000000"})
     assert (refused.status_code, "the code is not valid" in refused.text) == (401, True)
-    assert SESSION_COOKIE not in alma.client.cookies
+    assert CONSOLE.cookie not in alma.client.cookies
     assert alma.post("/console/login/code", {"code": alma.code(api.clock())}).status_code == 303
 
 

@@ -22,7 +22,7 @@ from tests.api.api_fixtures import Api, Clock
 from tests.api.test_payments_api import OP_SECRET, World
 from tests.api.test_payments_api import world as world
 from tests.api.web.browser import checked, chromium, served
-from tests.api.web.console_fixtures import operator
+from tests.api.web.console_fixtures import Console, operator
 from tests.api.web.test_console import held_case
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -39,12 +39,17 @@ def api_on_sqlite(sqlite_db: Database) -> Iterator[Api]:
         yield Api(client, sqlite_db, keyring, kyc, sms, clock)
 
 
-def sign_in_by_keyboard(page: Page, base: str, api: Api, name: str, shots: str) -> None:
+def sign_in_by_keyboard(page: Page, base: str, who: Console, shots: str) -> None:
+    api = who.api
     page.goto(f"{base}/console/login")
     checked(page, f"{shots}-login")
-    page.keyboard.type(name)  # the name field has the focus
+    page.keyboard.type(who.name)  # the name field has the focus
     page.keyboard.press("Tab")
     page.keyboard.type(OP_SECRET)
+    page.keyboard.press("Enter")
+    expect(page.locator("#enrolment_code")).to_be_focused()
+    checked(page, f"{shots}-enrolment")
+    page.keyboard.type(who.enrolment or "")
     page.keyboard.press("Enter")
     expect(page.locator("#totp-secret")).to_be_visible()
     checked(page, f"{shots}-authenticator")
@@ -63,14 +68,13 @@ def press(page: Page, selector: str) -> None:
 
 def test_an_alert_worked_to_a_freeze_in_the_browser(world: World) -> None:
     api, alice, transfer = held_case(world)
-    operator(api, "alma", "analyst")
-    operator(api, "sam", "supervisor")
+    alma, sam = operator(api, "alma", "analyst"), operator(api, "sam", "supervisor")
     with served(api.client.app) as base, chromium() as browser:
         analyst = browser.new_page()
-        sign_in_by_keyboard(analyst, base, api, "alma", "console")
+        sign_in_by_keyboard(analyst, base, alma, "console")
         checked(analyst, "console-dashboard")
         case = work_the_case(analyst, base, alice, transfer)
-        approve_as_supervisor(browser, base, api)
+        approve_as_supervisor(browser, base, sam)
         analyst.goto(case)
         trail = analyst.locator("#audit-trail")
         expect(trail).to_contain_text("case.account_frozen")
@@ -109,10 +113,10 @@ def work_the_case(page: Page, base: str, alice: str, transfer: str) -> str:
     return case
 
 
-def approve_as_supervisor(browser: Browser, base: str, api: Api) -> None:
+def approve_as_supervisor(browser: Browser, base: str, sam: Console) -> None:
     context = browser.new_context()  # cookies of their own
     page = context.new_page()
-    sign_in_by_keyboard(page, base, api, "sam", "console-supervisor")
+    sign_in_by_keyboard(page, base, sam, "console-supervisor")
     page.goto(f"{base}/console/approvals")
     page.get_by_role("button", name="Approve").first.click()
     expect(page.locator("main")).to_contain_text("Nothing waits for approval.")

@@ -13,6 +13,9 @@ from starlette.requests import Request
 
 from guardpay.api.web import pictures
 from guardpay.api.web.pages import language
+from guardpay.domain.ledger.chart import TransferCode
+from guardpay.domain.payments.states import Status
+from guardpay.domain.risk.explain import every_sentence
 
 WEB = resources.files("guardpay.api.web")
 #: the values templates translate through a variable (`_(case.status.value)`, ...)
@@ -37,6 +40,11 @@ DYNAMIC = {
     "confirmed_laundering",
     "false_positive",
 }
+
+
+#: ... and the payment statuses, the ledger's kinds of movement, risk control's sentences
+DYNAMIC |= {s.value for s in Status} | {c.name.lower() for c in TransferCode}
+DYNAMIC |= {*every_sentence(), "other"}
 
 
 def texts_of_templates() -> set[str]:

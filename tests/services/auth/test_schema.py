@@ -31,7 +31,7 @@ def _only_auth(obj: object, name: str | None, type_: str, reflected: bool, other
 
 def test_the_auth_tables_match_the_repository(db: Database) -> None:
     assert auth_storage.auth_sessions.name in AUTH_TABLES
-    assert len(AUTH_TABLES) == 9  # auth_operator_totp since migration 0022
+    assert len(AUTH_TABLES) == 10  # auth_operator_totp and _enrolments since 0022
     with db.engine.connect() as conn:
         context = MigrationContext.configure(
             conn,

@@ -116,6 +116,29 @@ def add_sub_merchant(op: OperatorCaller, merchant_id: PathId, body: SubMerchantI
     return MerchantOut.of(merchant)
 
 
+class StaffIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=40)
+
+
+class StaffOut(BaseModel):
+    merchant_id: str
+    user_id: str
+
+
+@router.post(
+    "/{merchant_id}/staff",
+    status_code=201,
+    response_model=StaffOut,
+    responses=errors(400, 401, 403, 404),
+)
+def add_staff(op: OperatorCaller, merchant_id: PathId, body: StaffIn) -> StaffOut:
+    """Let a user act for the merchant in the wallet's shop view (a code for an amount,
+    what it received, refunds): a supervisor's decision. Adding them again changes
+    nothing."""
+    identity.add_staff(op.ctx, merchant_id, body.user_id)
+    return StaffOut(merchant_id=merchant_id, user_id=body.user_id)
+
+
 @router.get("/{merchant_id}", response_model=MerchantOut, responses=errors(401, 403, 404))
 def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
     access.require_role(op.ctx, VIEW_ROLE)

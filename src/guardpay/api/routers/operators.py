@@ -18,8 +18,7 @@ from guardpay.api.deps import InOneUnit, OperatorCaller, RequestContext
 from guardpay.api.routers.common import IssuedOut, ListOut, PathId, Secret, errors
 from guardpay.api.routers.users import UserOut
 from guardpay.domain.auth.records import Approval, Operator
-from guardpay.services.auth import operators
-from guardpay.services.auth.operator_login import operator_login
+from guardpay.services.auth import operator_login, operators
 from guardpay.services.identity import facade as identity
 from guardpay.services.platform import access
 
@@ -46,7 +45,26 @@ def login(ctx: RequestContext, body: OperatorLoginIn) -> IssuedOut:
     """A console session (same failure limits as user login); an operator with an
     authenticator app gives its code too (`totp_required`)."""
     password = body.password.get_secret_value()
-    return IssuedOut.of(operator_login(ctx, body.name, password, body.totp_code))
+    return IssuedOut.of(operator_login.operator_login(ctx, body.name, password, body.totp_code))
+
+
+class EnrolmentOut(BaseModel):
+    enrolment_code: str = Field(description="Shown once: give it to the operator in person")
+    valid_for_seconds: int
+
+
+@router.post(
+    "/operators/{operator_id}/enrolment",
+    status_code=201,
+    response_model=EnrolmentOut,
+    responses=errors(401, 403, 404, 409),
+)
+def issue_enrolment(op: OperatorCaller, operator_id: PathId) -> EnrolmentOut:
+    """A one-time code with which the operator sets up their authenticator app at their
+    first console sign-in (an admin's; valid a day; 409 once one is set up)."""
+    code = operator_login.issue_enrolment(op.ctx, operator_id)
+    seconds = int(operator_login.ENROLMENT_FOR.total_seconds())
+    return EnrolmentOut(enrolment_code=code, valid_for_seconds=seconds)
 
 
 class OperatorIn(BaseModel):

@@ -11,30 +11,38 @@ page with the same status and code as the API's error.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import segno
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from markupsafe import Markup
 
 from guardpay.api.deps import InOneUnit, RequestContext
 from guardpay.api.web import pictures
-from guardpay.api.web.pages import LANG_COOKIE, LANGUAGES, render
+from guardpay.api.web.pages import render, switch_language
 from guardpay.api.web.session import (
-    PENDING_COOKIE,
-    PRE_COOKIE,
-    SESSION_COOKIE,
+    CONSOLE,
+    PENDING_AGE,
     CheckedForm,
     ConsoleCaller,
     clear_cookie,
     csrf_for,
-    pre_token,
+    page_csrf,
+    see_other,
     set_cookie,
+    sign_in_form,
 )
 from guardpay.domain.auth.roles import Role, at_least
 from guardpay.domain.auth.sessions import OPERATOR
 from guardpay.domain.money import Money
-from guardpay.errors import AuthenticationFailed, RateLimited
+from guardpay.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GuardpayError,
+    InvalidRequest,
+    RateLimited,
+)
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth import operator_login, operators
 from guardpay.services.cases import actions, workflow
@@ -43,12 +51,17 @@ from guardpay.services.reports import reports, suspicious
 
 router = APIRouter(route_class=InOneUnit, prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=10_000)]
-PENDING_AGE = 300
 SESSION_AGE = 12 * 3600
 
 
-def _back(to: str) -> RedirectResponse:
-    return RedirectResponse(to, status_code=303)
+#: a pending sign-in that ended: start again
+EXPIRED = {"login_expired", "session_invalid", "session_revoked", "session_expired"}
+
+
+def _status(refused: GuardpayError) -> int:
+    return (
+        429 if isinstance(refused, RateLimited) else 409 if isinstance(refused, Conflict) else 401
+    )
 
 
 def _page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> Response:
@@ -57,7 +70,7 @@ def _page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> 
         request,
         template,
         me=me,
-        csrf=csrf_for(request.cookies.get(SESSION_COOKIE, "")),
+        csrf=page_csrf(request, CONSOLE),
         can_act=at_least(me.role, Role.ANALYST),
         can_approve=at_least(me.role, Role.SUPERVISOR),
         **values,
@@ -67,10 +80,7 @@ def _page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> 
 # -- signing in ---------------------------------------------------------------------------
 @router.get("/login")
 def login_page(request: Request) -> Response:
-    token = pre_token(request)
-    page = render(request, "login.html", csrf=token)
-    set_cookie(request, page, PRE_COOKIE, token, PENDING_AGE)
-    return page
+    return sign_in_form(request, CONSOLE, "login.html")
 
 
 @router.post("/login", dependencies=[CheckedForm])
@@ -78,53 +88,61 @@ def login(request: Request, ctx: RequestContext, name: Text, password: Text) -> 
     try:
         step = operator_login.password_step(ctx, name, password)
     except (AuthenticationFailed, RateLimited) as refused:
-        status = 429 if isinstance(refused, RateLimited) else 401
-        token = pre_token(request)
-        return render(request, "login.html", status=status, csrf=token, error=refused.message)
-    qr = secret = None
-    if not step.enrolled:
-        uri = operator_login.enrol(ctx, step.issued.token).provisioning_uri
-        qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="TOTP"))
-        secret = uri.split("secret=")[1].split("&")[0]
-    page = render(request, "code.html", csrf=csrf_for(step.issued.token), qr=qr, secret=secret)
-    set_cookie(request, page, PENDING_COOKIE, step.issued.token, PENDING_AGE)
+        status, shown = _status(refused), refused.message
+        return sign_in_form(request, CONSOLE, "login.html", status=status, error=shown)
+    template = "code.html" if step.enrolled else "enrol.html"
+    page = render(request, template, csrf=csrf_for(step.issued.token))
+    set_cookie(request, page, CONSOLE, CONSOLE.pending, step.issued.token, PENDING_AGE)
     return page
+
+
+@router.post("/login/enrol", dependencies=[CheckedForm])
+def enrol(request: Request, ctx: RequestContext, enrolment_code: Text) -> Response:
+    """The admin's one-time code: the authenticator's secret, shown once."""
+    pending = request.cookies.get(CONSOLE.pending, "")
+    try:
+        uri = operator_login.enrol(ctx, pending, enrolment_code).provisioning_uri
+    except (AuthenticationFailed, RateLimited, Conflict) as refused:
+        if refused.code in EXPIRED:
+            return see_other("/console/login")
+        again = csrf_for(pending)
+        shown = refused.message
+        return render(request, "enrol.html", status=_status(refused), csrf=again, error=shown)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="TOTP"))
+    secret = parse_qs(urlsplit(uri).query)["secret"][0]
+    return render(request, "code.html", csrf=csrf_for(pending), qr=qr, secret=secret)
 
 
 @router.post("/login/code", dependencies=[CheckedForm])
 def login_code(
     request: Request, ctx: RequestContext, code: Annotated[str, Form(max_length=12)]
 ) -> Response:
-    pending = request.cookies.get(PENDING_COOKIE, "")
+    pending = request.cookies.get(CONSOLE.pending, "")
     try:
         issued = operator_login.second_step(ctx, pending, code)
-    except (AuthenticationFailed, RateLimited) as refused:
-        status = 429 if isinstance(refused, RateLimited) else 401
-        if refused.code in {"login_expired", "session_invalid", "session_revoked"}:
-            return _back("/console/login")
+    except (AuthenticationFailed, RateLimited, InvalidRequest) as refused:
+        if refused.code in EXPIRED:
+            return see_other("/console/login")
         again = csrf_for(pending)
-        return render(request, "code.html", status=status, csrf=again, error=refused.message)
-    done = _back("/console")
-    set_cookie(request, done, SESSION_COOKIE, issued.token, SESSION_AGE)
-    clear_cookie(request, done, PENDING_COOKIE)
+        shown = refused.message
+        return render(request, "code.html", status=_status(refused), csrf=again, error=shown)
+    done = see_other("/console")
+    set_cookie(request, done, CONSOLE, CONSOLE.cookie, issued.token, SESSION_AGE)
+    clear_cookie(request, done, CONSOLE, CONSOLE.pending)
     return done
 
 
 @router.post("/logout", dependencies=[CheckedForm])
 def logout(request: Request, op: ConsoleCaller) -> Response:
     auth.revoke_session(op.ctx, op.id, op.session.id, kind=OPERATOR)
-    done = _back("/console/login")
-    clear_cookie(request, done, SESSION_COOKIE)
+    done = see_other("/console/login")
+    clear_cookie(request, done, CONSOLE, CONSOLE.cookie)
     return done
 
 
 @router.get("/lang/{code}")
 def choose_language(code: str, next: str = "/console") -> Response:
-    back = next if next.startswith("/") and not next.startswith("//") else "/console"
-    done = _back(back)
-    if code in LANGUAGES:
-        done.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
-    return done
+    return switch_language(code, next, "/console")
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -186,7 +204,11 @@ def report_file(op: ConsoleCaller, report_id: str, kind: str) -> Response:
     made = reports.files_of(op.ctx, reports.get(op.ctx, report_id))
     data, media = (made.json, "application/json") if kind == "json" else (made.csv, "text/csv")
     name = f"{report_id}.{'json' if kind == 'json' else 'csv'}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",  # customers' identities: never in a disk or proxy cache
+        "X-Content-Type-Options": "nosniff",
+    }
     return Response(data, media_type=media, headers=headers)
 
 
@@ -197,71 +219,71 @@ def take_up(op: ConsoleCaller, case_id: str) -> Response:
     if case.assignee != op.id:
         workflow.assign(op.ctx, case_id, op.id)
     workflow.investigate(op.ctx, case_id)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/note", dependencies=[CheckedForm])
 def note(op: ConsoleCaller, case_id: str, body: Text) -> Response:
     workflow.add_note(op.ctx, case_id, body)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/escalate", dependencies=[CheckedForm])
 def escalate(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     workflow.escalate(op.ctx, case_id, reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/send-back", dependencies=[CheckedForm])
 def send_back(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     workflow.send_back(op.ctx, case_id, reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/close", dependencies=[CheckedForm])
 def close(op: ConsoleCaller, case_id: str, disposition: Text, reason: Text) -> Response:
     workflow.close(op.ctx, case_id, disposition, reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/freeze", dependencies=[CheckedForm])
 def freeze(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     actions.request_freeze(op.ctx, case_id, reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/unfreeze", dependencies=[CheckedForm])
 def unfreeze(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     actions.request_unfreeze(op.ctx, case_id, reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/hold", dependencies=[CheckedForm])
 def hold(op: ConsoleCaller, case_id: str, amount: Text, currency: Text, reason: Text) -> Response:
     actions.hold_funds(op.ctx, case_id, Money.parse(amount, currency), reason)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/holds/{hold_id}/release", dependencies=[CheckedForm])
 def release(op: ConsoleCaller, case_id: str, hold_id: str) -> Response:
     actions.release_hold(op.ctx, case_id, hold_id)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/cases/{case_id}/str", dependencies=[CheckedForm])
 def draft_str(op: ConsoleCaller, case_id: str, narrative: Text) -> Response:
     drafted = suspicious.draft(op.ctx, case_id, narrative)
     suspicious.request_filing(op.ctx, drafted.id)
-    return _back(f"/console/cases/{case_id}")
+    return see_other(f"/console/cases/{case_id}")
 
 
 @router.post("/approvals/{approval_id}/approve", dependencies=[CheckedForm])
 def approve(op: ConsoleCaller, approval_id: str) -> Response:
     operators.approve(op.ctx, approval_id)
-    return _back("/console/approvals")
+    return see_other("/console/approvals")
 
 
 @router.post("/approvals/{approval_id}/reject", dependencies=[CheckedForm])
 def reject(op: ConsoleCaller, approval_id: str, reason: Text) -> Response:
     operators.reject(op.ctx, approval_id, reason)
-    return _back("/console/approvals")
+    return see_other("/console/approvals")

@@ -20,7 +20,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from guardpay.domain.money import Money
@@ -38,6 +38,16 @@ def language(request: Request) -> str:
     accepted = request.headers.get("accept-language", "").lower()
     first = accepted.split(",")[0].strip()
     return "zh" if first.startswith("zh") else "en"
+
+
+def switch_language(code: str, back: str, home: str) -> RedirectResponse:
+    """Remember the language chosen, and go back to the page (only a path on this site:
+    `//host` or a full address would be an open redirect)."""
+    safe = back if back.startswith("/") and not back.startswith(("//", "/\\")) else home
+    done = RedirectResponse(safe, status_code=303)
+    if code in LANGUAGES:
+        done.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+    return done
 
 
 def render(request: Request, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
@@ -67,6 +77,7 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(_translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = _money
+    env.filters["major"] = _major
     env.filters["when"] = _when
     return env
 
@@ -85,6 +96,11 @@ def _translations(lang: str) -> NullTranslations:
 
 def _money(amount: int, currency: str) -> str:
     return f"{Money(int(amount), currency).to_decimal_string()} {currency}"
+
+
+def _major(amount: int, currency: str) -> str:
+    """The amount as a form field holds it: major units, no currency."""
+    return Money(int(amount), currency).to_decimal_string()
 
 
 def _when(at: datetime | str | None) -> str:

@@ -1,16 +1,20 @@
 """The screens' sessions: a cookie instead of a bearer header, and a CSRF token on every
-form.
+form. Each screen (the console for operators, the wallet for users) has its own cookies,
+scoped to its path, and admits only its own kind of session.
 
-- `gp_console`: the operator's session token (the same sessions as the API's bearer
-  tokens, services/auth/sessions.py), `HttpOnly`, `SameSite=Strict`, scoped to
-  `/console`, and `Secure` unless the page was served over plain HTTP to a loopback
-  address (a developer's machine). `gp_console_mfa`: the pending sign-in between the
-  password and the code (services/auth/operator_login.py), five minutes.
-- Every form posts `csrf`: an HMAC of the cookie's token, so it is bound to the session
-  and no other site can know it; before sign-in a random double-submit cookie stands in
-  for the token. A POST without the right one is refused (403 `csrf_failed`) before it
-  does anything. SameSite=Strict is the second wall, not the only one.
-- A page asked for without a live operator session redirects to the login page.
+- `gp_console` / `gp_wallet`: the session token (the same sessions as the API's bearer
+  tokens, services/auth/sessions.py), `HttpOnly`, `SameSite=Strict`, scoped to the
+  screen's path, and `Secure` unless the page was served over plain HTTP to a loopback
+  address (a developer's machine). `..._pending`: a sign-in between its first and second
+  step (the operator's authenticator code, the user's SMS code), five minutes.
+- Every form posts `csrf`: an HMAC of the session cookie's token, so it is bound to the
+  session and no other site can know it. Only the sign-in forms take another: the first
+  step a random double-submit cookie's, the second the pending sign-in's HMAC. A POST
+  without the right one is refused (403 `csrf_failed`) before it does anything.
+  SameSite=Strict is the second wall, not the only one.
+- A page asked for without a live session of the screen's kind redirects to its login;
+  the console admits only an operator session that passed the authenticator code
+  (services/auth/operator_login.py `passed_second_factor`).
 """
 
 from __future__ import annotations
@@ -18,86 +22,150 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from guardpay.api.deps import Caller, Deferred
-from guardpay.domain.auth.sessions import OPERATOR
+from guardpay.api.web.pages import render
+from guardpay.domain.auth.sessions import OPERATOR, USER
 from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.auth import facade as auth
+from guardpay.services.auth import operator_login
 from guardpay.services.platform.context import Actor, Context
 
-SESSION_COOKIE = "gp_console"
-PENDING_COOKIE = "gp_console_mfa"
-PRE_COOKIE = "gp_console_pre"
-CONSOLE = "/console"
+
+@dataclass(frozen=True)
+class Screen:
+    path: str  # "/console"
+    cookie: str  # the session cookie's name
+    kind: str  # the session kind it admits
+
+    @property
+    def pending(self) -> str:
+        return f"{self.cookie}_pending"
+
+    @property
+    def pre(self) -> str:
+        return f"{self.cookie}_pre"
+
+    @property
+    def login(self) -> str:
+        return f"{self.path}/login"
+
+
+#: how long a sign-in's first step waits for its second (seconds)
+PENDING_AGE = 300
+CONSOLE = Screen("/console", "gp_console", OPERATOR)
+WALLET = Screen("/wallet", "gp_wallet", USER)
+SCREENS = (CONSOLE, WALLET)
 
 
 class LoginRequired(Exception):
-    """No live operator session: the page redirects to the login page."""
+    """No live session of the screen's kind: the page redirects to its login page."""
+
+    def __init__(self, screen: Screen) -> None:
+        super().__init__(screen.path)
+        self.screen = screen
 
 
 def csrf_for(token: str) -> str:
-    return hmac.new(token.encode(), b"guardpay-console-csrf", hashlib.sha256).hexdigest()
+    return hmac.new(token.encode(), b"guardpay-screen-csrf", hashlib.sha256).hexdigest()
 
 
-def pre_token(request: Request) -> str:
+def page_csrf(request: Request, screen: Screen) -> str:
+    return csrf_for(request.cookies.get(screen.cookie, ""))
+
+
+def pre_token(request: Request, screen: Screen) -> str:
     """The double-submit token of the login forms (a new one if the browser has none)."""
-    return request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
+    return request.cookies.get(screen.pre) or secrets.token_urlsafe(24)
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
+def set_cookie(
+    request: Request, response: Response, screen: Screen, name: str, value: str, age: int
+) -> None:
     response.set_cookie(
         name,
         value,
         max_age=age,
-        path=CONSOLE,
+        path=screen.path,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
     )
 
 
-def clear_cookie(request: Request, response: Response, name: str) -> None:
+def clear_cookie(request: Request, response: Response, screen: Screen, name: str) -> None:
     response.delete_cookie(
-        name, path=CONSOLE, httponly=True, samesite="strict", secure=_secure(request)
+        name, path=screen.path, httponly=True, samesite="strict", secure=_secure(request)
     )
 
 
+def sign_in_form(
+    request: Request, screen: Screen, template: str, *, status: int = 200, error: str = ""
+) -> Response:
+    """A sign-in form's page with the double-submit cookie its token is checked against."""
+    token = pre_token(request, screen)
+    page = render(request, template, status=status, csrf=token, error=error)
+    set_cookie(request, page, screen, screen.pre, token, PENDING_AGE)
+    return page
+
+
+def see_other(to: str) -> RedirectResponse:
+    """After a POST: the page to show next (303, so a reload does not repeat the POST)."""
+    return RedirectResponse(to, status_code=303)
+
+
+def screen_of(request: Request) -> Screen:
+    return WALLET if request.url.path.startswith(WALLET.path) else CONSOLE
+
+
 async def _checked_form(request: Request) -> None:
-    """The form's `csrf` matches the session cookie's (or, while signing in, the pending
-    sign-in's or the double-submit cookie's: a stale session cookie may still be there)."""
+    """The form's `csrf` is the one its route takes (the module docstring)."""
+    screen = screen_of(request)
     form = await request.form()
-    sent = str(form.get("csrf", ""))
-    cookies = request.cookies
-    bearers = [cookies.get(SESSION_COOKIE), cookies.get(PENDING_COOKIE)]
-    expected = [csrf_for(b) for b in bearers if b] + [cookies.get(PRE_COOKIE) or ""]
-    if not sent or not any(e and hmac.compare_digest(sent, e) for e in expected):
+    sent = str(form.get("csrf", "")).encode()
+    expected = _expected_csrf(request, screen)
+    if not sent or not expected or not hmac.compare_digest(sent, expected.encode()):
         raise PermissionDenied(
             "this form is stale or came from another site: reload the page and try again",
             code="csrf_failed",
         )
 
 
-async def _console_operator(request: Request) -> Deferred:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise LoginRequired
-    return Deferred(request, lambda ctx: _operator(ctx, token))
+def _expected_csrf(request: Request, screen: Screen) -> str:
+    cookies, path = request.cookies, request.url.path
+    if path == screen.login:
+        return cookies.get(screen.pre) or ""
+    bearer = cookies.get(screen.pending if path.startswith(f"{screen.login}/") else screen.cookie)
+    return csrf_for(bearer) if bearer else ""
 
 
-def _operator(ctx: Context, token: str) -> Caller:
+def _caller_of(screen: Screen) -> object:
+    async def signed_in(request: Request) -> Deferred:
+        token = request.cookies.get(screen.cookie)
+        if not token:
+            raise LoginRequired(screen)
+        return Deferred(request, lambda ctx: _caller(ctx, token, screen))
+
+    return signed_in
+
+
+def _caller(ctx: Context, token: str, screen: Screen) -> Caller:
     try:
         session = auth.authenticate(ctx, token)
     except AuthenticationFailed:
-        raise LoginRequired from None
-    if session.subject_kind != OPERATOR:
-        raise LoginRequired
+        raise LoginRequired(screen) from None
+    if session.subject_kind != screen.kind:
+        raise LoginRequired(screen)
+    if screen is CONSOLE and not operator_login.passed_second_factor(ctx, session):
+        raise LoginRequired(screen)
     seen = ctx.actor
-    actor = Actor(OPERATOR, session.subject_id, seen.ip, None, seen.location)
+    actor = Actor(screen.kind, session.subject_id, seen.ip, session.device_id, seen.location)
     return Caller(ctx.as_actor(actor), session)
 
 
@@ -112,6 +180,8 @@ def _secure(request: Request) -> bool:
 
 
 #: The signed-in operator of a console page, bound in the page's unit of work.
-ConsoleCaller = Annotated[Caller, Depends(_console_operator)]
-#: A console form whose CSRF token was checked.
+ConsoleCaller = Annotated[Caller, Depends(_caller_of(CONSOLE))]
+#: The signed-in user of a wallet page.
+WalletCaller = Annotated[Caller, Depends(_caller_of(WALLET))]
+#: A form whose CSRF token was checked.
 CheckedForm = Depends(_checked_form)

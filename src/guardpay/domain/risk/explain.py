@@ -52,3 +52,8 @@ def plain_words(action: str, reasons: Sequence[str]) -> list[str]:
         if sentence not in out:
             out.append(sentence)
     return out
+
+
+def every_sentence() -> list[str]:
+    """Every sentence `plain_words` may say (the screens translate each)."""
+    return [*_ACTIONS.values(), *_SENTENCES.values(), _GENERAL]

@@ -4,10 +4,14 @@
   operator has an authenticator, its code, in one call.
 - The console's two steps. `password_step` checks the password and hands back a pending
   sign-in: a session of kind `operator_mfa`, which authorises nothing else, good for five
-  minutes. An operator without an authenticator is shown a new secret (`enrol`), and the
-  first code from it confirms it; `totp_step` checks the code and turns the pending
-  sign-in into a console session. The console asks every operator for the second factor:
-  one who has none sets it up before their first session.
+  minutes. An operator without an authenticator sets one up first (`enrol`): with the
+  one-time enrolment code an admin issued them (`issue_enrolment`, shown once, valid a
+  day), so a stolen password alone cannot enrol an attacker's phone; the first code from
+  the new authenticator confirms it. `second_step` checks the code and turns the pending
+  sign-in into a console session of twelve hours at most.
+- `passed_second_factor`: the console admits only sessions that passed the code: the
+  operator's authenticator is confirmed and the session began after that (an API
+  session begun before the operator had one was never asked for a code).
 
 Wrong passwords and wrong codes count alike toward the login limits (support.py), are
 audited, and commit (`UnitOfWork.keep`). A code is accepted once: an older or reused one
@@ -16,22 +20,29 @@ is refused (`TotpState.last_step`).
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from guardpay.domain.auth.records import Operator, TotpState
+from guardpay.domain.auth.roles import Role
 from guardpay.domain.auth.sessions import OPERATOR, IssuedSession, Session
-from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings
-from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, RateLimited
+from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings, SessionPolicy
+from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound, RateLimited
 from guardpay.security import otp
 from guardpay.security.passwords import hasher
 from guardpay.services.auth import support
 from guardpay.services.auth.devices import TOTP_FIELD, TotpEnrolment, totp_step
 from guardpay.services.auth.sessions import authenticate, issue_session
+from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 
 PENDING = "operator_mfa"
 PENDING_FOR = timedelta(minutes=5)
+ENROLMENT_FOR = timedelta(days=1)
+#: a console session: idle half an hour, twelve hours at most
+CONSOLE_SESSIONS = SessionPolicy(timedelta(minutes=30), timedelta(hours=12))
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ def operator_login(
     state = ctx.uow.auth.totp(operator.id, operator=True)
     if state is not None and state.confirmed:
         if totp_code is None:
+            ctx.audit("auth.login_failed", subject=operator.id, outcome="totp_required")
+            ctx.uow.keep()
             raise AuthenticationFailed(
                 "this operator signs in with a code from their authenticator app too",
                 code="totp_required",
@@ -82,15 +95,44 @@ def password_step(
     operator = check_password(ctx, name, password, settings)
     issued = issue_session(ctx, PENDING, operator.id, settings=settings)
     state = ctx.uow.auth.totp(operator.id, operator=True)
+    ctx.audit("auth.password_verified", subject=operator.id, details={"next": "totp"})
     return PendingLogin(issued, state is not None and state.confirmed)
 
 
-def enrol(ctx: Context, pending_token: str) -> TotpEnrolment:
-    """A new authenticator secret for an operator who has none confirmed yet."""
+def issue_enrolment(ctx: Context, operator_id: str) -> str:
+    """A one-time code with which the operator sets up their authenticator (an admin's,
+    or the system's for the first admin): shown once, kept as its SHA-256, valid a day.
+    Refused for an operator whose authenticator is confirmed (no silent replacement)."""
+    if ctx.actor.kind != "system":
+        require_role(ctx, Role.ADMIN)
+    operator = ctx.uow.auth.operator(operator_id)
+    if operator is None:
+        raise NotFound("no such operator", param="operator_id")
+    state = ctx.uow.auth.totp(operator.id, operator=True)
+    if state is not None and state.confirmed:
+        raise Conflict("an authenticator app is already set up", code="totp_already_enrolled")
+    code = secrets.token_urlsafe(9)
+    expires = ctx.now() + ENROLMENT_FOR
+    ctx.uow.auth.set_enrolment(operator.id, _hashed(code), ctx.actor.label, expires)
+    ctx.audit("operator.enrolment_issued", subject=operator.id)
+    return code
+
+
+def enrol(ctx: Context, pending_token: str, enrolment_code: str) -> TotpEnrolment:
+    """A new authenticator secret for an operator who has none confirmed yet, against the
+    enrolment code an admin issued them (used up by it)."""
     _, operator = pending(ctx, pending_token)
     state = ctx.uow.auth.totp(operator.id, operator=True)
     if state is not None and state.confirmed:
         raise Conflict("an authenticator app is already set up", code="totp_already_enrolled")
+    if not ctx.uow.auth.take_enrolment(operator.id, _hashed(enrolment_code.strip()), ctx.now()):
+        details = {"operator": operator.name, "factor": "enrolment_code"}
+        _failed(ctx, _account(operator.name), operator.id, details, DEFAULT_SETTINGS)
+        raise AuthenticationFailed(
+            "the enrolment code is wrong or expired: ask an admin for a new one",
+            code="invalid_enrolment_code",
+            param="enrolment_code",
+        )
     secret = otp.new_totp_secret()
     token = ctx.vault.encrypt(operator.id, TOTP_FIELD, secret)
     ctx.uow.auth.save_totp(TotpState(operator.id, token, ctx.now()), operator=True)
@@ -108,7 +150,14 @@ def second_step(
         raise InvalidRequest("set up an authenticator app first", code="totp_not_enrolled")
     _check_code(ctx, operator, state, code, settings)
     ctx.uow.auth.revoke_sessions(PENDING, operator.id, ctx.now(), "completed", only=session.id)
-    return _signed_in(ctx, operator, settings)
+    return _signed_in(ctx, operator, replace(settings, sessions=CONSOLE_SESSIONS))
+
+
+def passed_second_factor(ctx: Context, session: Session) -> bool:
+    """Whether an operator session was asked for the code (see the module)."""
+    state = ctx.uow.auth.totp(session.subject_id, operator=True, lock=False)
+    confirmed = None if state is None else state.confirmed_at
+    return confirmed is not None and session.created_at >= confirmed
 
 
 def pending(ctx: Context, token: str) -> tuple[Session, Operator]:
@@ -144,6 +193,10 @@ def _signed_in(ctx: Context, operator: Operator, settings: AuthSettings) -> Issu
     issued = issue_session(ctx, OPERATOR, operator.id, settings=settings)
     ctx.audit("auth.login", subject=operator.id, details={"session_id": issued.session.id})
     return issued
+
+
+def _hashed(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def _account(login: str) -> str:

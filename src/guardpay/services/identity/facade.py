@@ -13,10 +13,12 @@ from guardpay.services.identity.cards import BankCard, bind_card, list_cards, un
 from guardpay.services.identity.common import ERASED
 from guardpay.services.identity.merchants import (
     Merchant,
+    add_staff,
     add_sub_merchant,
     get_merchant,
     list_sub_merchants,
     register_merchant,
+    shops_of,
 )
 from guardpay.services.identity.privacy import erase_person, export_person, reveal_field
 from guardpay.services.identity.users import (
@@ -42,6 +44,7 @@ __all__ = [
     "User",
     "VerificationResult",
     "account_standing",
+    "add_staff",
     "add_sub_merchant",
     "bind_card",
     "erase_person",
@@ -54,6 +57,7 @@ __all__ = [
     "register_merchant",
     "register_user",
     "reveal_field",
+    "shops_of",
     "unbind_card",
     "verify_identity",
 ]

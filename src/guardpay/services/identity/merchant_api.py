@@ -85,12 +85,16 @@ def authenticate(ctx: Context, request: SignedRequest) -> ApiKeyRow:
 
 def require_merchant(ctx: Context, merchant_id: str) -> None:
     """The acting party may act for `merchant_id`: its own (or its parent's) signed key,
-    or an analyst operator. 403 `merchant_mismatch` for another merchant's key."""
+    a user on its (or its parent's) staff, or an analyst operator. 403 `merchant_mismatch`
+    for another merchant's key or another merchant's staff."""
     if ctx.actor.kind == "operator":
         access.require_role(ctx, ACT_FOR_MERCHANT_ROLE)
         return
     merchant = identity.get_merchant(ctx, merchant_id)
-    if ctx.actor.kind == "merchant" and ctx.actor.id in (merchant.id, merchant.parent_id):
+    ours = {merchant.id, merchant.parent_id}
+    if ctx.actor.kind == "merchant" and ctx.actor.id in ours:
+        return
+    if ctx.actor.kind == "user" and ours & set(ctx.uow.identity.staff_merchants(ctx.actor.id)):
         return
     raise PermissionDenied("this key cannot act for that merchant", code="merchant_mismatch")
 

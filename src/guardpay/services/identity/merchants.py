@@ -23,6 +23,7 @@ from guardpay.domain.identity.merchants import (
     payment_descriptor,
 )
 from guardpay.errors import Conflict, InvalidRequest, NotFound
+from guardpay.services.identity.common import live_user, require_operator, require_self_or_operator
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import new_id
 from guardpay.storage.identity import MerchantRow
@@ -181,3 +182,23 @@ def get_merchant(ctx: Context, merchant_id: str) -> Merchant:
 def list_sub_merchants(ctx: Context, parent_id: str) -> list[Merchant]:
     get_merchant(ctx, parent_id)
     return [_view(ctx, r) for r in ctx.uow.identity.sub_merchants(parent_id)]
+
+
+# -- staff: the users who act for a merchant in the wallet's shop view --------------------
+STAFF_ROLE = "supervisor"
+
+
+def add_staff(ctx: Context, merchant_id: str, user_id: str) -> None:
+    """Let a user act for the merchant (show its codes, see what it received, refund):
+    a supervisor's decision, since staff can send the merchant's money back out."""
+    require_operator(ctx, STAFF_ROLE)
+    get_merchant(ctx, merchant_id)
+    live_user(ctx, user_id)
+    if ctx.uow.identity.add_staff(merchant_id, user_id, ctx.actor.label, ctx.now()):
+        ctx.audit("merchant.staff_added", subject=merchant_id, details={"user": user_id})
+
+
+def shops_of(ctx: Context, user_id: str) -> list[Merchant]:
+    """The merchants a user acts for (their own list only)."""
+    require_self_or_operator(ctx, user_id, "viewer")
+    return [get_merchant(ctx, m) for m in ctx.uow.identity.staff_merchants(user_id)]

@@ -17,6 +17,7 @@ from guardpay.domain.payments.states import Status
 from guardpay.errors import Conflict, InvalidRequest, NotFound
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth.support import phone_index, user_for_phone_index
+from guardpay.services.identity import merchant_api
 from guardpay.services.payments import pipeline
 from guardpay.services.payments.limits import lock_payer
 from guardpay.services.payments.pipeline import PURPOSE, Authorization, Payment
@@ -114,6 +115,21 @@ def list_payments(
         store.payment,
         lambda r: r.payer_id == user_id,
         lambda after, n: store.payments_of(user_id, after, n),
+        cursor,
+        limit,
+    )
+
+
+def received(
+    ctx: Context, merchant_id: str, cursor: str | None, limit: int = 20
+) -> tuple[list[PaymentRow], str | None]:
+    """A page of what a merchant received, newest first: for whoever may act for it."""
+    merchant_api.require_merchant(ctx, merchant_id)
+    store = ctx.uow.payments
+    return keyset_page(
+        store.payment,
+        lambda r: r.payee_id == merchant_id,
+        lambda after, n: store.payments_to(merchant_id, after, n),
         cursor,
         limit,
     )

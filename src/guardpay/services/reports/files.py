@@ -54,13 +54,20 @@ def _csv(
     for row in content["rows"]:
         cells = [_cell(row.get(c)) for c in columns]
         for field, _, part in extra:
-            cells.append(_cell(identities.get(str(row.get(field)), {}).get(part)))
+            cells.append(_inert(_cell(identities.get(str(row.get(field)), {}).get(part))))
         writer.writerow(cells)
     return out.getvalue().encode()
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _inert(text: str) -> str:
+    """A name as text in a spreadsheet: one that begins like a formula (a merchant that
+    registered as `=HYPERLINK(...)`) gets a leading apostrophe, so opening the file
+    never runs it (OWASP CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _cell(value: object) -> str:

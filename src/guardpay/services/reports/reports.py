@@ -5,7 +5,7 @@ customers' identities, so each download is audited)."""
 from __future__ import annotations
 
 from guardpay.domain.auth.roles import Role
-from guardpay.errors import NotFound
+from guardpay.errors import Conflict, NotFound
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
 from guardpay.services.reports import identities
@@ -33,5 +33,14 @@ def files_of(ctx: Context, record: ReportRecord) -> Files:
         require_role(ctx, Role.ANALYST)
     made = identities.files(ctx, record.id, record.content)
     details = {"sha256_csv": sha256(made.csv), "sha256_json": sha256(made.json)}
+    recorded = {"sha256_csv": record.sha256_csv, "sha256_json": record.sha256_json}
+    if record.status == "filed" and details != recorded:  # what was filed was changed since
+        ctx.audit("report.files_read", subject=record.id, outcome="altered", details=details)
+        ctx.uow.keep()
+        raise Conflict(
+            "the report no longer renders the files that were filed: its stored content or "
+            "identities were changed; the audit log keeps the filed hashes",
+            code="report_altered",
+        )
     ctx.audit("report.files_read", subject=record.id, details=details)
     return made

@@ -1,0 +1,224 @@
+"""The wallet web app (`/wallet`, phone-sized): pages over the same services as the API.
+
+Signing in is the phone and login password, then the SMS code a new device always needs
+(a browser holds no device key, so every sign-in is stepped up). Paying a merchant's code
+(pasted, or scanned with the camera where the browser can) is authorised with the
+payment password, or with an SMS code instead; the SMS code and the password together
+are two factors, which larger dynamic-code payments need. A payment risk control holds
+or stops is explained in plain words, with what to do next. Every page shows only the
+signed-in user's own data: the services check it (`get_payment` answers 404 for
+another's payment), as they do for the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from guardpay.api.deps import InOneUnit, RequestContext
+from guardpay.api.web.pages import render, switch_language
+from guardpay.api.web.session import (
+    PENDING_AGE,
+    WALLET,
+    CheckedForm,
+    WalletCaller,
+    clear_cookie,
+    csrf_for,
+    page_csrf,
+    see_other,
+    set_cookie,
+    sign_in_form,
+)
+from guardpay.domain.auth.sessions import USER
+from guardpay.domain.money import Money
+from guardpay.domain.risk.explain import plain_words
+from guardpay.errors import AuthenticationFailed, NotFound, RateLimited, StepUpRequired
+from guardpay.services.auth import facade as auth
+from guardpay.services.identity import facade as identity
+from guardpay.services.identity import merchant_api
+from guardpay.services.ledger import wallet_views
+from guardpay.services.payments import core as payments
+from guardpay.services.payments import qr as payments_qr
+from guardpay.services.payments.pipeline import Authorization, StepUpAnswer
+from guardpay.services.payments.refunds import RefundRequest, refund_payment
+from guardpay.services.risk import decisions as risk_decisions
+
+router = APIRouter(route_class=InOneUnit, prefix="/wallet", include_in_schema=False)
+Field = Annotated[str, Form(max_length=2000)]
+Optional = Annotated[str, Form(max_length=2000)]
+SESSION_AGE = 12 * 3600
+
+
+def _page(request: Request, me: WalletCaller, template: str, **values: Any) -> Response:
+    shops = identity.shops_of(me.ctx, me.id)
+    csrf = page_csrf(request, WALLET)
+    return render(request, template, csrf=csrf, signed_in=True, shops=shops, **values)
+
+
+# -- signing in ---------------------------------------------------------------------------
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return sign_in_form(request, WALLET, "wallet_login.html")
+
+
+@router.post("/login", dependencies=[CheckedForm])
+def login(request: Request, ctx: RequestContext, phone: Field, password: Field) -> Response:
+    try:
+        issued = auth.login(ctx, phone, password)
+    except StepUpRequired as asked:
+        challenge = asked.challenge_id or ""
+        sent_to = auth.send_sms_code(ctx, challenge, request.app.state.sms)
+        page = render(request, "wallet_code.html", csrf=csrf_for(challenge), sent_to=sent_to)
+        set_cookie(request, page, WALLET, WALLET.pending, challenge, PENDING_AGE)
+        return page
+    except (AuthenticationFailed, RateLimited) as refused:
+        status, shown = (429 if isinstance(refused, RateLimited) else 401), refused.message
+        return sign_in_form(request, WALLET, "wallet_login.html", status=status, error=shown)
+    return _signed_in(request, issued.token)
+
+
+@router.post("/login/code", dependencies=[CheckedForm])
+def login_code(
+    request: Request, ctx: RequestContext, code: Annotated[str, Form(max_length=12)]
+) -> Response:
+    challenge = request.cookies.get(WALLET.pending, "")
+    try:
+        issued = auth.complete_login(ctx, challenge, "sms", code=code.strip())
+    except (AuthenticationFailed, RateLimited) as refused:
+        status = 429 if isinstance(refused, RateLimited) else 401
+        again = csrf_for(challenge)
+        return render(request, "wallet_code.html", status=status, csrf=again, error=refused.message)
+    done = _signed_in(request, issued.token)
+    clear_cookie(request, done, WALLET, WALLET.pending)
+    return done
+
+
+@router.get("/lang/{code}")
+def choose_language(code: str, next: str = "/wallet") -> Response:
+    return switch_language(code, next, "/wallet")
+
+
+def _signed_in(request: Request, token: str) -> Response:
+    done = see_other("/wallet")
+    set_cookie(request, done, WALLET, WALLET.cookie, token, SESSION_AGE)
+    return done
+
+
+@router.post("/logout", dependencies=[CheckedForm])
+def logout(request: Request, me: WalletCaller) -> Response:
+    auth.revoke_session(me.ctx, me.id, me.session.id, kind=USER)
+    done = see_other("/wallet/login")
+    clear_cookie(request, done, WALLET, WALLET.cookie)
+    return done
+
+
+# -- pages --------------------------------------------------------------------------------
+@router.get("")
+def home(request: Request, me: WalletCaller) -> Response:
+    held = wallet_views.user_wallets(me.ctx, me.id)
+    paid, _ = payments.list_payments(me.ctx, me.id, None, limit=20)
+    moves = wallet_views.user_history(me.ctx, me.id, "CNY", None, 20).entries if held else []
+    return _page(request, me, "wallet_home.html", wallets=held, payments=paid, moves=moves)
+
+
+@router.get("/pay")
+def pay_page(request: Request, me: WalletCaller) -> Response:
+    return _page(request, me, "wallet_pay.html")
+
+
+@router.post("/pay", dependencies=[CheckedForm])
+def pay(
+    request: Request,
+    me: WalletCaller,
+    payload: Field,
+    how: Annotated[str, Form(pattern="^(password|sms)$")],
+    amount: Optional = "",
+    payment_password: Optional = "",
+) -> Response:
+    typed = Money.parse(amount.strip(), "CNY") if amount.strip() else None
+    pin = payment_password or None
+    given = Authorization(payment_password=pin if how == "password" else None)
+    paid = payments_qr.pay_qr(me.ctx, me.id, payload.strip(), given, typed)
+    if paid.row.status == "requires_action" and paid.row.challenge_id:
+        auth.send_sms_code(me.ctx, paid.row.challenge_id, request.app.state.sms)
+    return see_other(f"/wallet/payments/{paid.row.id}")
+
+
+@router.get("/payments/{payment_id}")
+def payment_page(request: Request, me: WalletCaller, payment_id: str) -> Response:
+    row = payments.get_payment(me.ctx, me.id, payment_id)
+    decision = risk_decisions.decision_for(me.ctx, row.id) if row.payer_id == me.id else None
+    words = plain_words(decision.action, decision.reasons) if decision else []
+    action = decision.action if decision else None
+    return _page(request, me, "wallet_payment.html", payment=row, words=words, action=action)
+
+
+@router.post("/payments/{payment_id}/confirm", dependencies=[CheckedForm])
+def confirm(
+    me: WalletCaller,
+    payment_id: str,
+    code: Annotated[str, Form(max_length=12)],
+    payment_password: Optional = "",
+) -> Response:
+    answer = StepUpAnswer("sms", code.strip())
+    given = Authorization(payment_password=payment_password or None, answer=answer)
+    payments.confirm_payment(me.ctx, me.id, payment_id, given)
+    return see_other(f"/wallet/payments/{payment_id}")
+
+
+@router.post("/payments/{payment_id}/sms", dependencies=[CheckedForm])
+def send_again(request: Request, me: WalletCaller, payment_id: str) -> Response:
+    row = payments.get_payment(me.ctx, me.id, payment_id)
+    if row.challenge_id and row.payer_id == me.id and row.status == "requires_action":
+        auth.send_sms_code(me.ctx, row.challenge_id, request.app.state.sms)
+    return see_other(f"/wallet/payments/{payment_id}")
+
+
+# -- the shop: staff show a code for an amount, watch payments arrive, refund ---------------
+@router.get("/shop/{merchant_id}")
+def shop(request: Request, me: WalletCaller, merchant_id: str, order: str = "") -> Response:
+    got, _ = payments.received(me.ctx, merchant_id, None, 20)  # staff only (or 403)
+    shown = qr = None
+    if order:
+        shown = payments_qr.get_order(me.ctx, order)
+        if shown.row.merchant_id != merchant_id:
+            raise NotFound("no such order", param="order")
+        qr = Markup(segno.make(shown.payload, error="m").svg_inline(scale=5, title="QR"))
+    merchant = identity.get_merchant(me.ctx, merchant_id)
+    values = {"merchant": merchant, "received": got, "order": shown, "qr": qr}
+    return _page(request, me, "wallet_shop.html", refund_id=secrets.token_hex(8), **values)
+
+
+@router.get("/shop/{merchant_id}/received")
+def received(request: Request, me: WalletCaller, merchant_id: str) -> Response:
+    """The list of payments received alone, for the shop page to refresh in place."""
+    got, _ = payments.received(me.ctx, merchant_id, None, 20)
+    merchant = identity.get_merchant(me.ctx, merchant_id)
+    values = {"merchant": merchant, "received": got, "refund_id": secrets.token_hex(8)}
+    return _page(request, me, "wallet_received.html", **values)
+
+
+@router.post("/shop/{merchant_id}/orders", dependencies=[CheckedForm])
+def new_order(me: WalletCaller, merchant_id: str, amount: Field) -> Response:
+    merchant_api.require_merchant(me.ctx, merchant_id)
+    made = payments_qr.create_order_qr(me.ctx, merchant_id, Money.parse(amount.strip(), "CNY"))
+    return see_other(f"/wallet/shop/{merchant_id}?order={made.row.id}")
+
+
+@router.post("/shop/{merchant_id}/payments/{payment_id}/refund", dependencies=[CheckedForm])
+def refund(
+    me: WalletCaller,
+    merchant_id: str,
+    payment_id: str,
+    amount: Field,
+    refund_id: Annotated[str, Form(min_length=8, max_length=64)],
+) -> Response:
+    merchant_api.require_payment_merchant(me.ctx, payment_id)  # 404 unless ours to refund
+    asked = RefundRequest(refund_id, Money.parse(amount.strip(), "CNY"), "refunded in the shop")
+    refund_payment(me.ctx, payment_id, asked)
+    return see_other(f"/wallet/shop/{merchant_id}")

@@ -1,0 +1,123 @@
+"""The wallet through HTTP, as a browser uses it, on SQLite and PostgreSQL: a user signs
+in with the SMS step-up, pays a shop's dynamic code of ¥1,500 (more than one factor
+allows a day, so the SMS code and the payment password together), sees it in history;
+the shop's staff member shows the code and refunds the payment. And what it refuses:
+another user's payment, another merchant's shop, a page without a session."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.api_fixtures import E164, PIN, Api, error_of
+from tests.api.api_fixtures import api_fixture as api_fixture
+from tests.api.test_cases_api import _operator
+from tests.api.test_payments_api import ALICE, BOB, World
+from tests.api.test_payments_api import world as world
+from tests.api.test_risk_api import _class_ii
+from tests.api.web.console_fixtures import Wallet
+from tests.api.web.test_console import refusal
+
+PAYLOAD = re.compile(r'id="order-payload" rows="3" readonly>([^<]+)<')
+
+
+def staffed_shop(world: World) -> tuple[Api, str, str]:
+    """Bob works at the shop (a supervisor added him); Alice can pay ¥1,500. (api, shop
+    id, Alice's id)."""
+    api, alice, bob, shop = world
+    _class_ii(api, alice.id, 19_500_00)
+    supervisor = _operator(api, "sam", "supervisor")
+    body = {"user_id": bob.id}
+    error_of(api.post(f"/v1/merchants/{shop.id}/staff", body, shop.token), 403, "insufficient_role")
+    added = api.post(f"/v1/merchants/{shop.id}/staff", body, supervisor)
+    assert added.status_code == 201, added.text
+    return api, shop.id, alice.id
+
+
+def order_code(bob: Wallet, shop: str, amount: str) -> str:
+    bob.get(f"/wallet/shop/{shop}")
+    made = bob.post(f"/wallet/shop/{shop}/orders", {"amount": amount})
+    assert made.status_code == 303, made.text
+    page = bob.get(made.headers["location"])
+    assert "<svg" in page.text  # the code to scan...
+    found = PAYLOAD.search(page.text)  # ...and the same as text, to paste
+    assert found, page.text
+    return found.group(1).replace("&#43;", "+").replace("&#34;", '"')
+
+
+def test_a_shops_code_paid_with_two_factors_then_refunded(world: World) -> None:
+    api, shop, _ = staffed_shop(world)
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    payload = order_code(bob, shop, "1500.00")
+
+    alice.get("/wallet/pay")
+    one = alice.post(
+        "/wallet/pay", {"payload": payload, "how": "password", "payment_password": PIN}
+    )
+    refusal(one, 400, "limit_exceeded")  # over ¥1,000 a day on one factor
+    paying = alice.post("/wallet/pay", {"payload": payload, "how": "sms"})
+    assert paying.status_code == 303, paying.text
+    page = alice.get(paying.headers["location"])
+    assert 'id="payment-status"' in page.text
+    assert "requires_action" in page.text
+    code = api.sms.last_code(E164)
+    assert code is not None
+    payment = paying.headers["location"]
+    done = alice.post(f"{payment}/confirm", {"code": code, "payment_password": PIN})
+    assert done.status_code == 303, done.text
+    assert "Paid." in alice.get(payment).text
+    home = alice.get("/wallet").text
+    assert payment.rsplit("/", 1)[1] in home
+    assert "18500.00 CNY" in home  # ¥500 + ¥19,500 - ¥1,500
+
+    shop_page = bob.get(f"/wallet/shop/{shop}").text
+    payment_id = payment.rsplit("/", 1)[1]
+    assert payment_id in shop_page
+    back = bob.post(
+        f"/wallet/shop/{shop}/payments/{payment_id}/refund",
+        {"amount": "1500.00", "refund_id": "refund-test-1"},
+    )
+    assert back.status_code == 303, back.text
+    assert "20000.00 CNY" in alice.get("/wallet").text  # the money is back
+
+
+def test_nobody_sees_anothers_payment_or_shop(world: World) -> None:
+    api, shop, _ = staffed_shop(world)
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    payload = order_code(bob, shop, "10.00")
+    alice.get("/wallet/pay")
+    paid = alice.post(
+        "/wallet/pay", {"payload": payload, "how": "password", "payment_password": PIN}
+    )
+    payment = paid.headers["location"]
+    assert "Paid." in alice.get(payment).text
+    carol = Wallet(api, "13700001111")
+    api.register("13700001111")
+    carol.sign_in()
+    refusal(carol.get(payment), 404, "resource_missing")  # guessing another's payment id
+    refusal(alice.get(f"/wallet/shop/{shop}"), 403, "merchant_mismatch")  # not her shop
+    assert carol.get(f"/wallet/payments/pay_{'0' * 26}").status_code == 404
+    anonymous = Wallet(api, "-")
+    for path in ("/wallet", "/wallet/pay", payment, f"/wallet/shop/{shop}"):
+        away = anonymous.get(path)
+        assert (away.status_code, away.headers["location"]) == (303, "/wallet/login")
+    refusal(
+        alice.post("/wallet/pay", {"payload": payload, "how": "password"}, csrf=False),
+        403,
+        "csrf_failed",
+    )
+
+
+def test_a_wrong_sms_code_signs_nobody_in(world: World) -> None:
+    api = world[0]
+    alice = Wallet(api, ALICE)
+    alice.get("/wallet/login")
+    wrong = alice.post("/wallet/login", {"phone": ALICE, "password": "Not-the-password-1"})
+    assert wrong.status_code == 401
+    alice.post("/wallet/login", {"phone": ALICE, "password": "Jade7-Heron-cove"})
+    refused = alice.post("/wallet/login/code", {"code": "000000"})
+    assert refused.status_code == 401
+    assert "gp_wallet" not in alice.client.cookies
