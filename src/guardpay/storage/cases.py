@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     text,
@@ -178,6 +179,14 @@ class CaseRepository:
     def save_case(self, case: Case) -> None:
         values = _case_values(case)
         self.conn.execute(update(cases).where(cases.c.id == values.pop("id")).values(**values))
+
+    def opened_and_closed(self, since: datetime) -> tuple[int, int]:
+        """How many alerts were raised, and how many cases closed, since `since`."""
+        opened = select(func.count()).select_from(alerts).where(alerts.c.created_at >= since)
+        closed = select(func.count()).select_from(cases).where(cases.c.closed_at >= since)
+        return int(self.conn.execute(opened).scalar_one()), int(
+            self.conn.execute(closed).scalar_one()
+        )
 
     def cases(
         self,

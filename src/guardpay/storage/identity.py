@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -410,6 +411,19 @@ class IdentityRepository:
         row = {"merchant_id": merchant_id, "user_id": user_id, "added_by": added_by}
         self.conn.execute(insert(t).values(**row, added_at=at))
         return True
+
+    def remove_staff(self, merchant_id: str, user_id: str) -> int:
+        """Take a user off a merchant's staff; how many rows went (0 or 1)."""
+        t = merchant_staff
+        done = self.conn.execute(
+            delete(t).where(t.c.merchant_id == merchant_id, t.c.user_id == user_id)
+        )
+        return int(done.rowcount or 0)
+
+    def leave_all(self, user_id: str) -> int:
+        """Take a user off every merchant's staff (their erasure)."""
+        t = merchant_staff
+        return int(self.conn.execute(delete(t).where(t.c.user_id == user_id)).rowcount or 0)
 
     def staff_merchants(self, user_id: str) -> list[str]:
         """The ids of the merchants the user acts for, in the order they were added."""

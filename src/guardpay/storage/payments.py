@@ -106,6 +106,7 @@ payments = Table(
     Column("device_id", String(40), nullable=True),  # the payer's session's (0019)
     Index("ix_payments_payer", "payer_id", "created_at", "id"),
     Index("ix_payments_payee", "payee_id", "created_at", "id"),  # a merchant's received (0023)
+    Index("ix_payments_created", "created_at"),  # the console's last hour (0023)
 )
 
 payment_orders = Table(
@@ -248,6 +249,21 @@ class PaymentRepository:
             stmt = stmt.where(older)
         stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_row(PaymentRow, m) for m in self.conn.execute(stmt).mappings().all()]
+
+    def per_minute(self, since: datetime) -> list[tuple[int, str, int]]:
+        """(minute since the epoch, status, payments) of the payments created since."""
+        c = payments.c
+        if self.conn.dialect.name == "sqlite":
+            epoch: Any = func.cast(func.strftime("%s", c.created_at), Integer)
+        else:
+            epoch = func.cast(func.floor(func.extract("epoch", c.created_at)), BigInteger)
+        minute = (epoch // 60).label("minute")
+        query = (
+            select(minute, c.status, func.count())
+            .where(c.created_at >= since)
+            .group_by(minute, c.status)
+        )
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in self.conn.execute(query)]
 
     def status_counts(self) -> dict[str, int]:
         """How many payments are in each status (the API benchmark's outcome)."""

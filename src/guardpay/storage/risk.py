@@ -218,6 +218,17 @@ class RiskRepository:
     def set_label(self, decision_id: str, label: str, source: str) -> None:
         self.save_review(decision_id, label=label, label_source=source)
 
+    def actions_since(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """action -> (decisions, their amount in minor units) since `since`, by currency
+        left to the caller: the console's dashboard asks for one currency's."""
+        c = risk_decisions.c
+        query = (
+            select(c.action, func.count(), func.coalesce(func.sum(c.amount), 0))
+            .where(c.created_at >= since, c.currency == "CNY")
+            .group_by(c.action)
+        )
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in self.conn.execute(query)}
+
     def reviews(
         self, status: str, limit: int, after: DecisionRow | None = None
     ) -> list[DecisionRow]:

@@ -134,3 +134,60 @@ def test_the_console_speaks_chinese_when_asked(world: World) -> None:
     assert '<html lang="zh-CN">' in page.text
     assert "登录控制台" in page.text
     assert alma.get("/console/lang/en?next=//evil.example").headers["location"] == "/console"
+
+
+def test_a_held_payment_is_voided_from_the_review_queue(world: World) -> None:
+    api, _, transfer = held_case(world)
+    alice_token = world[1].token
+    alma = operator(api, "alma", "analyst")
+    alma.sign_in()
+    queue = alma.get("/console/reviews")
+    [decision] = re.findall(r'action="/console/reviews/(rsk_[^"/]+)/void"', queue.text)
+    voided = alma.post(f"/console/reviews/{decision}/void", {"note": "the payer called: a scam"})
+    assert voided.headers["location"] == "/console/reviews"
+    assert "Nothing waits for review." in alma.get("/console/reviews").text
+    paid = api.get(f"/v1/payments/{transfer}", alice_token).json()
+    assert paid["status"] == "failed"
+
+
+def test_a_person_is_found_by_phone_shown_masked_and_revealed_with_a_reason(
+    world: World,
+) -> None:
+    api, alice, _, _ = world
+    alma, vera = operator(api, "alma", "analyst"), operator(api, "vera", "viewer")
+    alma.sign_in()
+    found = alma.get("/console/people?q=%2B8613812345678")
+    assert found.headers["location"] == f"/console/people/{alice.id}"
+    page = alma.get(found.headers["location"]).text
+    assert "138****5678" in page
+    assert "13812345678" not in page
+    refusal(alma.get("/console/people?q=13700009999"), 404, "person_not_found")
+    refusal(alma.get("/console/people?q=hello"), 400, "invalid_query")
+    shown = alma.post(
+        f"/console/people/{alice.id}/reveal", {"field": "phone", "reason": "the customer called us"}
+    )
+    assert '<span id="revealed">+8613812345678</span>' in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    revealed = api.audit("pii.revealed")
+    assert len(revealed) == 1
+    vera.sign_in()
+    vera.get(f"/console/people/{alice.id}")
+    asked = {"field": "phone", "reason": "just looking around"}
+    refusal(vera.post(f"/console/people/{alice.id}/reveal", asked), 403, "insufficient_role")
+
+
+def test_the_dashboard_draws_its_charts_for_any_operator(world: World) -> None:
+    api, _, _ = held_case(world)
+    vera = operator(api, "vera", "viewer")
+    vera.sign_in()
+    page = vera.get("/console").text
+    assert 'src="/console/charts/payments.svg"' in page
+    assert "reconciled" in page
+    chart = vera.get("/console/charts/decisions.svg")
+    assert chart.headers["content-type"].startswith("image/svg+xml")
+    assert "Risk decisions by outcome" in chart.text
+    assert "<script" not in chart.text  # nothing fetched, nothing run
+    assert "default-src 'none'" in chart.headers["content-security-policy"]
+    assert vera.get("/console/charts/nope.svg").status_code == 404
+    anonymous = operator(api, "nobody", "viewer")
+    assert anonymous.get("/console/charts/payments.svg").status_code == 303

@@ -110,6 +110,14 @@ def work_the_case(page: Page, base: str, alice: str, transfer: str) -> str:
     checked(page, "console-cases")
     page.goto(f"{base}/console/reports")
     checked(page, "console-reports")
+    page.goto(f"{base}/console/reviews")
+    expect(page.locator("main table")).to_contain_text(alice)
+    checked(page, "console-reviews")
+    page.goto(f"{base}/console/people")
+    page.get_by_label("A user or merchant id, or a full phone number").fill(alice)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(alice)
+    checked(page, "console-person")
     return case
 
 

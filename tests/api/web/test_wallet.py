@@ -64,6 +64,8 @@ def test_a_shops_code_paid_with_two_factors_then_refunded(world: World) -> None:
     code = api.sms.last_code(E164)
     assert code is not None
     payment = paying.headers["location"]
+    mistyped = alice.post(f"{payment}/confirm", {"code": code, "payment_password": "000000"})
+    refusal(mistyped, 401, "invalid_payment_password")  # the same SMS code still works:
     done = alice.post(f"{payment}/confirm", {"code": code, "payment_password": PIN})
     assert done.status_code == 303, done.text
     assert "Paid." in alice.get(payment).text
@@ -74,12 +76,22 @@ def test_a_shops_code_paid_with_two_factors_then_refunded(world: World) -> None:
     shop_page = bob.get(f"/wallet/shop/{shop}").text
     payment_id = payment.rsplit("/", 1)[1]
     assert payment_id in shop_page
+    assert 'name="refund_id" value="shop-0"' in shop_page
     back = bob.post(
         f"/wallet/shop/{shop}/payments/{payment_id}/refund",
-        {"amount": "1500.00", "refund_id": "refund-test-1"},
+        {"amount": "1500.00", "refund_id": "shop-0"},  # as the page's form names it
     )
     assert back.status_code == 303, back.text
     assert "20000.00 CNY" in alice.get("/wallet").text  # the money is back
+    after = bob.get(f"/wallet/shop/{shop}").text
+    assert "Refunded: 1500.00 CNY" in after
+    assert f"/payments/{payment_id}/refund" not in after  # nothing left to refund
+    again = bob.post(
+        f"/wallet/shop/{shop}/payments/{payment_id}/refund",
+        {"amount": "1500.00", "refund_id": "shop-0"},
+    )
+    assert again.status_code == 303  # the same form sent twice: the first refund, replayed
+    assert "20000.00 CNY" in alice.get("/wallet").text  # ...not a second one
 
 
 def test_nobody_sees_anothers_payment_or_shop(world: World) -> None:
@@ -121,3 +133,15 @@ def test_a_wrong_sms_code_signs_nobody_in(world: World) -> None:
     refused = alice.post("/wallet/login/code", {"code": "000000"})
     assert refused.status_code == 401
     assert "gp_wallet" not in alice.client.cookies
+
+
+def test_staff_taken_off_a_shop_act_for_it_no_more(world: World) -> None:
+    api, shop, _ = staffed_shop(world)
+    bob = Wallet(api, BOB)
+    bob.sign_in()
+    assert bob.get(f"/wallet/shop/{shop}").status_code == 200
+    supervisor = _operator(api, "sue", "supervisor")
+    gone = api.post(f"/v1/merchants/{shop}/staff/{world[2].id}/remove", None, supervisor)
+    assert gone.status_code == 200, gone.text
+    refusal(bob.get(f"/wallet/shop/{shop}"), 403, "merchant_mismatch")
+    assert "Shop:" not in bob.get("/wallet").text

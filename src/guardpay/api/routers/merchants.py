@@ -139,6 +139,18 @@ def add_staff(op: OperatorCaller, merchant_id: PathId, body: StaffIn) -> StaffOu
     return StaffOut(merchant_id=merchant_id, user_id=body.user_id)
 
 
+@router.post(
+    "/{merchant_id}/staff/{user_id}/remove",
+    response_model=StaffOut,
+    responses=errors(401, 403, 404),
+)
+def remove_staff(op: OperatorCaller, merchant_id: PathId, user_id: PathId) -> StaffOut:
+    """Take a user off the merchant's staff (a supervisor's); removing one who is not
+    there changes nothing."""
+    identity.remove_staff(op.ctx, merchant_id, user_id)
+    return StaffOut(merchant_id=merchant_id, user_id=user_id)
+
+
 @router.get("/{merchant_id}", response_model=MerchantOut, responses=errors(401, 403, 404))
 def get_merchant(op: OperatorCaller, merchant_id: PathId) -> MerchantOut:
     access.require_role(op.ctx, VIEW_ROLE)

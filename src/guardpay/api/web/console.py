@@ -19,8 +19,8 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from guardpay.api.deps import InOneUnit, RequestContext
-from guardpay.api.web import pictures
-from guardpay.api.web.pages import render, switch_language
+from guardpay.api.web import charts, pictures
+from guardpay.api.web.pages import render, switch_language, translator
 from guardpay.api.web.session import (
     CONSOLE,
     PENDING_AGE,
@@ -41,12 +41,17 @@ from guardpay.errors import (
     Conflict,
     GuardpayError,
     InvalidRequest,
+    NotFound,
     RateLimited,
 )
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth import operator_login, operators
 from guardpay.services.cases import actions, workflow
+from guardpay.services.identity import people as identity_people
+from guardpay.services.identity import privacy
+from guardpay.services.payments import review
 from guardpay.services.platform.access import require_role
+from guardpay.services.reports import dashboard as dashboard_data
 from guardpay.services.reports import reports, suspicious
 
 router = APIRouter(route_class=InOneUnit, prefix="/console", include_in_schema=False)
@@ -163,7 +168,22 @@ def dashboard(request: Request, op: ConsoleCaller) -> Response:
         breaches=len(workflow.breaches(ctx)),
         alerts=alerts,
         approvals=len(waiting),
+        d=dashboard_data.snapshot(ctx),
     )
+
+
+@router.get("/charts/{name}.svg")
+def chart(request: Request, op: ConsoleCaller, name: str) -> Response:
+    draw = {"payments": charts.payments_per_minute, "decisions": charts.decisions_by_outcome}
+    if name not in draw:
+        raise NotFound("no such chart", param="name")
+    svg = draw[name](dashboard_data.snapshot(op.ctx), translator(request))
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/alerts")
@@ -212,7 +232,64 @@ def report_file(op: ConsoleCaller, report_id: str, kind: str) -> Response:
     return Response(data, media_type=media, headers=headers)
 
 
+@router.get("/reviews")
+def review_queue(request: Request, op: ConsoleCaller) -> Response:
+    waiting, _ = review.pending(op.ctx, 100, None)
+    return _page(request, op, "reviews.html", reviews=waiting, now=op.ctx.now())
+
+
+@router.get("/people")
+def people(request: Request, op: ConsoleCaller, q: str = "") -> Response:
+    if not q.strip():
+        return _page(request, op, "people.html")
+    found = identity_people.find(op.ctx, q)
+    kind = "merchants" if found.startswith("mer_") else "people"
+    return see_other(f"/console/{kind}/{found}")
+
+
+@router.get("/people/{user_id}")
+def person(request: Request, op: ConsoleCaller, user_id: str) -> Response:
+    shown = identity_people.person(op.ctx, user_id)
+    cases, _ = workflow.list_cases(op.ctx, subject=user_id, limit=20)
+    fields = sorted(privacy.FIELDS)
+    return _page(request, op, "person.html", person=shown, cases=cases, fields=fields)
+
+
+@router.get("/merchants/{merchant_id}")
+def merchant(request: Request, op: ConsoleCaller, merchant_id: str) -> Response:
+    shown = identity_people.merchant(op.ctx, merchant_id)
+    cases, _ = workflow.list_cases(op.ctx, subject=merchant_id, limit=20)
+    return _page(request, op, "merchant.html", merchant=shown, cases=cases)
+
+
 # -- actions: each a POST, answered with a redirect ---------------------------------------
+@router.post("/people/{user_id}/reveal", dependencies=[CheckedForm])
+def reveal(
+    request: Request,
+    op: ConsoleCaller,
+    user_id: str,
+    field: Annotated[str, Form(max_length=40)],
+    reason: Text,
+    card_id: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """One field in full, with a reason the audit log keeps: shown on this page only
+    (not stored in the browser: no-store)."""
+    value = privacy.reveal_field(op.ctx, user_id, field, reason, card_id=card_id or None)
+    return _page(request, op, "revealed.html", user_id=user_id, field=field, value=value)
+
+
+@router.post("/reviews/{decision_id}/release", dependencies=[CheckedForm])
+def release_review(op: ConsoleCaller, decision_id: str, note: Text = "") -> Response:
+    review.approve(op.ctx, decision_id, note or None)
+    return see_other("/console/reviews")
+
+
+@router.post("/reviews/{decision_id}/void", dependencies=[CheckedForm])
+def void_review(op: ConsoleCaller, decision_id: str, note: Text = "") -> Response:
+    review.decline(op.ctx, decision_id, note or None)
+    return see_other("/console/reviews")
+
+
 @router.post("/cases/{case_id}/investigate", dependencies=[CheckedForm])
 def take_up(op: ConsoleCaller, case_id: str) -> Response:
     case = workflow.view(op.ctx, case_id).case

@@ -10,6 +10,7 @@ what the services returned.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -66,6 +67,11 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
+def translator(request: Request) -> Callable[[str], str]:
+    """The request's language's gettext, for text drawn outside a template (the charts)."""
+    return _translations(language(request)).gettext
+
+
 @cache
 def _environment(lang: str) -> Environment:
     env = Environment(
@@ -82,6 +88,7 @@ def _environment(lang: str) -> Environment:
     return env
 
 
+@cache
 def _translations(lang: str) -> NullTranslations:
     if lang == "en":
         return NullTranslations()

@@ -32,6 +32,7 @@ from fastapi.responses import RedirectResponse, Response
 from guardpay.api.deps import Caller, Deferred
 from guardpay.api.web.pages import render
 from guardpay.domain.auth.sessions import OPERATOR, USER
+from guardpay.domain.auth.settings import SCREEN_SETTINGS
 from guardpay.errors import AuthenticationFailed, PermissionDenied
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth import operator_login
@@ -157,7 +158,7 @@ def _caller_of(screen: Screen) -> object:
 
 def _caller(ctx: Context, token: str, screen: Screen) -> Caller:
     try:
-        session = auth.authenticate(ctx, token)
+        session = auth.authenticate(ctx, token, settings=SCREEN_SETTINGS)
     except AuthenticationFailed:
         raise LoginRequired(screen) from None
     if session.subject_kind != screen.kind:

@@ -12,7 +12,6 @@ another's payment), as they do for the API.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 import segno
@@ -35,6 +34,7 @@ from guardpay.api.web.session import (
     sign_in_form,
 )
 from guardpay.domain.auth.sessions import USER
+from guardpay.domain.auth.settings import SCREEN_SETTINGS
 from guardpay.domain.money import Money
 from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import AuthenticationFailed, NotFound, RateLimited, StepUpRequired
@@ -69,10 +69,14 @@ def login_page(request: Request) -> Response:
 @router.post("/login", dependencies=[CheckedForm])
 def login(request: Request, ctx: RequestContext, phone: Field, password: Field) -> Response:
     try:
-        issued = auth.login(ctx, phone, password)
+        issued = auth.login(ctx, phone, password, settings=SCREEN_SETTINGS)
     except StepUpRequired as asked:
         challenge = asked.challenge_id or ""
-        sent_to = auth.send_sms_code(ctx, challenge, request.app.state.sms)
+        try:
+            sent_to = auth.send_sms_code(ctx, challenge, request.app.state.sms)
+        except RateLimited as limited:
+            shown = limited.message
+            return sign_in_form(request, WALLET, "wallet_login.html", status=429, error=shown)
         page = render(request, "wallet_code.html", csrf=csrf_for(challenge), sent_to=sent_to)
         set_cookie(request, page, WALLET, WALLET.pending, challenge, PENDING_AGE)
         return page
@@ -88,7 +92,9 @@ def login_code(
 ) -> Response:
     challenge = request.cookies.get(WALLET.pending, "")
     try:
-        issued = auth.complete_login(ctx, challenge, "sms", code=code.strip())
+        issued = auth.complete_login(
+            ctx, challenge, "sms", code=code.strip(), settings=SCREEN_SETTINGS
+        )
     except (AuthenticationFailed, RateLimited) as refused:
         status = 429 if isinstance(refused, RateLimited) else 401
         again = csrf_for(challenge)
@@ -155,7 +161,8 @@ def payment_page(request: Request, me: WalletCaller, payment_id: str) -> Respons
     decision = risk_decisions.decision_for(me.ctx, row.id) if row.payer_id == me.id else None
     words = plain_words(decision.action, decision.reasons) if decision else []
     action = decision.action if decision else None
-    return _page(request, me, "wallet_payment.html", payment=row, words=words, action=action)
+    values = {"payment": row, "words": words, "action": action, "paid_by_me": row.payer_id == me.id}
+    return _page(request, me, "wallet_payment.html", **values)
 
 
 @router.post("/payments/{payment_id}/confirm", dependencies=[CheckedForm])
@@ -191,7 +198,7 @@ def shop(request: Request, me: WalletCaller, merchant_id: str, order: str = "") 
         qr = Markup(segno.make(shown.payload, error="m").svg_inline(scale=5, title="QR"))
     merchant = identity.get_merchant(me.ctx, merchant_id)
     values = {"merchant": merchant, "received": got, "order": shown, "qr": qr}
-    return _page(request, me, "wallet_shop.html", refund_id=secrets.token_hex(8), **values)
+    return _page(request, me, "wallet_shop.html", **values)
 
 
 @router.get("/shop/{merchant_id}/received")
@@ -199,8 +206,7 @@ def received(request: Request, me: WalletCaller, merchant_id: str) -> Response:
     """The list of payments received alone, for the shop page to refresh in place."""
     got, _ = payments.received(me.ctx, merchant_id, None, 20)
     merchant = identity.get_merchant(me.ctx, merchant_id)
-    values = {"merchant": merchant, "received": got, "refund_id": secrets.token_hex(8)}
-    return _page(request, me, "wallet_received.html", **values)
+    return _page(request, me, "wallet_received.html", merchant=merchant, received=got)
 
 
 @router.post("/shop/{merchant_id}/orders", dependencies=[CheckedForm])
@@ -216,8 +222,11 @@ def refund(
     merchant_id: str,
     payment_id: str,
     amount: Field,
-    refund_id: Annotated[str, Form(min_length=8, max_length=64)],
+    refund_id: Annotated[str, Form(min_length=1, max_length=64)],
 ) -> Response:
+    """`refund_id` names the refund by what was refunded before it (the form's), so the
+    same form sent twice (a double tap, a resubmitted page) refunds once; after it, the
+    page offers what is left under a new name."""
     merchant_api.require_payment_merchant(me.ctx, payment_id)  # 404 unless ours to refund
     asked = RefundRequest(refund_id, Money.parse(amount.strip(), "CNY"), "refunded in the shop")
     refund_payment(me.ctx, payment_id, asked)

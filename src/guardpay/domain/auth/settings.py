@@ -35,6 +35,11 @@ class SessionPolicy:
     touch_every: timedelta = timedelta(minutes=1)
 
 
+#: a session begun in a browser (the console, the wallet): half an hour idle, 12 hours at
+#: most, and its token never leaves the HttpOnly cookie
+SCREEN_SESSIONS = SessionPolicy(timedelta(minutes=30), timedelta(hours=12))
+
+
 @dataclass(frozen=True)
 class StepUpPolicy:
     challenge_ttl: timedelta = timedelta(minutes=10)
@@ -62,3 +67,4 @@ class AuthSettings:
 
 
 DEFAULT_SETTINGS = AuthSettings()
+SCREEN_SETTINGS = AuthSettings(sessions=SCREEN_SESSIONS)

@@ -28,7 +28,7 @@ from datetime import timedelta
 from guardpay.domain.auth.records import Operator, TotpState
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.auth.sessions import OPERATOR, IssuedSession, Session
-from guardpay.domain.auth.settings import DEFAULT_SETTINGS, AuthSettings, SessionPolicy
+from guardpay.domain.auth.settings import DEFAULT_SETTINGS, SCREEN_SESSIONS, AuthSettings
 from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound, RateLimited
 from guardpay.security import otp
 from guardpay.security.passwords import hasher
@@ -41,8 +41,6 @@ from guardpay.services.platform.context import Context
 PENDING = "operator_mfa"
 PENDING_FOR = timedelta(minutes=5)
 ENROLMENT_FOR = timedelta(days=1)
-#: a console session: idle half an hour, twelve hours at most
-CONSOLE_SESSIONS = SessionPolicy(timedelta(minutes=30), timedelta(hours=12))
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ def second_step(
         raise InvalidRequest("set up an authenticator app first", code="totp_not_enrolled")
     _check_code(ctx, operator, state, code, settings)
     ctx.uow.auth.revoke_sessions(PENDING, operator.id, ctx.now(), "completed", only=session.id)
-    return _signed_in(ctx, operator, replace(settings, sessions=CONSOLE_SESSIONS))
+    return _signed_in(ctx, operator, replace(settings, sessions=SCREEN_SESSIONS))
 
 
 def passed_second_factor(ctx: Context, session: Session) -> bool:

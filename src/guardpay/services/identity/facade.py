@@ -18,6 +18,7 @@ from guardpay.services.identity.merchants import (
     get_merchant,
     list_sub_merchants,
     register_merchant,
+    remove_staff,
     shops_of,
 )
 from guardpay.services.identity.privacy import erase_person, export_person, reveal_field
@@ -56,6 +57,7 @@ __all__ = [
     "person_accounts",
     "register_merchant",
     "register_user",
+    "remove_staff",
     "reveal_field",
     "shops_of",
     "unbind_card",

@@ -85,8 +85,9 @@ def authenticate(ctx: Context, request: SignedRequest) -> ApiKeyRow:
 
 def require_merchant(ctx: Context, merchant_id: str) -> None:
     """The acting party may act for `merchant_id`: its own (or its parent's) signed key,
-    a user on its (or its parent's) staff, or an analyst operator. 403 `merchant_mismatch`
-    for another merchant's key or another merchant's staff."""
+    a user on its own staff (a parent's staff are not its staff: staff are added shop by
+    shop), or an analyst operator. 403 `merchant_mismatch` for another merchant's key or
+    another merchant's staff."""
     if ctx.actor.kind == "operator":
         access.require_role(ctx, ACT_FOR_MERCHANT_ROLE)
         return
@@ -94,7 +95,7 @@ def require_merchant(ctx: Context, merchant_id: str) -> None:
     ours = {merchant.id, merchant.parent_id}
     if ctx.actor.kind == "merchant" and ctx.actor.id in ours:
         return
-    if ctx.actor.kind == "user" and ours & set(ctx.uow.identity.staff_merchants(ctx.actor.id)):
+    if ctx.actor.kind == "user" and merchant.id in ctx.uow.identity.staff_merchants(ctx.actor.id):
         return
     raise PermissionDenied("this key cannot act for that merchant", code="merchant_mismatch")
 

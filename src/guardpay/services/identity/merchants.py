@@ -198,6 +198,15 @@ def add_staff(ctx: Context, merchant_id: str, user_id: str) -> None:
         ctx.audit("merchant.staff_added", subject=merchant_id, details={"user": user_id})
 
 
+def remove_staff(ctx: Context, merchant_id: str, user_id: str) -> None:
+    """Take the user off the merchant's staff (someone who left the shop): a supervisor's,
+    audited; at once, their open wallet pages can no longer act for it."""
+    require_operator(ctx, STAFF_ROLE)
+    get_merchant(ctx, merchant_id)
+    if ctx.uow.identity.remove_staff(merchant_id, user_id):
+        ctx.audit("merchant.staff_removed", subject=merchant_id, details={"user": user_id})
+
+
 def shops_of(ctx: Context, user_id: str) -> list[Merchant]:
     """The merchants a user acts for (their own list only)."""
     require_self_or_operator(ctx, user_id, "viewer")

@@ -120,6 +120,7 @@ def erase_person(ctx: Context, user_id: str) -> str:
     repo.mark_user_erased(user_id, pseudonym, now)
     repo.erase_document(user_id)
     instruments = repo.erase_cards(user_id, now)
+    shops = repo.leave_all(user_id)  # no merchant's staff any more
     ended = revoke_all_sessions(ctx, user_id, "erased")  # nobody stays signed in as them
     ctx.audit(
         "person.erased",
@@ -129,6 +130,7 @@ def erase_person(ctx: Context, user_id: str) -> str:
             "destroyed": destroyed,
             "instruments": instruments,
             "sessions_ended": len(ended),
+            "shops_left": shops,
             "requested_by": ctx.actor.kind,
         },
     )

@@ -9,7 +9,7 @@ a step-up or a review. QR kinds and payment codes live in `qr.py` and `codes.py`
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from guardpay.domain.money import Money
 from guardpay.domain.payments.limits import DEFAULT, P2P, PaymentSettings
@@ -60,6 +60,11 @@ def confirm_payment(
         raise InvalidRequest("that is not this payment's step-up", param="challenge_id")
     given = replace(given, step_up_challenge_id=row.challenge_id)
     standing = lock_payer(ctx, user_id)
+    knows = given.payment_password is not None
+    if given.payment_password is not None:
+        # before the step-up is answered: a mistyped password keeps the challenge open,
+        # so the payer tries again with the same SMS code instead of being stuck
+        auth.verify_payment_password(ctx, user_id, given.payment_password)
     if given.answer is not None and row.challenge_id is not None:
         a = given.answer
         auth.pass_step_up(
@@ -71,7 +76,7 @@ def confirm_payment(
             signer_device_id=ctx.actor.device_id,
             purpose=PURPOSE,
         )
-    factors = pipeline.factors(ctx, user_id, given)
+    factors = pipeline.factors(ctx, user_id, replace(given, payment_password=None)) + knows
     return pipeline.process(
         ctx, row, factors, standing, new=False, stepped_up=True, settings=settings
     )
@@ -120,19 +125,32 @@ def list_payments(
     )
 
 
+@dataclass(frozen=True)
+class Received:
+    payment: PaymentRow
+    refunded: int  # refunded so far, in the payment's minor units
+
+    @property
+    def refundable(self) -> int:
+        paid = self.payment.status == Status.SUCCEEDED.value
+        return self.payment.amount - self.refunded if paid else 0
+
+
 def received(
     ctx: Context, merchant_id: str, cursor: str | None, limit: int = 20
-) -> tuple[list[PaymentRow], str | None]:
-    """A page of what a merchant received, newest first: for whoever may act for it."""
+) -> tuple[list[Received], str | None]:
+    """A page of what a merchant received, newest first, each with what was refunded of
+    it so far: for whoever may act for the merchant."""
     merchant_api.require_merchant(ctx, merchant_id)
     store = ctx.uow.payments
-    return keyset_page(
+    page, after = keyset_page(
         store.payment,
         lambda r: r.payee_id == merchant_id,
         lambda after, n: store.payments_to(merchant_id, after, n),
         cursor,
         limit,
     )
+    return [Received(p, ctx.uow.refunds.total(p.id)) for p in page], after
 
 
 def status_counts(uow: UnitOfWork) -> dict[str, int]:

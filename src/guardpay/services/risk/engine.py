@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +171,8 @@ class RiskEngine:
     models: ModelSource = field(default_factory=ModelSource)
     counts: Counter[str] = field(default_factory=Counter)
     state_failed: bool = False
+    #: the newest decisions' time to decide (features, model, rules), in seconds
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2048), repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -242,7 +244,9 @@ class RiskEngine:
     def assess(self, ctx: Context, req: RiskRequest, subject_id: str | None) -> Assessment:
         """Decide and record the decision, in this unit of work. The caller says what
         happened next with `learn` (services/payments/core.py, payments_risk.screen)."""
+        began = time.perf_counter()
         decision, features, (rule_set, model, contributions) = self.score(ctx, req)
+        self.latencies.append(time.perf_counter() - began)
         row = DecisionRow(
             timed_id("rsk", ctx.now()),
             req.kind,

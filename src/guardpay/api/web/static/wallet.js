@@ -47,7 +47,8 @@
       return; // someone is typing a refund: do not pull the form from under them
     }
     window.fetch(source, { credentials: "same-origin" }).then(function (answer) {
-      return answer.ok ? answer.text() : null;
+      // signed out meanwhile: the answer is the login page; leave the list as it is
+      return answer.ok && !answer.redirected ? answer.text() : null;
     }).then(function (html) {
       if (html !== null) {
         box.innerHTML = html;
