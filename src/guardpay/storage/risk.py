@@ -218,6 +218,13 @@ class RiskRepository:
     def set_label(self, decision_id: str, label: str, source: str) -> None:
         self.save_review(decision_id, label=label, label_source=source)
 
+    def decisions_of_user(self, user_id: str, limit: int = 20) -> list[DecisionRow]:
+        """A user's newest decisions (on `ix_risk_decisions_user_created`)."""
+        c = risk_decisions.c
+        stmt = select(risk_decisions).where(c.user_id == user_id)
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [_decision(r) for r in self.conn.execute(stmt).mappings()]
+
     def actions_since(self, since: datetime) -> dict[str, tuple[int, int]]:
         """action -> (decisions, their amount in minor units) since `since`, by currency
         left to the caller: the console's dashboard asks for one currency's."""

@@ -161,6 +161,8 @@ def test_a_person_is_found_by_phone_shown_masked_and_revealed_with_a_reason(
     page = alma.get(found.headers["location"]).text
     assert "138****5678" in page
     assert "13812345678" not in page
+    assert "Pixel 9" in page  # the phone she signed in from
+    assert "What they may still pay" in page
     refusal(alma.get("/console/people?q=13700009999"), 404, "person_not_found")
     refusal(alma.get("/console/people?q=hello"), 400, "invalid_query")
     shown = alma.post(

@@ -12,6 +12,7 @@ from jinja2.ext import babel_extract
 from starlette.requests import Request
 
 from guardpay.api.web import pictures
+from guardpay.api.web.charts import ACTIONS
 from guardpay.api.web.pages import language
 from guardpay.domain.ledger.chart import TransferCode
 from guardpay.domain.payments.states import Status
@@ -44,7 +45,7 @@ DYNAMIC = {
 
 #: ... and the payment statuses, the ledger's kinds of movement, risk control's sentences
 DYNAMIC |= {s.value for s in Status} | {c.name.lower() for c in TransferCode}
-DYNAMIC |= {*every_sentence(), "other"}
+DYNAMIC |= {*every_sentence(), "other", *ACTIONS}
 
 
 def texts_of_templates() -> set[str]:

@@ -145,3 +145,49 @@ def test_staff_taken_off_a_shop_act_for_it_no_more(world: World) -> None:
     assert gone.status_code == 200, gone.text
     refusal(bob.get(f"/wallet/shop/{shop}"), 403, "merchant_mismatch")
     assert "Shop:" not in bob.get("/wallet").text
+
+
+def test_money_sent_to_a_friend_arrives(world: World) -> None:
+    api = world[0]
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    alice.get("/wallet/send")
+    sent = alice.post(
+        "/wallet/send",
+        {"payee": BOB, "amount": "12.50", "how": "password", "payment_password": PIN},
+    )
+    assert sent.status_code == 303, sent.text
+    assert "Paid." in alice.get(sent.headers["location"]).text
+    assert "487.50 CNY" in alice.get("/wallet").text
+    seen = bob.get(sent.headers["location"]).text  # the payee sees it as received
+    assert "Received." in seen
+    assert "Confirm it is you" not in seen
+    assert "12.50 CNY" in bob.get("/wallet").text
+
+
+def test_a_red_packet_sent_and_opened(world: World) -> None:
+    api = world[0]
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    alice.get("/wallet/red-packets")
+    made = alice.post(
+        "/wallet/red-packets",
+        {"amount": "3.00", "shares": "3", "split": "fixed", "payment_password": PIN},
+    )
+    assert made.status_code == 303, made.text
+    packet = made.headers["location"]
+    assert 'id="claim"' not in alice.get(packet).text  # the sender opens none
+    bob.get(packet)
+    assert bob.post(f"{packet}/claim").status_code == 303
+    opened = bob.get(packet).text
+    assert "You got 1.00 CNY" in opened
+    assert 'id="claim"' not in opened  # once each
+    assert world[2].id in alice.get(packet).text  # the sender sees who took it
+    carol = Wallet(api, "13700001111")
+    api.register("13700001111")
+    carol.sign_in()
+    seen = carol.get(packet).text
+    assert world[2].id not in seen  # a stranger does not
+    assert "2 · 2.00 CNY" in seen

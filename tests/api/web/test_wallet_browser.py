@@ -49,6 +49,9 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
 
         payer = signed_in(browser, base, api, ALICE, "wallet")
         checked(payer, "wallet-home")
+        for form in ("send", "red-packets"):
+            payer.goto(f"{base}/wallet/{form}")
+            checked(payer, f"wallet-{form}")
         payer.get_by_role("link", name="Pay", exact=True).click()
         payer.get_by_label("The merchant's payment code").fill(payload)
         checked(payer, "wallet-pay")

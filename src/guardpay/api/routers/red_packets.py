@@ -69,9 +69,7 @@ def _claim(share: ShareRow) -> ClaimOut | None:
 
 def _out(packet: red_packets.RedPacket, viewer: str) -> RedPacketOut:
     r = packet.row
-    claims = [c for c in map(_claim, packet.shares) if c is not None]
-    if viewer != r.sender_id and viewer not in {c.claimer_id for c in claims}:
-        claims = []
+    claims = [c for c in map(_claim, packet.claims_seen_by(viewer)) if c is not None]
     return RedPacketOut(
         id=r.id,
         sender_id=r.sender_id,

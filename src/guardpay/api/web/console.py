@@ -49,7 +49,7 @@ from guardpay.services.auth import operator_login, operators
 from guardpay.services.cases import actions, workflow
 from guardpay.services.identity import people as identity_people
 from guardpay.services.identity import privacy
-from guardpay.services.payments import review
+from guardpay.services.payments import limits, review
 from guardpay.services.platform.access import require_role
 from guardpay.services.reports import dashboard as dashboard_data
 from guardpay.services.reports import reports, suspicious
@@ -251,8 +251,10 @@ def people(request: Request, op: ConsoleCaller, q: str = "") -> Response:
 def person(request: Request, op: ConsoleCaller, user_id: str) -> Response:
     shown = identity_people.person(op.ctx, user_id)
     cases, _ = workflow.list_cases(op.ctx, subject=user_id, limit=20)
+    left = limits.allowance(op.ctx, user_id)
     fields = sorted(privacy.FIELDS)
-    return _page(request, op, "person.html", person=shown, cases=cases, fields=fields)
+    values = {"person": shown, "cases": cases, "fields": fields, "limits": left}
+    return _page(request, op, "person.html", **values)
 
 
 @router.get("/merchants/{merchant_id}")

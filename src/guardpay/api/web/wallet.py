@@ -36,6 +36,7 @@ from guardpay.api.web.session import (
 from guardpay.domain.auth.sessions import USER
 from guardpay.domain.auth.settings import SCREEN_SETTINGS
 from guardpay.domain.money import Money
+from guardpay.domain.payments.red_packets import Split
 from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import AuthenticationFailed, NotFound, RateLimited, StepUpRequired
 from guardpay.services.auth import facade as auth
@@ -44,7 +45,8 @@ from guardpay.services.identity import merchant_api
 from guardpay.services.ledger import wallet_views
 from guardpay.services.payments import core as payments
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments.pipeline import Authorization, StepUpAnswer
+from guardpay.services.payments import red_packets
+from guardpay.services.payments.pipeline import Authorization, Payment, StepUpAnswer
 from guardpay.services.payments.refunds import RefundRequest, refund_payment
 from guardpay.services.risk import decisions as risk_decisions
 
@@ -57,7 +59,7 @@ SESSION_AGE = 12 * 3600
 def _page(request: Request, me: WalletCaller, template: str, **values: Any) -> Response:
     shops = identity.shops_of(me.ctx, me.id)
     csrf = page_csrf(request, WALLET)
-    return render(request, template, csrf=csrf, signed_in=True, shops=shops, **values)
+    return render(request, template, csrf=csrf, signed_in=True, shops=shops, me_id=me.id, **values)
 
 
 # -- signing in ---------------------------------------------------------------------------
@@ -147,12 +149,84 @@ def pay(
     payment_password: Optional = "",
 ) -> Response:
     typed = Money.parse(amount.strip(), "CNY") if amount.strip() else None
+    paid = payments_qr.pay_qr(me.ctx, me.id, payload.strip(), _given(how, payment_password), typed)
+    return _after_paying(request, me, paid)
+
+
+@router.get("/send")
+def send_page(request: Request, me: WalletCaller) -> Response:
+    return _page(request, me, "wallet_send.html")
+
+
+@router.post("/send", dependencies=[CheckedForm])
+def send(
+    request: Request,
+    me: WalletCaller,
+    payee: Field,
+    amount: Field,
+    how: Annotated[str, Form(pattern="^(password|sms)$")],
+    payment_password: Optional = "",
+) -> Response:
+    """Pay a friend by phone number or user id, authorised as a shop's code is."""
+    money = Money.parse(amount.strip(), "CNY")
+    given = _given(how, payment_password)
+    paid = payments.p2p_transfer(me.ctx, me.id, payee.strip(), money, given)
+    return _after_paying(request, me, paid)
+
+
+def _given(how: str, payment_password: str) -> Authorization:
+    """The password, or none: the payment then waits for the SMS step-up (`sms`)."""
     pin = payment_password or None
-    given = Authorization(payment_password=pin if how == "password" else None)
-    paid = payments_qr.pay_qr(me.ctx, me.id, payload.strip(), given, typed)
+    return Authorization(payment_password=pin if how == "password" else None)
+
+
+def _after_paying(request: Request, me: WalletCaller, paid: Payment) -> Response:
+    """The payment's page; one waiting for the step-up gets its SMS code sent first."""
     if paid.row.status == "requires_action" and paid.row.challenge_id:
         auth.send_sms_code(me.ctx, paid.row.challenge_id, request.app.state.sms)
     return see_other(f"/wallet/payments/{paid.row.id}")
+
+
+@router.get("/red-packets")
+def red_packet_page(request: Request, me: WalletCaller) -> Response:
+    return _page(request, me, "wallet_red_packet_new.html")
+
+
+@router.post("/red-packets", dependencies=[CheckedForm])
+def send_red_packet(
+    me: WalletCaller,
+    amount: Field,
+    shares: Annotated[int, Form(ge=1, le=100)],
+    split: Annotated[str, Form(pattern="^(random|fixed)$")],
+    payment_password: Field,
+    message: Optional = "",
+) -> Response:
+    new = red_packets.NewPacket(
+        Money.parse(amount.strip(), "CNY"),
+        shares,
+        Split(split),
+        red_packets.DEFAULT_TTL,
+        message.strip() or None,
+    )
+    made = red_packets.create_red_packet(
+        me.ctx, me.id, new, Authorization(payment_password=payment_password)
+    )
+    return see_other(f"/wallet/red-packets/{made.row.id}")
+
+
+@router.get("/red-packets/{packet_id}")
+def red_packet(request: Request, me: WalletCaller, packet_id: str) -> Response:
+    packet = red_packets.get_red_packet(me.ctx, packet_id)
+    claims = packet.claims_seen_by(me.id)
+    mine = next((c for c in claims if c.claimer_id == me.id), None)
+    values = {"packet": packet, "claims": claims, "mine": mine}
+    return _page(request, me, "wallet_red_packet.html", **values)
+
+
+@router.post("/red-packets/{packet_id}/claim", dependencies=[CheckedForm])
+def claim_red_packet(me: WalletCaller, packet_id: str) -> Response:
+    red_packets.claim_red_packet(me.ctx, me.id, packet_id)
+    return see_other(f"/wallet/red-packets/{packet_id}")
 
 
 @router.get("/payments/{payment_id}")

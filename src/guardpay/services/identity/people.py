@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guardpay.domain.auth.records import Device
 from guardpay.domain.identity.phone import normalize_phone
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.identity.cards import BankCard, card_view
@@ -14,6 +15,7 @@ from guardpay.services.identity.common import load_user, require_operator
 from guardpay.services.identity.merchants import Merchant, get_merchant
 from guardpay.services.identity.users import User, user_view
 from guardpay.services.platform.context import Context
+from guardpay.storage.risk import DecisionRow
 
 LOOK_ROLE = "viewer"
 
@@ -22,6 +24,8 @@ LOOK_ROLE = "viewer"
 class Person:
     user: User
     cards: list[BankCard]  # masked: the bank and the last four digits
+    devices: list[Device]  # their names, trust and use; the public keys are not secret
+    decisions: list[DecisionRow]  # risk control's newest about them
 
 
 def find(ctx: Context, query: str) -> str:
@@ -49,7 +53,9 @@ def person(ctx: Context, user_id: str) -> Person:
     row = load_user(ctx, user_id)
     statuses = ("active", "unbound")
     cards = [card_view(c) for c in ctx.uow.identity.cards_of(user_id, statuses=statuses)]
-    return Person(user_view(ctx, row), cards)
+    devices = ctx.uow.auth.devices_of(user_id)
+    decisions = ctx.uow.risk.decisions_of_user(user_id)
+    return Person(user_view(ctx, row), cards, devices, decisions)
 
 
 def merchant(ctx: Context, merchant_id: str) -> Merchant:

@@ -60,6 +60,14 @@ class RedPacket:
     row: PacketRow
     shares: list[ShareRow]
 
+    def claims_seen_by(self, viewer: str) -> list[ShareRow]:
+        """The claimed shares, to the sender and to those who claimed one: anyone else
+        with the packet's id sees only what is left (who took how much is theirs)."""
+        claimed = [s for s in self.shares if s.claimer_id is not None]
+        if viewer == self.row.sender_id or viewer in {s.claimer_id for s in claimed}:
+            return claimed
+        return []
+
     @property
     def remaining_shares(self) -> int:
         return sum(1 for s in self.shares if s.claimer_id is None)
