@@ -191,3 +191,38 @@ def test_a_red_packet_sent_and_opened(world: World) -> None:
     seen = carol.get(packet).text
     assert world[2].id not in seen  # a stranger does not
     assert "2 · 2.00 CNY" in seen
+
+
+def test_a_guaranteed_purchase_confirmed_and_another_disputed(world: World) -> None:
+    api, alice_payer, _, shop = world
+    alice = Wallet(api, ALICE)
+    alice.sign_in()
+    body = {"merchant_id": shop.id, "amount": 100_00, "payment_password": PIN}
+    first = api.post("/v1/escrow", {**body, "description": "a teapot"}, alice_payer.token)
+    second = api.post("/v1/escrow", body, alice_payer.token)
+    assert (first.status_code, second.status_code) == (201, 201), first.text
+    trade, other = first.json()["id"], second.json()["id"]
+
+    page = alice.get(f"/wallet/escrow/{trade}").text
+    assert "a teapot" in page
+    assert 'id="confirm-receipt"' not in page  # not shipped yet: nothing to confirm
+    shipped = api.post(f"/v1/escrow/{trade}/ship", None, shop.token)
+    assert shipped.status_code == 200, shipped.text
+    assert 'id="confirm-receipt"' in alice.get(f"/wallet/escrow/{trade}").text
+    assert alice.post(f"/wallet/escrow/{trade}/confirm").status_code == 303
+    assert (
+        '<dd id="trade-status">Paid to the shop</dd>' in alice.get(f"/wallet/escrow/{trade}").text
+    )
+
+    alice.get(f"/wallet/escrow/{other}")
+    asked = alice.post(f"/wallet/escrow/{other}/dispute", {"reason": "it never came"})
+    assert asked.status_code == 303
+    frozen = alice.get(f"/wallet/escrow/{other}").text
+    assert '<dd id="trade-status">Refund asked for: the platform decides</dd>' in frozen
+    assert "Ask for a refund" not in frozen
+    home = alice.get("/wallet").text
+    [payment] = re.findall(r'href="(/wallet/payments/pay_[^"]+)"', home)[:1]
+    assert "/wallet/escrow/" in alice.get(payment).text  # the payment leads to its trade
+    bob = Wallet(api, BOB)
+    bob.sign_in()
+    refusal(bob.get(f"/wallet/escrow/{trade}"), 404, "escrow_not_found")  # not his

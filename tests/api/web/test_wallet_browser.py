@@ -75,3 +75,15 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
         payer.reload()
         expect(payer.locator("#balance-CNY")).to_have_text("20000.00 CNY")
         checked(payer, "wallet-refunded")
+        trade = (
+            world[0]
+            .post(
+                "/v1/escrow",
+                {"merchant_id": world[3].id, "amount": 100_00, "payment_password": PIN},
+                world[1].token,
+            )
+            .json()["id"]
+        )
+        payer.goto(f"{base}/wallet/escrow/{trade}")
+        expect(payer.locator("#trade-status")).to_have_text("Paid, held by the platform")
+        checked(payer, "wallet-guaranteed-purchase")

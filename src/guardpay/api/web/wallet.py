@@ -36,6 +36,7 @@ from guardpay.api.web.session import (
 from guardpay.domain.auth.sessions import USER
 from guardpay.domain.auth.settings import SCREEN_SETTINGS
 from guardpay.domain.money import Money
+from guardpay.domain.payments import escrow as escrow_rules
 from guardpay.domain.payments.red_packets import Split
 from guardpay.domain.risk.explain import plain_words
 from guardpay.errors import AuthenticationFailed, NotFound, RateLimited, StepUpRequired
@@ -44,8 +45,8 @@ from guardpay.services.identity import facade as identity
 from guardpay.services.identity import merchant_api
 from guardpay.services.ledger import wallet_views
 from guardpay.services.payments import core as payments
+from guardpay.services.payments import escrow, red_packets
 from guardpay.services.payments import qr as payments_qr
-from guardpay.services.payments import red_packets
 from guardpay.services.payments.pipeline import Authorization, Payment, StepUpAnswer
 from guardpay.services.payments.refunds import RefundRequest, refund_payment
 from guardpay.services.risk import decisions as risk_decisions
@@ -227,6 +228,27 @@ def red_packet(request: Request, me: WalletCaller, packet_id: str) -> Response:
 def claim_red_packet(me: WalletCaller, packet_id: str) -> Response:
     red_packets.claim_red_packet(me.ctx, me.id, packet_id)
     return see_other(f"/wallet/red-packets/{packet_id}")
+
+
+@router.get("/escrow/{trade_id}")
+def trade(request: Request, me: WalletCaller, trade_id: str) -> Response:
+    """My guaranteed purchase (a buyer sees only their own: `get_trade` answers 404)."""
+    row = escrow.get_trade(me.ctx, trade_id, me.id)
+    can = {a.value for a in escrow_rules.allowed(escrow_rules.EscrowStatus(row.status))}
+    return _page(request, me, "wallet_trade.html", trade=row, can=can)
+
+
+@router.post("/escrow/{trade_id}/confirm", dependencies=[CheckedForm])
+def confirm_trade(me: WalletCaller, trade_id: str) -> Response:
+    escrow.confirm_receipt(me.ctx, me.id, trade_id)
+    return see_other(f"/wallet/escrow/{trade_id}")
+
+
+@router.post("/escrow/{trade_id}/dispute", dependencies=[CheckedForm])
+def dispute_trade(me: WalletCaller, trade_id: str, reason: Field) -> Response:
+    """Ask for the money back: the trade is frozen until the platform decides."""
+    escrow.open_dispute(me.ctx, me.id, trade_id, reason.strip())
+    return see_other(f"/wallet/escrow/{trade_id}")
 
 
 @router.get("/payments/{payment_id}")

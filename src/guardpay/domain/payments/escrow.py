@@ -64,6 +64,11 @@ RULES: dict[tuple[EscrowStatus, Action], EscrowStatus] = {
 FINAL = frozenset({EscrowStatus.RELEASED, EscrowStatus.REFUNDED})
 
 
+def allowed(status: EscrowStatus) -> frozenset[Action]:
+    """What may happen to a trade in `status` (the buttons a screen offers)."""
+    return frozenset(action for (s, action) in RULES if s is status)
+
+
 def step(status: EscrowStatus, action: Action) -> EscrowStatus:
     """The status after `action`, or the specific refusal (disputed trades are frozen)."""
     target = RULES.get((status, action))
