@@ -16,7 +16,9 @@ from tests.api.test_payments_api import world as world
 from tests.api.test_risk_api import _class_ii
 from tests.api.web.console_fixtures import Wallet
 from tests.api.web.test_console import refusal
+from tests.domain.identity.numbers import resident_id
 
+DORA_ID = resident_id("440305", "19920815", "234")
 PAYLOAD = re.compile(r'id="order-payload" rows="3" readonly>([^<]+)<')
 
 
@@ -226,3 +228,44 @@ def test_a_guaranteed_purchase_confirmed_and_another_disputed(world: World) -> N
     bob = Wallet(api, BOB)
     bob.sign_in()
     refusal(bob.get(f"/wallet/escrow/{trade}"), 404, "escrow_not_found")  # not his
+
+
+def test_a_wallet_opened_verified_and_given_a_payment_password(world: World) -> None:
+    """Registration, the SMS sign-in, real-name verification, a payment password: then
+    the new wallet pays. A weak password or a taken phone opens nothing."""
+    api, alice_payer, _, _ = world
+    dora = Wallet(api, "13600002222")
+    dora.get("/wallet/register")
+    weak = dora.post("/wallet/register", {"phone": "13600002222", "password": "password"})
+    refusal(weak, 400, "weak_password")
+    taken = dora.post("/wallet/register", {"phone": ALICE, "password": "Jade7-Heron-cove"})
+    assert taken.status_code == 409
+    opened = dora.post("/wallet/register", {"phone": "13600002222", "password": "Jade7-Heron-cove"})
+    assert opened.headers["location"] == "/wallet/login"
+    dora.sign_in()
+    assert "Verify your real name to start paying" in dora.get("/wallet").text
+    verified = dora.post(
+        "/wallet/verify",
+        {"name": "李四", "document_type": "resident_id", "document_number": DORA_ID},
+    )
+    assert verified.status_code == 303, verified.text
+    assert "Verify your real name" not in dora.get("/wallet").text
+    dora.get("/wallet/payment-password")
+    refusal(
+        dora.post("/wallet/payment-password", {"payment_password": "123456"}), 400, "weak_password"
+    )
+    assert dora.post("/wallet/payment-password", {"payment_password": PIN}).status_code == 303
+    alice = Wallet(api, ALICE)
+    alice.sign_in()
+    alice.get("/wallet/send")
+    alice.post(
+        "/wallet/send",
+        {"payee": "13600002222", "amount": "20.00", "how": "password", "payment_password": PIN},
+    )
+    dora.get("/wallet/send")
+    paid = dora.post(
+        "/wallet/send",
+        {"payee": ALICE, "amount": "5.00", "how": "password", "payment_password": PIN},
+    )
+    assert "Paid." in dora.get(paid.headers["location"]).text
+    assert alice_payer.id  # (the same Alice the API set up)

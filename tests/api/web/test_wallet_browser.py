@@ -39,6 +39,9 @@ def signed_in(browser: Browser, base: str, api: Api, phone: str, shots: str) -> 
 def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
     api = staffed_shop(world)[0]
     with served(api.client.app) as base, chromium() as browser:
+        newcomer = browser.new_context(**PHONE).new_page()  # type: ignore[arg-type]
+        newcomer.goto(f"{base}/wallet/register")
+        checked(newcomer, "wallet-register")
         cashier = signed_in(browser, base, api, BOB, "wallet-shop")
         cashier.get_by_role("link", name="Shop: FoodMall").click()
         cashier.get_by_label("Amount to collect").fill("1500.00")
@@ -49,7 +52,7 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
 
         payer = signed_in(browser, base, api, ALICE, "wallet")
         checked(payer, "wallet-home")
-        for form in ("send", "red-packets"):
+        for form in ("send", "red-packets", "verify", "payment-password"):
             payer.goto(f"{base}/wallet/{form}")
             checked(payer, f"wallet-{form}")
         payer.get_by_role("link", name="Pay", exact=True).click()

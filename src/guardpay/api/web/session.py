@@ -8,8 +8,9 @@ scoped to its path, and admits only its own kind of session.
   address (a developer's machine). `..._pending`: a sign-in between its first and second
   step (the operator's authenticator code, the user's SMS code), five minutes.
 - Every form posts `csrf`: an HMAC of the session cookie's token, so it is bound to the
-  session and no other site can know it. Only the sign-in forms take another: the first
-  step a random double-submit cookie's, the second the pending sign-in's HMAC. A POST
+  session and no other site can know it. Only the forms before a session take another:
+  sign-in's first step and the wallet's registration a random double-submit cookie's,
+  sign-in's second step the pending sign-in's HMAC. A POST
   without the right one is refused (403 `csrf_failed`) before it does anything.
   SameSite=Strict is the second wall, not the only one.
 - A page asked for without a live session of the screen's kind redirects to its login;
@@ -56,6 +57,11 @@ class Screen:
     @property
     def login(self) -> str:
         return f"{self.path}/login"
+
+    @property
+    def before_sign_in(self) -> tuple[str, ...]:
+        """The forms posted without a session (their token is the double-submit one)."""
+        return (self.login, f"{self.path}/register")
 
 
 #: how long a sign-in's first step waits for its second (seconds)
@@ -140,7 +146,7 @@ async def _checked_form(request: Request) -> None:
 
 def _expected_csrf(request: Request, screen: Screen) -> str:
     cookies, path = request.cookies, request.url.path
-    if path == screen.login:
+    if path in screen.before_sign_in:
         return cookies.get(screen.pre) or ""
     bearer = cookies.get(screen.pending if path.startswith(f"{screen.login}/") else screen.cookie)
     return csrf_for(bearer) if bearer else ""

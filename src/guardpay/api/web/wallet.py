@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from guardpay.adapters.kyc import Kyc
 from guardpay.api.deps import InOneUnit, RequestContext
 from guardpay.api.web.pages import render, switch_language
 from guardpay.api.web.session import (
@@ -49,6 +50,7 @@ from guardpay.services.payments import escrow, red_packets
 from guardpay.services.payments import qr as payments_qr
 from guardpay.services.payments.pipeline import Authorization, Payment, StepUpAnswer
 from guardpay.services.payments.refunds import RefundRequest, refund_payment
+from guardpay.services.platform.context import Actor
 from guardpay.services.risk import decisions as risk_decisions
 
 router = APIRouter(route_class=InOneUnit, prefix="/wallet", include_in_schema=False)
@@ -118,6 +120,21 @@ def _signed_in(request: Request, token: str) -> Response:
     return done
 
 
+@router.get("/register")
+def register_page(request: Request) -> Response:
+    return sign_in_form(request, WALLET, "wallet_register.html")
+
+
+@router.post("/register", dependencies=[CheckedForm])
+def register(ctx: RequestContext, phone: Field, password: Field) -> Response:
+    """An account for the phone, with its login password; then the usual sign-in, whose
+    SMS code proves the phone is theirs. A refusal (a weak password, a phone already
+    registered) is the error page, and keeps nothing: the unit of work rolls back."""
+    made = identity.register_user(ctx, phone)
+    auth.set_login_password(ctx.as_actor(Actor("user", made.id)), made.id, password)
+    return see_other("/wallet/login")
+
+
 @router.post("/logout", dependencies=[CheckedForm])
 def logout(request: Request, me: WalletCaller) -> Response:
     auth.revoke_session(me.ctx, me.id, me.session.id, kind=USER)
@@ -130,9 +147,52 @@ def logout(request: Request, me: WalletCaller) -> Response:
 @router.get("")
 def home(request: Request, me: WalletCaller) -> Response:
     held = wallet_views.user_wallets(me.ctx, me.id)
+    who = identity.get_user(me.ctx, me.id)
     paid, _ = payments.list_payments(me.ctx, me.id, None, limit=20)
     moves = wallet_views.user_history(me.ctx, me.id, "CNY", None, 20).entries if held else []
-    return _page(request, me, "wallet_home.html", wallets=held, payments=paid, moves=moves)
+    values = {"wallets": held, "payments": paid, "moves": moves, "who": who}
+    return _page(request, me, "wallet_home.html", **values)
+
+
+@router.get("/verify")
+def verify_page(request: Request, me: WalletCaller) -> Response:
+    return _page(request, me, "wallet_verify.html")
+
+
+@router.post("/verify", dependencies=[CheckedForm])
+def verify(
+    request: Request,
+    me: WalletCaller,
+    name: Field,
+    document_number: Field,
+    document_type: Annotated[str, Form(pattern="^(resident_id|passport)$")] = "resident_id",
+) -> Response:
+    """Real-name verification with the ID authority; the channels passed set the class."""
+    kyc = request.app.state.kyc
+    assert isinstance(kyc, Kyc)
+    identity.verify_identity(
+        me.ctx,
+        kyc,
+        me.id,
+        name=name.strip(),
+        document_type=document_type,
+        document_number=document_number.strip(),
+        evidence=identity.Evidence(),
+    )
+    return see_other("/wallet")
+
+
+@router.get("/payment-password")
+def payment_password_page(request: Request, me: WalletCaller) -> Response:
+    return _page(request, me, "wallet_payment_password.html")
+
+
+@router.post("/payment-password", dependencies=[CheckedForm])
+def set_payment_password(
+    me: WalletCaller, payment_password: Annotated[str, Form(pattern="^[0-9]{6}$")]
+) -> Response:
+    auth.set_payment_password(me.ctx, me.id, payment_password)
+    return see_other("/wallet")
 
 
 @router.get("/pay")
