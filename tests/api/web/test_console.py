@@ -193,3 +193,22 @@ def test_the_dashboard_draws_its_charts_for_any_operator(world: World) -> None:
     assert vera.get("/console/charts/nope.svg").status_code == 404
     anonymous = operator(api, "nobody", "viewer")
     assert anonymous.get("/console/charts/payments.svg").status_code == 303
+
+
+def test_the_rules_are_shown_and_replayed_over_the_last_month(world: World) -> None:
+    api, _, _ = held_case(world)
+    alma, vera = operator(api, "alma", "analyst"), operator(api, "vera", "viewer")
+    vera.sign_in()
+    page = vera.get("/console/rules").text
+    assert "<strong>block_list_hit</strong>" in page  # the packaged rules, in order
+    assert page.index("block_list_hit") < page.index("large_transfer_new_payee_night")
+    assert 'id="run-backtest"' not in page
+    refusal(vera.post("/console/rules/backtest"), 403, "insufficient_role")
+    alma.sign_in()
+    alma.get("/console/rules")
+    done = alma.post("/console/rules/backtest")
+    assert done.status_code == 200, done.text
+    summary = re.search(r'<p id="backtest-summary">(\d+) decisions', done.text)
+    assert summary
+    assert int(summary.group(1)) >= 1  # the held transfer's decision, at least
+    assert '<th scope="col">Hits</th>' in done.text

@@ -12,10 +12,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from guardpay.domain.auth.roles import Role
 from guardpay.domain.risk.decision import Action, decide
 from guardpay.domain.risk.rules import RuleHit, RuleSet, evaluate, with_defaults
+from guardpay.services.platform.access import require_role
+from guardpay.services.platform.context import Context
+from guardpay.services.risk.engine import engine_of
 from guardpay.services.risk.models import outcome_of
 from guardpay.storage.risk import DecisionRow
 from guardpay.storage.uow import UnitOfWork
@@ -108,3 +112,18 @@ def _count(out: Backtest, hits: list[RuleHit], action: Action, label: int | None
         stats.hits += 1
         stats.labelled_hits += label is not None
         stats.fraud_hits += label == 1
+
+
+def active_rules(ctx: Context) -> RuleSet:
+    """The rule set deciding now (any operator may read it)."""
+    require_role(ctx, Role.VIEWER)
+    return engine_of(ctx).rules.current()
+
+
+def backtest_recent(ctx: Context, days: int = 30) -> tuple[RuleSet, Backtest]:
+    """The active rule set replayed over the last `days` of stored decisions (an analyst
+    or above: it reads every decision of the period)."""
+    require_role(ctx, Role.ANALYST)
+    rule_set = engine_of(ctx).rules.current()
+    now = ctx.now()
+    return rule_set, backtest_stored(ctx.uow, rule_set, now, since=now - timedelta(days=days))
