@@ -110,3 +110,7 @@ def test_the_picture_draws_one_arrow_a_direction_and_marks_what_fired() -> None:
     }
     there, back = (a for a in drawn.arrows if {a.source, a.target} == {"usr_a", "usr_b"})
     assert (there.x1, there.y1) != (back.x2, back.y2)  # drawn side by side, not on top
+    assert pictures.draw(path) == drawn  # the layout's seed: the same path, the same picture
+    margin = pictures.NODE_R
+    assert all(margin <= n.x <= drawn.size - margin for n in drawn.nodes)
+    assert all(margin <= n.y <= drawn.size - margin for n in drawn.nodes)

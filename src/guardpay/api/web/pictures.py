@@ -1,9 +1,11 @@
 """The picture of an alert's money path (domain/cases/alerts.py `Path`), laid out for an
-SVG the case page draws: the account in the middle, its counterparties on a circle
-around it, one arrow per direction between two accounts with the number of transfers
-and their sum, the arrows that raised the alert (`fired`) highlighted. Drawn on the
-server, so the page needs no script and works offline; the transactions table beside
-it says the same in words."""
+SVG the case page draws: the account fixed in the middle, its counterparties placed by
+networkx's force-directed layout (those that trade with each other drawn together, so a
+cycle or a layer of intermediaries shows as one), one arrow per direction between two
+accounts with the number of transfers and their sum, the arrows that raised the alert
+(`fired`) highlighted. Laid out with a fixed seed, so the same path always draws the
+same; drawn on the server, so the page needs no script and works offline; the
+transactions table beside it says the same in words."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
+
 from guardpay.domain.money import Money
 
 SIZE = 560
 NODE_R = 22
 LABEL = 14  # characters of an id shown under its node
+SEED = 7  # the layout's: the same path always draws the same picture
 
 
 @dataclass(frozen=True)
@@ -51,21 +56,30 @@ class Picture:
 def draw(path: dict[str, Any]) -> Picture:
     account = str(path.get("account", ""))
     currency = str(path.get("currency", "CNY"))
-    places = _layout(account, [str(n) for n in path.get("nodes", [])])
+    pairs = _pairs(path)
+    places = _layout(account, [str(n) for n in path.get("nodes", [])], list(pairs))
     nodes = [Node(n, x, y, _short(n), n == account) for n, (x, y) in places.items()]
-    arrows = [_arrow(places, pair, flows, currency) for pair, flows in _pairs(path).items()]
+    arrows = [_arrow(places, pair, flows, currency) for pair, flows in pairs.items()]
     return Picture(SIZE, nodes, arrows, bool(path.get("truncated")))
 
 
-def _layout(account: str, ids: list[str]) -> dict[str, tuple[float, float]]:
-    centre = SIZE / 2
-    others = [n for n in ids if n != account]
-    places = {account: (centre, centre)}
-    radius = SIZE / 2 - NODE_R * 2.5
-    for i, node in enumerate(others):
-        angle = 2 * math.pi * i / max(len(others), 1) - math.pi / 2
-        places[node] = (centre + radius * math.cos(angle), centre + radius * math.sin(angle))
-    return places
+def _layout(
+    account: str, ids: list[str], pairs: list[tuple[str, str]]
+) -> dict[str, tuple[float, float]]:
+    centre, radius = SIZE / 2, SIZE / 2 - NODE_R * 2.5
+    graph = nx.Graph()
+    graph.add_nodes_from([account, *ids])
+    graph.add_edges_from(pairs)
+    if graph.number_of_nodes() == 1:
+        return {account: (centre, centre)}
+    start = {n: (math.cos(i), math.sin(i)) for i, n in enumerate(graph.nodes)}
+    start[account] = (0.0, 0.0)
+    placed = nx.spring_layout(graph, pos=start, fixed=[account], seed=SEED, iterations=80)
+    reach = max(math.hypot(x, y) for x, y in placed.values()) or 1.0
+    return {
+        n: (centre + radius * float(x) / reach, centre + radius * float(y) / reach)
+        for n, (x, y) in placed.items()
+    }
 
 
 def _pairs(path: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
