@@ -12,7 +12,7 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from guardpay.services.reports.dashboard import Dashboard
+from guardpay.services.reports.dashboard import Traffic
 
 STYLE = Style(
     background="#ffffff",
@@ -27,7 +27,7 @@ ACTIONS = ("allow", "challenge", "review", "deny")
 _SCRIPT = re.compile(rb"<script\b.*?</script>", re.DOTALL)
 
 
-def payments_per_minute(d: Dashboard, label: Any) -> bytes:
+def payments_per_minute(d: Traffic, label: Any) -> bytes:
     chart = pygal.StackedBar(**_config(), x_label_rotation=0, show_minor_x_labels=False)
     chart.title = label("Payments per minute, the last hour")
     chart.x_labels = [m.strftime("%H:%M") for m in d.minutes]
@@ -37,7 +37,7 @@ def payments_per_minute(d: Dashboard, label: Any) -> bytes:
     return _inert(chart.render())
 
 
-def decisions_by_outcome(d: Dashboard, label: Any) -> bytes:
+def decisions_by_outcome(d: Traffic, label: Any) -> bytes:
     chart = pygal.Bar(**_config())
     chart.title = label("Risk decisions by outcome, the last day")
     chart.x_labels = [label(a) for a in ACTIONS]

@@ -19,11 +19,13 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from guardpay.api.deps import InOneUnit, RequestContext
+from guardpay.api.errors import status_of
 from guardpay.api.web import charts, pictures
 from guardpay.api.web.pages import render, switch_language, translator
 from guardpay.api.web.session import (
     CONSOLE,
     PENDING_AGE,
+    SESSION_AGE,
     CheckedForm,
     ConsoleCaller,
     clear_cookie,
@@ -39,7 +41,6 @@ from guardpay.domain.money import Money
 from guardpay.errors import (
     AuthenticationFailed,
     Conflict,
-    GuardpayError,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -57,17 +58,10 @@ from guardpay.services.risk import backtest as backtests
 
 router = APIRouter(route_class=InOneUnit, prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=10_000)]
-SESSION_AGE = 12 * 3600
 
 
 #: a pending sign-in that ended: start again
 EXPIRED = {"login_expired", "session_invalid", "session_revoked", "session_expired"}
-
-
-def _status(refused: GuardpayError) -> int:
-    return (
-        429 if isinstance(refused, RateLimited) else 409 if isinstance(refused, Conflict) else 401
-    )
 
 
 def _page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> Response:
@@ -94,7 +88,7 @@ def login(request: Request, ctx: RequestContext, name: Text, password: Text) -> 
     try:
         step = operator_login.password_step(ctx, name, password)
     except (AuthenticationFailed, RateLimited) as refused:
-        status, shown = _status(refused), refused.message
+        status, shown = status_of(refused), refused.message
         return sign_in_form(request, CONSOLE, "login.html", status=status, error=shown)
     template = "code.html" if step.enrolled else "enrol.html"
     page = render(request, template, csrf=csrf_for(step.issued.token))
@@ -113,7 +107,7 @@ def enrol(request: Request, ctx: RequestContext, enrolment_code: Text) -> Respon
             return see_other("/console/login")
         again = csrf_for(pending)
         shown = refused.message
-        return render(request, "enrol.html", status=_status(refused), csrf=again, error=shown)
+        return render(request, "enrol.html", status=status_of(refused), csrf=again, error=shown)
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="TOTP"))
     secret = parse_qs(urlsplit(uri).query)["secret"][0]
     return render(request, "code.html", csrf=csrf_for(pending), qr=qr, secret=secret)
@@ -131,7 +125,7 @@ def login_code(
             return see_other("/console/login")
         again = csrf_for(pending)
         shown = refused.message
-        return render(request, "code.html", status=_status(refused), csrf=again, error=shown)
+        return render(request, "code.html", status=status_of(refused), csrf=again, error=shown)
     done = see_other("/console")
     set_cookie(request, done, CONSOLE, CONSOLE.cookie, issued.token, SESSION_AGE)
     clear_cookie(request, done, CONSOLE, CONSOLE.pending)
@@ -178,7 +172,7 @@ def chart(request: Request, op: ConsoleCaller, name: str) -> Response:
     draw = {"payments": charts.payments_per_minute, "decisions": charts.decisions_by_outcome}
     if name not in draw:
         raise NotFound("no such chart", param="name")
-    svg = draw[name](dashboard_data.snapshot(op.ctx), translator(request))
+    svg = draw[name](dashboard_data.traffic(op.ctx), translator(request))
     headers = {
         "Cache-Control": "no-store",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -278,6 +272,10 @@ def merchant(request: Request, op: ConsoleCaller, merchant_id: str) -> Response:
 
 
 # -- actions: each a POST, answered with a redirect ---------------------------------------
+def _to_case(case_id: str) -> Response:
+    return see_other(f"/console/cases/{case_id}")
+
+
 @router.post("/people/{user_id}/reveal", dependencies=[CheckedForm])
 def reveal(
     request: Request,
@@ -311,62 +309,62 @@ def take_up(op: ConsoleCaller, case_id: str) -> Response:
     if case.assignee != op.id:
         workflow.assign(op.ctx, case_id, op.id)
     workflow.investigate(op.ctx, case_id)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/note", dependencies=[CheckedForm])
 def note(op: ConsoleCaller, case_id: str, body: Text) -> Response:
     workflow.add_note(op.ctx, case_id, body)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/escalate", dependencies=[CheckedForm])
 def escalate(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     workflow.escalate(op.ctx, case_id, reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/send-back", dependencies=[CheckedForm])
 def send_back(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     workflow.send_back(op.ctx, case_id, reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/close", dependencies=[CheckedForm])
 def close(op: ConsoleCaller, case_id: str, disposition: Text, reason: Text) -> Response:
     workflow.close(op.ctx, case_id, disposition, reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/freeze", dependencies=[CheckedForm])
 def freeze(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     actions.request_freeze(op.ctx, case_id, reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/unfreeze", dependencies=[CheckedForm])
 def unfreeze(op: ConsoleCaller, case_id: str, reason: Text) -> Response:
     actions.request_unfreeze(op.ctx, case_id, reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/hold", dependencies=[CheckedForm])
 def hold(op: ConsoleCaller, case_id: str, amount: Text, currency: Text, reason: Text) -> Response:
     actions.hold_funds(op.ctx, case_id, Money.parse(amount, currency), reason)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/holds/{hold_id}/release", dependencies=[CheckedForm])
 def release(op: ConsoleCaller, case_id: str, hold_id: str) -> Response:
     actions.release_hold(op.ctx, case_id, hold_id)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/cases/{case_id}/str", dependencies=[CheckedForm])
 def draft_str(op: ConsoleCaller, case_id: str, narrative: Text) -> Response:
     drafted = suspicious.draft(op.ctx, case_id, narrative)
     suspicious.request_filing(op.ctx, drafted.id)
-    return see_other(f"/console/cases/{case_id}")
+    return _to_case(case_id)
 
 
 @router.post("/approvals/{approval_id}/approve", dependencies=[CheckedForm])

@@ -66,6 +66,8 @@ class Screen:
 
 #: how long a sign-in's first step waits for its second (seconds)
 PENDING_AGE = 300
+#: the session cookie's life: the server's own limit for a browser's session
+SESSION_AGE = int(SCREEN_SETTINGS.sessions.absolute_timeout.total_seconds())
 CONSOLE = Screen("/console", "gp_console", OPERATOR)
 WALLET = Screen("/wallet", "gp_wallet", USER)
 SCREENS = (CONSOLE, WALLET)

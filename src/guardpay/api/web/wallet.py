@@ -21,9 +21,11 @@ from markupsafe import Markup
 
 from guardpay.adapters.kyc import Kyc
 from guardpay.api.deps import InOneUnit, RequestContext
+from guardpay.api.errors import status_of
 from guardpay.api.web.pages import render, switch_language
 from guardpay.api.web.session import (
     PENDING_AGE,
+    SESSION_AGE,
     WALLET,
     CheckedForm,
     WalletCaller,
@@ -55,8 +57,6 @@ from guardpay.services.risk import decisions as risk_decisions
 
 router = APIRouter(route_class=InOneUnit, prefix="/wallet", include_in_schema=False)
 Field = Annotated[str, Form(max_length=2000)]
-Optional = Annotated[str, Form(max_length=2000)]
-SESSION_AGE = 12 * 3600
 
 
 def _page(request: Request, me: WalletCaller, template: str, **values: Any) -> Response:
@@ -86,7 +86,7 @@ def login(request: Request, ctx: RequestContext, phone: Field, password: Field) 
         set_cookie(request, page, WALLET, WALLET.pending, challenge, PENDING_AGE)
         return page
     except (AuthenticationFailed, RateLimited) as refused:
-        status, shown = (429 if isinstance(refused, RateLimited) else 401), refused.message
+        status, shown = status_of(refused), refused.message
         return sign_in_form(request, WALLET, "wallet_login.html", status=status, error=shown)
     return _signed_in(request, issued.token)
 
@@ -101,7 +101,7 @@ def login_code(
             ctx, challenge, "sms", code=code.strip(), settings=SCREEN_SETTINGS
         )
     except (AuthenticationFailed, RateLimited) as refused:
-        status = 429 if isinstance(refused, RateLimited) else 401
+        status = status_of(refused)
         again = csrf_for(challenge)
         return render(request, "wallet_code.html", status=status, csrf=again, error=refused.message)
     done = _signed_in(request, issued.token)
@@ -206,8 +206,8 @@ def pay(
     me: WalletCaller,
     payload: Field,
     how: Annotated[str, Form(pattern="^(password|sms)$")],
-    amount: Optional = "",
-    payment_password: Optional = "",
+    amount: Field = "",
+    payment_password: Field = "",
 ) -> Response:
     typed = Money.parse(amount.strip(), "CNY") if amount.strip() else None
     paid = payments_qr.pay_qr(me.ctx, me.id, payload.strip(), _given(how, payment_password), typed)
@@ -226,7 +226,7 @@ def send(
     payee: Field,
     amount: Field,
     how: Annotated[str, Form(pattern="^(password|sms)$")],
-    payment_password: Optional = "",
+    payment_password: Field = "",
 ) -> Response:
     """Pay a friend by phone number or user id, authorised as a shop's code is."""
     money = Money.parse(amount.strip(), "CNY")
@@ -260,7 +260,7 @@ def send_red_packet(
     shares: Annotated[int, Form(ge=1, le=100)],
     split: Annotated[str, Form(pattern="^(random|fixed)$")],
     payment_password: Field,
-    message: Optional = "",
+    message: Field = "",
 ) -> Response:
     new = red_packets.NewPacket(
         Money.parse(amount.strip(), "CNY"),
@@ -326,7 +326,7 @@ def confirm(
     me: WalletCaller,
     payment_id: str,
     code: Annotated[str, Form(max_length=12)],
-    payment_password: Optional = "",
+    payment_password: Field = "",
 ) -> Response:
     answer = StepUpAnswer("sms", code.strip())
     given = Authorization(payment_password=payment_password or None, answer=answer)

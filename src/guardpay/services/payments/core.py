@@ -150,7 +150,8 @@ def received(
         cursor,
         limit,
     )
-    return [Received(p, ctx.uow.refunds.total(p.id)) for p in page], after
+    refunded = ctx.uow.refunds.totals([p.id for p in page])
+    return [Received(p, refunded.get(p.id, 0)) for p in page], after
 
 
 def status_counts(uow: UnitOfWork) -> dict[str, int]:
