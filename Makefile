@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck pytest bench clean java chromium
+.PHONY: demo test lint typecheck pytest bench clean java chromium fonts
 
 $(VENV): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit("guardpay needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -15,7 +15,7 @@ $(VENV): pyproject.toml requirements.lock
 demo: $(VENV)
 	$(BIN)/guardpay demo --port $(PORT)
 
-test: $(VENV) java chromium
+test: $(VENV) java chromium fonts
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
@@ -37,6 +37,14 @@ chromium:
 		echo "installing Chromium for the browser tests (Debian's chromium)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The screenshots the browser tests keep show the Chinese pages too: a CJK font (WenQuanYi
+# Micro Hei, 4 MB) from Debian's packages when the machine has none.
+fonts: chromium
+	@[ -n "$$(fc-list :lang=zh 2>/dev/null)" ] || { \
+		echo "installing a CJK font for the screens' screenshots (fonts-wqy-microhei)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
 
 bench: $(VENV)
 	$(BIN)/guardpay bench ledger --backend sqlite --json

@@ -134,6 +134,8 @@ payment_codes = Table(
     _at("issued_at"),
     _at("used_at", nullable=True),
     Column("payment_id", String(40), nullable=True),
+    _at("shown_at", nullable=True),
+    _at("retired_at", nullable=True),
 )
 
 payment_code_secrets = Table(
@@ -190,6 +192,14 @@ class CodeRow:
     issued_at: datetime
     used_at: datetime | None
     payment_id: str | None
+    #: When the payer last showed their factors: a code refreshed on screen keeps the
+    #: first one's (None on codes issued before migration 0024: their `issued_at`).
+    shown_at: datetime | None = None
+    retired_at: datetime | None = None  # replaced by a fresh code before its time
+
+    @property
+    def authorised_at(self) -> datetime:
+        return self.shown_at or self.issued_at
 
 
 def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
@@ -386,6 +396,11 @@ class PaymentRepository:
 
     def insert_code(self, row: CodeRow) -> None:
         self.conn.execute(insert(payment_codes).values(**row.__dict__))
+
+    def retire_code(self, code_hash: str, at: datetime) -> None:
+        c = payment_codes.c
+        stmt = update(payment_codes).where(c.code_hash == code_hash, c.used_at.is_(None))
+        self.conn.execute(stmt.values(retired_at=at))
 
     def mark_code_used(self, code_hash: str, payment_id: str, at: datetime) -> bool:
         c = payment_codes.c

@@ -268,3 +268,58 @@ def test_a_wallet_opened_verified_and_given_a_payment_password(world: World) -> 
         {"payee": ALICE, "amount": "5.00", "how": "password", "payment_password": PIN},
     )
     assert "Paid." in dora.get(paid.headers["location"]).text
+
+
+DIGITS = re.compile(r'name="code" value="([0-9]{18})"')
+
+
+def test_my_payment_code_refreshed_then_taken_by_the_till(world: World) -> None:
+    """The code shows as a QR and a barcode after the payment password; the screen's
+    refresh keeps it in its last seconds, then swaps in a fresh one (the old one no
+    longer pays); the till takes the fresh one and the screen shows the payment."""
+    api, alice, _, shop = world
+    me = Wallet(api, ALICE)
+    me.sign_in()
+    assert 'action="/wallet/code"' in me.get("/wallet/code").text
+    refusal(
+        me.post("/wallet/code", {"payment_password": "000000"}), 401, "invalid_payment_password"
+    )
+    shown = me.post("/wallet/code", {"payment_password": PIN})
+    assert shown.status_code == 200, shown.text
+    assert shown.text.count("<svg") == 2  # the barcode and the QR code
+    first = DIGITS.search(shown.text)
+    assert first, shown.text
+    code = first.group(1)
+    assert f"{code[:4]} {code[4:8]}" in shown.text  # the numbers, for a till to type
+    still = DIGITS.search(me.post("/wallet/code/now", {"code": code}).text)
+    assert still
+    assert still.group(1) == code  # 45 seconds left: the same code
+    api.clock.advance(seconds=45)
+    fresh = DIGITS.search(me.post("/wallet/code/now", {"code": code}).text)
+    assert fresh
+    assert fresh.group(1) != code
+    collect = f"/v1/merchants/{shop.id}/collect"
+    stale = api.post(collect, {"code": code, "amount": 1000}, shop.token)
+    error_of(stale, 403, "payment_code_expired")
+    taken = api.post(collect, {"code": fresh.group(1), "amount": 1000}, shop.token)
+    assert taken.status_code == 201, taken.text
+    paid = me.post("/wallet/code/now", {"code": fresh.group(1)})
+    assert "Paid." in paid.text
+    assert f"/wallet/payments/{taken.json()['id']}" in paid.text
+    assert alice.id == taken.json()["payer_id"]
+
+
+def test_nobody_refreshes_anothers_payment_code(world: World) -> None:
+    api, _, _, _ = world
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    alice.get("/wallet/code")
+    shown = DIGITS.search(alice.post("/wallet/code", {"payment_password": PIN}).text)
+    assert shown
+    bob.get("/wallet/code")
+    refusal(bob.post("/wallet/code/now", {"code": shown.group(1)}), 404, "payment_code_unknown")
+    api.clock.advance(minutes=6)  # past the five minutes: a new password, not a new code
+    again = alice.post("/wallet/code/now", {"code": shown.group(1)})
+    assert "That code has run out" in again.text
+    assert not DIGITS.search(again.text)

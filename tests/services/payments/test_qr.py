@@ -187,3 +187,37 @@ def test_rotating_the_qr_key_keeps_issued_codes_valid(world: World) -> None:
     shown_before = world.run(payments_qr.pay_qr, alice, waiting.payload, PASSWORD)
     assert shown_before.row.status == "succeeded"  # an order shown before still pays
     assert world.audit("security.qr_key_rotated") == [("platform:qr", "ok")] * 2
+
+
+def test_a_code_on_screen_is_refreshed_then_asks_again(world: World) -> None:
+    """The screen keeps its code until its last 20 seconds, then gets a fresh one with the
+    same factors (the old one retired: a till scanning it is refused), until five minutes
+    after the password; a till's payment shows as paid."""
+    alice, bob, shop = world.user(ALICE), world.user(BOB), world.merchant()
+    world.fund(alice, cny(100))
+    first = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
+    on_screen = payments_codes.code_on_screen
+    same = world.run(on_screen, alice, "dev_a", first.code)
+    assert (same.shown, same.code) == (payments_codes.Shown.LIVE, first)
+    world.refused("payment_code_unknown", on_screen, bob, "dev_a", first.code)
+    world.refused("payment_code_unknown", on_screen, alice, "dev_b", first.code)
+    world.clock.advance(seconds=41)
+    fresh = world.run(on_screen, alice, "dev_a", first.code).code
+    assert fresh is not None
+    assert fresh.code != first.code
+    assert fresh.expires_at == world.clock() + timedelta(seconds=60)
+    world.refused("payment_code_expired", payments_codes.collect, shop, first.code, cny(1))
+    assert world.run(on_screen, alice, "dev_a", first.code).shown == payments_codes.Shown.AGAIN
+    code = fresh.code
+    for _ in range(6):  # refreshed every 40 s up to 5 min after the password
+        world.clock.advance(seconds=40)
+        shown = world.run(on_screen, alice, "dev_a", code)
+        assert shown.code is not None
+        code = shown.code.code
+    world.clock.advance(seconds=40)
+    assert world.run(on_screen, alice, "dev_a", code).shown == payments_codes.Shown.AGAIN
+    again = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
+    paid = world.run(payments_codes.collect, shop, again.code, cny(2))
+    seen = world.run(on_screen, alice, "dev_a", again.code)
+    assert (seen.shown, seen.payment_id) == (payments_codes.Shown.PAID, paid.row.id)
+    assert paid.row.factors == 1

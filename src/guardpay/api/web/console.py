@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from markupsafe import Markup
 
 from guardpay.api.deps import InOneUnit, RequestContext
 from guardpay.api.errors import status_of
 from guardpay.api.web import charts, pictures
+from guardpay.api.web.barcodes import qr_svg
 from guardpay.api.web.pages import render, switch_language, translator
 from guardpay.api.web.session import (
     CONSOLE,
@@ -108,7 +107,7 @@ def enrol(request: Request, ctx: RequestContext, enrolment_code: Text) -> Respon
         again = csrf_for(pending)
         shown = refused.message
         return render(request, "enrol.html", status=status_of(refused), csrf=again, error=shown)
-    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="TOTP"))
+    qr = qr_svg(uri, "TOTP")
     secret = parse_qs(urlsplit(uri).query)["secret"][0]
     return render(request, "code.html", csrf=csrf_for(pending), qr=qr, secret=secret)
 

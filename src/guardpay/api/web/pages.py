@@ -85,6 +85,7 @@ def _environment(lang: str) -> Environment:
     env.filters["money"] = _money
     env.filters["major"] = _major
     env.filters["when"] = _when
+    env.filters["clock"] = _clock
     return env
 
 
@@ -115,3 +116,8 @@ def _when(at: datetime | str | None) -> str:
         return ""
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
     return moment.astimezone(SHOWN_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _clock(at: datetime) -> str:
+    """A time within the minute (a code's expiry): to the second."""
+    return at.astimezone(SHOWN_TZ).strftime("%H:%M:%S")

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from markupsafe import Markup
 
 from guardpay.adapters.kyc import Kyc
 from guardpay.api.deps import InOneUnit, RequestContext
 from guardpay.api.errors import status_of
+from guardpay.api.web.barcodes import qr_svg
 from guardpay.api.web.pages import render, switch_language
 from guardpay.api.web.session import (
     PENDING_AGE,
@@ -59,7 +58,7 @@ router = APIRouter(route_class=InOneUnit, prefix="/wallet", include_in_schema=Fa
 Field = Annotated[str, Form(max_length=2000)]
 
 
-def _page(request: Request, me: WalletCaller, template: str, **values: Any) -> Response:
+def wallet_page(request: Request, me: WalletCaller, template: str, **values: Any) -> Response:
     shops = identity.shops_of(me.ctx, me.id)
     csrf = page_csrf(request, WALLET)
     return render(request, template, csrf=csrf, signed_in=True, shops=shops, me_id=me.id, **values)
@@ -67,7 +66,7 @@ def _page(request: Request, me: WalletCaller, template: str, **values: Any) -> R
 
 # -- signing in ---------------------------------------------------------------------------
 @router.get("/login")
-def login_page(request: Request) -> Response:
+def loginwallet_page(request: Request) -> Response:
     return sign_in_form(request, WALLET, "wallet_login.html")
 
 
@@ -121,7 +120,7 @@ def _signed_in(request: Request, token: str) -> Response:
 
 
 @router.get("/register")
-def register_page(request: Request) -> Response:
+def registerwallet_page(request: Request) -> Response:
     return sign_in_form(request, WALLET, "wallet_register.html")
 
 
@@ -151,12 +150,12 @@ def home(request: Request, me: WalletCaller) -> Response:
     paid, _ = payments.list_payments(me.ctx, me.id, None, limit=20)
     moves = wallet_views.user_history(me.ctx, me.id, "CNY", None, 20).entries if held else []
     values = {"wallets": held, "payments": paid, "moves": moves, "who": who}
-    return _page(request, me, "wallet_home.html", **values)
+    return wallet_page(request, me, "wallet_home.html", **values)
 
 
 @router.get("/verify")
-def verify_page(request: Request, me: WalletCaller) -> Response:
-    return _page(request, me, "wallet_verify.html")
+def verifywallet_page(request: Request, me: WalletCaller) -> Response:
+    return wallet_page(request, me, "wallet_verify.html")
 
 
 @router.post("/verify", dependencies=[CheckedForm])
@@ -183,8 +182,8 @@ def verify(
 
 
 @router.get("/payment-password")
-def payment_password_page(request: Request, me: WalletCaller) -> Response:
-    return _page(request, me, "wallet_payment_password.html")
+def payment_passwordwallet_page(request: Request, me: WalletCaller) -> Response:
+    return wallet_page(request, me, "wallet_payment_password.html")
 
 
 @router.post("/payment-password", dependencies=[CheckedForm])
@@ -196,8 +195,8 @@ def set_payment_password(
 
 
 @router.get("/pay")
-def pay_page(request: Request, me: WalletCaller) -> Response:
-    return _page(request, me, "wallet_pay.html")
+def paywallet_page(request: Request, me: WalletCaller) -> Response:
+    return wallet_page(request, me, "wallet_pay.html")
 
 
 @router.post("/pay", dependencies=[CheckedForm])
@@ -215,8 +214,8 @@ def pay(
 
 
 @router.get("/send")
-def send_page(request: Request, me: WalletCaller) -> Response:
-    return _page(request, me, "wallet_send.html")
+def sendwallet_page(request: Request, me: WalletCaller) -> Response:
+    return wallet_page(request, me, "wallet_send.html")
 
 
 @router.post("/send", dependencies=[CheckedForm])
@@ -249,8 +248,8 @@ def _after_paying(request: Request, me: WalletCaller, paid: Payment) -> Response
 
 
 @router.get("/red-packets")
-def red_packet_page(request: Request, me: WalletCaller) -> Response:
-    return _page(request, me, "wallet_red_packet_new.html")
+def red_packetwallet_page(request: Request, me: WalletCaller) -> Response:
+    return wallet_page(request, me, "wallet_red_packet_new.html")
 
 
 @router.post("/red-packets", dependencies=[CheckedForm])
@@ -281,7 +280,7 @@ def red_packet(request: Request, me: WalletCaller, packet_id: str) -> Response:
     claims = packet.claims_seen_by(me.id)
     mine = next((c for c in claims if c.claimer_id == me.id), None)
     values = {"packet": packet, "claims": claims, "mine": mine}
-    return _page(request, me, "wallet_red_packet.html", **values)
+    return wallet_page(request, me, "wallet_red_packet.html", **values)
 
 
 @router.post("/red-packets/{packet_id}/claim", dependencies=[CheckedForm])
@@ -295,7 +294,7 @@ def trade(request: Request, me: WalletCaller, trade_id: str) -> Response:
     """My guaranteed purchase (a buyer sees only their own: `get_trade` answers 404)."""
     row = escrow.get_trade(me.ctx, trade_id, me.id)
     can = {a.value for a in escrow_rules.allowed(escrow_rules.EscrowStatus(row.status))}
-    return _page(request, me, "wallet_trade.html", trade=row, can=can)
+    return wallet_page(request, me, "wallet_trade.html", trade=row, can=can)
 
 
 @router.post("/escrow/{trade_id}/confirm", dependencies=[CheckedForm])
@@ -312,13 +311,13 @@ def dispute_trade(me: WalletCaller, trade_id: str, reason: Field) -> Response:
 
 
 @router.get("/payments/{payment_id}")
-def payment_page(request: Request, me: WalletCaller, payment_id: str) -> Response:
+def paymentwallet_page(request: Request, me: WalletCaller, payment_id: str) -> Response:
     row = payments.get_payment(me.ctx, me.id, payment_id)
     decision = risk_decisions.decision_for(me.ctx, row.id) if row.payer_id == me.id else None
     words = plain_words(decision.action, decision.reasons) if decision else []
     action = decision.action if decision else None
     values = {"payment": row, "words": words, "action": action, "paid_by_me": row.payer_id == me.id}
-    return _page(request, me, "wallet_payment.html", **values)
+    return wallet_page(request, me, "wallet_payment.html", **values)
 
 
 @router.post("/payments/{payment_id}/confirm", dependencies=[CheckedForm])
@@ -351,10 +350,10 @@ def shop(request: Request, me: WalletCaller, merchant_id: str, order: str = "") 
         shown = payments_qr.get_order(me.ctx, order)
         if shown.row.merchant_id != merchant_id:
             raise NotFound("no such order", param="order")
-        qr = Markup(segno.make(shown.payload, error="m").svg_inline(scale=5, title="QR"))
+        qr = qr_svg(shown.payload, "QR")
     merchant = identity.get_merchant(me.ctx, merchant_id)
     values = {"merchant": merchant, "received": got, "order": shown, "qr": qr}
-    return _page(request, me, "wallet_shop.html", **values)
+    return wallet_page(request, me, "wallet_shop.html", **values)
 
 
 @router.get("/shop/{merchant_id}/received")
@@ -362,7 +361,7 @@ def received(request: Request, me: WalletCaller, merchant_id: str) -> Response:
     """The list of payments received alone, for the shop page to refresh in place."""
     got, _ = payments.received(me.ctx, merchant_id, None, 20)
     merchant = identity.get_merchant(me.ctx, merchant_id)
-    return _page(request, me, "wallet_received.html", merchant=merchant, received=got)
+    return wallet_page(request, me, "wallet_received.html", merchant=merchant, received=got)
 
 
 @router.post("/shop/{merchant_id}/orders", dependencies=[CheckedForm])

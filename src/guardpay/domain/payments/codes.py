@@ -19,6 +19,11 @@ PREFIX = "28"
 DIGITS = 18
 STEP_SECONDS = 30
 TTL = timedelta(seconds=60)
+#: A code on screen is replaced by a fresh one in its last seconds (so a till never
+#: scans one about to die), for this long after the payer showed their factors: after
+#: it, the phone asks for the payment password again.
+REFRESH_BEFORE = timedelta(seconds=20)
+SHOW_WINDOW = timedelta(minutes=5)
 
 
 def time_step(at: datetime, step_seconds: int = STEP_SECONDS) -> int:
@@ -43,11 +48,21 @@ def code_hash(code: str) -> str:
 
 
 def code_problem(
-    issued_at: datetime, used: bool, now: datetime, ttl: timedelta = TTL
+    issued_at: datetime, used: bool, now: datetime, ttl: timedelta = TTL, *, retired: bool = False
 ) -> str | None:
-    """Why a scanned code cannot pay (`payment_code_used`, `payment_code_expired`)."""
+    """Why a scanned code cannot pay (`payment_code_used`, `payment_code_expired`; a
+    code replaced on screen by a fresh one has expired)."""
     if used:
         return "payment_code_used"
-    if now >= issued_at + ttl or now < issued_at:
+    if retired or now >= issued_at + ttl or now < issued_at:
         return "payment_code_expired"
     return None
+
+
+def due_for_refresh(issued_at: datetime, now: datetime) -> bool:
+    return now >= issued_at + TTL - REFRESH_BEFORE
+
+
+def may_refresh(authorised_at: datetime, now: datetime) -> bool:
+    """Whether a screen may show a fresh code without the payer's factors again."""
+    return authorised_at <= now < authorised_at + SHOW_WINDOW

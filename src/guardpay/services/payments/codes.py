@@ -8,6 +8,12 @@ step-up), derives the code from the secret and the time step (domain/payments/co
 and stores it hashed with the factors shown, because the terminal's payment is made
 later without the payer's input. `collect` refuses an unknown, expired or used code as a
 security event (committed, nothing else written), then pays like any other payment.
+
+A screen showing a code (the wallet) asks `code_on_screen` every few seconds: it learns
+when a till has paid with it, and in the code's last seconds gets a fresh one with the
+same factors, the old one retired, for `SHOW_WINDOW` after the payer showed them; then
+the payer must authenticate again. A session without a device key (a browser) gets its
+codes under `UNBOUND`.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from guardpay.domain.money import Money
 from guardpay.domain.payments import codes
 from guardpay.domain.payments.limits import PAYMENT_CODE
-from guardpay.errors import Conflict, PermissionDenied
+from guardpay.errors import Conflict, NotFound, PermissionDenied
 from guardpay.services.auth import facade as auth
 from guardpay.services.payments import pipeline
 from guardpay.services.payments.limits import lock_payer
@@ -30,6 +37,7 @@ from guardpay.services.platform.context import Context
 from guardpay.storage.payments import CodeRow
 
 SECRET_FIELD = "payment_code_secret"
+UNBOUND = "unbound"  # the device of a session that holds no device key
 _MESSAGES = {
     "payment_code_invalid": "this is not a valid payment code",
     "payment_code_expired": "this payment code has expired; show a new one",
@@ -48,6 +56,19 @@ class PaymentCodeRejected(PermissionDenied):
 class IssuedCode:
     code: str
     expires_at: datetime
+
+
+class Shown(StrEnum):
+    LIVE = "live"  # show `code` (the same, or a fresh one)
+    PAID = "paid"  # a till paid with it: `payment_id`
+    AGAIN = "again"  # its time is up: the payer authenticates for a new one
+
+
+@dataclass(frozen=True)
+class OnScreen:
+    shown: Shown
+    code: IssuedCode | None = None
+    payment_id: str | None = None
 
 
 def _secret(ctx: Context, user_id: str, device_id: str) -> bytes:
@@ -70,6 +91,12 @@ def generate_payment_code(
     factors = pipeline.factors(ctx, user_id, given)
     if factors == 0:
         auth.step_up(ctx, user_id, PURPOSE)
+    return _issue(ctx, user_id, device_id, factors, ctx.now())
+
+
+def _issue(
+    ctx: Context, user_id: str, device_id: str, factors: int, shown_at: datetime
+) -> IssuedCode:
     secret, now = _secret(ctx, user_id, device_id), ctx.now()
     step = codes.time_step(now)
     for k in range(16):
@@ -78,13 +105,32 @@ def generate_payment_code(
             break
     else:
         raise Conflict("too many codes this half minute; wait", code="payment_code_busy")
-    ctx.uow.payments.insert_code(
-        CodeRow(codes.code_hash(code), user_id, device_id, factors, now, None, None)
-    )
+    row = CodeRow(codes.code_hash(code), user_id, device_id, factors, now, None, None, shown_at)
+    ctx.uow.payments.insert_code(row)
     ctx.audit(
         "payment.code_issued", subject=user_id, details={"device": device_id, "factors": factors}
     )
     return IssuedCode(code, now + codes.TTL)
+
+
+def code_on_screen(ctx: Context, user_id: str, device_id: str, shown: str) -> OnScreen:
+    """What a screen showing `shown` (one of this payer's codes for this device) shows
+    now. A till paying with the code meanwhile waits on its row lock, so the code is
+    either paid or retired, never both."""
+    found = ctx.uow.payments.code(codes.code_hash(shown), lock=True)
+    if found is None or (found.user_id, found.device_id) != (user_id, device_id):
+        raise NotFound("no such payment code", code="payment_code_unknown", param="code")
+    now = ctx.now()
+    if found.used_at is not None:
+        return OnScreen(Shown.PAID, payment_id=found.payment_id)
+    if found.retired_at is None and not codes.due_for_refresh(found.issued_at, now):
+        return OnScreen(Shown.LIVE, IssuedCode(shown, found.issued_at + codes.TTL))
+    if found.retired_at is not None or not codes.may_refresh(found.authorised_at, now):
+        return OnScreen(Shown.AGAIN)
+    lock_payer(ctx, user_id)
+    ctx.uow.payments.retire_code(found.code_hash, now)
+    fresh = _issue(ctx, user_id, device_id, found.factors, found.authorised_at)
+    return OnScreen(Shown.LIVE, fresh)
 
 
 def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
@@ -93,7 +139,8 @@ def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:
     )
     problem = "payment_code_invalid" if row is None else None
     if row is not None:
-        problem = codes.code_problem(row.issued_at, row.used_at is not None, ctx.now())
+        used, retired = row.used_at is not None, row.retired_at is not None
+        problem = codes.code_problem(row.issued_at, used, ctx.now(), retired=retired)
     if problem is None and row is not None:
         return row
     ctx.audit(

@@ -56,3 +56,34 @@
     });
   }, 4000);
 })();
+
+// My payment code, kept fresh: every few seconds the page asks what the code it shows has
+// become (the same, a fresh one in its last seconds, or the payment a till made with it)
+// and swaps that in. Without this script the "Refresh" button asks the same.
+(function () {
+  "use strict";
+  var box = document.getElementById("paycode");
+  if (!box || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var ask = function () {
+    var form = document.getElementById("code-now");
+    if (!form) {
+      return; // paid, or run out: nothing more to refresh
+    }
+    window.setTimeout(function () {
+      window.fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(function (answer) {
+          return answer.ok && !answer.redirected ? answer.text() : null;
+        })
+        .then(function (html) {
+          var now = html && new DOMParser().parseFromString(html, "text/html").getElementById("paycode");
+          if (now) {
+            box.innerHTML = now.innerHTML;
+            ask();
+          }
+        });
+    }, Number(form.getAttribute("data-every")) || 5000);
+  };
+  ask();
+})();
