@@ -124,8 +124,8 @@ def _adapters(
     app.state.bank_secret = _secret(bank_secret, settings.bank_callback_secret)
 
 
-def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
-    """The fake bank's callbacks reach the platform in-process, one unit of work each,
+def bank_delivery(app: FastAPI) -> Callable[[BankCallback], object]:
+    """How the fake bank's callbacks reach the platform in-process: one unit of work each,
     as the callback endpoint would handle them."""
     state = app.state
 
@@ -136,7 +136,11 @@ def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
                 callback,
             )
 
-    state.bank.run_in_thread(deliver, stop)
+    return deliver
+
+
+def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
+    app.state.bank.run_in_thread(bank_delivery(app), stop)
 
 
 def _background_lifespan(

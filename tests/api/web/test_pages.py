@@ -14,7 +14,10 @@ from starlette.requests import Request
 from guardpay.api.web import pictures
 from guardpay.api.web.charts import ACTIONS
 from guardpay.api.web.pages import language
+from guardpay.domain.identity.cards import CardType
 from guardpay.domain.ledger.chart import TransferCode
+from guardpay.domain.payments.funding import State as FundingState
+from guardpay.domain.payments.postings.funding import Kind as FundingKind
 from guardpay.domain.payments.states import Status
 from guardpay.domain.risk.explain import every_sentence
 
@@ -46,6 +49,8 @@ DYNAMIC = {
 #: ... and the payment statuses, the ledger's kinds of movement, risk control's sentences
 DYNAMIC |= {s.value for s in Status} | {c.name.lower() for c in TransferCode}
 DYNAMIC |= {*every_sentence(), "other", *ACTIONS}
+#: ... the card types, and the kinds and states of top-ups and withdrawals
+DYNAMIC |= {m.value for m in (*CardType, *FundingKind, *FundingState)}
 
 
 def texts_of_templates() -> set[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from guardpay.api.app import bank_delivery
 from tests.api.api_fixtures import E164, PIN, Api, error_of
 from tests.api.api_fixtures import api_fixture as api_fixture
 from tests.api.test_cases_api import _operator
@@ -16,7 +17,7 @@ from tests.api.test_payments_api import world as world
 from tests.api.test_risk_api import _class_ii
 from tests.api.web.console_fixtures import Wallet
 from tests.api.web.test_console import refusal
-from tests.domain.identity.numbers import resident_id
+from tests.domain.identity.numbers import card, resident_id
 
 DORA_ID = resident_id("440305", "19920815", "234")
 PAYLOAD = re.compile(r'id="order-payload" rows="3" readonly>([^<]+)<')
@@ -323,3 +324,84 @@ def test_nobody_refreshes_anothers_payment_code(world: World) -> None:
     again = alice.post("/wallet/code/now", {"code": shown.group(1)})
     assert "That code has run out" in again.text
     assert not DIGITS.search(again.text)
+
+
+PAN = card("622202", 19)
+FUNDING_IDS = re.compile(r'name="request_id" value="([^"]+)"')
+
+
+def _bank_answers(api: Api) -> None:
+    """The fake bank delivers every answer it has (late, twice, ...) in-process."""
+    app = api.client.app
+    app.state.bank.drain(bank_delivery(app))  # type: ignore[attr-defined]
+
+
+def test_a_card_bound_then_money_in_and_out(world: World) -> None:
+    """Binding shows the bank and last four only; a top-up sent twice tops up once; a
+    withdrawal of most of the balance from the browser asks for the SMS step-up (a wrong
+    code keeps the form); the bank's answers settle both; the card is unbound."""
+    api = world[0]
+    me = Wallet(api, ALICE)
+    me.sign_in()
+    assert "No card yet." in me.get("/wallet/cards").text
+    bad = me.post("/wallet/cards", {"card_number": PAN[:-1] + "0", "reserved_phone": ALICE})
+    refusal(bad, 400, "invalid_card_number")
+    assert PAN[:-1] not in bad.text
+    bound = me.post(
+        "/wallet/cards", {"card_number": f"{PAN[:4]} {PAN[4:]}", "reserved_phone": ALICE}
+    )
+    assert bound.status_code == 303, bound.text
+    page = me.get("/wallet/cards").text
+    assert PAN[-4:] in page
+    assert PAN[:-4] not in page
+    card_id = re.search(r'action="/wallet/cards/([^/]+)/unbind"', page).group(1)  # type: ignore[union-attr]
+    top_up_id, withdrawal_id = FUNDING_IDS.findall(page)
+
+    top_up = {"kind": "top_up", "card_id": card_id, "amount": "100.00", "payment_password": PIN}
+    for _ in range(2):  # the same form twice: one top-up
+        sent = me.post("/wallet/funding", {**top_up, "request_id": top_up_id})
+        assert sent.status_code == 303, sent.text
+    listed = me.get("/wallet/cards").text
+    assert listed.count("+100.00 CNY") == 1
+    assert "processing" in listed
+    _bank_answers(api)
+    assert "600.00 CNY" in me.get("/wallet").text
+
+    out = {"kind": "withdrawal", "card_id": card_id, "amount": "550.00", "payment_password": PIN}
+    asked = me.post("/wallet/funding", {**out, "request_id": withdrawal_id})
+    assert asked.status_code == 200
+    assert "Confirm it is you" in asked.text
+    challenge = re.search(r'name="challenge" value="([^"]+)"', asked.text).group(1)  # type: ignore[union-attr]
+    code = api.sms.last_code(E164)
+    assert code is not None
+    again = {**out, "request_id": withdrawal_id, "challenge": challenge}
+    wrong = me.post("/wallet/funding", {**again, "code": "000000" if code != "000000" else "1"})
+    assert wrong.status_code == 401
+    assert f'value="{challenge}"' in wrong.text  # the same form, to type the code again
+    done = me.post("/wallet/funding", {**again, "code": code})
+    assert done.status_code == 303, done.text
+    _bank_answers(api)
+    assert "50.00 CNY" in me.get("/wallet").text
+    assert "−550.00 CNY" in me.get("/wallet/cards").text
+
+    me.get("/wallet/cards")
+    assert me.post(f"/wallet/cards/{card_id}/unbind", {}).status_code == 303
+    assert "No card yet." in me.get("/wallet/cards").text
+
+
+def test_nobody_moves_money_with_anothers_card(world: World) -> None:
+    api = world[0]
+    alice, bob = Wallet(api, ALICE), Wallet(api, BOB)
+    alice.sign_in()
+    bob.sign_in()
+    alice.get("/wallet/cards")
+    alice.post("/wallet/cards", {"card_number": PAN, "reserved_phone": ALICE})
+    page = alice.get("/wallet/cards").text
+    card_id = re.search(r'action="/wallet/cards/([^/]+)/unbind"', page).group(1)  # type: ignore[union-attr]
+    bob.get("/wallet/cards")
+    taken = {"kind": "withdrawal", "card_id": card_id, "amount": "1.00", "payment_password": PIN}
+    refusal(
+        bob.post("/wallet/funding", {**taken, "request_id": "bobs-form-1"}), 404, "card_not_found"
+    )
+    refusal(bob.post(f"/wallet/cards/{card_id}/unbind", {}), 404, "resource_missing")
+    assert PAN[-4:] in alice.get("/wallet/cards").text

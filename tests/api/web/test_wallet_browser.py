@@ -16,7 +16,7 @@ from tests.api.test_payments_api import ALICE, BOB, World
 from tests.api.test_payments_api import world as world
 from tests.api.web.browser import checked, chromium, served
 from tests.api.web.test_console_browser import api_on_sqlite as api_on_sqlite
-from tests.api.web.test_wallet import staffed_shop
+from tests.api.web.test_wallet import PAN, staffed_shop
 
 pytestmark = pytest.mark.xdist_group("browser")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -53,7 +53,7 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
 
         payer = signed_in(browser, base, api, ALICE, "wallet")
         checked(payer, "wallet-home")
-        for form in ("send", "red-packets", "verify", "payment-password"):
+        for form in ("send", "red-packets", "verify", "payment-password", "cards"):
             payer.goto(f"{base}/wallet/{form}")
             checked(payer, f"wallet-{form}")
         payer.get_by_role("link", name="Pay", exact=True).click()
@@ -108,3 +108,10 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
         payer.goto(f"{base}/wallet/escrow/{trade}")
         expect(payer.locator("#trade-status")).to_have_text("Paid, held by the platform")
         checked(payer, "wallet-guaranteed-purchase")
+
+        payer.goto(f"{base}/wallet/cards")
+        payer.get_by_label("Card number").fill(PAN)
+        payer.get_by_label("The mobile number the bank has for this card").fill(ALICE)
+        payer.get_by_role("button", name="Bind the card").click()
+        expect(payer.locator("#cards")).to_contain_text(PAN[-4:])
+        checked(payer, "wallet-cards-bound")  # with the top-up and withdrawal forms

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from guardpay.api.web import console, wallet, wallet_code
+from guardpay.api.web import console, wallet, wallet_cards, wallet_code
 from guardpay.api.web.pages import render
 from guardpay.api.web.session import SCREENS, LoginRequired
 
@@ -24,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.include_router(console.router)
     app.include_router(wallet.router)
     app.include_router(wallet_code.router)
+    app.include_router(wallet_cards.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, needed: LoginRequired) -> Response:
