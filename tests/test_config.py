@@ -48,6 +48,7 @@ EVERYTHING = {
     "GUARDPAY_LOG_LEVEL": "INFO",
     "GUARDPAY_LOG_FORMAT": "json",
     "GUARDPAY_WEBHOOK_ALLOW_PRIVATE": "yes",
+    "GUARDPAY_SECURE_COOKIES": "true",
     "GUARDPAY_TEST_POSTGRES_URL": "postgresql://postgres:pg-pass-1@127.0.0.1:5432/other",
 }
 SECRETS = ("db-pass-1", KEY_1, "twilio-token-s3cret", "bank-secret-s3cret", "scrape-token")
@@ -82,6 +83,7 @@ def test_defaults() -> None:
     assert s.idempotency_required is False
     assert (s.log_level, s.log_format) == ("warning", "console")
     assert s.webhook_allow_private is False
+    assert s.secure_cookies is False
     assert s.test_postgres_url == "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -109,6 +111,7 @@ def test_every_variable_is_parsed() -> None:
     assert s.idempotency_required is True
     assert (s.log_level, s.log_format) == ("info", "json")
     assert s.webhook_allow_private is True
+    assert s.secure_cookies is True
     assert s.test_postgres_url == EVERYTHING["GUARDPAY_TEST_POSTGRES_URL"]
 
 

@@ -31,6 +31,8 @@ default. Booleans are 1/true/yes or 0/false/no (any case).
     GUARDPAY_LOG_LEVEL               log_level              debug|info|warning|error, warning
     GUARDPAY_LOG_FORMAT              log_format             console|json, console
     GUARDPAY_WEBHOOK_ALLOW_PRIVATE   webhook_allow_private  bool, false (development only)
+    GUARDPAY_SECURE_COOKIES          secure_cookies         bool, false: Secure unless plain
+                                                            HTTP to a loopback host
     GUARDPAY_TEST_POSTGRES_URL       test_postgres_url      str, postgresql://postgres@127.0.0.1:5432/test
                                                             (the tests' and benchmarks' server)
 
@@ -124,6 +126,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = "warning"
     log_format: LogFormat = "console"
     webhook_allow_private: bool = False
+    secure_cookies: bool = False  # the screens' cookies always `Secure` (behind a TLS proxy)
     test_postgres_url: str = Field(default=DEFAULT_TEST_POSTGRES_URL, repr=False)
 
     #: fields whose value an error message or repr must never show

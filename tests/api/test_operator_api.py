@@ -192,3 +192,24 @@ def test_merchants_and_sub_merchants_are_onboarded_by_analysts(
     listed = api.get(f"/v1/merchants/{merchant['id']}/sub-merchants", staff["vera"]).json()
     assert [m["id"] for m in listed["data"]] == [sub.json()["id"]]
     error_of(api.get("/v1/merchants/mer_nothere", staff["vera"]), 404, "resource_missing")
+
+
+def test_enrolment_codes_and_resets_are_an_admins(api: Api, staff: dict[str, str]) -> None:
+    """A code for an operator without an authenticator; a reset (with a reason) for one
+    who has one; neither for a supervisor, and no reset of one's own."""
+    with unit_of_work(api.db) as uow:
+        found = {name: operators.operator_named(uow, name) for name in ("ana", "ada")}
+    ids = {name: o.id for name, o in found.items() if o is not None}
+    enrol = f"/v1/operator/operators/{ids['ana']}/enrolment"
+    error_of(api.post(enrol, {}, staff["sam"]), 403, "insufficient_role")
+    issued = api.post(enrol, {}, staff["ada"])
+    assert (issued.status_code, issued.json()["valid_for_seconds"]) == (201, 86_400)
+    reset = f"/v1/operator/operators/{ids['ana']}/authenticator/reset"
+    error_of(api.post(reset, {"reason": "lost"}, staff["sam"]), 403, "insufficient_role")
+    error_of(api.post(reset, {"reason": ""}, staff["ada"]), 400, "parameter_invalid")
+    own = f"/v1/operator/operators/{ids['ada']}/authenticator/reset"
+    error_of(api.post(own, {"reason": "lost"}, staff["ada"]), 403, "own_reset")
+    done = api.post(reset, {"reason": "phone lost, seen in person"}, staff["ada"])
+    assert done.status_code == 201, done.text
+    assert done.json()["enrolment_code"] != issued.json()["enrolment_code"]
+    error_of(api.get("/v1/operator/approvals", staff["ana"]), 401, "session_revoked")

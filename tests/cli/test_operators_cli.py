@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -193,3 +195,37 @@ def test_the_first_admin_gets_an_enrolment_code_and_a_fresh_one_on_demand(db: Da
     with unit_of_work(db) as uow:
         operator_login.enrol(Context(uow, keyring, SYSTEM), step.issued.token, second.group(1))
     assert run(db, "enrolment", "nobody").exit_code == 2
+
+
+def test_the_only_admin_who_lost_the_authenticator_is_reset_from_the_server(
+    db: Database,
+) -> None:
+    """Nobody else could sign in to reset it: the CLI (the system) does, with a reason."""
+    import re
+
+    from guardpay.services.auth import operator_login
+
+    made = make_admin(db)
+    first = re.search(r"\(valid a day, shown once\): (\S+)", output_of(made))
+    assert first
+    keyring = Keyring.generate()
+    with unit_of_work(db) as uow:
+        ctx = Context(uow, keyring, SYSTEM)
+        step = operator_login.password_step(ctx, "admin", SECRET)
+        uri = operator_login.enrol(ctx, step.issued.token, first.group(1)).provisioning_uri
+        secret = parse_qs(urlparse(uri).query)["secret"][0]
+        operator_login.second_step(ctx, step.issued.token, pyotp.TOTP(secret).now())
+    refused = run(db, "enrolment", "admin")
+    assert refused.exit_code == 2
+    assert "reset it if the phone is lost" in output_of(refused)
+    reset = run(db, "enrolment", "admin", "--reset", "phone lost on 2026-12-07")
+    assert reset.exit_code == 0, reset.output
+    code = re.search(r"\(valid a day, shown once\): (\S+)", output_of(reset))
+    assert code
+    with unit_of_work(db) as uow:
+        ctx = Context(uow, keyring, SYSTEM)
+        step = operator_login.password_step(ctx, "admin", SECRET)
+        assert not step.enrolled
+        operator_login.enrol(ctx, step.issued.token, code.group(1))
+        [entry] = [e for e in uow.audit.entries() if e.action == "operator.totp_reset"]
+    assert "phone lost" in entry.details

@@ -7,7 +7,8 @@ operator exists this refuses, and the admins take over through the console API, 
 changes and disabling need a second operator's approval (four eyes). The created admin gets
 a one-time enrolment code with which the console's first sign-in sets up their
 authenticator app (the console asks every operator for one); `guardpay operators
-enrolment NAME` issues a fresh code to an operator who has not set one up yet.
+enrolment NAME` issues a fresh code to an operator who has not set one up yet, and
+`--reset REASON` to one who lost theirs (the only admin included).
 
 The password is read twice with hidden input, or once from stdin with `--password-stdin`
 (for scripts: `printf '%s\\n' "$PASSWORD" | guardpay operators create ...`); it is never
@@ -103,9 +104,16 @@ def create(
 def enrolment(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The operator's login name."),
+    reset: str | None = typer.Option(
+        None,
+        "--reset",
+        metavar="REASON",
+        help="The authenticator was lost: remove it and end their sessions (audited).",
+    ),
 ) -> None:
     """A fresh one-time enrolment code for an operator who has no authenticator app set
-    up yet (the earlier code stops working). Printed once; give it to them in person."""
+    up yet (the earlier code stops working), or, with `--reset REASON`, one who lost
+    theirs. Printed once; give it to them in person."""
     cli = state(ctx)
     db = cli.database()
     require_migrated(db)
@@ -114,7 +122,11 @@ def enrolment(
             found = operators.operator_named(uow, name)
             if found is None:
                 raise _refuse(f"no operator named {name}")
-            code = operator_login.issue_enrolment(Context(uow, cli.keyring(), SYSTEM), found.id)
+            system = Context(uow, cli.keyring(), SYSTEM)
+            if reset is None:
+                code = operator_login.issue_enrolment(system, found.id)
+            else:
+                code = operator_login.reset_authenticator(system, found.id, reset)
     except GuardpayError as exc:
         raise _refuse(f"({exc.code}) {exc.message}") from None
     finally:

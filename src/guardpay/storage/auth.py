@@ -313,6 +313,16 @@ class AuthRepository:
         )
         return done.rowcount == 1
 
+    def drop_operator_totp(self, operator_id: str) -> None:
+        t = auth_operator_totp
+        self.conn.execute(delete(t).where(t.c.operator_id == operator_id))
+
+    def operators_with_totp(self) -> set[str]:
+        """The operators whose authenticator is confirmed."""
+        t = auth_operator_totp
+        found = self.conn.execute(select(t.c.operator_id).where(t.c.confirmed_at.is_not(None)))
+        return {str(r[0]) for r in found}
+
     def save_totp(self, state: TotpState, *, operator: bool = False) -> None:
         table, key = (auth_operator_totp, "operator_id") if operator else (auth_totp, "user_id")
         values = _db(state.__dict__)

@@ -212,3 +212,31 @@ def test_the_rules_are_shown_and_replayed_over_the_last_month(world: World) -> N
     assert summary
     assert int(summary.group(1)) >= 1  # the held transfer's decision, at least
     assert '<th scope="col">Hits</th>' in done.text
+
+
+def test_an_admin_resets_a_lost_authenticator_from_the_operators_page(world: World) -> None:
+    """Only an admin sees the page; the reset takes a reason, ends the analyst's console
+    session, and the code it shows once sets up her new phone; the admin's own row has
+    no reset (another admin's, or the server's)."""
+    api = world[0]
+    alma, ada = operator(api, "alma", "analyst"), operator(api, "ada", "admin")
+    alma.sign_in()
+    ada.sign_in()
+    refusal(alma.get("/console/operators"), 403, "insufficient_role")
+    page = ada.get("/console/operators").text
+    assert "/console/operators/" in page
+    alma_id = re.search(r'action="/console/operators/([^/]+)/reset"', page)
+    assert alma_id, page
+    assert page.count("/reset") == 1  # alma's row only: not ada's own
+    path = f"/console/operators/{alma_id.group(1)}/reset"
+    refusal(ada.post(path, {"reason": " "}), 400, "reason_required")
+    ada.get("/console/operators")
+    done = ada.post(path, {"reason": "phone lost, seen in person"})
+    assert done.status_code == 200, done.text
+    code = re.search(r'<code id="enrolment-code"[^>]*>([^<]+)</code>', done.text)
+    assert code, done.text
+    assert "not set up" in done.text
+    assert alma.get("/console").headers["location"] == "/console/login"  # her session ended
+    alma.enrolment, alma.secret = code.group(1), None
+    alma.sign_in()  # the new phone, set up with the code
+    assert alma.get("/console").status_code == 200

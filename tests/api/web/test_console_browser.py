@@ -82,6 +82,7 @@ def test_an_alert_worked_to_a_freeze_in_the_browser(world: World) -> None:
         analyst.goto(f"{base}/console/lang/zh?next=/console/cases")
         expect(analyst.locator("h1")).to_have_text("案件")
         checked(analyst, "console-cases-zh")
+        reset_as_admin(browser, base, operator(api, "ada", "admin"))
 
 
 def work_the_case(page: Page, base: str, alice: str, transfer: str) -> str:
@@ -133,3 +134,15 @@ def approve_as_supervisor(browser: Browser, base: str, sam: Console) -> None:
     page.get_by_role("button", name="Approve").first.click()
     expect(page.locator("main")).to_contain_text("Nothing waits for approval.")
     context.close()
+
+
+def reset_as_admin(browser: Browser, base: str, ada: Console) -> None:
+    """The operators page: alma lost her phone; ada resets it, and sees the code once."""
+    page = browser.new_context().new_page()
+    sign_in_by_keyboard(page, base, ada, "console-admin")
+    page.get_by_role("link", name="Operators").click()
+    checked(page, "console-operators")
+    page.get_by_label("Why reset").first.fill("phone lost, seen in person")
+    page.get_by_role("button", name="Reset the authenticator alma").click()
+    expect(page.locator("#enrolment-code")).to_be_visible()
+    checked(page, "console-operators-reset")

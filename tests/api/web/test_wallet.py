@@ -405,3 +405,19 @@ def test_nobody_moves_money_with_anothers_card(world: World) -> None:
     )
     refusal(bob.post(f"/wallet/cards/{card_id}/unbind", {}), 404, "resource_missing")
     assert PAN[-4:] in alice.get("/wallet/cards").text
+
+
+def test_cookies_are_secure_except_over_plain_http_on_a_loopback_host(world: World) -> None:
+    """...and always with GUARDPAY_SECURE_COOKIES: a TLS proxy that does not say so."""
+    api = world[0]
+    app = api.client.app
+    here, away = Wallet(api, ALICE), Wallet(api, ALICE)
+    away.client.base_url = "http://wallet.example.com"  # type: ignore[assignment]
+    assert "secure" not in here.get("/wallet/login").headers["set-cookie"].lower()
+    assert "; secure" in away.get("/wallet/login").headers["set-cookie"].lower()
+    settings = app.state.settings  # type: ignore[attr-defined]
+    app.state.settings = settings.model_copy(update={"secure_cookies": True})  # type: ignore[attr-defined]
+    try:
+        assert "; secure" in here.get("/wallet/login").headers["set-cookie"].lower()
+    finally:
+        app.state.settings = settings  # type: ignore[attr-defined]

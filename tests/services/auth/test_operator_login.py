@@ -5,11 +5,18 @@ authorise nothing."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from guardpay.errors import AuthenticationFailed, Conflict, RateLimited
+from guardpay.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+)
 from guardpay.services.auth import facade as auth
 from guardpay.services.auth.operator_login import (
     enrol,
@@ -18,9 +25,11 @@ from guardpay.services.auth.operator_login import (
     passed_second_factor,
     password_step,
     pending,
+    reset_authenticator,
     second_step,
 )
 from guardpay.services.auth.operators import create_operator
+from guardpay.services.platform.context import Actor
 from tests.security.auth_fixtures import (
     World,
     cheap_hashing_fixture,  # noqa: F401 (a pytest fixture)
@@ -43,9 +52,10 @@ def enrolled(world: World, name: str = "ana") -> str:
     return secret
 
 
-def refused(world: World, code: str, fn: object, *args: object) -> None:
-    with pytest.raises((AuthenticationFailed, Conflict, RateLimited)) as caught:
-        world.run(fn, *args)  # type: ignore[arg-type]
+def refused(world: World, code: str, fn: object, *args: object, actor: Actor | None = None) -> None:
+    refusals = (AuthenticationFailed, Conflict, RateLimited, PermissionDenied, InvalidRequest)
+    with pytest.raises(refusals) as caught:
+        world.run(fn, *args, **({"actor": actor} if actor else {}))  # type: ignore[arg-type]
     assert caught.value.code == code
 
 
@@ -126,3 +136,38 @@ def enrolled_again(world: World, operator_id: str) -> str:
     secret = parse_qs(urlparse(uri).query)["secret"][0]
     world.run(second_step, step.issued.token, world.totp_code(secret))
     return secret
+
+
+def test_a_lost_authenticator_is_reset_by_another_admin(world: World) -> None:
+    """The reset removes the authenticator and ends the operator's sessions; the new
+    phone is set up with the code it issued; an admin cannot reset their own, nor
+    anyone without a reason; an analyst cannot reset at all."""
+    secret = enrolled(world)
+    ana = world.run(password_step, "ana", SECRET)  # a sign-in under way...
+    world.clock.advance(seconds=30)
+    console = world.run(operator_login, "ana", SECRET, world.totp_code(secret))  # ...and one done
+    admin = world.run(create_operator, "ada", "admin", SECRET)
+    ana_id = world.run(auth.authenticate, console.token).subject_id
+    as_ada, as_ana = Actor("operator", admin.id), Actor("operator", ana_id)
+    refused(world, "insufficient_role", reset_authenticator, admin.id, "lost", actor=as_ana)
+    refused(world, "own_reset", reset_authenticator, admin.id, "lost it", actor=as_ada)
+    refused(world, "reason_required", reset_authenticator, ana_id, "  ", actor=as_ada)
+    refused(world, "totp_already_enrolled", issue_enrolment, ana_id, actor=as_ada)
+    code = world.run(reset_authenticator, ana_id, "phone stolen, seen in person", actor=as_ada)
+    refused(world, "session_revoked", auth.authenticate, console.token)
+    refused(world, "session_revoked", pending, ana.issued.token)
+    [reset] = world.audit("operator.totp_reset")
+    said = json.loads(reset.details)
+    assert (reset.subject, said["reason"]) == (ana_id, "phone stolen, seen in person")
+    assert said["sessions_ended"] == 3  # the first sign-in's, the pending one, the API one
+    world.clock.advance(seconds=30)
+    # the old phone's code opens nothing: a password-only API session, never the console's
+    api = world.run(operator_login, "ana", SECRET, world.totp_code(secret))
+    assert not world.run(passed_second_factor, api.session)
+    step = world.run(password_step, "ana", SECRET)
+    assert not step.enrolled
+    uri = world.run(enrol, step.issued.token, code).provisioning_uri
+    fresh = parse_qs(urlparse(uri).query)["secret"][0]
+    assert fresh != secret
+    issued = world.run(second_step, step.issued.token, world.totp_code(fresh))
+    assert world.run(passed_second_factor, world.run(auth.authenticate, issued.token))

@@ -52,6 +52,11 @@ class EnrolmentOut(BaseModel):
     enrolment_code: str = Field(description="Shown once: give it to the operator in person")
     valid_for_seconds: int
 
+    @classmethod
+    def of(cls, code: str) -> EnrolmentOut:
+        seconds = int(operator_login.ENROLMENT_FOR.total_seconds())
+        return cls(enrolment_code=code, valid_for_seconds=seconds)
+
 
 @router.post(
     "/operators/{operator_id}/enrolment",
@@ -62,9 +67,24 @@ class EnrolmentOut(BaseModel):
 def issue_enrolment(op: OperatorCaller, operator_id: PathId) -> EnrolmentOut:
     """A one-time code with which the operator sets up their authenticator app at their
     first console sign-in (an admin's; valid a day; 409 once one is set up)."""
-    code = operator_login.issue_enrolment(op.ctx, operator_id)
-    seconds = int(operator_login.ENROLMENT_FOR.total_seconds())
-    return EnrolmentOut(enrolment_code=code, valid_for_seconds=seconds)
+    return EnrolmentOut.of(operator_login.issue_enrolment(op.ctx, operator_id))
+
+
+class ResetIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, examples=["phone lost, reported in person"])
+
+
+@router.post(
+    "/operators/{operator_id}/authenticator/reset",
+    status_code=201,
+    response_model=EnrolmentOut,
+    responses=errors(400, 401, 403, 404),
+)
+def reset_authenticator(op: OperatorCaller, operator_id: PathId, body: ResetIn) -> EnrolmentOut:
+    """An operator lost their authenticator: it is removed, their sessions end, and this
+    one-time code lets them set up the new one (an admin's, never for themselves;
+    audited with the reason)."""
+    return EnrolmentOut.of(operator_login.reset_authenticator(op.ctx, operator_id, body.reason))
 
 
 class OperatorIn(BaseModel):

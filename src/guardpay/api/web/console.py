@@ -63,7 +63,7 @@ Text = Annotated[str, Form(max_length=10_000)]
 EXPIRED = {"login_expired", "session_invalid", "session_revoked", "session_expired"}
 
 
-def _page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> Response:
+def console_page(request: Request, op: ConsoleCaller, template: str, **values: Any) -> Response:
     me = require_role(op.ctx, Role.VIEWER)
     return render(
         request,
@@ -154,7 +154,7 @@ def dashboard(request: Request, op: ConsoleCaller) -> Response:
         by_status[case.status.value] = by_status.get(case.status.value, 0) + 1
     alerts, _ = workflow.list_alerts(ctx, limit=20)
     waiting, _ = operators.list_approvals(ctx)
-    return _page(
+    return console_page(
         request,
         op,
         "dashboard.html",
@@ -183,7 +183,7 @@ def chart(request: Request, op: ConsoleCaller, name: str) -> Response:
 @router.get("/alerts")
 def alert_queue(request: Request, op: ConsoleCaller, source: str | None = None) -> Response:
     alerts, _ = workflow.list_alerts(op.ctx, source=source or None)
-    return _page(request, op, "alerts.html", alerts=alerts, source=source)
+    return console_page(request, op, "alerts.html", alerts=alerts, source=source)
 
 
 @router.get("/cases")
@@ -191,26 +191,26 @@ def case_queue(request: Request, op: ConsoleCaller, status: str | None = None) -
     chosen = [status] if status else ["open", "investigating", "escalated"]
     cases, _ = workflow.list_cases(op.ctx, status=chosen)
     now = op.ctx.now()
-    return _page(request, op, "cases.html", cases=cases, shown=status, now=now)
+    return console_page(request, op, "cases.html", cases=cases, shown=status, now=now)
 
 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, op: ConsoleCaller, case_id: str) -> Response:
     seen = workflow.view(op.ctx, case_id)
     drawn = [(a, pictures.draw(a.path)) for a in seen.alerts]
-    return _page(request, op, "case.html", view=seen, drawn=drawn, now=op.ctx.now())
+    return console_page(request, op, "case.html", view=seen, drawn=drawn, now=op.ctx.now())
 
 
 @router.get("/approvals")
 def approval_queue(request: Request, op: ConsoleCaller) -> Response:
     waiting, _ = operators.list_approvals(op.ctx)
-    return _page(request, op, "approvals.html", approvals=waiting)
+    return console_page(request, op, "approvals.html", approvals=waiting)
 
 
 @router.get("/reports")
 def report_list(request: Request, op: ConsoleCaller) -> Response:
     found = reports.latest(op.ctx, limit=50)
-    return _page(request, op, "reports.html", reports=found)
+    return console_page(request, op, "reports.html", reports=found)
 
 
 @router.get("/reports/{report_id}/file.{kind}")
@@ -229,25 +229,27 @@ def report_file(op: ConsoleCaller, report_id: str, kind: str) -> Response:
 @router.get("/reviews")
 def review_queue(request: Request, op: ConsoleCaller) -> Response:
     waiting, _ = review.pending(op.ctx, 100, None)
-    return _page(request, op, "reviews.html", reviews=waiting, now=op.ctx.now())
+    return console_page(request, op, "reviews.html", reviews=waiting, now=op.ctx.now())
 
 
 @router.get("/rules")
 def rules(request: Request, op: ConsoleCaller) -> Response:
-    return _page(request, op, "rules.html", rule_set=backtests.active_rules(op.ctx), result=None)
+    return console_page(
+        request, op, "rules.html", rule_set=backtests.active_rules(op.ctx), result=None
+    )
 
 
 @router.post("/rules/backtest", dependencies=[CheckedForm])
 def backtest(request: Request, op: ConsoleCaller) -> Response:
     """The last 30 days replayed through the active rules: a read, answered in place."""
     rule_set, result = backtests.backtest_recent(op.ctx)
-    return _page(request, op, "rules.html", rule_set=rule_set, result=result)
+    return console_page(request, op, "rules.html", rule_set=rule_set, result=result)
 
 
 @router.get("/people")
 def people(request: Request, op: ConsoleCaller, q: str = "") -> Response:
     if not q.strip():
-        return _page(request, op, "people.html")
+        return console_page(request, op, "people.html")
     found = identity_people.find(op.ctx, q)
     kind = "merchants" if found.startswith("mer_") else "people"
     return see_other(f"/console/{kind}/{found}")
@@ -260,14 +262,14 @@ def person(request: Request, op: ConsoleCaller, user_id: str) -> Response:
     left = limits.allowance(op.ctx, user_id)
     fields = sorted(privacy.FIELDS)
     values = {"person": shown, "cases": cases, "fields": fields, "limits": left}
-    return _page(request, op, "person.html", **values)
+    return console_page(request, op, "person.html", **values)
 
 
 @router.get("/merchants/{merchant_id}")
 def merchant(request: Request, op: ConsoleCaller, merchant_id: str) -> Response:
     shown = identity_people.merchant(op.ctx, merchant_id)
     cases, _ = workflow.list_cases(op.ctx, subject=merchant_id, limit=20)
-    return _page(request, op, "merchant.html", merchant=shown, cases=cases)
+    return console_page(request, op, "merchant.html", merchant=shown, cases=cases)
 
 
 # -- actions: each a POST, answered with a redirect ---------------------------------------
@@ -287,7 +289,7 @@ def reveal(
     """One field in full, with a reason the audit log keeps: shown on this page only
     (not stored in the browser: no-store)."""
     value = privacy.reveal_field(op.ctx, user_id, field, reason, card_id=card_id or None)
-    return _page(request, op, "revealed.html", user_id=user_id, field=field, value=value)
+    return console_page(request, op, "revealed.html", user_id=user_id, field=field, value=value)
 
 
 @router.post("/reviews/{decision_id}/release", dependencies=[CheckedForm])

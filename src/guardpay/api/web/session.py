@@ -5,7 +5,8 @@ scoped to its path, and admits only its own kind of session.
 - `gp_console` / `gp_wallet`: the session token (the same sessions as the API's bearer
   tokens, services/auth/sessions.py), `HttpOnly`, `SameSite=Strict`, scoped to the
   screen's path, and `Secure` unless the page was served over plain HTTP to a loopback
-  address (a developer's machine). `..._pending`: a sign-in between its first and second
+  address (a developer's machine), always with `GUARDPAY_SECURE_COOKIES` (a TLS proxy
+  in front that does not say so). `..._pending`: a sign-in between its first and second
   step (the operator's authenticator code, the user's SMS code), five minutes.
 - Every form posts `csrf`: an HMAC of the session cookie's token, so it is bound to the
   session and no other site can know it. Only the forms before a session take another:
@@ -179,7 +180,8 @@ def _caller(ctx: Context, token: str, screen: Screen) -> Caller:
 
 
 def _secure(request: Request) -> bool:
-    if request.url.scheme == "https":
+    settings = request.app.state.settings
+    if request.url.scheme == "https" or settings.secure_cookies:
         return True
     host = request.url.hostname or ""
     try:

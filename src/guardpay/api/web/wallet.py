@@ -66,7 +66,7 @@ def wallet_page(request: Request, me: WalletCaller, template: str, **values: Any
 
 # -- signing in ---------------------------------------------------------------------------
 @router.get("/login")
-def loginwallet_page(request: Request) -> Response:
+def login_page(request: Request) -> Response:
     return sign_in_form(request, WALLET, "wallet_login.html")
 
 
@@ -120,7 +120,7 @@ def _signed_in(request: Request, token: str) -> Response:
 
 
 @router.get("/register")
-def registerwallet_page(request: Request) -> Response:
+def register_page(request: Request) -> Response:
     return sign_in_form(request, WALLET, "wallet_register.html")
 
 
@@ -154,7 +154,7 @@ def home(request: Request, me: WalletCaller) -> Response:
 
 
 @router.get("/verify")
-def verifywallet_page(request: Request, me: WalletCaller) -> Response:
+def verify_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_verify.html")
 
 
@@ -182,7 +182,7 @@ def verify(
 
 
 @router.get("/payment-password")
-def payment_passwordwallet_page(request: Request, me: WalletCaller) -> Response:
+def payment_password_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_payment_password.html")
 
 
@@ -195,7 +195,7 @@ def set_payment_password(
 
 
 @router.get("/pay")
-def paywallet_page(request: Request, me: WalletCaller) -> Response:
+def pay_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_pay.html")
 
 
@@ -214,7 +214,7 @@ def pay(
 
 
 @router.get("/send")
-def sendwallet_page(request: Request, me: WalletCaller) -> Response:
+def send_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_send.html")
 
 
@@ -248,7 +248,7 @@ def _after_paying(request: Request, me: WalletCaller, paid: Payment) -> Response
 
 
 @router.get("/red-packets")
-def red_packetwallet_page(request: Request, me: WalletCaller) -> Response:
+def red_packet_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_red_packet_new.html")
 
 
@@ -311,7 +311,7 @@ def dispute_trade(me: WalletCaller, trade_id: str, reason: Field) -> Response:
 
 
 @router.get("/payments/{payment_id}")
-def paymentwallet_page(request: Request, me: WalletCaller, payment_id: str) -> Response:
+def payment_page(request: Request, me: WalletCaller, payment_id: str) -> Response:
     row = payments.get_payment(me.ctx, me.id, payment_id)
     decision = risk_decisions.decision_for(me.ctx, row.id) if row.payer_id == me.id else None
     words = plain_words(decision.action, decision.reasons) if decision else []

@@ -12,6 +12,11 @@
 - `passed_second_factor`: the console admits only sessions that passed the code: the
   operator's authenticator is confirmed and the session began after that (an API
   session begun before the operator had one was never asked for a code).
+- `reset_authenticator`: an operator who lost their phone. An admin (never for
+  themselves: another admin, or the server's CLI) gives a reason; the authenticator is
+  removed, the operator's sessions end, and a fresh enrolment code is issued for them to
+  set up the new phone. No four-eyes: a reset alone opens nothing (the password is still
+  needed, and the code is handed over in person), and it is audited with its reason.
 
 Wrong passwords and wrong codes count alike toward the login limits (support.py), are
 audited, and commit (`UnitOfWork.keep`). A code is accepted once: an older or reused one
@@ -29,7 +34,14 @@ from guardpay.domain.auth.records import Operator, TotpState
 from guardpay.domain.auth.roles import Role
 from guardpay.domain.auth.sessions import OPERATOR, IssuedSession, Session
 from guardpay.domain.auth.settings import DEFAULT_SETTINGS, SCREEN_SESSIONS, AuthSettings
-from guardpay.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound, RateLimited
+from guardpay.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 from guardpay.security import otp
 from guardpay.security.passwords import hasher
 from guardpay.services.auth import support
@@ -101,14 +113,53 @@ def issue_enrolment(ctx: Context, operator_id: str) -> str:
     """A one-time code with which the operator sets up their authenticator (an admin's,
     or the system's for the first admin): shown once, kept as its SHA-256, valid a day.
     Refused for an operator whose authenticator is confirmed (no silent replacement)."""
+    operator = _admins_target(ctx, operator_id)
+    state = ctx.uow.auth.totp(operator.id, operator=True)
+    if state is not None and state.confirmed:
+        raise Conflict(
+            "an authenticator app is already set up: reset it if the phone is lost",
+            code="totp_already_enrolled",
+        )
+    return _new_enrolment(ctx, operator)
+
+
+def reset_authenticator(ctx: Context, operator_id: str, reason: str) -> str:
+    """Remove the operator's authenticator, end their sessions, and issue the enrolment
+    code for the new one (see the module)."""
+    operator = _admins_target(ctx, operator_id)
+    if ctx.actor.kind == "operator" and ctx.actor.id == operator.id:
+        raise PermissionDenied(
+            "another admin resets your authenticator", code="own_reset", param="operator_id"
+        )
+    if not reason.strip():
+        raise InvalidRequest("say why the authenticator is reset", code="reason_required")
+    ctx.uow.auth.totp(operator.id, operator=True)  # locked: a sign-in waits for the reset
+    ctx.uow.auth.drop_operator_totp(operator.id)
+    ended = [
+        *ctx.uow.auth.revoke_sessions(OPERATOR, operator.id, ctx.now(), "totp_reset"),
+        *ctx.uow.auth.revoke_sessions(PENDING, operator.id, ctx.now(), "totp_reset"),
+    ]
+    details = {"reason": reason.strip(), "sessions_ended": len(ended)}
+    ctx.audit("operator.totp_reset", subject=operator.id, details=details)
+    return _new_enrolment(ctx, operator)
+
+
+def authenticator_set(ctx: Context) -> set[str]:
+    """The operators with a confirmed authenticator (the console's operators page)."""
+    require_role(ctx, Role.ADMIN)
+    return ctx.uow.auth.operators_with_totp()
+
+
+def _admins_target(ctx: Context, operator_id: str) -> Operator:
     if ctx.actor.kind != "system":
         require_role(ctx, Role.ADMIN)
     operator = ctx.uow.auth.operator(operator_id)
     if operator is None:
         raise NotFound("no such operator", param="operator_id")
-    state = ctx.uow.auth.totp(operator.id, operator=True)
-    if state is not None and state.confirmed:
-        raise Conflict("an authenticator app is already set up", code="totp_already_enrolled")
+    return operator
+
+
+def _new_enrolment(ctx: Context, operator: Operator) -> str:
     code = secrets.token_urlsafe(9)
     expires = ctx.now() + ENROLMENT_FOR
     ctx.uow.auth.set_enrolment(operator.id, _hashed(code), ctx.actor.label, expires)
