@@ -34,8 +34,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from guardpay.domain.risk.rules import label_of
 from guardpay.storage.engine.db import as_utc
 from guardpay.storage.engine.memo import RowMemo
 from guardpay.storage.engine.prepared import insert_into, once, one_of, run
@@ -97,6 +100,16 @@ risk_models = Table(
     Column("activated_at", DateTime(timezone=True), nullable=True),
 )
 
+risk_rule_sets = Table(  # every rule set that decided, kept for the console's versions
+    "risk_rule_sets",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("first_used_at", DateTime(timezone=True), nullable=False),
+)
+
 
 @lru_cache(maxsize=4)
 def _list_hits(dialect: str) -> Select[Any]:
@@ -152,6 +165,19 @@ class ListEntry:
 
 
 @dataclass(frozen=True)
+class RuleSetRow:
+    digest: str
+    name: str
+    version: int
+    text: str
+    first_used_at: datetime
+
+    @property
+    def label(self) -> str:
+        return label_of(self.name, self.version, self.digest)
+
+
+@dataclass(frozen=True)
 class ModelRow:
     version: str
     path: str
@@ -159,6 +185,10 @@ class ModelRow:
     created_at: datetime
     active: bool
     activated_at: datetime | None
+
+
+def _rule_set(row: Any) -> RuleSetRow:
+    return RuleSetRow(**{**row, "first_used_at": as_utc(row["first_used_at"])})
 
 
 def _decision(row: Any) -> DecisionRow:
@@ -327,6 +357,23 @@ class RiskRepository:
         )
         self.memo.forget_table(_LISTS)
         return bool(result.rowcount)
+
+    # -- rule set versions -------------------------------------------------------------
+    def remember_rule_set(self, row: RuleSetRow) -> None:
+        """Kept the first time it decides (several workers may race: the first wins)."""
+        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        self.conn.execute(insert(risk_rule_sets).values(**row.__dict__).on_conflict_do_nothing())
+
+    def rule_sets(self) -> list[RuleSetRow]:
+        """Newest first."""
+        t = risk_rule_sets.c
+        rows = self.conn.execute(select(risk_rule_sets).order_by(t.first_used_at.desc()))
+        return [_rule_set(r) for r in rows.mappings()]
+
+    def rule_set(self, digest: str) -> RuleSetRow | None:
+        stmt = select(risk_rule_sets).where(risk_rule_sets.c.digest == digest)
+        found = self.conn.execute(stmt).mappings().first()
+        return None if found is None else _rule_set(found)
 
     # -- models ------------------------------------------------------------------------
     def add_model(self, row: ModelRow) -> None:

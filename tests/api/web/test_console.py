@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 
 from guardpay.api.web.session import CONSOLE
-from tests.api.api_fixtures import Api
+from guardpay.domain.risk.rules import RuleSet, load_default_rule_set, load_rule_set
+from guardpay.services.platform.context import Context
+from guardpay.storage.risk import RuleSetRow
+from tests.api.api_fixtures import T0, Api
 from tests.api.api_fixtures import api_fixture as api_fixture
-from tests.api.test_payments_api import BOB, World
+from tests.api.test_payments_api import BOB, World, _ctx_run
 from tests.api.test_payments_api import world as world
 from tests.api.test_risk_api import NIGHT, _class_ii, _send
 from tests.api.web.console_fixtures import Console, operator
+from tests.services.risk.test_rule_versions import candidate
 
 
 def held_case(world: World) -> tuple[Api, str, str]:
@@ -240,3 +244,37 @@ def test_an_admin_resets_a_lost_authenticator_from_the_operators_page(world: Wor
     alma.enrolment, alma.secret = code.group(1), None
     alma.sign_in()  # the new phone, set up with the code
     assert alma.get("/console").status_code == 200
+
+
+def keep_candidate_rules(api: Api) -> RuleSet:
+    """A version that decided before the packaged rules (tests/services/risk)."""
+    older = load_rule_set(candidate(), source="candidate")
+    row = RuleSetRow(older.digest, older.name, older.version, older.text, T0)
+
+    def keep(ctx: Context) -> None:
+        ctx.uow.risk.remember_rule_set(row)
+
+    _ctx_run(api, keep)
+    return older
+
+
+def test_a_rule_set_version_beside_the_active_one(world: World) -> None:
+    """The rules page lists the versions that decided; an analyst compares one with the
+    active set (a viewer has no button, nor the POST): the diff and both backtests."""
+    api, _, _ = held_case(world)  # a decision under the packaged rules: kept
+    older = keep_candidate_rules(api)
+    alma, vera = operator(api, "alma", "analyst"), operator(api, "vera", "viewer")
+    vera.sign_in()
+    listed = vera.get("/console/rules").text
+    assert older.label in listed
+    assert load_default_rule_set().label in listed
+    assert "/console/rules/compare" not in listed
+    refusal(vera.post("/console/rules/compare", {"digest": older.digest}), 403, "insufficient_role")
+    alma.sign_in()
+    alma.get("/console/rules")
+    page = alma.post("/console/rules/compare", {"digest": older.digest})
+    assert page.status_code == 200, page.text
+    assert '<span class="add">+    shadow' not in page.text  # the active set is the packaged one
+    assert '<span class="del">-    shadow: true</span>' in page.text
+    assert 'id="compare-rules"' in page.text
+    refusal(alma.post("/console/rules/compare", {"digest": "0" * 64}), 404, "rule_set_not_found")

@@ -23,7 +23,7 @@ from tests.api.test_payments_api import OP_SECRET, World
 from tests.api.test_payments_api import world as world
 from tests.api.web.browser import checked, chromium, served
 from tests.api.web.console_fixtures import Console, operator
-from tests.api.web.test_console import held_case
+from tests.api.web.test_console import held_case, keep_candidate_rules
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -68,6 +68,7 @@ def press(page: Page, selector: str) -> None:
 
 def test_an_alert_worked_to_a_freeze_in_the_browser(world: World) -> None:
     api, alice, transfer = held_case(world)
+    keep_candidate_rules(api)
     alma, sam = operator(api, "alma", "analyst"), operator(api, "sam", "supervisor")
     with served(api.client.app) as base, chromium() as browser:
         analyst = browser.new_page()
@@ -115,6 +116,9 @@ def work_the_case(page: Page, base: str, alice: str, transfer: str) -> str:
     press(page, "#run-backtest")
     expect(page.locator("#backtest-summary")).to_be_visible()
     checked(page, "console-rules")
+    page.get_by_role("button", name="Compare with the active set").first.click()
+    expect(page.locator("#rules-diff")).to_contain_text("shadow: true")
+    checked(page, "console-rules-compare")
     page.goto(f"{base}/console/reviews")
     expect(page.locator("main table")).to_contain_text(alice)
     checked(page, "console-reviews")

@@ -12,7 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from guardpay.api.web import console, console_access, wallet, wallet_cards, wallet_code
+from guardpay.api.web import (
+    console,
+    console_access,
+    console_rules,
+    wallet,
+    wallet_cards,
+    wallet_code,
+)
 from guardpay.api.web.pages import render
 from guardpay.api.web.session import SCREENS, LoginRequired
 
@@ -23,6 +30,7 @@ def install(app: FastAPI) -> None:
         app.mount(f"{screen.path}/static", static, name=f"{screen.path[1:]}-static")
     app.include_router(console.router)
     app.include_router(console_access.router)
+    app.include_router(console_rules.router)
     app.include_router(wallet.router)
     app.include_router(wallet_code.router)
     app.include_router(wallet_cards.router)

@@ -53,7 +53,6 @@ from guardpay.services.payments import limits, review
 from guardpay.services.platform.access import require_role
 from guardpay.services.reports import dashboard as dashboard_data
 from guardpay.services.reports import reports, suspicious
-from guardpay.services.risk import backtest as backtests
 
 router = APIRouter(route_class=InOneUnit, prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=10_000)]
@@ -230,20 +229,6 @@ def report_file(op: ConsoleCaller, report_id: str, kind: str) -> Response:
 def review_queue(request: Request, op: ConsoleCaller) -> Response:
     waiting, _ = review.pending(op.ctx, 100, None)
     return console_page(request, op, "reviews.html", reviews=waiting, now=op.ctx.now())
-
-
-@router.get("/rules")
-def rules(request: Request, op: ConsoleCaller) -> Response:
-    return console_page(
-        request, op, "rules.html", rule_set=backtests.active_rules(op.ctx), result=None
-    )
-
-
-@router.post("/rules/backtest", dependencies=[CheckedForm])
-def backtest(request: Request, op: ConsoleCaller) -> Response:
-    """The last 30 days replayed through the active rules: a read, answered in place."""
-    rule_set, result = backtests.backtest_recent(op.ctx)
-    return console_page(request, op, "rules.html", rule_set=rule_set, result=result)
 
 
 @router.get("/people")

@@ -128,13 +128,23 @@ class RuleSet:
     rules: tuple[Rule, ...]
     examples: tuple[Example, ...]
     digest: str
+    text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
     program: tuple[tuple[Callable[[Mapping[str, Value]], Value], RuleHit], ...] = field(
         init=False, repr=False, compare=False
     )
 
+    @property
+    def label(self) -> str:
+        return label_of(self.name, self.version, self.digest)
+
     def __post_init__(self) -> None:
         # Precomputed (test, hit) pairs: evaluating a rule is one closure call.
         object.__setattr__(self, "program", tuple((r.when.evaluate, r.hit) for r in self.rules))
+
+
+def label_of(name: str, version: int, digest: str) -> str:
+    """How a decision names the rule set that made it: `name@version:digest12`."""
+    return f"{name}@{version}:{digest[:12]}"
 
 
 def evaluate(rule_set: RuleSet, features: Mapping[str, Value]) -> list[RuleHit]:
@@ -194,6 +204,7 @@ def load_rule_set(text: str, source: str = "<rules>") -> RuleSet:
         rules=rules,
         examples=examples,
         digest=hashlib.sha256(text.encode()).hexdigest(),
+        text=text,
     )
 
 

@@ -41,7 +41,7 @@ from guardpay.domain.risk.schema import Value
 from guardpay.errors import GuardpayError
 from guardpay.services.platform.context import Context
 from guardpay.services.platform.ids import timed_id
-from guardpay.storage.risk import DecisionRow
+from guardpay.storage.risk import DecisionRow, RuleSetRow
 from guardpay.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -174,6 +174,8 @@ class RiskEngine:
     #: the newest decisions' time to decide (features, model, rules), in seconds
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2048), repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: the digests of the rule sets this process saw kept in `risk_rule_sets`
+    _kept_rule_sets: set[str] = field(default_factory=set, repr=False)
 
     @property
     def degraded(self) -> bool:
@@ -258,7 +260,7 @@ class RiskEngine:
             decision.action.value,
             decision.score,
             list(decision.reasons),
-            f"{rule_set.name}@{rule_set.version}:{rule_set.digest[:12]}",
+            rule_set.label,
             None if model is None else model.version,
             features,
             [[name, round(value, 6)] for name, value in contributions],
@@ -273,9 +275,19 @@ class RiskEngine:
             ctx.now(),
         )
         ctx.uow.risk.insert_decision(row)
+        self._keep_rule_set(ctx, rule_set)
         with self._count_lock:
             self.counts[decision.action.value] += 1
         return Assessment(decision, row, req)
+
+    def _keep_rule_set(self, ctx: Context, rule_set: RuleSet) -> None:
+        """The first decision under a rule set keeps its text, once per process (known
+        only once committed: a rolled-back unit, or savepoint, keeps nothing)."""
+        if rule_set.digest in self._kept_rule_sets or not rule_set.text:
+            return
+        name, version, text, at = rule_set.name, rule_set.version, rule_set.text, ctx.now()
+        ctx.uow.risk.remember_rule_set(RuleSetRow(rule_set.digest, name, version, text, at))
+        ctx.uow.after_commit_each(self._kept_rule_sets.update, rule_set.digest)
 
 
 _defaults: dict[tuple[Path | None, str | None, str], RiskEngine] = {}
