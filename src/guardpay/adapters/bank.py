@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import random
 import secrets
 import threading
@@ -274,17 +275,29 @@ def write_statement(path: Path, rows: Iterable[StatementRow]) -> Path:
 
 
 def read_statement(path: Path) -> list[StatementRow]:
-    """Parse a statement; a malformed one is refused whole (`invalid_statement`)."""
+    """Parse a statement file; a malformed one is refused whole (`invalid_statement`)."""
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != STATEMENT_FIELDS:
-                raise ValueError(f"expected columns {','.join(STATEMENT_FIELDS)}")
-            return [_row(r, n) for n, r in enumerate(reader, start=2)]
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
-        raise InvalidRequest(
-            f"cannot read the bank statement: {exc}", code="invalid_statement", param="file"
-        ) from exc
+        raise _unreadable(exc) from exc
+    return parse_statement(text)
+
+
+def parse_statement(text: str) -> list[StatementRow]:
+    """A statement's text (an upload, a file), refused whole if malformed."""
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if tuple(reader.fieldnames or ()) != STATEMENT_FIELDS:
+            raise ValueError(f"expected columns {','.join(STATEMENT_FIELDS)}")
+        return [_row(r, n) for n, r in enumerate(reader, start=2)]
+    except (csv.Error, ValueError) as exc:
+        raise _unreadable(exc) from exc
+
+
+def _unreadable(exc: Exception) -> InvalidRequest:
+    return InvalidRequest(
+        f"cannot read the bank statement: {exc}", code="invalid_statement", param="file"
+    )
 
 
 def _row(raw: dict[str, str], line: int) -> StatementRow:

@@ -6,6 +6,8 @@ session."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from guardpay.api.web.session import CONSOLE
@@ -278,3 +280,62 @@ def test_a_rule_set_version_beside_the_active_one(world: World) -> None:
     assert '<span class="del">-    shadow: true</span>' in page.text
     assert 'id="compare-rules"' in page.text
     refusal(alma.post("/console/rules/compare", {"digest": "0" * 64}), 404, "rule_set_not_found")
+
+
+def test_people_are_found_by_a_masked_phone_number(world: World) -> None:
+    """Each number a masked one can be, looked up: Alice (138****5678) and not Bob; shown
+    masked; the search audited with the mask only."""
+    api, alice, bob, _ = world
+    vera = operator(api, "vera", "viewer")
+    vera.sign_in()
+    page = vera.get("/console/people?q=138****5678")
+    assert page.status_code == 200, page.text
+    found = re.findall(r'href="/console/people/(usr_[^"]+)"', page.text)
+    assert found == [alice.id]
+    assert bob.id not in page.text
+    assert "13812345678" not in page.text
+    assert "138****5678" in page.text
+    assert "Nobody." in vera.get("/console/people?q=139****5678").text
+    refusal(vera.get("/console/people?q=1*******678"), 400, "invalid_phone_number")
+    trail = api.snapshot()["audit_log"]
+    searched = [e for e in trail if "person.searched" in e]
+    assert len(searched) == 2
+    assert all("13812345678" not in e for e in searched)
+
+
+STATEMENT = (
+    "date,bank_reference,direction,amount,currency,status\n"
+    '2026-11-21,"=HYPERLINK(""http://x"")",in,1000,CNY,succeeded\n'
+)
+
+
+def test_the_reserve_and_a_bank_statement_reconciled_and_downloaded(world: World) -> None:
+    api = world[0]
+    alma, vera = operator(api, "alma", "analyst"), operator(api, "vera", "viewer")
+    vera.sign_in()
+    refusal(vera.get("/console/reconciliation"), 403, "insufficient_role")
+    alma.sign_in()
+    page = alma.get("/console/reconciliation")
+    assert 'id="reserve-status" class="ok"' in page.text, page.text
+    kept = alma.get("/console/reconciliation/reserve.csv")
+    assert (
+        kept.headers["content-disposition"] == 'attachment; filename="reserve-reconciliation.csv"'
+    )
+    assert kept.text.splitlines()[0].startswith("currency,reserve,liabilities")
+    assert alma.get("/console/reconciliation/reserve.json").json()["ok"] is True
+
+    def upload(content: str, answer: str) -> object:
+        form = {"csrf": alma.token or "", "answer": answer}
+        sent = {"file": ("statement-2026-11-21.csv", content.encode(), "text/csv")}
+        return alma.client.post("/console/reconciliation/statement", data=form, files=sent)
+
+    shown = upload(STATEMENT, "page")
+    assert shown.status_code == 200, shown.text  # type: ignore[attr-defined]
+    assert "1 rows · 0 matched · 1 breaks" in shown.text  # type: ignore[attr-defined]
+    assert "missing_on_platform" in shown.text  # type: ignore[attr-defined]
+    breaks = upload(STATEMENT, "csv")
+    [_, row] = csv.reader(io.StringIO(breaks.text))  # type: ignore[attr-defined]
+    assert row[:2] == ["missing_on_platform", '\'=HYPERLINK("http://x")']  # inert in a sheet
+    refusal(upload("not,a,statement\n", "page"), 400, "invalid_statement")
+    checked = [e for e in api.snapshot()["audit_log"] if "reconciliation.statement_checked" in e]
+    assert len(checked) == 2

@@ -51,6 +51,9 @@ DYNAMIC |= {s.value for s in Status} | {c.name.lower() for c in TransferCode}
 DYNAMIC |= {*every_sentence(), "other", *ACTIONS}
 #: ... the card types, and the kinds and states of top-ups and withdrawals
 DYNAMIC |= {m.value for m in (*CardType, *FundingKind, *FundingState)}
+#: ... and the kinds of break a bank statement shows (services/ledger/reconcile.py)
+DYNAMIC |= {"duplicate", "missing_on_platform", "missing_at_bank", "amount_mismatch"}
+DYNAMIC |= {"status_mismatch"}
 
 
 def texts_of_templates() -> set[str]:

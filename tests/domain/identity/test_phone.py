@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardpay.domain.identity.phone import national_number, normalize_phone
+from guardpay.domain.identity.phone import national_number, normalize_phone, unmasked
 from guardpay.errors import InvalidRequest
 
 
@@ -60,3 +60,21 @@ def test_param_names_the_field() -> None:
         normalize_phone("123", param="reserved_phone")
     assert refused.value.param == "reserved_phone"
     assert national_number("+8613800138000") == "13800138000"
+
+
+def test_a_masked_number_is_every_number_it_can_be() -> None:
+    found = unmasked("138****5678")
+    assert len(found) == len(set(found)) == 10_000
+    assert "+8613812345678" in found
+    assert all(n.startswith("+86138") and n.endswith("5678") for n in found)
+    assert unmasked("+86 138 1234 567*") == [f"+86138123456{d}" for d in range(70, 80)]
+    assert len(unmasked("1**12345678")) == 70  # the second digit is 3-9 on every mobile
+
+
+@pytest.mark.parametrize(
+    "pattern", ["13812345678", "1*****45678", "138****567", "138****567x", "", "**********"]
+)
+def test_what_is_not_a_masked_number_is_refused(pattern: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        unmasked(pattern)
+    assert refused.value.code == "invalid_phone_number"

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from guardpay.api.web import (
     console,
     console_access,
+    console_reconcile,
     console_rules,
     wallet,
     wallet_cards,
@@ -31,6 +32,7 @@ def install(app: FastAPI) -> None:
     app.include_router(console.router)
     app.include_router(console_access.router)
     app.include_router(console_rules.router)
+    app.include_router(console_reconcile.router)
     app.include_router(wallet.router)
     app.include_router(wallet_code.router)
     app.include_router(wallet_cards.router)

@@ -215,11 +215,16 @@ def report_list(request: Request, op: ConsoleCaller) -> Response:
 @router.get("/reports/{report_id}/file.{kind}")
 def report_file(op: ConsoleCaller, report_id: str, kind: str) -> Response:
     made = reports.files_of(op.ctx, reports.get(op.ctx, report_id))
-    data, media = (made.json, "application/json") if kind == "json" else (made.csv, "text/csv")
-    name = f"{report_id}.{'json' if kind == 'json' else 'csv'}"
+    return download(made.json if kind == "json" else made.csv, kind, report_id)
+
+
+def download(data: bytes, kind: str, stem: str) -> Response:
+    """A file to keep: JSON, or else CSV; never kept in a disk or proxy cache (a report
+    names customers)."""
+    media, suffix = ("application/json", "json") if kind == "json" else ("text/csv", "csv")
     headers = {
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "no-store",  # customers' identities: never in a disk or proxy cache
+        "Content-Disposition": f'attachment; filename="{stem}.{suffix}"',
+        "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     }
     return Response(data, media_type=media, headers=headers)
@@ -235,6 +240,9 @@ def review_queue(request: Request, op: ConsoleCaller) -> Response:
 def people(request: Request, op: ConsoleCaller, q: str = "") -> Response:
     if not q.strip():
         return console_page(request, op, "people.html")
+    if "*" in q:
+        matches = identity_people.find_masked(op.ctx, q)
+        return console_page(request, op, "people.html", q=q, matches=matches)
     found = identity_people.find(op.ctx, q)
     kind = "merchants" if found.startswith("mer_") else "people"
     return see_other(f"/console/{kind}/{found}")

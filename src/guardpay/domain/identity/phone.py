@@ -40,3 +40,25 @@ def normalize_phone(raw: str, *, param: str = "phone") -> str:
 def national_number(e164: str) -> str:
     """The 11 digits of a normalised number, as people write it."""
     return e164.removeprefix(COUNTRY_PREFIX)
+
+
+#: a masked number hides at most four digits: 10,000 numbers to try, no more
+MAX_HIDDEN = 4
+
+
+def unmasked(pattern: str) -> list[str]:
+    """Every mobile number a masked one ("138****5678", as screens and tickets show it)
+    can be, normalised; `invalid_phone_number` unless it hides 1 to 4 digits of one."""
+    text = "".join(c for c in unicodedata.normalize("NFKC", pattern) if c not in _SEPARATORS)
+    text = text.removeprefix("+86")
+    hidden = text.count("*")
+    if not 1 <= hidden <= MAX_HIDDEN or len(text) != 11 or not text.replace("*", "").isdigit():
+        raise InvalidRequest(
+            "a masked number is 11 digits with 1 to 4 of them as *, like 138****5678",
+            code="invalid_phone_number",
+            param="q",
+        )
+    shape = text.replace("*", "{}")
+    fills = (f"{n:0{hidden}d}" for n in range(10**hidden))
+    found = (shape.format(*fill) for fill in fills)
+    return [COUNTRY_PREFIX + n for n in found if _MOBILE.fullmatch(n)]

@@ -1,14 +1,16 @@
-"""The console's look at people and merchants: found by id or by the full phone number
-(its blind index: phones are stored encrypted, so a partial or masked number finds
-nobody), shown masked to any operator. Seeing one field in full is `privacy.reveal_field`
-(a reason, audited)."""
+"""The console's look at people and merchants: found by id, by the full phone number (its
+blind index: phones are stored encrypted), or by a masked one as screens and tickets show
+it ("138****5678": the blind index of each of the at most 10,000 numbers it can be, looked
+up by the unique index; the search is audited, as it may name several people), shown
+masked to any operator. Seeing one field in full is `privacy.reveal_field` (a reason,
+audited)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from guardpay.domain.auth.records import Device
-from guardpay.domain.identity.phone import normalize_phone
+from guardpay.domain.identity.phone import normalize_phone, unmasked
 from guardpay.errors import InvalidRequest, NotFound
 from guardpay.services.identity.cards import BankCard, card_view
 from guardpay.services.identity.common import load_user, require_operator
@@ -46,6 +48,16 @@ def find(ctx: Context, query: str) -> str:
     if found is None:
         raise NotFound("nobody has this phone number", code="person_not_found", param="q")
     return found.id
+
+
+def find_masked(ctx: Context, pattern: str) -> list[User]:
+    """Everyone whose phone a masked number can be, shown masked, by id."""
+    require_operator(ctx, LOOK_ROLE)
+    indexes = ctx.vault.blind_indexes("phone", unmasked(pattern))
+    found = [user_view(ctx, row) for row in ctx.uow.identity.users_by_phone_indexes(indexes)]
+    shown = pattern.strip()[:20]
+    ctx.audit("person.searched", details={"masked_phone": shown, "found": len(found)})
+    return found
 
 
 def person(ctx: Context, user_id: str) -> Person:

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,16 @@ def _csv(
         for field, _, part in extra:
             cells.append(_inert(_cell(identities.get(str(row.get(field)), {}).get(part))))
         writer.writerow(cells)
+    return out.getvalue().encode()
+
+
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """Plain rows as CSV, every cell inert in a spreadsheet (text from outside, such as a
+    bank statement's references, included)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_inert(_cell(v)) for v in row] for row in rows)
     return out.getvalue().encode()
 
 
