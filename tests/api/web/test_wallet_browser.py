@@ -115,3 +115,13 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
         payer.get_by_role("button", name="Bind the card").click()
         expect(payer.locator("#cards")).to_contain_text(PAN[-4:])
         checked(payer, "wallet-cards-bound")  # with the top-up and withdrawal forms
+        payer.locator("#withdrawal-amount").fill("15000.00")  # most of the balance, new device
+        payer.locator("#withdrawal-password").fill(PIN)
+        payer.get_by_role("button", name="Withdraw").click()
+        expect(payer.locator("h1")).to_have_text("Confirm it is you")
+        checked(payer, "wallet-funding-step-up")
+        payer.get_by_label("SMS code").fill(api.sms.last_code(E164) or "")
+        payer.get_by_label("Payment password").fill(PIN)
+        payer.get_by_role("button", name="Confirm").click()
+        expect(payer.locator("#fundings")).to_contain_text("15000.00 CNY")
+        checked(payer, "wallet-withdrawn")
