@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from guardpay.domain.auth.records import Approval
 from guardpay.services.auth import operators
@@ -21,6 +22,7 @@ from tests.api.api_fixtures import (
     Api,
     PhoneApp,
     api_fixture,  # noqa: F401
+    bearer,
     error_of,
 )
 from tests.domain.identity.numbers import uscc
@@ -209,7 +211,12 @@ def test_enrolment_codes_and_resets_are_an_admins(api: Api, staff: dict[str, str
     error_of(api.post(reset, {"reason": ""}, staff["ada"]), 400, "parameter_invalid")
     own = f"/v1/operator/operators/{ids['ada']}/authenticator/reset"
     error_of(api.post(own, {"reason": "lost"}, staff["ada"]), 403, "own_reset")
-    done = api.post(reset, {"reason": "phone lost, seen in person"}, staff["ada"])
+    keyed = {**bearer(staff["ada"]), "Idempotency-Key": "reset-ana-1"}
+    done = api.client.post(reset, json={"reason": "phone lost, seen in person"}, headers=keyed)
     assert done.status_code == 201, done.text
-    assert done.json()["enrolment_code"] != issued.json()["enrolment_code"]
+    code = done.json()["enrolment_code"]
+    assert code != issued.json()["enrolment_code"]
+    with api.db.read() as conn:  # a credential: never kept as an answer to replay
+        kept = conn.execute(text("SELECT response_body FROM idempotency_keys")).all()
+    assert code not in str(kept)
     error_of(api.get("/v1/operator/approvals", staff["ana"]), 401, "session_revoked")

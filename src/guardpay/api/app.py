@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI
@@ -38,11 +39,15 @@ from guardpay.security.keys import Keyring
 from guardpay.services.jobs import scheduler as jobs
 from guardpay.services.payments import funding
 from guardpay.services.platform.context import SYSTEM, Context, utc_now
+from guardpay.services.risk import rule_versions
 from guardpay.services.risk.engine import RiskEngine, engine_from_settings
 from guardpay.services.webhooks.delivery import DeliveryThread, DeliveryWorker, WebhookClient
 from guardpay.storage.engine.db import Database
 from guardpay.storage.engine.migrate import require_migrated
 from guardpay.storage.uow import unit_of_work
+
+if TYPE_CHECKING:
+    from guardpay.storage.risk import RuleSetRow
 
 log = structlog.get_logger("guardpay.http")
 
@@ -137,6 +142,17 @@ def bank_delivery(app: FastAPI) -> Callable[[BankCallback], object]:
             )
 
     return deliver
+
+
+def rule_set_keeper(db: Database) -> Callable[[RuleSetRow], None]:
+    """How the risk engine keeps a rule set that decided: its own short unit of work
+    (insert-or-ignore: several workers may race, the first wins)."""
+
+    def keep(row: RuleSetRow) -> None:
+        with unit_of_work(db) as uow:
+            rule_versions.keep(uow, row)
+
+    return keep
 
 
 def _pump_fake_bank(app: FastAPI, stop: threading.Event) -> None:
@@ -238,6 +254,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or utc_now
     app.state.risk = risk if risk is not None else engine_from_settings(settings)
+    app.state.risk.keep_rule_set = rule_set_keeper(db)
     _adapters(app, keyring, kyc, sms, bank, bank_secret, settings)
     errors.install(app, web.refusal_page)
     # Middleware added first runs innermost: metrics see replays, idempotency sees errors;

@@ -23,7 +23,8 @@ What is stored, and why:
   is released and the same key may be retried;
 - never the request body (only its SHA-256) and never a response that carries credentials:
   paths that mint them (`EXCLUDED`: logins, step-up completion, TOTP enrolment, an
-  operator's reveal of personal data, webhook secrets, payment codes) ignore the key;
+  operator's reveal of personal data, webhook secrets, payment codes, operators'
+  enrolment codes) ignore the key;
   they are protected from replay by their own single-use challenges and fresh device
   proofs.
 
@@ -103,6 +104,8 @@ EXCLUDED = tuple(
         r"^/v1/operator/users/[^/]+/reveal$",
         r"^/v1/merchants/[^/]+/webhook-endpoint$",
         r"^/v1/me/payment-codes$",  # a payment code is a credential, if a short-lived one
+        r"^/v1/operator/operators/[^/]+/enrolment$",  # an enrolment code: kept hashed only
+        r"^/v1/operator/operators/[^/]+/authenticator/reset$",
     )
 )
 

@@ -306,14 +306,11 @@ class IdentityRepository:
     def user_by_phone_index(self, phone_index: str) -> UserRow | None:
         return self._one(UserRow, select(users).where(users.c.phone_index == phone_index))
 
-    def users_by_phone_indexes(self, indexes: Sequence[str], chunk: int = 1000) -> list[UserRow]:
+    def users_by_phone_indexes(self, indexes: Sequence[str]) -> list[UserRow]:
         """The users whose phone has one of these indexes (a masked number's candidates),
-        by the unique index, a chunk of lookups per statement."""
-        found: list[UserRow] = []
-        for start in range(0, len(indexes), chunk):
-            part = list(indexes[start : start + chunk])
-            found += self._all(UserRow, select(users).where(users.c.phone_index.in_(part)))
-        return sorted(found, key=lambda u: u.id)
+        by the unique index, in one statement; by id."""
+        found = rows_by(self.conn, users, "phone_index", indexes)
+        return sorted((_row(UserRow, m) for m in found.values()), key=lambda u: u.id)
 
     def users_of_person(self, person_index: str) -> list[str]:
         """The ids of every account verified with the same document (one person)."""

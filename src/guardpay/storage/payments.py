@@ -406,7 +406,7 @@ class PaymentRepository:
         c = payment_codes.c
         result = self.conn.execute(
             update(payment_codes)
-            .where(c.code_hash == code_hash, c.used_at.is_(None))
+            .where(c.code_hash == code_hash, c.used_at.is_(None), c.retired_at.is_(None))
             .values(used_at=at, payment_id=payment_id)
         )
         return bool(result.rowcount)

@@ -284,7 +284,7 @@ def test_a_rule_set_version_beside_the_active_one(world: World) -> None:
 
 def test_people_are_found_by_a_masked_phone_number(world: World) -> None:
     """Each number a masked one can be, looked up: Alice (138****5678) and not Bob; shown
-    masked; the search audited with the mask only."""
+    masked; the search audited with the mask and whom it found; another mask refused."""
     api, alice, bob, _ = world
     vera = operator(api, "vera", "viewer")
     vera.sign_in()
@@ -296,10 +296,11 @@ def test_people_are_found_by_a_masked_phone_number(world: World) -> None:
     assert "13812345678" not in page.text
     assert "138****5678" in page.text
     assert "Nobody." in vera.get("/console/people?q=139****5678").text
-    refusal(vera.get("/console/people?q=1*******678"), 400, "invalid_phone_number")
+    refusal(vera.get("/console/people?q=1380***5678"), 400, "invalid_phone_number")  # no peeking
     trail = api.snapshot()["audit_log"]
     searched = [e for e in trail if "person.searched" in e]
     assert len(searched) == 2
+    assert alice.id in searched[0]  # whom it found
     assert all("13812345678" not in e for e in searched)
 
 

@@ -80,6 +80,9 @@ def test_an_alert_worked_to_a_freeze_in_the_browser(world: World) -> None:
         trail = analyst.locator("#audit-trail")
         expect(trail).to_contain_text("case.account_frozen")
         checked(analyst, "console-case-after-approval")
+        analyst.goto(f"{base}/console/merchants/{world[3].id}")
+        expect(analyst.locator("main")).to_contain_text("FoodMall")
+        checked(analyst, "console-merchant")
         analyst.goto(f"{base}/console/lang/zh?next=/console/cases")
         expect(analyst.locator("h1")).to_have_text("案件")
         checked(analyst, "console-cases-zh")
@@ -134,6 +137,14 @@ def work_the_case(page: Page, base: str, alice: str, transfer: str) -> str:
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text(alice)
     checked(page, "console-person")
+    page.get_by_label("Field", exact=True).select_option("phone")
+    page.get_by_label("Why (kept in the audit log)").fill("customer called, ticket 4711")
+    page.get_by_role("button", name="Reveal").click()
+    expect(page.locator("main")).to_contain_text("13812345678")
+    checked(page, "console-revealed")
+    page.goto(f"{base}/console/cases/case_nobody")
+    expect(page.locator("main")).to_contain_text("case_not_found")
+    checked(page, "console-error")
     return case
 
 

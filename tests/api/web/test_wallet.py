@@ -308,6 +308,14 @@ def test_my_payment_code_refreshed_then_taken_by_the_till(world: World) -> None:
     assert "Paid." in paid.text
     assert f"/wallet/payments/{taken.json()['id']}" in paid.text
     assert alice.id == taken.json()["payer_id"]
+    me.get("/wallet/code")
+    short = DIGITS.search(me.post("/wallet/code", {"payment_password": PIN}).text)
+    assert short
+    over = api.post(collect, {"code": short.group(1), "amount": 600_00}, shop.token)
+    error_of(over, 400, "insufficient_funds")  # ¥490 left: the code is used, the payment failed
+    told = me.post("/wallet/code/now", {"code": short.group(1)}).text
+    assert "Paid." not in told
+    assert "did not go through yet" in told
 
 
 def test_nobody_refreshes_anothers_payment_code(world: World) -> None:
@@ -380,6 +388,8 @@ def test_a_card_bound_then_money_in_and_out(world: World) -> None:
     assert f'value="{challenge}"' in wrong.text  # the same form, to type the code again
     done = me.post("/wallet/funding", {**again, "code": code})
     assert done.status_code == 303, done.text
+    twice = me.post("/wallet/funding", {**again, "code": code})  # the same form sent again
+    assert twice.status_code == 303, twice.text
     _bank_answers(api)
     assert "50.00 CNY" in me.get("/wallet").text
     assert "−550.00 CNY" in me.get("/wallet/cards").text

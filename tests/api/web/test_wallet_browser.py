@@ -56,6 +56,10 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
         for form in ("send", "red-packets", "verify", "payment-password", "cards"):
             payer.goto(f"{base}/wallet/{form}")
             checked(payer, f"wallet-{form}")
+        payer.goto(f"{base}/wallet/payments/pay_nobody")
+        expect(payer.locator("main")).to_contain_text("resource_missing")
+        checked(payer, "wallet-error")
+        payer.goto(f"{base}/wallet")
         payer.get_by_role("link", name="Pay", exact=True).click()
         payer.get_by_label("The merchant's payment code").fill(payload)
         checked(payer, "wallet-pay")
@@ -108,6 +112,14 @@ def test_a_dynamic_code_paid_with_a_step_up_then_refunded(world: World) -> None:
         payer.goto(f"{base}/wallet/escrow/{trade}")
         expect(payer.locator("#trade-status")).to_have_text("Paid, held by the platform")
         checked(payer, "wallet-guaranteed-purchase")
+
+        payer.goto(f"{base}/wallet/red-packets")
+        payer.get_by_label("Total amount").fill("8.88")
+        payer.get_by_label("How many people").fill("3")
+        payer.get_by_label("Payment password").fill(PIN)
+        payer.get_by_role("button", name="Send the red packet").click()
+        expect(payer.locator("main")).to_contain_text("8.88")
+        checked(payer, "wallet-red-packet")
 
         payer.goto(f"{base}/wallet/cards")
         payer.get_by_label("Card number").fill(PAN)

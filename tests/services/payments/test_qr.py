@@ -219,5 +219,5 @@ def test_a_code_on_screen_is_refreshed_then_asks_again(world: World) -> None:
     again = world.run(payments_codes.generate_payment_code, alice, "dev_a", PASSWORD)
     paid = world.run(payments_codes.collect, shop, again.code, cny(2))
     seen = world.run(on_screen, alice, "dev_a", again.code)
-    assert (seen.shown, seen.payment_id) == (payments_codes.Shown.PAID, paid.row.id)
+    assert (seen.shown, seen.payment_id) == (payments_codes.Shown.TAKEN, paid.row.id)
     assert paid.row.factors == 1

@@ -1,6 +1,7 @@
 """Rule-set versions on both backends: each rule set is kept the first time it decides
-(once, whichever worker), and a kept version is compared with the active set: what
-changed in the file, and both replayed over the same decisions."""
+(once, whichever worker; after the decision commits, in a unit of its own), and a kept
+version is compared with the active set: what changed in the file, and both replayed
+over the same decisions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from guardpay.api.app import rule_set_keeper
 from guardpay.domain.risk.rules import load_default_rule_set, load_rule_set
 from guardpay.security import passwords
 from guardpay.services.auth.operators import create_operator
@@ -18,6 +20,7 @@ from guardpay.services.platform.context import Actor, Context
 from guardpay.services.risk import rule_versions
 from guardpay.services.risk.engine import RuleSource
 from guardpay.storage.engine.db import Database
+from guardpay.storage.risk import RuleSetRow
 from tests.services.payments.test_core import ALICE, BOB, PASSWORD, World, cny
 
 T = TypeVar("T")
@@ -27,8 +30,11 @@ SHADOWED = "    when: kind == 'transfer' and payee_new and amount >= 500_000\n"
 
 @pytest.fixture
 def world(db: Database) -> Iterator[World]:
+    """With the app's keeper: a rule set is kept in a unit of its own, after the decision."""
     with passwords.using(passwords.CHEAP):
-        yield World(db)
+        made = World(db)
+        made.risk.keep_rule_set = rule_set_keeper(db)
+        yield made
 
 
 def operator(world: World, name: str, role: str) -> Actor:
@@ -101,3 +107,24 @@ def test_comparing_is_an_analysts_and_needs_a_kept_version(world: World) -> None
     world.refused("insufficient_role", rule_versions.compare_with_active, "0" * 64)
     world.actor = ana
     world.refused("rule_set_not_found", rule_versions.compare_with_active, "0" * 64)
+
+
+def test_a_failure_to_keep_a_rule_set_costs_no_payment(world: World) -> None:
+    """The keeper fails (the database refused): the payment stands, and the next decision
+    tries again."""
+    alice, bob, ana = world.user(ALICE), world.user(BOB), operator(world, "ana", "analyst")
+    world.fund(alice, cny(100))
+    keeper, calls = world.risk.keep_rule_set, []
+
+    def failing(row: RuleSetRow) -> None:
+        calls.append(row.digest)
+        raise RuntimeError("database unavailable")
+
+    world.risk.keep_rule_set = failing
+    paid = world.run(payments.p2p_transfer, alice, bob, cny(1), PASSWORD)
+    assert paid.row.status == "succeeded"
+    assert as_operator(world, ana, rule_versions.versions) == []
+    world.risk.keep_rule_set = keeper
+    world.run(payments.p2p_transfer, alice, bob, cny(1), PASSWORD)
+    assert len(calls) == 1
+    assert len(as_operator(world, ana, rule_versions.versions)) == 1

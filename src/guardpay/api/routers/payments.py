@@ -222,7 +222,7 @@ class CodeOut(BaseModel):
     responses=errors(400, 401, 403, 409),
 )
 def payment_code(caller: PayerCaller, body: AuthIn) -> CodeOut:
-    device = caller.session.device_id or payments_codes.UNBOUND
+    device = payments_codes.device_of(caller.session.device_id)
     issued = payments_codes.generate_payment_code(
         caller.ctx, caller.id, device, body.authorization(caller.proof)
     )

@@ -253,7 +253,7 @@ def person(request: Request, op: ConsoleCaller, user_id: str) -> Response:
     shown = identity_people.person(op.ctx, user_id)
     cases, _ = workflow.list_cases(op.ctx, subject=user_id, limit=20)
     left = limits.allowance(op.ctx, user_id)
-    fields = sorted(privacy.FIELDS)
+    fields = list(privacy.FIELDS)  # the phone first: the field asked for most
     values = {"person": shown, "cases": cases, "fields": fields, "limits": left}
     return console_page(request, op, "person.html", **values)
 

@@ -38,12 +38,12 @@ def check_statement(
     file: Annotated[UploadFile, File()],
     answer: Annotated[str, Form(pattern="^(page|csv|json)$")] = "page",
 ) -> Response:
-    """The breaks on the page, or as a file to keep (the statement is not stored)."""
+    """The breaks on the page (without the reserve: it was checked on its own), or as a
+    file to keep (the statement is not stored)."""
     found = reconciliation.statement_check(op.ctx, _text(file))
     if answer != "page":
         return download(reconciliation.breaks_file(found, answer), answer, "statement-breaks")
-    reserve = reconciliation.reserve_now(op.ctx)
-    values = {"reserve": reserve, "statement": found, "statement_name": file.filename or ""}
+    values = {"reserve": None, "statement": found, "statement_name": file.filename or ""}
     return console_page(request, op, "reconciliation.html", **values)
 
 

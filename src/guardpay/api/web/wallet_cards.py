@@ -23,7 +23,7 @@ from guardpay.api.errors import status_of
 from guardpay.api.web.session import CheckedForm, WalletCaller, see_other
 from guardpay.api.web.wallet import Field, wallet_page
 from guardpay.domain.money import Money
-from guardpay.errors import AuthenticationFailed, StepUpRequired
+from guardpay.errors import AuthenticationFailed, NotFound, StepUpRequired
 from guardpay.services.auth import facade as auth
 from guardpay.services.identity import facade as identity
 from guardpay.services.payments import funding
@@ -81,6 +81,9 @@ def move_money(
     """A top-up or withdrawal; with `challenge` and `code`, the step-up it asked for is
     passed first, in the same unit of work."""
     asked = {"kind": kind, "card_id": card_id, "amount": amount, "request_id": request_id}
+    funding_id = funding.funding_id_for(me.id, f"wallet:{request_id}")
+    if challenge and _made(me, funding_id):  # the confirmed form sent again: it was done
+        return see_other("/wallet/cards#moved-h")
     if challenge:
         try:
             auth.pass_own_step_up(me.ctx, me.id, challenge, "sms", code=code.strip())
@@ -97,7 +100,7 @@ def move_money(
             me.id,
             card_id,
             Money.parse(amount.strip(), "CNY"),
-            funding_id=funding.funding_id_for(me.id, f"wallet:{request_id}"),
+            funding_id=funding_id,
             step_up_challenge_id=challenge or None,
             payment_password=payment_password,
         )
@@ -112,3 +115,11 @@ def move_money(
             sent_to=sent_to,
         )
     return see_other("/wallet/cards#moved-h")
+
+
+def _made(me: WalletCaller, funding_id: str) -> bool:
+    try:
+        funding.get_funding(me.ctx, funding_id, user_id=me.id)
+    except NotFound:
+        return False
+    return True

@@ -27,10 +27,6 @@ from guardpay.services.payments.pipeline import Authorization
 router = APIRouter(route_class=InOneUnit, prefix="/wallet", include_in_schema=False)
 
 
-def _device(me: WalletCaller) -> str:
-    return me.session.device_id or codes.UNBOUND
-
-
 @router.get("/code")
 def code_page(request: Request, me: WalletCaller) -> Response:
     return wallet_page(request, me, "wallet_paycode.html", on=None)
@@ -43,7 +39,9 @@ def show_code(
     payment_password: Annotated[str, Form(pattern="^[0-9]{6}$")],
 ) -> Response:
     given = Authorization(payment_password=payment_password)
-    issued = codes.generate_payment_code(me.ctx, me.id, _device(me), given)
+    issued = codes.generate_payment_code(
+        me.ctx, me.id, codes.device_of(me.session.device_id), given
+    )
     return _shown(request, me, codes.OnScreen(codes.Shown.LIVE, issued))
 
 
@@ -52,7 +50,11 @@ def code_now(
     request: Request, me: WalletCaller, code: Annotated[str, Form(max_length=18)]
 ) -> Response:
     """What the screen showing `code` shows now: it, a fresh one, or the payment."""
-    return _shown(request, me, codes.code_on_screen(me.ctx, me.id, _device(me), code.strip()))
+    return _shown(
+        request,
+        me,
+        codes.code_on_screen(me.ctx, me.id, codes.device_of(me.session.device_id), code.strip()),
+    )
 
 
 def _shown(request: Request, me: WalletCaller, on: codes.OnScreen) -> Response:

@@ -55,8 +55,8 @@ def find_masked(ctx: Context, pattern: str) -> list[User]:
     require_operator(ctx, LOOK_ROLE)
     indexes = ctx.vault.blind_indexes("phone", unmasked(pattern))
     found = [user_view(ctx, row) for row in ctx.uow.identity.users_by_phone_indexes(indexes)]
-    shown = pattern.strip()[:20]
-    ctx.audit("person.searched", details={"masked_phone": shown, "found": len(found)})
+    details = {"masked_phone": pattern.strip()[:20], "found": [u.id for u in found]}
+    ctx.audit("person.searched", details=details)
     return found
 
 

@@ -38,6 +38,13 @@ from guardpay.storage.payments import CodeRow
 
 SECRET_FIELD = "payment_code_secret"
 UNBOUND = "unbound"  # the device of a session that holds no device key
+
+
+def device_of(session_device_id: str | None) -> str:
+    """The device a session's codes are bound to."""
+    return session_device_id or UNBOUND
+
+
 _MESSAGES = {
     "payment_code_invalid": "this is not a valid payment code",
     "payment_code_expired": "this payment code has expired; show a new one",
@@ -60,7 +67,7 @@ class IssuedCode:
 
 class Shown(StrEnum):
     LIVE = "live"  # show `code` (the same, or a fresh one)
-    PAID = "paid"  # a till paid with it: `payment_id`
+    TAKEN = "taken"  # a till used it: `payment_id` (succeeded, or failed, or waiting)
     AGAIN = "again"  # its time is up: the payer authenticates for a new one
 
 
@@ -115,22 +122,39 @@ def _issue(
 
 def code_on_screen(ctx: Context, user_id: str, device_id: str, shown: str) -> OnScreen:
     """What a screen showing `shown` (one of this payer's codes for this device) shows
-    now. A till paying with the code meanwhile waits on its row lock, so the code is
-    either paid or retired, never both."""
-    found = ctx.uow.payments.code(codes.code_hash(shown), lock=True)
-    if found is None or (found.user_id, found.device_id) != (user_id, device_id):
-        raise NotFound("no such payment code", code="payment_code_unknown", param="code")
+    now. Read without a lock (a screen asks every few seconds); a code due for a fresh
+    one is locked and read again first: a till paying with it meanwhile holds that lock,
+    so the code ends taken or retired, never both."""
     now = ctx.now()
-    if found.used_at is not None:
-        return OnScreen(Shown.PAID, payment_id=found.payment_id)
-    if found.retired_at is None and not codes.due_for_refresh(found.issued_at, now):
-        return OnScreen(Shown.LIVE, IssuedCode(shown, found.issued_at + codes.TTL))
-    if found.retired_at is not None or not codes.may_refresh(found.authorised_at, now):
-        return OnScreen(Shown.AGAIN)
+    found = _on_screen(ctx, user_id, device_id, shown, lock=False)
+    settled = _settled(found, shown, now)
+    if settled is None:
+        found = _on_screen(ctx, user_id, device_id, shown, lock=True)
+        settled = _settled(found, shown, now)
+    if settled is not None:
+        return settled
     lock_payer(ctx, user_id)
     ctx.uow.payments.retire_code(found.code_hash, now)
     fresh = _issue(ctx, user_id, device_id, found.factors, found.authorised_at)
     return OnScreen(Shown.LIVE, fresh)
+
+
+def _on_screen(ctx: Context, user_id: str, device_id: str, shown: str, *, lock: bool) -> CodeRow:
+    found = ctx.uow.payments.code(codes.code_hash(shown), lock=lock)
+    if found is None or (found.user_id, found.device_id) != (user_id, device_id):
+        raise NotFound("no such payment code", code="payment_code_unknown", param="code")
+    return found
+
+
+def _settled(found: CodeRow, shown: str, now: datetime) -> OnScreen | None:
+    """What the screen shows without a fresh code; None when it needs one."""
+    if found.used_at is not None:
+        return OnScreen(Shown.TAKEN, payment_id=found.payment_id)
+    if found.retired_at is None and not codes.due_for_refresh(found.issued_at, now):
+        return OnScreen(Shown.LIVE, IssuedCode(shown, found.issued_at + codes.TTL))
+    if found.retired_at is not None or not codes.may_refresh(found.authorised_at, now):
+        return OnScreen(Shown.AGAIN)
+    return None
 
 
 def _usable(ctx: Context, merchant_id: str, code: str) -> CodeRow:

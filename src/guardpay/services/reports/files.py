@@ -46,27 +46,31 @@ def _csv(
 ) -> bytes:
     """The `rows` of the content, one CSV line each, columns as `columns` names them,
     then `<prefix>_<field>` of the identity of each customer a row names."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     columns = content["columns"]
     extra = [(f, f"{prefix}_{part}", part) for f, prefix in named.items() for part in IDENTITY]
-    writer.writerow([*columns, *(name for _, name, _ in extra)])
+    lines = []
     for row in content["rows"]:
         cells = [_cell(row.get(c)) for c in columns]
         for field, _, part in extra:
             cells.append(_inert(_cell(identities.get(str(row.get(field)), {}).get(part))))
-        writer.writerow(cells)
+        lines.append(cells)
+    return _written([*columns, *(name for _, name, _ in extra)], lines)
+
+
+def _written(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     return out.getvalue().encode()
 
 
 def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """Plain rows as CSV, every cell inert in a spreadsheet (text from outside, such as a
-    bank statement's references, included)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([_inert(_cell(v)) for v in row] for row in rows)
-    return out.getvalue().encode()
+    """Plain rows as CSV, every text cell inert in a spreadsheet (text from outside, such
+    as a bank statement's references, included); numbers stay numbers."""
+    return _written(
+        header, ([v if isinstance(v, int) else _inert(_cell(v)) for v in row] for row in rows)
+    )
 
 
 def sha256(data: bytes) -> str:

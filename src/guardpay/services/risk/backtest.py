@@ -125,5 +125,10 @@ def backtest_recent(ctx: Context, days: int = 30) -> tuple[RuleSet, Backtest]:
     or above: it reads every decision of the period)."""
     require_role(ctx, Role.ANALYST)
     rule_set = engine_of(ctx).rules.current()
+    return rule_set, backtest_days(ctx, rule_set, days)
+
+
+def backtest_days(ctx: Context, rule_set: RuleSet, days: int) -> Backtest:
+    """`rule_set` replayed over the stored decisions of the last `days`."""
     now = ctx.now()
-    return rule_set, backtest_stored(ctx.uow, rule_set, now, since=now - timedelta(days=days))
+    return backtest_stored(ctx.uow, rule_set, now, since=now - timedelta(days=days))

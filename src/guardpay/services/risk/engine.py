@@ -174,7 +174,12 @@ class RiskEngine:
     #: the newest decisions' time to decide (features, model, rules), in seconds
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2048), repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    #: the digests of the rule sets this process saw kept in `risk_rule_sets`
+    #: where a rule set is kept the first time it decides (`risk_rule_sets`, the
+    #: console's versions): the app's (api/app.py), in a short unit of work of its own
+    #: once the deciding one committed, so no payment waits on it; None keeps nothing
+    #: (a CLI command, a replay)
+    keep_rule_set: Callable[[RuleSetRow], None] | None = field(default=None, repr=False)
+    #: the digests of the rule sets this process kept
     _kept_rule_sets: set[str] = field(default_factory=set, repr=False)
 
     @property
@@ -281,13 +286,23 @@ class RiskEngine:
         return Assessment(decision, row, req)
 
     def _keep_rule_set(self, ctx: Context, rule_set: RuleSet) -> None:
-        """The first decision under a rule set keeps its text, once per process (known
-        only once committed: a rolled-back unit, or savepoint, keeps nothing)."""
-        if rule_set.digest in self._kept_rule_sets or not rule_set.text:
+        if self.keep_rule_set is None or rule_set.digest in self._kept_rule_sets:
             return
         name, version, text, at = rule_set.name, rule_set.version, rule_set.text, ctx.now()
-        ctx.uow.risk.remember_rule_set(RuleSetRow(rule_set.digest, name, version, text, at))
-        ctx.uow.after_commit_each(self._kept_rule_sets.update, rule_set.digest)
+        row = RuleSetRow(rule_set.digest, name, version, text, at)
+        ctx.uow.after_commit(lambda: self._kept(row))
+
+    def _kept(self, row: RuleSetRow) -> None:
+        """After the deciding unit committed; a failure is logged and tried again at the
+        next decision (a version's list must not cost a payment)."""
+        if self.keep_rule_set is None or row.digest in self._kept_rule_sets:
+            return
+        try:
+            self.keep_rule_set(row)
+        except Exception as exc:
+            log.error("rule_set_keep_failed", rule_set=row.label, error_type=type(exc).__name__)
+            return
+        self._kept_rule_sets.add(row.digest)
 
 
 _defaults: dict[tuple[Path | None, str | None, str], RiskEngine] = {}

@@ -1,6 +1,7 @@
 """The rule sets that decided, and one of them beside the active set.
 
-The risk engine keeps each rule set's text the first time it decides (`risk_rule_sets`),
+The risk engine keeps each rule set's text the first time it decides (`risk_rule_sets`,
+in a short unit of work of its own after the deciding one commits: `keep`),
 so an analyst can see every version that ran, read what changed (a diff of the two
 files), and replay both over the same recent decisions: per rule its hits and precision
 in each, and what each would have stopped. Rule sets still come from the rule file
@@ -19,9 +20,10 @@ from guardpay.domain.risk.rules import Rule, RuleSet, load_rule_set
 from guardpay.errors import NotFound
 from guardpay.services.platform.access import require_role
 from guardpay.services.platform.context import Context
-from guardpay.services.risk.backtest import Backtest, RuleStats, backtest_stored
+from guardpay.services.risk.backtest import Backtest, RuleStats, backtest_days
 from guardpay.services.risk.engine import engine_of
 from guardpay.storage.risk import RuleSetRow
+from guardpay.storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Comparison:
     since: datetime
 
 
+def keep(uow: UnitOfWork, row: RuleSetRow) -> None:
+    """Keep a rule set that decided (the engine's `keep_rule_set`, in its own unit)."""
+    uow.risk.remember_rule_set(row)
+
+
 def versions(ctx: Context) -> list[RuleSetRow]:
     """Every rule set that decided, newest first (any operator may read them)."""
     require_role(ctx, Role.VIEWER)
@@ -57,12 +64,8 @@ def compare_with_active(ctx: Context, digest: str, days: int = 30) -> Comparison
     if row is None:
         raise NotFound("no such rule set version", code="rule_set_not_found", param="digest")
     active, other = engine_of(ctx).rules.current(), load_rule_set(row.text, source=row.label)
-    now = ctx.now()
-    since = now - timedelta(days=days)
-    results = (
-        backtest_stored(ctx.uow, active, now, since=since),
-        backtest_stored(ctx.uow, other, now, since=since),
-    )
+    since = ctx.now() - timedelta(days=days)
+    results = (backtest_days(ctx, active, days), backtest_days(ctx, other, days))
     return Comparison(
         active,
         other,
