@@ -38,7 +38,6 @@ class Side:
 class Comparison:
     active: RuleSet
     other: RuleSet
-    other_first_used: datetime
     results: tuple[Backtest, Backtest]  # (active, other), over the same decisions
     rules: list[tuple[str, Side, Side]]  # by name: the active set's order, then the other's
     diff: list[str]  # unified, from the other set's file to the active one's
@@ -69,7 +68,6 @@ def compare_with_active(ctx: Context, digest: str, days: int = 30) -> Comparison
     return Comparison(
         active,
         other,
-        row.first_used_at,
         results,
         _by_rule(active, other, results),
         _diff(other, active),
