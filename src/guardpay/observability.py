@@ -26,6 +26,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -57,7 +58,9 @@ _SECRET_NAMES = ("id_number", "national_id", "document_number", "sms_code", "one
 _WORD = re.compile(r"[_\-.]")
 
 
+@lru_cache(maxsize=4096)
 def is_secret_field(name: str) -> bool:
+    """Field names are few and asked again for every log line and audit entry."""
     lowered = name.lower()
     if any(n in lowered for n in _SECRET_NAMES):
         return True
@@ -67,6 +70,7 @@ def is_secret_field(name: str) -> bool:
 REDACTED = "[redacted]"
 _LONG_DIGITS = re.compile(r"\d{11,}")
 _MIN_DIGITS = 11
+_ELEVEN_DIGITS = 10 ** (_MIN_DIGITS - 1)  # the smallest number of 11 digits
 #: Digits, unbroken or in groups (see the module's docstring); `_mask_run` decides.
 _DIGIT_RUN = re.compile(
     r"(?<![0-9A-Za-z])\d{3,}(?:[ .-]\d{3,})*(?:[ .-]\d{1,2})?(?![0-9A-WYZa-wyz])"
@@ -110,7 +114,7 @@ def _mask_run(match: re.Match[str]) -> str:
 def scrub_value(value: Any) -> Any:
     if isinstance(value, str):
         return _DIGIT_RUN.sub(_mask_run, value)
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 11:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _ELEVEN_DIGITS:
         return scrub_value(str(value))
     if isinstance(value, Mapping):
         return scrub(value)

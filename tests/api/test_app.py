@@ -1,5 +1,6 @@
 """The app's route table: matched in order, so an earlier route must never answer for a
-later one's path (the payment routes go first because they are the hot path)."""
+later one's path (the payment routes go first because they are the hot path); and what
+the app leaves out of every request."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import re
 
 import pytest
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from opentelemetry import trace
 
-from guardpay.api.app import ROUTERS
+from guardpay.api.app import ROUTERS, create_app
 from guardpay.api.deps import InOneUnit, UserCaller
+from guardpay.storage.engine.db import Database
 
 
 def _concrete(path: str) -> str:
@@ -74,3 +78,28 @@ def test_a_sync_endpoint_is_wrapped_to_run_in_one_unit() -> None:
     route = InOneUnit("/x", endpoint, methods=["POST"])
     assert route.dependant.call is not endpoint
     assert inspect.unwrap(route.dependant.call) is endpoint
+
+
+class _CountingTracer:
+    """A configured OpenTelemetry tracer provider, as an SDK would install: it counts
+    the tracers asked of it."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get_tracer(self, *args: object, **kwargs: object) -> object:
+        self.asked += 1
+        raise AssertionError("FastAPI asked for a tracer")
+
+
+def test_fastapis_own_telemetry_stays_off_even_with_a_provider_configured(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI would trace every request once a provider is configured, and asks on every
+    request whether one is; guardpay exports nothing through it, so it is off."""
+    tracer = _CountingTracer()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: tracer)
+    with TestClient(create_app(sqlite_db)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/v1/me").status_code == 401
+    assert tracer.asked == 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from pydantic import SecretStr
 from starlette.routing import compile_path
 
@@ -214,6 +215,12 @@ ROUTERS = (
 )
 
 
+#: FastAPI's own OpenTelemetry stays off. guardpay ships no OpenTelemetry SDK, so it could
+#: never export anything, yet FastAPI asks whether a provider is configured on every
+#: request (a tenth of the event loop's time a payment). Metrics are /metrics' (api/metrics.py).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(
     db: Database,
     *,
@@ -248,6 +255,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,  # served offline: api/docs.py
         lifespan=_background_lifespan(webhook_client),
+        telemetry=NO_TELEMETRY,
     )
     settings = settings if settings is not None else Settings.from_environment()
     app.state.settings = settings

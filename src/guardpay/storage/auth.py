@@ -369,7 +369,9 @@ class AuthRepository:
         return [_session(r) for r in self.conn.execute(query).mappings()]
 
     def touch_session(self, session_id: str, at: datetime) -> None:
-        self.memo.forget_table("auth_sessions")  # remembered by token hash, not by id
+        # remembered by token hash, not by id: only that session's entry is dropped, not a
+        # batch's every session (each payer's first payment in a minute touches its own)
+        self.memo.forget_table("auth_sessions", changed=lambda s: _session_id(s) == session_id)
         run(self.conn, _TOUCH, {**_db({"last_seen_at": at}), "w_id": session_id})
 
     def revoke_sessions(
@@ -526,3 +528,8 @@ def _approval_values(approval: Approval) -> dict[str, Any]:
         else None
     )
     return values
+
+
+def _session_id(remembered: object) -> str | None:
+    """The id of a session the memo remembers (None for a token remembered as unknown)."""
+    return remembered.id if isinstance(remembered, Session) else None

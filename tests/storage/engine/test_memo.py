@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import event
 
 from guardpay.security.keys import Keyring
+from guardpay.security.tokens import token_hash
+from guardpay.services.auth import facade as auth
 from guardpay.services.identity import facade as identity
 from guardpay.services.platform.context import SYSTEM, Context
 from guardpay.storage.engine.db import Database
@@ -64,3 +66,32 @@ def test_nothing_is_remembered_between_transactions(db: Database, user_id: str) 
         second.identity.set_verified(user_id, "II", None, AT)
     with unit_of_work(db) as third:
         assert account_class(third, user_id) == "II"
+
+
+def test_touching_one_session_forgets_that_session_alone(db: Database) -> None:
+    """A batch reads its sessions ahead; the payer whose session is touched (its first
+    request in a minute) must not make every other payment of the batch read its own
+    session again."""
+    with unit_of_work(db) as uow:
+        ctx = Context(uow, Keyring.generate(), SYSTEM)
+        users = [identity.register_user(ctx, f"1381234560{i}").id for i in range(3)]
+        tokens = [auth.issue_session(ctx, "user", u).token for u in users]
+    hashes = [token_hash(t) for t in tokens]
+    reads: list[str] = []
+    with unit_of_work(db) as uow:
+        event.listen(
+            uow.conn,
+            "before_cursor_execute",
+            lambda *a: reads.append(a[2]) if "FROM auth_sessions" in a[2] else None,
+        )
+        ahead = uow.auth.read_sessions_ahead(hashes)
+        assert len(reads) == 1
+        touched = ahead[hashes[0]]
+        uow.auth.touch_session(touched.id, AT)
+        others = [uow.auth.session_by_token_hash(h) for h in hashes[1:]]
+        assert [s.id for s in others if s is not None] == [ahead[h].id for h in hashes[1:]]
+        assert len(reads) == 1  # the others still remembered
+        again = uow.auth.session_by_token_hash(hashes[0])
+        assert again is not None
+        assert again.last_seen_at == AT  # the touched one read anew
+        assert len(reads) == 2
