@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -69,6 +70,7 @@ _AFTER = ", ".join(AFTER_COLUMNS)
 _CARRIED = f"{TRANSFER_COLS}, {_AFTER}"
 _RESOLVING = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _new = tuple.__new__
+_ID = operator.itemgetter(0)  # an `Account`'s id
 _COPY_THRESHOLD = 64
 
 
@@ -112,13 +114,11 @@ class AccountCache:
         if len(self.accounts) + len(view.accounts) > self.max_accounts:
             self._evict(len(self.accounts) + len(view.accounts) - self.max_accounts // 2)
         known = self.accounts
-        for account_id, a in view.accounts.items():
-            if account_id not in known:
-                known[account_id] = tuple(a)
-        for a in out.accounts_created:
-            known[a.id] = tuple(a)
-        for a in out.accounts_updated:
-            known[a.id] = tuple(a)
+        fresh = view.accounts.keys() - known.keys()  # none, once the cache is warm
+        known.update((i, tuple(view.accounts[i])) for i in fresh)
+        # the loops in C: a batch over a million accounts updates ~16,000 of them
+        for changed in (out.accounts_created, out.accounts_updated):
+            known.update(zip(map(_ID, changed), map(tuple, changed), strict=True))
         self.clock = out.last_timestamp
 
     def _evict(self, count: int) -> None:
