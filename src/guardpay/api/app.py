@@ -216,8 +216,9 @@ ROUTERS = (
 
 
 #: FastAPI's own OpenTelemetry stays off. guardpay ships no OpenTelemetry SDK, so it could
-#: never export anything, yet FastAPI asks whether a provider is configured on every
-#: request (a tenth of the event loop's time a payment). Metrics are /metrics' (api/metrics.py).
+#: never export anything, yet FastAPI asks on every request whether a provider is
+#: configured (py-spy: a tenth of the event loop's samples in a payment). Metrics are
+#: served on /metrics (api/metrics.py).
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
