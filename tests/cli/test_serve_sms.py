@@ -83,3 +83,14 @@ def test_a_worker_builds_its_app_with_the_configured_backend(
     worker = serve_module.worker_app()
     assert isinstance(worker.state.sms, FileSms)
     worker.state.db.dispose()
+
+
+def test_what_serve_builds_is_frozen_for_the_collector_while_it_serves(
+    sqlite_db: Database, served: list[FastAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process or each worker (api/app.py `_freeze_heap`)."""
+    assert _serve(sqlite_db).exit_code == 0
+    monkeypatch.setenv(serve_module.DATABASE_ENV, sqlite_db.url)
+    worker = serve_module.worker_app()
+    assert [a.state.freeze_heap for a in (served[0], worker)] == [True, True]
+    worker.state.db.dispose()

@@ -82,6 +82,7 @@ def serve(
             sms=sms,
             bank=bank,
             webhook_client=_webhook_client(settings),
+            freeze_heap=True,
         )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
         return
@@ -163,4 +164,5 @@ def worker_app() -> FastAPI:
         sms=sms_from_settings(settings),
         bank=bank_from_settings(settings),
         webhook_client=_webhook_client(settings),
+        freeze_heap=True,
     )
