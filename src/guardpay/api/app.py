@@ -200,7 +200,7 @@ def _background_lifespan(
 
 def _freeze_heap() -> None:
     """Everything built before the first request (modules, the app, its routes, schemas
-    and tables: ~260,000 objects) lives as long as the server, so it leaves the cyclic
+    and tables: ~250,000 objects) lives as long as the server, so it leaves the cyclic
     collector's sight (`gc.freeze`). Otherwise each full pass walks it all: measured in
     process, ~210 ms a pass, a stall of every request in flight, and the collector took
     0.27 ms a payment; frozen, 15 ms and 0.10 ms."""
