@@ -371,7 +371,9 @@ class AuthRepository:
     def touch_session(self, session_id: str, at: datetime) -> None:
         # remembered by token hash, not by id: only that session's entry is dropped, not a
         # batch's every session (each payer's first payment in a minute touches its own)
-        self.memo.forget_table("auth_sessions", changed=lambda s: _session_id(s) == session_id)
+        self.memo.forget_table(
+            "auth_sessions", changed=lambda s: isinstance(s, Session) and s.id == session_id
+        )
         run(self.conn, _TOUCH, {**_db({"last_seen_at": at}), "w_id": session_id})
 
     def revoke_sessions(
@@ -528,8 +530,3 @@ def _approval_values(approval: Approval) -> dict[str, Any]:
         else None
     )
     return values
-
-
-def _session_id(remembered: object) -> str | None:
-    """The id of a session the memo remembers (None for a token remembered as unknown)."""
-    return remembered.id if isinstance(remembered, Session) else None

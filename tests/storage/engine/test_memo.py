@@ -26,6 +26,17 @@ def user_id(db: Database) -> str:
         return identity.register_user(Context(uow, Keyring.generate(), SYSTEM), "13812345678").id
 
 
+def reads_of(uow: UnitOfWork, table: str) -> list[str]:
+    """The statements the unit of work sends from here on that read `table`."""
+    seen: list[str] = []
+    event.listen(
+        uow.conn,
+        "before_cursor_execute",
+        lambda *a: seen.append(a[2]) if f"FROM {table}" in a[2] else None,
+    )
+    return seen
+
+
 def account_class(uow: UnitOfWork, user_id: str) -> str:
     found = uow.identity.user(user_id)
     assert found is not None
@@ -33,13 +44,8 @@ def account_class(uow: UnitOfWork, user_id: str) -> str:
 
 
 def test_a_row_is_read_once_and_a_write_is_seen_at_once(db: Database, user_id: str) -> None:
-    selects: list[str] = []
     with unit_of_work(db) as uow:
-        event.listen(
-            uow.conn,
-            "before_cursor_execute",
-            lambda *a: selects.append(a[2]) if "FROM users" in a[2] else None,
-        )
+        selects = reads_of(uow, "users")
         assert [account_class(uow, user_id) for _ in range(3)] == ["unverified"] * 3
         assert len(selects) == 1
         uow.identity.set_verified(user_id, "II", None, AT)
@@ -77,13 +83,8 @@ def test_touching_one_session_forgets_that_session_alone(db: Database) -> None:
         users = [identity.register_user(ctx, f"1381234560{i}").id for i in range(3)]
         tokens = [auth.issue_session(ctx, "user", u).token for u in users]
     hashes = [token_hash(t) for t in tokens]
-    reads: list[str] = []
     with unit_of_work(db) as uow:
-        event.listen(
-            uow.conn,
-            "before_cursor_execute",
-            lambda *a: reads.append(a[2]) if "FROM auth_sessions" in a[2] else None,
-        )
+        reads = reads_of(uow, "auth_sessions")
         ahead = uow.auth.read_sessions_ahead(hashes)
         assert len(reads) == 1
         touched = ahead[hashes[0]]
